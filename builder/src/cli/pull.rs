@@ -1,0 +1,12 @@
+//! `silo pull`: not implemented yet (issue 3).
+
+use std::process::ExitCode;
+
+use super::Globals;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_globals: &Globals, _args: Args) -> anyhow::Result<ExitCode> {
+    super::not_yet("pull", 3)
+}

@@ -1,0 +1,21 @@
+//! silo: a daemonless toolkit that builds, pulls, pushes and inspects Windows container images.
+//!
+//! The library holds everything; the `silo` binary only parses the command line and calls in.
+//! Module map (see `../shared/design/ARCHITECTURE.md` for the seams between them):
+//! - [`dockerfile`]: BuildKit-compatible parser, shell lexer, typed instructions, Windows path rules.
+//! - [`image`]: manifests, configs, indexes and Windows platform (`os.version`) rules.
+//! - [`store`]: content-addressed blobs, refs, locks, caches; OCI layout and docker-archive.
+//! - [`layer`]: the Windows layer codec (`ChangeSet` ⇄ tar) and safe unpacking.
+//! - [`hive`]: the regf registry hive codec with layered keys, diff/merge, Wine `.reg` bridge.
+//! - [`runtime`]: the `Runtime` trait and its implementations (`wine`, `hcs`, `none`).
+//! - [`build`]: the build engine (stage graph → steps → layers → image).
+//! - [`cli`]: one module per verb of the `silo` command.
+
+pub mod build;
+pub mod cli;
+pub mod dockerfile;
+pub mod hive;
+pub mod image;
+pub mod layer;
+pub mod runtime;
+pub mod store;

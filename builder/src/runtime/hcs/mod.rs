@@ -1,0 +1,1 @@
+//! The HCS runtime for Windows hosts (Host Compute Service). Not written yet (issue 8).

@@ -1,0 +1,82 @@
+//! The `Runtime` seam: a runtime prepares a sandbox (a *silo*) on an image's layers, runs one
+//! step's process in it and commits what changed as a [`ChangeSet`]. Nothing outside this module
+//! knows about namespaces, Wine or HCS.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::layer::ChangeSet;
+
+pub mod hcs;
+pub mod wine;
+
+/// One image layer as a runtime needs it: its identity and where its bytes can be had.
+#[derive(Debug, Clone)]
+pub struct LayerRef {
+    /// `sha256:…` of the uncompressed tar.
+    pub diff_id: String,
+    /// The layer tar (compressed or not) on local disk.
+    pub blob_path: PathBuf,
+}
+
+/// What the step's process should be.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessSpec {
+    /// Exec form: argv. Shell form is turned into argv by the build engine (`cmd /S /C …`), but
+    /// `command_line` keeps the single Windows command-line string that Windows would receive.
+    pub args: Vec<String>,
+    /// The Windows command line (shell form is passed as one string, never re-quoted).
+    pub command_line: Option<String>,
+    pub env: BTreeMap<String, String>,
+    /// Windows working directory, e.g. `C:\app`.
+    pub working_dir: String,
+    /// `ContainerAdministrator`, `ContainerUser` or another account name.
+    pub user: String,
+    pub timeout: Option<Duration>,
+}
+
+/// Network for the step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetworkMode {
+    #[default]
+    Host,
+    None,
+}
+
+/// What a sandbox is made from.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxSpec {
+    /// The image's layers, base first.
+    pub layers: Vec<LayerRef>,
+    pub network: NetworkMode,
+}
+
+/// How the step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    pub code: i32,
+}
+
+/// Where the step's output goes (stdout and stderr lines, already prefixed or not).
+pub trait OutputSink: Send {
+    fn stdout(&mut self, bytes: &[u8]);
+    fn stderr(&mut self, bytes: &[u8]);
+}
+
+pub trait Sandbox {
+    /// Runs one process to completion in the sandbox.
+    fn run(
+        &mut self,
+        process: &ProcessSpec,
+        output: &mut dyn OutputSink,
+    ) -> anyhow::Result<ExitStatus>;
+    /// Snapshots what the processes changed. Consumes the sandbox; its resources are released.
+    fn commit(self: Box<Self>) -> anyhow::Result<ChangeSet>;
+}
+
+pub trait Runtime {
+    /// The runtime's name as `--runtime` spells it.
+    fn name(&self) -> &'static str;
+    fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>>;
+}

@@ -1,0 +1,39 @@
+//! Test harness for silo's end-to-end tests: locating `../shared`, the built `silo` binary, and
+//! starting real servers (docker-registry, …) on 127.0.0.1 with ports chosen at run time.
+
+use std::path::PathBuf;
+
+/// The project root (the workspace directory).
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the project (read-only test corpora and fixtures), or `$SILO_SHARED`.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("SILO_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_root().join("../shared"))
+}
+
+/// The `silo` binary built by this workspace (`target/<profile>/silo`, next to the test's
+/// `deps/` directory). Integration tests in the root package cannot use `CARGO_BIN_EXE_silo`
+/// (that works only inside the `silo` package), so `cargo test --workspace` builds it for us.
+pub fn silo_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test executable lives in target/<profile>/deps");
+    let bin = profile_dir.join(format!("silo{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p silo` (scripts/test does) before the end-to-end tests",
+        bin.display()
+    );
+    bin
+}
+
+/// A `Command` for the `silo` binary.
+pub fn silo() -> std::process::Command {
+    std::process::Command::new(silo_bin())
+}
