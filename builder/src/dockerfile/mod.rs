@@ -3,3 +3,11 @@
 //! `.dockerignore` matching.
 
 pub mod ast;
+pub mod directives;
+pub mod dump;
+pub mod goquote;
+pub mod heredoc;
+pub mod line_parsers;
+pub mod parser;
+
+pub use parser::{parse, ParseError, ParseResult, Warning};
