@@ -3,3 +3,4 @@
 //! `.dockerignore` matching.
 
 pub mod ast;
+pub mod shell;
