@@ -4,3 +4,4 @@
 
 pub mod ast;
 pub mod shell;
+pub mod winpath;
