@@ -3,5 +3,6 @@
 //! `.dockerignore` matching.
 
 pub mod ast;
+pub mod dockerignore;
 pub mod shell;
 pub mod winpath;
