@@ -4,9 +4,11 @@
 //! - [`tree`]: the key tree ([`Key`], [`Value`], layer semantics) and Windows name rules.
 //! - [`reader`] / [`writer`]: regf bytes ⇄ tree ([`read_hive`], [`write_hive`]).
 //! - [`format`]: on-disk constants and the base-block checksum.
+//! - [`layers`]: [`layers::diff`], [`layers::merge`] and [`layers::compose`] of differencing trees.
 //! - [`security`]: default security descriptors for keys created without one.
 
 pub mod format;
+pub mod layers;
 pub mod reader;
 pub mod security;
 pub mod tree;
