@@ -5,10 +5,12 @@
 //! - [`reader`] / [`writer`]: regf bytes ⇄ tree ([`read_hive`], [`write_hive`]).
 //! - [`format`]: on-disk constants and the base-block checksum.
 //! - [`layers`]: [`layers::diff`], [`layers::merge`] and [`layers::compose`] of differencing trees.
+//! - [`minimal`]: minimal SYSTEM, SOFTWARE, SAM, SECURITY and DEFAULT hives for base images.
 //! - [`security`]: default security descriptors for keys created without one.
 
 pub mod format;
 pub mod layers;
+pub mod minimal;
 pub mod reader;
 pub mod security;
 pub mod tree;
