@@ -1,3 +1,18 @@
 //! The regf registry hive codec: reading and writing hives (including differencing hives with
 //! layered keys), the key-tree model, diff and merge, and the bridge to Wine's text registry.
+//!
+//! - [`tree`]: the key tree ([`Key`], [`Value`], layer semantics) and Windows name rules.
+//! - [`reader`] / [`writer`]: regf bytes ⇄ tree ([`read_hive`], [`write_hive`]).
+//! - [`format`]: on-disk constants and the base-block checksum.
+//! - [`security`]: default security descriptors for keys created without one.
+
+pub mod format;
+pub mod reader;
+pub mod security;
+pub mod tree;
 pub mod wine_reg;
+pub mod writer;
+
+pub use reader::{read_hive, read_hive_with, ParsedHive, ReadError, ReadOptions};
+pub use tree::{Key, KeyFlags, LayerSemantics, Value};
+pub use writer::{write_hive, WriteError, WriteOptions};
