@@ -86,9 +86,9 @@ fn real_prefix_round_trips_and_sees_reg_changes() {
     )
     .unwrap();
     assert_eq!(system.relative_to, "REGISTRY\\Machine");
-    let hive = wine_reg::wine_system_to_hive(system.root.child("System").unwrap().clone());
+    let hive = wine_reg::wine_system_to_hive(system.root.subkey("System").unwrap().clone());
     assert!(
-        hive.child("ControlSet001").is_some(),
+        hive.subkey("ControlSet001").is_some(),
         "CurrentControlSet maps to ControlSet001"
     );
 
@@ -158,7 +158,7 @@ fn real_prefix_round_trips_and_sees_reg_changes() {
         .find(r"Software\Contoso\App")
         .expect("Contoso\\App exists");
     let version = app.value("version").expect("Version value");
-    assert_eq!(version.value_type, wine_reg::REG_SZ);
+    assert_eq!(version.kind, silo::hive::tree::value_type::REG_SZ);
     assert_eq!(version.data, b"1\0.\x000\0\0\0".to_vec());
     assert_eq!(app.value("M").unwrap().data, b"a\0\0\0b\0\0\0\0\0".to_vec());
     assert!(app.value("Q").is_none());

@@ -17,37 +17,12 @@
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
+use super::tree::value_type::{REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_SZ};
+use super::tree::{Key, KeyFlags, Value};
+
 /// FILETIME ticks between 1601-01-01 and 1970-01-01.
 const TICKS_1601_TO_1970: u64 = 116_444_736_000_000_000;
 const TICKS_PER_SEC: u64 = 10_000_000;
-
-pub const REG_SZ: u32 = 1;
-pub const REG_EXPAND_SZ: u32 = 2;
-pub const REG_BINARY: u32 = 3;
-pub const REG_DWORD: u32 = 4;
-pub const REG_LINK: u32 = 6;
-pub const REG_MULTI_SZ: u32 = 7;
-
-/// A registry value as Wine keeps it: name (empty = default value), type, raw bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegValue {
-    pub name: String,
-    pub value_type: u32,
-    pub data: Vec<u8>,
-}
-
-/// One key with its subkeys (sorted the way wineserver sorts them) and values.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RegKey {
-    pub name: String,
-    /// Last-write time as a Windows FILETIME (100 ns ticks since 1601).
-    pub last_write: u64,
-    pub class: Option<String>,
-    /// A symbolic link key (`#link`; its target is the REG_LINK value `SymbolicLinkValue`).
-    pub symlink: bool,
-    pub values: Vec<RegValue>,
-    pub subkeys: Vec<RegKey>,
-}
 
 /// A parsed Wine registry file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,9 +31,8 @@ pub struct WineRegFile {
     pub relative_to: String,
     /// `#arch=` option (`win32`/`win64`), when present.
     pub arch: Option<String>,
-    /// The root key (named after the last component of `relative_to`); its subkeys are the
-    /// file's top-level keys.
-    pub root: RegKey,
+    /// The root key; its subkeys are the file's top-level keys.
+    pub root: Key,
 }
 
 /// A parse error with the line it happened on.
@@ -70,8 +44,8 @@ pub struct WineRegError {
     pub message: String,
 }
 
-/// Wine compares names case-insensitively by lowercasing each UTF-16 unit; this is its order
-/// of subkeys and values in the saved file.
+/// Wine orders subkeys and values in its files by lowercasing each UTF-16 unit (the key tree
+/// orders by upper-casing, which differs for `[`, `_`, `` ` `` and friends).
 pub fn wine_name_cmp(a: &str, b: &str) -> Ordering {
     let lower = |c: u16| -> u16 {
         match char::from_u32(c as u32) {
@@ -85,123 +59,27 @@ pub fn wine_name_cmp(a: &str, b: &str) -> Ordering {
             None => c,
         }
     };
-    let mut ai = a.encode_utf16();
-    let mut bi = b.encode_utf16();
-    loop {
-        match (ai.next(), bi.next()) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) => match lower(x).cmp(&lower(y)) {
-                Ordering::Equal => {}
-                other => return other,
-            },
-        }
-    }
+    a.encode_utf16().map(lower).cmp(b.encode_utf16().map(lower))
 }
 
-/// Case-insensitive name equality (Wine's and Windows' sense, for the names that matter).
-pub fn names_equal(a: &str, b: &str) -> bool {
-    wine_name_cmp(a, b) == Ordering::Equal
+/// Whether wineserver writes this key explicitly (values, no subkeys, a class or a link);
+/// other keys are implicit in their descendants' paths.
+fn written_explicitly(key: &Key) -> bool {
+    key.value_count() > 0
+        || key.subkey_count() == 0
+        || key.class.is_some()
+        || key.flags.is_symlink()
 }
 
-impl RegKey {
-    pub fn new(name: &str) -> RegKey {
-        RegKey {
-            name: name.to_string(),
-            ..RegKey::default()
-        }
-    }
+fn utf16_bytes(units: &[u16]) -> Vec<u8> {
+    units.iter().flat_map(|u| u.to_le_bytes()).collect()
+}
 
-    fn child_index(&self, name: &str) -> Result<usize, usize> {
-        self.subkeys
-            .binary_search_by(|k| wine_name_cmp(&k.name, name))
-    }
-
-    pub fn child(&self, name: &str) -> Option<&RegKey> {
-        self.child_index(name).ok().map(|i| &self.subkeys[i])
-    }
-
-    pub fn child_mut(&mut self, name: &str) -> Option<&mut RegKey> {
-        match self.child_index(name) {
-            Ok(i) => Some(&mut self.subkeys[i]),
-            Err(_) => None,
-        }
-    }
-
-    /// The child `name`, created (in sorted position) when missing.
-    pub fn child_or_insert(&mut self, name: &str) -> &mut RegKey {
-        let i = match self.child_index(name) {
-            Ok(i) => i,
-            Err(i) => {
-                self.subkeys.insert(i, RegKey::new(name));
-                i
-            }
-        };
-        &mut self.subkeys[i]
-    }
-
-    /// Removes and returns the child `name`.
-    pub fn remove_child(&mut self, name: &str) -> Option<RegKey> {
-        self.child_index(name).ok().map(|i| self.subkeys.remove(i))
-    }
-
-    /// Adds or replaces a child (kept sorted).
-    pub fn put_child(&mut self, key: RegKey) {
-        match self.child_index(&key.name) {
-            Ok(i) => self.subkeys[i] = key,
-            Err(i) => self.subkeys.insert(i, key),
-        }
-    }
-
-    /// The key at a `\`-separated path below this one.
-    pub fn find(&self, path: &str) -> Option<&RegKey> {
-        path.split('\\')
-            .filter(|c| !c.is_empty())
-            .try_fold(self, |k, c| k.child(c))
-    }
-
-    pub fn find_mut(&mut self, path: &str) -> Option<&mut RegKey> {
-        let mut key = self;
-        for c in path.split('\\').filter(|c| !c.is_empty()) {
-            key = key.child_mut(c)?;
-        }
-        Some(key)
-    }
-
-    pub fn value(&self, name: &str) -> Option<&RegValue> {
-        self.values.iter().find(|v| names_equal(&v.name, name))
-    }
-
-    /// Adds or replaces a value (kept in Wine's order).
-    pub fn set_value(&mut self, value: RegValue) {
-        match self
-            .values
-            .binary_search_by(|v| wine_name_cmp(&v.name, &value.name))
-        {
-            Ok(i) => self.values[i] = value,
-            Err(i) => self.values.insert(i, value),
-        }
-    }
-
-    pub fn remove_value(&mut self, name: &str) -> Option<RegValue> {
-        let i = self
-            .values
-            .iter()
-            .position(|v| names_equal(&v.name, name))?;
-        Some(self.values.remove(i))
-    }
-
-    /// Whether wineserver writes this key explicitly (values, no subkeys, a class or a link);
-    /// other keys are implicit in their descendants' paths.
-    fn written_explicitly(&self) -> bool {
-        !self.values.is_empty() || self.subkeys.is_empty() || self.class.is_some() || self.symlink
-    }
-
-    /// Number of keys in this subtree, itself included.
-    pub fn count_keys(&self) -> usize {
-        1 + self.subkeys.iter().map(RegKey::count_keys).sum::<usize>()
-    }
+fn utf16_units(bytes: &[u8]) -> Vec<u16> {
+    bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,7 +105,7 @@ pub fn parse(text: &str, file: &str) -> Result<WineRegFile, WineRegError> {
     }
     let mut relative_to = String::new();
     let mut arch = None;
-    let mut root = RegKey::default();
+    let mut root = Key::default();
     // Path (component names) of the key whose values we are reading.
     let mut current: Option<Vec<String>> = None;
     // Keys created implicitly by a descendant's key line take that line's whole-second time,
@@ -252,8 +130,8 @@ pub fn parse(text: &str, file: &str) -> Result<WineRegFile, WineRegError> {
                 .unwrap_or(0);
             let mut key = &mut root;
             for comp in &path {
-                let created = key.child(comp).is_none();
-                key = key.child_or_insert(comp);
+                let created = key.subkey(comp).is_none();
+                key = key.subkey_or_insert(comp);
                 if created {
                     key.last_write = time;
                 }
@@ -268,17 +146,18 @@ pub fn parse(text: &str, file: &str) -> Result<WineRegFile, WineRegError> {
                 format!("value or option before any key: {line}"),
             ));
         };
-        let key = root
-            .find_mut_path(path)
-            .expect("the current key was created by its key line");
+        let mut key = &mut root;
+        for comp in path {
+            key = key.subkey_or_insert(comp);
+        }
         if let Some(rest) = line.strip_prefix("#time=") {
             key.last_write = u64::from_str_radix(rest.trim(), 16)
                 .map_err(|_| err(line_no, format!("bad #time value `{}`", rest.trim())))?;
         } else if let Some(rest) = line.strip_prefix("#class=") {
-            let (class, _) = parse_quoted(rest, line_no, file)?;
-            key.class = Some(class);
+            let (class, _) = quoted_units(rest, line_no, file)?;
+            key.class = Some(utf16_bytes(&class));
         } else if line.trim_end() == "#link" {
-            key.symlink = true;
+            key.flags.set(KeyFlags::SYM_LINK, true);
         } else if line.starts_with('#') {
             // Unknown options are ignored, as wineserver does.
         } else {
@@ -294,20 +173,10 @@ pub fn parse(text: &str, file: &str) -> Result<WineRegFile, WineRegError> {
     })
 }
 
-impl RegKey {
-    fn find_mut_path(&mut self, path: &[String]) -> Option<&mut RegKey> {
-        let mut key = self;
-        for c in path {
-            key = key.child_mut(c)?;
-        }
-        Some(key)
-    }
-}
-
 /// Implicit keys (time 0) take the time of their first descendant with a time.
-fn fix_implicit_times(key: &mut RegKey) -> u64 {
+fn fix_implicit_times(key: &mut Key) -> u64 {
     let mut first = 0;
-    for sub in &mut key.subkeys {
+    for sub in key.subkeys_mut() {
         let t = fix_implicit_times(sub);
         if first == 0 {
             first = t;
@@ -518,7 +387,7 @@ fn quoted_units<'a>(
     Err(bad("unterminated string"))
 }
 
-fn parse_value_line(line: &str, line_no: usize, file: &str) -> Result<RegValue, WineRegError> {
+fn parse_value_line(line: &str, line_no: usize, file: &str) -> Result<Value, WineRegError> {
     let bad = |m: String| WineRegError {
         file: file.to_string(),
         line: line_no,
@@ -535,17 +404,13 @@ fn parse_value_line(line: &str, line_no: usize, file: &str) -> Result<RegValue, 
         .strip_prefix('=')
         .ok_or_else(|| bad(format!("expected `=` after the value name: {line}")))?;
     let string_data = |units: Vec<u16>| -> Vec<u8> {
-        let mut data: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+        let mut data = utf16_bytes(&units);
         data.extend_from_slice(&[0, 0]);
         data
     };
     if rest.starts_with('"') {
         let (units, _) = quoted_units(rest, line_no, file)?;
-        return Ok(RegValue {
-            name,
-            value_type: REG_SZ,
-            data: string_data(units),
-        });
+        return Ok(Value::new(name, REG_SZ, string_data(units)));
     }
     if let Some(r) = rest.strip_prefix("str(") {
         let close = r
@@ -554,20 +419,12 @@ fn parse_value_line(line: &str, line_no: usize, file: &str) -> Result<RegValue, 
         let value_type = u32::from_str_radix(&r[..close], 16)
             .map_err(|_| bad(format!("bad str() type: {line}")))?;
         let (units, _) = quoted_units(&r[close + 2..], line_no, file)?;
-        return Ok(RegValue {
-            name,
-            value_type,
-            data: string_data(units),
-        });
+        return Ok(Value::new(name, value_type, string_data(units)));
     }
     if let Some(r) = rest.strip_prefix("dword:") {
         let v = u32::from_str_radix(r.trim(), 16)
             .map_err(|_| bad(format!("bad dword value: {line}")))?;
-        return Ok(RegValue {
-            name,
-            value_type: REG_DWORD,
-            data: v.to_le_bytes().to_vec(),
-        });
+        return Ok(Value::new(name, REG_DWORD, v.to_le_bytes().to_vec()));
     }
     let (value_type, hex) = if let Some(r) = rest.strip_prefix("hex:") {
         (REG_BINARY, r)
@@ -589,11 +446,7 @@ fn parse_value_line(line: &str, line_no: usize, file: &str) -> Result<RegValue, 
         }
         data.push(u8::from_str_radix(byte, 16).map_err(|_| bad(format!("bad hex byte `{byte}`")))?);
     }
-    Ok(RegValue {
-        name,
-        value_type,
-        data,
-    })
+    Ok(Value::new(name, value_type, data))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,15 +462,21 @@ pub fn write(file: &WineRegFile) -> String {
         let _ = write!(out, "\n#arch={arch}\n");
     }
     let mut path = Vec::new();
-    for sub in &file.root.subkeys {
+    for sub in wine_ordered_subkeys(&file.root) {
         write_key(sub, &mut path, &mut out);
     }
     out
 }
 
-fn write_key<'a>(key: &'a RegKey, path: &mut Vec<&'a str>, out: &mut String) {
+fn wine_ordered_subkeys(key: &Key) -> Vec<&Key> {
+    let mut subkeys: Vec<&Key> = key.subkeys().collect();
+    subkeys.sort_by(|a, b| wine_name_cmp(&a.name, &b.name));
+    subkeys
+}
+
+fn write_key<'a>(key: &'a Key, path: &mut Vec<&'a str>, out: &mut String) {
     path.push(&key.name);
-    if key.written_explicitly() {
+    if written_explicitly(key) {
         out.push_str("\n[");
         for (i, comp) in path.iter().enumerate() {
             if i > 0 {
@@ -639,23 +498,25 @@ fn write_key<'a>(key: &'a RegKey, path: &mut Vec<&'a str>, out: &mut String) {
         );
         if let Some(class) = &key.class {
             out.push_str("#class=\"");
-            escape_into(&class.encode_utf16().collect::<Vec<_>>(), "\"\"", out);
+            escape_into(&utf16_units(class), "\"\"", out);
             out.push_str("\"\n");
         }
-        if key.symlink {
+        if key.flags.is_symlink() {
             out.push_str("#link\n");
         }
-        for v in &key.values {
+        let mut values: Vec<&Value> = key.values().filter(|v| !v.tombstone).collect();
+        values.sort_by(|a, b| wine_name_cmp(&a.name, &b.name));
+        for v in values {
             write_value(v, out);
         }
     }
-    for sub in &key.subkeys {
+    for sub in wine_ordered_subkeys(key) {
         write_key(sub, path, out);
     }
     path.pop();
 }
 
-fn write_value(value: &RegValue, out: &mut String) {
+fn write_value(value: &Value, out: &mut String) {
     let start = out.len();
     if value.name.is_empty() {
         out.push_str("@=");
@@ -665,21 +526,17 @@ fn write_value(value: &RegValue, out: &mut String) {
         out.push_str("\"=");
     }
     let data = &value.data;
-    match value.value_type {
+    match value.kind {
         REG_SZ | REG_EXPAND_SZ | REG_MULTI_SZ
             if data.len() >= 2
                 && data.len().is_multiple_of(2)
                 && data[data.len() - 2..] == [0, 0] =>
         {
-            if value.value_type != REG_SZ {
-                let _ = write!(out, "str({:x}):", value.value_type);
+            if value.kind != REG_SZ {
+                let _ = write!(out, "str({:x}):", value.kind);
             }
             out.push('"');
-            let units: Vec<u16> = data
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            escape_into(&units, "\"\"", out);
+            escape_into(&utf16_units(data), "\"\"", out);
             out.push_str("\"\n");
             return;
         }
@@ -690,10 +547,10 @@ fn write_value(value: &RegValue, out: &mut String) {
         }
         _ => {}
     }
-    if value.value_type == REG_BINARY {
+    if value.kind == REG_BINARY {
         out.push_str("hex:");
     } else {
-        let _ = write!(out, "hex({:x}):", value.value_type);
+        let _ = write!(out, "hex({:x}):", value.kind);
     }
     // wineserver counts columns from the start of the line and wraps after 76.
     let mut count = out.len() - start;
@@ -757,11 +614,11 @@ pub const MACHINE_SOFTWARE: &str = "Software";
 pub const MACHINE_SYSTEM: &str = "System";
 
 /// The control set `Select\Current` names in a SYSTEM hive (1 when missing or malformed).
-pub fn current_control_set(system: &RegKey) -> u32 {
+pub fn current_control_set(system: &Key) -> u32 {
     system
         .find("Select")
         .and_then(|k| k.value("Current"))
-        .filter(|v| v.value_type == REG_DWORD && v.data.len() == 4)
+        .filter(|v| v.kind == REG_DWORD && v.data.len() == 4)
         .map(|v| u32::from_le_bytes([v.data[0], v.data[1], v.data[2], v.data[3]]))
         .filter(|&n| (1..=999).contains(&n))
         .unwrap_or(1)
@@ -771,25 +628,68 @@ fn control_set_name(n: u32) -> String {
     format!("ControlSet{n:03}")
 }
 
-/// Turns Wine's `System` key into a SYSTEM hive root: Wine 8 keeps `CurrentControlSet` as a
-/// real key, Windows keeps `ControlSet00N` and a volatile link; the key is renamed.
-pub fn wine_system_to_hive(mut system: RegKey) -> RegKey {
-    let n = current_control_set(&system);
-    if let Some(mut ccs) = system.remove_child("CurrentControlSet") {
-        ccs.name = control_set_name(n);
-        system.put_child(ccs);
+fn rename_subkey(parent: &mut Key, from: &str, to: &str) {
+    if let Some(mut key) = parent.remove_subkey(from) {
+        key.name = to.to_string();
+        parent.insert_subkey(key);
     }
+}
+
+/// Turns Wine's `System` key into a SYSTEM hive root: Wine 8 keeps `CurrentControlSet` as a
+/// real key, Windows keeps `ControlSet00N` (and a volatile link); the key is renamed.
+pub fn wine_system_to_hive(mut system: Key) -> Key {
+    let n = current_control_set(&system);
+    rename_subkey(&mut system, "CurrentControlSet", &control_set_name(n));
     system
 }
 
 /// The inverse of [`wine_system_to_hive`]: `ControlSet00<Current>` becomes `CurrentControlSet`.
-pub fn hive_system_to_wine(mut system: RegKey) -> RegKey {
+pub fn hive_system_to_wine(mut system: Key) -> Key {
     let n = current_control_set(&system);
-    if let Some(mut cs) = system.remove_child(&control_set_name(n)) {
-        cs.name = "CurrentControlSet".to_string();
-        system.put_child(cs);
-    }
+    rename_subkey(&mut system, &control_set_name(n), "CurrentControlSet");
     system
+}
+
+/// The machine part of a Wine registry (`system.reg`) split into Windows hives.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MachineHives {
+    /// `Software` → the SOFTWARE hive's root.
+    pub software: Key,
+    /// `System` → the SYSTEM hive's root (`CurrentControlSet` → `ControlSet00N`).
+    pub system: Key,
+    /// Any other top-level keys Wine saved (none in Wine 8; kept so nothing is lost).
+    pub other: Vec<Key>,
+}
+
+/// Splits `system.reg`'s root into hive roots (each named `ROOT`, as in container deltas).
+pub fn machine_to_hives(mut machine: Key) -> MachineHives {
+    let take = |machine: &mut Key, name: &str| {
+        let mut key = machine.remove_subkey(name).unwrap_or_default();
+        key.name = "ROOT".to_string();
+        key
+    };
+    let software = take(&mut machine, MACHINE_SOFTWARE);
+    let system = wine_system_to_hive(take(&mut machine, MACHINE_SYSTEM));
+    MachineHives {
+        software,
+        system,
+        other: machine.take_subkeys(),
+    }
+}
+
+/// The inverse of [`machine_to_hives`]: a `system.reg` root from hive roots.
+pub fn hives_to_machine(hives: MachineHives) -> Key {
+    let mut machine = Key::default();
+    let mut software = hives.software;
+    software.name = MACHINE_SOFTWARE.to_string();
+    let mut system = hive_system_to_wine(hives.system);
+    system.name = MACHINE_SYSTEM.to_string();
+    machine.insert_subkey(software);
+    machine.insert_subkey(system);
+    for key in hives.other {
+        machine.insert_subkey(key);
+    }
+    machine
 }
 
 #[cfg(test)]
@@ -834,13 +734,9 @@ mod tests {
         let f = parse(SAMPLE, "sample").unwrap();
         assert_eq!(f.relative_to, "REGISTRY\\Machine");
         let b = f.root.find("Software\\A\\B").unwrap();
-        assert_eq!(b.values.len(), 8);
+        assert_eq!(b.value_count(), 8);
         let s = b.value("s").unwrap();
-        let text: Vec<u16> = s
-            .data
-            .chunks(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
+        let text = utf16_units(&s.data);
         assert_eq!(
             String::from_utf16(&text).unwrap(),
             "x\\y\"q\u{e9}z\u{e9}f\0"
@@ -848,8 +744,8 @@ mod tests {
         assert_eq!(b.value("m").unwrap().data, b"a\0\0\0b\0\0\0\0\0".to_vec());
         assert_eq!(b.value("").unwrap().data, vec![16, 0, 0, 0]);
         let c = f.root.find("Software\\A\\C[x]").unwrap();
-        assert!(c.symlink);
-        assert_eq!(c.class.as_deref(), Some("cls"));
+        assert!(c.flags.is_symlink());
+        assert_eq!(c.class_text().as_deref(), Some("cls"));
         // Implicit keys take the (whole-second) time of the key line that created them.
         assert_eq!(
             f.root.find("software\\a").unwrap().last_write,
@@ -865,11 +761,21 @@ mod tests {
     #[test]
     fn control_set_mapping_round_trips() {
         let f = parse(SAMPLE, "sample").unwrap();
-        let sys = f.root.child("System").unwrap().clone();
+        let sys = f.root.subkey("System").unwrap().clone();
         let hive = wine_system_to_hive(sys.clone());
-        assert!(hive.child("ControlSet001").is_some());
-        assert!(hive.child("CurrentControlSet").is_none());
+        assert!(hive.subkey("ControlSet001").is_some());
+        assert!(hive.subkey("CurrentControlSet").is_none());
         assert_eq!(hive_system_to_wine(hive), sys);
+        let hives = machine_to_hives(f.root.clone());
+        assert!(hives.software.find("A\\B").is_some());
+        assert!(hives.system.find("ControlSet001\\Control").is_some());
+        assert_eq!(
+            write(&WineRegFile {
+                root: hives_to_machine(hives),
+                ..f.clone()
+            }),
+            SAMPLE
+        );
     }
 
     #[test]
