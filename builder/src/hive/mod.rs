@@ -18,6 +18,7 @@ pub mod reader;
 pub mod render;
 pub mod security;
 pub mod tree;
+pub mod wine_reg;
 pub mod writer;
 
 pub use reader::{read_hive, read_hive_with, ParsedHive, ReadError, ReadOptions};
