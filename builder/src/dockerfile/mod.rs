@@ -8,6 +8,7 @@ pub mod dockerignore;
 pub mod dump;
 pub mod goquote;
 pub mod heredoc;
+pub mod instructions;
 pub mod line_parsers;
 pub mod parser;
 pub mod shell;
