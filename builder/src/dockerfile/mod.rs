@@ -12,6 +12,7 @@ pub mod instructions;
 pub mod line_parsers;
 pub mod parser;
 pub mod shell;
+pub mod stages;
 pub mod winpath;
 
 pub use parser::{parse, ParseError, ParseResult, Warning};
