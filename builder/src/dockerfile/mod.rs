@@ -3,6 +3,7 @@
 //! `.dockerignore` matching.
 
 pub mod ast;
+pub mod check;
 pub mod directives;
 pub mod dockerignore;
 pub mod dump;
