@@ -393,4 +393,20 @@ mod tests {
             .message
             .starts_with("\"missing.txt\" not found in build context")));
     }
+
+    proptest::proptest! {
+        /// Whatever the text, checking gives findings, never a panic.
+        #[test]
+        fn never_panics(lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::string::string_regex("(FROM|RUN|COPY|ADD|ENV|ARG|WORKDIR|USER|CMD|ENTRYPOINT|SHELL|ONBUILD|EXPOSE|VOLUME|LABEL|HEALTHCHECK|STOPSIGNAL) [ -~éü\\\\`$]{0,30}").unwrap(),
+                proptest::string::string_regex("# (escape|check)=[ -~]{0,8}").unwrap(),
+                proptest::string::string_regex("\\PC{0,20}").unwrap(),
+            ],
+            0..8,
+        )) {
+            let text = lines.join("\n");
+            let _ = check_bytes(text.as_bytes(), None, &BuildOptions::default());
+        }
+    }
 }
