@@ -187,12 +187,11 @@ fn a_stalled_body_is_detected_and_resumed() {
         },
         1,
     );
-    let home = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let out = silo_cli::command(&s.pull_args("stall"), home.path())
-        .env(silo_cli::STALL_TIMEOUT_ENV, "2")
-        .output()
-        .unwrap();
+    let out = silo_cli::run(&args![
+        s.pull_args("stall"),
+        silo_cli::stall_timeout_flags(2)
+    ]);
     assert!(
         out.status.success(),
         "{}",

@@ -12,9 +12,6 @@ use crate::registry::Registry;
 /// Environment that lets silo fetch foreign layers from loopback URLs (refused by default).
 pub const ALLOW_PRIVATE_FOREIGN_URLS: (&str, &str) = ("SILO_ALLOW_PRIVATE_URLS", "1");
 
-/// Environment variable setting how long a silent body counts as stalled (seconds).
-pub const STALL_TIMEOUT_ENV: &str = "SILO_STALL_TIMEOUT";
-
 /// Flags silo needs to reach `registry`: plain HTTP (TLS registries: trust the test CA).
 /// Credentials are not included; see [`creds_flags`].
 pub fn transport_flags(registry: &Registry) -> Vec<String> {
@@ -22,6 +19,11 @@ pub fn transport_flags(registry: &Registry) -> Vec<String> {
         Some(ca) => vec![format!("--ca-cert={}", ca.display())],
         None => plain_http_flags(),
     }
+}
+
+/// Flags making a body that delivers nothing for `secs` seconds count as stalled.
+pub fn stall_timeout_flags(secs: u64) -> Vec<String> {
+    vec!["--stall-timeout".to_string(), secs.to_string()]
 }
 
 /// Flags that let silo speak plain HTTP to a 127.0.0.1 registry.
