@@ -3,3 +3,5 @@
 //! `.dockerignore` matching.
 
 pub mod ast;
+pub mod shell;
+pub mod winpath;
