@@ -10,6 +10,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use super::goquote::{is_digit, is_letter, quote};
+
 /// Which BuildKit build the lexer emulates. Only environment-key comparison depends on it:
 /// BuildKit compiled for Windows compares keys case-insensitively (`equal_env_windows.go`), a
 /// Linux-hosted BuildKit is case-sensitive even when it builds `windows/*` images.
@@ -117,7 +119,7 @@ impl Env {
 /// Why a word could not be expanded. `Display` gives BuildKit's text, including the
 /// `failed to process "<word>": ` prefix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("failed to process {}: {reason}", go_quote(word))]
+#[error("failed to process {}: {reason}", quote(word))]
 pub struct LexError {
     /// The word being expanded.
     pub word: String,
@@ -557,8 +559,8 @@ impl State<'_> {
     fn process_name(&mut self) -> String {
         let mut name = String::new();
         while let Some(ch) = self.peek() {
-            if name.is_empty() && is_go_digit(ch) {
-                while let Some(d) = self.peek().filter(|c| is_go_digit(*c)) {
+            if name.is_empty() && is_digit(ch) {
+                while let Some(d) = self.peek().filter(|c| is_digit(*c)) {
                     name.push(d);
                     self.pos += 1;
                 }
@@ -568,34 +570,13 @@ impl State<'_> {
                 self.pos += 1;
                 return ch.to_string();
             }
-            if !(is_go_letter(ch) || is_go_digit(ch) || ch == '_') {
+            if !(is_letter(ch) || is_digit(ch) || ch == '_') {
                 break;
             }
             name.push(ch);
             self.pos += 1;
         }
         name
-    }
-}
-
-/// Go's `unicode.IsDigit` (category Nd). Exact for Latin-1 (only `0`–`9`); beyond it Rust's
-/// `is_numeric` also admits No/Nl characters, an accepted approximation.
-fn is_go_digit(c: char) -> bool {
-    if (c as u32) < 0x100 {
-        c.is_ascii_digit()
-    } else {
-        c.is_numeric()
-    }
-}
-
-/// Go's `unicode.IsLetter` (category L). Exact for Latin-1; beyond it Rust's `is_alphabetic`
-/// (the Alphabetic property) is a close superset.
-fn is_go_letter(c: char) -> bool {
-    if (c as u32) < 0x100 {
-        c.is_ascii_alphabetic()
-            || matches!(c as u32, 0xAA | 0xB5 | 0xBA | 0xC0..=0xD6 | 0xD8..=0xF6 | 0xF8..=0xFF)
-    } else {
-        c.is_alphabetic()
     }
 }
 
@@ -732,7 +713,7 @@ fn expand_template(template: &str, whole: &str) -> String {
             rest = after;
             continue;
         }
-        let is_name_char = |c: char| is_go_letter(c) || is_go_digit(c) || c == '_';
+        let is_name_char = |c: char| is_letter(c) || is_digit(c) || c == '_';
         let (name, after) = if let Some(braced) = rest.strip_prefix('{') {
             match braced.find('}') {
                 Some(end) if end > 0 && braced[..end].chars().all(is_name_char) => {
@@ -757,38 +738,6 @@ fn expand_template(template: &str, whole: &str) -> String {
         rest = after;
     }
     out.push_str(rest);
-    out
-}
-
-/// Go's `strconv.Quote`, used in BuildKit's messages (`failed to process "…"`).
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() || (c as u32) == 0xad || c.is_whitespace() && c != ' ' => {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
     out
 }
 
