@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::dockerfile::shell::go_quote;
+use crate::dockerfile::goquote;
 
 /// What BuildKit writes as every history entry's `comment`.
 pub const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
@@ -280,8 +280,7 @@ pub fn default_windows_shell() -> Vec<String> {
 
 /// Go's `fmt.Sprintf("%q", []string{…})`: `["a" "b"]`, used by BuildKit for CMD/ENTRYPOINT history.
 pub fn go_quoted_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| go_quote(s)).collect();
-    format!("[{}]", quoted.join(" "))
+    goquote::quote_list(items)
 }
 
 /// Go's `fmt.Sprintf("%v", []string{…})`: `[a b]`, used for SHELL and VOLUME history.

@@ -27,6 +27,15 @@ impl PathFilter for NoFilter {
     }
 }
 
+/// `.dockerignore` and `--exclude` patterns with moby/patternmatcher semantics: a path is
+/// excluded when it or a parent directory matches (the last matching pattern wins).
+impl PathFilter for crate::dockerfile::dockerignore::PatternMatcher {
+    fn excluded(&self, rel: &str, _parent_excluded: bool) -> bool {
+        // A pattern that cannot be evaluated was already rejected when the matcher was built.
+        self.matches_or_parent_matches(rel).unwrap_or(false)
+    }
+}
+
 /// Both filters apply: excluded by either one is excluded.
 pub struct BothFilters<'a>(pub &'a dyn PathFilter, pub &'a dyn PathFilter);
 

@@ -32,7 +32,8 @@ pub struct CopyRequest {
     /// trailing `/` when the Dockerfile had one (`/app/`, `/app/x.txt`).
     pub dest: String,
     pub parents: bool,
-    /// `--chown` resolved to a SID.
+    /// `--chown` resolved to a SID (the layer codec writes it as each entry's owner; here it
+    /// only enters the input digest).
     pub owner_sid: Option<String>,
     /// ADD: unpack local archives.
     pub unpack_archives: bool,
@@ -191,7 +192,7 @@ impl<'r> Planner<'r> {
         self.hasher.update(b"\n");
     }
 
-    fn meta(&self, mtime: (i64, u32), directory: bool) -> FileMeta {
+    fn meta(&self, mtime: (i64, u32)) -> FileMeta {
         let time = match self.request.epoch {
             Some(epoch) => Timestamp {
                 secs: epoch,
@@ -203,11 +204,6 @@ impl<'r> Planner<'r> {
             },
         };
         FileMeta {
-            security_descriptor: self
-                .request
-                .owner_sid
-                .as_deref()
-                .and_then(|sid| owner::owner_security_descriptor(sid, directory)),
             creation_time: Some(time),
             modification_time: Some(time),
             access_time: Some(time),
@@ -232,7 +228,7 @@ impl<'r> Planner<'r> {
 
     fn add_directory(&mut self, target: &str, mtime: Option<(i64, u32)>) -> Result<(), CopyError> {
         self.hash_text(&format!("dir {target}"));
-        let meta = self.meta(mtime.unwrap_or((0, 0)), true);
+        let meta = self.meta(mtime.unwrap_or((0, 0)));
         self.push(target, EntryKind::Directory, meta);
         Ok(())
     }
@@ -243,7 +239,7 @@ impl<'r> Planner<'r> {
             NodeKind::File { size } => {
                 let digest = hash_file(&node.host_path)?;
                 self.hash_text(&format!("file {target} {size} {digest}"));
-                let meta = self.meta(node.mtime, false);
+                let meta = self.meta(node.mtime);
                 self.push(
                     target,
                     EntryKind::File {
@@ -257,7 +253,7 @@ impl<'r> Planner<'r> {
             NodeKind::Symlink { target: link } => {
                 let windows_target = link.replace('/', "\\");
                 self.hash_text(&format!("symlink {target} {windows_target}"));
-                let meta = self.meta(node.mtime, false);
+                let meta = self.meta(node.mtime);
                 self.push(
                     target,
                     EntryKind::Symlink {
@@ -274,7 +270,7 @@ impl<'r> Planner<'r> {
     fn add_bytes(&mut self, target: &str, content: Vec<u8>) -> Result<(), CopyError> {
         let digest = hex::encode(Sha256::digest(&content));
         self.hash_text(&format!("file {target} {} {digest}", content.len()));
-        let meta = self.meta((self.request.epoch.unwrap_or(0), 0), false);
+        let meta = self.meta((self.request.epoch.unwrap_or(0), 0));
         let size = content.len() as u64;
         self.push(
             target,
@@ -483,7 +479,6 @@ mod tests {
         owned.owner_sid = Some(owner::CONTAINER_USER.into());
         let owned = plan_copy(&tree, &owned, scratch.path()).unwrap();
         assert_ne!(changed.input_digest, owned.input_digest);
-        assert!(owned.changes.entries[0].meta.security_descriptor.is_some());
     }
 
     #[test]

@@ -8,3 +8,4 @@ pub mod config;
 pub mod context;
 pub mod copy;
 pub mod owner;
+pub mod steps;

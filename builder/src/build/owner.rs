@@ -1,6 +1,6 @@
 //! `--chown` on Windows: the user name resolves to a SID the way BuildKit's
-//! `ResolveUsernameToSID` does for the accounts every Windows image has, and the SID becomes the
-//! owner of a self-relative security descriptor (`MSWINDOWS.rawsd`) on each copied entry.
+//! `ResolveUsernameToSID` does for the accounts every Windows image has; the layer codec makes
+//! that SID the owner in each entry's security descriptor (`MSWINDOWS.rawsd`).
 
 /// `ContainerAdministrator` (also what an empty `--chown` means).
 pub const CONTAINER_ADMINISTRATOR: &str = "S-1-5-93-2-1";
@@ -67,53 +67,6 @@ pub fn parse_sid(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-const SE_DACL_PRESENT: u16 = 0x0004;
-const SE_SELF_RELATIVE: u16 = 0x8000;
-const FILE_ALL_ACCESS: u32 = 0x001F_01FF;
-const OBJECT_AND_CONTAINER_INHERIT: u8 = 0x03;
-
-/// A self-relative security descriptor owned (owner and group) by `sid`, with a DACL giving
-/// full control to the owner, SYSTEM and Administrators — the shape BuildKit's `--chown`
-/// produces (owner changed, usual ACL). Directories get inheritable entries.
-pub fn owner_security_descriptor(sid: &str, directory: bool) -> Option<Vec<u8>> {
-    let owner = parse_sid(sid)?;
-    let system = parse_sid("S-1-5-18")?;
-    let admins = parse_sid("S-1-5-32-544")?;
-    let flags = if directory {
-        OBJECT_AND_CONTAINER_INHERIT
-    } else {
-        0
-    };
-    let mut aces = Vec::new();
-    for trustee in [&owner, &system, &admins] {
-        let size = 8 + trustee.len();
-        aces.push(0u8); // ACCESS_ALLOWED_ACE_TYPE
-        aces.push(flags);
-        aces.extend_from_slice(&(size as u16).to_le_bytes());
-        aces.extend_from_slice(&FILE_ALL_ACCESS.to_le_bytes());
-        aces.extend_from_slice(trustee);
-    }
-    let mut acl = vec![2u8, 0]; // ACL_REVISION
-    acl.extend_from_slice(&((8 + aces.len()) as u16).to_le_bytes());
-    acl.extend_from_slice(&3u16.to_le_bytes());
-    acl.extend_from_slice(&0u16.to_le_bytes());
-    acl.extend_from_slice(&aces);
-
-    let owner_offset = 20u32;
-    let group_offset = owner_offset + owner.len() as u32;
-    let dacl_offset = group_offset + owner.len() as u32;
-    let mut sd = vec![1u8, 0];
-    sd.extend_from_slice(&(SE_SELF_RELATIVE | SE_DACL_PRESENT).to_le_bytes());
-    sd.extend_from_slice(&owner_offset.to_le_bytes());
-    sd.extend_from_slice(&group_offset.to_le_bytes());
-    sd.extend_from_slice(&0u32.to_le_bytes()); // no SACL
-    sd.extend_from_slice(&dacl_offset.to_le_bytes());
-    sd.extend_from_slice(&owner);
-    sd.extend_from_slice(&owner);
-    sd.extend_from_slice(&acl);
-    Some(sd)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,24 +95,5 @@ mod tests {
         );
         assert!(parse_sid("S-1-5").is_none());
         assert!(parse_sid("X-1-5-1").is_none());
-    }
-
-    #[test]
-    fn descriptor_layout_points_at_owner_group_and_dacl() {
-        let sd = owner_security_descriptor(CONTAINER_USER, false).unwrap();
-        let owner = parse_sid(CONTAINER_USER).unwrap();
-        let u32_at = |i: usize| u32::from_le_bytes(sd[i..i + 4].try_into().unwrap()) as usize;
-        assert_eq!(sd[0], 1);
-        assert_eq!(u16::from_le_bytes([sd[2], sd[3]]), 0x8004);
-        assert_eq!(&sd[u32_at(4)..u32_at(4) + owner.len()], owner.as_slice());
-        assert_eq!(&sd[u32_at(8)..u32_at(8) + owner.len()], owner.as_slice());
-        assert_eq!(u32_at(12), 0);
-        let dacl = u32_at(16);
-        assert_eq!(sd[dacl], 2);
-        assert_eq!(
-            u16::from_le_bytes([sd[dacl + 2], sd[dacl + 3]]) as usize,
-            sd.len() - dacl
-        );
-        assert_eq!(u16::from_le_bytes([sd[dacl + 4], sd[dacl + 5]]), 3);
     }
 }
