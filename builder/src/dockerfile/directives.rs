@@ -172,3 +172,90 @@ pub fn detect_syntax(data: &[u8]) -> Option<(String, String, usize)> {
     let value = json.as_object()?.get("syntax")?.as_str()?.to_string();
     Some((value.clone(), value, first_line))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(text: &str) -> Vec<Directive> {
+        DirectiveParser::default().parse_all(text)
+    }
+
+    // Port of BuildKit's TestDirectives.
+    #[test]
+    fn directives_are_case_insensitive_and_stop_at_unknown() {
+        for text in [
+            "#escape=\\\n# key = FOO bar\n\n# smth\n",
+            "# EScape=\\\n# KEY = FOO bar\n\n# smth\n",
+        ] {
+            let found = all(text);
+            assert_eq!(found.len(), 1, "{text:?}");
+            assert_eq!(
+                (found[0].name.as_str(), found[0].value.as_str()),
+                ("escape", "\\")
+            );
+        }
+    }
+
+    #[test]
+    fn directive_regex_edges() {
+        assert_eq!(match_directive("escape = ` "), Some(("escape", "`")));
+        assert_eq!(match_directive("escape= "), Some(("escape", " ")));
+        assert_eq!(match_directive("escape="), None);
+        assert_eq!(match_directive("1x=y"), None);
+        assert_eq!(match_directive("syntax\t=\ta b\t"), Some(("syntax", "a b")));
+        assert_eq!(match_directive("sy ntax=x"), None);
+    }
+
+    // Ports of BuildKit's TestDetectSyntax and TestDetectSyntaxBOM.
+    #[test]
+    fn detect_syntax_formats() {
+        let detect = |s: &[u8]| detect_syntax(s);
+        assert_eq!(
+            detect(b"# syntax = dockerfile:experimental // opts\nFROM busybox\n"),
+            Some((
+                "dockerfile:experimental".into(),
+                "dockerfile:experimental // opts".into(),
+                1
+            ))
+        );
+        assert_eq!(
+            detect(b"#!/bin/sh\n# syntax = dockerfile:experimental\nFROM busybox\n")
+                .map(|d| (d.0, d.2)),
+            Some(("dockerfile:experimental".into(), 2))
+        );
+        assert_eq!(
+            detect(b"#!/bin/sh\n\n# syntax = dockerfile:experimental\n"),
+            None
+        );
+        assert_eq!(detect(b"FROM busybox\nRUN ls\n"), None);
+        assert_eq!(
+            detect(b"//syntax=foo\n//key=value").map(|d| d.0),
+            Some("foo".into())
+        );
+        assert_eq!(
+            detect(b"#!/bin/sh\n//syntax=x").map(|d| d.0),
+            Some("x".into())
+        );
+        assert_eq!(
+            detect(b"{\"syntax\": \"foo\"}").map(|d| d.0),
+            Some("foo".into())
+        );
+        assert_eq!(detect(b"{\"syntax\": \"foo\""), None);
+        assert_eq!(detect(b"{\"syntax\": \"foo\"}\n# syntax=bar"), None);
+        assert_eq!(
+            detect(b"\xEF\xBB\xBF# syntax = myfrontend\nFROM busybox\n"),
+            Some(("myfrontend".into(), "myfrontend".into(), 1))
+        );
+    }
+
+    #[test]
+    fn escape_values() {
+        assert_eq!(escape_token("`"), Ok('`'));
+        assert_eq!(escape_token("\\"), Ok('\\'));
+        assert_eq!(
+            escape_token("x"),
+            Err("invalid escape token 'x' does not match ` or \\".into())
+        );
+    }
+}

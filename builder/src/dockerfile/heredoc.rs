@@ -381,3 +381,92 @@ pub fn chomp_heredoc_content(content: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Port of BuildKit's TestHeredocChomp.
+    #[test]
+    fn chomp() {
+        assert_eq!(
+            chomp_heredoc_content("\thello\n\tworld\n"),
+            "hello\nworld\n"
+        );
+        assert_eq!(chomp_heredoc_content("\t\ta\n b\n\t"), "a\n b\n");
+    }
+
+    // Port of BuildKit's TestParseHeredocHelpers.
+    #[test]
+    fn parse_heredoc_words() {
+        for src in [
+            "<<EOF",
+            "<<'EOF'",
+            "<<\"EOF\"",
+            "<<-EOF",
+            "<<-'EOF'",
+            "<<-\"EOF\"",
+        ] {
+            let doc = parse_heredoc(src).unwrap().expect(src);
+            assert_eq!(doc.name, "EOF", "{src}");
+            assert_eq!(doc.chomp, src.starts_with("<<-"), "{src}");
+            assert_eq!(doc.expand, !src.contains(['\'', '"']), "{src}");
+        }
+        for src in ["<<'EOF", "<<\"EOF", "<<EOF'", "<<EOF\""] {
+            assert!(parse_heredoc(src).is_err(), "{src}");
+        }
+        for src in [
+            "", "EOF", "<<", "<<-", "<EOF", "<<<EOF", "a<<EOF", "<<a b", "<<''",
+        ] {
+            assert_eq!(parse_heredoc(src).unwrap(), None, "{src}");
+        }
+        assert_eq!(
+            parse_heredoc("12<<EOF").unwrap().unwrap().file_descriptor,
+            12
+        );
+        assert_eq!(
+            parse_heredoc("<<'EOF").unwrap_err(),
+            "failed to process \"'EOF\": unexpected end of statement while looking for matching single-quote"
+        );
+    }
+
+    // Port of BuildKit's TestHeredocsFromLine.
+    #[test]
+    fn heredocs_on_a_line() {
+        let cases: &[(&str, &[&str])] = &[
+            ("RUN <<EOF", &["EOF"]),
+            ("RUN <<-EOF", &["EOF"]),
+            ("RUN <<'EOF'", &["EOF"]),
+            ("RUN 4<<EOF", &["EOF"]),
+            ("RUN <<EOF <<EOF2", &["EOF", "EOF2"]),
+            ("RUN '<<EOF'", &[]),
+            ("RUN \"<<EOF\"", &[]),
+            ("RUN <<E\\ OF", &["E OF"]),
+            ("RUN <<\"EOF", &[]),
+        ];
+        for (line, names) in cases {
+            let docs = heredocs_from_line(line).unwrap();
+            let got: Vec<&str> = docs.iter().map(|d| d.name.as_str()).collect();
+            assert_eq!(got, *names, "{line}");
+        }
+    }
+
+    #[test]
+    fn lexer_keeps_unset_variables() {
+        let words = |s: &str| Lexer::new(s, true, true).process_words(s);
+        assert_eq!(
+            words("a $B ${C} ${D:-x y} ${E/f/g} ${F//h/i}").unwrap(),
+            ["a", "$B", "${C}", "${D:-x", "y}", "${E/f/g}", "${F/h/i}"]
+        );
+        assert_eq!(
+            words("${A*}").unwrap_err(),
+            "failed to process \"${A*}\": unsupported modifier (*) in substitution"
+        );
+        assert!(words("${")
+            .unwrap_err()
+            .ends_with("syntax error: missing '}'"));
+        assert!(words("${}")
+            .unwrap_err()
+            .ends_with("syntax error: bad substitution"));
+    }
+}

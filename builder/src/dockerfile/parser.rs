@@ -473,3 +473,371 @@ pub fn parse(input: &[u8]) -> Result<ParseResult, ParseError> {
         directives: d.found,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dockerfile::ast::Heredoc;
+
+    fn dump(text: &str) -> String {
+        parse(text.as_bytes()).expect("parses").ast.dump()
+    }
+
+    fn error(text: &[u8]) -> ParseError {
+        parse(text).expect_err("must fail")
+    }
+
+    fn heredoc(name: &str, content: &str, expand: bool, chomp: bool, fd: u64) -> Heredoc {
+        Heredoc {
+            name: name.into(),
+            content: content.into(),
+            expand,
+            chomp,
+            file_descriptor: fd,
+        }
+    }
+
+    // Port of BuildKit's TestParseExtractsHeredoc (same instructions, our own assertions).
+    #[test]
+    fn extracts_heredocs() {
+        let text = "\nFROM alpine:3.6\n\nENV NAME=me\n\nRUN ls\n\nUSER <<INVALID\nINVALID\n\n\
+            RUN <<EMPTY\nEMPTY\n\nRUN 3<<EMPTY2\nEMPTY2\n\nRUN \"<<NOHEREDOC\"\n\n\
+            RUN <<INDENT\n\tfoo\n\tbar\nINDENT\n\nRUN <<-UNINDENT\n\tbaz\n\tquux\nUNINDENT\n\n\
+            RUN <<-UNINDENT2\n\tbaz\n\tquux\n\tUNINDENT2\n\nRUN <<-EXPAND\n\texpand $NAME\nEXPAND\n\n\
+            RUN <<-'NOEXPAND'\n\tdon't expand $NAME\nNOEXPAND\n\n\
+            RUN <<COPY\necho hello world\necho foo bar\nCOPY\n\n\
+            RUN <<COMMENT\n# internal comment\necho hello world\necho foo bar # trailing comment\nCOMMENT\n\n\
+            RUN --mount=type=cache,target=/foo <<MOUNT\necho hello\nMOUNT\n\n\
+            COPY <<FILE1 <<FILE2 /dest\ncontent 1\nFILE1\ncontent 2\nFILE2\n\n\
+            COPY <<X <<Y /dest\nY\nX\nX\nY\n\t";
+        let ast = parse(text.as_bytes()).unwrap().ast;
+        let expected: Vec<Vec<Heredoc>> = vec![
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![heredoc("EMPTY", "", true, false, 0)],
+            vec![heredoc("EMPTY2", "", true, false, 3)],
+            vec![],
+            vec![heredoc("INDENT", "\tfoo\n\tbar\n", true, false, 0)],
+            vec![heredoc("UNINDENT", "\tbaz\n\tquux\n", true, true, 0)],
+            vec![heredoc("UNINDENT2", "\tbaz\n\tquux\n", true, true, 0)],
+            vec![heredoc("EXPAND", "\texpand $NAME\n", true, true, 0)],
+            vec![heredoc(
+                "NOEXPAND",
+                "\tdon't expand $NAME\n",
+                false,
+                true,
+                0,
+            )],
+            vec![heredoc(
+                "COPY",
+                "echo hello world\necho foo bar\n",
+                true,
+                false,
+                0,
+            )],
+            vec![heredoc(
+                "COMMENT",
+                "# internal comment\necho hello world\necho foo bar # trailing comment\n",
+                true,
+                false,
+                0,
+            )],
+            vec![heredoc("MOUNT", "echo hello\n", true, false, 0)],
+            vec![
+                heredoc("FILE1", "content 1\n", true, false, 0),
+                heredoc("FILE2", "content 2\n", true, false, 0),
+            ],
+            vec![
+                heredoc("X", "Y\n", true, false, 0),
+                heredoc("Y", "X\n", true, false, 0),
+            ],
+        ];
+        assert_eq!(ast.children.len(), expected.len() + 1);
+        for (i, want) in expected.iter().enumerate() {
+            assert_eq!(&ast.children[i + 1].heredocs, want, "instruction {}", i + 2);
+        }
+    }
+
+    // Port of BuildKit's TestParseJSONHeredoc: the JSON form never has heredocs.
+    #[test]
+    fn json_form_has_no_heredocs() {
+        let ast = parse(b"FROM a\nRUN [\"whoami\"]\nRUN [\"<<EOF\"]\nRUN [\"<<'EOF'\"]\n")
+            .unwrap()
+            .ast;
+        assert!(ast.children.iter().all(|c| c.heredocs.is_empty()));
+        assert_eq!(ast.children.len(), 4);
+    }
+
+    // Cases checked against BuildKit's Go parser (v0.12.5, the PyPI `dockerfile` package).
+    #[test]
+    fn heredoc_edge_cases_match_go() {
+        let docs = |text: &str| {
+            parse(text.as_bytes()).map(|r| {
+                r.ast
+                    .children
+                    .iter()
+                    .map(|c| (c.start_line, c.end_line, c.heredocs.clone()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            docs("RUN <<E\"O\"F\nx\nEOF\n").unwrap(),
+            [(1, 3, vec![heredoc("EOF", "x\n", false, false, 0)])]
+        );
+        assert_eq!(
+            docs("RUN <<$V\nx\n$V\n").unwrap(),
+            [(1, 3, vec![heredoc("$V", "x\n", true, false, 0)])]
+        );
+        assert_eq!(docs("RUN <<\"\"\nx\n").unwrap().len(), 2);
+        assert_eq!(
+            docs("RUN 99999999999999999999999<<EOF\nEOF\n").unwrap()[0].2,
+            [heredoc("EOF", "", true, false, u64::MAX)]
+        );
+        assert_eq!(
+            docs("COPY <<EOF <<\"EOF\" /x\na\nEOF\nb\nEOF\n").unwrap(),
+            [(
+                1,
+                5,
+                vec![
+                    heredoc("EOF", "a\n", true, false, 0),
+                    heredoc("EOF", "b\n", false, false, 0)
+                ]
+            )]
+        );
+        // An unterminated quote on the line: no heredoc at all, no error.
+        assert_eq!(docs("RUN <<\"EOF\n").unwrap()[0].2, []);
+        assert_eq!(docs("RUN <<${X:-\"}\nx\n").unwrap().len(), 2);
+        // Bodies keep CRLF; the terminator is matched without it.
+        assert_eq!(
+            docs("RUN echo <<EOF\r\nhi\r\n EOF\r\nEOF\r\n").unwrap(),
+            [(1, 4, vec![heredoc("EOF", "hi\r\n EOF\r\n", true, false, 0)])]
+        );
+        assert_eq!(
+            docs("RUN <<-EOF\n\t\tx\n\t\tEOF\n").unwrap(),
+            [(1, 3, vec![heredoc("EOF", "\t\tx\n", true, true, 0)])]
+        );
+        assert_eq!(
+            docs("ONBUILD RUN <<EOF\nx\nEOF\n").unwrap(),
+            [(1, 3, vec![heredoc("EOF", "x\n", true, false, 0)])]
+        );
+        let e = docs("RUN <<E\\\\OF\nx\nEOF\n").unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.start_line, e.end_line),
+            ("unterminated heredoc", 1, 3)
+        );
+    }
+
+    // Port of BuildKit's TestParseWarnsOnEmptyContinutationLine.
+    #[test]
+    fn warns_on_empty_continuation_lines() {
+        let text = "\nFROM alpine:3.6\n\nRUN something \\\n\n    following \\\n\n    more\n\n\
+            RUN another \\\n\n    thing\nRUN non-indented \\\n# this is a comment\n   after-comment\n\n\
+            RUN indented \\\n    # this is an indented comment\n    comment\n\t";
+        let result = parse(text.as_bytes()).unwrap();
+        let shorts: Vec<&str> = result.warnings.iter().map(|w| w.short.as_str()).collect();
+        assert_eq!(
+            shorts,
+            [
+                "Empty continuation line found in: RUN something     following     more",
+                "Empty continuation line found in: RUN another     thing",
+            ]
+        );
+        assert_eq!(result.warnings[0].line, 8);
+        assert!(result.warnings_text().ends_with(
+            "[WARNING]: Empty continuation lines will become errors in a future release.\n"
+        ));
+    }
+
+    // Port of BuildKit's TestParseReturnsScannerErrors, plus the exact boundary.
+    #[test]
+    fn line_limit() {
+        let long = "a".repeat(MAX_LINE_BYTES);
+        let e = error(format!("\n\t\tFROM image\n\t\tLABEL test={long}\n").as_bytes());
+        assert_eq!(
+            e.message,
+            "dockerfile line greater than max allowed size of 65535"
+        );
+        assert_eq!(e.start_line, 2);
+        // 65535 bytes plus the newline fit; 65536 do not, with or without a newline.
+        let fits = format!("RUN {}\n", "b".repeat(MAX_LINE_BYTES - 1 - 4));
+        assert!(parse(fits.as_bytes()).is_ok());
+        let fits_at_eof = format!("RUN {}", "b".repeat(MAX_LINE_BYTES - 1 - 4));
+        assert!(parse(fits_at_eof.as_bytes()).is_ok());
+        let too_long_at_eof = format!("RUN {}", "b".repeat(MAX_LINE_BYTES - 4));
+        assert!(parse(too_long_at_eof.as_bytes()).is_err());
+        let too_long = format!("FROM a\nRUN {}\n", "b".repeat(MAX_LINE_BYTES - 4));
+        assert!(parse(too_long.as_bytes()).is_err());
+        // Without any instruction before it, BuildKit reports the empty file instead.
+        assert_eq!(
+            error(too_long_at_eof.as_bytes()).message,
+            "file with no instructions"
+        );
+    }
+
+    #[test]
+    fn directives() {
+        let result =
+            parse(b"# syntax=docker/dockerfile:1\n#ESCAPE = `\n# check=skip=all\nFROM a\n")
+                .unwrap();
+        assert_eq!(result.escape_token, '`');
+        let names: Vec<(&str, &str, usize)> = result
+            .directives
+            .iter()
+            .map(|d| (d.name.as_str(), d.value.as_str(), d.line))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("syntax", "docker/dockerfile:1", 1),
+                ("escape", "`", 2),
+                ("check", "skip=all", 3)
+            ]
+        );
+        assert!(result.ast.children[0].prev_comment.is_empty());
+
+        let e = error(b"# escape=`\n# escape=\\\nFROM a\n");
+        assert_eq!(e.message, "only one escape parser directive can be used");
+        assert_eq!(e.start_line, 2);
+        assert_eq!(
+            error(b"# escape=x\nFROM a\n").message,
+            "invalid escape token 'x' does not match ` or \\"
+        );
+        // After an unknown directive, a comment, a blank line or an instruction: not a directive.
+        for text in [
+            "# foo=bar\n# escape=`\nFROM a \\\nb\n",
+            "# hello\n# escape=`\nFROM a \\\nb\n",
+            "\n# escape=`\nFROM a \\\nb\n",
+            "FROM a \\\nb\n# escape=`\n",
+        ] {
+            let r = parse(text.as_bytes()).unwrap();
+            assert_eq!(r.escape_token, '\\', "{text:?}");
+            assert_eq!(r.ast.children[0].dump(), "from \"a\" \"b\"", "{text:?}");
+        }
+        // A BOM before the directive; leading white space before `#`.
+        assert_eq!(
+            parse(b"\xEF\xBB\xBF  # escape=`\nFROM a\n")
+                .unwrap()
+                .escape_token,
+            '`'
+        );
+    }
+
+    #[test]
+    fn continuation_rules() {
+        assert_eq!(
+            dump("RUN a \\\\\nRUN b\n"),
+            "(run \"a \\\\\\\\\")\n(run \"b\")"
+        );
+        assert_eq!(dump("RUN a \\ \t\n b\n"), "(run \"a  b\")");
+        assert_eq!(dump("# escape=`\nRUN a `\n b \\\n"), "(run \"a  b \\\\\")");
+        assert_eq!(dump("RUN a \\\n# c\n  # d\nb\n"), "(run \"a b\")");
+        assert_eq!(dump("RUN a \\"), "(run \"a\")");
+        assert_eq!(dump("\\\nRUN x\n"), "(run \"x\")");
+        // A lone escape line starts an instruction on the next line, counted from its line.
+        let r = parse(b"FROM a\n\\\nRUN x\n").unwrap();
+        assert_eq!(r.ast.children[1].start_line, 2);
+    }
+
+    #[test]
+    fn dispatch_table_shapes() {
+        let cases = [
+            ("FROM a  b", "(from \"a\" \"b\")"),
+            ("EXPOSE 80 \"443\"", "(expose \"80\" \"\\\"443\\\"\")"),
+            ("COPY a b", "(copy \"a\" \"b\")"),
+            ("VOLUME [\"/a\", \"/b\"]", "(volume \"/a\" \"/b\")"),
+            ("RUN [\"a\", \"b\"]", "(run \"a\" \"b\")"),
+            ("RUN ['a']", "(run \"['a']\")"),
+            (
+                "SHELL [\"cmd\", \"/S\", \"/C\"]",
+                "(shell \"cmd\" \"/S\" \"/C\")",
+            ),
+            ("ENV a b c", "(env \"a\" \"b c\" \"\")"),
+            (
+                "LABEL a=b \"c d\"=e",
+                "(label \"a\" \"b\" \"=\" \"\\\"c d\\\"\" \"e\" \"=\")",
+            ),
+            ("ARG a=1 b", "(arg \"a=1\" \"b\")"),
+            ("ARG", "(arg)"),
+            ("ENV", "(env)"),
+            ("USER me  you", "(user \"me  you\")"),
+            ("WORKDIR", "(workdir)"),
+            ("HEALTHCHECK NONE", "(healthcheck \"NONE\")"),
+            ("ONBUILD RUN echo hi", "(onbuild (run \"echo hi\"))"),
+            (
+                "ONBUILD --x COPY --from=a b c",
+                "(onbuild [\"--x\"] (copy [\"--from=a\"] \"b\" \"c\"))",
+            ),
+            ("ONBUILD", "(onbuild)"),
+            ("FOO bar", "(foo \"\")"),
+            ("FOO", "(foo \"\")"),
+            ("RuN x", "(run \"x\")"),
+            (
+                "COPY --chown=\"a b\" --x='c' --e=\\\" -- --y a",
+                "(copy [\"--chown=a b\" \"--x=c\" \"--e=\\\"\"] \"--y\" \"a\")",
+            ),
+            ("COPY --from=à x y", "(copy [\"--from=Ã\"] \"x\" \"y\")"),
+            ("CMD []", "(cmd)"),
+            (
+                "RUN [\"a\\u0000\", \"\\ud83d\\ude00\", \"\\ud800x\"]",
+                "(run \"a\\x00\" \"😀\" \"�x\")",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(dump(input), expected, "{input}");
+        }
+        assert_eq!(
+            error(b"CMD [\"a\", 1]").message,
+            "when using JSON array syntax, arrays must be comprised of strings only"
+        );
+        let e = error(b"FROM a\nENV a=b \\\n  c\n");
+        assert_eq!(
+            (e.message.as_str(), e.start_line, e.end_line),
+            (
+                "Syntax error - can't find = in \"c\". Must be of the form: name=value",
+                2,
+                3
+            )
+        );
+        assert_eq!(e.to_string(), "dockerfile parse error on line 2: Syntax error - can't find = in \"c\". Must be of the form: name=value");
+    }
+
+    #[test]
+    fn comments_and_lines() {
+        let r = parse(b"# one\n# two\nFROM a\n#\n# three\n\nRUN b \\\n c\n").unwrap();
+        assert_eq!(r.ast.children[0].prev_comment, ["one", "two"]);
+        assert_eq!(r.ast.children[1].prev_comment, ["three"]);
+        assert_eq!(r.ast.children[1].original, "RUN b  c");
+        let run = &r.ast.children[1];
+        assert_eq!((run.start_line, run.end_line), (7, 8));
+        assert!(run.args().all(|a| (a.start_line, a.end_line) == (7, 8)));
+        assert_eq!((r.ast.start_line, r.ast.end_line), (3, 8));
+    }
+
+    #[test]
+    fn onbuild_nesting_is_bounded() {
+        let deep = "ONBUILD ".repeat(MAX_ONBUILD_DEPTH + 1) + "RUN x";
+        assert!(error(deep.as_bytes()).message.contains("nested"));
+        let ok = "ONBUILD ".repeat(3) + "RUN x";
+        assert_eq!(dump(&ok), "(onbuild (onbuild (onbuild (run \"x\"))))");
+    }
+
+    #[test]
+    fn long_argument_lists_do_not_recurse() {
+        let line = format!("FROM {}", "a ".repeat(30_000));
+        let result = parse(line.as_bytes()).unwrap();
+        let copy = result.ast.clone();
+        assert_eq!(copy, result.ast);
+        assert_eq!(copy.children[0].args().count(), 30_000);
+        assert!(copy.dump().len() > 120_000);
+    }
+
+    #[test]
+    fn invalid_utf8_is_decoded_lossily() {
+        assert_eq!(
+            dump("RUN a\u{fffd}b"),
+            parse(b"RUN a\xffb").unwrap().ast.dump()
+        );
+    }
+}
