@@ -9,3 +9,6 @@ pub mod context;
 pub mod copy;
 pub mod owner;
 pub mod steps;
+pub mod base;
+pub mod cache;
+pub mod progress;
