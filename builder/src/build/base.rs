@@ -172,11 +172,11 @@ impl TargetPlatform {
     }
 }
 
+/// An image source outside the store (`None`: the store itself) and the name inside it.
+type Located = (Option<Rc<dyn ImageSource>>, Option<String>);
+
 /// The image source and the name inside it for a base reference.
-fn open_location(
-    store: &Store,
-    reference: &str,
-) -> Result<(Option<Rc<dyn ImageSource>>, Option<String>), BaseError> {
+fn open_location(store: &Store, reference: &str) -> Result<Located, BaseError> {
     let location = ImageLocation::parse(reference).map_err(|source| BaseError::Store {
         name: reference.into(),
         source,

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 
 use super::context::{hash_file, ContextError, NoFilter, Node, NodeKind, SourceTree};
-use super::owner;
 use crate::layer::changeset::Timestamp;
+use crate::layer::sd::Sid;
 use crate::layer::{ChangeSet, Entry, EntryKind, FileMeta, FileSource};
 
 /// Everything one COPY/ADD needs, already expanded.
@@ -34,7 +34,7 @@ pub struct CopyRequest {
     pub parents: bool,
     /// `--chown` resolved to a SID (the layer codec writes it as each entry's owner; here it
     /// only enters the input digest).
-    pub owner_sid: Option<String>,
+    pub owner: Option<Sid>,
     /// ADD: unpack local archives.
     pub unpack_archives: bool,
     /// `SOURCE_DATE_EPOCH`: every copied entry gets this time instead of its host mtime.
@@ -59,8 +59,6 @@ pub enum CopyError {
          and end with a / (got \"{0}\")"
     )]
     DestNotDirectory(String),
-    #[error("--chown: SID {0} is not valid")]
-    BadSid(String),
     #[error("unpacking archive {path}: {message}")]
     Archive { path: String, message: String },
 }
@@ -173,11 +171,8 @@ struct Planner<'r> {
 impl<'r> Planner<'r> {
     fn new(request: &'r CopyRequest) -> Result<Self, CopyError> {
         let mut hasher = Sha256::new();
-        if let Some(sid) = &request.owner_sid {
-            if owner::parse_sid(sid).is_none() {
-                return Err(CopyError::BadSid(sid.clone()));
-            }
-            hasher.update(format!("owner {sid}\n"));
+        if let Some(sid) = &request.owner {
+            hasher.update(format!("owner {sid:?}\n"));
         }
         Ok(Planner {
             request,
@@ -476,7 +471,7 @@ mod tests {
         let changed = plan_copy(&tree, &req(&["app"], "/d"), scratch.path()).unwrap();
         assert_ne!(first.input_digest, changed.input_digest);
         let mut owned = req(&["app"], "/d");
-        owned.owner_sid = Some(owner::CONTAINER_USER.into());
+        owned.owner = Some(Sid::container_user());
         let owned = plan_copy(&tree, &owned, scratch.path()).unwrap();
         assert_ne!(changed.input_digest, owned.input_digest);
     }

@@ -12,3 +12,6 @@ pub mod steps;
 pub mod base;
 pub mod cache;
 pub mod progress;
+pub mod engine;
+pub mod output;
+pub mod runtimes;
