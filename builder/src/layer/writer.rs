@@ -1,7 +1,7 @@
 //! [`ChangeSet`] → Windows layer tar, streamed through compression with both digests computed on
 //! the way (diff_id over the tar, digest over the compressed bytes) — one pass, no temp copy.
 //!
-//! Order of entries: `Hives`, `Files`, then the `Files/` tree depth-first in sorted order (every
+//! Order of entries: `Hives` (not in base layers), `Files`, then the `Files/` tree depth-first in sorted order (every
 //! ancestor directory before its children, each file's alternate streams right after it,
 //! whiteouts among their siblings), then hard links (their targets exist by then), then
 //! `Hives/<Name>_Delta`. Paths are compared the way NTFS does (case-insensitively): two spellings
@@ -44,6 +44,10 @@ pub struct WriteOptions {
     /// Owner of entries without their own security descriptor (`--chown`); BUILTIN\Administrators
     /// otherwise.
     pub owner: Option<Sid>,
+    /// A base layer (no parent): no `Hives` directory (Microsoft's base layers have none; the
+    /// importer's base-layer writer would create it as a folder), and no whiteouts or hive deltas
+    /// (hcsshim: "base layer cannot have tombstones").
+    pub base_layer: bool,
 }
 
 impl Default for WriteOptions {
@@ -54,6 +58,7 @@ impl Default for WriteOptions {
             default_time: Timestamp::default(),
             clamp_time: None,
             owner: None,
+            base_layer: false,
         }
     }
 }
@@ -273,6 +278,16 @@ pub fn write_layer<W: Write>(
     options: &WriteOptions,
     out: W,
 ) -> Result<(W, LayerDigests), LayerError> {
+    if options.base_layer && (!changes.deletions.is_empty() || !changes.hive_deltas.is_empty()) {
+        return Err(LayerError::InvalidPath {
+            path: changes
+                .deletions
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "Hives/".into()),
+            reason: "a base layer cannot carry deletions or registry deltas".into(),
+        });
+    }
     let (planned, hard_links) = plan(changes)?;
     let compressed = HashingWriter::new(out);
     let compressor = match options.compression {
@@ -295,7 +310,9 @@ pub fn write_layer<W: Write>(
         )),
         default_file_sd: encode_sd(&SecurityDescriptor::default_file(options.owner.as_ref())),
     };
-    tar.directory("Hives", None)?;
+    if !options.base_layer {
+        tar.directory("Hives", None)?;
+    }
     tar.directory("Files", None)?;
     for item in &planned {
         match item {
