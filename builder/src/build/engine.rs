@@ -843,6 +843,7 @@ impl Engine<'_> {
             default_time: self.layer_time(),
             clamp_time: self.epoch.map(|secs| Timestamp { secs, nanos: 0 }),
             owner,
+            base_layer: false,
         };
         let stored =
             crate::layer::write_layer_to_store(self.store, &changes, &options, state.flavor)
