@@ -1,5 +1,28 @@
 //! Test harness for silo's end-to-end tests: locating `../shared`, the built `silo` binary, and
 //! starting real servers (docker-registry, …) on 127.0.0.1 with ports chosen at run time.
+//!
+//! Registry end-to-end tests use these pieces (see docs/registry-testing.md):
+//! - [`registry::Registry`]: Debian `docker-registry` in four configs (no auth, htpasswd, token,
+//!   TLS), stopped by PID on drop, with its access log readable;
+//! - [`tokenserver::TokenServer`]: the Bearer/OAuth2 token fixture (RS256 or ES256 JWTs);
+//! - [`fileserver::FileServer`]: serves foreign-layer URLs and counts bytes served;
+//! - [`faultproxy::FaultProxy`]: cuts, stalls, 429/500, flipped bytes, wrong Content-Type and
+//!   malformed JSON in front of a registry, with per-request byte counters;
+//! - [`image`] and [`windows::WindowsFixture`]: images built and pushed without silo;
+//! - [`skopeo`]: the peer client with the right flags per registry;
+//! - [`silo_cli`]: silo's registry flags in one place, error capture, OCI layout reading.
+
+pub mod faultproxy;
+pub mod fileserver;
+pub mod http;
+pub mod image;
+pub mod pki;
+pub mod registry;
+pub mod silo_cli;
+pub mod skopeo;
+pub mod tokenserver;
+pub mod tools;
+pub mod windows;
 
 use std::path::PathBuf;
 
