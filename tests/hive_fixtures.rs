@@ -198,3 +198,39 @@ fn offreg_testhive_content() {
     let counts: CellCounts = scan_cells(&fixture("nt-hive__testhive")).unwrap();
     assert!(counts.ri >= 1 && counts.db >= 1, "{counts:?}");
 }
+
+/// Our Windows upcase rules reproduce every lh hash offreg and Windows 10 stored — and our
+/// writer's hashes agree with them.
+#[test]
+fn lh_hashes_match_windows() {
+    use silo::hive::reader::check_lh_hashes;
+    for name in [
+        "nt-hive__testhive",
+        "regipy__SYSTEM_WIN_10_1709.xz",
+        "yarp__System_Delta",
+    ] {
+        let bytes = fixture(name);
+        let report = check_lh_hashes(&bytes).unwrap();
+        assert!(
+            report.checked > 500,
+            "{name}: only {} lh entries",
+            report.checked
+        );
+        assert!(
+            report.mismatches.is_empty(),
+            "{name}: {:?}",
+            &report.mismatches[..report.mismatches.len().min(5)]
+        );
+        let parsed = read_hive_with(&bytes, ReadOptions { allow_dirty: true }).unwrap();
+        let rewritten = silo::hive::write_hive(
+            &parsed.root,
+            &if parsed.base.is_layered() {
+                WriteOptions::differencing("x")
+            } else {
+                WriteOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(check_lh_hashes(&rewritten).unwrap().mismatches.is_empty());
+    }
+}

@@ -199,9 +199,75 @@ fn bins_of<'a>(bytes: &'a [u8], base: &BaseBlock) -> Result<&'a [u8], ReadError>
 
 /// Scans every hive bin and counts allocated cells by signature; checks the bin and cell chain.
 pub fn scan_cells(bytes: &[u8]) -> Result<CellCounts, ReadError> {
+    let mut counts = CellCounts::default();
+    for_each_cell(bytes, |_, cell| {
+        match cell {
+            None => counts.free += 1,
+            Some(payload) => match payload.get(0..2) {
+                Some(b"nk") => counts.nk += 1,
+                Some(b"vk") => counts.vk += 1,
+                Some(b"sk") => counts.sk += 1,
+                Some(b"lf") => counts.lf += 1,
+                Some(b"lh") => counts.lh += 1,
+                Some(b"li") => counts.li += 1,
+                Some(b"ri") => counts.ri += 1,
+                Some(b"db") => counts.db += 1,
+                _ => counts.other += 1,
+            },
+        }
+        Ok(())
+    })
+    .map(|bins| CellCounts { bins, ..counts })
+}
+
+/// How many `lh` entries carry the hash Windows' rules give their key's name ([`lh_hash`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LhHashReport {
+    pub checked: usize,
+    /// (file offset of the lh cell, key name, stored hash) of every entry that disagrees.
+    pub mismatches: Vec<(u64, String, u32)>,
+}
+
+/// Checks every `lh` entry of a hive against [`lh_hash`] of the key it points to.
+pub fn check_lh_hashes(bytes: &[u8]) -> Result<LhHashReport, ReadError> {
+    let base = parse_base_block(bytes)?;
+    let cells = Cells {
+        bins: bins_of(bytes, &base)?,
+    };
+    let mut report = LhHashReport::default();
+    for_each_cell(bytes, |offset, cell| {
+        let Some(lh) = cell.filter(|c| c.len() >= 4 && &c[0..2] == b"lh") else {
+            return Ok(());
+        };
+        let count = (u16_at(lh, 2) as usize).min((lh.len() - 4) / 8);
+        for i in 0..count {
+            let nk_offset = u32_at(lh, 4 + i * 8);
+            let stored = u32_at(lh, 8 + i * 8);
+            let nk = cells.record(nk_offset, "key node (nk)", b"nk", NK_FIXED)?;
+            let name_len = u16_at(nk, 72) as usize;
+            let raw = nk.get(NK_FIXED..NK_FIXED + name_len).unwrap_or_default();
+            let name = decode_name(raw, u16_at(nk, 2) & KeyFlags::COMP_NAME != 0);
+            report.checked += 1;
+            if super::tree::lh_hash(&name) != stored {
+                report
+                    .mismatches
+                    .push((BASE_BLOCK_SIZE as u64 + offset as u64, name, stored));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(report)
+}
+
+/// Calls `f(cell offset, Some(payload) | None for a free cell)` for every cell of every bin,
+/// checking the bin headers and the cell chain; returns the number of bins.
+fn for_each_cell(
+    bytes: &[u8],
+    mut f: impl FnMut(u32, Option<&[u8]>) -> Result<(), ReadError>,
+) -> Result<usize, ReadError> {
     let base = parse_base_block(bytes)?;
     let bins = bins_of(bytes, &base)?;
-    let mut counts = CellCounts::default();
+    let mut count = 0;
     let mut bin_start = 0usize;
     while bin_start < bins.len() {
         let corrupt = |problem: String| ReadError::Corrupt {
@@ -219,7 +285,7 @@ pub fn scan_cells(bytes: &[u8]) -> Result<CellCounts, ReadError> {
         if size < HBIN_ALIGN || !size.is_multiple_of(HBIN_ALIGN) || bin_start + size > bins.len() {
             return Err(corrupt(format!("bad bin size {size}")));
         }
-        counts.bins += 1;
+        count += 1;
         let mut cell = bin_start + HBIN_HEADER_SIZE;
         while cell < bin_start + size {
             let corrupt_cell = |problem: String| ReadError::Corrupt {
@@ -235,26 +301,12 @@ pub fn scan_cells(bytes: &[u8]) -> Result<CellCounts, ReadError> {
             if len < 8 || !len.is_multiple_of(8) || cell + len > bin_start + size {
                 return Err(corrupt_cell(format!("bad cell size {raw}")));
             }
-            if raw > 0 {
-                counts.free += 1;
-            } else {
-                match &bins[cell + 4..cell + 6] {
-                    b"nk" => counts.nk += 1,
-                    b"vk" => counts.vk += 1,
-                    b"sk" => counts.sk += 1,
-                    b"lf" => counts.lf += 1,
-                    b"lh" => counts.lh += 1,
-                    b"li" => counts.li += 1,
-                    b"ri" => counts.ri += 1,
-                    b"db" => counts.db += 1,
-                    _ => counts.other += 1,
-                }
-            }
+            f(cell as u32, (raw < 0).then(|| &bins[cell + 4..cell + len]))?;
             cell += len;
         }
         bin_start += size;
     }
-    Ok(counts)
+    Ok(count)
 }
 
 /// Bounds-checked access to cells by offset.
