@@ -127,6 +127,7 @@ pub fn read_hive_with(bytes: &[u8], options: ReadOptions) -> Result<ParsedHive, 
         minor: base.minor,
         visited: vec![0u64; bins.len() / 8 / 64 + 1],
         security: HashMap::new(),
+        data_budget: bins.len(),
     };
     let root = walker.key(base.root_offset, 0)?;
     Ok(ParsedHive { base, root })
@@ -401,9 +402,24 @@ struct Walker<'a> {
     /// One bit per 8-byte slot of the bins: nk cells already turned into keys.
     visited: Vec<u64>,
     security: HashMap<u32, Arc<[u8]>>,
+    /// Bytes of value data and classes still allowed: each is stored once in a sound hive, so
+    /// their total cannot exceed the hive bins. Keys sharing cells cannot amplify memory.
+    data_budget: usize,
 }
 
 impl Walker<'_> {
+    /// Charges `len` bytes against the data budget.
+    fn spend(&mut self, len: usize, offset: u32, record: &'static str) -> Result<(), ReadError> {
+        self.data_budget = self.data_budget.checked_sub(len).ok_or_else(|| {
+            corrupt_at(
+                offset,
+                record,
+                "values and classes add up to more bytes than the hive holds (shared cells)".into(),
+            )
+        })?;
+        Ok(())
+    }
+
     fn key(&mut self, offset: u32, depth: usize) -> Result<Key, ReadError> {
         const REC: &str = "key node (nk)";
         if depth > MAX_DEPTH {
@@ -455,6 +471,7 @@ impl Walker<'_> {
                     format!("class of {class_len} bytes is longer than its cell"),
                 )
             })?;
+            self.spend(class.len(), class_offset, "class name")?;
             key.class = Some(class.to_vec());
         }
 
@@ -597,7 +614,7 @@ impl Walker<'_> {
         Ok(sd)
     }
 
-    fn value(&self, offset: u32) -> Result<Value, ReadError> {
+    fn value(&mut self, offset: u32) -> Result<Value, ReadError> {
         const REC: &str = "value (vk)";
         let vk = self.cells.record(offset, REC, b"vk", VK_FIXED)?;
         let name_len = u16_at(vk, 2) as usize;
@@ -635,6 +652,7 @@ impl Walker<'_> {
         } else if size_field == 0 {
             Vec::new()
         } else {
+            self.spend(size_field as usize, offset, REC)?;
             self.data(u32_at(vk, 8), size_field as usize, &name)?
         };
         Ok(Value {
