@@ -262,7 +262,7 @@ pub fn check_lh_hashes(bytes: &[u8]) -> Result<LhHashReport, ReadError> {
 
 /// Calls `f(cell offset, Some(payload) | None for a free cell)` for every cell of every bin,
 /// checking the bin headers and the cell chain; returns the number of bins.
-fn for_each_cell(
+pub fn for_each_cell(
     bytes: &[u8],
     mut f: impl FnMut(u32, Option<&[u8]>) -> Result<(), ReadError>,
 ) -> Result<usize, ReadError> {

@@ -316,9 +316,8 @@ impl Writer {
         }
         let subkey_list = self.subkey_list(&children);
 
-        let flags = (key.flags.0 & KeyFlags::MODEL_MASK)
-            | if compressed { KeyFlags::COMP_NAME } else { 0 }
-            | if is_root { KeyFlags::HIVE_ENTRY } else { 0 };
+        let flags =
+            (key.flags.0 & KeyFlags::MODEL_MASK) | if compressed { KeyFlags::COMP_NAME } else { 0 };
         let layer_byte = if self.differencing {
             key.layer.bits()
                 | if key.inherit_class {
