@@ -506,8 +506,17 @@ impl Walker<'_> {
 
         let subkey_count = u32_at(nk, 20) as usize;
         if subkey_count > 0 {
+            // Every subkey needs its own nk cell of at least 80 bytes: this bounds the list
+            // walk even when an ri points at the same leaf over and over.
+            if subkey_count > self.cells.bins.len() / 80 {
+                return Err(corrupt_at(
+                    offset,
+                    REC,
+                    format!("{subkey_count} subkeys cannot fit in the hive"),
+                ));
+            }
             let mut children = Vec::new();
-            self.subkey_offsets(u32_at(nk, 28), 0, &mut children)?;
+            self.subkey_offsets(u32_at(nk, 28), 0, subkey_count, &mut children)?;
             if children.len() != subkey_count {
                 return Err(corrupt_at(
                     offset,
@@ -541,6 +550,7 @@ impl Walker<'_> {
         &self,
         offset: u32,
         depth: usize,
+        limit: usize,
         out: &mut Vec<u32>,
     ) -> Result<(), ReadError> {
         const REC: &str = "subkey list";
@@ -585,9 +595,16 @@ impl Walker<'_> {
         for i in 0..count {
             let entry = u32_at(cell, 4 + i * stride);
             if is_index_root {
-                self.subkey_offsets(entry, depth + 1, out)?;
+                self.subkey_offsets(entry, depth + 1, limit, out)?;
             } else {
                 out.push(entry);
+            }
+            if out.len() > limit {
+                return Err(corrupt_at(
+                    offset,
+                    REC,
+                    format!("the list holds more than the key's {limit} subkeys"),
+                ));
             }
         }
         Ok(())
@@ -721,5 +738,83 @@ impl Walker<'_> {
             ));
         }
         Ok(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hive::writer::{write_hive, WriteOptions};
+
+    fn sample() -> Vec<u8> {
+        let mut root = Key::new_root("ROOT");
+        root.create_path(r"A\B").set_value(Value::dword("x", 1));
+        write_hive(&root, &WriteOptions::default()).unwrap()
+    }
+
+    fn put_u32(bytes: &mut [u8], at: usize, v: u32) {
+        bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// File offset of an nk payload's field.
+    fn nk_field(cell: u32, field: usize) -> usize {
+        BASE_BLOCK_SIZE + cell as usize + 4 + field
+    }
+
+    #[test]
+    fn damaged_headers_are_reported() {
+        let good = sample();
+        assert!(read_hive(&good).is_ok());
+        assert!(matches!(
+            read_hive(&good[..100]),
+            Err(ReadError::NotAHive(_))
+        ));
+        let err = read_hive(&good[..5000]).unwrap_err().to_string();
+        assert!(err.contains("truncated"), "{err}");
+        let mut bad = good.clone();
+        bad[100] ^= 1;
+        assert!(matches!(
+            read_hive(&bad),
+            Err(ReadError::BadChecksum { .. })
+        ));
+        assert!(read_hive_with(&bad, ReadOptions { allow_dirty: true }).is_ok());
+        let mut dirty = good.clone();
+        put_u32(&mut dirty, 4, 2);
+        let sum = base_block_checksum(&dirty);
+        put_u32(&mut dirty, 508, sum);
+        assert!(matches!(
+            read_hive(&dirty),
+            Err(ReadError::Dirty {
+                primary: 2,
+                secondary: 1
+            })
+        ));
+    }
+
+    #[test]
+    fn cycles_and_impossible_counts_are_errors_not_hangs() {
+        let good = sample();
+        let root = u32_at(&good, 36);
+        let root_list = u32_at(&good, nk_field(root, 28));
+        let child = u32_at(&good, BASE_BLOCK_SIZE + root_list as usize + 4 + 4);
+        // The child's subkey list becomes its parent's list, which holds the child itself.
+        let mut cyclic = good.clone();
+        put_u32(&mut cyclic, nk_field(child, 28), root_list);
+        let err = read_hive(&cyclic).unwrap_err().to_string();
+        assert!(err.contains("reached twice"), "{err}");
+        assert!(err.contains("file offset 0x"), "{err}");
+
+        let mut huge = good.clone();
+        put_u32(&mut huge, nk_field(root, 20), u32::MAX);
+        let err = read_hive(&huge).unwrap_err().to_string();
+        assert!(err.contains("cannot fit"), "{err}");
+
+        let mut bad_list = good;
+        put_u32(&mut bad_list, nk_field(root, 28), 0x7FFF_FFF8);
+        let err = read_hive(&bad_list).unwrap_err().to_string();
+        assert!(
+            err.contains("subkey list") && err.contains("past the end"),
+            "{err}"
+        );
     }
 }
