@@ -80,6 +80,9 @@ pub struct CheckArgs {
     /// Also write the parsed tree back out to this file (and time it).
     #[arg(long)]
     rewrite: Option<PathBuf>,
+    /// Only parse and walk the tree (skip the cell scan and the lh-hash check).
+    #[arg(long)]
+    parse_only: bool,
     #[arg(long)]
     allow_dirty: bool,
 }
