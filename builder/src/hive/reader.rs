@@ -389,7 +389,10 @@ fn u32_at(b: &[u8], o: usize) -> u32 {
 /// Decodes a stored name: Latin-1 if compressed, else UTF-16LE (unpaired surrogates replaced).
 fn decode_name(raw: &[u8], compressed: bool) -> String {
     if compressed {
-        raw.iter().map(|&b| b as char).collect()
+        match std::str::from_utf8(raw) {
+            Ok(ascii) if raw.is_ascii() => ascii.to_owned(),
+            _ => raw.iter().map(|&b| b as char).collect(),
+        }
     } else {
         super::tree::utf16le_lossy(raw)
     }
