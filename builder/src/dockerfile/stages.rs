@@ -12,7 +12,7 @@
 //!   the filesystem steps the build engine must run (RUN, COPY/ADD with normalized destinations,
 //!   WORKDIR creation), plus BuildKit's lint warnings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::ast::Node;
 use super::instructions::{
@@ -847,6 +847,8 @@ pub struct StageDispatcher<'a> {
     /// ENV plus ARG values: what instructions expand with and RUN sees.
     pub env: Env,
     cmd_set: bool,
+    /// Normalized key → position in `config.env`.
+    config_env_index: HashMap<String, usize>,
     workdir_set: bool,
     /// ARGs declared in this stage and its base stages, in order (`d.buildArgs`).
     build_args: Vec<(String, Option<String>)>,
@@ -882,6 +884,11 @@ impl<'a> StageDispatcher<'a> {
         {
             config.env.push(format!("PATH={LINUX_DEFAULT_PATH}"));
         }
+        let mut config_env_index = HashMap::new();
+        for (i, e) in config.env.iter().enumerate() {
+            let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+            config_env_index.entry(host.normalize_key(key)).or_insert(i);
+        }
         let env = base.env.unwrap_or_else(|| {
             let mut env = Env::new(host);
             for e in &config.env {
@@ -903,6 +910,7 @@ impl<'a> StageDispatcher<'a> {
             config,
             env,
             cmd_set: false,
+            config_env_index,
             workdir_set: base.workdir_set,
             build_args: base.build_args,
             names,
@@ -913,6 +921,20 @@ impl<'a> StageDispatcher<'a> {
 
     fn windows(&self) -> bool {
         self.stage.platform.is_windows()
+    }
+
+    /// BuildKit's `addEnv`: replace the entry with the same key (per host mode) or append.
+    fn set_config_env(&mut self, key: &str, value: &str) {
+        let entry = format!("{key}={value}");
+        let normalized = self.plan.options.host.normalize_key(key);
+        match self.config_env_index.get(&normalized) {
+            Some(&i) => self.config.env[i] = entry,
+            None => {
+                self.config_env_index
+                    .insert(normalized, self.config.env.len());
+                self.config.env.push(entry);
+            }
+        }
     }
 
     /// What a stage based on this one inherits.
@@ -982,7 +1004,6 @@ impl<'a> StageDispatcher<'a> {
     pub fn dispatch(&mut self, cmd: &Command) -> Result<Dispatched, FrontendError> {
         let at = |m: String| FrontendError::at(m, cmd.location);
         let expanded = cmd.expand(&self.lexer, &self.env)?;
-        let host = self.plan.options.host;
         let mut created_by = String::new();
         let step = match &expanded.instruction {
             Instruction::Env(kvs) => {
@@ -990,7 +1011,7 @@ impl<'a> StageDispatcher<'a> {
                 for kv in kvs {
                     created_by.push_str(&format!(" {}={}", kv.key, kv.value));
                     self.env.set(&kv.key, &kv.value);
-                    set_config_env(&mut self.config.env, host, &kv.key, &kv.value);
+                    self.set_config_env(&kv.key, &kv.value);
                     self.lint_secret("ENV", &kv.key, cmd);
                 }
                 Step::Config
@@ -1335,17 +1356,6 @@ impl<'a> StageDispatcher<'a> {
                 Ok(c)
             })
             .collect()
-    }
-}
-
-fn set_config_env(env: &mut Vec<String>, host: HostMode, key: &str, value: &str) {
-    let entry = format!("{key}={value}");
-    match env
-        .iter_mut()
-        .find(|e| host.same_key(e.split('=').next().unwrap_or(""), key))
-    {
-        Some(slot) => *slot = entry,
-        None => env.push(entry),
     }
 }
 
