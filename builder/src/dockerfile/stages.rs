@@ -209,6 +209,56 @@ pub struct LintWarning {
     pub line: usize,
 }
 
+/// Parses Dockerfile text and resolves it into a build plan in one step.
+pub fn load(
+    bytes: &[u8],
+    opts: &BuildOptions,
+) -> Result<(super::ParseResult, BuildPlan), FrontendError> {
+    let parsed = super::parse(bytes).map_err(|e| FrontendError {
+        message: e.message.clone(),
+        location: Some(Location {
+            start_line: e.start_line,
+            end_line: e.end_line,
+        }),
+    })?;
+    let plan = parse_stages(&parsed.ast, parsed.escape_token, opts)?;
+    Ok((parsed, plan))
+}
+
+/// A base's ONBUILD triggers as commands, placed at the child's `FROM` (BuildKit's
+/// `initOnBuildTriggers`: each trigger is parsed as a one-line Dockerfile). Pass them to
+/// [`StageDispatcher::dispatch_all`].
+pub fn onbuild_commands(
+    triggers: &[String],
+    at: Location,
+    host: HostMode,
+) -> Result<Vec<Command>, FrontendError> {
+    let mut out = Vec::new();
+    for trigger in triggers {
+        let parsed =
+            super::parse(trigger.as_bytes()).map_err(|e| FrontendError::at(e.message, at))?;
+        if parsed.ast.children.len() != 1 {
+            return Err(FrontendError::at(
+                "onbuild trigger should be a single expression",
+                at,
+            ));
+        }
+        let mut node = parsed.ast.children[0].clone();
+        node.start_line = at.start_line;
+        node.end_line = at.end_line;
+        match parse_instruction(&node, host).map_err(|e| FrontendError::at(e.message, at))? {
+            Parsed::Command(c) => out.push(c),
+            Parsed::From(_) => {
+                return Err(FrontendError::at(
+                    "FROM isn't allowed as an ONBUILD trigger",
+                    at,
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Where a stage starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Base {
@@ -1359,6 +1409,11 @@ impl<'a> StageDispatcher<'a> {
     }
 }
 
+/// Whether a COPY/ADD source is fetched from the network rather than the context.
+pub fn is_remote_source(src: &str) -> bool {
+    is_http(src) || is_git(src)
+}
+
 fn is_http(src: &str) -> bool {
     src.starts_with("http://") || src.starts_with("https://")
 }
@@ -1966,6 +2021,36 @@ mod tests {
             "checksum can't be specified for non-HTTP(S) sources"
         );
         assert_eq!(err("FROM scratch\nWORKDIR D:\\x\n"), "normalizing workdir: normalizing working directory: removing drive letter: The specified path is not on the system drive (C:)");
+    }
+
+    #[test]
+    fn load_and_image_onbuild_triggers() {
+        let (parsed, p) = load(
+            b"# escape=`\nFROM mcr.microsoft.com/dotnet/sdk:8.0 AS build\n",
+            &BuildOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(parsed.escape_token, '`');
+        assert_eq!(p.stages[0].name, "build");
+        let e = load(b"FROM a\nRUN [\"x\", 1]\n", &BuildOptions::default()).unwrap_err();
+        assert_eq!(e.location.unwrap().start_line, 2);
+        // Triggers stored in a base image's config run first, located at the child's FROM.
+        let at = p.stages[0].from.location;
+        let triggers = onbuild_commands(
+            &["COPY . C:/src".into(), "RUN dotnet restore".into()],
+            at,
+            HostMode::Linux,
+        )
+        .unwrap();
+        let mut d = StageDispatcher::new(&p, &p.stages[0], BaseConfig::default());
+        let steps = d.dispatch_all(&triggers).unwrap();
+        assert!(matches!(&steps[0].step, Step::Copy(c) if c.dest == "/src"));
+        assert!(
+            matches!(&steps[1].step, Step::Run(r) if r.command_line == "cmd /S /C dotnet restore")
+        );
+        assert_eq!(steps[1].command.location, at);
+        let e = onbuild_commands(&["FROM x".into()], at, HostMode::Linux).unwrap_err();
+        assert_eq!(e.message, "FROM isn't allowed as an ONBUILD trigger");
     }
 
     #[test]
