@@ -284,6 +284,15 @@ impl Key {
     pub fn set_class_text(&mut self, class: &str) {
         self.class = Some(class.encode_utf16().flat_map(u16::to_le_bytes).collect());
     }
+    /// Gives every key without a security descriptor its nearest ancestor's (or `default` at
+    /// the top), as the writer stores them: the tree then equals what a reader returns.
+    pub fn fill_security(&mut self, default: &Arc<[u8]>) {
+        let sd = self.security.get_or_insert_with(|| default.clone()).clone();
+        for child in self.subkeys_mut() {
+            child.fill_security(&sd);
+        }
+    }
+
     /// Whether this key is a layered-key node with non-default layer bits, or holds a tombstone
     /// value, anywhere in its subtree: such a tree must be written as a differencing hive.
     pub fn uses_layers(&self) -> bool {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::layer::ChangeSet;
 
 pub mod hcs;
+pub mod none;
 pub mod wine;
 
 /// One image layer as a runtime needs it: its identity and where its bytes can be had.
@@ -71,8 +72,10 @@ pub trait Sandbox {
         process: &ProcessSpec,
         output: &mut dyn OutputSink,
     ) -> anyhow::Result<ExitStatus>;
-    /// Snapshots what the processes changed. Consumes the sandbox; its resources are released.
-    fn commit(self: Box<Self>) -> anyhow::Result<ChangeSet>;
+    /// Snapshots what the processes changed. The ChangeSet may refer to files inside the
+    /// sandbox (`FileSource::Path`), so they stay until the sandbox is dropped: write the layer,
+    /// then drop the sandbox to release its resources.
+    fn commit(&mut self) -> anyhow::Result<ChangeSet>;
 }
 
 pub trait Runtime {
