@@ -558,3 +558,72 @@ fn unpacked_layer_cache() {
         .unwrap();
     assert_eq!(dir1, dir2);
 }
+
+/// A Linux layer made by GNU tar (long names, symlinks, hard links, whiteouts) reads and unpacks.
+#[test]
+fn gnu_tar_linux_layers_read_and_unpack() {
+    let tar = require_tool("tar");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let long = "l".repeat(180);
+    std::fs::create_dir_all(src.join("usr/bin").join(&long)).unwrap();
+    std::fs::write(src.join("usr/bin/tool"), b"#!/bin/sh\n").unwrap();
+    std::fs::hard_link(src.join("usr/bin/tool"), src.join("usr/bin/tool2")).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/tool", src.join("usr/bin/abs")).unwrap();
+    std::fs::write(src.join("usr/.wh.gone"), b"").unwrap();
+    std::fs::write(src.join("usr/bin/.wh..wh..opq"), b"").unwrap();
+    let layer = dir.path().join("layer.tar.gz");
+    run_ok(
+        Command::new(tar)
+            .arg("-czf")
+            .arg(&layer)
+            .arg("-C")
+            .arg(&src)
+            .arg("."),
+    );
+    let (entries, _) = layer::list_layer(std::fs::File::open(&layer).unwrap()).unwrap();
+    let kind = |p: &str| {
+        entries
+            .iter()
+            .find(|e| e.path == p)
+            .unwrap_or_else(|| panic!("{p} missing"))
+            .kind
+            .clone()
+    };
+    use silo::layer::LayerEntryKind as K;
+    assert_eq!(kind(&format!("usr/bin/{long}")), K::Directory);
+    assert_eq!(kind("usr/bin/abs"), K::Symlink);
+    assert!(
+        matches!(kind("usr/bin/tool2"), K::HardLink) || matches!(kind("usr/bin/tool"), K::HardLink)
+    );
+    assert_eq!(
+        kind("usr/.wh.gone"),
+        K::Whiteout {
+            deleted: "usr/gone".into()
+        }
+    );
+    assert_eq!(
+        kind("usr/bin/.wh..wh..opq"),
+        K::OpaqueWhiteout {
+            directory: "usr/bin".into()
+        }
+    );
+    let out = dir.path().join("out");
+    let report = layer::unpack(
+        std::fs::File::open(&layer).unwrap(),
+        &out,
+        layer::UnpackFilter::All,
+    )
+    .unwrap();
+    assert_eq!(report.refusals, vec![]);
+    assert_eq!(
+        std::fs::read(out.join("usr/bin/tool2")).unwrap(),
+        b"#!/bin/sh\n"
+    );
+    assert_eq!(
+        std::fs::read_link(out.join("usr/bin/abs")).unwrap(),
+        PathBuf::from("/usr/bin/tool")
+    );
+    assert!(out.join("usr/bin").join(&long).is_dir());
+    assert_eq!(report.whiteouts.len(), 2);
+}
