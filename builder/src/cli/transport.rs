@@ -78,6 +78,10 @@ pub struct RegistryOpts {
     /// Allow foreign-layer URLs on private or loopback addresses.
     #[arg(long, env = "SILO_ALLOW_PRIVATE_URLS", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
     pub allow_nondistributable_from_private: bool,
+    /// Upload blobs in chunks of this many KiB (for proxies that limit request bodies); by
+    /// default one streaming upload per blob, chunks only when the registry refuses it.
+    #[arg(long, value_name = "KIB")]
+    pub chunk_size_kib: Option<u64>,
     /// Progress display.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
@@ -125,6 +129,7 @@ impl RegistryOpts {
             range_connections: self.range_connections.max(1),
             range_threshold: self.range_threshold_mib.max(1) << 20,
             allow_private_urls: self.allow_nondistributable_from_private,
+            chunk_size: self.chunk_size_kib.map(|k| k.max(1) << 10),
             ..ClientConfig::default()
         };
         let mut creds = DefaultCredentials::new(self.credential_env());
