@@ -1,6 +1,7 @@
 //! `silo pull REF [--output oci:DIR[:tag]]`: resolve the reference (choosing a platform from an
 //! index with the Windows `os.version` rules), then fetch manifest, config and layers — in
-//! parallel, resumable, digest-verified — into an OCI layout (default: the silo store's layout).
+//! parallel, resumable, digest-verified — into an OCI layout (default: the silo store's layout),
+//! or into a `docker load`-able `docker-archive:FILE[:name]` assembled from the store.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,7 +9,8 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 
 use super::transport::{
-    chosen_platform, default_store, runtime, OciLayout, PlatformOpts, RegistryOpts, Transport,
+    chosen_platform, default_store, runtime, write_docker_archive, OciLayout, PlatformOpts,
+    RegistryOpts, Transport,
 };
 use super::Globals;
 
@@ -16,7 +18,8 @@ use super::Globals;
 pub struct Args {
     /// Image reference (`[docker://]registry/repo[:tag][@digest]`).
     pub reference: String,
-    /// Where to write: `oci:DIR[:tag]` (default: the store's OCI layout under --root).
+    /// Where to write: `oci:DIR[:tag]` or `docker-archive:FILE[:name]` (default: the store's OCI
+    /// layout under --root).
     #[arg(long, short = 'o', value_name = "DEST")]
     pub output: Option<String>,
     #[command(flatten)]
@@ -29,21 +32,16 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     let Transport::Registry(reference) = Transport::parse(&args.reference)? else {
         bail!("silo pull takes a registry reference; use `silo copy` between local formats");
     };
+    // A docker-archive is assembled from blobs pulled into the store's layout (a cache).
+    let mut archive = None;
     let (dir, tag) = match args.output.as_deref().map(Transport::parse).transpose()? {
-        None => (
-            default_store(globals.root.as_deref()),
-            reference.to_string(),
-        ),
-        Some(Transport::Oci { dir, tag }) => (
-            dir,
-            tag.unwrap_or_else(|| reference.manifest_ref().to_string()),
-        ),
-        Some(Transport::DockerArchive { .. }) => {
-            bail!("pull --output docker-archive: is not supported yet; pull to oci:DIR (docker-archive is planned in the store)")
+        None => (default_store(globals.root.as_deref()), reference.to_string()),
+        Some(Transport::Oci { dir, tag }) => (dir, tag.unwrap_or_else(|| reference.manifest_ref().to_string())),
+        Some(Transport::DockerArchive { file, reference: name }) => {
+            archive = Some((file, name.unwrap_or_else(|| familiar(&reference))));
+            (default_store(globals.root.as_deref()), reference.to_string())
         }
-        Some(Transport::Registry(_)) => {
-            bail!("--output must be local (oci:DIR); use `silo copy` to copy between registries")
-        }
+        Some(Transport::Registry(_)) => bail!("--output must be local (oci:DIR or docker-archive:FILE); use `silo copy` to copy between registries"),
     };
     let want = args.platform.request()?;
     let progress = args.registry.progress();
@@ -70,10 +68,32 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     }
     rt.block_on(client.pull_resolved(&resolved, Arc::new(layout.blobs())))?;
     layout.tag(&tag, &resolved.manifest, chosen_platform(&resolved))?;
+    if let Some((file, name)) = archive {
+        write_docker_archive(&file, &layout.blobs(), &resolved.manifest, Some(&name))?;
+        progress.println(&format!(
+            "wrote {reference} to {} as {name}",
+            file.display()
+        ));
+    } else {
+        progress.println(&format!(
+            "pulled {reference} into {} as {tag:?}",
+            dir.display()
+        ));
+    }
     println!("{}", resolved.manifest.digest);
-    progress.println(&format!(
-        "pulled {reference} into {} as {tag:?}",
-        dir.display()
-    ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The name `docker load` shows: `repo:tag` for Docker Hub images, the full name otherwise.
+fn familiar(r: &registry_client::Reference) -> String {
+    let tag = r.tag().unwrap_or("latest");
+    let name = if r.registry() == registry_client::reference::DOCKER_HUB {
+        r.repository()
+            .strip_prefix("library/")
+            .unwrap_or(r.repository())
+            .to_string()
+    } else {
+        r.name()
+    };
+    format!("{name}:{tag}")
 }

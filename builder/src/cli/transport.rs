@@ -362,6 +362,62 @@ impl OciLayout {
     }
 }
 
+/// Write a `docker load`-able archive (the `docker save` layout: `manifest.json`, the config as
+/// `<hex>.json`, each layer blob as `<hex>/layer.tar`) for an image whose blobs are in `blobs`.
+/// Layers are copied as stored (compressed): `docker load` and skopeo decompress them and check
+/// the config's diff_ids. Blobs are streamed, never held in memory.
+pub fn write_docker_archive(
+    file: &Path,
+    blobs: &BlobDir,
+    image: &RawManifest,
+    repo_tag: Option<&str>,
+) -> Result<()> {
+    let m = image.image()?;
+    let (config, layers) = registry_client::manifest::blobs_of(&m);
+    let hex = |d: &str| {
+        d.split_once(':')
+            .map(|(_, h)| h.to_string())
+            .unwrap_or_default()
+    };
+    let config_name = format!("{}.json", hex(&config.digest));
+    let layer_names: Vec<String> = layers
+        .iter()
+        .map(|l| format!("{}/layer.tar", hex(&l.digest)))
+        .collect();
+    let manifest = json!([{
+        "Config": config_name,
+        "RepoTags": repo_tag.map(|t| vec![t.to_string()]).unwrap_or_default(),
+        "Layers": layer_names,
+    }]);
+    let tmp = file.with_extension("partial");
+    let out = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut tar = tar::Builder::new(std::io::BufWriter::new(out));
+    let mut add = |name: &str, path: &Path| -> Result<()> {
+        let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut h = tar::Header::new_gnu();
+        h.set_size(f.metadata()?.len());
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        tar.append_data(&mut h, name, f)
+            .with_context(|| format!("writing {name} to {}", tmp.display()))?;
+        Ok(())
+    };
+    add(&config_name, &blobs.path(&config.digest)?)?;
+    for (l, name) in layers.iter().zip(&layer_names) {
+        add(name, &blobs.path(&l.digest)?)?;
+    }
+    let manifest_bytes = serde_json::to_vec(&manifest)?;
+    let mut h = tar::Header::new_gnu();
+    h.set_size(manifest_bytes.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    tar.append_data(&mut h, "manifest.json", manifest_bytes.as_slice())?;
+    let mut w = tar.into_inner()?;
+    std::io::Write::flush(&mut w)?;
+    std::fs::rename(&tmp, file).with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
+}
+
 /// indicatif bars (or plain lines) driven by the engines.
 pub struct CliProgress {
     mode: ProgressMode,
