@@ -37,6 +37,23 @@ pub enum ProgressMode {
     None,
 }
 
+/// A secret from the command line; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
 /// Flags every registry verb takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryOpts {
@@ -47,7 +64,7 @@ pub struct RegistryOpts {
         env = "SILO_CREDS",
         hide_env_values = true
     )]
-    pub creds: Option<String>,
+    pub creds: Option<Secret>,
     /// Auth file to read (and for login, write) instead of the default lookup.
     #[arg(long, value_name = "FILE")]
     pub authfile: Option<PathBuf>,
@@ -97,7 +114,7 @@ impl RegistryOpts {
 
     /// `--creds` as a credential.
     pub fn explicit_credential(&self) -> Result<Option<Credential>> {
-        let Some(c) = &self.creds else {
+        let Some(Secret(c)) = &self.creds else {
             return Ok(None);
         };
         let (u, p) = c.split_once(':').context("--creds must be USER:PASSWORD")?;
@@ -592,6 +609,25 @@ pub fn chosen_platform(resolved: &registry_client::Resolved) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_of_flags_hides_creds() {
+        use clap::Parser;
+        #[derive(Debug, clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            o: RegistryOpts,
+        }
+        let t = T::parse_from(["t", "--creds", "user:hunter2"]);
+        assert!(!format!("{t:?}").contains("hunter2"));
+        assert_eq!(
+            t.o.explicit_credential().unwrap(),
+            Some(Credential::Basic {
+                username: "user".into(),
+                password: "hunter2".into()
+            })
+        );
+    }
 
     #[test]
     fn transports() {
