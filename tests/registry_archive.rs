@@ -79,3 +79,49 @@ fn pulled_docker_archive_is_read_by_skopeo() {
         String::from_utf8_lossy(&copy.stderr)
     );
 }
+
+/// A `docker save` archive written by a peer (skopeo, uncompressed layers) is pushed by silo; the
+/// registry verifies every digest, and skopeo reads the result back.
+#[test]
+fn push_from_a_peer_docker_archive() {
+    let registry = Registry::no_auth();
+    let image = Image::random_linux(52, &[200 * 1024]);
+    silo_tests::image::Pusher::new(&registry).push_image("arch/src", &image, Some("v1"));
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("peer.tar");
+    let made = skopeo::skopeo()
+        .args(["copy", "-q"])
+        .args(registry.skopeo_args("src"))
+        .arg(format!("docker://{}", registry.reference("arch/src:v1")))
+        .arg(format!("docker-archive:{}:peer/img:v1", archive.display()))
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    silo_cli::ok(&args![
+        "push",
+        format!("docker-archive:{}:peer/img:v1", archive.display()),
+        registry.reference("arch/pushed:v1"),
+        transport_flags(&registry),
+    ]);
+    let raw: serde_json::Value =
+        serde_json::from_slice(&skopeo::inspect(&registry, "arch/pushed:v1", true)).unwrap();
+    assert_eq!(raw["config"]["digest"], image.config.digest.as_str());
+    // The archive holds uncompressed layers: pushed as `…diff.tar` named by their diff_id.
+    assert_eq!(raw["layers"][0]["digest"], image.layers[0].diff_id.as_str());
+    let copy = skopeo::skopeo()
+        .args(["copy", "-q"])
+        .args(registry.skopeo_args("src"))
+        .arg(format!("docker://{}", registry.reference("arch/pushed:v1")))
+        .arg(format!("oci:{}:x", work.path().join("oci").display()))
+        .output()
+        .unwrap();
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+}

@@ -178,18 +178,26 @@ impl BlobSource for BlobDir {
     }
 }
 
-/// Stream a tokio file in 1 MiB chunks.
+/// Stream a tokio file from its current position in 1 MiB chunks.
 pub fn file_stream(file: tokio::fs::File) -> BlobStream {
-    futures::stream::unfold(file, |mut f| async move {
+    file_stream_limited(file, u64::MAX)
+}
+
+/// Stream at most `limit` bytes of a tokio file from its current position (a member of a tar).
+pub fn file_stream_limited(file: tokio::fs::File, limit: u64) -> BlobStream {
+    futures::stream::unfold((file, limit), |(mut f, left)| async move {
         use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 1 << 20];
+        if left == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; (1usize << 20).min(usize::try_from(left).unwrap_or(usize::MAX))];
         match f.read(&mut buf).await {
             Ok(0) => None,
             Ok(n) => {
                 buf.truncate(n);
-                Some((Ok(Bytes::from(buf)), f))
+                Some((Ok(Bytes::from(buf)), (f, left - n as u64)))
             }
-            Err(e) => Some((Err(e), f)),
+            Err(e) => Some((Err(e), (f, 0))),
         }
     })
     .boxed()

@@ -435,6 +435,186 @@ pub fn write_docker_archive(
     Ok(())
 }
 
+/// A `docker save` archive as a push source: blobs are served straight out of the tar (by entry
+/// offset), and a Docker v2s2 manifest is made for the image — layers keep their bytes, so a
+/// gzip'd layer file becomes a `…tar.gzip` layer and a plain one a `…tar` layer with its diff_id
+/// as digest.
+pub struct ArchiveSource {
+    file: PathBuf,
+    /// digest → (offset of the entry's data, size).
+    entries: HashMap<String, (u64, u64)>,
+}
+
+impl ArchiveSource {
+    /// Read the archive's `manifest.json`, hash the config and layers, and build the image.
+    /// `name` picks an image by `RepoTags` when the archive holds several.
+    pub fn open(file: &Path, name: Option<&str>) -> Result<(ImageToPush, ArchiveSource)> {
+        use sha2::Digest as _;
+        use std::io::Read;
+        let ctx = || format!("reading docker-archive {}", file.display());
+        let mut positions: HashMap<String, (u64, u64)> = HashMap::new();
+        let mut manifest_json = None;
+        {
+            let f = std::fs::File::open(file).with_context(ctx)?;
+            let mut ar = tar::Archive::new(f);
+            for entry in ar.entries().with_context(ctx)? {
+                let mut entry = entry.with_context(ctx)?;
+                let path = entry
+                    .path()
+                    .with_context(ctx)?
+                    .to_string_lossy()
+                    .trim_start_matches("./")
+                    .to_string();
+                let (pos, size) = (entry.raw_file_position(), entry.size());
+                if path == "manifest.json" {
+                    if size > 16 << 20 {
+                        bail!(
+                            "{}: manifest.json is {size} bytes; refusing",
+                            file.display()
+                        );
+                    }
+                    let mut text = Vec::new();
+                    entry.read_to_end(&mut text).with_context(ctx)?;
+                    manifest_json = Some(text);
+                }
+                positions.insert(path, (pos, size));
+            }
+        }
+        let manifest_json = manifest_json.with_context(|| {
+            format!(
+                "{}: no manifest.json (not a docker save archive)",
+                file.display()
+            )
+        })?;
+        let images: Vec<Value> = serde_json::from_slice(&manifest_json)
+            .with_context(|| format!("{}: manifest.json is not a JSON array", file.display()))?;
+        let image = match name {
+            Some(n) => images
+                .iter()
+                .find(|i| {
+                    i["RepoTags"].as_array().is_some_and(|t| {
+                        t.iter()
+                            .any(|t| t.as_str().is_some_and(|t| same_name(t, n)))
+                    })
+                })
+                .with_context(|| format!("{}: no image named {n:?}", file.display()))?,
+            None if images.len() == 1 => &images[0],
+            None => bail!(
+                "{}: {} images; name one as docker-archive:FILE:NAME",
+                file.display(),
+                images.len()
+            ),
+        };
+        let mut source = ArchiveSource {
+            file: file.to_path_buf(),
+            entries: HashMap::new(),
+        };
+        // Hash one entry by streaming it; remember where it is under its digest.
+        let mut add = |member: &str| -> Result<(String, u64, bool)> {
+            let &(pos, size) = positions
+                .get(member)
+                .with_context(|| format!("{}: {member} is missing", file.display()))?;
+            let mut f = std::fs::File::open(file).with_context(ctx)?;
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(pos))?;
+            let mut r = f.take(size);
+            let mut h = sha2::Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut first = [0u8; 2];
+            let mut n_total = 0u64;
+            loop {
+                let n = r.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                if n_total == 0 && n >= 2 {
+                    first.copy_from_slice(&buf[..2]);
+                }
+                n_total += n as u64;
+                h.update(&buf[..n]);
+            }
+            let digest = format!("sha256:{}", hex::encode(h.finalize()));
+            source.entries.insert(digest.clone(), (pos, size));
+            Ok((digest, size, first == [0x1f, 0x8b]))
+        };
+        let config_name = image["Config"]
+            .as_str()
+            .context("manifest.json entry without Config")?;
+        let (config_digest, config_size, _) = add(config_name)?;
+        let mut layers = Vec::new();
+        for l in image["Layers"]
+            .as_array()
+            .context("manifest.json entry without Layers")?
+        {
+            let (digest, size, gzip) =
+                add(l.as_str().context("a Layers entry is not a string")?)?;
+            let media_type = if gzip {
+                manifest::DOCKER_LAYER_GZIP
+            } else {
+                "application/vnd.docker.image.rootfs.diff.tar"
+            };
+            layers.push(json!({"mediaType": media_type, "size": size, "digest": digest}));
+        }
+        let m = json!({
+            "schemaVersion": 2,
+            "mediaType": manifest::DOCKER_MANIFEST,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config_size, "digest": config_digest},
+            "layers": layers,
+        });
+        let root = RawManifest::from_bytes(
+            &file.display().to_string(),
+            serde_json::to_vec_pretty(&m)?,
+            None,
+        )?;
+        Ok((
+            ImageToPush {
+                root,
+                children: HashMap::new(),
+            },
+            source,
+        ))
+    }
+}
+
+/// Whether two image names are the same (`peer/img:v1` is `docker.io/peer/img:v1`).
+fn same_name(a: &str, b: &str) -> bool {
+    a == b || matches!((Reference::parse(a), Reference::parse(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+impl registry_client::BlobSource for ArchiveSource {
+    fn open(
+        &self,
+        blob: &registry_client::BlobRef,
+        offset: u64,
+    ) -> futures::future::BoxFuture<
+        '_,
+        registry_client::Result<registry_client::transfer::BlobStream>,
+    > {
+        let found = self.entries.get(&blob.digest).copied();
+        let digest = blob.digest.clone();
+        Box::pin(async move {
+            use tokio::io::AsyncSeekExt;
+            let (pos, size) = found.ok_or_else(|| {
+                registry_client::Error::Other(format!("blob {digest} is not in the archive"))
+            })?;
+            let io = |e| {
+                registry_client::Error::io(
+                    format!("reading {digest} from {}", self.file.display()),
+                    e,
+                )
+            };
+            let mut f = tokio::fs::File::open(&self.file).await.map_err(io)?;
+            f.seek(std::io::SeekFrom::Start(pos + offset))
+                .await
+                .map_err(io)?;
+            // Stop at the member's end (the tar continues with other members).
+            Ok(registry_client::blobdir::file_stream_limited(
+                f,
+                size.saturating_sub(offset),
+            ))
+        })
+    }
+}
+
 /// indicatif bars (or plain lines) driven by the engines.
 pub struct CliProgress {
     mode: ProgressMode,
