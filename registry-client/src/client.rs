@@ -48,6 +48,9 @@ pub struct ClientConfig {
     pub range_part: u64,
     /// Connections per ranged blob.
     pub range_connections: usize,
+    /// Use ranges for loopback registries too. Off by default: on one machine the client and the
+    /// registry share the CPU and parallel ranges measured slower than one stream (docs/registry.md).
+    pub ranges_on_loopback: bool,
     /// Allow foreign-layer URLs that resolve to private/loopback addresses.
     pub allow_private_urls: bool,
     /// Upload in chunks of this size from the start (for proxies that limit request bodies);
@@ -69,6 +72,7 @@ impl Default for ClientConfig {
             range_threshold: 128 << 20,
             range_part: 64 << 20,
             range_connections: 4,
+            ranges_on_loopback: false,
             allow_private_urls: false,
             chunk_size: None,
         }
@@ -795,6 +799,19 @@ impl Client {
     }
 }
 
+/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .unwrap_or(host)
+            .trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    name == "localhost" || name == "::1" || name.starts_with("127.")
+}
+
 fn basic_header(user: &str, pass: &str) -> String {
     format!(
         "Basic {}",
@@ -944,6 +961,27 @@ mod tests {
         }
         for s in [400, 401, 403, 404, 416] {
             assert!(!retryable_status(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.9.9.9",
+            "[::1]:5000",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in [
+            "registry.example:5000",
+            "10.0.0.1",
+            "localhost.example.com",
+            "[fd00::1]:5000",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
         }
     }
 

@@ -418,9 +418,14 @@ impl Client {
     ) -> Result<()> {
         let io =
             |what: &str, e: std::io::Error| Error::io(format!("{what} blob {}", blob.digest), e);
+        let loopback = match origin {
+            Origin::Registry(r) => crate::client::is_loopback_host(r.api_host()),
+            Origin::Url(u) => u.host_str().is_some_and(crate::client::is_loopback_host),
+        };
         let use_ranges = blob.size >= self.cfg.range_threshold
             && self.cfg.range_connections > 1
-            && blob.size > self.cfg.range_part;
+            && blob.size > self.cfg.range_part
+            && (self.cfg.ranges_on_loopback || !loopback);
         if use_ranges && self.ranged(origin, blob, part).await? {
             return self.verify_file(blob, part).await;
         }

@@ -86,9 +86,10 @@ pub struct RegistryOpts {
     /// Seconds without data before a transfer counts as stalled and is resumed.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub stall_timeout: u64,
-    /// Connections for one large blob (parallel ranges); 1 disables ranged downloads.
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    pub range_connections: usize,
+    /// Connections for one large blob (parallel ranges; default 4, and not for loopback
+    /// registries unless given); 1 disables ranged downloads.
+    #[arg(long, value_name = "N")]
+    pub range_connections: Option<usize>,
     /// Blob size (MiB) from which ranged downloads are used.
     #[arg(long, default_value_t = 128, value_name = "MIB")]
     pub range_threshold_mib: u64,
@@ -143,7 +144,8 @@ impl RegistryOpts {
             max_attempts: self.retries.max(1),
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
             concurrency: self.jobs.max(1),
-            range_connections: self.range_connections.max(1),
+            range_connections: self.range_connections.unwrap_or(4).max(1),
+            ranges_on_loopback: self.range_connections.is_some(),
             range_threshold: self.range_threshold_mib.max(1) << 20,
             allow_private_urls: self.allow_nondistributable_from_private,
             chunk_size: self.chunk_size_kib.map(|k| k.max(1) << 10),
