@@ -3,14 +3,15 @@
 //! parallel, resumable, digest-verified — into an OCI layout (default: the silo store's layout),
 //! or into a `docker load`-able `docker-archive:FILE[:name]` assembled from the store.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
 use super::transport::{
-    chosen_platform, default_store, runtime, write_docker_archive, OciLayout, PlatformOpts,
-    RegistryOpts, Transport,
+    chosen_platform, runtime, write_docker_archive, OciLayout, PlatformOpts, RegistryOpts,
+    StoreImages, Transport,
 };
 use super::Globals;
 
@@ -32,14 +33,21 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     let Transport::Registry(reference) = Transport::parse(&args.reference)? else {
         bail!("silo pull takes a registry reference; use `silo copy` between local formats");
     };
-    // A docker-archive is assembled from blobs pulled into the store's layout (a cache).
-    let mut archive = None;
-    let (dir, tag) = match args.output.as_deref().map(Transport::parse).transpose()? {
-        None => (default_store(globals.root.as_deref()), reference.to_string()),
-        Some(Transport::Oci { dir, tag }) => (dir, tag.unwrap_or_else(|| reference.manifest_ref().to_string())),
+    /// Where the blobs go and how the result is named.
+    enum Dest {
+        Store,
+        Oci(OciLayout, String),
+        Archive(PathBuf, String),
+    }
+    let dest = match args.output.as_deref().map(Transport::parse).transpose()? {
+        None => Dest::Store,
+        Some(Transport::Oci { dir, tag }) => Dest::Oci(
+            OciLayout::new(dir),
+            tag.unwrap_or_else(|| reference.manifest_ref().to_string()),
+        ),
+        // A docker-archive is assembled from blobs pulled into the store (a cache).
         Some(Transport::DockerArchive { file, reference: name }) => {
-            archive = Some((file, name.unwrap_or_else(|| familiar(&reference))));
-            (default_store(globals.root.as_deref()), reference.to_string())
+            Dest::Archive(file, name.unwrap_or_else(|| familiar(&reference)))
         }
         Some(Transport::Registry(_)) => bail!("--output must be local (oci:DIR or docker-archive:FILE); use `silo copy` to copy between registries"),
     };
@@ -48,37 +56,50 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     let client = args
         .registry
         .client(&[reference.registry()], progress.clone())?;
-    let layout = OciLayout::new(&dir);
-    layout.init()?;
     let rt = runtime()?;
     let resolved = rt.block_on(client.resolve(&reference, &want))?;
-    if let Some(sel) = &resolved.selection {
-        let chosen = sel.chosen.and_then(|i| sel.verdicts.get(i));
-        if let Some(c) = chosen {
-            let plat = c
-                .platform
-                .as_ref()
-                .map(|p| p.to_string())
-                .unwrap_or_default();
+    if let Some(c) = resolved
+        .selection
+        .as_ref()
+        .and_then(|s| s.chosen.and_then(|i| s.verdicts.get(i)))
+    {
+        let plat = c
+            .platform
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        progress.println(&format!(
+            "{reference}: chose {plat} ({}): {}",
+            c.digest, c.reason
+        ));
+    }
+    match dest {
+        Dest::Oci(layout, tag) => {
+            layout.init()?;
+            rt.block_on(client.pull_resolved(&resolved, Arc::new(layout.blobs())))?;
+            layout.tag(&tag, &resolved.manifest, chosen_platform(&resolved))?;
             progress.println(&format!(
-                "{reference}: chose {plat} ({}): {}",
-                c.digest, c.reason
+                "pulled {reference} into {} as {tag:?}",
+                layout.dir.display()
             ));
         }
-    }
-    rt.block_on(client.pull_resolved(&resolved, Arc::new(layout.blobs())))?;
-    layout.tag(&tag, &resolved.manifest, chosen_platform(&resolved))?;
-    if let Some((file, name)) = archive {
-        write_docker_archive(&file, &layout.blobs(), &resolved.manifest, Some(&name))?;
-        progress.println(&format!(
-            "wrote {reference} to {} as {name}",
-            file.display()
-        ));
-    } else {
-        progress.println(&format!(
-            "pulled {reference} into {} as {tag:?}",
-            dir.display()
-        ));
+        Dest::Store | Dest::Archive(..) => {
+            let store = StoreImages::open(globals.root.as_deref())?;
+            rt.block_on(client.pull_resolved(&resolved, Arc::new(store.blobs.clone())))?;
+            store.name(&reference.to_string(), &resolved.manifest)?;
+            if let Dest::Archive(file, name) = dest {
+                write_docker_archive(&file, &store.blobs, &resolved.manifest, Some(&name))?;
+                progress.println(&format!(
+                    "wrote {reference} to {} as {name}",
+                    file.display()
+                ));
+            } else {
+                progress.println(&format!(
+                    "pulled {reference} into the store {}",
+                    store.store.root().display()
+                ));
+            }
+        }
     }
     println!("{}", resolved.manifest.digest);
     Ok(ExitCode::SUCCESS)

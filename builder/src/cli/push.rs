@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use registry_client::{BlobSource, ForeignPolicy, ImageToPush, PushOptions};
 
-use super::transport::{default_store, runtime, ArchiveSource, OciLayout, RegistryOpts, Transport};
+use super::transport::{runtime, ArchiveSource, OciLayout, RegistryOpts, StoreImages, Transport};
 use super::Globals;
 
 /// Foreign-layer flags shared by push and copy.
@@ -61,9 +61,9 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     let (image, source) = match Transport::parse(&args.source)? {
         // A bare name is an image `silo pull` stored.
         Transport::Registry(r) => {
-            let layout = OciLayout::new(default_store(globals.root.as_deref()));
-            let image = layout.image(Some(&r.to_string()))?;
-            (image, Arc::new(layout.blobs()) as Arc<dyn BlobSource>)
+            let store = StoreImages::open(globals.root.as_deref())?;
+            let image = store.image(&r.to_string())?;
+            (image, Arc::new(store.blobs.clone()) as Arc<dyn BlobSource>)
         }
         local => open_local(local)?,
     };

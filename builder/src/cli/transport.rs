@@ -263,16 +263,71 @@ impl Transport {
     }
 }
 
-/// The default local destination of `silo pull`: an OCI layout in the silo state directory.
-pub fn default_store(root: Option<&Path>) -> PathBuf {
-    let base = root.map(Path::to_path_buf).or_else(|| {
-        std::env::var_os("XDG_DATA_HOME")
-            .map(|d| PathBuf::from(d).join("silo"))
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/silo"))
-            })
-    });
-    base.unwrap_or_else(|| PathBuf::from(".silo")).join("oci")
+/// silo's content store (`--root`, `SILO_ROOT`, else `$XDG_DATA_HOME/silo`) as the default
+/// destination of `silo pull` and source of `silo push NAME`: blobs go to `blobs/sha256/` (partials
+/// staged in `tmp/pull/`), images are named by store refs (the full reference).
+pub struct StoreImages {
+    pub store: crate::store::Store,
+    pub blobs: BlobDir,
+}
+
+impl StoreImages {
+    /// Open the store with a shared lock (prune waits for us).
+    pub fn open(root: Option<&Path>) -> Result<StoreImages> {
+        let store = crate::store::Store::open_default(root, crate::store::LockMode::Shared)?;
+        let blobs =
+            BlobDir::with_staging(store.root().join("blobs"), store.root().join("tmp/pull"));
+        Ok(StoreImages { store, blobs })
+    }
+
+    /// Name a manifest already in the store.
+    pub fn name(&self, name: &str, m: &RawManifest) -> Result<()> {
+        let descriptor = oci_spec::image::DescriptorBuilder::default()
+            .media_type(oci_spec::image::MediaType::from(m.media_type.as_str()))
+            .digest(m.digest.parse::<oci_spec::image::Digest>()?)
+            .size(m.bytes.len() as u64)
+            .build()?;
+        self.store.set_ref(name, &descriptor)?;
+        Ok(())
+    }
+
+    /// The image stored under `name`.
+    pub fn image(&self, name: &str) -> Result<ImageToPush> {
+        let d = self
+            .store
+            .get_ref(name)
+            .with_context(|| format!("no image {name:?} in the store (silo pull it first)"))?;
+        let media_type = d.media_type().to_string();
+        image_from_blobs(&self.blobs, d.digest().as_ref(), Some(&media_type))
+    }
+}
+
+/// Read a manifest from a blob directory, verified against its digest.
+fn read_manifest(blobs: &BlobDir, digest: &str, media_type: Option<&str>) -> Result<RawManifest> {
+    let bytes = blobs
+        .read_small(digest, manifest::MAX_MANIFEST_BYTES as u64)
+        .with_context(|| format!("reading manifest {digest} from {}", blobs.root().display()))?;
+    let raw = RawManifest::from_bytes(digest, bytes, media_type)?;
+    raw.verify(digest)?;
+    Ok(raw)
+}
+
+/// The image rooted at `digest` (with every child manifest of an index) from a blob directory.
+fn image_from_blobs(
+    blobs: &BlobDir,
+    digest: &str,
+    media_type: Option<&str>,
+) -> Result<ImageToPush> {
+    let root = read_manifest(blobs, digest, media_type)?;
+    let mut children = HashMap::new();
+    if root.is_index() {
+        for d in root.index()?.manifests() {
+            let d = d.digest().to_string();
+            let m = read_manifest(blobs, &d, None)?;
+            children.insert(d, m);
+        }
+    }
+    Ok(ImageToPush { root, children })
 }
 
 /// An OCI image layout directory.
@@ -339,16 +394,6 @@ impl OciLayout {
         Ok(())
     }
 
-    fn read_manifest(&self, digest: &str, media_type: Option<&str>) -> Result<RawManifest> {
-        let bytes = self
-            .blobs()
-            .read_small(digest, manifest::MAX_MANIFEST_BYTES as u64)
-            .with_context(|| format!("reading manifest {digest} from {}", self.dir.display()))?;
-        let raw = RawManifest::from_bytes(digest, bytes, media_type)?;
-        raw.verify(digest)?;
-        Ok(raw)
-    }
-
     /// The image named `tag` (or the only one), with all child manifests of an index.
     pub fn image(&self, tag: Option<&str>) -> Result<ImageToPush> {
         let index = self.index()?;
@@ -368,16 +413,7 @@ impl OciLayout {
         let digest = entry["digest"]
             .as_str()
             .context("index entry without digest")?;
-        let root = self.read_manifest(digest, entry["mediaType"].as_str())?;
-        let mut children = HashMap::new();
-        if root.is_index() {
-            for d in root.index()?.manifests() {
-                let d = d.digest().to_string();
-                let m = self.read_manifest(&d, None)?;
-                children.insert(d, m);
-            }
-        }
-        Ok(ImageToPush { root, children })
+        image_from_blobs(&self.blobs(), digest, entry["mediaType"].as_str())
     }
 }
 
