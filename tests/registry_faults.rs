@@ -70,7 +70,6 @@ impl Setup {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn cut_mid_blob_resumes_from_where_it_stopped() {
     let s = setup();
     let cut_at = 3 * 1024 * 1024;
@@ -102,7 +101,6 @@ fn cut_mid_blob_resumes_from_where_it_stopped() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn too_many_requests_waits_for_retry_after() {
     let s = setup();
     s.proxy.inject(
@@ -130,7 +128,6 @@ fn too_many_requests_waits_for_retry_after() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn server_errors_are_retried() {
     let s = setup();
     s.proxy.inject(
@@ -156,7 +153,6 @@ fn server_errors_are_retried() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn persistent_server_errors_name_the_request_and_status() {
     let s = setup();
     s.proxy.inject(
@@ -174,7 +170,6 @@ fn persistent_server_errors_name_the_request_and_status() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn a_stalled_body_is_detected_and_resumed() {
     let s = setup();
     let after = 1024 * 1024;
@@ -212,7 +207,6 @@ fn a_stalled_body_is_detected_and_resumed() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn a_flipped_byte_is_rejected_and_nothing_is_stored() {
     let s = setup();
     // Every attempt is corrupted, so no retry can hide the check.
@@ -242,7 +236,6 @@ fn a_flipped_byte_is_rejected_and_nothing_is_stored() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn a_content_type_that_contradicts_the_manifest_is_an_error() {
     let s = setup();
     s.proxy.inject(
@@ -260,7 +253,6 @@ fn a_content_type_that_contradicts_the_manifest_is_an_error() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn malformed_manifest_json_is_an_error_naming_the_manifest() {
     let s = setup();
     s.proxy
@@ -276,7 +268,6 @@ fn malformed_manifest_json_is_an_error_naming_the_manifest() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn a_large_blob_is_fetched_in_parallel_ranges_and_survives_a_cut_part() {
     let registry = Registry::no_auth();
     let image = Image::random_raw(22, 200 * 1024 * 1024);
@@ -321,7 +312,6 @@ fn a_large_blob_is_fetched_in_parallel_ranges_and_survives_a_cut_part() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn push_retries_a_failed_upload() {
     let registry = Registry::no_auth();
     let proxy = FaultProxy::start(registry.addr());
