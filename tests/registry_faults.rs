@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use silo_tests::args;
 use silo_tests::faultproxy::{Fault, FaultProxy};
+use silo_tests::fileserver::FileServer;
 use silo_tests::image::{Image, Pusher, OCI_INDEX};
 use silo_tests::registry::Registry;
 use silo_tests::silo_cli::{self, OciLayout};
@@ -354,5 +355,46 @@ fn push_retries_a_failed_upload() {
     assert_eq!(
         silo_tests::image::sha256_digest(&raw),
         image.manifest.digest
+    );
+}
+
+/// A registry that redirects blob downloads to another host (as Docker Hub, MCR and GHCR do to
+/// their CDNs): silo follows, and never sends the registry credentials to the other host.
+#[test]
+fn redirected_blob_downloads_get_no_credentials() {
+    let registry = Registry::htpasswd();
+    let image = Image::random_linux(24, &[300 * 1024]);
+    Pusher::new(&registry).push_image("faults/cdn", &image, Some("v1"));
+    let proxy = FaultProxy::start(registry.addr());
+    let cdn = FileServer::start();
+    let blob = &image.layers[0].blob;
+    let path = format!("/cdn/{}", blob.digest);
+    cdn.publish(&path, blob.bytes.clone());
+    // `localhost`, not 127.0.0.1: another host name, so another origin.
+    let location = format!("http://localhost:{}{path}?sig=abc", cdn.addr().port());
+    proxy.inject("GET", &blob.digest, Fault::Redirect(location), 100);
+
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("cdn");
+    silo_cli::ok(&args![
+        "pull",
+        proxy.reference("faults/cdn:v1"),
+        "--output",
+        format!("oci:{}", out.display()),
+        silo_cli::plain_http_flags(),
+        "--creds",
+        "testuser:testpass",
+    ]);
+    assert!(OciLayout::open(&out).verify_blobs().contains(&blob.digest));
+    let served = cdn.requests();
+    assert!(
+        served
+            .iter()
+            .any(|r| r.path == path && (r.status == 200 || r.status == 206)),
+        "the redirect was not followed: {served:?}"
+    );
+    assert!(
+        served.iter().all(|r| !r.had_authorization),
+        "registry credentials were sent to the CDN host: {served:?}"
     );
 }

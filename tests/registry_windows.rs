@@ -389,3 +389,28 @@ fn air_gap_copy_makes_a_mirror_that_needs_no_foreign_url() {
         s.fixture.foreign.bytes
     );
 }
+
+/// `silo copy` of the whole list between registries keeps every digest (list included) and, by
+/// default, leaves the foreign layer out, like a push.
+#[test]
+fn copy_of_the_list_between_registries_keeps_digests() {
+    let s = setup(Registry::no_auth());
+    let token = Registry::token();
+    silo_cli::ok(&args![
+        "copy",
+        s.reference(),
+        token.reference("copied/app:ltsc"),
+        transport_flags(&s.registry),
+        creds_flags(&token),
+    ]);
+    assert_eq!(
+        skopeo::inspect(&token, "copied/app:ltsc", true),
+        s.fixture.list.bytes
+    );
+    for entry in &s.fixture.entries {
+        for blob in entry.image.distributable_blobs() {
+            assert!(token.has_blob(&blob.digest), "{} missing", blob.digest);
+        }
+    }
+    assert!(!token.has_blob(&s.fixture.foreign.digest));
+}

@@ -33,6 +33,9 @@ pub enum Fault {
     /// Replace a successful response's body with a truncated JSON document (same content type,
     /// corrected length): a malformed manifest.
     MalformedJson,
+    /// Answer `307 Temporary Redirect` to this URL without contacting the registry (a registry
+    /// that sends blob downloads to a CDN host).
+    Redirect(String),
 }
 
 /// A rule: requests whose method equals `method` (any, if empty) and whose path contains
@@ -225,6 +228,18 @@ fn relay(state: &State, upstream: SocketAddr, client: TcpStream) -> std::io::Res
             r.body_bytes = body.len() as u64;
         });
         let _ = write_response(&mut client_out, *code, &headers, body.as_bytes());
+        let _ = client_out.shutdown(Shutdown::Both);
+        return Ok(());
+    }
+
+    if let Some(Fault::Redirect(location)) = &fault {
+        state.update(record, |r| r.status = 307);
+        let _ = write_response(
+            &mut client_out,
+            307,
+            &[("Location", location.as_str())],
+            b"",
+        );
         let _ = client_out.shutdown(Shutdown::Both);
         return Ok(());
     }
