@@ -87,9 +87,7 @@ impl RegistryOpts {
     /// The credential environment, honouring `--authfile`.
     pub fn credential_env(&self) -> CredentialEnv {
         let mut env = CredentialEnv::from_process();
-        if let Some(f) = &self.authfile {
-            env.registry_auth_file = Some(f.clone());
-        }
+        env.authfile_flag = self.authfile.clone();
         env
     }
 
