@@ -332,8 +332,6 @@ fn assert_stripped(
 /// An air-gapped mirror: `silo copy --strip-foreign-urls` of the whole list into a registry that
 /// refuses urls; afterwards the image pulls from the mirror with the foreign URL gone.
 #[test]
-#[ignore = "silo copy --strip-foreign-urls fetches the foreign layer only from the source registry \
-            (404 BLOB_UNKNOWN), not from its urls; un-ignore when registry-client's copy falls back"]
 fn air_gap_copy_makes_a_mirror_that_needs_no_foreign_url() {
     let s = setup(Registry::no_auth());
     let mirror = Registry::strict_mirror();
