@@ -541,13 +541,16 @@ fn silo_mounts() -> Vec<String> {
         .collect()
 }
 
-/// Helper mode: when the test binary is started with SILO_WINE_INTERRUPT_CHILD set, it runs a
-/// long step and prints READY once the step's output started.
+/// Not a test: the child process of `nothing_is_left_after_a_step_or_an_interrupt`, which starts
+/// this binary with `--ignored --exact interrupt_child_mode`. It runs a long step and prints
+/// READY once the step's output started.
 #[test]
+#[ignore = "helper process of nothing_is_left_after_a_step_or_an_interrupt"]
 fn interrupt_child_mode() {
-    if std::env::var_os("SILO_WINE_INTERRUPT_CHILD").is_none() {
-        return;
-    }
+    assert!(
+        std::env::var_os("SILO_WINE_INTERRUPT_CHILD").is_some(),
+        "only started by nothing_is_left_after_a_step_or_an_interrupt"
+    );
     struct Ready;
     impl OutputSink for Ready {
         fn stdout(&mut self, bytes: &[u8]) {
@@ -597,6 +600,7 @@ fn nothing_is_left_after_a_step_or_an_interrupt() {
     runtime(); // the system layer exists before the child starts
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
+            "--ignored",
             "--exact",
             "interrupt_child_mode",
             "--nocapture",

@@ -58,7 +58,6 @@ fn write_text(path: &Path, text: &str) -> Result<(), RegistryError> {
 /// The registry a silo started from, kept to diff against after the step.
 #[derive(Debug, Clone)]
 pub struct Materialized {
-    machine: WineRegFile,
     hives: MachineHives,
     userdef: WineRegFile,
     /// The exact texts written, to skip parsing files the step left alone.
@@ -181,7 +180,6 @@ pub fn materialize(
     write_text(&prefix.join("userdef.reg"), &userdef_text)?;
     write_text(&prefix.join("user.reg"), &wine.user_text)?;
     Ok(Materialized {
-        machine,
         hives,
         userdef,
         system_text,
@@ -292,7 +290,6 @@ pub fn deltas(
             out.insert(HiveName::DefaultUser, bytes);
         }
     }
-    let _ = &m.machine;
     Ok(out)
 }
 
