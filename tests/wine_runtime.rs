@@ -648,4 +648,28 @@ fn nothing_is_left_after_a_step_or_an_interrupt() {
         Vec::<String>::new(),
         "mounts left after SIGINT"
     );
+    // The killed build's scratch is removed by the next prepare.
+    let sandboxes = state_dir().join("wine").join("sandboxes");
+    let of_child = || {
+        std::fs::read_dir(&sandboxes)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{}-", child.id()))
+            })
+            .count()
+    };
+    assert_eq!(
+        of_child(),
+        1,
+        "the interrupted step's sandbox is still there"
+    );
+    let spec = SandboxSpec {
+        layers: layers.to_vec(),
+        network: NetworkMode::Host,
+    };
+    drop(runtime().prepare(&spec).unwrap());
+    assert_eq!(of_child(), 0, "prepare removes sandboxes of dead processes");
 }
