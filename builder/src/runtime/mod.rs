@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::layer::ChangeSet;
 
 pub mod hcs;
+pub mod none;
 pub mod wine;
 
 /// One image layer as a runtime needs it: its identity and where its bytes can be had.
