@@ -14,9 +14,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use oci_spec::image::{
-    Arch, Descriptor, DescriptorBuilder, ImageIndexBuilder, MediaType, Os, PlatformBuilder,
-};
+use oci_spec::image::{Descriptor, MediaType};
 
 use super::base::{resolve_base, BlobHome, ImageLayer, TargetPlatform};
 use super::cache::{self, CachedLayer};
@@ -66,7 +64,7 @@ pub struct BuiltImage {
     pub config: ImageConfig,
     pub config_descriptor: Descriptor,
     pub config_bytes: Vec<u8>,
-    /// The manifest's descriptor, with its platform (os.version, os.features) filled in.
+    /// The manifest's descriptor (its platform is in `config`: os.version, os.features).
     pub manifest_descriptor: Descriptor,
     pub manifest_bytes: Vec<u8>,
     pub layers: Vec<ImageLayer>,
@@ -159,9 +157,8 @@ pub fn build(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "Dockerfile".into());
-    let parsed = crate::dockerfile::parse(&bytes).map_err(|e| {
-        BuildError::Setup(format!("{}: {e}", request.dockerfile.display()))
-    })?;
+    let parsed = crate::dockerfile::parse(&bytes)
+        .map_err(|e| BuildError::Setup(format!("{}: {e}", request.dockerfile.display())))?;
     for warning in &parsed.warnings {
         progress.warn(&format!("{file}:{}: {}", warning.line, warning.short));
     }
@@ -515,7 +512,10 @@ impl Engine<'_> {
             ));
         }
         let mut ins = df.stages[0].instructions.pop().ok_or_else(|| {
-            self.stage_error(stage, "onbuild trigger should be a single expression".into())
+            self.stage_error(
+                stage,
+                "onbuild trigger should be a single expression".into(),
+            )
         })?;
         ins.node.start_line = stage.line;
         ins.node.end_line = stage.line;
@@ -710,8 +710,9 @@ impl Engine<'_> {
             "WORKDIR" => {
                 let requested = expand(&ins.args.join(" "), &state.env)?;
                 let current = state.config.config.working_dir.clone().unwrap_or_default();
-                let workdir = winpath::normalize_workdir(self.request.path_mode, &current, &requested)
-                    .map_err(|e| self.step_error(ins, e.to_string()))?;
+                let workdir =
+                    winpath::normalize_workdir(self.request.path_mode, &current, &requested)
+                        .map_err(|e| self.step_error(ins, e.to_string()))?;
                 state.config.config.working_dir = Some(workdir.clone());
                 let path = container_path(&workdir);
                 let slash = format!("/{path}");
@@ -843,6 +844,8 @@ impl Engine<'_> {
             default_time: self.layer_time(),
             clamp_time: self.epoch.map(|secs| Timestamp { secs, nanos: 0 }),
             owner,
+            // Every layer a build makes sits on a base.
+            base_layer: false,
         };
         let stored =
             crate::layer::write_layer_to_store(self.store, &changes, &options, state.flavor)
@@ -867,9 +870,17 @@ impl Engine<'_> {
         state.files = Rc::new(RefCell::new(None));
     }
 
-    fn healthcheck(&self, ins: &Instruction, config: &ImageConfig) -> Result<Healthcheck, BuildError> {
+    fn healthcheck(
+        &self,
+        ins: &Instruction,
+        config: &ImageConfig,
+    ) -> Result<Healthcheck, BuildError> {
         let err = |m: String| self.step_error(ins, m);
-        let kind = ins.args.first().map(|s| s.to_ascii_uppercase()).unwrap_or_default();
+        let kind = ins
+            .args
+            .first()
+            .map(|s| s.to_ascii_uppercase())
+            .unwrap_or_default();
         let mut health = Healthcheck::default();
         match kind.as_str() {
             "NONE" => {
@@ -885,14 +896,18 @@ impl Engine<'_> {
                     return Err(err("Missing command after HEALTHCHECK CMD".into()));
                 }
                 health.test = if ins.node.json {
-                    std::iter::once("CMD".to_string()).chain(rest.iter().cloned()).collect()
+                    std::iter::once("CMD".to_string())
+                        .chain(rest.iter().cloned())
+                        .collect()
                 } else {
                     let _ = config;
                     vec!["CMD-SHELL".to_string(), rest.join(" ")]
                 };
             }
             other => {
-                return Err(err(format!("Unknown type {other:?} in HEALTHCHECK (try CMD)")));
+                return Err(err(format!(
+                    "Unknown type {other:?} in HEALTHCHECK (try CMD)"
+                )));
             }
         }
         let duration = |name: &str| -> Result<i64, BuildError> {
@@ -900,7 +915,9 @@ impl Engine<'_> {
                 None => Ok(0),
                 Some(v) => {
                     let d = parse_go_duration(v).ok_or_else(|| {
-                        err(format!("--{name}: invalid duration {v:?} (use e.g. 30s, 1m30s, 500ms)"))
+                        err(format!(
+                            "--{name}: invalid duration {v:?} (use e.g. 30s, 1m30s, 500ms)"
+                        ))
                     })?;
                     if d != 0 && d < 1_000_000 {
                         return Err(err(format!("Interval {name:?} cannot be less than 1ms")));
@@ -936,7 +953,10 @@ impl Engine<'_> {
         let lexer = self.lexer();
         let err = |m: String| self.step_error(ins, m);
         if ins.args.len() < 2 && ins.node.heredocs.is_empty() {
-            return Err(err(format!("{} requires at least two arguments", ins.keyword)));
+            return Err(err(format!(
+                "{} requires at least two arguments",
+                ins.keyword
+            )));
         }
         if ins.flags.get("chmod").is_some() {
             self.progress.warn(&format!(
@@ -947,7 +967,9 @@ impl Engine<'_> {
         }
         for unsupported in ["keep-git-dir"] {
             if ins.flags.is_set(unsupported) {
-                return Err(err(format!("--{unsupported} is not supported by silo (no git sources)")));
+                return Err(err(format!(
+                    "--{unsupported} is not supported by silo (no git sources)"
+                )));
             }
         }
         let (raw_sources, raw_dest) = ins.args.split_at(ins.args.len() - 1);
@@ -987,16 +1009,22 @@ impl Engine<'_> {
                 }));
             }
             if source.starts_with("git@") || source.ends_with(".git") {
-                return Err(err(format!("{source}: git sources are not supported by silo")));
+                return Err(err(format!(
+                    "{source}: git sources are not supported by silo"
+                )));
             }
             history_sources.push(source.clone());
             sources.push(source);
         }
         let workdir = state.config.config.working_dir.clone().unwrap_or_default();
         let dest = match self.request.path_mode {
-            PathMode::BuildKit => winpath::normalize_copy_dest(PathMode::BuildKit, &workdir, &dest_text),
-            PathMode::Classic => winpath::normalize_copy_dest(PathMode::Classic, &workdir, &dest_text)
-                .map(|d| format!("/{}", d.replace('\\', "/").trim_start_matches('/'))),
+            PathMode::BuildKit => {
+                winpath::normalize_copy_dest(PathMode::BuildKit, &workdir, &dest_text)
+            }
+            PathMode::Classic => {
+                winpath::normalize_copy_dest(PathMode::Classic, &workdir, &dest_text)
+                    .map(|d| format!("/{}", d.replace('\\', "/").trim_start_matches('/')))
+            }
         }
         .map_err(|e| err(e.to_string()))?;
         let owner = match ins.flags.get("chown") {
@@ -1012,9 +1040,14 @@ impl Engine<'_> {
             .flags
             .all("exclude")
             .iter()
-            .map(|p| lexer.process_word(p, &state.env).map_err(|e| err(e.to_string())))
+            .map(|p| {
+                lexer
+                    .process_word(p, &state.env)
+                    .map_err(|e| err(e.to_string()))
+            })
             .collect::<Result<_, _>>()?;
-        let exclude_matcher = PatternMatcher::new(&excludes).map_err(|e| err(format!("--exclude: {e}")))?;
+        let exclude_matcher =
+            PatternMatcher::new(&excludes).map_err(|e| err(format!("--exclude: {e}")))?;
         let unpack = ins.keyword == "ADD" && ins.flags.get("unpack").is_none_or(|v| v != "false");
         if let Some(checksum) = ins.flags.get("checksum") {
             return Err(err(format!(
@@ -1086,14 +1119,13 @@ impl Engine<'_> {
         );
         let key_text = format!(
             "{} {:?} -> {dest} parents={} unpack={} owner={owner:?} {from_key}",
-            ins.keyword,
-            request.sources,
-            request.parents,
-            unpack
+            ins.keyword, request.sources, request.parents, unpack
         );
         let changes = plan.changes;
         let scratch_dirs = plan.scratch;
-        let outcome = self.layer_step(state, &key_text, &plan.input_digest, owner, move |_| Ok(changes));
+        let outcome = self.layer_step(state, &key_text, &plan.input_digest, owner, move |_| {
+            Ok(changes)
+        });
         drop(scratch_dirs);
         Ok((outcome?, history))
     }
@@ -1124,7 +1156,12 @@ impl Engine<'_> {
                     apply_whiteouts: true,
                 },
             )
-            .map_err(|e| setup(format!("unpacking layer {}: {e}", layer.descriptor.digest())))?;
+            .map_err(|e| {
+                setup(format!(
+                    "unpacking layer {}: {e}",
+                    layer.descriptor.digest()
+                ))
+            })?;
         }
         let dir = Rc::new(dir);
         *source.files.borrow_mut() = Some(dir.clone());
@@ -1143,13 +1180,19 @@ impl Engine<'_> {
             return Err(err("RUN --mount is not supported by silo yet".into()));
         }
         if ins.flags.get("security").is_some() || !ins.flags.all("device").is_empty() {
-            return Err(err("RUN --security and --device do not apply to Windows containers".into()));
+            return Err(err(
+                "RUN --security and --device do not apply to Windows containers".into(),
+            ));
         }
         let network = match ins.flags.get("network") {
             None | Some("default") => self.request.network,
             Some("none") => NetworkMode::None,
             Some("host") => NetworkMode::Host,
-            Some(other) => return Err(err(format!("--network={other}: expected default, none or host"))),
+            Some(other) => {
+                return Err(err(format!(
+                    "--network={other}: expected default, none or host"
+                )))
+            }
         };
         if ins.args.is_empty() {
             return Err(err("RUN requires at least one argument".into()));
@@ -1183,7 +1226,12 @@ impl Engine<'_> {
             env.insert(k.to_string(), v.to_string());
         }
         let working_dir = windows_working_dir(
-            state.config.config.working_dir.as_deref().unwrap_or_default(),
+            state
+                .config
+                .config
+                .working_dir
+                .as_deref()
+                .unwrap_or_default(),
         );
         let user = state.config.config.user.clone().unwrap_or_default();
         let history = format!("RUN {}", run_command_string(&args, &state.args));
@@ -1271,7 +1319,12 @@ impl Engine<'_> {
         for (k, v) in &self.request.labels {
             state.config.set_label(k, v);
         }
-        state.config.config.on_build = state.config.config.on_build.take().filter(|o| !o.is_empty());
+        state.config.config.on_build = state
+            .config
+            .config
+            .on_build
+            .take()
+            .filter(|o| !o.is_empty());
         let created = image::rfc3339(self.now);
         state.config.stamp_created(&created, state.base_history);
         let config_bytes = state.config.to_bytes();
@@ -1291,18 +1344,9 @@ impl Engine<'_> {
         self.store
             .put_blob_bytes(&manifest.bytes)
             .map_err(|e| setup(e.to_string()))?;
-        let mut platform = PlatformBuilder::default()
-            .os(Os::Windows)
-            .architecture(Arch::Amd64);
-        if let Some(v) = &state.config.os_version {
-            platform = platform.os_version(v.clone());
-        }
-        if !state.config.os_features.is_empty() {
-            platform = platform.os_features(state.config.os_features.clone());
-        }
-        let platform = platform.build().map_err(|e| setup(e.to_string()))?;
-        let mut manifest_descriptor = manifest.descriptor.clone();
-        manifest_descriptor.set_platform(Some(platform));
+        // The platform (os.version, os.features) goes into the index entry of multi-platform
+        // builds (see `make_index`); OCI layouts and the store name the manifest itself.
+        let manifest_descriptor = manifest.descriptor.clone();
         Ok(BuiltImage {
             config: state.config,
             config_descriptor,
@@ -1322,34 +1366,50 @@ struct RunFailure {
     text: String,
 }
 
-/// An index (OCI) or manifest list (Docker) over the built images, stored in the store.
+/// An index (OCI) or manifest list (Docker) over the built images, stored in the store. Each
+/// entry's platform carries the image's `os.version` and `os.features` (copied from its base).
+/// Written as JSON by hand: oci-spec 0.8 would name those keys `os_version`/`os_features`.
 fn make_index(store: &Store, images: &[BuiltImage]) -> Result<(Descriptor, Vec<u8>), BuildError> {
-    let setup = |e: String| BuildError::Setup(e);
     let flavor = images[0].flavor;
     let media_type = match flavor {
         Flavor::Oci => MediaType::ImageIndex,
         Flavor::Docker => MediaType::Other(image::docker::MANIFEST_LIST.into()),
     };
-    let index = ImageIndexBuilder::default()
-        .schema_version(2u32)
-        .media_type(media_type.clone())
-        .manifests(
-            images
-                .iter()
-                .map(|i| i.manifest_descriptor.clone())
-                .collect::<Vec<_>>(),
-        )
-        .build()
-        .map_err(|e| setup(e.to_string()))?;
-    let bytes = crate::store::canonical_json(&index);
-    let digest = store.put_blob_bytes(&bytes).map_err(|e| setup(e.to_string()))?;
-    let descriptor = DescriptorBuilder::default()
-        .media_type(media_type)
-        .size(bytes.len() as u64)
-        .digest(digest)
-        .build()
-        .map_err(|e| setup(e.to_string()))?;
-    Ok((descriptor, bytes))
+    let manifests: Vec<serde_json::Value> = images
+        .iter()
+        .map(|image| {
+            let mut platform = serde_json::json!({
+                "architecture": if image.config.architecture.is_empty() { "amd64" } else { image.config.architecture.as_str() },
+                "os": "windows",
+            });
+            if let Some(v) = &image.config.os_version {
+                platform["os.version"] = serde_json::Value::from(v.clone());
+            }
+            if !image.config.os_features.is_empty() {
+                platform["os.features"] = serde_json::Value::from(image.config.os_features.clone());
+            }
+            let d = &image.manifest_descriptor;
+            serde_json::json!({
+                "mediaType": d.media_type().to_string(),
+                "digest": d.digest().to_string(),
+                "size": d.size(),
+                "platform": platform,
+            })
+        })
+        .collect();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type.to_string(),
+        "manifests": manifests,
+    });
+    let bytes = serde_json::to_vec(&index).expect("JSON values serialize");
+    let digest = store
+        .put_blob_bytes(&bytes)
+        .map_err(|e| BuildError::Setup(e.to_string()))?;
+    Ok((
+        Descriptor::new(media_type, bytes.len() as u64, digest),
+        bytes,
+    ))
 }
 
 /// The `(key, value)` pairs of an ENV/LABEL node (triplets key, value, separator).
@@ -1379,10 +1439,7 @@ fn container_path(workdir: &str) -> String {
         [d, b':', ..] if d.is_ascii_alphabetic() => &workdir[2..],
         _ => workdir,
     };
-    no_drive
-        .replace('\\', "/")
-        .trim_matches('/')
-        .to_string()
+    no_drive.replace('\\', "/").trim_matches('/').to_string()
 }
 
 /// The working directory a Windows process gets (`C:\app`).
