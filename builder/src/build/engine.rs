@@ -378,6 +378,14 @@ impl Engine<'_> {
         }
     }
 
+    /// Gives an error without a location the instruction's file:line and text.
+    fn locate(&self, ins: &Instruction, error: BuildError) -> BuildError {
+        match error {
+            BuildError::Setup(reason) => self.step_error(ins, reason),
+            other => other,
+        }
+    }
+
     fn stage_error(&self, stage: &Stage, reason: String) -> BuildError {
         BuildError::Step {
             file: self.dockerfile.file.clone(),
@@ -793,10 +801,7 @@ impl Engine<'_> {
             Ok(LayerOutcome::Built(size)) => self.progress.finish(step, false, Some(size)),
             Err(e) => {
                 self.progress.fail(step, &e.to_string());
-                return Err(match e {
-                    BuildError::Setup(reason) => self.step_error(ins, reason),
-                    other => other,
-                });
+                return Err(self.locate(ins, e));
             }
         }
         state
@@ -1127,7 +1132,7 @@ impl Engine<'_> {
             Ok(changes)
         });
         drop(scratch_dirs);
-        Ok((outcome?, history))
+        Ok((outcome.map_err(|e| self.locate(ins, e))?, history))
     }
 
     /// The files of a stage (or image), unpacked once per build into a scratch directory by
@@ -1256,7 +1261,7 @@ impl Engine<'_> {
         let outcome = self.layer_step(state, &key_text, "", None, move |engine| {
             engine.run_in_sandbox(&layers, &process, network, step_number, failure)
         });
-        Ok((outcome?, history))
+        Ok((outcome.map_err(|e| self.locate(ins, e))?, history))
     }
 
     /// Runs one RUN step's process in a fresh sandbox on `layers` and commits what it changed.
