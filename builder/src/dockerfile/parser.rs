@@ -840,4 +840,102 @@ mod tests {
             parse(b"RUN a\xffb").unwrap().ast.dump()
         );
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Lines in the input as BuildKit's scanner counts them.
+        fn line_count(input: &[u8]) -> usize {
+            let newlines = input.iter().filter(|&&b| b == b'\n').count();
+            newlines + usize::from(!input.is_empty() && !input.ends_with(b"\n"))
+        }
+
+        /// Input made of the pieces the parser cares about, so that deep paths are reached.
+        fn dockerfile_like() -> impl Strategy<Value = Vec<u8>> {
+            let piece = prop::sample::select(vec![
+                "FROM ",
+                "RUN ",
+                "COPY ",
+                "ADD ",
+                "ENV ",
+                "LABEL ",
+                "ARG ",
+                "ONBUILD ",
+                "CMD ",
+                "HEALTHCHECK ",
+                "SHELL ",
+                "x",
+                "a=b",
+                "\"",
+                "'",
+                "\\",
+                "`",
+                "[",
+                "]",
+                "\"s\"",
+                ",",
+                "1",
+                "--f=",
+                "--",
+                "<<",
+                "<<-",
+                "EOF",
+                "3<<",
+                "$",
+                "${",
+                "}",
+                ":-",
+                "#",
+                "# escape=`",
+                "# syntax=x",
+                " ",
+                "\t",
+                "\n",
+                "\r\n",
+                "\u{a0}",
+                "\u{feff}",
+                "é",
+            ]);
+            prop::collection::vec(piece, 0..60).prop_map(|p| p.concat().into_bytes())
+        }
+
+        fn check(input: &[u8]) {
+            let lines = line_count(input);
+            match parse(input) {
+                Ok(result) => {
+                    assert!(!result.ast.children.is_empty());
+                    let mut previous_end = 0;
+                    for child in &result.ast.children {
+                        assert!(child.start_line > previous_end, "instructions in order");
+                        assert!(child.start_line <= child.end_line);
+                        assert!(child.end_line <= lines);
+                        previous_end = child.end_line;
+                    }
+                    let dump = result.ast.dump();
+                    assert_eq!(dump, result.ast.clone().dump());
+                }
+                Err(e) => {
+                    assert!(!e.message.is_empty());
+                    assert!(e.start_line <= e.end_line);
+                    assert!(e.end_line <= lines.max(1), "{e:?} beyond {lines} lines");
+                    assert!(e.to_string().contains(&format!("line {}", e.start_line)));
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..400)) {
+                check(&input);
+            }
+
+            #[test]
+            fn dockerfile_like_input_never_panics(input in dockerfile_like()) {
+                check(&input);
+            }
+        }
+    }
 }
