@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use super::dockerignore::{load_for_build, PatternMatcher};
 use super::instructions::{parse_instruction, Command, Parsed};
 use super::stages::{
-    parse_stages, Base, BaseConfig, BuildOptions, CopySource, ImageConfig, LintWarning,
-    StageDispatcher, Step,
+    parse_stages, Base, BaseConfig, BuildOptions, CopySource, LintWarning, StageDispatcher, Step,
 };
 use super::{parse, ParseResult};
 
@@ -184,12 +183,10 @@ pub fn check_bytes(bytes: &[u8], files: Option<(&Path, &Path)>, opts: &BuildOpti
                 None => None,
             };
             // Dispatch every stage in file order, so a `FROM <stage>` sees its base's config.
-            let mut finals: Vec<ImageConfig> = Vec::new();
+            let mut finals: Vec<BaseConfig> = Vec::new();
             for stage in &plan.stages {
                 let base = match &stage.base {
-                    Base::Stage(i) => BaseConfig {
-                        config: finals[*i].clone(),
-                    },
+                    Base::Stage(i) => finals[*i].clone(),
                     Base::Image(_) => BaseConfig::default(),
                 };
                 let triggers =
@@ -230,7 +227,7 @@ pub fn check_bytes(bytes: &[u8], files: Option<(&Path, &Path)>, opts: &BuildOpti
                     }
                 }
                 lint.extend(d.warnings.iter().cloned());
-                finals.push(d.config.clone());
+                finals.push(d.finish());
             }
         }
     }
