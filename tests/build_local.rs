@@ -205,7 +205,7 @@ fn dotnet_app_sample_has_buildkit_config_and_owned_files() {
         [
             "ENV ASPNETCORE_URLS=http://+:8080 DOTNET_RUNNING_IN_CONTAINER=true",
             "WORKDIR /app",
-            "COPY publish/ . # buildkit",
+            "COPY --chown=ContainerUser publish/ . # buildkit",
             "EXPOSE map[8080/tcp:{}]",
             "USER ContainerUser",
             "ENTRYPOINT [\"dotnet\" \"Contoso.Web.dll\"]",
