@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use oci_spec::image::{Descriptor, Digest, Os};
+use oci_spec::image::{Descriptor, Digest};
 
 use super::config::ImageConfig;
 use crate::image::{self, Flavor, Manifest};
@@ -231,8 +231,8 @@ pub fn resolve_base(
             .map_err(|e| invalid(e.to_string()))?
         {
             Manifest::Image(m) => break m,
-            Manifest::Index(index) => {
-                descriptor = pick_entry(reference, index.manifests(), platform)?;
+            Manifest::Index(_) => {
+                descriptor = pick_entry(reference, &bytes, platform)?;
                 bytes = source.read_blob(descriptor.digest()).map_err(store_err)?;
             }
         }
@@ -295,36 +295,81 @@ pub fn resolve_base(
     })
 }
 
+/// A platform entry of an index as the JSON has it. Read from the raw document because the
+/// `os.version`/`os.features` keys are what matter here and oci-spec 0.8 (de)serializes them
+/// under other names.
+struct IndexEntry {
+    descriptor: Descriptor,
+    os: String,
+    architecture: String,
+    os_version: Option<String>,
+}
+
+fn index_entries(bytes: &[u8]) -> Result<Vec<IndexEntry>, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("index is not JSON: {e}"))?;
+    let manifests = value
+        .get("manifests")
+        .and_then(|m| m.as_array())
+        .ok_or("index has no manifests array")?;
+    manifests
+        .iter()
+        .map(|m| {
+            let descriptor: Descriptor =
+                serde_json::from_value(m.clone()).map_err(|e| format!("bad index entry: {e}"))?;
+            let platform = m.get("platform");
+            let text = |key: &str| {
+                platform
+                    .and_then(|p| p.get(key))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            Ok(IndexEntry {
+                descriptor,
+                os: text("os").unwrap_or_default(),
+                architecture: text("architecture").unwrap_or_default(),
+                os_version: text("os.version").or_else(|| text("os_version")),
+            })
+        })
+        .collect()
+}
+
 /// The index entry for `platform`: windows/amd64 entries whose `os.version` matches; among
 /// several, the highest version (numerically).
 fn pick_entry(
     name: &str,
-    entries: &[Descriptor],
+    index_bytes: &[u8],
     platform: &TargetPlatform,
 ) -> Result<Descriptor, BaseError> {
-    let windows: Vec<&Descriptor> = entries
+    let entries = index_entries(index_bytes).map_err(|message| BaseError::Invalid {
+        name: name.into(),
+        message,
+    })?;
+    let windows: Vec<&IndexEntry> = entries
         .iter()
-        .filter(|d| {
-            d.platform()
-                .as_ref()
-                .is_none_or(|p| p.os() == &Os::Windows && p.architecture().to_string() == "amd64")
+        .filter(|e| {
+            (e.os.is_empty() || e.os == "windows")
+                && (e.architecture.is_empty() || e.architecture == "amd64")
         })
         .collect();
-    let version_of = |d: &Descriptor| d.platform().as_ref().and_then(|p| p.os_version().clone());
-    let mut matching: Vec<&Descriptor> = windows
+    let mut matching: Vec<&IndexEntry> = windows
         .iter()
         .copied()
-        .filter(|d| platform.matches(version_of(d).as_deref()))
+        .filter(|e| platform.matches(e.os_version.as_deref()))
         .collect();
-    matching.sort_by_key(|d| version_key(version_of(d).as_deref()));
+    matching.sort_by_key(|e| version_key(e.os_version.as_deref()));
     match matching.last() {
-        Some(d) => Ok((*d).clone()),
+        Some(e) => Ok(e.descriptor.clone()),
         None => Err(BaseError::NoPlatform {
             name: name.into(),
             wanted: platform.os_version.clone().unwrap_or_else(|| "any".into()),
             have: windows
                 .iter()
-                .map(|d| version_of(d).unwrap_or_else(|| "no os.version".into()))
+                .map(|e| {
+                    e.os_version
+                        .clone()
+                        .unwrap_or_else(|| "no os.version".into())
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         }),
@@ -342,6 +387,30 @@ fn version_key(version: Option<&str>) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_entries_are_picked_by_os_version_keys_as_written() {
+        let index = br#"{"schemaVersion":2,"manifests":[
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+             "digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111",
+             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.17763.5820"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+             "digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222",
+             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.20348.1850"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+             "digest":"sha256:3333333333333333333333333333333333333333333333333333333333333333",
+             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.20348.2461"}}]}"#;
+        let pick = |v: &str| {
+            pick_entry("x", index, &TargetPlatform::parse(v).unwrap())
+                .map(|d| d.digest().to_string().chars().last().unwrap())
+        };
+        assert_eq!(pick("windows/amd64:10.0.17763").unwrap(), '1');
+        assert_eq!(pick("windows/amd64:10.0.20348").unwrap(), '3');
+        assert_eq!(pick("windows/amd64:10.0.20348.1850").unwrap(), '2');
+        assert_eq!(pick("windows/amd64").unwrap(), '3');
+        let err = pick("windows/amd64:10.0.26100").unwrap_err().to_string();
+        assert!(err.contains("10.0.17763.5820, 10.0.20348.1850"), "{err}");
+    }
 
     #[test]
     fn platforms_parse_and_match_by_os_version() {

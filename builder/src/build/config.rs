@@ -1,15 +1,13 @@
 //! The image config a build produces, as docker and BuildKit write it: a superset of the OCI
 //! config (`ArgsEscaped`, `Healthcheck`, `OnBuild`, `Shell`… live in docker's image spec) that
 //! keeps every field of the base it does not know, so a base's config survives a build intact.
-//! Also the metadata instructions' effect on it and their history entries, worded like BuildKit's
-//! `dockerfile2llb/convert.go` (`commitToHistory`).
+//! The Dockerfile frontend decides what each instruction does to the config; this type carries
+//! the result together with everything else the base had.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-use crate::dockerfile::goquote;
 
 /// What BuildKit writes as every history entry's `comment`.
 pub const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
@@ -170,18 +168,6 @@ impl ImageConfig {
 
     /// Sets one variable like BuildKit's `addEnv`: replaces the first entry with the same key in
     /// place, else appends. Keys compare case-sensitively (BuildKit on a Linux host).
-    pub fn set_env(&mut self, key: &str, value: &str) {
-        let env = self.config.env.get_or_insert_with(Vec::new);
-        let entry = format!("{key}={value}");
-        match env
-            .iter_mut()
-            .find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
-        {
-            Some(existing) => *existing = entry,
-            None => env.push(entry),
-        }
-    }
-
     pub fn set_label(&mut self, key: &str, value: &str) {
         self.config
             .labels
@@ -189,68 +175,14 @@ impl ImageConfig {
             .insert(key.to_string(), value.to_string());
     }
 
-    pub fn expose(&mut self, port: &str) {
-        self.config
-            .exposed_ports
-            .get_or_insert_with(BTreeMap::new)
-            .insert(port.to_string(), Value::Object(Map::new()));
-    }
-
-    pub fn add_volume(&mut self, path: &str) {
-        self.config
-            .volumes
-            .get_or_insert_with(BTreeMap::new)
-            .insert(path.to_string(), Value::Object(Map::new()));
-    }
-
-    /// CMD: sets `Cmd` and, as BuildKit does on every OS, `ArgsEscaped: true`.
-    pub fn set_cmd(&mut self, args: Vec<String>) {
-        self.config.cmd = Some(args);
-        self.config.args_escaped = Some(true);
-    }
-
-    /// ENTRYPOINT: sets `Entrypoint`; clears an inherited `Cmd` unless this stage set one.
-    pub fn set_entrypoint(&mut self, args: Vec<String>, cmd_set_in_stage: bool) {
-        self.config.entrypoint = Some(args);
-        if !cmd_set_in_stage {
-            self.config.cmd = None;
-        }
-    }
-
-    /// The shell shell-form commands are wrapped in: `SHELL`, else Windows' `cmd /S /C`.
-    pub fn shell(&self) -> Vec<String> {
-        match &self.config.shell {
-            Some(shell) if !shell.is_empty() => shell.clone(),
-            _ => default_windows_shell(),
-        }
-    }
-
-    /// BuildKit's `withShell`: the shell plus one string, the words joined with spaces.
-    pub fn with_shell(&self, words: &[String]) -> Vec<String> {
-        let mut args = self.shell();
-        args.push(words.join(" "));
-        args
-    }
-
     /// Appends a layer's diff_id.
     pub fn push_layer(&mut self, diff_id: &str) {
         self.rootfs.diff_ids.push(diff_id.to_string());
     }
 
-    /// Appends a history entry the way BuildKit's `commitToHistory` does; `buildkit_suffix` adds
-    /// the ` # buildkit` BuildKit puts on entries made by an LLB operation (RUN, COPY, ADD).
-    pub fn push_history(
-        &mut self,
-        created_by: String,
-        with_layer: bool,
-        buildkit_suffix: bool,
-        created: Option<String>,
-    ) {
-        let created_by = if buildkit_suffix {
-            format!("{created_by} # buildkit")
-        } else {
-            created_by
-        };
+    /// Appends a history entry the way BuildKit's `commitToHistory` does (the text comes from
+    /// the frontend, ` # buildkit` included where BuildKit writes it).
+    pub fn push_history(&mut self, created_by: String, with_layer: bool, created: Option<String>) {
         self.history.push(History {
             created,
             created_by: Some(created_by),
@@ -271,102 +203,6 @@ impl ImageConfig {
             }
         }
     }
-}
-
-/// The default shell of Windows images.
-pub fn default_windows_shell() -> Vec<String> {
-    vec!["cmd".into(), "/S".into(), "/C".into()]
-}
-
-/// Go's `fmt.Sprintf("%q", []string{…})`: `["a" "b"]`, used by BuildKit for CMD/ENTRYPOINT history.
-pub fn go_quoted_list(items: &[String]) -> String {
-    goquote::quote_list(items)
-}
-
-/// Go's `fmt.Sprintf("%v", []string{…})`: `[a b]`, used for SHELL and VOLUME history.
-pub fn go_plain_list(items: &[String]) -> String {
-    format!("[{}]", items.join(" "))
-}
-
-/// Go's `time.Duration.String()` for a nanosecond count (`1m30s`, `500ms`, `0s`).
-pub fn go_duration(nanos: i64) -> String {
-    if nanos == 0 {
-        return "0s".into();
-    }
-    let negative = nanos < 0;
-    let n = nanos.unsigned_abs();
-    let sign = if negative { "-" } else { "" };
-    if n < 1_000_000_000 {
-        // Sub-second: the largest unit that keeps an integer part, with a trimmed fraction.
-        let (unit, scale) = if n < 1_000 {
-            ("ns", 1)
-        } else if n < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        return format!("{sign}{}{unit}", trimmed_fraction(n, scale));
-    }
-    let hours = n / 3_600_000_000_000;
-    let minutes = (n / 60_000_000_000) % 60;
-    let secs = trimmed_fraction(n % 60_000_000_000, 1_000_000_000);
-    let mut out = String::from(sign);
-    if hours > 0 {
-        out.push_str(&format!("{hours}h{minutes}m"));
-    } else if minutes > 0 {
-        out.push_str(&format!("{minutes}m"));
-    }
-    out.push_str(&format!("{secs}s"));
-    out
-}
-
-fn trimmed_fraction(value: u64, scale: u64) -> String {
-    let whole = value / scale;
-    let frac = value % scale;
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let digits = scale.trailing_zeros_decimal();
-    let text = format!("{frac:0digits$}");
-    format!("{whole}.{}", text.trim_end_matches('0'))
-}
-
-trait DecimalDigits {
-    fn trailing_zeros_decimal(self) -> usize;
-}
-
-impl DecimalDigits for u64 {
-    fn trailing_zeros_decimal(self) -> usize {
-        let mut n = self;
-        let mut digits = 0;
-        while n > 1 {
-            n /= 10;
-            digits += 1;
-        }
-        digits
-    }
-}
-
-/// The HEALTHCHECK history text: Go's `%+v` of docker's `HealthConfig`.
-pub fn healthcheck_history(h: &Healthcheck) -> String {
-    format!(
-        "HEALTHCHECK {{Test:{} Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
-        go_plain_list(&h.test),
-        go_duration(h.interval),
-        go_duration(h.timeout),
-        go_duration(h.start_period),
-        go_duration(h.start_interval),
-        h.retries
-    )
-}
-
-/// The EXPOSE history text: Go's `%v` of the port set (`map[80/tcp:{} 443/tcp:{}]`).
-pub fn expose_history(ports: &[String]) -> String {
-    let mut sorted: Vec<&String> = ports.iter().collect();
-    sorted.sort();
-    sorted.dedup();
-    let items: Vec<String> = sorted.iter().map(|p| format!("{p}:{{}}")).collect();
-    format!("EXPOSE map[{}]", items.join(" "))
 }
 
 #[cfg(test)]
@@ -397,66 +233,10 @@ mod tests {
     }
 
     #[test]
-    fn env_replaces_in_place_and_appends_new_keys() {
+    fn history_entries_and_times() {
         let mut config = base();
-        config.set_env("A", "1");
-        config.set_env("B", "2");
-        config.set_env("A", "3");
-        config.set_env("a", "4");
-        assert_eq!(config.env(), ["A=3", "B=2", "a=4"]);
-    }
-
-    #[test]
-    fn cmd_sets_args_escaped_and_entrypoint_clears_inherited_cmd() {
-        let mut config = base();
-        config.set_entrypoint(vec!["app.exe".into()], false);
-        assert_eq!(config.config.cmd, None);
-        assert_eq!(config.config.args_escaped, None);
-        config.set_cmd(vec!["--help".into()]);
-        assert_eq!(config.config.args_escaped, Some(true));
-        config.set_entrypoint(vec!["other.exe".into()], true);
-        assert_eq!(config.config.cmd, Some(vec!["--help".to_string()]));
-    }
-
-    #[test]
-    fn shell_form_wraps_in_cmd_or_the_shell_instruction() {
-        let mut config = base();
-        assert_eq!(
-            config.with_shell(&["echo".into(), "hi".into()]),
-            ["cmd", "/S", "/C", "echo hi"]
-        );
-        config.config.shell = Some(vec!["powershell".into(), "-Command".into()]);
-        assert_eq!(
-            config.with_shell(&["Get-Date".into()]),
-            ["powershell", "-Command", "Get-Date"]
-        );
-    }
-
-    #[test]
-    fn history_texts_match_buildkit() {
-        assert_eq!(
-            go_quoted_list(&["cmd".into(), "/c".into(), "type C:\\x".into()]),
-            r#"["cmd" "/c" "type C:\\x"]"#
-        );
-        assert_eq!(go_plain_list(&["a".into(), "b".into()]), "[a b]");
-        assert_eq!(
-            expose_history(&["443/tcp".into(), "80/tcp".into()]),
-            "EXPOSE map[443/tcp:{} 80/tcp:{}]"
-        );
-        let h = Healthcheck {
-            test: vec!["CMD-SHELL".into(), "curl -f http://localhost/".into()],
-            interval: 30_000_000_000,
-            retries: 3,
-            ..Default::default()
-        };
-        assert_eq!(
-            healthcheck_history(&h),
-            "HEALTHCHECK {Test:[CMD-SHELL curl -f http://localhost/] Interval:30s Timeout:0s \
-             StartPeriod:0s StartInterval:0s Retries:3}"
-        );
-        let mut config = base();
-        config.push_history("COPY a b".into(), true, true, None);
-        config.push_history("ENV A=1".into(), false, false, None);
+        config.push_history("COPY a b # buildkit".into(), true, None);
+        config.push_history("ENV A=1".into(), false, None);
         config.stamp_created("2024-01-01T00:00:00Z", 1);
         let last = &config.history[1..];
         assert_eq!(last[0].created_by.as_deref(), Some("COPY a b # buildkit"));
@@ -468,16 +248,5 @@ mod tests {
             config.history[0].created, None,
             "the base's entries stay as they were"
         );
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration(0), "0s");
-        assert_eq!(go_duration(1_500_000_000), "1.5s");
-        assert_eq!(go_duration(90_000_000_000), "1m30s");
-        assert_eq!(go_duration(60_000_000_000), "1m0s");
-        assert_eq!(go_duration(3_600_000_000_000), "1h0m0s");
-        assert_eq!(go_duration(500_000_000), "500ms");
-        assert_eq!(go_duration(1_000_000), "1ms");
     }
 }

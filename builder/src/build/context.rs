@@ -75,8 +75,8 @@ pub enum ContextError {
         source: std::io::Error,
     },
     #[error(
-        "\"{pattern}\" not found in the build context {root}{ignored} (check the path, or \
-         .dockerignore and --exclude)"
+        "\"{pattern}\" not found in {root}{ignored} (check the path, .dockerignore and \
+         --exclude)"
     )]
     NotFound {
         pattern: String,
@@ -84,7 +84,7 @@ pub enum ContextError {
         /// " (it is excluded by .dockerignore or --exclude)" when it exists but is filtered.
         ignored: String,
     },
-    #[error("no file in the build context {root} matches \"{pattern}\"")]
+    #[error("no file in {root} matches \"{pattern}\"")]
     NoMatch { pattern: String, root: String },
     #[error("bad pattern \"{pattern}\": {message}")]
     BadPattern { pattern: String, message: String },
@@ -268,13 +268,16 @@ fn io_err(path: &Path, source: std::io::Error) -> ContextError {
     }
 }
 
-/// A source as BuildKit sees it: `\` → `/` is *not* done (Linux-hosted BuildKit); the drive
-/// `C:` is dropped; `path.Join("/", src)` clamps `..` at the root; the leading `/` goes.
+/// A source as BuildKit sees it for a Windows target: the drive `C:` is dropped and `\` is a
+/// separator like `/` (the Windows path rules of the frontend); `path.Join("/", src)` clamps
+/// `..` at the root; the leading `/` goes. (So `\` cannot escape a wildcard in Windows builds,
+/// as on a Windows-hosted BuildKit.)
 pub fn clean_source(source: &str) -> String {
     let source = match source.as_bytes() {
         [d, b':', ..] if d.eq_ignore_ascii_case(&b'c') => &source[2..],
         _ => source,
     };
+    let source = source.replace('\\', "/");
     let joined = crate::dockerfile::winpath::clean_slash(&format!("/{source}"));
     joined.trim_start_matches('/').to_string()
 }
@@ -461,6 +464,8 @@ mod tests {
         assert_eq!(clean_source("."), "");
         assert_eq!(clean_source("C:/app/x"), "app/x");
         assert_eq!(clean_source("./a/./b"), "a/b");
+        assert_eq!(clean_source("C:\\build\\out\\"), "build/out");
+        assert_eq!(clean_source("bin\\"), "bin");
     }
 
     struct Ignore(Vec<&'static str>);

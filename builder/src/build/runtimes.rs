@@ -3,7 +3,10 @@
 //! `auto` picks `hcs` on Windows and `wine` on Linux when they are available, else `none`
 //! (COPY/ADD/metadata builds still work; a RUN step then fails naming what would run it).
 
+use std::path::Path;
+
 use crate::runtime::none::NoneRuntime;
+use crate::runtime::wine::WineRuntime;
 use crate::runtime::Runtime;
 
 /// `--runtime`.
@@ -56,10 +59,6 @@ pub struct RuntimeUnavailable {
     pub reason: String,
 }
 
-fn wine_unavailable() -> String {
-    "the Wine silo runtime is not part of this silo build yet (issue 7)".into()
-}
-
 fn hcs_unavailable() -> String {
     if cfg!(windows) {
         "the HCS runtime is not part of this silo build yet (issue 8)".into()
@@ -68,10 +67,12 @@ fn hcs_unavailable() -> String {
     }
 }
 
-/// The runtime for `choice`.
+/// The runtime for `choice`; `state_dir` is the store root (the Wine runtime keeps its system
+/// layer and sandboxes there).
 pub fn select(
     choice: RuntimeChoice,
     isolation: Isolation,
+    state_dir: &Path,
 ) -> Result<Box<dyn Runtime>, RuntimeUnavailable> {
     if isolation == Isolation::HyperV && matches!(choice, RuntimeChoice::Wine | RuntimeChoice::None)
     {
@@ -86,19 +87,29 @@ pub fn select(
     }
     match choice {
         RuntimeChoice::None => Ok(Box::new(NoneRuntime::new())),
+        // Wine's own preconditions (wine64 installed, namespaces allowed) are checked when the
+        // first RUN step prepares a sandbox, with messages that say what to install or allow.
+        RuntimeChoice::Wine if cfg!(target_os = "linux") => {
+            Ok(Box::new(WineRuntime::new(state_dir)))
+        }
         RuntimeChoice::Wine => Err(RuntimeUnavailable {
             name: "wine",
-            reason: wine_unavailable(),
+            reason: "the Wine silo runs on Linux hosts only; on Windows use --runtime hcs".into(),
         }),
         RuntimeChoice::Hcs => Err(RuntimeUnavailable {
             name: "hcs",
             reason: hcs_unavailable(),
         }),
+        RuntimeChoice::Auto if cfg!(target_os = "linux") && WineRuntime::available() => {
+            Ok(Box::new(WineRuntime::new(state_dir)))
+        }
         RuntimeChoice::Auto => {
             let reason = if cfg!(windows) {
                 hcs_unavailable()
             } else {
-                wine_unavailable()
+                "the Wine silo is not usable on this host (wine64 missing, or no permission for \
+                 namespaces; `--runtime wine` says which)"
+                    .into()
             };
             Ok(Box::new(NoneRuntime::fallback(reason)))
         }
@@ -111,14 +122,11 @@ mod tests {
 
     #[test]
     fn none_and_auto_always_give_a_runtime() {
-        assert_eq!(
-            select(RuntimeChoice::None, Isolation::Process)
-                .unwrap()
-                .name(),
-            "none"
-        );
-        assert!(select(RuntimeChoice::Auto, Isolation::Process).is_ok());
-        let err = select(RuntimeChoice::None, Isolation::HyperV)
+        let dir = Path::new("/nonexistent");
+        let none = select(RuntimeChoice::None, Isolation::Process, dir).unwrap();
+        assert_eq!(none.name(), "none");
+        assert!(select(RuntimeChoice::Auto, Isolation::Process, dir).is_ok());
+        let err = select(RuntimeChoice::None, Isolation::HyperV, dir)
             .err()
             .unwrap();
         assert!(err.to_string().contains("hcs"), "{err}");

@@ -156,9 +156,9 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             dockerfile.display()
         );
     }
-    let runtime = runtimes::select(args.runtime, args.isolation)?;
     let store = Store::open_default(globals.root.as_deref(), LockMode::Shared)
         .context("opening the content store")?;
+    let runtime = runtimes::select(args.runtime, args.isolation, store.root())?;
 
     let request = BuildRequest {
         context,
