@@ -5,6 +5,8 @@
 //! canonical bytes (sorted keys, so equal images have equal digests), and parsing that tells
 //! manifests from indexes whichever media type family they use.
 
+pub mod base;
+
 use oci_spec::image::{
     Arch, ConfigBuilder, Descriptor, Digest, HistoryBuilder, ImageConfiguration,
     ImageConfigurationBuilder, ImageIndex, ImageManifest, ImageManifestBuilder, MediaType, Os,

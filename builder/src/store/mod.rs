@@ -299,10 +299,57 @@ impl Store {
 
     // ---- unpacked-layer cache ---------------------------------------------------------------
 
-    /// The directory an unpacked layer lives in, if it is complete.
+    /// The directory holding an unpacked layer's files, if the unpack is complete.
     pub fn unpacked_layer(&self, diff_id: &Digest) -> Result<Option<PathBuf>> {
         let dir = self.root.join("layers").join(sha256_hex(diff_id)?);
-        Ok(dir.join(".complete").exists().then_some(dir))
+        Ok(dir.join(".complete").exists().then(|| dir.join("content")))
+    }
+
+    /// Unpacks the layer blob `layer` (whose uncompressed digest is `diff_id`) into the cache if
+    /// it is not there yet, and returns its directory. The unpack goes to a temp directory that is
+    /// renamed into place, so concurrent processes and killed ones never expose half a layer.
+    pub fn ensure_unpacked(
+        &self,
+        diff_id: &Digest,
+        layer: &Digest,
+        filter: crate::layer::UnpackFilter,
+    ) -> Result<PathBuf> {
+        if let Some(dir) = self.unpacked_layer(diff_id)? {
+            return Ok(dir);
+        }
+        let layers = self.root.join("layers");
+        let final_dir = layers.join(sha256_hex(diff_id)?);
+        let staging = tempfile::Builder::new()
+            .prefix(".unpack-")
+            .tempdir_in(&layers)
+            .map_err(|e| StoreError::io(layers.display().to_string(), e))?;
+        let content = staging.path().join("content");
+        let path = self.blob_path(layer)?;
+        let blob = File::open(&path).map_err(|_| StoreError::BlobNotFound(layer.to_string()))?;
+        let report = crate::layer::unpack_strict(blob, &content, filter)
+            .map_err(|e| StoreError::invalid(format!("unpacking layer {layer}"), e.to_string()))?;
+        if report.diff_id != *diff_id {
+            return Err(StoreError::DigestMismatch {
+                what: format!("layer {layer} (uncompressed)"),
+                expected: diff_id.to_string(),
+                actual: report.diff_id.to_string(),
+            });
+        }
+        File::create(staging.path().join(".complete"))
+            .map_err(|e| StoreError::io("marking unpacked layer complete", e))?;
+        let staged = staging.keep();
+        match fs::rename(&staged, &final_dir) {
+            Ok(()) => Ok(final_dir.join("content")),
+            // Another process finished the same layer first: keep theirs.
+            Err(_) if final_dir.join(".complete").exists() => {
+                let _ = fs::remove_dir_all(&staged);
+                Ok(final_dir.join("content"))
+            }
+            Err(e) => {
+                let _ = fs::remove_dir_all(&staged);
+                Err(StoreError::io(final_dir.display().to_string(), e))
+            }
+        }
     }
 }
 
