@@ -1,8 +1,6 @@
 //! Human and machine renderings of a key tree: a `reg query /s`-like text listing and JSON.
 //! Both show what differencing hives add: layer semantics, inherit-class and tombstones.
 
-use std::fmt::Write as _;
-
 use serde_json::{json, Value as Json};
 
 use super::tree::{utf16le_lossy, value_type as t, FileTime, Key, LayerSemantics, Value};
@@ -83,15 +81,16 @@ fn layer_note(key: &Key) -> String {
 
 /// `reg query KEY /s`-style text of `key` and its subtree; `path` is the key's printed path.
 pub fn to_reg_text(key: &Key, path: &str) -> String {
-    let mut out = String::new();
-    write_reg_text(key, path, &mut out);
-    out
+    let mut out = Vec::new();
+    write_reg_text(key, path, &mut out).expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("rendered text is UTF-8")
 }
 
-fn write_reg_text(key: &Key, path: &str, out: &mut String) {
-    let _ = writeln!(out, "{path}{}", layer_note(key));
+/// Streams the text of [`to_reg_text`] to `out`.
+pub fn write_reg_text(key: &Key, path: &str, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    writeln!(out, "{path}{}", layer_note(key))?;
     if let Some(class) = key.class_text() {
-        let _ = writeln!(out, "    <class>    {class}");
+        writeln!(out, "    <class>    {class}")?;
     }
     for value in key.values() {
         let name = if value.name.is_empty() {
@@ -100,25 +99,26 @@ fn write_reg_text(key: &Key, path: &str, out: &mut String) {
             &value.name
         };
         if value.tombstone {
-            let _ = writeln!(out, "    {name}    [tombstone]");
+            writeln!(out, "    {name}    [tombstone]")?;
         } else {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "    {name}    {}    {}",
                 type_label(value.kind),
                 data_text(value)
-            );
+            )?;
         }
     }
-    out.push('\n');
+    writeln!(out)?;
     for child in key.subkeys() {
         let child_path = if path.ends_with('\\') {
             format!("{path}{}", child.name)
         } else {
             format!("{path}\\{}", child.name)
         };
-        write_reg_text(child, &child_path, out);
+        write_reg_text(child, &child_path, out)?;
     }
+    Ok(())
 }
 
 /// A FILETIME as RFC 3339 UTC (`1601-01-01T00:00:00Z` for 0).
