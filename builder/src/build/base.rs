@@ -249,14 +249,21 @@ pub fn resolve_base(
     if !config.os.eq_ignore_ascii_case("windows") {
         return Err(invalid(format!(
             "it is a {} image; silo builds Windows images on Windows bases",
-            if config.os.is_empty() { "non-Windows" } else { &config.os }
+            if config.os.is_empty() {
+                "non-Windows"
+            } else {
+                &config.os
+            }
         )));
     }
     if !platform.matches(config.os_version.as_deref()) {
         return Err(BaseError::NoPlatform {
             name: reference.into(),
             wanted: platform.os_version.clone().unwrap_or_default(),
-            have: config.os_version.clone().unwrap_or_else(|| "no os.version".into()),
+            have: config
+                .os_version
+                .clone()
+                .unwrap_or_else(|| "no os.version".into()),
         });
     }
     let diff_ids = &config.rootfs.diff_ids;
@@ -298,9 +305,9 @@ fn pick_entry(
     let windows: Vec<&Descriptor> = entries
         .iter()
         .filter(|d| {
-            d.platform().as_ref().is_none_or(|p| {
-                p.os() == &Os::Windows && p.architecture().to_string() == "amd64"
-            })
+            d.platform()
+                .as_ref()
+                .is_none_or(|p| p.os() == &Os::Windows && p.architecture().to_string() == "amd64")
         })
         .collect();
     let version_of = |d: &Descriptor| d.platform().as_ref().and_then(|p| p.os_version().clone());
@@ -314,10 +321,7 @@ fn pick_entry(
         Some(d) => Ok((*d).clone()),
         None => Err(BaseError::NoPlatform {
             name: name.into(),
-            wanted: platform
-                .os_version
-                .clone()
-                .unwrap_or_else(|| "any".into()),
+            wanted: platform.os_version.clone().unwrap_or_else(|| "any".into()),
             have: windows
                 .iter()
                 .map(|d| version_of(d).unwrap_or_else(|| "no os.version".into()))
@@ -345,7 +349,9 @@ mod tests {
         assert!(p.matches(Some("10.0.20348.2700")));
         assert!(!p.matches(Some("10.0.17763.1")));
         assert!(!p.matches(None));
-        assert!(TargetPlatform::parse("windows/amd64").unwrap().matches(None));
+        assert!(TargetPlatform::parse("windows/amd64")
+            .unwrap()
+            .matches(None));
         assert_eq!(
             TargetPlatform::parse("windows/amd64/10.0.17763.1")
                 .unwrap()

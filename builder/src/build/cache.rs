@@ -67,6 +67,9 @@ mod tests {
     fn keys_separate_their_parts() {
         assert_ne!(step_key("a", "bc", ""), step_key("ab", "c", ""));
         assert_eq!(step_key("a", "b", "c"), step_key("a", "b", "c"));
-        assert_ne!(chain_id(&[]), chain_id(&[Digest::try_from(format!("sha256:{}", "0".repeat(64))).unwrap()]));
+        assert_ne!(
+            chain_id(&[]),
+            chain_id(&[Digest::try_from(format!("sha256:{}", "0".repeat(64))).unwrap()])
+        );
     }
 }

@@ -159,9 +159,8 @@ pub fn build(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "Dockerfile".into());
-    let parsed = crate::dockerfile::parse(&bytes).map_err(|e| {
-        BuildError::Setup(format!("{}: {e}", request.dockerfile.display()))
-    })?;
+    let parsed = crate::dockerfile::parse(&bytes)
+        .map_err(|e| BuildError::Setup(format!("{}: {e}", request.dockerfile.display())))?;
     for warning in &parsed.warnings {
         progress.warn(&format!("{file}:{}: {}", warning.line, warning.short));
     }
@@ -515,7 +514,10 @@ impl Engine<'_> {
             ));
         }
         let mut ins = df.stages[0].instructions.pop().ok_or_else(|| {
-            self.stage_error(stage, "onbuild trigger should be a single expression".into())
+            self.stage_error(
+                stage,
+                "onbuild trigger should be a single expression".into(),
+            )
         })?;
         ins.node.start_line = stage.line;
         ins.node.end_line = stage.line;
@@ -710,8 +712,9 @@ impl Engine<'_> {
             "WORKDIR" => {
                 let requested = expand(&ins.args.join(" "), &state.env)?;
                 let current = state.config.config.working_dir.clone().unwrap_or_default();
-                let workdir = winpath::normalize_workdir(self.request.path_mode, &current, &requested)
-                    .map_err(|e| self.step_error(ins, e.to_string()))?;
+                let workdir =
+                    winpath::normalize_workdir(self.request.path_mode, &current, &requested)
+                        .map_err(|e| self.step_error(ins, e.to_string()))?;
                 state.config.config.working_dir = Some(workdir.clone());
                 let path = container_path(&workdir);
                 let slash = format!("/{path}");
@@ -868,9 +871,17 @@ impl Engine<'_> {
         state.files = Rc::new(RefCell::new(None));
     }
 
-    fn healthcheck(&self, ins: &Instruction, config: &ImageConfig) -> Result<Healthcheck, BuildError> {
+    fn healthcheck(
+        &self,
+        ins: &Instruction,
+        config: &ImageConfig,
+    ) -> Result<Healthcheck, BuildError> {
         let err = |m: String| self.step_error(ins, m);
-        let kind = ins.args.first().map(|s| s.to_ascii_uppercase()).unwrap_or_default();
+        let kind = ins
+            .args
+            .first()
+            .map(|s| s.to_ascii_uppercase())
+            .unwrap_or_default();
         let mut health = Healthcheck::default();
         match kind.as_str() {
             "NONE" => {
@@ -886,14 +897,18 @@ impl Engine<'_> {
                     return Err(err("Missing command after HEALTHCHECK CMD".into()));
                 }
                 health.test = if ins.node.json {
-                    std::iter::once("CMD".to_string()).chain(rest.iter().cloned()).collect()
+                    std::iter::once("CMD".to_string())
+                        .chain(rest.iter().cloned())
+                        .collect()
                 } else {
                     let _ = config;
                     vec!["CMD-SHELL".to_string(), rest.join(" ")]
                 };
             }
             other => {
-                return Err(err(format!("Unknown type {other:?} in HEALTHCHECK (try CMD)")));
+                return Err(err(format!(
+                    "Unknown type {other:?} in HEALTHCHECK (try CMD)"
+                )));
             }
         }
         let duration = |name: &str| -> Result<i64, BuildError> {
@@ -901,7 +916,9 @@ impl Engine<'_> {
                 None => Ok(0),
                 Some(v) => {
                     let d = parse_go_duration(v).ok_or_else(|| {
-                        err(format!("--{name}: invalid duration {v:?} (use e.g. 30s, 1m30s, 500ms)"))
+                        err(format!(
+                            "--{name}: invalid duration {v:?} (use e.g. 30s, 1m30s, 500ms)"
+                        ))
                     })?;
                     if d != 0 && d < 1_000_000 {
                         return Err(err(format!("Interval {name:?} cannot be less than 1ms")));
@@ -937,7 +954,10 @@ impl Engine<'_> {
         let lexer = self.lexer();
         let err = |m: String| self.step_error(ins, m);
         if ins.args.len() < 2 && ins.node.heredocs.is_empty() {
-            return Err(err(format!("{} requires at least two arguments", ins.keyword)));
+            return Err(err(format!(
+                "{} requires at least two arguments",
+                ins.keyword
+            )));
         }
         if ins.flags.get("chmod").is_some() {
             self.progress.warn(&format!(
@@ -948,7 +968,9 @@ impl Engine<'_> {
         }
         for unsupported in ["keep-git-dir"] {
             if ins.flags.is_set(unsupported) {
-                return Err(err(format!("--{unsupported} is not supported by silo (no git sources)")));
+                return Err(err(format!(
+                    "--{unsupported} is not supported by silo (no git sources)"
+                )));
             }
         }
         let (raw_sources, raw_dest) = ins.args.split_at(ins.args.len() - 1);
@@ -988,16 +1010,22 @@ impl Engine<'_> {
                 }));
             }
             if source.starts_with("git@") || source.ends_with(".git") {
-                return Err(err(format!("{source}: git sources are not supported by silo")));
+                return Err(err(format!(
+                    "{source}: git sources are not supported by silo"
+                )));
             }
             history_sources.push(source.clone());
             sources.push(source);
         }
         let workdir = state.config.config.working_dir.clone().unwrap_or_default();
         let dest = match self.request.path_mode {
-            PathMode::BuildKit => winpath::normalize_copy_dest(PathMode::BuildKit, &workdir, &dest_text),
-            PathMode::Classic => winpath::normalize_copy_dest(PathMode::Classic, &workdir, &dest_text)
-                .map(|d| format!("/{}", d.replace('\\', "/").trim_start_matches('/'))),
+            PathMode::BuildKit => {
+                winpath::normalize_copy_dest(PathMode::BuildKit, &workdir, &dest_text)
+            }
+            PathMode::Classic => {
+                winpath::normalize_copy_dest(PathMode::Classic, &workdir, &dest_text)
+                    .map(|d| format!("/{}", d.replace('\\', "/").trim_start_matches('/')))
+            }
         }
         .map_err(|e| err(e.to_string()))?;
         let owner = match ins.flags.get("chown") {
@@ -1013,9 +1041,14 @@ impl Engine<'_> {
             .flags
             .all("exclude")
             .iter()
-            .map(|p| lexer.process_word(p, &state.env).map_err(|e| err(e.to_string())))
+            .map(|p| {
+                lexer
+                    .process_word(p, &state.env)
+                    .map_err(|e| err(e.to_string()))
+            })
             .collect::<Result<_, _>>()?;
-        let exclude_matcher = PatternMatcher::new(&excludes).map_err(|e| err(format!("--exclude: {e}")))?;
+        let exclude_matcher =
+            PatternMatcher::new(&excludes).map_err(|e| err(format!("--exclude: {e}")))?;
         let unpack = ins.keyword == "ADD" && ins.flags.get("unpack").is_none_or(|v| v != "false");
         if let Some(checksum) = ins.flags.get("checksum") {
             return Err(err(format!(
@@ -1087,14 +1120,13 @@ impl Engine<'_> {
         );
         let key_text = format!(
             "{} {:?} -> {dest} parents={} unpack={} owner={owner:?} {from_key}",
-            ins.keyword,
-            request.sources,
-            request.parents,
-            unpack
+            ins.keyword, request.sources, request.parents, unpack
         );
         let changes = plan.changes;
         let scratch_dirs = plan.scratch;
-        let outcome = self.layer_step(state, &key_text, &plan.input_digest, owner, move |_| Ok(changes));
+        let outcome = self.layer_step(state, &key_text, &plan.input_digest, owner, move |_| {
+            Ok(changes)
+        });
         drop(scratch_dirs);
         Ok((outcome?, history))
     }
@@ -1125,7 +1157,12 @@ impl Engine<'_> {
                     apply_whiteouts: true,
                 },
             )
-            .map_err(|e| setup(format!("unpacking layer {}: {e}", layer.descriptor.digest())))?;
+            .map_err(|e| {
+                setup(format!(
+                    "unpacking layer {}: {e}",
+                    layer.descriptor.digest()
+                ))
+            })?;
         }
         let dir = Rc::new(dir);
         *source.files.borrow_mut() = Some(dir.clone());
@@ -1144,13 +1181,19 @@ impl Engine<'_> {
             return Err(err("RUN --mount is not supported by silo yet".into()));
         }
         if ins.flags.get("security").is_some() || !ins.flags.all("device").is_empty() {
-            return Err(err("RUN --security and --device do not apply to Windows containers".into()));
+            return Err(err(
+                "RUN --security and --device do not apply to Windows containers".into(),
+            ));
         }
         let network = match ins.flags.get("network") {
             None | Some("default") => self.request.network,
             Some("none") => NetworkMode::None,
             Some("host") => NetworkMode::Host,
-            Some(other) => return Err(err(format!("--network={other}: expected default, none or host"))),
+            Some(other) => {
+                return Err(err(format!(
+                    "--network={other}: expected default, none or host"
+                )))
+            }
         };
         if ins.args.is_empty() {
             return Err(err("RUN requires at least one argument".into()));
@@ -1184,7 +1227,12 @@ impl Engine<'_> {
             env.insert(k.to_string(), v.to_string());
         }
         let working_dir = windows_working_dir(
-            state.config.config.working_dir.as_deref().unwrap_or_default(),
+            state
+                .config
+                .config
+                .working_dir
+                .as_deref()
+                .unwrap_or_default(),
         );
         let user = state.config.config.user.clone().unwrap_or_default();
         let history = format!("RUN {}", run_command_string(&args, &state.args));
@@ -1272,7 +1320,12 @@ impl Engine<'_> {
         for (k, v) in &self.request.labels {
             state.config.set_label(k, v);
         }
-        state.config.config.on_build = state.config.config.on_build.take().filter(|o| !o.is_empty());
+        state.config.config.on_build = state
+            .config
+            .config
+            .on_build
+            .take()
+            .filter(|o| !o.is_empty());
         let created = image::rfc3339(self.now);
         state.config.stamp_created(&created, state.base_history);
         let config_bytes = state.config.to_bytes();
@@ -1343,7 +1396,9 @@ fn make_index(store: &Store, images: &[BuiltImage]) -> Result<(Descriptor, Vec<u
         .build()
         .map_err(|e| setup(e.to_string()))?;
     let bytes = crate::store::canonical_json(&index);
-    let digest = store.put_blob_bytes(&bytes).map_err(|e| setup(e.to_string()))?;
+    let digest = store
+        .put_blob_bytes(&bytes)
+        .map_err(|e| setup(e.to_string()))?;
     let descriptor = DescriptorBuilder::default()
         .media_type(media_type)
         .size(bytes.len() as u64)
@@ -1380,10 +1435,7 @@ fn container_path(workdir: &str) -> String {
         [d, b':', ..] if d.is_ascii_alphabetic() => &workdir[2..],
         _ => workdir,
     };
-    no_drive
-        .replace('\\', "/")
-        .trim_matches('/')
-        .to_string()
+    no_drive.replace('\\', "/").trim_matches('/').to_string()
 }
 
 /// The working directory a Windows process gets (`C:\app`).

@@ -4,14 +4,14 @@
 //!
 //! - [`config`]: the image config (docker's superset of OCI's) and metadata instructions' effect.
 
+pub mod base;
+pub mod cache;
 pub mod config;
 pub mod context;
 pub mod copy;
-pub mod owner;
-pub mod steps;
-pub mod base;
-pub mod cache;
-pub mod progress;
 pub mod engine;
 pub mod output;
+pub mod owner;
+pub mod progress;
 pub mod runtimes;
+pub mod steps;

@@ -29,9 +29,9 @@ impl Output {
         let mut kind = None;
         let mut dest = None;
         for part in text.split(',') {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| format!("--output {text}: expected key=value pairs, e.g. type=oci,dest=out"))?;
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                format!("--output {text}: expected key=value pairs, e.g. type=oci,dest=out")
+            })?;
             match k.trim() {
                 "type" => kind = Some(v.trim().to_string()),
                 "dest" | "path" => dest = Some(PathBuf::from(v.trim())),
@@ -45,7 +45,9 @@ impl Output {
                 .ok_or_else(|| format!("--output {text}: type={kind} needs dest=PATH"))
         };
         match kind.as_deref() {
-            Some("oci") => Ok(Output::Oci { dest: need_dest("oci")? }),
+            Some("oci") => Ok(Output::Oci {
+                dest: need_dest("oci")?,
+            }),
             Some("docker") | Some("docker-archive") => Ok(Output::Docker {
                 dest: need_dest("docker")?,
             }),
@@ -126,7 +128,12 @@ pub fn write_output(
                 ));
             }
             let mut archive = DockerArchiveWriter::create(dest)?;
-            export(store, result, &mut archive, tags.first().map(String::as_str))
+            export(
+                store,
+                result,
+                &mut archive,
+                tags.first().map(String::as_str),
+            )
         }
         Output::Registry => Err(StoreError::invalid(
             "--output type=registry / --push",
@@ -137,7 +144,11 @@ pub fn write_output(
 }
 
 /// Tags the result in the store (`-t`), after everything else succeeded.
-pub fn tag_in_store(store: &Store, result: &BuildResult, tags: &[String]) -> Result<(), StoreError> {
+pub fn tag_in_store(
+    store: &Store,
+    result: &BuildResult,
+    tags: &[String],
+) -> Result<(), StoreError> {
     let (descriptor, _) = result.top();
     for tag in tags {
         store.set_ref(tag, descriptor)?;
@@ -157,11 +168,15 @@ mod tests {
         );
         assert_eq!(
             Output::parse("type=docker,dest=img.tar").unwrap(),
-            Output::Docker { dest: "img.tar".into() }
+            Output::Docker {
+                dest: "img.tar".into()
+            }
         );
         assert_eq!(Output::parse("type=registry").unwrap(), Output::Registry);
         assert!(Output::parse("type=oci").unwrap_err().contains("dest"));
-        assert!(Output::parse("type=local,dest=x").unwrap_err().contains("not supported"));
+        assert!(Output::parse("type=local,dest=x")
+            .unwrap_err()
+            .contains("not supported"));
         assert_eq!(oci_ref_name("example.com:5000/app:v1"), "v1");
         assert_eq!(oci_ref_name("example.com:5000/app"), "latest");
     }

@@ -129,7 +129,11 @@ impl Progress {
         if cached {
             self.line(&format!("#{} CACHED", step.number));
         } else {
-            self.line(&format!("#{} DONE {:.1}s", step.number, elapsed.as_secs_f64()));
+            self.line(&format!(
+                "#{} DONE {:.1}s",
+                step.number,
+                elapsed.as_secs_f64()
+            ));
         }
         self.steps.push(StepSummary {
             label: step.label,

@@ -76,7 +76,11 @@ pub fn select(
     if isolation == Isolation::HyperV && matches!(choice, RuntimeChoice::Wine | RuntimeChoice::None)
     {
         return Err(RuntimeUnavailable {
-            name: if choice == RuntimeChoice::Wine { "wine" } else { "none" },
+            name: if choice == RuntimeChoice::Wine {
+                "wine"
+            } else {
+                "none"
+            },
             reason: "--isolation hyperv needs --runtime hcs".into(),
         });
     }
@@ -107,9 +111,16 @@ mod tests {
 
     #[test]
     fn none_and_auto_always_give_a_runtime() {
-        assert_eq!(select(RuntimeChoice::None, Isolation::Process).unwrap().name(), "none");
+        assert_eq!(
+            select(RuntimeChoice::None, Isolation::Process)
+                .unwrap()
+                .name(),
+            "none"
+        );
         assert!(select(RuntimeChoice::Auto, Isolation::Process).is_ok());
-        let err = select(RuntimeChoice::None, Isolation::HyperV).err().unwrap();
+        let err = select(RuntimeChoice::None, Isolation::HyperV)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("hcs"), "{err}");
         assert!("bogus".parse::<RuntimeChoice>().is_err());
     }

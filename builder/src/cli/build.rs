@@ -146,7 +146,10 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             context.display()
         );
     }
-    let dockerfile = args.file.clone().unwrap_or_else(|| context.join("Dockerfile"));
+    let dockerfile = args
+        .file
+        .clone()
+        .unwrap_or_else(|| context.join("Dockerfile"));
     if !dockerfile.is_file() {
         bail!(
             "Dockerfile {} not found (pass -f FILE or put a Dockerfile in the context)",

@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::hive::tree::{Key, LayerSemantics, Value};
+use crate::hive::layers::{self, DiffOptions};
+use crate::hive::tree::{Key, KeyFlags};
 use crate::hive::wine_reg::{self, MachineHives, WineRegFile};
 use crate::hive::{read_hive, write_hive, WriteOptions};
 use crate::layer::HiveName;
@@ -57,7 +58,6 @@ fn write_text(path: &Path, text: &str) -> Result<(), RegistryError> {
 /// The registry a silo started from, kept to diff against after the step.
 #[derive(Debug, Clone)]
 pub struct Materialized {
-    machine: WineRegFile,
     hives: MachineHives,
     userdef: WineRegFile,
     /// The exact texts written, to skip parsing files the step left alone.
@@ -117,7 +117,8 @@ fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, 
         let rel = format!("Hives/{}", hive.delta_file_name());
         if let Some(path) = resolve_case_insensitive(dir, &rel).filter(|p| p.is_file()) {
             let delta = read_hive_file(&path)?;
-            view = apply_delta(view, &delta);
+            // A tombstoned root would delete the whole hive; keep an empty root instead.
+            view = layers::merge(&view, &[&delta]).unwrap_or_else(|| Key::new(view.name.clone()));
         }
     }
     Ok(view)
@@ -179,7 +180,6 @@ pub fn materialize(
     write_text(&prefix.join("userdef.reg"), &userdef_text)?;
     write_text(&prefix.join("user.reg"), &wine.user_text)?;
     Ok(Materialized {
-        machine,
         hives,
         userdef,
         system_text,
@@ -191,8 +191,17 @@ pub fn materialize(
 /// bookkeeping: never exported, whatever happens to them.
 fn noise_paths(hive: HiveName, ccs: &str) -> Vec<String> {
     match hive {
-        HiveName::Software => vec!["Wine".into()],
+        HiveName::Software => vec![
+            "Wine".into(),
+            "Microsoft\\Windows NT\\CurrentVersion\\NetworkCards".into(),
+            // Wine registers the host's fonts (by Unix path) whenever it starts.
+            "Microsoft\\Windows NT\\CurrentVersion\\Fonts".into(),
+            "Microsoft\\Windows\\CurrentVersion\\Fonts".into(),
+        ],
         HiveName::System => vec![
+            "MountedDevices".into(),
+            format!("{ccs}\\Control\\ComputerName"),
+            format!("{ccs}\\Services\\Tcpip\\Parameters"),
             format!("{ccs}\\Enum"),
             format!("{ccs}\\Control\\DeviceClasses"),
             format!("{ccs}\\Control\\Class"),
@@ -204,8 +213,8 @@ fn noise_paths(hive: HiveName, ccs: &str) -> Vec<String> {
     }
 }
 
-/// Replaces the noise subtrees of `target` by `base`'s, and copies `base`'s last-write time
-/// onto every key of `target` whose content is unchanged.
+/// Replaces the noise subtrees of `target` by `base`'s (timestamp-only changes are left to
+/// the diff, which ignores them).
 fn drop_noise(base: &Key, target: &mut Key, hive: HiveName) {
     let ccs = format!("ControlSet{:03}", wine_reg::current_control_set(base));
     for path in noise_paths(hive, &ccs) {
@@ -221,26 +230,36 @@ fn drop_noise(base: &Key, target: &mut Key, hive: HiveName) {
             }
         }
     }
-    restore_times(base, target);
 }
 
-/// Whether the key's own content (not its subkeys) is the same.
-fn same_content(a: &Key, b: &Key) -> bool {
-    a.class == b.class
-        && a.flags == b.flags
-        && a.value_count() == b.value_count()
-        && a.values().all(|v| b.value(&v.name) == Some(v))
-}
-
-fn restore_times(base: &Key, target: &mut Key) {
-    if same_content(base, target) {
-        target.last_write = base.last_write;
-    }
+/// Wine's text registry has no security descriptors and keeps only the symlink flag: keys
+/// that existed before the step keep what the base had.
+fn carry_metadata(base: &Key, target: &mut Key) {
+    target.security = base.security.clone();
+    let symlink = target.flags.is_symlink();
+    target.flags = base.flags;
+    target.flags.set(KeyFlags::SYM_LINK, symlink);
+    target.virt_control_flags = base.virt_control_flags;
+    target.user_flags = base.user_flags;
     for sub in target.subkeys_mut() {
         if let Some(b) = base.subkey(&sub.name) {
-            restore_times(b, sub);
+            carry_metadata(b, sub);
         }
     }
+}
+
+/// The step's delta for one hive: noise dropped, timestamp-only changes ignored.
+fn step_delta(hive: HiveName, base: &Key, mut target: Key) -> Key {
+    target.name = base.name.clone();
+    drop_noise(base, &mut target, hive);
+    carry_metadata(base, &mut target);
+    layers::diff_with(
+        base,
+        &target,
+        DiffOptions {
+            ignore_time_only_changes: true,
+        },
+    )
 }
 
 /// The registry deltas of the step: one differencing hive per hive that changed.
@@ -271,19 +290,12 @@ pub fn deltas(
             out.insert(HiveName::DefaultUser, bytes);
         }
     }
-    let _ = &m.machine;
     Ok(out)
 }
 
-fn hive_delta(
-    hive: HiveName,
-    base: &Key,
-    mut target: Key,
-) -> Result<Option<Vec<u8>>, RegistryError> {
-    target.name = base.name.clone();
-    drop_noise(base, &mut target, hive);
-    let delta = diff(base, &target);
-    if delta.subkey_count() == 0 && delta.value_count() == 0 {
+fn hive_delta(hive: HiveName, base: &Key, target: Key) -> Result<Option<Vec<u8>>, RegistryError> {
+    let delta = step_delta(hive, base, target);
+    if layers::is_empty_delta(&delta) {
         return Ok(None);
     }
     let options = WriteOptions::differencing(format!("\\Hives\\{}", hive.delta_file_name()));
@@ -295,176 +307,38 @@ fn hive_delta(
         })
 }
 
-// ---------------------------------------------------------------------------------------------
-// Differencing over the key tree (research §3.2 merge, §3.5 delta). Interim: to be replaced
-// by the hive codec's `diff`/`merge` when they land; keep the behaviour identical.
-
-/// Applies one differencing hive to a view.
-fn apply_delta(mut view: Key, delta: &Key) -> Key {
-    apply_delta_in(&mut view, delta);
-    view
-}
-
-fn apply_delta_in(view: &mut Key, delta: &Key) {
-    if matches!(
-        delta.layer,
-        LayerSemantics::SupersedeLocal | LayerSemantics::SupersedeTree
-    ) {
-        view.clear_values();
-        view.class = None;
-    }
-    if delta.layer == LayerSemantics::SupersedeTree {
-        view.clear_subkeys();
-    }
-    for v in delta.values() {
-        if v.tombstone {
-            view.remove_value(&v.name);
-        } else {
-            view.set_value(v.clone());
-        }
-    }
-    if !delta.inherit_class && delta.class.is_some() {
-        view.class = delta.class.clone();
-    }
-    if delta.last_write > view.last_write {
-        view.last_write = delta.last_write;
-    }
-    for d in delta.subkeys() {
-        if d.layer == LayerSemantics::Tombstone {
-            view.remove_subkey(&d.name);
-            continue;
-        }
-        let child = view.subkey_or_insert(&d.name);
-        apply_delta_in(child, d);
-        child.layer = LayerSemantics::Merge;
-        child.inherit_class = false;
-    }
-}
-
-/// The delta that turns `base` into `target` (an empty root when nothing changed).
-fn diff(base: &Key, target: &Key) -> Key {
-    let mut root = Key::new("ROOT");
-    root.last_write = target.last_write;
-    diff_into(base, target, &mut root);
-    root
-}
-
-/// Fills `out` (the node for this key) and returns whether anything changed at or below it.
-fn diff_into(base: &Key, target: &Key, out: &mut Key) -> bool {
-    let mut changed = false;
-    for v in target.values() {
-        if base.value(&v.name) != Some(v) {
-            out.set_value(v.clone());
-            changed = true;
-        }
-    }
-    for v in base.values() {
-        if target.value(&v.name).is_none() {
-            out.set_value(Value::tombstone(v.name.clone()));
-            changed = true;
-        }
-    }
-    if base.class != target.class {
-        out.class = target.class.clone();
-        out.inherit_class = false;
-        changed = true;
-    } else {
-        out.inherit_class = true;
-    }
-    for t in target.subkeys() {
-        match base.subkey(&t.name) {
-            None => {
-                let mut new = t.clone();
-                clear_layer_bits(&mut new);
-                out.insert_subkey(new);
-                changed = true;
-            }
-            Some(b) => {
-                let mut node = Key::new(t.name.clone());
-                node.last_write = t.last_write;
-                node.flags = t.flags;
-                node.security = b.security.clone();
-                if diff_into(b, t, &mut node) {
-                    out.insert_subkey(node);
-                    changed = true;
-                }
-            }
-        }
-    }
-    for b in base.subkeys() {
-        if target.subkey(&b.name).is_none() {
-            let mut tomb = Key::new(b.name.clone());
-            tomb.layer = LayerSemantics::Tombstone;
-            tomb.last_write = target.last_write;
-            tomb.security = b.security.clone();
-            out.insert_subkey(tomb);
-            changed = true;
-        }
-    }
-    changed
-}
-
-fn clear_layer_bits(key: &mut Key) {
-    key.layer = LayerSemantics::Merge;
-    key.inherit_class = false;
-    for sub in key.subkeys_mut() {
-        clear_layer_bits(sub);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hive::tree::Value;
 
     fn tree() -> Key {
         let mut root = Key::new("ROOT");
         root.create_path("A\\B").set_value(Value::string("v", "1"));
-        root.create_path("A\\C").set_value(Value::dword("d", 7));
-        root.create_path("Gone\\Deep");
+        root.create_path("Wine\\Fonts")
+            .set_value(Value::string("a", "b"));
         root
     }
 
     #[test]
-    fn diff_then_apply_gives_the_target() {
-        let base = tree();
-        let mut target = tree();
-        target.find_mut("A\\B").unwrap().remove_value("v");
-        target
-            .create_path("A\\New")
-            .set_value(Value::string("x", "y"));
-        target.remove_subkey("Gone");
-        let delta = diff(&base, &target);
-        assert!(delta.find("A\\B").unwrap().value("v").unwrap().tombstone);
-        assert_eq!(
-            delta.subkey("Gone").unwrap().layer,
-            LayerSemantics::Tombstone
-        );
-        assert!(
-            delta.find("A\\C").is_none(),
-            "unchanged keys are not in the delta"
-        );
-        let merged = apply_delta(base.clone(), &delta);
-        assert_eq!(
-            merged.find("A\\New").unwrap().value("x"),
-            target.find("A\\New").unwrap().value("x")
-        );
-        assert!(merged.find("A\\B").unwrap().value("v").is_none());
-        assert!(merged.subkey("Gone").is_none());
-        assert_eq!(diff(&base, &base).subkey_count(), 0);
-    }
-
-    #[test]
     fn timestamps_and_wine_bookkeeping_are_noise() {
-        let mut base = tree();
-        base.create_path("Wine\\Fonts")
-            .set_value(Value::string("a", "b"));
+        let base = tree();
         let mut target = base.clone();
         target.find_mut("A\\B").unwrap().last_write = 99;
         target
             .find_mut("Wine\\Fonts")
             .unwrap()
             .set_value(Value::string("a", "changed"));
-        drop_noise(&base, &mut target, HiveName::Software);
-        assert_eq!(diff(&base, &target).subkey_count(), 0);
+        assert!(layers::is_empty_delta(&step_delta(
+            HiveName::Software,
+            &base,
+            target.clone()
+        )));
+        target
+            .create_path("Contoso")
+            .set_value(Value::string("x", "y"));
+        let delta = step_delta(HiveName::Software, &base, target);
+        let names: Vec<_> = delta.subkeys().map(|k| k.name.clone()).collect();
+        assert_eq!(names, ["Contoso"]);
     }
 }

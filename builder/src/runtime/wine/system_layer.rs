@@ -21,7 +21,7 @@ use std::process::Command;
 use super::preflight::{version_slug, WineInstall};
 
 /// Bumped when the layout below changes, so old system layers are rebuilt.
-const LAYOUT_VERSION: u32 = 1;
+const LAYOUT_VERSION: u32 = 3;
 
 /// The account Wine's profile is created for.
 pub const PROFILE_USER: &str = "ContainerAdministrator";
@@ -133,10 +133,48 @@ pub fn ensure(state_dir: &Path, wine: &WineInstall) -> Result<SystemLayer, Syste
         });
     }
     shape_prefix(&prefix).map_err(io(&prefix))?;
+    // Twice: the first start rewrites what changed with the new layout (fonts, devices), the
+    // second one what the first left half-done.
+    for _ in 0..2 {
+        settle(wine, &prefix, &home).map_err(io(&prefix))?;
+    }
     std::fs::remove_dir_all(&home).map_err(io(&home))?;
     std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
     std::fs::write(dir.join(".complete"), &wine.version).map_err(io(&dir))?;
     Ok(layer)
+}
+
+/// Runs one do-nothing process on the shaped prefix the way a silo runs one, so that what Wine
+/// rewrites on every start (fonts it can no longer see on the removed `Z:` drive, network
+/// cards…) is already in the layer's registry and does not show up as a step's change.
+fn settle(wine: &WineInstall, prefix: &Path, home: &Path) -> std::io::Result<()> {
+    let status = Command::new(&wine.loader)
+        .args(["cmd", "/c", "exit"])
+        .current_dir(prefix.join("drive_c"))
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("WINEPREFIX", prefix)
+        .env("WINEDEBUG", "-all")
+        .env("WINELOADER", &wine.loader)
+        .env("WINEDLLOVERRIDES", "winemenubuilder.exe=d")
+        .env("HOME", home)
+        .env("USER", PROFILE_USER)
+        .env("LOGNAME", PROFILE_USER)
+        .env("LANG", "C.UTF-8")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    Command::new(&wine.server)
+        .arg("-w")
+        .env("WINEPREFIX", prefix)
+        .env("HOME", home)
+        .status()?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "a first `wine cmd /c exit` in the new prefix failed ({status})"
+        )));
+    }
+    Ok(())
 }
 
 /// Windows spellings with lowercase links, no links into the host, no `Z:` drive.
