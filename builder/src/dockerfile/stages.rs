@@ -823,7 +823,11 @@ pub struct RunStep {
 pub struct CopyStep {
     pub is_add: bool,
     pub from: CopySource,
+    /// Sources as written (expanded).
     pub sources: Vec<String>,
+    /// The same sources as `/` paths inside the context or source stage, drive letter removed
+    /// (BuildKit's `NormalizePath("/", src)`); URLs and git refs unchanged.
+    pub source_paths: Vec<String>,
     /// Heredoc sources (contents already expanded when the delimiter was unquoted).
     pub contents: Vec<SourceContent>,
     /// Destination inside the image: `/app/x/` in BuildKit mode, `\app\x\` in classic mode
@@ -1287,6 +1291,7 @@ impl<'a> StageDispatcher<'a> {
                     is_add: false,
                     from,
                     sources: c.paths.sources.clone(),
+                    source_paths: self.source_paths(&c.paths.sources).map_err(at)?,
                     contents: self.expand_contents(&c.paths.contents).map_err(at)?,
                     dest: self.dest(&c.paths.dest).map_err(at)?,
                     chown: c.chown.clone(),
@@ -1315,6 +1320,7 @@ impl<'a> StageDispatcher<'a> {
                     is_add: true,
                     from: CopySource::Context,
                     sources: a.paths.sources.clone(),
+                    source_paths: self.source_paths(&a.paths.sources).map_err(at)?,
                     contents: self.expand_contents(&a.paths.contents).map_err(at)?,
                     dest: self.dest(&a.paths.dest).map_err(at)?,
                     chown: a.chown.clone(),
@@ -1364,6 +1370,23 @@ impl<'a> StageDispatcher<'a> {
                 line: cmd.location.start_line,
             });
         }
+    }
+
+    /// BuildKit's `NormalizePath("/", src, os, false)` for local sources.
+    fn source_paths(&self, sources: &[String]) -> Result<Vec<String>, String> {
+        sources
+            .iter()
+            .map(|src| {
+                if is_remote_source(src) {
+                    Ok(src.clone())
+                } else if self.windows() {
+                    winpath::normalize_path("/", src, false)
+                        .map_err(|e| format!("removing drive letter: {}", e.0))
+                } else {
+                    Ok(winpath::clean_slash(&format!("/{src}")))
+                }
+            })
+            .collect()
     }
 
     fn dest(&self, dest: &str) -> Result<String, String> {
@@ -2051,6 +2074,24 @@ mod tests {
         assert_eq!(steps[1].command.location, at);
         let e = onbuild_commands(&["FROM x".into()], at, HostMode::Linux).unwrap_err();
         assert_eq!(e.message, "FROM isn't allowed as an ONBUILD trigger");
+    }
+
+    #[test]
+    fn copy_source_paths_lose_the_drive() {
+        let p = plan("# escape=`\nFROM scratch AS b\nFROM scratch\nCOPY --from=b C:\\app\\bin\\ sub/../x.txt C:\\out\\\n");
+        let mut d = StageDispatcher::new(&p, &p.stages[1], BaseConfig::default());
+        let Step::Copy(c) = d.dispatch(&p.stages[1].commands[0]).unwrap().step else {
+            panic!()
+        };
+        assert_eq!(c.source_paths, ["/app/bin", "/x.txt"]);
+        let p = plan("FROM scratch AS b\nFROM scratch\nCOPY --from=b D:/x y\n");
+        let mut d = StageDispatcher::new(&p, &p.stages[1], BaseConfig::default());
+        let e = d.dispatch(&p.stages[1].commands[0]).unwrap_err();
+        assert_eq!(
+            e.message,
+            // BuildKit wraps twice: in NormalizePath and in dispatchCopy.
+            "removing drive letter: removing drive letter: The specified path is not on the system drive (C:)"
+        );
     }
 
     #[test]
