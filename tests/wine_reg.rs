@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use silo::hive::wine_reg;
+use silo::hive::{layers, read_hive, wine_reg, write_hive, Key, LayerSemantics, WriteOptions};
 
 fn require_wine() {
     let ok = Command::new("wineboot")
@@ -162,4 +162,57 @@ fn real_prefix_round_trips_and_sees_reg_changes() {
     assert_eq!(version.data, b"1\0.\x000\0\0\0".to_vec());
     assert_eq!(app.value("M").unwrap().data, b"a\0\0\0b\0\0\0\0\0".to_vec());
     assert!(app.value("Q").is_none());
+
+    // Our Wine diff: SOFTWARE of both snapshots → delta hive (written and read back) → merged
+    // over the first snapshot equals the second.
+    wine(&prefix, &["reg", "delete", r"HKLM\Software\Khronos", "/f"]);
+    flush(&prefix);
+    let text = std::fs::read_to_string(prefix.join("system.reg")).unwrap();
+    let after = wine_reg::parse(&text, "system.reg").unwrap();
+    let before_sw = wine_reg::machine_to_hives(system.root.clone()).software;
+    let after_sw = wine_reg::machine_to_hives(after.root.clone()).software;
+    let options = layers::DiffOptions {
+        ignore_time_only_changes: true,
+    };
+    let delta = layers::diff_with(&before_sw, &after_sw, options);
+    let bytes = write_hive(
+        &delta,
+        &WriteOptions::differencing(r"\Hives\Software_Delta"),
+    )
+    .unwrap();
+    let delta = read_hive(&bytes).unwrap().root;
+    assert_eq!(
+        delta.subkey("Khronos").map(|k| k.layer),
+        Some(LayerSemantics::Tombstone),
+        "the deleted key is a tombstone"
+    );
+    assert!(delta.find(r"Contoso\App").is_some());
+    let merged = layers::merge(&before_sw, &[&delta]).unwrap();
+    assert_eq!(content(&merged), content(&after_sw));
+}
+
+/// Keys and values of a tree (no times or security descriptors, which Wine does not keep).
+fn content(key: &Key) -> Vec<String> {
+    fn walk(k: &Key, path: &str, out: &mut Vec<String>) {
+        for v in k.values() {
+            out.push(format!(
+                "{path}\\{}={}:{}",
+                v.name,
+                v.kind,
+                hex::encode(&v.data)
+            ));
+        }
+        for s in k.subkeys() {
+            let p = format!("{path}\\{}", s.name);
+            out.push(format!(
+                "{p} class={:?} symlink={}",
+                s.class,
+                s.flags.is_symlink()
+            ));
+            walk(s, &p, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(key, "", &mut out);
+    out
 }

@@ -21,6 +21,7 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
@@ -151,6 +152,21 @@ impl Image {
             "config": {"Cmd": ["/bin/true"]},
         });
         Image::assemble(config, layers, false)
+    }
+
+    /// A linux/amd64 OCI image with one uncompressed layer of `size` random bytes (seeded). The
+    /// bytes are not a real tar — nothing extracts them — which makes big blobs cheap to build.
+    pub fn random_raw(seed: u64, size: usize) -> Image {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut bytes = vec![0u8; size];
+        rng.fill(&mut bytes[..]);
+        let blob = Blob::new(OCI_LAYER_TAR, bytes);
+        let layer = Layer {
+            diff_id: blob.digest.clone(), // uncompressed: diff_id == digest
+            blob,
+        };
+        let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {}});
+        Image::assemble(config, vec![layer], false)
     }
 
     /// Blobs the registry must hold for this image (config and every layer without `urls`).

@@ -9,7 +9,8 @@
 //! - [`faultproxy::FaultProxy`]: cuts, stalls, 429/500, flipped bytes, wrong Content-Type and
 //!   malformed JSON in front of a registry, with per-request byte counters;
 //! - [`image`] and [`windows::WindowsFixture`]: images built and pushed without silo;
-//! - [`skopeo`]: the peer client with the right flags per registry.
+//! - [`skopeo`]: the peer client with the right flags per registry;
+//! - [`silo_cli`]: silo's registry flags in one place, error capture, OCI layout reading.
 
 pub mod faultproxy;
 pub mod fileserver;
@@ -17,6 +18,7 @@ pub mod http;
 pub mod image;
 pub mod pki;
 pub mod registry;
+pub mod silo_cli;
 pub mod skopeo;
 pub mod tokenserver;
 pub mod tools;

@@ -1,12 +1,239 @@
-//! `silo build`: not implemented yet (issue 6).
+//! `silo build`: build a Windows image from a Dockerfile, with buildx's habits (`-t`, `-f`,
+//! `--build-arg`, `--target`, `--platform`, `--output`, `--progress`, `--iidfile`, `--label`).
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::{bail, Context as _};
+
 use super::Globals;
+use crate::build::base::TargetPlatform;
+use crate::build::engine::{self, BuildRequest};
+use crate::build::output::{self, Output};
+use crate::build::progress::{human_size, Progress, ProgressMode};
+use crate::build::runtimes::{self, Isolation, RuntimeChoice};
+use crate::dockerfile::winpath::PathMode;
+use crate::runtime::NetworkMode;
+use crate::store::{LockMode, Store};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The build context directory.
+    #[arg(default_value = ".")]
+    pub context: PathBuf,
+    /// The Dockerfile (default: CONTEXT/Dockerfile).
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Name the image in the store (repeatable); the first also names it in outputs.
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// Set a build-time variable: KEY=VALUE, or KEY to take it from the environment.
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub build_args: Vec<String>,
+    /// Build this stage and the stages it needs.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// windows/amd64[:OSVERSION]; several (comma-separated or repeated) build a multi-platform
+    /// image against the base's matching entries.
+    #[arg(long = "platform", value_delimiter = ',')]
+    pub platforms: Vec<String>,
+    /// What runs RUN steps: auto, wine (Linux), hcs (Windows) or none.
+    #[arg(long, default_value = "auto")]
+    pub runtime: RuntimeChoice,
+    /// HCS isolation: process or hyperv.
+    #[arg(long, default_value = "process")]
+    pub isolation: Isolation,
+    /// type=oci,dest=DIR | type=docker,dest=FILE | type=registry (repeatable).
+    #[arg(short = 'o', long = "output")]
+    pub outputs: Vec<String>,
+    /// Shorthand for --output type=registry.
+    #[arg(long)]
+    pub push: bool,
+    /// Do not use the build cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// auto, plain or quiet.
+    #[arg(long, default_value = "auto")]
+    pub progress: ProgressMode,
+    /// Print only the image ID.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Write the image ID (config digest; index digest for multi-platform builds) to this file.
+    #[arg(long)]
+    pub iidfile: Option<PathBuf>,
+    /// Add a label to the image: KEY=VALUE (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Network for RUN steps: default (the host's), none or host.
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// Stop a RUN step after this long (e.g. 10m, 90s).
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Windows path conventions: buildkit (WorkingDir `\app`, the default) or classic (`C:\app`,
+    /// like the classic docker builder).
+    #[arg(long, default_value = "buildkit")]
+    pub path_mode: String,
+}
 
-pub fn run(_globals: &Globals, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("build", 6)
+fn key_value(text: &str, what: &str) -> anyhow::Result<(String, String)> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => bail!("{what} {text:?}: expected KEY=VALUE"),
+    }
+}
+
+pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    let mode = if args.quiet {
+        ProgressMode::Quiet
+    } else {
+        args.progress
+    };
+    let mut build_args = BTreeMap::new();
+    for arg in &args.build_args {
+        match arg.split_once('=') {
+            Some((k, v)) => build_args.insert(k.to_string(), v.to_string()),
+            // `--build-arg KEY` takes the value from the environment, as docker does.
+            None => match std::env::var(arg) {
+                Ok(v) => build_args.insert(arg.clone(), v),
+                Err(_) => None,
+            },
+        };
+    }
+    let labels = args
+        .labels
+        .iter()
+        .map(|l| key_value(l, "--label"))
+        .collect::<anyhow::Result<BTreeMap<_, _>>>()?;
+    let platforms = if args.platforms.is_empty() {
+        vec![TargetPlatform::default()]
+    } else {
+        args.platforms
+            .iter()
+            .map(|p| TargetPlatform::parse(p.trim()).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<Vec<_>>>()?
+    };
+    let mut outputs = args
+        .outputs
+        .iter()
+        .map(|o| Output::parse(o).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.push && !outputs.contains(&Output::Registry) {
+        outputs.push(Output::Registry);
+    }
+    if outputs.contains(&Output::Registry) && args.tags.is_empty() {
+        bail!("pushing needs a name: add -t REGISTRY/REPO:TAG");
+    }
+    let network = match args.network.as_str() {
+        "default" | "host" => NetworkMode::Host,
+        "none" => NetworkMode::None,
+        other => bail!("--network {other}: expected default, host or none"),
+    };
+    let path_mode = match args.path_mode.as_str() {
+        "buildkit" => PathMode::BuildKit,
+        "classic" => PathMode::Classic,
+        other => bail!("--path-mode {other}: expected buildkit or classic"),
+    };
+    let run_timeout = match &args.timeout {
+        None => None,
+        Some(t) => Some(parse_timeout(t)?),
+    };
+    let context = args.context.clone();
+    if !context.is_dir() {
+        bail!(
+            "build context {} is not a directory (give the directory that holds your files)",
+            context.display()
+        );
+    }
+    let dockerfile = args
+        .file
+        .clone()
+        .unwrap_or_else(|| context.join("Dockerfile"));
+    if !dockerfile.is_file() {
+        bail!(
+            "Dockerfile {} not found (pass -f FILE or put a Dockerfile in the context)",
+            dockerfile.display()
+        );
+    }
+    let store = Store::open_default(globals.root.as_deref(), LockMode::Shared)
+        .context("opening the content store")?;
+    let runtime = runtimes::select(args.runtime, args.isolation, store.root())?;
+
+    let request = BuildRequest {
+        context,
+        dockerfile,
+        build_args,
+        target: args.target.clone(),
+        platforms,
+        no_cache: args.no_cache,
+        labels,
+        path_mode,
+        network,
+        run_timeout,
+    };
+    let mut progress = Progress::new(mode);
+    let result = match engine::build(&store, runtime.as_ref(), &mut progress, &request) {
+        Ok(result) => result,
+        Err(e) => {
+            let code = e.run_exit_code();
+            eprintln!("error: {e}");
+            // A failed RUN passes its exit code on (clamped to what a process can return).
+            return Ok(ExitCode::from(
+                code.map(|c| c.clamp(1, 255) as u8).unwrap_or(1),
+            ));
+        }
+    };
+    for output in &outputs {
+        output::write_output(&store, &result, output, &args.tags)
+            .with_context(|| format!("writing output {output:?}"))?;
+    }
+    output::tag_in_store(&store, &result, &args.tags).context("tagging the image in the store")?;
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, result.image_id())
+            .with_context(|| format!("writing --iidfile {}", path.display()))?;
+    }
+    progress.summary();
+    if mode == ProgressMode::Quiet {
+        println!("{}", result.image_id());
+    } else {
+        let (top, _) = result.top();
+        let size: u64 = result
+            .images
+            .iter()
+            .flat_map(|i| i.layers.iter().map(|l| l.descriptor.size()))
+            .sum();
+        eprintln!(
+            "built {} ({} platform{}, {} of layers){}",
+            top.digest(),
+            result.images.len(),
+            if result.images.len() == 1 { "" } else { "s" },
+            human_size(size),
+            if args.tags.is_empty() {
+                String::new()
+            } else {
+                format!(", tagged {}", args.tags.join(", "))
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_timeout(text: &str) -> anyhow::Result<std::time::Duration> {
+    let (number, scale) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (
+            &text[..i],
+            match &text[i..] {
+                "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                other => bail!("--timeout {text}: unknown unit {other:?} (use s, m or h)"),
+            },
+        ),
+        None => (text, 1),
+    };
+    let n: u64 = number
+        .parse()
+        .with_context(|| format!("--timeout {text}: expected e.g. 90s, 10m or 1h"))?;
+    Ok(std::time::Duration::from_secs(n * scale))
 }

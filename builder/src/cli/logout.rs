@@ -1,12 +1,30 @@
-//! `silo logout`: not implemented yet (issue 3).
+//! `silo logout REGISTRY`: remove stored credentials for a registry from the place `silo login`
+//! writes (credential helper, `--authfile`/`REGISTRY_AUTH_FILE`, or docker's `config.json`).
 
 use std::process::ExitCode;
 
+use anyhow::Result;
+
+use super::login::registry_ref;
+use super::transport::RegistryOpts;
 use super::Globals;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Registry host[:port].
+    pub registry: String,
+    #[command(flatten)]
+    pub registry_opts: RegistryOpts,
+}
 
-pub fn run(_globals: &Globals, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("logout", 3)
+pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
+    let (name, _) = registry_ref(&args.registry)?;
+    let env = args.registry_opts.credential_env();
+    if registry_client::credentials::erase(&env, &name)? {
+        eprintln!("Removed login credentials for {name}");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("Not logged in to {name}");
+        Ok(ExitCode::FAILURE)
+    }
 }

@@ -20,6 +20,7 @@ mod pull;
 mod push;
 mod registry;
 mod store;
+mod transport;
 
 /// Build, pull, push and inspect Windows container images — no daemon, any host.
 #[derive(Debug, Parser)]

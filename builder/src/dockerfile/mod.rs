@@ -3,14 +3,17 @@
 //! `.dockerignore` matching.
 
 pub mod ast;
+pub mod check;
 pub mod directives;
 pub mod dockerignore;
 pub mod dump;
 pub mod goquote;
 pub mod heredoc;
+pub mod instructions;
 pub mod line_parsers;
 pub mod parser;
 pub mod shell;
+pub mod stages;
 pub mod winpath;
 
 pub use parser::{parse, ParseError, ParseResult, Warning};

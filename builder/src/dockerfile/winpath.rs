@@ -73,7 +73,7 @@ pub fn check_system_drive(path: &str, keep_slash: bool) -> Result<String, WinPat
     if bytes.len() == 2 && bytes[1] == b':' {
         return err(format!("No relative path specified in \"{path}\""));
     }
-    if path.len() >= 2 && to_slash(&path[..2.min(path.len())]) == "//" {
+    if bytes.len() >= 2 && matches!(bytes[0], b'/' | b'\\') && matches!(bytes[1], b'/' | b'\\') {
         return err("UNC paths are not supported");
     }
     let rest = match path.split_once(':') {
@@ -577,6 +577,14 @@ mod tests {
             .unwrap_err()
             .0
             .contains("UNC paths are not supported"));
+    }
+
+    #[test]
+    fn non_ascii_paths_do_not_panic() {
+        assert_eq!(check_system_drive("é\\x", false).as_deref(), Ok("é/x"));
+        assert!(normalize_workdir(PathMode::Classic, "é", "ü").is_ok());
+        assert!(normalize_copy_dest(PathMode::Classic, "C:\\é", "ü/").is_ok());
+        assert!(classic_check_copy_from_source("é").is_ok());
     }
 
     #[test]

@@ -126,7 +126,10 @@ pub fn parse(text: &str, file: &str) -> Result<WineRegFile, WineRegError> {
         if line.starts_with('[') {
             let (path, secs) = parse_key_line(line, line_no, file)?;
             let time = secs
-                .map(|s| s * TICKS_PER_SEC + TICKS_1601_TO_1970)
+                .map(|s| {
+                    s.saturating_mul(TICKS_PER_SEC)
+                        .saturating_add(TICKS_1601_TO_1970)
+                })
                 .unwrap_or(0);
             let mut key = &mut root;
             for comp in &path {
@@ -776,6 +779,42 @@ mod tests {
             }),
             SAMPLE
         );
+    }
+
+    fn arb_name() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex("[a-zA-Z0-9 _.\\[\\]\"{}é€\u{1}\t]{1,12}").unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn garbage_never_panics(body in ".{0,300}") {
+            let _ = parse(&format!("WINE REGISTRY Version 2\n{body}"), "fuzz");
+            let _ = parse(&body, "fuzz");
+        }
+
+        #[test]
+        fn written_trees_parse_back_to_the_same_text(
+            keys in proptest::collection::vec(
+                (proptest::collection::vec(arb_name(), 1..4),
+                 proptest::collection::vec((arb_name(), 0u32..12, proptest::collection::vec(0u8..=255, 0..40)), 0..4)),
+                1..8)
+        ) {
+            let mut root = Key::default();
+            for (i, (path, values)) in keys.iter().enumerate() {
+                let mut key = &mut root;
+                for c in path {
+                    key = key.subkey_or_insert(c);
+                }
+                key.last_write = TICKS_1601_TO_1970 + (i as u64 + 1) * TICKS_PER_SEC;
+                for (name, kind, data) in values {
+                    key.set_value(Value::new(name.clone(), *kind, data.clone()));
+                }
+            }
+            let file = WineRegFile { relative_to: "REGISTRY\\Machine".into(), arch: Some("win64".into()), root };
+            let text = write(&file);
+            let back = parse(&text, "generated").unwrap();
+            proptest::prop_assert_eq!(write(&back), text);
+        }
     }
 
     #[test]

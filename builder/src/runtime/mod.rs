@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::layer::ChangeSet;
 
 pub mod hcs;
+pub mod none;
 pub mod wine;
 
 /// One image layer as a runtime needs it: its identity and where its bytes can be had.
@@ -72,6 +73,8 @@ pub trait Sandbox {
         output: &mut dyn OutputSink,
     ) -> anyhow::Result<ExitStatus>;
     /// Snapshots what the processes changed. Consumes the sandbox; its resources are released.
+    /// Files the ChangeSet refers to (`FileSource::Path`) stay readable until the runtime that
+    /// made the sandbox is dropped.
     fn commit(self: Box<Self>) -> anyhow::Result<ChangeSet>;
 }
 

@@ -1,1 +1,365 @@
-//! The Wine silo runtime for Linux hosts: namespaces + overlayfs + Wine. Not written yet (issue 7).
+//! The Wine silo runtime for Linux hosts: each step runs in a *silo* — new mount, pid, ipc and
+//! uts namespaces (and net with `--network none`) whose root filesystem for `C:` is an overlay
+//! of the image's layers over the Wine system layer — and what it changed (files and registry)
+//! is committed as a [`ChangeSet`].
+//!
+//! Modules:
+//! - [`preflight`]: Wine binaries, root, overlayfs, kernel — checked up front.
+//! - [`system_layer`]: the `wineboot -i` prefix made once per Wine version.
+//! - [`layers`]: image layers unpacked once per diff_id as overlay lower dirs.
+//! - [`registry`]: image hives ⊕ Wine's registry → the silo's `.reg` files, and back to deltas.
+//! - [`process`]: ProcessSpec → command line, environment, working directory.
+//! - [`launcher`]: `silo-launch.exe`, which starts a process with an exact command line.
+//! - [`silo`]: the namespaces, the init, output streaming, timeout.
+//! - [`commit`]: the overlay's upper dir → ChangeSet.
+//!
+//! On disk (`<state>/wine/`): `system/<wine version>/prefix` (system layer), `layers/<hex>/`
+//! (unpacked layers), `sandboxes/<pid>-<runtime>-<n>/` (one per prepared sandbox: `upper/`,
+//! `work/`, `prefix/` with the registry files and the `drive_c` mount point, `home/`, `l/<i>`
+//! short links to the lower dirs, `silo-launch.exe`, `wineserver` wrapper). A dropped sandbox's
+//! dir is removed; a committed one moves to `committed/` (its ChangeSet streams files from
+//! there) until its [`WineRuntime`] is dropped. Left-overs of dead processes go on the next
+//! `prepare`.
+
+pub mod commit;
+pub mod launcher;
+pub mod layers;
+pub mod preflight;
+pub mod process;
+pub mod registry;
+pub mod silo;
+pub mod system_layer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::layer::ChangeSet;
+use crate::runtime::{ExitStatus, OutputSink, ProcessSpec, Runtime, Sandbox, SandboxSpec};
+
+use preflight::WineInstall;
+use system_layer::SystemLayer;
+
+/// The `wine` runtime. Cheap to create; Wine is located and the host checked on first use.
+pub struct WineRuntime {
+    state_dir: PathBuf,
+    /// Distinguishes this runtime's sandboxes from other runtimes' in the same process.
+    id: u64,
+    setup: OnceLock<Result<(WineInstall, SystemLayer), String>>,
+}
+
+impl WineRuntime {
+    /// A runtime keeping its system layer, unpacked layers and sandboxes under `state_dir`.
+    pub fn new(state_dir: impl Into<PathBuf>) -> WineRuntime {
+        WineRuntime {
+            state_dir: state_dir.into(),
+            id: RUNTIME_COUNTER.fetch_add(1, Ordering::Relaxed),
+            setup: OnceLock::new(),
+        }
+    }
+
+    /// Whether this host can run the Wine silo (for `--runtime auto`).
+    pub fn available() -> bool {
+        preflight::find_wine().is_ok() && preflight::check_host().is_ok()
+    }
+
+    /// Checks the preconditions and makes the Wine system layer if needed.
+    pub fn ensure_ready(&self) -> anyhow::Result<(&WineInstall, &SystemLayer)> {
+        let r = self.setup.get_or_init(|| {
+            let wine = preflight::find_wine().map_err(|e| e.to_string())?;
+            preflight::check_host().map_err(|e| e.to_string())?;
+            let layer = system_layer::ensure(&self.state_dir, &wine).map_err(|e| e.to_string())?;
+            Ok((wine, layer))
+        });
+        match r {
+            Ok((w, l)) => Ok((w, l)),
+            Err(e) => Err(anyhow::anyhow!("{e}")),
+        }
+    }
+}
+
+static SANDBOX_COUNTER: AtomicU64 = AtomicU64::new(0);
+static RUNTIME_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl WineRuntime {
+    fn sandboxes_dir(&self) -> PathBuf {
+        self.state_dir.join("wine").join("sandboxes")
+    }
+    fn committed_dir(&self) -> PathBuf {
+        self.state_dir.join("wine").join("committed")
+    }
+}
+
+impl Drop for WineRuntime {
+    /// Releases the committed sandboxes whose files this runtime's ChangeSets referred to.
+    fn drop(&mut self) {
+        let mine = format!("{}-{}-", std::process::id(), self.id);
+        if let Ok(rd) = std::fs::read_dir(self.committed_dir()) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&mine) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+}
+
+/// Removes sandboxes left by processes that no longer exist (killed builds).
+fn remove_stale_sandboxes(root: &Path) {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only checks for existence.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+impl Runtime for WineRuntime {
+    fn name(&self) -> &'static str {
+        "wine"
+    }
+
+    fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>> {
+        let (wine, system) = self.ensure_ready()?;
+        let root = self.sandboxes_dir();
+        let committed = self.committed_dir();
+        for dir in [&root, &committed] {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            remove_stale_sandboxes(dir);
+        }
+        let mut image_lowers = Vec::new();
+        let mut layer_dirs = Vec::new();
+        for layer in &spec.layers {
+            let dir = layers::unpacked_layer(&self.state_dir, layer)?;
+            layer_dirs.push(dir.clone());
+            image_lowers.push(dir.join("Files"));
+        }
+        image_lowers.reverse(); // highest priority first
+        let id = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            self.id,
+            SANDBOX_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = root.join(&id);
+        let mut sandbox =
+            WineSandbox::create(dir, wine.clone(), system, image_lowers, &layer_dirs, spec)?;
+        sandbox.committed_dir = committed.join(&id);
+        Ok(Box::new(sandbox))
+    }
+}
+
+/// One prepared silo: its scratch (upper dir), prefix and materialized registry.
+pub struct WineSandbox {
+    dir: PathBuf,
+    wine: WineInstall,
+    /// Lower dirs, highest priority first (image layers, then the Wine system layer).
+    lowers: Vec<PathBuf>,
+    /// The image layers' `Files/` only.
+    image_lowers: Vec<PathBuf>,
+    network: crate::runtime::NetworkMode,
+    registry: registry::Materialized,
+    hostname: String,
+    /// Where the sandbox moves on commit.
+    committed_dir: PathBuf,
+}
+
+impl WineSandbox {
+    fn create(
+        dir: PathBuf,
+        wine: WineInstall,
+        system: &SystemLayer,
+        image_lowers: Vec<PathBuf>,
+        layer_dirs: &[PathBuf],
+        spec: &SandboxSpec,
+    ) -> anyhow::Result<WineSandbox> {
+        let mk = |p: &Path| {
+            std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))
+        };
+        if !preflight::is_overlay_upper_capable(dir.parent().unwrap_or(&dir)) {
+            anyhow::bail!(
+                "the silo state dir {} is on overlayfs, which cannot hold an overlay upper dir; \
+                 put the state dir on a regular file system (e.g. a volume)",
+                dir.display()
+            );
+        }
+        for sub in [
+            "upper",
+            "work",
+            "prefix/drive_c",
+            "prefix/dosdevices",
+            "home",
+            "l",
+        ] {
+            mk(&dir.join(sub))?;
+        }
+        let mut lowers = image_lowers.clone();
+        lowers.push(system.drive_c());
+        for (i, l) in lowers.iter().enumerate() {
+            std::os::unix::fs::symlink(l, dir.join("l").join(i.to_string()))
+                .context("linking a lower dir")?;
+        }
+        std::os::unix::fs::symlink("../drive_c", dir.join("prefix/dosdevices/c:"))
+            .context("creating the C: drive link")?;
+        // Never let Wine re-run wineboot on this prefix.
+        std::fs::write(dir.join("prefix/.update-timestamp"), "disable\n")?;
+        std::fs::write(dir.join("silo-launch.exe"), launcher::launcher_exe())?;
+        let wrapper = dir.join("wineserver");
+        // -p0: the server exits (saving the registry) as soon as the last process is gone.
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nexec '{}' -p0 \"$@\"\n", wine.server.display()),
+        )?;
+        std::fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )?;
+        let registry = registry::materialize(system, layer_dirs, &dir.join("prefix"))
+            .context("materializing the image's registry for the silo")?;
+        let hostname = format!(
+            "silo-{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64 & 0xffff_ffff)
+                .unwrap_or(0)
+        );
+        Ok(WineSandbox {
+            dir,
+            wine,
+            lowers,
+            image_lowers,
+            network: spec.network,
+            registry,
+            hostname,
+            committed_dir: PathBuf::new(),
+        })
+    }
+
+    fn fixed_env(&self) -> Vec<(String, String)> {
+        let d = |s: &str| self.dir.join(s).to_string_lossy().into_owned();
+        vec![
+            ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+            ("WINEPREFIX".into(), d("prefix")),
+            ("WINEDEBUG".into(), "-all".into()),
+            (
+                "WINELOADER".into(),
+                self.wine.loader.to_string_lossy().into_owned(),
+            ),
+            ("WINESERVER".into(), d("wineserver")),
+            ("WINEDLLOVERRIDES".into(), "winemenubuilder.exe=d".into()),
+            ("HOME".into(), d("home")),
+            ("USER".into(), system_layer::PROFILE_USER.into()),
+            ("LOGNAME".into(), system_layer::PROFILE_USER.into()),
+            ("LANG".into(), "C.UTF-8".into()),
+        ]
+    }
+}
+
+impl Sandbox for WineSandbox {
+    fn run(
+        &mut self,
+        process: &ProcessSpec,
+        output: &mut dyn OutputSink,
+    ) -> anyhow::Result<ExitStatus> {
+        let cl = process::command_line(process)?;
+        let program = process::program_name(process, &cl);
+        process::check_runnable(&program, &self.image_lowers)?;
+        let rel = process::workdir_relative(&process.working_dir)?;
+        let mut dirs = vec![self.dir.join("upper")];
+        dirs.extend(self.lowers.iter().cloned());
+        let rel = process::existing_spelling(&dirs, &rel);
+        let drive_c = self.dir.join("prefix/drive_c");
+        let cwd = if rel.is_empty() {
+            drive_c.clone()
+        } else {
+            drive_c.join(&rel)
+        };
+        // SAFETY: getuid has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        let server_dir = PathBuf::from(format!("/tmp/.wine-{uid}"));
+        silo::ensure_private_dir(&server_dir)
+            .with_context(|| format!("creating {}", server_dir.display()))?;
+        let spec = silo::SiloSpec {
+            base_dir: self.dir.clone(),
+            lowerdirs: (0..self.lowers.len())
+                .map(|i| PathBuf::from(format!("l/{i}")))
+                .collect(),
+            upper: self.dir.join("upper"),
+            work: self.dir.join("work"),
+            mount_point: drive_c,
+            server_dir,
+            program: self.wine.loader.clone(),
+            argv: vec![
+                "wine64".into(),
+                self.dir
+                    .join("silo-launch.exe")
+                    .to_string_lossy()
+                    .into_owned(),
+            ],
+            env: process::environment(process, &cl, &self.fixed_env()),
+            cwd,
+            network: self.network,
+            hostname: self.hostname.clone(),
+            timeout: process.timeout,
+            grace: Duration::from_secs(10),
+        };
+        let code = silo::run(&spec, output)?;
+        Ok(ExitStatus { code })
+    }
+
+    fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
+        // The ChangeSet streams files from the upper dir: keep it (in `committed/`) until the
+        // runtime is dropped; the rest of the sandbox goes now.
+        std::fs::rename(&self.dir, &self.committed_dir).with_context(|| {
+            format!(
+                "moving {} to {}",
+                self.dir.display(),
+                self.committed_dir.display()
+            )
+        })?;
+        self.dir = self.committed_dir.clone();
+        let upper = self.dir.join("upper");
+        let mut cs = commit::changes_from_upper(&upper, &self.lowers)
+            .with_context(|| format!("reading the silo's changes in {}", upper.display()))?;
+        cs.hive_deltas = registry::deltas(&self.registry, &self.dir.join("prefix"))
+            .context("computing the step's registry changes")?;
+        for scratch in [
+            "work",
+            "prefix",
+            "home",
+            "l",
+            "silo-launch.exe",
+            "wineserver",
+        ] {
+            let p = self.dir.join(scratch);
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+        }
+        // Dropping `self` must not remove the kept upper dir.
+        self.dir = PathBuf::new();
+        Ok(cs)
+    }
+}
+
+impl Drop for WineSandbox {
+    fn drop(&mut self) {
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}

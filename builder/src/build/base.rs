@@ -1,0 +1,434 @@
+//! Base images of a build: where an image named in `FROM` or `COPY --from` comes from (the
+//! store, `oci:DIR[:tag]`, `docker-archive:FILE[:ref]`), which entry of an index matches the
+//! requested platform (by `os.version`), and where each layer's bytes live. Only the manifest and
+//! config are read up front; a layer blob is read when a step needs its bytes (RUN, COPY --from)
+//! or an output needs to copy it.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use oci_spec::image::{Descriptor, Digest};
+
+use super::config::ImageConfig;
+use crate::image::{self, Flavor, Manifest};
+use crate::store::{self, BlobSource, ImageLocation, ImageSource, Store, StoreError};
+
+/// Where a layer's (or any blob's) bytes can be read.
+#[derive(Clone)]
+pub enum BlobHome {
+    /// The content store.
+    Store,
+    /// An image source outside the store (an OCI layout or a docker-archive).
+    Source(Rc<dyn ImageSource>),
+}
+
+impl std::fmt::Debug for BlobHome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlobHome::Store => f.write_str("Store"),
+            BlobHome::Source(_) => f.write_str("Source"),
+        }
+    }
+}
+
+impl BlobHome {
+    /// Opens the blob for reading.
+    pub fn open<'a>(
+        &'a self,
+        store: &'a Store,
+        digest: &Digest,
+    ) -> Result<Box<dyn Read + Send + 'a>, StoreError> {
+        match self {
+            BlobHome::Store => store.open_blob(digest),
+            BlobHome::Source(source) => source.open_blob(digest),
+        }
+    }
+
+    /// Makes sure the blob is in the store (copying it, verified, when it lives elsewhere) and
+    /// returns its path there. This is where a lazy base's layer is finally read.
+    pub fn ensure_in_store(
+        &self,
+        store: &Store,
+        descriptor: &Descriptor,
+    ) -> Result<PathBuf, StoreError> {
+        let digest = descriptor.digest();
+        if !store.has_blob(digest)? {
+            let mut reader = self.open(store, digest)?;
+            let mut writer = store.begin_blob()?;
+            std::io::copy(&mut reader, &mut writer)
+                .map_err(|e| StoreError::io(format!("copying blob {digest}"), e))?;
+            writer.commit(Some((digest, descriptor.size())))?;
+        }
+        store.blob_path(digest)
+    }
+}
+
+/// One layer of an image being built.
+#[derive(Debug, Clone)]
+pub struct ImageLayer {
+    pub descriptor: Descriptor,
+    pub diff_id: Digest,
+    pub home: BlobHome,
+}
+
+/// A resolved base image for one platform.
+#[derive(Debug, Clone)]
+pub struct BaseImage {
+    /// How the user named it.
+    pub name: String,
+    /// The manifest's descriptor (digest of the exact image used).
+    pub manifest_digest: Digest,
+    pub flavor: Flavor,
+    pub config: ImageConfig,
+    pub layers: Vec<ImageLayer>,
+}
+
+/// Errors resolving a base.
+#[derive(Debug, thiserror::Error)]
+pub enum BaseError {
+    #[error(
+        "FROM scratch: Windows has no empty base image (every Windows image starts from a base \
+         layer with registry hives). Make one with `silo base create -t NAME --os-version \
+         10.0.20348.1` and use `FROM NAME`"
+    )]
+    Scratch,
+    #[error("base image {name}: {source}")]
+    Store {
+        name: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error(
+        "base image {name:?} is not in the local store, and pulling registry images is not part \
+         of this silo build yet; use `silo base create -t {name}`, an oci:DIR or \
+         docker-archive:FILE location, or pull it into the store first"
+    )]
+    NotLocal { name: String },
+    #[error("base image {name}: {message}")]
+    Invalid { name: String, message: String },
+    #[error(
+        "base image {name} has no windows/amd64 entry for os.version {wanted} (it has: {have})"
+    )]
+    NoPlatform {
+        name: String,
+        wanted: String,
+        have: String,
+    },
+}
+
+/// The platform a build targets: `windows/amd64` with an optional `os.version` (all four
+/// numbers, or three to accept any revision of that build).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TargetPlatform {
+    pub os_version: Option<String>,
+}
+
+impl TargetPlatform {
+    /// Parses `windows/amd64[:OSVERSION]` (also `windows/amd64/10.0.20348` and a bare
+    /// `windows`).
+    pub fn parse(text: &str) -> Result<TargetPlatform, String> {
+        let (platform, version) = match text.split_once(':') {
+            Some((p, v)) => (p, Some(v.to_string())),
+            None => (text, None),
+        };
+        let mut parts = platform.split('/');
+        let os = parts.next().unwrap_or_default();
+        let arch = parts.next().unwrap_or("amd64");
+        let rest = parts.next();
+        if !os.eq_ignore_ascii_case("windows") || !arch.eq_ignore_ascii_case("amd64") {
+            return Err(format!(
+                "--platform {text}: silo builds windows/amd64 images only"
+            ));
+        }
+        let version = version.or(rest.map(str::to_string));
+        if let Some(v) = &version {
+            let numbers: Vec<&str> = v.split('.').collect();
+            if !(3..=4).contains(&numbers.len())
+                || numbers
+                    .iter()
+                    .any(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(format!(
+                    "--platform {text}: os.version must look like 10.0.20348 or 10.0.20348.1"
+                ));
+            }
+        }
+        Ok(TargetPlatform {
+            os_version: version,
+        })
+    }
+
+    fn matches(&self, os_version: Option<&str>) -> bool {
+        match (&self.os_version, os_version) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(want), Some(have)) => {
+                let want: Vec<&str> = want.split('.').collect();
+                let have: Vec<&str> = have.split('.').collect();
+                want.len() <= have.len() && want.iter().zip(&have).all(|(a, b)| a == b)
+            }
+        }
+    }
+}
+
+/// An image source outside the store (`None`: the store itself) and the name inside it.
+type Located = (Option<Rc<dyn ImageSource>>, Option<String>);
+
+/// The image source and the name inside it for a base reference.
+fn open_location(store: &Store, reference: &str) -> Result<Located, BaseError> {
+    let location = ImageLocation::parse(reference).map_err(|source| BaseError::Store {
+        name: reference.into(),
+        source,
+    })?;
+    match location {
+        ImageLocation::Store(name) => match store.get_ref(&name) {
+            Ok(_) => Ok((None, Some(name))),
+            Err(StoreError::RefNotFound(_)) => Err(BaseError::NotLocal { name }),
+            Err(source) => Err(BaseError::Store { name, source }),
+        },
+        other => {
+            let (source, name) = other.open_source(None).map_err(|source| BaseError::Store {
+                name: reference.into(),
+                source,
+            })?;
+            Ok((Some(Rc::from(source)), name))
+        }
+    }
+}
+
+/// Resolves `reference` for `platform`.
+pub fn resolve_base(
+    store: &Store,
+    reference: &str,
+    platform: &TargetPlatform,
+) -> Result<BaseImage, BaseError> {
+    if reference.eq_ignore_ascii_case("scratch") {
+        return Err(BaseError::Scratch);
+    }
+    let (external, name) = open_location(store, reference)?;
+    let store_err = |source: StoreError| BaseError::Store {
+        name: reference.into(),
+        source,
+    };
+    let invalid = |message: String| BaseError::Invalid {
+        name: reference.into(),
+        message,
+    };
+    let source: &dyn ImageSource = match &external {
+        Some(source) => source.as_ref(),
+        None => store,
+    };
+    let home = match &external {
+        Some(source) => BlobHome::Source(source.clone()),
+        None => BlobHome::Store,
+    };
+    let top = source.resolve(name.as_deref()).map_err(store_err)?;
+    let mut descriptor = top;
+    let mut bytes = source.read_blob(descriptor.digest()).map_err(store_err)?;
+    let manifest = loop {
+        match image::parse_manifest(&bytes, descriptor.digest().as_ref())
+            .map_err(|e| invalid(e.to_string()))?
+        {
+            Manifest::Image(m) => break m,
+            Manifest::Index(_) => {
+                descriptor = pick_entry(reference, &bytes, platform)?;
+                bytes = source.read_blob(descriptor.digest()).map_err(store_err)?;
+            }
+        }
+    };
+    let flavor = match manifest.media_type() {
+        Some(m) if m.to_string() == image::docker::MANIFEST => Flavor::Docker,
+        _ => Flavor::Oci,
+    };
+    let config_bytes = source
+        .read_blob(manifest.config().digest())
+        .map_err(store_err)?;
+    let config = ImageConfig::parse(&config_bytes, manifest.config().digest().as_ref())
+        .map_err(|e| invalid(e.to_string()))?;
+    if !config.os.eq_ignore_ascii_case("windows") {
+        return Err(invalid(format!(
+            "it is a {} image; silo builds Windows images on Windows bases",
+            if config.os.is_empty() {
+                "non-Windows"
+            } else {
+                &config.os
+            }
+        )));
+    }
+    if !platform.matches(config.os_version.as_deref()) {
+        return Err(BaseError::NoPlatform {
+            name: reference.into(),
+            wanted: platform.os_version.clone().unwrap_or_default(),
+            have: config
+                .os_version
+                .clone()
+                .unwrap_or_else(|| "no os.version".into()),
+        });
+    }
+    let diff_ids = &config.rootfs.diff_ids;
+    if diff_ids.len() != manifest.layers().len() {
+        return Err(invalid(format!(
+            "manifest has {} layers but the config lists {} diff_ids",
+            manifest.layers().len(),
+            diff_ids.len()
+        )));
+    }
+    let layers = manifest
+        .layers()
+        .iter()
+        .zip(diff_ids)
+        .map(|(descriptor, diff_id)| {
+            Ok(ImageLayer {
+                descriptor: descriptor.clone(),
+                diff_id: store::parse_sha256(diff_id).map_err(store_err)?,
+                home: home.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, BaseError>>()?;
+    Ok(BaseImage {
+        name: reference.into(),
+        manifest_digest: descriptor.digest().clone(),
+        flavor,
+        config,
+        layers,
+    })
+}
+
+/// A platform entry of an index as the JSON has it. Read from the raw document because the
+/// `os.version`/`os.features` keys are what matter here and oci-spec 0.8 (de)serializes them
+/// under other names.
+struct IndexEntry {
+    descriptor: Descriptor,
+    os: String,
+    architecture: String,
+    os_version: Option<String>,
+}
+
+fn index_entries(bytes: &[u8]) -> Result<Vec<IndexEntry>, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("index is not JSON: {e}"))?;
+    let manifests = value
+        .get("manifests")
+        .and_then(|m| m.as_array())
+        .ok_or("index has no manifests array")?;
+    manifests
+        .iter()
+        .map(|m| {
+            let descriptor: Descriptor =
+                serde_json::from_value(m.clone()).map_err(|e| format!("bad index entry: {e}"))?;
+            let platform = m.get("platform");
+            let text = |key: &str| {
+                platform
+                    .and_then(|p| p.get(key))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            Ok(IndexEntry {
+                descriptor,
+                os: text("os").unwrap_or_default(),
+                architecture: text("architecture").unwrap_or_default(),
+                os_version: text("os.version").or_else(|| text("os_version")),
+            })
+        })
+        .collect()
+}
+
+/// The index entry for `platform`: windows/amd64 entries whose `os.version` matches; among
+/// several, the highest version (numerically).
+fn pick_entry(
+    name: &str,
+    index_bytes: &[u8],
+    platform: &TargetPlatform,
+) -> Result<Descriptor, BaseError> {
+    let entries = index_entries(index_bytes).map_err(|message| BaseError::Invalid {
+        name: name.into(),
+        message,
+    })?;
+    let windows: Vec<&IndexEntry> = entries
+        .iter()
+        .filter(|e| {
+            (e.os.is_empty() || e.os == "windows")
+                && (e.architecture.is_empty() || e.architecture == "amd64")
+        })
+        .collect();
+    let mut matching: Vec<&IndexEntry> = windows
+        .iter()
+        .copied()
+        .filter(|e| platform.matches(e.os_version.as_deref()))
+        .collect();
+    matching.sort_by_key(|e| version_key(e.os_version.as_deref()));
+    match matching.last() {
+        Some(e) => Ok(e.descriptor.clone()),
+        None => Err(BaseError::NoPlatform {
+            name: name.into(),
+            wanted: platform.os_version.clone().unwrap_or_else(|| "any".into()),
+            have: windows
+                .iter()
+                .map(|e| {
+                    e.os_version
+                        .clone()
+                        .unwrap_or_else(|| "no os.version".into())
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+fn version_key(version: Option<&str>) -> Vec<u64> {
+    version
+        .unwrap_or_default()
+        .split('.')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_entries_are_picked_by_os_version_keys_as_written() {
+        let index = br#"{"schemaVersion":2,"manifests":[
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+             "digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111",
+             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.17763.5820"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+             "digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222",
+             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.20348.1850"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+             "digest":"sha256:3333333333333333333333333333333333333333333333333333333333333333",
+             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.20348.2461"}}]}"#;
+        let pick = |v: &str| {
+            pick_entry("x", index, &TargetPlatform::parse(v).unwrap())
+                .map(|d| d.digest().to_string().chars().last().unwrap())
+        };
+        assert_eq!(pick("windows/amd64:10.0.17763").unwrap(), '1');
+        assert_eq!(pick("windows/amd64:10.0.20348").unwrap(), '3');
+        assert_eq!(pick("windows/amd64:10.0.20348.1850").unwrap(), '2');
+        assert_eq!(pick("windows/amd64").unwrap(), '3');
+        let err = pick("windows/amd64:10.0.26100").unwrap_err().to_string();
+        assert!(err.contains("10.0.17763.5820, 10.0.20348.1850"), "{err}");
+    }
+
+    #[test]
+    fn platforms_parse_and_match_by_os_version() {
+        let p = TargetPlatform::parse("windows/amd64:10.0.20348").unwrap();
+        assert!(p.matches(Some("10.0.20348.2700")));
+        assert!(!p.matches(Some("10.0.17763.1")));
+        assert!(!p.matches(None));
+        assert!(TargetPlatform::parse("windows/amd64")
+            .unwrap()
+            .matches(None));
+        assert_eq!(
+            TargetPlatform::parse("windows/amd64/10.0.17763.1")
+                .unwrap()
+                .os_version
+                .as_deref(),
+            Some("10.0.17763.1")
+        );
+        assert!(TargetPlatform::parse("linux/amd64").is_err());
+        assert!(TargetPlatform::parse("windows/amd64:10.x").is_err());
+    }
+}

@@ -1,0 +1,1126 @@
+//! The build engine: runs the stages a target needs, step by step, for each requested platform.
+//!
+//! The Dockerfile frontend (`crate::dockerfile::stages`) parses the stages, expands each
+//! instruction, keeps the image config and says what each command needs done
+//! ([`Step`]): nothing more for metadata, a RUN, a COPY/ADD or a WORKDIR directory. This engine
+//! does those steps. A stage starts from its base — an image, read lazily (manifest and config
+//! only), or an earlier stage. COPY/ADD/WORKDIR build a [`ChangeSet`] directly, RUN gets one from
+//! the [`Runtime`]; the layer codec turns it into a blob in the store. Before a layer step runs,
+//! its cache key (parent chain, expanded instruction, input digests) is looked up; a hit reuses
+//! the recorded layer. Nothing is written to the store but complete, verified blobs and records;
+//! refs are set only after the whole build succeeded (see `output`).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oci_spec::image::{Descriptor, MediaType};
+
+use super::base::{resolve_base, BlobHome, ImageLayer, TargetPlatform};
+use super::cache::{self, CachedLayer};
+use super::config::ImageConfig;
+use super::context::{BothFilters, NoFilter, PathFilter, SourceTree};
+use super::copy::{plan_copy, CopyRequest};
+use super::frontend_config::{from_frontend, to_frontend};
+use super::owner::resolve_chown;
+use super::progress::Progress;
+use crate::dockerfile::dockerignore::{self, PatternMatcher};
+use crate::dockerfile::instructions::{self, Command, Instruction, Location, Parsed};
+use crate::dockerfile::shell::HostMode;
+use crate::dockerfile::stages::{
+    parse_stages, Base, BaseConfig, BuildOptions, BuildPlan, CopySource, CopyStep, FrontendError,
+    Platform, RunStep, Stage, StageDispatcher, Step,
+};
+use crate::dockerfile::winpath::PathMode;
+use crate::image::{self, Flavor};
+use crate::layer::changeset::Timestamp;
+use crate::layer::sd::Sid;
+use crate::layer::writer::{LayerCompression, WriteOptions};
+use crate::layer::{ChangeSet, Entry, EntryKind, FileMeta, UnpackFilter, UnpackOptions};
+use crate::runtime::{LayerRef, NetworkMode, OutputSink, ProcessSpec, Runtime, SandboxSpec};
+use crate::store::Store;
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The build context directory.
+    pub context: PathBuf,
+    /// The Dockerfile.
+    pub dockerfile: PathBuf,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    /// One entry per platform; at least one.
+    pub platforms: Vec<TargetPlatform>,
+    pub no_cache: bool,
+    /// `--label`: added to the final image's labels.
+    pub labels: BTreeMap<String, String>,
+    pub path_mode: PathMode,
+    /// `--network` for RUN steps that do not set their own.
+    pub network: NetworkMode,
+    /// `--timeout` for each RUN step.
+    pub run_timeout: Option<std::time::Duration>,
+}
+
+/// One built image (one platform).
+#[derive(Debug, Clone)]
+pub struct BuiltImage {
+    pub config: ImageConfig,
+    pub config_descriptor: Descriptor,
+    pub config_bytes: Vec<u8>,
+    /// The manifest's descriptor (its platform is in `config`: os.version, os.features).
+    pub manifest_descriptor: Descriptor,
+    pub manifest_bytes: Vec<u8>,
+    pub layers: Vec<ImageLayer>,
+    pub flavor: Flavor,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone)]
+pub struct BuildResult {
+    pub images: Vec<BuiltImage>,
+    /// The index over `images` when several platforms were built.
+    pub index: Option<(Descriptor, Vec<u8>)>,
+}
+
+impl BuildResult {
+    /// The descriptor and bytes an output names: the index, or the only manifest.
+    pub fn top(&self) -> (&Descriptor, &[u8]) {
+        match &self.index {
+            Some((d, b)) => (d, b),
+            None => (
+                &self.images[0].manifest_descriptor,
+                &self.images[0].manifest_bytes,
+            ),
+        }
+    }
+
+    /// What `--iidfile` and `--quiet` report: the config digest (docker's image ID) of a
+    /// single-platform build, the index digest of a multi-platform one.
+    pub fn image_id(&self) -> String {
+        match &self.index {
+            Some((d, _)) => d.digest().to_string(),
+            None => self.images[0].config_descriptor.digest().to_string(),
+        }
+    }
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The Dockerfile itself is wrong (parse, flags, stage graph).
+    #[error("{file}:{line}: {message}")]
+    Dockerfile {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    /// A step failed: where, what was written, why.
+    #[error("{file}:{line}: {text}: {reason}")]
+    Step {
+        file: String,
+        line: usize,
+        text: String,
+        reason: String,
+    },
+    /// A RUN step's process exited with a non-zero code.
+    #[error(
+        "{file}:{line}: {text}: process \"{command}\" did not complete successfully: exit code: {code}"
+    )]
+    RunFailed {
+        file: String,
+        line: usize,
+        text: String,
+        command: String,
+        code: i32,
+    },
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl BuildError {
+    /// The exit code of a failed RUN, to pass on as silo's own.
+    pub fn run_exit_code(&self) -> Option<i32> {
+        match self {
+            BuildError::RunFailed { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// Builds the request. `store` holds layers, cache records and the results.
+pub fn build(
+    store: &Store,
+    runtime: &dyn Runtime,
+    progress: &mut Progress,
+    request: &BuildRequest,
+) -> Result<BuildResult, BuildError> {
+    let bytes = std::fs::read(&request.dockerfile).map_err(|e| {
+        BuildError::Setup(format!(
+            "reading Dockerfile {}: {e}",
+            request.dockerfile.display()
+        ))
+    })?;
+    let file = request
+        .dockerfile
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "Dockerfile".into());
+    let parsed = crate::dockerfile::parse(&bytes)
+        .map_err(|e| BuildError::Setup(format!("{}: {e}", request.dockerfile.display())))?;
+    for warning in &parsed.warnings {
+        progress.warn(&format!("{file}:{}: {}", warning.line, warning.short));
+    }
+    if !request.context.is_dir() {
+        return Err(BuildError::Setup(format!(
+            "build context {} is not a directory",
+            request.context.display()
+        )));
+    }
+    let ignore = dockerignore::load_for_build(&request.dockerfile, &request.context)
+        .map_err(|e| BuildError::Setup(format!(".dockerignore: {e}")))?;
+    let epoch = source_date_epoch(request)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("build-")
+        .tempdir_in(store.root().join("tmp"))
+        .map_err(|e| BuildError::Setup(format!("creating a scratch directory: {e}")))?;
+
+    let mut images = Vec::new();
+    for (n, platform) in request.platforms.iter().enumerate() {
+        let mut target_platform = Platform::windows_amd64();
+        target_platform.os_version = platform.os_version.clone().unwrap_or_default();
+        let options = BuildOptions {
+            build_args: request.build_args.clone(),
+            target_platform,
+            build_platform: Platform::host(),
+            host: HostMode::Linux,
+            path_mode: request.path_mode,
+            target: request.target.clone(),
+        };
+        let plan = parse_stages(&parsed.ast, parsed.escape_token, &options)
+            .map_err(|e| frontend_error(&file, e))?;
+        let first = n == 0;
+        if first {
+            for w in &plan.warnings {
+                progress.warn(&format!("{file}:{}: {} ({})", w.line, w.message, w.rule));
+            }
+            let unused = plan.unused_build_args();
+            if !unused.is_empty() {
+                progress.warn(&format!(
+                    "one or more build-args {unused:?} were not consumed"
+                ));
+            }
+        }
+        let mut engine = Engine {
+            store,
+            runtime,
+            progress: &mut *progress,
+            request,
+            plan: &plan,
+            file: file.clone(),
+            ignore: &ignore,
+            epoch,
+            now: epoch.unwrap_or_else(now_secs),
+            platform,
+            scratch: scratch.path().to_path_buf(),
+            multi_platform: request.platforms.len() > 1,
+            show_warnings: first,
+        };
+        images.push(engine.build_plan()?);
+    }
+    let index = if images.len() > 1 {
+        Some(make_index(store, &images)?)
+    } else {
+        None
+    };
+    Ok(BuildResult { images, index })
+}
+
+fn frontend_error(file: &str, e: FrontendError) -> BuildError {
+    match e.location {
+        Some(location) => BuildError::Dockerfile {
+            file: file.to_string(),
+            line: location.start_line,
+            message: e.message,
+        },
+        None => BuildError::Setup(e.message),
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `SOURCE_DATE_EPOCH` from `--build-arg` (BuildKit's way), else the environment (buildx
+/// passes it on that way).
+fn source_date_epoch(request: &BuildRequest) -> Result<Option<i64>, BuildError> {
+    let value = request
+        .build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
+        .filter(|v| !v.trim().is_empty());
+    match value {
+        None => Ok(None),
+        Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
+            BuildError::Setup(format!(
+                "SOURCE_DATE_EPOCH={v:?}: expected a number of seconds since 1970"
+            ))
+        }),
+    }
+}
+
+/// The filesystem side of a stage: what the frontend's config does not hold.
+#[derive(Clone)]
+struct StageState {
+    /// The full image config (the base's, with every field kept), updated from the frontend's
+    /// view after each command.
+    config: ImageConfig,
+    layers: Vec<ImageLayer>,
+    flavor: Flavor,
+    /// How many history entries came from the base image (their times are kept as they were).
+    base_history: usize,
+    /// The stage's files, unpacked when a later `COPY --from` needs them.
+    files: Rc<RefCell<Option<Rc<tempfile::TempDir>>>>,
+}
+
+/// A finished stage: its filesystem state and what a stage built on it inherits.
+struct BuiltStage {
+    state: StageState,
+    inherit: BaseConfig,
+}
+
+/// What a layer step made: its changes, and the sandbox they may point into (kept until the
+/// layer is written, then dropped, which releases it).
+struct Made {
+    changes: ChangeSet,
+    sandbox: Option<Box<dyn crate::runtime::Sandbox>>,
+}
+
+impl Made {
+    fn changes(changes: ChangeSet) -> Made {
+        Made {
+            changes,
+            sandbox: None,
+        }
+    }
+}
+
+/// How a layer step ended, for progress.
+enum LayerOutcome {
+    Cached(u64),
+    Built(u64),
+}
+
+struct Engine<'a> {
+    store: &'a Store,
+    runtime: &'a dyn Runtime,
+    progress: &'a mut Progress,
+    request: &'a BuildRequest,
+    plan: &'a BuildPlan,
+    file: String,
+    ignore: &'a PatternMatcher,
+    epoch: Option<i64>,
+    now: i64,
+    platform: &'a TargetPlatform,
+    scratch: PathBuf,
+    multi_platform: bool,
+    /// Lint warnings are shown for the first platform only (they are the same for all).
+    show_warnings: bool,
+}
+
+impl Engine<'_> {
+    fn build_plan(&mut self) -> Result<BuiltImage, BuildError> {
+        let mut built: BTreeMap<usize, BuiltStage> = BTreeMap::new();
+        for index in self.plan.build_order() {
+            let stage = &self.plan.stages[index];
+            let done = self.build_stage(stage, &built)?;
+            built.insert(index, done);
+        }
+        let target = built
+            .remove(&self.plan.target)
+            .expect("the target stage was built");
+        self.finish_image(target.state)
+    }
+
+    fn step_error(&self, location: Location, text: &str, reason: String) -> BuildError {
+        BuildError::Step {
+            file: self.file.clone(),
+            line: location.start_line,
+            text: text.trim().to_string(),
+            reason,
+        }
+    }
+
+    /// Gives an error without a location the command's file:line and text.
+    fn locate(&self, cmd: &Command, error: BuildError) -> BuildError {
+        match error {
+            BuildError::Setup(reason) => self.step_error(cmd.location, &cmd.original, reason),
+            other => other,
+        }
+    }
+
+    /// `[stage 2/5] TEXT` (BuildKit's progress prefix; the stage name only with several stages).
+    fn step_label(&self, stage: &Stage, number: usize, total: usize, text: &str) -> String {
+        let mut label = String::from("[");
+        if self.multi_platform {
+            if let Some(v) = &self.platform.os_version {
+                label.push_str(&format!("windows/amd64:{v} "));
+            }
+        }
+        if self.plan.stages.len() > 1 {
+            if stage.name.is_empty() {
+                label.push_str(&format!("stage-{}", stage.index));
+            } else {
+                label.push_str(&stage.name);
+            }
+            label.push(' ');
+        }
+        label.push_str(&format!("{number}/{total}] {}", text.trim()));
+        label
+    }
+
+    /// ONBUILD triggers as commands located at the stage's FROM line.
+    fn parse_triggers(
+        &self,
+        stage: &Stage,
+        triggers: &[String],
+    ) -> Result<Vec<Command>, BuildError> {
+        let at = |m: String| self.step_error(stage.from.location, &stage.from.original, m);
+        let mut out = Vec::new();
+        for trigger in triggers {
+            let parsed = crate::dockerfile::parse(trigger.as_bytes())
+                .map_err(|e| at(format!("ONBUILD trigger {trigger:?}: {e}")))?;
+            let [node] = parsed.ast.children.as_slice() else {
+                return Err(at(format!(
+                    "onbuild trigger {trigger:?} should be a single expression"
+                )));
+            };
+            match instructions::parse_instruction(node, HostMode::Linux)
+                .map_err(|e| at(format!("ONBUILD trigger {trigger:?}: {e}")))?
+            {
+                Parsed::Command(mut cmd) => {
+                    cmd.location = stage.from.location;
+                    out.push(cmd);
+                }
+                Parsed::From(_) => {
+                    return Err(at("FROM isn't allowed as an ONBUILD trigger".into()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn build_stage(
+        &mut self,
+        stage: &Stage,
+        built: &BTreeMap<usize, BuiltStage>,
+    ) -> Result<BuiltStage, BuildError> {
+        let layer_steps = stage
+            .commands
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.instruction,
+                    Instruction::Copy(_)
+                        | Instruction::Add(_)
+                        | Instruction::Run(_)
+                        | Instruction::Workdir(_)
+                )
+            })
+            .count();
+        let from_image = matches!(stage.base, Base::Image(_));
+        let total = layer_steps + usize::from(from_image);
+        let mut number = 0;
+        let (mut state, inherit, triggers) = match &stage.base {
+            Base::Stage(i) => {
+                let base = &built[i];
+                let mut state = base.state.clone();
+                state.files = Rc::new(RefCell::new(None));
+                // The base stage's own ONBUILD lines run here; its config's do not carry over.
+                let triggers: Vec<String> = self.plan.stages[*i]
+                    .commands
+                    .iter()
+                    .filter_map(|c| match &c.instruction {
+                        Instruction::Onbuild(expr) => Some(expr.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                (state, base.inherit.clone(), triggers)
+            }
+            Base::Image(name) => {
+                number += 1;
+                let step = self.progress.begin(self.step_label(
+                    stage,
+                    number,
+                    total,
+                    &format!("FROM {name}"),
+                ));
+                let base = match resolve_base(self.store, name, self.platform) {
+                    Ok(base) => base,
+                    Err(e) => {
+                        self.progress.fail(step, &e.to_string());
+                        return Err(self.step_error(
+                            stage.from.location,
+                            &stage.from.original,
+                            e.to_string(),
+                        ));
+                    }
+                };
+                self.progress
+                    .output(step.number, &format!("resolved {}", base.manifest_digest));
+                self.progress.finish(step, false, None);
+                let triggers = base.config.config.on_build.clone().unwrap_or_default();
+                let inherit = BaseConfig::image(to_frontend(&base.config));
+                let base_history = base.config.history.len();
+                (
+                    StageState {
+                        config: base.config,
+                        layers: base.layers,
+                        flavor: base.flavor,
+                        base_history,
+                        files: Rc::new(RefCell::new(None)),
+                    },
+                    inherit,
+                    triggers,
+                )
+            }
+        };
+        let triggers = self.parse_triggers(stage, &triggers)?;
+        let mut dispatcher = StageDispatcher::new(self.plan, stage, inherit);
+        // ONBUILD triggers run once, in the first stage built on the image.
+        dispatcher.config.on_build.clear();
+        for cmd in triggers.iter().chain(stage.commands.iter()) {
+            let dispatched = dispatcher
+                .dispatch(cmd)
+                .map_err(|e| self.step_error(cmd.location, &cmd.original, e.message))?;
+            if !matches!(dispatched.step, Step::Config) {
+                number += 1;
+            }
+            let label = self.step_label(
+                stage,
+                number,
+                total.max(number),
+                &dispatched.command.original,
+            );
+            if matches!(cmd.instruction, Instruction::StopSignal(_)) && self.show_warnings {
+                self.progress.warn(&format!(
+                    "{}:{}: STOPSIGNAL has no effect on Windows containers (they get \
+                     CTRL_SHUTDOWN_EVENT); recorded in the config anyway",
+                    self.file, cmd.location.start_line
+                ));
+            }
+            match &dispatched.step {
+                Step::Config => {}
+                Step::MakeDir(workdir) => {
+                    let step = self.progress.begin(label);
+                    let outcome = self.make_dir(&mut state, workdir, &dispatcher.config.user);
+                    self.end_step(step, cmd, outcome)?;
+                }
+                Step::Copy(copy) => {
+                    let step = self.progress.begin(label);
+                    let outcome = self.copy(&mut state, cmd, copy, built);
+                    self.end_step(step, cmd, outcome)?;
+                }
+                Step::Run(run) => {
+                    let step = self.progress.begin(label);
+                    let number = step.number;
+                    let outcome = self.run(&mut state, cmd, run, number);
+                    self.end_step(step, cmd, outcome)?;
+                }
+            }
+            from_frontend(&mut state.config, &dispatcher.config);
+            if !dispatched.created_by.is_empty() {
+                state.config.push_history(
+                    dispatched.created_by.clone(),
+                    !dispatched.empty_layer,
+                    None,
+                );
+            }
+        }
+        if self.show_warnings {
+            for w in &dispatcher.warnings {
+                self.progress.warn(&format!(
+                    "{}:{}: {} ({})",
+                    self.file, w.line, w.message, w.rule
+                ));
+            }
+        }
+        Ok(BuiltStage {
+            state,
+            inherit: dispatcher.finish(),
+        })
+    }
+
+    /// Closes a layer step's progress; errors get the command's location.
+    fn end_step(
+        &mut self,
+        step: super::progress::Step,
+        cmd: &Command,
+        outcome: Result<LayerOutcome, BuildError>,
+    ) -> Result<(), BuildError> {
+        match outcome {
+            Ok(LayerOutcome::Cached(size)) => {
+                self.progress.finish(step, true, Some(size));
+                Ok(())
+            }
+            Ok(LayerOutcome::Built(size)) => {
+                self.progress.finish(step, false, Some(size));
+                Ok(())
+            }
+            Err(e) => {
+                let e = self.locate(cmd, e);
+                self.progress.fail(step, &e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// The time new entries get: `SOURCE_DATE_EPOCH`, else now.
+    fn layer_time(&self) -> Timestamp {
+        Timestamp {
+            secs: self.now,
+            nanos: 0,
+        }
+    }
+
+    /// WORKDIR: a layer with the directory entry (owned by USER when it names an account).
+    fn make_dir(
+        &mut self,
+        state: &mut StageState,
+        workdir: &str,
+        user: &str,
+    ) -> Result<LayerOutcome, BuildError> {
+        let path = container_path(workdir);
+        let time = self.layer_time();
+        let mut changes = ChangeSet::default();
+        changes.entries.push(Entry {
+            path: path.clone(),
+            kind: EntryKind::Directory,
+            meta: FileMeta {
+                creation_time: Some(time),
+                modification_time: Some(time),
+                access_time: Some(time),
+                ..FileMeta::default()
+            },
+            streams: Vec::new(),
+        });
+        let owner = (!user.is_empty())
+            .then(|| resolve_chown(user).ok())
+            .flatten();
+        let key = format!("WORKDIR /{path} owner={owner:?}");
+        self.layer_step(state, &key, "", owner, |_| Ok(Made::changes(changes)))
+    }
+
+    /// Looks the step up in the cache; on a miss makes its change set with `make` and writes
+    /// the layer. Either way the stage gets the layer.
+    fn layer_step(
+        &mut self,
+        state: &mut StageState,
+        instruction: &str,
+        inputs: &str,
+        owner: Option<Sid>,
+        make: impl FnOnce(&mut Self) -> Result<Made, BuildError>,
+    ) -> Result<LayerOutcome, BuildError> {
+        let diff_ids: Vec<_> = state.layers.iter().map(|l| l.diff_id.clone()).collect();
+        let key = cache::step_key(
+            &cache::chain_id(&diff_ids),
+            &format!("{instruction}\nflavor={:?}", state.flavor),
+            inputs,
+        );
+        let store_err = |e: crate::store::StoreError| BuildError::Setup(e.to_string());
+        if !self.request.no_cache {
+            if let Some(hit) = cache::lookup(self.store, &key).map_err(store_err)? {
+                let size = hit.descriptor.size();
+                self.add_layer(state, hit);
+                return Ok(LayerOutcome::Cached(size));
+            }
+        }
+        // `_sandbox` keeps a RUN step's sandbox (whose files the change set points into) until
+        // the layer is written.
+        let Made {
+            changes,
+            sandbox: _sandbox,
+        } = make(self)?;
+        let options = WriteOptions {
+            compression: LayerCompression::Gzip(6),
+            threads: 0,
+            default_time: self.layer_time(),
+            clamp_time: self.epoch.map(|secs| Timestamp { secs, nanos: 0 }),
+            owner,
+            // Every layer a build makes sits on a base.
+            base_layer: false,
+        };
+        let stored =
+            crate::layer::write_layer_to_store(self.store, &changes, &options, state.flavor)
+                .map_err(|e| BuildError::Setup(format!("writing the layer: {e}")))?;
+        let layer = CachedLayer {
+            descriptor: stored.descriptor,
+            diff_id: stored.digests.diff_id,
+        };
+        cache::remember(self.store, &key, &layer).map_err(store_err)?;
+        let size = layer.descriptor.size();
+        self.add_layer(state, layer);
+        Ok(LayerOutcome::Built(size))
+    }
+
+    fn add_layer(&self, state: &mut StageState, layer: CachedLayer) {
+        state.config.push_layer(layer.diff_id.as_ref());
+        state.layers.push(ImageLayer {
+            descriptor: layer.descriptor,
+            diff_id: layer.diff_id,
+            home: BlobHome::Store,
+        });
+        state.files = Rc::new(RefCell::new(None));
+    }
+
+    /// COPY and ADD.
+    fn copy(
+        &mut self,
+        state: &mut StageState,
+        cmd: &Command,
+        copy: &CopyStep,
+        built: &BTreeMap<usize, BuiltStage>,
+    ) -> Result<LayerOutcome, BuildError> {
+        let setup = BuildError::Setup;
+        if !copy.chmod.is_empty() && self.show_warnings {
+            self.progress.warn(&format!(
+                "{}:{}: --chmod is ignored for Windows images (Windows files have ACLs, not modes)",
+                self.file, cmd.location.start_line
+            ));
+        }
+        if copy.keep_git_dir {
+            return Err(setup(
+                "--keep-git-dir: git sources are not supported by silo".into(),
+            ));
+        }
+        for source in &copy.sources {
+            if source.starts_with("http://") || source.starts_with("https://") {
+                return Err(setup(format!(
+                    "ADD {source}: downloading URLs is not supported by this silo build yet; \
+                     download it into the build context and ADD/COPY the file"
+                )));
+            }
+            if source.starts_with("git@") || source.ends_with(".git") {
+                return Err(setup(format!(
+                    "{source}: git sources are not supported by silo"
+                )));
+            }
+        }
+        if !copy.checksum.is_empty() {
+            return Err(setup(format!(
+                "--checksum={} applies to ADD of URLs, which this silo build cannot download yet",
+                copy.checksum
+            )));
+        }
+        // Classic-mode destinations come as `\app\x\`; the copy planner takes `/app/x/`.
+        let dest = format!("/{}", copy.dest.replace('\\', "/").trim_start_matches('/'));
+        let owner = match copy.chown.as_str() {
+            "" => None,
+            chown => Some(resolve_chown(chown).map_err(|e| setup(e.to_string()))?),
+        };
+        let exclude =
+            PatternMatcher::new(&copy.exclude).map_err(|e| setup(format!("--exclude: {e}")))?;
+        let unpack = copy.is_add && copy.unpack != Some(false);
+        let request = CopyRequest {
+            sources: copy.sources.clone(),
+            heredocs: copy
+                .contents
+                .iter()
+                .map(|c| (c.path.clone(), c.data.clone().into_bytes()))
+                .collect(),
+            dest: dest.clone(),
+            parents: copy.parents,
+            owner: owner.clone(),
+            unpack_archives: unpack,
+            epoch: self.epoch,
+        };
+        // Where the sources come from: the context, an earlier stage or an image. Stage and
+        // image files stay unpacked (in the stage's state) for the rest of the build.
+        // `_files` keeps an unpacked stage or image alive until the layer is written.
+        let (root, display, from_key, use_ignore, _files) = match &copy.from {
+            CopySource::Context => (
+                self.request.context.clone(),
+                format!("the build context {}", self.request.context.display()),
+                "context".to_string(),
+                true,
+                None,
+            ),
+            CopySource::Stage(i) => {
+                let source = built.get(i).ok_or_else(|| {
+                    setup(format!(
+                        "cannot copy from stage {i}, it needs to be defined before the current stage"
+                    ))
+                })?;
+                let files = self.stage_files(&source.state)?;
+                let name = &self.plan.stages[*i].name;
+                let what = if name.is_empty() {
+                    i.to_string()
+                } else {
+                    name.clone()
+                };
+                let root = files.path().to_path_buf();
+                (
+                    root,
+                    format!("stage {what}"),
+                    format!("stage {i}"),
+                    false,
+                    Some(files),
+                )
+            }
+            CopySource::Image(reference) => {
+                let base = resolve_base(self.store, reference, self.platform)
+                    .map_err(|e| setup(e.to_string()))?;
+                let source = StageState {
+                    config: base.config,
+                    layers: base.layers,
+                    flavor: base.flavor,
+                    base_history: 0,
+                    files: Rc::new(RefCell::new(None)),
+                };
+                let files = self.stage_files(&source)?;
+                let root = files.path().to_path_buf();
+                let key = format!("image {}", base.manifest_digest);
+                (root, format!("image {reference}"), key, false, Some(files))
+            }
+        };
+        let no_filter = NoFilter;
+        let context_filter: &dyn PathFilter = if use_ignore { self.ignore } else { &no_filter };
+        let filter = BothFilters(context_filter, &exclude);
+        let tree = SourceTree::new(root, display, &filter);
+        let plan = plan_copy(&tree, &request, &self.scratch.join("add"))
+            .map_err(|e| setup(e.to_string()))?;
+        let key = format!(
+            "{} {:?} heredocs={} -> {dest} parents={} unpack={unpack} owner={owner:?} \
+             exclude={:?} {from_key}",
+            if copy.is_add { "ADD" } else { "COPY" },
+            request.sources,
+            request.heredocs.len(),
+            request.parents,
+            copy.exclude,
+        );
+        let changes = plan.changes;
+        let scratch_dirs = plan.scratch;
+        let outcome = self.layer_step(state, &key, &plan.input_digest, owner, move |_| {
+            Ok(Made::changes(changes))
+        });
+        drop(scratch_dirs);
+        outcome
+    }
+
+    /// RUN.
+    fn run(
+        &mut self,
+        state: &mut StageState,
+        cmd: &Command,
+        run: &RunStep,
+        step_number: usize,
+    ) -> Result<LayerOutcome, BuildError> {
+        let setup = BuildError::Setup;
+        if !run.mounts.is_empty() {
+            return Err(setup("RUN --mount is not supported by silo yet".into()));
+        }
+        let network = match run.network {
+            instructions::NetworkMode::Default => self.request.network,
+            instructions::NetworkMode::None => NetworkMode::None,
+            instructions::NetworkMode::Host => NetworkMode::Host,
+        };
+        let mut env = BTreeMap::new();
+        for entry in &run.env {
+            let (k, v) = entry.split_once('=').unwrap_or((entry, ""));
+            env.insert(k.to_string(), v.to_string());
+        }
+        let working_dir = windows_working_dir(&run.working_dir);
+        let key = format!(
+            "RUN {:?}\nenv={env:?}\nworkdir={working_dir}\nuser={}\nnetwork={network:?}",
+            run.args, run.user
+        );
+        let process = ProcessSpec {
+            args: run.args.clone(),
+            command_line: Some(run.command_line.clone()),
+            env,
+            working_dir,
+            user: run.user.clone(),
+            timeout: self.request.run_timeout,
+        };
+        let failure = RunFailure {
+            file: self.file.clone(),
+            line: cmd.location.start_line,
+            text: cmd.original.trim().to_string(),
+        };
+        // Only the layers' descriptors are cloned here; their bytes are fetched on a cache miss.
+        let layers = state.layers.clone();
+        self.layer_step(state, &key, "", None, move |engine| {
+            engine.run_in_sandbox(&layers, &process, network, step_number, failure)
+        })
+    }
+
+    /// The files of a stage (or image), unpacked once per build into a scratch directory by
+    /// flattening its layers with whiteouts applied.
+    fn stage_files(&self, source: &StageState) -> Result<Rc<tempfile::TempDir>, BuildError> {
+        if let Some(dir) = source.files.borrow().as_ref() {
+            return Ok(dir.clone());
+        }
+        let setup = |m: String| BuildError::Setup(m);
+        let dir = tempfile::Builder::new()
+            .prefix("stage-")
+            .tempdir_in(&self.scratch)
+            .map_err(|e| setup(format!("creating a scratch directory: {e}")))?;
+        for layer in &source.layers {
+            let path = layer
+                .home
+                .ensure_in_store(self.store, &layer.descriptor)
+                .map_err(|e| setup(format!("fetching layer {}: {e}", layer.descriptor.digest())))?;
+            let blob = crate::layer::unpack::open_blob(&path)
+                .map_err(|e| setup(format!("opening layer {}: {e}", layer.descriptor.digest())))?;
+            crate::layer::unpack::unpack_with(
+                blob,
+                dir.path(),
+                UnpackOptions {
+                    filter: UnpackFilter::WindowsFiles,
+                    apply_whiteouts: true,
+                },
+            )
+            .map_err(|e| {
+                setup(format!(
+                    "unpacking layer {}: {e}",
+                    layer.descriptor.digest()
+                ))
+            })?;
+        }
+        let dir = Rc::new(dir);
+        *source.files.borrow_mut() = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// Runs one RUN step's process in a fresh sandbox on `layers` and commits what it changed.
+    fn run_in_sandbox(
+        &mut self,
+        layers: &[ImageLayer],
+        process: &ProcessSpec,
+        network: NetworkMode,
+        step: usize,
+        failure: RunFailure,
+    ) -> Result<Made, BuildError> {
+        let setup = |m: String| BuildError::Setup(m);
+        let mut layer_refs = Vec::with_capacity(layers.len());
+        for layer in layers {
+            let blob_path = layer
+                .home
+                .ensure_in_store(self.store, &layer.descriptor)
+                .map_err(|e| setup(format!("fetching layer {}: {e}", layer.descriptor.digest())))?;
+            layer_refs.push(LayerRef {
+                diff_id: layer.diff_id.to_string(),
+                blob_path,
+            });
+        }
+        let spec = SandboxSpec {
+            layers: layer_refs,
+            network,
+        };
+        let mut sandbox = self
+            .runtime
+            .prepare(&spec)
+            .map_err(|e| setup(format!("{e:#}")))?;
+        let mut output = StepOutput {
+            progress: self.progress,
+            step,
+            pending: Vec::new(),
+        };
+        let status = sandbox
+            .run(process, &mut output)
+            .map_err(|e| setup(format!("{e:#}")));
+        output.flush();
+        let status = status?;
+        if status.code != 0 {
+            // Dropping the sandbox releases it; nothing of the step is committed.
+            drop(sandbox);
+            return Err(BuildError::RunFailed {
+                file: failure.file,
+                line: failure.line,
+                text: failure.text,
+                command: process.command_line.clone().unwrap_or_default(),
+                code: status.code,
+            });
+        }
+        // The runtime keeps the files the ChangeSet refers to readable until it is dropped.
+        let changes = sandbox
+            .commit()
+            .map_err(|e| setup(format!("committing the step's changes: {e:#}")))?;
+        Ok(Made {
+            changes,
+            sandbox: None,
+        })
+    }
+
+    fn finish_image(&mut self, mut state: StageState) -> Result<BuiltImage, BuildError> {
+        let setup = |e: String| BuildError::Setup(e);
+        for (k, v) in &self.request.labels {
+            state.config.set_label(k, v);
+        }
+        state.config.config.on_build = state
+            .config
+            .config
+            .on_build
+            .take()
+            .filter(|o| !o.is_empty());
+        let created = image::rfc3339(self.now);
+        state.config.stamp_created(&created, state.base_history);
+        let config_bytes = state.config.to_bytes();
+        let config_digest = self
+            .store
+            .put_blob_bytes(&config_bytes)
+            .map_err(|e| setup(e.to_string()))?;
+        let config_descriptor = Descriptor::new(
+            state.flavor.config_media_type(),
+            config_bytes.len() as u64,
+            config_digest,
+        );
+        let layer_descriptors: Vec<Descriptor> =
+            state.layers.iter().map(|l| l.descriptor.clone()).collect();
+        let manifest = image::build_manifest(&config_descriptor, &layer_descriptors, state.flavor)
+            .map_err(|e| setup(e.to_string()))?;
+        self.store
+            .put_blob_bytes(&manifest.bytes)
+            .map_err(|e| setup(e.to_string()))?;
+        // The platform (os.version, os.features) goes into the index entry of multi-platform
+        // builds (see `make_index`); OCI layouts and the store name the manifest itself.
+        let manifest_descriptor = manifest.descriptor.clone();
+        Ok(BuiltImage {
+            config: state.config,
+            config_descriptor,
+            config_bytes,
+            manifest_descriptor,
+            manifest_bytes: manifest.bytes,
+            layers: state.layers,
+            flavor: state.flavor,
+        })
+    }
+}
+
+/// Where a RUN step is, for its failure message.
+struct RunFailure {
+    file: String,
+    line: usize,
+    text: String,
+}
+
+/// An index (OCI) or manifest list (Docker) over the built images, stored in the store. Each
+/// entry's platform carries the image's `os.version` and `os.features` (copied from its base).
+/// Written as JSON by hand: oci-spec 0.8 would name those keys `os_version`/`os_features`.
+fn make_index(store: &Store, images: &[BuiltImage]) -> Result<(Descriptor, Vec<u8>), BuildError> {
+    let flavor = images[0].flavor;
+    let media_type = match flavor {
+        Flavor::Oci => MediaType::ImageIndex,
+        Flavor::Docker => MediaType::Other(image::docker::MANIFEST_LIST.into()),
+    };
+    let manifests: Vec<serde_json::Value> = images
+        .iter()
+        .map(|image| {
+            let mut platform = serde_json::json!({
+                "architecture": if image.config.architecture.is_empty() { "amd64" } else { image.config.architecture.as_str() },
+                "os": "windows",
+            });
+            if let Some(v) = &image.config.os_version {
+                platform["os.version"] = serde_json::Value::from(v.clone());
+            }
+            if !image.config.os_features.is_empty() {
+                platform["os.features"] = serde_json::Value::from(image.config.os_features.clone());
+            }
+            let d = &image.manifest_descriptor;
+            serde_json::json!({
+                "mediaType": d.media_type().to_string(),
+                "digest": d.digest().to_string(),
+                "size": d.size(),
+                "platform": platform,
+            })
+        })
+        .collect();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type.to_string(),
+        "manifests": manifests,
+    });
+    let bytes = serde_json::to_vec(&index).expect("JSON values serialize");
+    let digest = store
+        .put_blob_bytes(&bytes)
+        .map_err(|e| BuildError::Setup(e.to_string()))?;
+    Ok((
+        Descriptor::new(media_type, bytes.len() as u64, digest),
+        bytes,
+    ))
+}
+
+/// The path of a config WorkingDir relative to `C:\` with `/` separators (`\app` → `app`,
+/// `C:\app` → `app`).
+fn container_path(workdir: &str) -> String {
+    let no_drive = match workdir.as_bytes() {
+        [d, b':', ..] if d.is_ascii_alphabetic() => &workdir[2..],
+        _ => workdir,
+    };
+    no_drive.replace('\\', "/").trim_matches('/').to_string()
+}
+
+/// The working directory a Windows process gets (`C:\app`).
+fn windows_working_dir(workdir: &str) -> String {
+    let path = container_path(workdir);
+    if path.is_empty() {
+        "C:\\".to_string()
+    } else {
+        format!("C:\\{}", path.replace('/', "\\"))
+    }
+}
+
+/// Streams a step's output into progress, one prefixed line at a time.
+struct StepOutput<'p> {
+    progress: &'p Progress,
+    step: usize,
+    pending: Vec<u8>,
+}
+
+impl StepOutput<'_> {
+    fn push(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+        while let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=pos).collect();
+            let text = String::from_utf8_lossy(&line);
+            self.progress
+                .output(self.step, text.trim_end_matches(['\r', '\n']));
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let text = String::from_utf8_lossy(&self.pending).into_owned();
+            self.progress.output(self.step, text.trim_end_matches('\r'));
+            self.pending.clear();
+        }
+    }
+}
+
+impl OutputSink for StepOutput<'_> {
+    fn stdout(&mut self, bytes: &[u8]) {
+        self.push(bytes);
+    }
+    fn stderr(&mut self, bytes: &[u8]) {
+        self.push(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn working_dirs_and_container_paths() {
+        assert_eq!(container_path("\\app\\bin"), "app/bin");
+        assert_eq!(container_path("C:\\app"), "app");
+        assert_eq!(container_path("\\"), "");
+        assert_eq!(windows_working_dir("\\app"), "C:\\app");
+        assert_eq!(windows_working_dir(""), "C:\\");
+    }
+}

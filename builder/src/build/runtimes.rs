@@ -1,0 +1,135 @@
+//! `--runtime auto|wine|hcs|none`: which [`Runtime`] runs RUN steps on this host.
+//!
+//! `auto` picks `hcs` on Windows and `wine` on Linux when they are available, else `none`
+//! (COPY/ADD/metadata builds still work; a RUN step then fails naming what would run it).
+
+use std::path::Path;
+
+use crate::runtime::none::NoneRuntime;
+use crate::runtime::wine::WineRuntime;
+use crate::runtime::Runtime;
+
+/// `--runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuntimeChoice {
+    #[default]
+    Auto,
+    Wine,
+    Hcs,
+    None,
+}
+
+impl std::str::FromStr for RuntimeChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(RuntimeChoice::Auto),
+            "wine" => Ok(RuntimeChoice::Wine),
+            "hcs" => Ok(RuntimeChoice::Hcs),
+            "none" => Ok(RuntimeChoice::None),
+            _ => Err(format!("--runtime {s}: expected auto, wine, hcs or none")),
+        }
+    }
+}
+
+/// `--isolation` (HCS only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    #[default]
+    Process,
+    HyperV,
+}
+
+impl std::str::FromStr for Isolation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "process" => Ok(Isolation::Process),
+            "hyperv" => Ok(Isolation::HyperV),
+            _ => Err(format!("--isolation {s}: expected process or hyperv")),
+        }
+    }
+}
+
+/// Why a named runtime cannot be used here.
+#[derive(Debug, thiserror::Error)]
+#[error("--runtime {name}: {reason}")]
+pub struct RuntimeUnavailable {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+fn hcs_unavailable() -> String {
+    if cfg!(windows) {
+        "the HCS runtime is not part of this silo build yet (issue 8)".into()
+    } else {
+        "HCS exists only on Windows hosts (Windows Server or Windows 11); on Linux use --runtime wine".into()
+    }
+}
+
+/// The runtime for `choice`; `state_dir` is the store root (the Wine runtime keeps its system
+/// layer and sandboxes there).
+pub fn select(
+    choice: RuntimeChoice,
+    isolation: Isolation,
+    state_dir: &Path,
+) -> Result<Box<dyn Runtime>, RuntimeUnavailable> {
+    if isolation == Isolation::HyperV && matches!(choice, RuntimeChoice::Wine | RuntimeChoice::None)
+    {
+        return Err(RuntimeUnavailable {
+            name: if choice == RuntimeChoice::Wine {
+                "wine"
+            } else {
+                "none"
+            },
+            reason: "--isolation hyperv needs --runtime hcs".into(),
+        });
+    }
+    match choice {
+        RuntimeChoice::None => Ok(Box::new(NoneRuntime::new())),
+        // Wine's own preconditions (wine64 installed, namespaces allowed) are checked when the
+        // first RUN step prepares a sandbox, with messages that say what to install or allow.
+        RuntimeChoice::Wine if cfg!(target_os = "linux") => {
+            Ok(Box::new(WineRuntime::new(state_dir)))
+        }
+        RuntimeChoice::Wine => Err(RuntimeUnavailable {
+            name: "wine",
+            reason: "the Wine silo runs on Linux hosts only; on Windows use --runtime hcs".into(),
+        }),
+        RuntimeChoice::Hcs => Err(RuntimeUnavailable {
+            name: "hcs",
+            reason: hcs_unavailable(),
+        }),
+        RuntimeChoice::Auto if cfg!(target_os = "linux") && WineRuntime::available() => {
+            Ok(Box::new(WineRuntime::new(state_dir)))
+        }
+        RuntimeChoice::Auto => {
+            let reason = if cfg!(windows) {
+                hcs_unavailable()
+            } else {
+                "the Wine silo is not usable on this host (wine64 missing, or no permission for \
+                 namespaces; `--runtime wine` says which)"
+                    .into()
+            };
+            Ok(Box::new(NoneRuntime::fallback(reason)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn none_and_auto_always_give_a_runtime() {
+        let dir = Path::new("/nonexistent");
+        let none = select(RuntimeChoice::None, Isolation::Process, dir).unwrap();
+        assert_eq!(none.name(), "none");
+        assert!(select(RuntimeChoice::Auto, Isolation::Process, dir).is_ok());
+        let err = select(RuntimeChoice::None, Isolation::HyperV, dir)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("hcs"), "{err}");
+        assert!("bogus".parse::<RuntimeChoice>().is_err());
+    }
+}

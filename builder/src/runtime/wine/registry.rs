@@ -1,0 +1,344 @@
+//! The silo's registry: before a step, the image's registry (base hives ⊕ every layer's delta)
+//! is laid over the Wine system layer's registry and written as the silo's `system.reg` /
+//! `userdef.reg` / `user.reg`; after the step the files wineserver saved are parsed, Wine's
+//! noise is dropped, and each hive's difference becomes a `Hives/*_Delta` differencing hive.
+//!
+//! Hive mapping (`hive::wine_reg`): `system.reg` `Software` → SOFTWARE, `System` → SYSTEM
+//! (`CurrentControlSet` ⇄ `ControlSet00N`), `userdef.reg` → DEFAULT. `user.reg` (HKCU of Wine's
+//! single user) has no `Hives/` delta in a Windows layer (profile hives are files under
+//! `Users/`), so it is taken from the Wine system layer and its changes are not exported.
+//!
+//! Noise (research `registry-hives.md` §7.4): wineserver re-stamps keys on every start, so
+//! last-write times are never a change by themselves; and a few subtrees are Wine's own
+//! bookkeeping (its configuration, device enumeration) and never part of a layer.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::hive::layers::{self, DiffOptions};
+use crate::hive::tree::{Key, KeyFlags};
+use crate::hive::wine_reg::{self, MachineHives, WineRegFile};
+use crate::hive::{read_hive, write_hive, WriteOptions};
+use crate::layer::HiveName;
+
+use super::process::resolve_case_insensitive;
+use super::system_layer::SystemLayer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    WineReg(#[from] wine_reg::WineRegError),
+    #[error("{path}: not a readable registry hive: {message}")]
+    Hive { path: PathBuf, message: String },
+    #[error("writing the {hive:?} delta hive: {message}")]
+    Write { hive: HiveName, message: String },
+}
+
+fn read_text(path: &Path) -> Result<String, RegistryError> {
+    std::fs::read_to_string(path).map_err(|source| RegistryError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write_text(path: &Path, text: &str) -> Result<(), RegistryError> {
+    std::fs::write(path, text).map_err(|source| RegistryError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The registry a silo started from, kept to diff against after the step.
+#[derive(Debug, Clone)]
+pub struct Materialized {
+    hives: MachineHives,
+    userdef: WineRegFile,
+    /// The exact texts written, to skip parsing files the step left alone.
+    system_text: String,
+    userdef_text: String,
+}
+
+/// Wine's registry files of a system layer, parsed once per process.
+struct WineRegistry {
+    system: WineRegFile,
+    userdef: WineRegFile,
+    user_text: String,
+}
+
+fn wine_registry(system: &SystemLayer) -> Result<Arc<WineRegistry>, RegistryError> {
+    static CACHE: OnceLock<Mutex<BTreeMap<PathBuf, Arc<WineRegistry>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&system.prefix)
+    {
+        return Ok(r.clone());
+    }
+    let sys_path = system.reg_file("system.reg");
+    let def_path = system.reg_file("userdef.reg");
+    let parsed = Arc::new(WineRegistry {
+        system: wine_reg::parse(&read_text(&sys_path)?, &sys_path.to_string_lossy())?,
+        userdef: wine_reg::parse(&read_text(&def_path)?, &def_path.to_string_lossy())?,
+        user_text: read_text(&system.reg_file("user.reg"))?,
+    });
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(system.prefix.clone(), parsed.clone());
+    Ok(parsed)
+}
+
+/// The image's view of one hive: its base hive (from the topmost layer that has one) with the
+/// deltas of the layers above it, laid over `wine` (image values win).
+fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, RegistryError> {
+    let base_rel = format!("Files/Windows/System32/config/{}", hive.base_file_name());
+    let base_index = layer_dirs
+        .iter()
+        .rposition(|d| resolve_case_insensitive(d, &base_rel).is_some_and(|p| p.is_file()));
+    let mut view = wine;
+    let start = match base_index {
+        Some(i) => {
+            let path = resolve_case_insensitive(&layer_dirs[i], &base_rel).unwrap_or_default();
+            let base = read_hive_file(&path)?;
+            overlay(&mut view, &base);
+            i + 1
+        }
+        None => 0,
+    };
+    for dir in &layer_dirs[start..] {
+        let rel = format!("Hives/{}", hive.delta_file_name());
+        if let Some(path) = resolve_case_insensitive(dir, &rel).filter(|p| p.is_file()) {
+            let delta = read_hive_file(&path)?;
+            // A tombstoned root would delete the whole hive; keep an empty root instead.
+            view = layers::merge(&view, &[&delta]).unwrap_or_else(|| Key::new(view.name.clone()));
+        }
+    }
+    Ok(view)
+}
+
+fn read_hive_file(path: &Path) -> Result<Key, RegistryError> {
+    let bytes = std::fs::read(path).map_err(|source| RegistryError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_hive(&bytes)
+        .map(|h| h.root)
+        .map_err(|e| RegistryError::Hive {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+/// Lays `top` over `bottom`: values of `top` replace same-named ones, subkeys merge; classes
+/// and flags of `top` win where it has them. (A full hive over Wine's defaults.)
+fn overlay(bottom: &mut Key, top: &Key) {
+    for v in top.values() {
+        bottom.set_value(v.clone());
+    }
+    if top.class.is_some() {
+        bottom.class = top.class.clone();
+    }
+    if top.last_write > bottom.last_write {
+        bottom.last_write = top.last_write;
+    }
+    bottom.flags = top.flags;
+    if top.security.is_some() {
+        bottom.security = top.security.clone();
+    }
+    for sub in top.subkeys() {
+        overlay(bottom.subkey_or_insert(&sub.name), sub);
+    }
+}
+
+/// Writes the silo's registry files into `prefix` and returns what was written.
+pub fn materialize(
+    system: &SystemLayer,
+    layer_dirs: &[PathBuf],
+    prefix: &Path,
+) -> Result<Materialized, RegistryError> {
+    let wine = wine_registry(system)?;
+    let mut hives = wine_reg::machine_to_hives(wine.system.root.clone());
+    hives.software = image_view(hives.software, layer_dirs, HiveName::Software)?;
+    hives.system = image_view(hives.system, layer_dirs, HiveName::System)?;
+    let mut userdef = wine.userdef.clone();
+    userdef.root = image_view(userdef.root, layer_dirs, HiveName::DefaultUser)?;
+    let machine = WineRegFile {
+        root: wine_reg::hives_to_machine(hives.clone()),
+        ..wine.system.clone()
+    };
+    let system_text = wine_reg::write(&machine);
+    let userdef_text = wine_reg::write(&userdef);
+    write_text(&prefix.join("system.reg"), &system_text)?;
+    write_text(&prefix.join("userdef.reg"), &userdef_text)?;
+    write_text(&prefix.join("user.reg"), &wine.user_text)?;
+    Ok(Materialized {
+        hives,
+        userdef,
+        system_text,
+        userdef_text,
+    })
+}
+
+/// Subtrees (relative to each hive's root; `{CCS}` = the current control set) that are Wine's
+/// bookkeeping: never exported, whatever happens to them.
+fn noise_paths(hive: HiveName, ccs: &str) -> Vec<String> {
+    match hive {
+        HiveName::Software => vec![
+            "Wine".into(),
+            "Microsoft\\Windows NT\\CurrentVersion\\NetworkCards".into(),
+            // Wine registers the host's fonts (by Unix path) whenever it starts.
+            "Microsoft\\Windows NT\\CurrentVersion\\Fonts".into(),
+            "Microsoft\\Windows\\CurrentVersion\\Fonts".into(),
+        ],
+        HiveName::System => vec![
+            "MountedDevices".into(),
+            format!("{ccs}\\Control\\ComputerName"),
+            format!("{ccs}\\Services\\Tcpip\\Parameters"),
+            format!("{ccs}\\Enum"),
+            format!("{ccs}\\Control\\DeviceClasses"),
+            format!("{ccs}\\Control\\Class"),
+            format!("{ccs}\\Control\\Video"),
+            format!("{ccs}\\Control\\GraphicsDrivers"),
+            format!("{ccs}\\Hardware Profiles"),
+        ],
+        _ => vec![],
+    }
+}
+
+/// Replaces the noise subtrees of `target` by `base`'s (timestamp-only changes are left to
+/// the diff, which ignores them).
+fn drop_noise(base: &Key, target: &mut Key, hive: HiveName) {
+    let ccs = format!("ControlSet{:03}", wine_reg::current_control_set(base));
+    for path in noise_paths(hive, &ccs) {
+        let (parent_path, name) = match path.rsplit_once('\\') {
+            Some((p, n)) => (p.to_string(), n.to_string()),
+            None => (String::new(), path.clone()),
+        };
+        let base_sub = base.find(&path).cloned();
+        if let Some(parent) = target.find_mut(&parent_path) {
+            parent.remove_subkey(&name);
+            if let Some(sub) = base_sub {
+                parent.insert_subkey(sub);
+            }
+        }
+    }
+}
+
+/// Wine's text registry has no security descriptors and keeps only the symlink flag: keys
+/// that existed before the step keep what the base had.
+fn carry_metadata(base: &Key, target: &mut Key) {
+    target.security = base.security.clone();
+    let symlink = target.flags.is_symlink();
+    target.flags = base.flags;
+    target.flags.set(KeyFlags::SYM_LINK, symlink);
+    target.virt_control_flags = base.virt_control_flags;
+    target.user_flags = base.user_flags;
+    for sub in target.subkeys_mut() {
+        if let Some(b) = base.subkey(&sub.name) {
+            carry_metadata(b, sub);
+        }
+    }
+}
+
+/// The step's delta for one hive: noise dropped, timestamp-only changes ignored.
+fn step_delta(hive: HiveName, base: &Key, mut target: Key) -> Key {
+    target.name = base.name.clone();
+    drop_noise(base, &mut target, hive);
+    carry_metadata(base, &mut target);
+    layers::diff_with(
+        base,
+        &target,
+        DiffOptions {
+            ignore_time_only_changes: true,
+        },
+    )
+}
+
+/// The registry deltas of the step: one differencing hive per hive that changed.
+pub fn deltas(
+    m: &Materialized,
+    prefix: &Path,
+) -> Result<BTreeMap<HiveName, Vec<u8>>, RegistryError> {
+    let mut out = BTreeMap::new();
+    let sys_path = prefix.join("system.reg");
+    let sys_text = read_text(&sys_path)?;
+    if sys_text != m.system_text {
+        let after = wine_reg::parse(&sys_text, &sys_path.to_string_lossy())?;
+        let after = wine_reg::machine_to_hives(after.root);
+        for (hive, base, target) in [
+            (HiveName::Software, &m.hives.software, after.software),
+            (HiveName::System, &m.hives.system, after.system),
+        ] {
+            if let Some(bytes) = hive_delta(hive, base, target)? {
+                out.insert(hive, bytes);
+            }
+        }
+    }
+    let def_path = prefix.join("userdef.reg");
+    let def_text = read_text(&def_path)?;
+    if def_text != m.userdef_text {
+        let after = wine_reg::parse(&def_text, &def_path.to_string_lossy())?;
+        if let Some(bytes) = hive_delta(HiveName::DefaultUser, &m.userdef.root, after.root)? {
+            out.insert(HiveName::DefaultUser, bytes);
+        }
+    }
+    Ok(out)
+}
+
+fn hive_delta(hive: HiveName, base: &Key, target: Key) -> Result<Option<Vec<u8>>, RegistryError> {
+    let delta = step_delta(hive, base, target);
+    if layers::is_empty_delta(&delta) {
+        return Ok(None);
+    }
+    let options = WriteOptions::differencing(format!("\\Hives\\{}", hive.delta_file_name()));
+    write_hive(&delta, &options)
+        .map(Some)
+        .map_err(|e| RegistryError::Write {
+            hive,
+            message: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hive::tree::Value;
+
+    fn tree() -> Key {
+        let mut root = Key::new("ROOT");
+        root.create_path("A\\B").set_value(Value::string("v", "1"));
+        root.create_path("Wine\\Fonts")
+            .set_value(Value::string("a", "b"));
+        root
+    }
+
+    #[test]
+    fn timestamps_and_wine_bookkeeping_are_noise() {
+        let base = tree();
+        let mut target = base.clone();
+        target.find_mut("A\\B").unwrap().last_write = 99;
+        target
+            .find_mut("Wine\\Fonts")
+            .unwrap()
+            .set_value(Value::string("a", "changed"));
+        assert!(layers::is_empty_delta(&step_delta(
+            HiveName::Software,
+            &base,
+            target.clone()
+        )));
+        target
+            .create_path("Contoso")
+            .set_value(Value::string("x", "y"));
+        let delta = step_delta(HiveName::Software, &base, target);
+        let names: Vec<_> = delta.subkeys().map(|k| k.name.clone()).collect();
+        assert_eq!(names, ["Contoso"]);
+    }
+}

@@ -1,0 +1,3 @@
+var app = WebApplication.Create(args);
+app.MapGet("/", () => "Hello from a Windows container");
+app.Run();

@@ -1,0 +1,201 @@
+//! `silo build --runtime wine` end to end: the README's main job (`dockerfiles/hello`: RUN steps
+//! that write a file and change the registry) on a base from `silo base create`, written to an
+//! OCI layout and read back with skopeo and Python's tarfile; an unchanged rebuild runs nothing;
+//! a failing step passes its exit code on and commits nothing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+use silo_tests::tools::{require_tool, run_ok};
+use silo_tests::{project_root, silo};
+
+fn run(root: &Path, args: &[&str]) -> Output {
+    silo().env("SILO_ROOT", root).args(args).output().unwrap()
+}
+
+fn ok(root: &Path, args: &[&str]) -> Output {
+    let out = run(root, args);
+    assert!(
+        out.status.success(),
+        "silo {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn skopeo_json(args: &[&str]) -> Value {
+    let out = run_ok(std::process::Command::new("skopeo").args(args));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// (name, content) of every entry of a layer blob, read by Python's tarfile.
+fn python_entries(blob: &Path) -> Vec<(String, String)> {
+    let script = r#"
+import json, sys, tarfile
+out = []
+with tarfile.open(sys.argv[1], "r:*") as tar:
+    for m in tar:
+        data = tar.extractfile(m).read().decode("latin-1") if m.isfile() and m.size < 65536 else ""
+        out.append([m.name, data])
+print(json.dumps(out))
+"#;
+    let out = run_ok(
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(blob),
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn blob(layout: &Path, digest: &str) -> PathBuf {
+    layout
+        .join("blobs/sha256")
+        .join(digest.strip_prefix("sha256:").unwrap())
+}
+
+#[test]
+fn hello_builds_with_the_wine_silo_and_rebuilds_from_cache() {
+    require_tool("wine");
+    require_tool("skopeo");
+    require_tool("python3");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    let root = root.as_path();
+    ok(
+        root,
+        &[
+            "base",
+            "create",
+            "-t",
+            "silo.local/base:ltsc2022",
+            "--os-version",
+            "10.0.20348.1",
+        ],
+    );
+    let layout = dir.path().join("out");
+    let dest = format!("type=oci,dest={}", layout.display());
+    let context = project_root()
+        .join("dockerfiles/hello")
+        .display()
+        .to_string();
+    let out = ok(
+        root,
+        &[
+            "build",
+            "--runtime",
+            "wine",
+            "--progress",
+            "plain",
+            "-t",
+            "hello:v1",
+            "-o",
+            &dest,
+            &context,
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        log.contains("reg: The operation completed successfully"),
+        "step output is shown with its step prefix:\n{log}"
+    );
+
+    let oci = format!("oci:{}:v1", layout.display());
+    let manifest = skopeo_json(&["inspect", "--raw", &oci]);
+    let config = skopeo_json(&["inspect", "--raw", "--config", &oci]);
+    assert_eq!(config["os.version"], "10.0.20348.1");
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(["cmd", "/c", "type", "C:\\hello.txt"])
+    );
+    let history: Vec<&str> = config["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["created_by"].as_str().unwrap())
+        .collect();
+    assert!(
+        history.contains(&"RUN cmd /S /C echo hello> C:\\hello.txt # buildkit"),
+        "{history:?}"
+    );
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5, "base, WORKDIR and three RUN layers");
+    let entries: Vec<Vec<(String, String)>> = layers[2..]
+        .iter()
+        .map(|l| python_entries(&blob(&layout, l["digest"].as_str().unwrap())))
+        .collect();
+    let hello = entries[0]
+        .iter()
+        .find(|(name, _)| name == "Files/hello.txt")
+        .unwrap_or_else(|| panic!("no Files/hello.txt in {:?}", entries[0]));
+    assert_eq!(hello.1, "hello\r\n");
+    for (i, layer) in entries[1..].iter().enumerate() {
+        assert!(
+            layer.iter().any(|(name, _)| name == "Hives/Software_Delta"),
+            "reg step {} has no Software_Delta: {layer:?}",
+            i + 1
+        );
+        assert!(
+            !layer
+                .iter()
+                .any(|(name, _)| name.starts_with("Files/windows/")),
+            "Wine's prefix housekeeping leaked into the layer: {layer:?}"
+        );
+    }
+
+    // Unchanged rebuild: every step is a cache hit, no silo is started.
+    let started = std::time::Instant::now();
+    let out = ok(
+        root,
+        &[
+            "build",
+            "--runtime",
+            "wine",
+            "--progress",
+            "plain",
+            &context,
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(log.matches("CACHED").count(), 4, "{log}");
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+
+    // A failing step: its exit code becomes silo's, its output is shown, nothing is committed.
+    let ctx = dir.path().join("fail");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM silo.local/base:ltsc2022\nRUN echo about to fail && exit /b 3\n",
+    )
+    .unwrap();
+    let records_before = fs::read_dir(root.join("records")).unwrap().count();
+    let out = run(
+        root,
+        &[
+            "build",
+            "--runtime",
+            "wine",
+            "--progress",
+            "plain",
+            "-t",
+            "fail:1",
+            &ctx.display().to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(log.contains("about to fail"), "{log}");
+    assert!(
+        log.contains("Dockerfile:2: RUN echo about to fail && exit /b 3: process \"cmd /S /C echo about to fail && exit /b 3\" did not complete successfully: exit code: 3"),
+        "{log}"
+    );
+    assert_eq!(
+        fs::read_dir(root.join("records")).unwrap().count(),
+        records_before
+    );
+    let refs = run(root, &["store", "refs"]);
+    assert!(!String::from_utf8_lossy(&refs.stdout).contains("fail:1"));
+}

@@ -1,0 +1,179 @@
+//! Benchmarks of the Wine silo, run by `scripts/bench-wine` (ignored in normal test runs):
+//! 1. per-step overhead of `RUN echo hi` (prepare + run + commit + release), median of 5,
+//!    against the peer: plain `wine cmd /S /C echo hi` in a ready prefix, waiting for wineserver
+//!    to exit (what any Wine-based runner pays at least);
+//! 2. commit time of a step that changes one file on an image with a 1 GiB layer, median of 5,
+//!    against the peer: walking that 1 GiB lower tree (what a snapshot diff of the whole tree
+//!    would at least cost).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
+use silo::runtime::wine::WineRuntime;
+use silo::runtime::{LayerRef, NetworkMode, OutputSink, ProcessSpec, Runtime, SandboxSpec};
+
+struct Quiet;
+impl OutputSink for Quiet {
+    fn stdout(&mut self, _: &[u8]) {}
+    fn stderr(&mut self, _: &[u8]) {}
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn shell(cmd: &str) -> ProcessSpec {
+    ProcessSpec {
+        args: vec!["cmd".into(), "/S".into(), "/C".into(), cmd.into()],
+        command_line: Some(format!("cmd /S /C {cmd}")),
+        working_dir: r"C:\".into(),
+        ..ProcessSpec::default()
+    }
+}
+
+/// A layer tar holding `Files/` and the given (path, size) files of zeros, streamed.
+fn layer_with(dir: &Path, name: &str, files: &[(&str, u64)]) -> LayerRef {
+    let path = dir.join(format!("{name}.tar"));
+    let mut tar = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    for d in ["Files", "Hives"] {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        tar.append_data(&mut h, d, std::io::empty()).unwrap();
+    }
+    for (p, size) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_mode(0o644);
+        h.set_size(*size);
+        let zeros = std::io::Read::take(std::io::repeat(0), *size);
+        tar.append_data(&mut h, format!("Files/{p}"), zeros)
+            .unwrap();
+    }
+    tar.into_inner().unwrap().flush().unwrap();
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(&path).unwrap(), &mut hasher).unwrap();
+    LayerRef {
+        diff_id: format!("sha256:{}", hex::encode(hasher.finalize())),
+        blob_path: path,
+    }
+}
+
+fn walk(dir: &Path) -> u64 {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let m = e.metadata().unwrap();
+        n += 1;
+        if m.is_dir() {
+            n += walk(&e.path());
+        }
+    }
+    n
+}
+
+#[test]
+#[ignore = "benchmark: run with scripts/bench-wine"]
+fn bench_wine_silo() {
+    let state = std::env::var_os("SILO_BENCH_STATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wine-state"));
+    let rt = WineRuntime::new(&state);
+    let (wine, system) = rt.ensure_ready().expect("the Wine silo can run here");
+    let t = tempfile::tempdir_in(&state).unwrap();
+    let base = layer_with(t.path(), "base", &[("base.txt", 10)]);
+
+    // 1. Per-step overhead.
+    let spec = SandboxSpec {
+        layers: vec![base.clone()],
+        network: NetworkMode::Host,
+    };
+    let mut silo_times = Vec::new();
+    for _ in 0..6 {
+        let start = Instant::now();
+        let mut sb = rt.prepare(&spec).unwrap();
+        let st = sb.run(&shell("echo hi"), &mut Quiet).unwrap();
+        assert_eq!(st.code, 0);
+        let cs = sb.commit().unwrap();
+        assert!(cs.is_empty(), "echo changes nothing: {cs:?}");
+        silo_times.push(start.elapsed());
+    }
+    silo_times.remove(0); // warm-up
+                          // Peer: plain Wine in a copy of the system prefix (no namespaces, no overlay, no registry).
+    let peer_prefix = t.path().join("peer");
+    let cp = Command::new("cp")
+        .args(["-a", "--reflink=auto"])
+        .arg(&system.prefix)
+        .arg(&peer_prefix)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let mut peer_times = Vec::new();
+    for _ in 0..6 {
+        let start = Instant::now();
+        let out = Command::new(&wine.loader)
+            .args(["cmd", "/S", "/C", "echo hi"])
+            .current_dir(peer_prefix.join("drive_c"))
+            .env("WINEPREFIX", &peer_prefix)
+            .env("WINEDEBUG", "-all")
+            .env("WINELOADER", &wine.loader)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        Command::new(&wine.server)
+            .arg("-w")
+            .env("WINEPREFIX", &peer_prefix)
+            .status()
+            .unwrap();
+        peer_times.push(start.elapsed());
+    }
+    peer_times.remove(0);
+    let (s, p) = (median(silo_times), median(peer_times));
+    println!(
+        "step overhead (RUN echo hi): silo median {:.3} s, plain wine median {:.3} s, ratio {:.2} (target ≤ 1.5 s)",
+        s.as_secs_f64(),
+        p.as_secs_f64(),
+        s.as_secs_f64() / p.as_secs_f64()
+    );
+
+    // 2. Commit of a one-file change over a 1 GiB layer (1024 files of 1 MiB).
+    let names: Vec<String> = (0..1024)
+        .map(|i| format!("big/d{}/f{i}.bin", i % 32))
+        .collect();
+    let files: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), 1 << 20)).collect();
+    let big = layer_with(t.path(), "big", &files);
+    let spec = SandboxSpec {
+        layers: vec![base, big],
+        network: NetworkMode::Host,
+    };
+    let mut commit_times = Vec::new();
+    let mut walk_times = Vec::new();
+    for _ in 0..5 {
+        let mut sb = rt.prepare(&spec).unwrap();
+        let st = sb
+            .run(&shell(r"echo changed> C:\big\d3\f3.bin"), &mut Quiet)
+            .unwrap();
+        assert_eq!(st.code, 0);
+        let start = Instant::now();
+        let cs = sb.commit().unwrap();
+        commit_times.push(start.elapsed());
+        let paths: Vec<_> = cs.entries.iter().map(|e| e.path.clone()).collect();
+        assert_eq!(paths, ["big/d3/f3.bin"]);
+        let layer_dir = state
+            .join("wine/layers")
+            .join(spec.layers[1].diff_id.trim_start_matches("sha256:"));
+        let start = Instant::now();
+        assert!(walk(&layer_dir.join("Files")) > 1024);
+        walk_times.push(start.elapsed());
+    }
+    let (c, w) = (median(commit_times), median(walk_times));
+    println!(
+        "commit of a one-file change on a 1 GiB layer: silo median {:.1} ms, walking the lower tree {:.1} ms, ratio {:.2} (target < 100 ms)",
+        c.as_secs_f64() * 1000.0,
+        w.as_secs_f64() * 1000.0,
+        c.as_secs_f64() / w.as_secs_f64()
+    );
+}
