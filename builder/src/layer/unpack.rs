@@ -172,6 +172,7 @@ pub fn unpack_with<R: Read + Send + 'static>(
     });
     let mut unpacker = Unpacker {
         root: target.to_path_buf(),
+        known_dirs: std::collections::HashSet::new(),
         options,
         buffer: vec![0u8; 256 * 1024],
         report_written: 0,
@@ -196,6 +197,10 @@ pub fn unpack_with<R: Read + Send + 'static>(
 
 struct Unpacker {
     root: PathBuf,
+    /// Directories this unpack created or checked (real directories, not symlinks): their
+    /// `lstat` is not repeated. Only this process writes the target, and an entry that replaces
+    /// a directory drops it and everything below it from the set.
+    known_dirs: std::collections::HashSet<PathBuf>,
     options: UnpackOptions,
     buffer: Vec<u8>,
     report_written: u64,
@@ -251,10 +256,13 @@ impl Unpacker {
 
     /// Makes sure every parent of `parts` is a real directory inside the root (creating missing
     /// ones), never following a symlink. Returns the parent directory path.
-    fn parent_dir(&self, parts: &[&str]) -> Result<PathBuf, String> {
+    fn parent_dir(&mut self, parts: &[&str]) -> Result<PathBuf, String> {
         let mut dir = self.root.clone();
         for part in &parts[..parts.len() - 1] {
             dir.push(part);
+            if self.known_dirs.contains(&dir) {
+                continue;
+            }
             match fs::symlink_metadata(&dir) {
                 Ok(m) if m.file_type().is_symlink() => {
                     return Err(format!(
@@ -273,8 +281,16 @@ impl Unpacker {
                     fs::create_dir(&dir).map_err(|e| format!("creating parent: {e}"))?;
                 }
             }
+            self.known_dirs.insert(dir.clone());
         }
         Ok(dir)
+    }
+
+    /// Forgets `path` and everything below it as known directories (it is being replaced).
+    fn forget(&mut self, path: &Path) {
+        if self.known_dirs.remove(path) {
+            self.known_dirs.retain(|d| !d.starts_with(path));
+        }
     }
 
     /// Removes whatever is at `path` (not following symlinks) so a new entry can take its place.
@@ -319,7 +335,9 @@ impl Unpacker {
                     victim[last] = &victim[last][4..]; // strip ".wh."
                     match self.parent_dir(&victim) {
                         Ok(dir) => {
-                            let _ = Self::clear(&dir.join(victim[last]), false);
+                            let victim = dir.join(victim[last]);
+                            self.forget(&victim);
+                            let _ = Self::clear(&victim, false);
                         }
                         Err(reason) => self.refuse(&entry.path, reason),
                     }
@@ -333,6 +351,7 @@ impl Unpacker {
                         Ok(dir) => {
                             if let Ok(children) = fs::read_dir(&dir) {
                                 for child in children.flatten() {
+                                    self.forget(&child.path());
                                     let _ = Self::clear(&child.path(), false);
                                 }
                             }
@@ -353,7 +372,11 @@ impl Unpacker {
         };
         let dest = dir.join(parts[parts.len() - 1]);
         let windows = self.options.filter == UnpackFilter::WindowsFiles;
+        if !matches!(entry.kind, LayerEntryKind::Directory) {
+            self.forget(&dest);
+        }
         let result: Result<(), String> = match &entry.kind {
+            LayerEntryKind::Directory if self.known_dirs.contains(&dest) => Ok(()),
             LayerEntryKind::Directory => Self::clear(&dest, true)
                 .and_then(|_| match fs::create_dir(&dest) {
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
@@ -366,6 +389,9 @@ impl Unpacker {
                         (entry.mode & 0o777) | 0o700
                     };
                     fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
+                })
+                .map(|_| {
+                    self.known_dirs.insert(dest.clone());
                 })
                 .map_err(|e| e.to_string()),
             LayerEntryKind::File
