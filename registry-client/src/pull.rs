@@ -641,6 +641,17 @@ impl Client {
             _ => {
                 // Probe: a 1-byte range must come back as 206 with the full size.
                 let resp = self.get_range(origin, blob, 0, Some(1)).await?;
+                if !resp.status().is_success() {
+                    let url = resp.url().clone();
+                    let e = status_error(Method::GET, &url, resp).await;
+                    return Err(match origin {
+                        Origin::Url(_) => Error::Foreign {
+                            digest: blob.digest.clone(),
+                            reason: e.to_string(),
+                        },
+                        Origin::Registry(_) => e,
+                    });
+                }
                 let total = resp
                     .headers()
                     .get(reqwest::header::CONTENT_RANGE)
