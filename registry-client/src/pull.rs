@@ -551,14 +551,11 @@ impl Client {
                     return Ok(RangeOutcome::RangeIgnored);
                 }
             } else {
-                let e = status_error(Method::GET, &url, resp).await;
-                return Err(match origin {
-                    Origin::Url(_) => Error::Foreign {
-                        digest: blob.digest.clone(),
-                        reason: e.to_string(),
-                    },
-                    Origin::Registry(_) => e,
-                });
+                return Err(origin_error(
+                    origin,
+                    blob,
+                    status_error(Method::GET, &url, resp).await,
+                ));
             }
             let mut stream = resp.bytes_stream();
             let stall = self.cfg.stall_timeout;
@@ -643,14 +640,11 @@ impl Client {
                 let resp = self.get_range(origin, blob, 0, Some(1)).await?;
                 if !resp.status().is_success() {
                     let url = resp.url().clone();
-                    let e = status_error(Method::GET, &url, resp).await;
-                    return Err(match origin {
-                        Origin::Url(_) => Error::Foreign {
-                            digest: blob.digest.clone(),
-                            reason: e.to_string(),
-                        },
-                        Origin::Registry(_) => e,
-                    });
+                    return Err(origin_error(
+                        origin,
+                        blob,
+                        status_error(Method::GET, &url, resp).await,
+                    ));
                 }
                 let total = resp
                     .headers()
@@ -752,6 +746,18 @@ impl Client {
             });
         }
         Ok(())
+    }
+}
+
+/// An HTTP error from a foreign URL is a foreign-layer error (it names the layer); from the
+/// registry it stays as it is.
+fn origin_error(origin: &Origin, blob: &BlobRef, e: Error) -> Error {
+    match origin {
+        Origin::Url(_) => Error::Foreign {
+            digest: blob.digest.clone(),
+            reason: e.to_string(),
+        },
+        Origin::Registry(_) => e,
     }
 }
 
