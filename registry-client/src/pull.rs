@@ -200,6 +200,39 @@ impl Client {
         Ok(())
     }
 
+    /// Pull every platform of `r` (the whole index, nested indexes excluded) into `sink`, then
+    /// store the root manifest itself. Returns the root.
+    pub async fn pull_all(&self, r: &Reference, sink: Arc<dyn BlobSink>) -> Result<RawManifest> {
+        let root = self.get_manifest(r).await?;
+        let children = if root.is_index() {
+            let mut v = Vec::new();
+            for d in root.index()?.manifests() {
+                v.push(self.get_manifest_ref(r, d.digest().as_ref()).await?);
+            }
+            v
+        } else {
+            vec![root.clone()]
+        };
+        for manifest in children {
+            let resolved = Resolved {
+                reference: r.clone(),
+                root: root.clone(),
+                manifest,
+                selection: None,
+            };
+            self.pull_resolved(&resolved, sink.clone()).await?;
+        }
+        let blob = BlobRef {
+            digest: root.digest.clone(),
+            size: root.bytes.len() as u64,
+            media_type: root.media_type.clone(),
+            urls: vec![],
+        };
+        sink.put_verified(&blob, &root.bytes)
+            .map_err(|e| Error::io(format!("storing manifest {}", root.digest), e))?;
+        Ok(root)
+    }
+
     /// Fetch one blob into `sink`, verified. Already present blobs are skipped.
     pub async fn fetch_blob(
         &self,
