@@ -293,9 +293,12 @@ impl Client {
         let mut req = Req::new(Method::PUT, url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_LENGTH, &blob.size.to_string());
-        req.body = Some(self.body_fn(blob, source, 0, blob.size));
+        let activity = Arc::new(Activity::default());
+        req.body = Some(self.body_fn(blob, source, (0, blob.size), &activity));
         req.retry = false; // a failed upload session is restarted as a whole by the caller
-        let resp = self.send(dest, scopes, req).await?;
+        let resp = self
+            .send_watched(dest, scopes, req, blob, &activity)
+            .await?;
         if resp.status() == StatusCode::CREATED || resp.status().is_success() {
             return Ok(());
         }
@@ -330,9 +333,10 @@ impl Client {
                     reqwest::header::CONTENT_RANGE,
                     &format!("{pos}-{}", end - 1),
                 );
-            req.body = Some(self.body_fn(blob, source, pos, end));
+            let activity = Arc::new(Activity::default());
+            req.body = Some(self.body_fn(blob, source, (pos, end), &activity));
             req.retry = false;
-            let resp = self.send(dest, scopes, req).await;
+            let resp = self.send_watched(dest, scopes, req, blob, &activity).await;
             match resp {
                 Ok(r) if r.status() == StatusCode::ACCEPTED => {
                     location = location_or(&location, &r);
@@ -392,29 +396,64 @@ impl Client {
         }
     }
 
-    /// A body that streams bytes `[start, end)` of a blob from the source, reporting progress.
+    /// A body that streams bytes `[start, end)` of a blob from the source, reporting progress
+    /// and touching `activity` on every chunk.
     fn body_fn(
         &self,
         blob: &BlobRef,
         source: &Arc<dyn BlobSource>,
-        start: u64,
-        end: u64,
+        (start, end): (u64, u64),
+        activity: &Arc<Activity>,
     ) -> crate::client::BodyFn {
         let blob = blob.clone();
         let source = source.clone();
         let progress = self.progress.clone();
+        let activity = activity.clone();
         Arc::new(move || {
             let blob = blob.clone();
             let source = source.clone();
             let progress = progress.clone();
+            let activity = activity.clone();
             Box::pin(async move {
                 let stream = source.open(&blob, start).await?;
                 let digest = blob.digest.clone();
-                let limited = take_bytes(stream, end - start)
-                    .inspect_ok(move |c| progress.blob_bytes(&digest, c.len() as u64));
+                activity.touch(false);
+                let mut left = end - start;
+                let limited = take_bytes(stream, left).inspect_ok(move |c| {
+                    left -= c.len() as u64;
+                    activity.touch(left == 0);
+                    progress.blob_bytes(&digest, c.len() as u64)
+                });
                 Ok(reqwest::Body::wrap_stream(limited))
             })
         })
+    }
+
+    /// Send an upload request, failing it when its body makes no progress for the stall timeout
+    /// (a registry that stopped reading). Waiting for the answer after the last byte is not a stall
+    /// (the registry hashes the blob then).
+    async fn send_watched(
+        &self,
+        dest: &Reference,
+        scopes: &Scopes,
+        req: Req,
+        blob: &BlobRef,
+        activity: &Arc<Activity>,
+    ) -> Result<reqwest::Response> {
+        let url = crate::error::display_url(&req.url);
+        let stall = self.cfg.stall_timeout;
+        let watchdog = async {
+            loop {
+                tokio::time::sleep(stall / 4).await;
+                if activity.stalled(stall) {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            r = self.send(dest, scopes, req) => r,
+            () = watchdog => Err(Error::Stalled { digest: blob.digest.clone(), url, seconds: stall.as_secs() }),
+        }
     }
 
     /// Copy `src` to `dest`, registry to registry, streaming blobs (no disk). With `platform`, only
@@ -564,6 +603,40 @@ fn manifests_of(image: &ImageToPush) -> Result<Vec<RawManifest>> {
         .collect()
 }
 
+/// When an upload body last moved, and whether it has been sent completely.
+#[derive(Debug)]
+struct Activity {
+    start: std::time::Instant,
+    /// Milliseconds since `start` of the last chunk.
+    last_ms: std::sync::atomic::AtomicU64,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            start: std::time::Instant::now(),
+            last_ms: Default::default(),
+            done: Default::default(),
+        }
+    }
+}
+
+impl Activity {
+    fn touch(&self, done: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.last_ms
+            .store(self.start.elapsed().as_millis() as u64, Relaxed);
+        self.done.store(done, Relaxed);
+    }
+
+    fn stalled(&self, limit: std::time::Duration) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let idle = self.start.elapsed().as_millis() as u64 - self.last_ms.load(Relaxed);
+        !self.done.load(Relaxed) && idle > limit.as_millis() as u64
+    }
+}
+
 /// A registry as a blob source.
 struct RegistrySource {
     client: Arc<Client>,
@@ -625,7 +698,7 @@ fn location_or(prev: &Url, resp: &reqwest::Response) -> Url {
 
 fn is_retryable_upload(e: &Error) -> bool {
     match e {
-        Error::Connect { .. } | Error::Io { .. } => true,
+        Error::Connect { .. } | Error::Io { .. } | Error::Stalled { .. } => true,
         Error::Status { status, .. } => {
             crate::client::retryable_status(StatusCode::from_u16(*status).unwrap_or(StatusCode::OK))
                 || *status == 404
@@ -759,6 +832,21 @@ mod tests {
         assert_eq!(layers[0].media_type, DOCKER_LAYER_GZIP);
         assert!(layers[0].urls.is_empty());
         assert_eq!(layers[0].digest, d('b'), "the layer digest does not change");
+    }
+
+    #[test]
+    fn upload_stall_is_only_before_the_last_byte() {
+        let a = Activity::default();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert!(a.stalled(std::time::Duration::from_millis(10)));
+        a.touch(false);
+        assert!(!a.stalled(std::time::Duration::from_millis(10)));
+        a.touch(true);
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert!(
+            !a.stalled(std::time::Duration::from_millis(10)),
+            "waiting for the answer is no stall"
+        );
     }
 
     #[tokio::test]

@@ -44,15 +44,23 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
             println!("{}", report.digest);
         }
         (Transport::Registry(s), Transport::Oci { dir, tag }) => {
-            let want = platform.unwrap_or_else(PlatformRequest::windows_amd64);
             let client = args.registry.client(&[s.registry()], progress.clone())?;
             let layout = OciLayout::new(dir);
             layout.init()?;
-            let resolved = rt.block_on(client.resolve(&s, &want))?;
-            rt.block_on(client.pull_resolved(&resolved, Arc::new(layout.blobs())))?;
             let tag = tag.unwrap_or_else(|| s.manifest_ref().to_string());
-            layout.tag(&tag, &resolved.manifest, chosen_platform(&resolved))?;
-            println!("{}", resolved.manifest.digest);
+            let sink = Arc::new(layout.blobs());
+            // One platform with --platform, else the whole index (as registry→registry does).
+            let (manifest, platform_json) = match &platform {
+                Some(want) => {
+                    let resolved = rt.block_on(client.resolve(&s, want))?;
+                    rt.block_on(client.pull_resolved(&resolved, sink))?;
+                    let p = chosen_platform(&resolved);
+                    (resolved.manifest, p)
+                }
+                None => (rt.block_on(client.pull_all(&s, sink))?, None),
+            };
+            layout.tag(&tag, &manifest, platform_json)?;
+            println!("{}", manifest.digest);
         }
         (local @ (Transport::Oci { .. } | Transport::DockerArchive { .. }), Transport::Registry(d)) => {
             let (image, source) = open_local(local)?;
