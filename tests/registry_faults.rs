@@ -284,6 +284,9 @@ fn a_large_blob_is_fetched_in_parallel_ranges_and_survives_a_cut_part() {
         proxy.reference("faults/big:v1"),
         "--output",
         format!("oci:{}", out.display()),
+        // Ranges are off by default for loopback registries (slower on one machine).
+        "--range-connections",
+        "4",
         silo_cli::plain_http_flags(),
     ]);
     assert!(OciLayout::open(&out).verify_blobs().contains(&blob.digest));

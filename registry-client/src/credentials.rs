@@ -29,7 +29,8 @@ use crate::reference::DOCKER_HUB;
 pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
 /// The environment the lookup reads, captured once so tests can point it at temp dirs.
-#[derive(Debug, Clone, Default)]
+/// `Debug` hides `DOCKER_AUTH_CONFIG` (it holds secrets).
+#[derive(Clone, Default)]
 pub struct CredentialEnv {
     /// `--authfile`: read only this file, and write logins to it.
     pub authfile_flag: Option<PathBuf>,
@@ -39,6 +40,23 @@ pub struct CredentialEnv {
     pub xdg_runtime_dir: Option<PathBuf>,
     pub xdg_config_home: Option<PathBuf>,
     pub home: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for CredentialEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialEnv")
+            .field("authfile_flag", &self.authfile_flag)
+            .field("registry_auth_file", &self.registry_auth_file)
+            .field(
+                "docker_auth_config",
+                &self.docker_auth_config.as_ref().map(|_| "<redacted>"),
+            )
+            .field("docker_config_dir", &self.docker_config_dir)
+            .field("xdg_runtime_dir", &self.xdg_runtime_dir)
+            .field("xdg_config_home", &self.xdg_config_home)
+            .field("home", &self.home)
+            .finish()
+    }
 }
 
 impl CredentialEnv {
@@ -602,6 +620,19 @@ mod tests {
         // "reg.example/te" must not match "reg.example/team/…" by string prefix.
         assert_eq!(get("reg.example", "teamx/y"), Some(basic("host", "p")));
         assert_eq!(get("nothere.example", "a"), None);
+    }
+
+    #[test]
+    fn env_debug_hides_inline_config() {
+        let env = CredentialEnv {
+            docker_auth_config: Some(r#"{"auths":{"r":{"auth":"SECRET"}}}"#.into()),
+            ..Default::default()
+        };
+        let shown = format!("{env:?}");
+        assert!(
+            !shown.contains("SECRET") && shown.contains("redacted"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -200,6 +200,39 @@ impl Client {
         Ok(())
     }
 
+    /// Pull every platform of `r` (the whole index, nested indexes excluded) into `sink`, then
+    /// store the root manifest itself. Returns the root.
+    pub async fn pull_all(&self, r: &Reference, sink: Arc<dyn BlobSink>) -> Result<RawManifest> {
+        let root = self.get_manifest(r).await?;
+        let children = if root.is_index() {
+            let mut v = Vec::new();
+            for d in root.index()?.manifests() {
+                v.push(self.get_manifest_ref(r, d.digest().as_ref()).await?);
+            }
+            v
+        } else {
+            vec![root.clone()]
+        };
+        for manifest in children {
+            let resolved = Resolved {
+                reference: r.clone(),
+                root: root.clone(),
+                manifest,
+                selection: None,
+            };
+            self.pull_resolved(&resolved, sink.clone()).await?;
+        }
+        let blob = BlobRef {
+            digest: root.digest.clone(),
+            size: root.bytes.len() as u64,
+            media_type: root.media_type.clone(),
+            urls: vec![],
+        };
+        sink.put_verified(&blob, &root.bytes)
+            .map_err(|e| Error::io(format!("storing manifest {}", root.digest), e))?;
+        Ok(root)
+    }
+
     /// Fetch one blob into `sink`, verified. Already present blobs are skipped.
     pub async fn fetch_blob(
         &self,
@@ -418,9 +451,14 @@ impl Client {
     ) -> Result<()> {
         let io =
             |what: &str, e: std::io::Error| Error::io(format!("{what} blob {}", blob.digest), e);
+        let loopback = match origin {
+            Origin::Registry(r) => crate::client::is_loopback_host(r.api_host()),
+            Origin::Url(u) => u.host_str().is_some_and(crate::client::is_loopback_host),
+        };
         let use_ranges = blob.size >= self.cfg.range_threshold
             && self.cfg.range_connections > 1
-            && blob.size > self.cfg.range_part;
+            && blob.size > self.cfg.range_part
+            && (self.cfg.ranges_on_loopback || !loopback);
         if use_ranges && self.ranged(origin, blob, part).await? {
             return self.verify_file(blob, part).await;
         }
@@ -546,14 +584,11 @@ impl Client {
                     return Ok(RangeOutcome::RangeIgnored);
                 }
             } else {
-                let e = status_error(Method::GET, &url, resp).await;
-                return Err(match origin {
-                    Origin::Url(_) => Error::Foreign {
-                        digest: blob.digest.clone(),
-                        reason: e.to_string(),
-                    },
-                    Origin::Registry(_) => e,
-                });
+                return Err(origin_error(
+                    origin,
+                    blob,
+                    status_error(Method::GET, &url, resp).await,
+                ));
             }
             let mut stream = resp.bytes_stream();
             let stall = self.cfg.stall_timeout;
@@ -636,6 +671,14 @@ impl Client {
             _ => {
                 // Probe: a 1-byte range must come back as 206 with the full size.
                 let resp = self.get_range(origin, blob, 0, Some(1)).await?;
+                if !resp.status().is_success() {
+                    let url = resp.url().clone();
+                    return Err(origin_error(
+                        origin,
+                        blob,
+                        status_error(Method::GET, &url, resp).await,
+                    ));
+                }
                 let total = resp
                     .headers()
                     .get(reqwest::header::CONTENT_RANGE)
@@ -736,6 +779,18 @@ impl Client {
             });
         }
         Ok(())
+    }
+}
+
+/// An HTTP error from a foreign URL is a foreign-layer error (it names the layer); from the
+/// registry it stays as it is.
+fn origin_error(origin: &Origin, blob: &BlobRef, e: Error) -> Error {
+    match origin {
+        Origin::Url(_) => Error::Foreign {
+            digest: blob.digest.clone(),
+            reason: e.to_string(),
+        },
+        Origin::Registry(_) => e,
     }
 }
 

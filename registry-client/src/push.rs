@@ -183,7 +183,7 @@ impl Client {
             return Ok(BlobOutcome::Present);
         }
         let mut failures = 0;
-        let mut force_chunked = false;
+        let mut force_chunked = self.cfg.chunk_size.is_some();
         loop {
             // Mount from the first candidate: a 202 answer already opened an upload session, so
             // trying further candidates would leak sessions.
@@ -312,7 +312,12 @@ impl Client {
         location: Url,
         chunk_min: Option<u64>,
     ) -> Result<()> {
-        let mut chunk = chunk_min.unwrap_or(0).max(16 << 20);
+        let mut chunk = self
+            .cfg
+            .chunk_size
+            .unwrap_or(16 << 20)
+            .max(chunk_min.unwrap_or(0))
+            .max(1);
         let mut location = location;
         let mut pos = 0u64;
         let mut failures = 0;

@@ -1,6 +1,6 @@
 //! `silo copy SRC DEST` between transports: registry → registry streams blobs without touching disk
 //! (and mounts them when both are on one registry); registry → `oci:DIR` pulls; `oci:DIR` →
-//! registry pushes. An index is copied whole unless `--platform` picks one entry.
+//! registry and `docker-archive:FILE` → registry push. An index is copied whole unless `--platform` picks one entry.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use registry_client::PlatformRequest;
 
-use super::push::{print_report, ForeignOpts};
+use super::push::{open_local, print_report, ForeignOpts};
 use super::transport::{chosen_platform, runtime, OciLayout, RegistryOpts, Transport};
 use super::Globals;
 
@@ -44,25 +44,32 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
             println!("{}", report.digest);
         }
         (Transport::Registry(s), Transport::Oci { dir, tag }) => {
-            let want = platform.unwrap_or_else(PlatformRequest::windows_amd64);
             let client = args.registry.client(&[s.registry()], progress.clone())?;
             let layout = OciLayout::new(dir);
             layout.init()?;
-            let resolved = rt.block_on(client.resolve(&s, &want))?;
-            rt.block_on(client.pull_resolved(&resolved, Arc::new(layout.blobs())))?;
             let tag = tag.unwrap_or_else(|| s.manifest_ref().to_string());
-            layout.tag(&tag, &resolved.manifest, chosen_platform(&resolved))?;
-            println!("{}", resolved.manifest.digest);
+            let sink = Arc::new(layout.blobs());
+            // One platform with --platform, else the whole index (as registry→registry does).
+            let (manifest, platform_json) = match &platform {
+                Some(want) => {
+                    let resolved = rt.block_on(client.resolve(&s, want))?;
+                    rt.block_on(client.pull_resolved(&resolved, sink))?;
+                    let p = chosen_platform(&resolved);
+                    (resolved.manifest, p)
+                }
+                None => (rt.block_on(client.pull_all(&s, sink))?, None),
+            };
+            layout.tag(&tag, &manifest, platform_json)?;
+            println!("{}", manifest.digest);
         }
-        (Transport::Oci { dir, tag }, Transport::Registry(d)) => {
-            let layout = OciLayout::new(dir);
-            let image = layout.image(tag.as_deref())?;
+        (local @ (Transport::Oci { .. } | Transport::DockerArchive { .. }), Transport::Registry(d)) => {
+            let (image, source) = open_local(local)?;
             let client = args.registry.client(&[d.registry()], progress.clone())?;
-            let report = rt.block_on(client.push(&d, &image, Arc::new(layout.blobs()), &opts))?;
+            let report = rt.block_on(client.push(&d, &image, source, &opts))?;
             print_report(&progress, &d.to_string(), &report);
             println!("{}", report.digest);
         }
-        (s, d) => bail!("copying {s:?} to {d:?} is not supported yet (supported: registry↔registry, registry→oci:, oci:→registry)"),
+        (s, d) => bail!("copying {s:?} to {d:?} is not supported yet (supported: registry↔registry, registry→oci:, oci:/docker-archive:→registry)"),
     }
     Ok(ExitCode::SUCCESS)
 }

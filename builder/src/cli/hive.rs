@@ -1,12 +1,217 @@
-//! `silo hive`: not implemented yet (issue 4).
+//! `silo hive`: dump a regf hive file as `reg query`-style text or JSON, build a differencing
+//! hive (delta) from two hives, and merge deltas onto a base hive.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::{bail, Context};
+
 use super::Globals;
+use crate::hive::{layers, read_hive_with, render, write_hive, Key, ReadOptions, WriteOptions};
 
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Print a hive's keys and values (layer bits and tombstones included).
+    Dump(DumpArgs),
+    /// Write the differencing hive (delta) that turns BASE into TARGET.
+    Diff(DiffArgs),
+    /// Apply differencing hives to a base hive and write the merged hive.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// `reg query /s`-style text.
+    Reg,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DumpArgs {
+    /// The hive file.
+    file: PathBuf,
+    /// Only this key (a path inside the hive, `\`-separated, case-insensitive).
+    key: Option<String>,
+    #[arg(long, value_enum, default_value = "reg")]
+    format: Format,
+    /// Prefix printed before key paths, e.g. `HKLM\SOFTWARE` (default: the hive's root as `\`).
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Read a hive whose logs were not applied (sequence numbers differ) as it is on disk.
+    #[arg(long)]
+    allow_dirty: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    base: PathBuf,
+    target: PathBuf,
+    /// Where to write the delta (a regf differencing hive: minor 6, flag 0x2).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Do not record keys whose only change is a later last-write time.
+    #[arg(long)]
+    ignore_time_only_changes: bool,
+    #[arg(long)]
+    allow_dirty: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    base: PathBuf,
+    /// Differencing hives, lowest layer first.
+    #[arg(required = true)]
+    deltas: Vec<PathBuf>,
+    /// Where to write the merged hive.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Fold the deltas into one differencing hive instead (BASE is then the lowest delta).
+    #[arg(long)]
+    fold: bool,
+    #[arg(long)]
+    allow_dirty: bool,
+}
 
 pub fn run(_globals: &Globals, command: Command) -> anyhow::Result<ExitCode> {
-    match command {}
+    match command {
+        Command::Dump(args) => dump(args),
+        Command::Diff(args) => diff(args),
+        Command::Merge(args) => merge(args),
+    }
+}
+
+fn load(path: &Path, allow_dirty: bool) -> anyhow::Result<crate::hive::ParsedHive> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let parsed = read_hive_with(&bytes, ReadOptions { allow_dirty })
+        .with_context(|| format!("reading hive {}", path.display()))?;
+    if parsed.base.is_dirty() {
+        eprintln!(
+            "warning: {} is dirty (sequence {} ≠ {}); showing the primary file without its logs",
+            path.display(),
+            parsed.base.primary_seq,
+            parsed.base.secondary_seq
+        );
+    }
+    Ok(parsed)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+fn dump(args: DumpArgs) -> anyhow::Result<ExitCode> {
+    let parsed = load(&args.file, args.allow_dirty)?;
+    let (key, path): (&Key, String) = match args.key.as_deref() {
+        Some(p) if !p.trim_matches('\\').is_empty() => {
+            let key = parsed.root.find(p).with_context(|| {
+                format!(
+                    "key {p:?} not found in {} (paths are relative to the hive root)",
+                    args.file.display()
+                )
+            })?;
+            (key, p.trim_matches('\\').to_string())
+        }
+        _ => (&parsed.root, String::new()),
+    };
+    let printed = match (&args.prefix, path.is_empty()) {
+        (Some(prefix), true) => prefix.clone(),
+        (Some(prefix), false) => format!("{}\\{path}", prefix.trim_end_matches('\\')),
+        (None, _) => format!("\\{path}"),
+    };
+    match args.format {
+        Format::Reg => print!("{}", render::to_reg_text(key, &printed)),
+        Format::Json => {
+            let mut json = render::to_json(key);
+            json["path"] = serde_json::Value::String(printed);
+            json["hive"] = serde_json::json!({
+                "version": format!("{}.{}", parsed.base.major, parsed.base.minor),
+                "differencing": parsed.base.is_layered(),
+                "dirty": parsed.base.is_dirty(),
+                "file_name": parsed.base.file_name,
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The debug name a delta carries in its base block, as Windows writes `…\Hives\X_Delta`.
+fn delta_file_name(output: &Path) -> String {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("Hives\\{name}")
+}
+
+fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let base = load(&args.base, args.allow_dirty)?;
+    let target = load(&args.target, args.allow_dirty)?;
+    if base.base.is_layered() || target.base.is_layered() {
+        bail!("diff needs two ordinary hives; merge differencing hives onto their base first");
+    }
+    let delta = layers::diff_with(
+        &base.root,
+        &target.root,
+        layers::DiffOptions {
+            ignore_time_only_changes: args.ignore_time_only_changes,
+        },
+    );
+    let bytes = write_hive(
+        &delta,
+        &WriteOptions::differencing(delta_file_name(&args.output)),
+    )
+    .context("writing the delta")?;
+    write_file(&args.output, &bytes)?;
+    eprintln!(
+        "{}: {} keys in the delta{}",
+        args.output.display(),
+        delta.count_keys(),
+        if layers::is_empty_delta(&delta) {
+            " (no changes)"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
+    let base = load(&args.base, args.allow_dirty)?;
+    let deltas = args
+        .deltas
+        .iter()
+        .map(|p| load(p, args.allow_dirty))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for (delta, path) in deltas.iter().zip(&args.deltas) {
+        if !delta.base.is_layered() {
+            eprintln!(
+                "warning: {} lacks base-block flag 0x2; reading it as a delta with no layer bits",
+                path.display()
+            );
+        }
+    }
+    let (tree, options) = if args.fold {
+        let folded = deltas
+            .iter()
+            .fold(base.root.clone(), |acc, d| layers::compose(&acc, &d.root));
+        (
+            folded,
+            WriteOptions::differencing(delta_file_name(&args.output)),
+        )
+    } else {
+        if base.base.is_layered() {
+            bail!(
+                "{} is a differencing hive; pass the full base hive first (or use --fold)",
+                args.base.display()
+            );
+        }
+        let stack: Vec<&Key> = deltas.iter().map(|d| &d.root).collect();
+        let merged = layers::merge(&base.root, &stack)
+            .context("a delta's root key is a tombstone: the merged hive would have no root")?;
+        (merged, WriteOptions::default())
+    };
+    let bytes = write_hive(&tree, &options).context("writing the merged hive")?;
+    write_file(&args.output, &bytes)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -3,3 +3,14 @@
 //! `.dockerignore` matching.
 
 pub mod ast;
+pub mod directives;
+pub mod dockerignore;
+pub mod dump;
+pub mod goquote;
+pub mod heredoc;
+pub mod line_parsers;
+pub mod parser;
+pub mod shell;
+pub mod winpath;
+
+pub use parser::{parse, ParseError, ParseResult, Warning};

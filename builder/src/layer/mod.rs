@@ -1,6 +1,112 @@
 //! The Windows layer codec: [`ChangeSet`] → Windows layer tar (`Files/…`, `Hives/*_Delta`, PAX
 //! records) and layer tar → typed entries; safe unpacking to a directory for the runtimes.
+//!
+//! - [`writer`]: ChangeSet → tar → gzip/zstd with diff_id and digest in one pass.
+//! - [`pgzip`]: block-parallel gzip (deterministic whatever the thread count).
+//! - [`tarfmt`]: the header bytes; [`sd`]: security descriptors.
+//! - [`reader`]: any layer (gzip/zstd/plain; Windows or Linux) → typed entries.
+//! - [`unpack`]: safe extraction; [`check`]: hcsshim's import rules.
 
 pub mod changeset;
+pub mod check;
+pub mod pgzip;
+pub mod reader;
+pub mod scan;
+pub mod sd;
+pub mod tarfmt;
+pub mod unpack;
+pub mod writer;
 
-pub use changeset::{AltStream, ChangeSet, Entry, EntryKind, FileMeta, FileSource, HiveName};
+pub use changeset::{
+    AltStream, ChangeSet, Entry, EntryKind, FileMeta, FileSource, HiveName, Timestamp,
+};
+pub use reader::{list_layer, read_layer, LayerEntry, LayerEntryKind, ReadSummary};
+pub use unpack::{
+    unpack, unpack_strict, unpack_with, Refusal, UnpackFilter, UnpackOptions, UnpackReport,
+};
+pub use writer::{write_layer, LayerCompression, LayerDigests, WriteOptions};
+
+use oci_spec::image::Descriptor;
+
+use crate::image::{Compression, Flavor};
+use crate::store::{Store, StoreError};
+
+/// `FILE_ATTRIBUTE_*` bits the codec sets itself.
+pub mod attributes {
+    pub const READONLY: u32 = 0x1;
+    pub const HIDDEN: u32 = 0x2;
+    pub const SYSTEM: u32 = 0x4;
+    pub const DIRECTORY: u32 = 0x10;
+    pub const ARCHIVE: u32 = 0x20;
+    pub const NORMAL: u32 = 0x80;
+    pub const REPARSE_POINT: u32 = 0x400;
+}
+
+/// Errors of the layer codec.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("bad path {path:?} in the change set: {reason}")]
+    InvalidPath { path: String, reason: String },
+    #[error("{0:?} appears twice in the change set (Windows paths compare case-insensitively)")]
+    DuplicatePath(String),
+    #[error("{path}: the change set says {expected} bytes but the source has {actual} (did the file change while the layer was written?)")]
+    SizeChanged {
+        path: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("malformed layer tar at uncompressed offset {offset}: {message}")]
+    Malformed { offset: u64, message: String },
+    #[error("unpack refused {} entries:\n  {}", .0.len(), .0.join("\n  "))]
+    Refused(Vec<String>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl LayerError {
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        LayerError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// A layer written into the store.
+#[derive(Debug, Clone)]
+pub struct StoredLayer {
+    /// The manifest descriptor (media type per `flavor` and compression).
+    pub descriptor: Descriptor,
+    pub digests: LayerDigests,
+}
+
+/// Writes `changes` as a layer blob straight into the store (temp file → verify → rename).
+pub fn write_layer_to_store(
+    store: &Store,
+    changes: &ChangeSet,
+    options: &WriteOptions,
+    flavor: Flavor,
+) -> Result<StoredLayer, LayerError> {
+    let blob = store.begin_blob()?;
+    let (blob, digests) = write_layer(changes, options, blob)?;
+    let (digest, size) = blob.commit(None)?;
+    debug_assert_eq!(digest, digests.digest);
+    let compression = match options.compression {
+        LayerCompression::None => Compression::None,
+        LayerCompression::Gzip(_) => Compression::Gzip,
+        LayerCompression::Zstd(_) => Compression::Zstd,
+    };
+    Ok(StoredLayer {
+        descriptor: Descriptor::new(flavor.layer_media_type(compression), size, digest),
+        digests,
+    })
+}
+
+#[cfg(test)]
+mod tests;

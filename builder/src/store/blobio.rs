@@ -1,0 +1,76 @@
+//! The two small traits every place that holds blobs implements — the content store, an OCI image
+//! layout, a docker-archive — so the registry client, `copy` and the build engine can stream
+//! content into and out of any of them without knowing which one it is.
+
+use std::io::Read;
+
+use oci_spec::image::{Descriptor, Digest};
+
+use super::StoreError;
+
+/// Largest manifest, index or config silo reads into memory (they are small JSON documents; the
+/// limit keeps a hostile size field from driving the allocation).
+pub const METADATA_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Somewhere blobs can be read from by digest.
+pub trait BlobSource {
+    /// Opens a blob for streaming. Callers that need integrity wrap it in a
+    /// [`super::digest::HashingReader`] or use [`BlobSource::read_blob`].
+    fn open_blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, StoreError>;
+
+    /// Whether the blob is present.
+    fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError>;
+
+    /// Reads a small blob (manifest, config, index) into memory, bounded by [`METADATA_LIMIT`],
+    /// and checks that its bytes match the digest.
+    fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+        let mut reader = self.open_blob(digest)?;
+        let bytes = super::digest::read_bounded(&mut reader, METADATA_LIMIT, digest.as_ref())?;
+        let actual = super::digest::digest_of_bytes(&bytes);
+        if &actual != digest {
+            return Err(StoreError::DigestMismatch {
+                what: "blob".into(),
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+/// Somewhere blobs can be written to. Every implementation verifies the digest (and size) of what
+/// it is given and refuses to keep content that does not match.
+pub trait BlobSink {
+    /// Whether the blob is already present (lets callers skip the transfer).
+    fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError>;
+
+    /// Streams one blob in. `size` is the descriptor's size; the data must hash to `digest`.
+    fn put_blob(
+        &mut self,
+        digest: &Digest,
+        size: u64,
+        data: &mut dyn Read,
+    ) -> Result<(), StoreError>;
+}
+
+/// Somewhere whole images can be read from: blobs plus named manifests.
+pub trait ImageSource: BlobSource {
+    /// The descriptor of the manifest or index a name points to (`None` picks the only one, or
+    /// fails when there are several).
+    fn resolve(&self, name: Option<&str>) -> Result<Descriptor, StoreError>;
+}
+
+/// Somewhere whole images can be written to: blobs first, then manifests naming them.
+pub trait ImageSink: BlobSink {
+    /// Records a manifest or index (its bytes must hash to `descriptor`'s digest) under `name`.
+    fn put_manifest(
+        &mut self,
+        descriptor: &Descriptor,
+        bytes: &[u8],
+        name: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// Makes everything written visible (rewrites index.json, closes an archive). Nothing written
+    /// before `finish` is guaranteed to be visible if the process stops.
+    fn finish(&mut self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,283 @@
+//! OCI image layout directories (`oci:DIR[:tag]`): `oci-layout`, `index.json` and
+//! `blobs/sha256/<hex>`, read and written. Tags are `org.opencontainers.image.ref.name`
+//! annotations on index.json entries, the way skopeo and other tools name images in a layout.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageIndexBuilder, MediaType};
+
+use super::blobio::{BlobSink, BlobSource, ImageSink, ImageSource, METADATA_LIMIT};
+use super::digest::{canonical_json, read_bounded, sha256_hex, HashingWriter};
+use super::{write_file_atomically, StoreError};
+
+/// The annotation that names an index.json entry.
+pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
+
+const LAYOUT_FILE_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An OCI image layout directory, open for reading and (after [`OciLayout::create`]) writing.
+pub struct OciLayout {
+    dir: PathBuf,
+    /// index.json as read (or empty for a new layout) plus what was added since.
+    index: ImageIndex,
+}
+
+impl OciLayout {
+    /// Opens an existing layout; fails clearly if `dir` is not one.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<OciLayout> {
+        let dir = dir.into();
+        let marker = dir.join("oci-layout");
+        let marker_bytes = fs::read(&marker).map_err(|e| {
+            StoreError::io(
+                format!(
+                    "{} is not an OCI image layout (reading oci-layout)",
+                    dir.display()
+                ),
+                e,
+            )
+        })?;
+        let marker_json: serde_json::Value = serde_json::from_slice(&marker_bytes)
+            .map_err(|e| StoreError::invalid(marker.display().to_string(), e.to_string()))?;
+        if marker_json
+            .get("imageLayoutVersion")
+            .and_then(|v| v.as_str())
+            != Some("1.0.0")
+        {
+            return Err(StoreError::invalid(
+                marker.display().to_string(),
+                "imageLayoutVersion is not \"1.0.0\"",
+            ));
+        }
+        let index_path = dir.join("index.json");
+        let mut file = File::open(&index_path)
+            .map_err(|e| StoreError::io(index_path.display().to_string(), e))?;
+        let bytes = read_bounded(&mut file, METADATA_LIMIT, &index_path.display().to_string())?;
+        let index: ImageIndex = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::invalid(index_path.display().to_string(), e.to_string()))?;
+        Ok(OciLayout { dir, index })
+    }
+
+    /// Opens a layout for writing, creating the directory and its skeleton if needed (an existing
+    /// layout keeps its other images).
+    pub fn create(dir: impl Into<PathBuf>) -> Result<OciLayout> {
+        let dir = dir.into();
+        if dir.join("oci-layout").exists() {
+            return OciLayout::open(dir);
+        }
+        let blobs = dir.join("blobs/sha256");
+        fs::create_dir_all(&blobs).map_err(|e| StoreError::io(blobs.display().to_string(), e))?;
+        write_file_atomically(&dir.join("oci-layout"), LAYOUT_FILE_CONTENT)?;
+        let index = empty_index();
+        write_file_atomically(&dir.join("index.json"), &canonical_json(&index))?;
+        Ok(OciLayout { dir, index })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The entries of index.json.
+    pub fn entries(&self) -> &[Descriptor] {
+        self.index.manifests()
+    }
+
+    fn blob_path(&self, digest: &Digest) -> Result<PathBuf> {
+        Ok(self.dir.join("blobs/sha256").join(sha256_hex(digest)?))
+    }
+}
+
+fn empty_index() -> ImageIndex {
+    ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(Vec::<Descriptor>::new())
+        .build()
+        .expect("an empty index is valid")
+}
+
+/// The ref name of an index.json entry.
+pub fn entry_ref_name(descriptor: &Descriptor) -> Option<&str> {
+    descriptor
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(REF_NAME_ANNOTATION))
+        .map(String::as_str)
+}
+
+impl BlobSource for OciLayout {
+    fn open_blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>> {
+        let path = self.blob_path(digest)?;
+        match File::open(&path) {
+            Ok(file) => Ok(Box::new(file)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::BlobNotFound(
+                format!("{digest} (in {})", self.dir.display()),
+            )),
+            Err(e) => Err(StoreError::io(path.display().to_string(), e)),
+        }
+    }
+
+    fn has_blob(&self, digest: &Digest) -> Result<bool> {
+        Ok(self.blob_path(digest)?.exists())
+    }
+}
+
+impl BlobSink for OciLayout {
+    fn has_blob(&self, digest: &Digest) -> Result<bool> {
+        BlobSource::has_blob(self, digest)
+    }
+
+    fn put_blob(&mut self, digest: &Digest, size: u64, data: &mut dyn Read) -> Result<()> {
+        let target = self.blob_path(digest)?;
+        if target.exists() {
+            return Ok(());
+        }
+        let dir = target.parent().expect("blob dir");
+        let temp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(dir)
+            .map_err(|e| StoreError::io(dir.display().to_string(), e))?;
+        let mut writer = HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, temp));
+        io::copy(data, &mut writer).map_err(|e| StoreError::io(format!("blob {digest}"), e))?;
+        let (buffered, actual, written) = writer.finish();
+        if &actual != digest {
+            return Err(StoreError::DigestMismatch {
+                what: format!("blob written to {}", self.dir.display()),
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        if written != size {
+            return Err(StoreError::SizeMismatch {
+                what: format!("blob {digest}"),
+                expected: size,
+                actual: written,
+            });
+        }
+        let temp = buffered
+            .into_inner()
+            .map_err(|e| StoreError::io("writing blob", e.into_error()))?;
+        temp.as_file()
+            .sync_all()
+            .map_err(|e| StoreError::io("fsync of blob", e))?;
+        temp.persist(&target)
+            .map_err(|e| StoreError::io(target.display().to_string(), e.error))?;
+        Ok(())
+    }
+}
+
+impl ImageSource for OciLayout {
+    fn resolve(&self, name: Option<&str>) -> Result<Descriptor> {
+        let entries = self.index.manifests();
+        let found: Vec<&Descriptor> = match name {
+            Some(name) => entries
+                .iter()
+                .filter(|d| entry_ref_name(d) == Some(name))
+                .collect(),
+            None => entries.iter().collect(),
+        };
+        match found.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(StoreError::RefNotFound(format!(
+                "oci:{}{}",
+                self.dir.display(),
+                name.map(|n| format!(":{n}")).unwrap_or_default()
+            ))),
+            many => {
+                let names: Vec<String> = many
+                    .iter()
+                    .map(|d| entry_ref_name(d).unwrap_or("<untagged>").to_string())
+                    .collect();
+                Err(StoreError::invalid(
+                    format!("oci:{}", self.dir.display()),
+                    format!(
+                        "{} images match; name one of: {}",
+                        many.len(),
+                        names.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+impl ImageSink for OciLayout {
+    fn put_manifest(
+        &mut self,
+        descriptor: &Descriptor,
+        bytes: &[u8],
+        name: Option<&str>,
+    ) -> Result<()> {
+        self.put_blob(descriptor.digest(), descriptor.size(), &mut &bytes[..])?;
+        let mut entry = descriptor.clone();
+        let mut annotations: HashMap<String, String> =
+            entry.annotations().clone().unwrap_or_default();
+        if let Some(name) = name {
+            annotations.insert(REF_NAME_ANNOTATION.to_string(), name.to_string());
+        }
+        entry.set_annotations((!annotations.is_empty()).then_some(annotations));
+        let mut manifests: Vec<Descriptor> = self
+            .index
+            .manifests()
+            .iter()
+            // A tag names one image: the new entry replaces the old one of the same name;
+            // an untagged entry replaces an identical untagged one.
+            .filter(|d| match name {
+                Some(name) => entry_ref_name(d) != Some(name),
+                None => !(d.digest() == descriptor.digest() && entry_ref_name(d).is_none()),
+            })
+            .cloned()
+            .collect();
+        manifests.push(entry);
+        self.index.set_manifests(manifests);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        write_file_atomically(&self.dir.join("index.json"), &canonical_json(&self.index))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::digest_of_bytes;
+
+    #[test]
+    fn write_then_read_a_tagged_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layout");
+        let mut layout = OciLayout::create(&path).unwrap();
+        let bytes = br#"{"schemaVersion":2,"config":{},"layers":[]}"#;
+        let desc = Descriptor::new(
+            MediaType::ImageManifest,
+            bytes.len() as u64,
+            digest_of_bytes(bytes),
+        );
+        layout.put_manifest(&desc, bytes, Some("v1")).unwrap();
+        layout.put_manifest(&desc, bytes, Some("v2")).unwrap();
+        layout.finish().unwrap();
+
+        let reopened = OciLayout::open(&path).unwrap();
+        assert_eq!(reopened.entries().len(), 2);
+        let found = reopened.resolve(Some("v1")).unwrap();
+        assert_eq!(found.digest(), desc.digest());
+        assert_eq!(reopened.read_blob(desc.digest()).unwrap(), bytes);
+        assert!(reopened.resolve(Some("v3")).is_err());
+        assert!(
+            reopened.resolve(None).is_err(),
+            "two entries: a name is needed"
+        );
+    }
+
+    #[test]
+    fn open_refuses_a_plain_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = OciLayout::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("not an OCI image layout"), "{err}");
+    }
+}
