@@ -230,6 +230,11 @@ fn a_flipped_byte_is_rejected_and_nothing_is_stored() {
             layout.blob(&s.big().digest).is_none(),
             "a corrupt blob was stored"
         );
+        // A corrupt partial would poison the next attempt's resume.
+        assert!(
+            !layout.partial_path(&s.big().digest).exists(),
+            "the corrupt download was kept as a resumable partial"
+        );
         if layout.dir.join("blobs/sha256").exists() {
             layout.verify_blobs();
         }

@@ -174,19 +174,30 @@ impl OciLayout {
         self.dir.join("blobs").join(alg).join(hex)
     }
 
+    /// The resumable partial download of `digest`, if one was left.
+    pub fn partial_path(&self, digest: &str) -> PathBuf {
+        let mut path = self.blob_path(digest).into_os_string();
+        path.push(".partial");
+        PathBuf::from(path)
+    }
+
     /// The blob's bytes, if present.
     pub fn blob(&self, digest: &str) -> Option<Vec<u8>> {
         std::fs::read(self.blob_path(digest)).ok()
     }
 
-    /// Every file under `blobs/sha256` hashes to its name, and no partial/temporary file is left
-    /// next to them. Returns the digests present.
+    /// Every blob file under `blobs/sha256` hashes to its name, and nothing else is there but
+    /// resumable download state (`<hex>.partial`, `<hex>.partial.state`: a pull cut short by an
+    /// error in another blob keeps them to resume later). Returns the digests present.
     pub fn verify_blobs(&self) -> Vec<String> {
         let mut digests = Vec::new();
         let dir = self.dir.join("blobs/sha256");
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
             let entry = entry.unwrap();
             let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".partial") || name.ends_with(".partial.state") {
+                continue;
+            }
             assert!(
                 name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()),
                 "unexpected file in blobs/sha256: {name}"
