@@ -152,7 +152,7 @@ fn check_fails_with_file_and_line() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("{b}:2: ERROR: normalizing working directory: removing drive letter: The specified path is not on the system drive (C:)")),
+        text.contains(&format!("{b}:2: ERROR: normalizing workdir: normalizing working directory: removing drive letter: The specified path is not on the system drive (C:)")),
         "{text}"
     );
 }
@@ -206,16 +206,16 @@ fn dispatch_sample(name: &str, opts: &BuildOptions) -> Vec<(ImageConfig, Vec<Dis
         .join("Dockerfile");
     let parsed = parse(&std::fs::read(path).unwrap()).unwrap();
     let plan = parse_stages(&parsed.ast, parsed.escape_token, opts).unwrap();
+    let mut finals: Vec<BaseConfig> = Vec::new();
     let mut out: Vec<(ImageConfig, Vec<Dispatched>)> = Vec::new();
     for stage in &plan.stages {
         let base = match stage.base {
-            silo::dockerfile::stages::Base::Stage(i) => BaseConfig {
-                config: out[i].0.clone(),
-            },
+            silo::dockerfile::stages::Base::Stage(i) => finals[i].clone(),
             _ => BaseConfig::default(),
         };
         let mut d = StageDispatcher::new(&plan, stage, base);
         let steps = d.dispatch_all(&[]).unwrap();
+        finals.push(d.finish());
         out.push((d.config.clone(), steps));
     }
     out

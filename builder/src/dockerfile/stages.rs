@@ -12,7 +12,7 @@
 //!   the filesystem steps the build engine must run (RUN, COPY/ADD with normalized destinations,
 //!   WORKDIR creation), plus BuildKit's lint warnings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::ast::Node;
 use super::instructions::{
@@ -207,6 +207,56 @@ pub struct LintWarning {
     pub rule: &'static str,
     pub message: String,
     pub line: usize,
+}
+
+/// Parses Dockerfile text and resolves it into a build plan in one step.
+pub fn load(
+    bytes: &[u8],
+    opts: &BuildOptions,
+) -> Result<(super::ParseResult, BuildPlan), FrontendError> {
+    let parsed = super::parse(bytes).map_err(|e| FrontendError {
+        message: e.message.clone(),
+        location: Some(Location {
+            start_line: e.start_line,
+            end_line: e.end_line,
+        }),
+    })?;
+    let plan = parse_stages(&parsed.ast, parsed.escape_token, opts)?;
+    Ok((parsed, plan))
+}
+
+/// A base's ONBUILD triggers as commands, placed at the child's `FROM` (BuildKit's
+/// `initOnBuildTriggers`: each trigger is parsed as a one-line Dockerfile). Pass them to
+/// [`StageDispatcher::dispatch_all`].
+pub fn onbuild_commands(
+    triggers: &[String],
+    at: Location,
+    host: HostMode,
+) -> Result<Vec<Command>, FrontendError> {
+    let mut out = Vec::new();
+    for trigger in triggers {
+        let parsed =
+            super::parse(trigger.as_bytes()).map_err(|e| FrontendError::at(e.message, at))?;
+        if parsed.ast.children.len() != 1 {
+            return Err(FrontendError::at(
+                "onbuild trigger should be a single expression",
+                at,
+            ));
+        }
+        let mut node = parsed.ast.children[0].clone();
+        node.start_line = at.start_line;
+        node.end_line = at.end_line;
+        match parse_instruction(&node, host).map_err(|e| FrontendError::at(e.message, at))? {
+            Parsed::Command(c) => out.push(c),
+            Parsed::From(_) => {
+                return Err(FrontendError::at(
+                    "FROM isn't allowed as an ONBUILD trigger",
+                    at,
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Where a stage starts from.
@@ -806,14 +856,35 @@ pub struct Dispatched {
     /// The command with BuildKit's words expanded.
     pub command: Command,
     pub step: Step,
-    /// History `created_by` text.
+    /// History `created_by` text, as BuildKit writes it (` # buildkit` on layer steps); empty
+    /// for ONBUILD, which BuildKit records in the config only.
     pub created_by: String,
+    /// Whether the history entry has no layer (config-only instructions).
+    pub empty_layer: bool,
 }
 
-/// What a stage starts from: the base image's config (empty for `scratch` or when unknown).
+/// What a stage starts from. For an image: its config (empty for `scratch` or when unknown).
+/// For a stage: what [`StageDispatcher::finish`] returned, which also carries the stage's
+/// build environment (ARG values included), its declared ARGs and whether it set WORKDIR, as
+/// BuildKit's `dispatchState.init` inherits them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BaseConfig {
     pub config: ImageConfig,
+    /// The build environment (`None`: derive it from `config.env`).
+    pub env: Option<Env>,
+    /// ARGs declared so far with their values (`d.buildArgs`).
+    pub build_args: Vec<(String, Option<String>)>,
+    pub workdir_set: bool,
+}
+
+impl BaseConfig {
+    /// A base image with this config.
+    pub fn image(config: ImageConfig) -> Self {
+        BaseConfig {
+            config,
+            ..Default::default()
+        }
+    }
 }
 
 /// Dispatches one stage's commands in order, tracking env and image config like BuildKit.
@@ -826,6 +897,11 @@ pub struct StageDispatcher<'a> {
     /// ENV plus ARG values: what instructions expand with and RUN sees.
     pub env: Env,
     cmd_set: bool,
+    /// Normalized key → position in `config.env`.
+    config_env_index: HashMap<String, usize>,
+    workdir_set: bool,
+    /// ARGs declared in this stage and its base stages, in order (`d.buildArgs`).
+    build_args: Vec<(String, Option<String>)>,
     names: BTreeMap<String, usize>,
     pub warnings: Vec<LintWarning>,
     seen_once: BTreeSet<&'static str>,
@@ -858,11 +934,19 @@ impl<'a> StageDispatcher<'a> {
         {
             config.env.push(format!("PATH={LINUX_DEFAULT_PATH}"));
         }
-        let mut env = Env::new(host);
-        for e in &config.env {
-            let (k, v) = e.split_once('=').unwrap_or((e, ""));
-            env.set(k, v);
+        let mut config_env_index = HashMap::new();
+        for (i, e) in config.env.iter().enumerate() {
+            let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+            config_env_index.entry(host.normalize_key(key)).or_insert(i);
         }
+        let env = base.env.unwrap_or_else(|| {
+            let mut env = Env::new(host);
+            for e in &config.env {
+                let (k, v) = e.split_once('=').unwrap_or((e, ""));
+                env.set(k, v);
+            }
+            env
+        });
         let names = plan
             .stages
             .iter()
@@ -876,6 +960,9 @@ impl<'a> StageDispatcher<'a> {
             config,
             env,
             cmd_set: false,
+            config_env_index,
+            workdir_set: base.workdir_set,
+            build_args: base.build_args,
             names,
             warnings: Vec::new(),
             seen_once: BTreeSet::new(),
@@ -884,6 +971,49 @@ impl<'a> StageDispatcher<'a> {
 
     fn windows(&self) -> bool {
         self.stage.platform.is_windows()
+    }
+
+    /// BuildKit's `addEnv`: replace the entry with the same key (per host mode) or append.
+    fn set_config_env(&mut self, key: &str, value: &str) {
+        let entry = format!("{key}={value}");
+        let normalized = self.plan.options.host.normalize_key(key);
+        match self.config_env_index.get(&normalized) {
+            Some(&i) => self.config.env[i] = entry,
+            None => {
+                self.config_env_index
+                    .insert(normalized, self.config.env.len());
+                self.config.env.push(entry);
+            }
+        }
+    }
+
+    /// What a stage based on this one inherits.
+    pub fn finish(&self) -> BaseConfig {
+        BaseConfig {
+            config: self.config.clone(),
+            env: Some(self.env.clone()),
+            build_args: self.build_args.clone(),
+            workdir_set: self.workdir_set,
+        }
+    }
+
+    /// BuildKit's `runCommandString`: `|N K=V … args…` with the stage's ARGs.
+    fn run_command_string(&self, args: &[String]) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if !self.build_args.is_empty() {
+            parts.push(format!("|{}", self.build_args.len()));
+            for (k, v) in &self.build_args {
+                let value = self
+                    .env
+                    .get(k)
+                    .map(str::to_string)
+                    .or_else(|| v.clone())
+                    .unwrap_or_default();
+                parts.push(format!("{k}={value}"));
+            }
+        }
+        parts.extend(args.iter().cloned());
+        parts.join(" ")
     }
 
     /// Dispatches every command of the stage (ONBUILD triggers of the base first).
@@ -924,25 +1054,29 @@ impl<'a> StageDispatcher<'a> {
     pub fn dispatch(&mut self, cmd: &Command) -> Result<Dispatched, FrontendError> {
         let at = |m: String| FrontendError::at(m, cmd.location);
         let expanded = cmd.expand(&self.lexer, &self.env)?;
-        let host = self.plan.options.host;
-        let mut created_by = cmd.original.trim().to_string();
+        let mut created_by = String::new();
         let step = match &expanded.instruction {
             Instruction::Env(kvs) => {
+                created_by = "ENV".into();
                 for kv in kvs {
+                    created_by.push_str(&format!(" {}={}", kv.key, kv.value));
                     self.env.set(&kv.key, &kv.value);
-                    set_config_env(&mut self.config.env, host, &kv.key, &kv.value);
+                    self.set_config_env(&kv.key, &kv.value);
                     self.lint_secret("ENV", &kv.key, cmd);
                 }
                 Step::Config
             }
             Instruction::Label(kvs) => {
+                created_by = "LABEL".into();
                 for kv in kvs {
+                    created_by.push_str(&format!(" {}={}", kv.key, kv.value));
                     self.config.labels.insert(kv.key.clone(), kv.value.clone());
                 }
                 Step::Config
             }
             Instruction::Maintainer(m) => {
                 self.config.author = m.clone();
+                created_by = format!("MAINTAINER {m}");
                 Step::Config
             }
             Instruction::Arg(args) => {
@@ -963,22 +1097,42 @@ impl<'a> StageDispatcher<'a> {
                     if let Some(v) = &value {
                         self.env.set(&arg.key, v);
                     }
-                    parts.push(match &arg.value {
+                    parts.push(match &value {
                         Some(v) => format!("{}={v}", arg.key),
                         None => arg.key.clone(),
                     });
+                    self.build_args.push((arg.key.clone(), value));
                 }
                 created_by = format!("ARG {}", parts.join(" "));
                 Step::Config
             }
             Instruction::Workdir(path) => {
+                // Only the first WORKDIR of a stage lineage is linted (BuildKit's workdirSet).
+                if !self.workdir_set {
+                    let absolute = if self.windows() {
+                        winpath::is_abs(path)
+                    } else {
+                        path.starts_with('/')
+                    };
+                    if !absolute {
+                        self.warnings.push(LintWarning {
+                            rule: "WorkdirRelativePath",
+                            message: format!(
+                                "Relative workdir {} can have unexpected results if the base image changes",
+                                super::goquote::quote(path)
+                            ),
+                            line: cmd.location.start_line,
+                        });
+                    }
+                }
+                self.workdir_set = true;
                 let wd = if self.windows() {
                     winpath::normalize_workdir(
                         self.plan.options.path_mode,
                         &self.config.working_dir,
                         path,
                     )
-                    .map_err(|e| at(e.0))?
+                    .map_err(|e| at(format!("normalizing workdir: {}", e.0)))?
                 } else {
                     let joined = if path.starts_with('/') {
                         path.clone()
@@ -987,20 +1141,15 @@ impl<'a> StageDispatcher<'a> {
                     };
                     winpath::clean_slash(&joined)
                 };
-                if !path.starts_with('/')
-                    && !path.starts_with('\\')
-                    && !winpath::is_abs(path)
-                    && self.config.working_dir.is_empty()
-                {
-                    self.warnings.push(LintWarning {
-                        rule: "WorkdirRelativePath",
-                        message: format!("Relative workdir {} can have unexpected results if the base image changes", super::goquote::quote(path)),
-                        line: cmd.location.start_line,
-                    });
-                }
                 self.config.working_dir = wd.clone();
-                created_by = format!("WORKDIR {wd}");
-                let root = wd == "/" || wd == "\\" || wd.eq_ignore_ascii_case("C:\\");
+                // History and the build state use `/` even for Windows.
+                let slashed = if self.windows() {
+                    wd.replace('\\', "/")
+                } else {
+                    wd.clone()
+                };
+                created_by = format!("WORKDIR {slashed}");
+                let root = slashed == "/" || slashed.eq_ignore_ascii_case("C:/");
                 if root {
                     Step::Config
                 } else {
@@ -1009,15 +1158,19 @@ impl<'a> StageDispatcher<'a> {
             }
             Instruction::User(u) => {
                 self.config.user = u.clone();
+                created_by = format!("USER {u}");
                 Step::Config
             }
             Instruction::Shell(s) => {
                 self.config.shell = s.clone();
+                created_by = format!("SHELL [{}]", s.join(" "));
                 Step::Config
             }
             Instruction::Cmd(c) => {
                 self.once("CMD", cmd);
-                self.config.cmd = Some(self.with_shell(c));
+                let args = self.with_shell(c);
+                created_by = format!("CMD {}", super::goquote::quote_list(&args));
+                self.config.cmd = Some(args);
                 self.config.args_escaped = true;
                 self.cmd_set = true;
                 Step::Config
@@ -1025,6 +1178,7 @@ impl<'a> StageDispatcher<'a> {
             Instruction::Entrypoint(c) => {
                 self.once("ENTRYPOINT", cmd);
                 let args = self.with_shell(c);
+                created_by = format!("ENTRYPOINT {}", super::goquote::quote_list(&args));
                 self.config.entrypoint = if args.is_empty() { None } else { Some(args) };
                 if !self.cmd_set {
                     self.config.cmd = None;
@@ -1034,25 +1188,31 @@ impl<'a> StageDispatcher<'a> {
             Instruction::Healthcheck(h) => {
                 self.once("HEALTHCHECK", cmd);
                 self.config.healthcheck = Some(h.clone());
+                created_by = format!("HEALTHCHECK {}", healthcheck_history(h));
                 Step::Config
             }
             Instruction::Expose(ports) => {
+                let mut specs = BTreeSet::new();
                 for p in ports {
-                    for spec in expand_port(p).map_err(at)? {
-                        self.config.exposed_ports.insert(spec);
-                    }
+                    specs.extend(expand_port(p).map_err(at)?);
                 }
+                // Go prints the port map sorted: `map[443/tcp:{} 80/tcp:{}]`.
+                let listed: Vec<String> = specs.iter().map(|p| format!("{p}:{{}}")).collect();
+                created_by = format!("EXPOSE map[{}]", listed.join(" "));
+                self.config.exposed_ports.extend(specs);
                 Step::Config
             }
             Instruction::Volume(vs) => {
                 for v in vs {
                     self.config.volumes.insert(v.clone());
                 }
+                created_by = format!("VOLUME [{}]", vs.join(" "));
                 Step::Config
             }
             Instruction::StopSignal(s) => {
                 check_signal(s).map_err(at)?;
                 self.config.stop_signal = s.clone();
+                created_by = format!("STOPSIGNAL {s}");
                 Step::Config
             }
             Instruction::Onbuild(expr) => {
@@ -1068,8 +1228,13 @@ impl<'a> StageDispatcher<'a> {
                             .ok()
                             .flatten()
                             .is_some();
-                    args = if lone && run.cmd.files.len() == 1 {
-                        vec![first.data.clone()]
+                    args = if lone {
+                        let data = if first.chomp {
+                            super::heredoc::chomp_heredoc_content(&first.data)
+                        } else {
+                            first.data.clone()
+                        };
+                        vec![data]
                     } else {
                         let mut script = args.join(" ");
                         for f in &run.cmd.files {
@@ -1086,6 +1251,7 @@ impl<'a> StageDispatcher<'a> {
                     files: vec![],
                 });
                 let mounts = run.mounts(&self.lexer, &self.env).map_err(at)?;
+                created_by = format!("RUN {} # buildkit", self.run_command_string(&args));
                 Step::Run(RunStep {
                     command_line: args.join(" "),
                     args,
@@ -1100,6 +1266,15 @@ impl<'a> StageDispatcher<'a> {
             Instruction::Copy(c) => {
                 let from =
                     resolve_source(&c.from, &self.names, self.plan.stages.len()).map_err(at)?;
+                for src in &c.paths.sources {
+                    if is_http(src) {
+                        return Err(at("source can't be a URL for COPY".into()));
+                    }
+                    if is_git(src) {
+                        return Err(at("source can't be a git ref for COPY".into()));
+                    }
+                }
+                created_by = copy_history("COPY", c.parents, &c.chown, &c.chmod, &c.paths);
                 if self.windows()
                     && self.plan.options.path_mode == PathMode::Classic
                     && matches!(from, CopySource::Stage(_) | CopySource::Image(_))
@@ -1126,14 +1301,16 @@ impl<'a> StageDispatcher<'a> {
             }
             Instruction::Add(a) => {
                 if !a.checksum.is_empty() {
-                    let remote = a.paths.sources.len() == 1 && is_remote(&a.paths.sources[0]);
-                    if !remote {
+                    if a.paths.sources.len() != 1 {
+                        return Err(at("checksum can't be specified for multiple sources".into()));
+                    }
+                    if !is_http(&a.paths.sources[0]) && !is_git(&a.paths.sources[0]) {
                         return Err(at(
-                            "checksum can't be specified for multiple sources or local sources"
-                                .into(),
+                            "checksum can't be specified for non-HTTP(S) sources".into()
                         ));
                     }
                 }
+                created_by = copy_history("ADD", false, &a.chown, &a.chmod, &a.paths);
                 Step::Copy(CopyStep {
                     is_add: true,
                     from: CopySource::Context,
@@ -1156,10 +1333,12 @@ impl<'a> StageDispatcher<'a> {
                 check_chmod(chmod).map_err(at)?;
             }
         }
+        let empty_layer = matches!(step, Step::Config);
         Ok(Dispatched {
             command: expanded,
             step,
             created_by,
+            empty_layer,
         })
     }
 
@@ -1230,32 +1409,130 @@ impl<'a> StageDispatcher<'a> {
     }
 }
 
-fn set_config_env(env: &mut Vec<String>, host: HostMode, key: &str, value: &str) {
-    let entry = format!("{key}={value}");
-    match env
-        .iter_mut()
-        .find(|e| host.same_key(e.split('=').next().unwrap_or(""), key))
-    {
-        Some(slot) => *slot = entry,
-        None => env.push(entry),
+/// Whether a COPY/ADD source is fetched from the network rather than the context.
+pub fn is_remote_source(src: &str) -> bool {
+    is_http(src) || is_git(src)
+}
+
+fn is_http(src: &str) -> bool {
+    src.starts_with("http://") || src.starts_with("https://")
+}
+
+/// Git sources as BuildKit's `ParseGitRef` recognises them (the common forms).
+fn is_git(src: &str) -> bool {
+    src.starts_with("git@")
+        || src.starts_with("git://")
+        || src.starts_with("ssh://")
+        || (is_http(src) && (src.contains(".git#") || src.ends_with(".git")))
+}
+
+/// BuildKit's COPY/ADD history: flags, sources, `<<heredoc` names, destination.
+fn copy_history(
+    kind: &str,
+    parents: bool,
+    chown: &str,
+    chmod: &str,
+    paths: &super::instructions::SourcesAndDest,
+) -> String {
+    let mut msg = kind.to_string();
+    if parents {
+        msg.push_str(" --parents");
+    }
+    if !chown.is_empty() {
+        msg.push_str(&format!(" --chown={chown}"));
+    }
+    if !chmod.is_empty() {
+        msg.push_str(&format!(" --chmod={chmod}"));
+    }
+    for s in &paths.sources {
+        msg.push(' ');
+        msg.push_str(s);
+    }
+    for c in &paths.contents {
+        msg.push_str(&format!(" <<{}", c.path));
+    }
+    msg.push(' ');
+    msg.push_str(&paths.dest);
+    msg.push_str(" # buildkit");
+    msg
+}
+
+/// Go's `time.Duration.String()`.
+pub fn go_duration(d: std::time::Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".into();
+    }
+    // `value / unit` with the remainder as a decimal fraction without trailing zeros.
+    let with_fraction = |value: u128, unit: u128, suffix: &str| {
+        let (whole, rest) = (value / unit, value % unit);
+        if rest == 0 {
+            format!("{whole}{suffix}")
+        } else {
+            let digits = unit.to_string().len() - 1;
+            let fraction = format!("{rest:0digits$}");
+            format!("{whole}.{}{suffix}", fraction.trim_end_matches('0'))
+        }
+    };
+    if nanos < 1_000 {
+        return format!("{nanos}ns");
+    }
+    if nanos < 1_000_000 {
+        return with_fraction(nanos, 1_000, "µs");
+    }
+    if nanos < 1_000_000_000 {
+        return with_fraction(nanos, 1_000_000, "ms");
+    }
+    let hours = nanos / 3_600_000_000_000;
+    let minutes = (nanos / 60_000_000_000) % 60;
+    let seconds = with_fraction(nanos % 60_000_000_000, 1_000_000_000, "s");
+    match (hours, minutes) {
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m{seconds}"),
+        (h, m) => format!("{h}h{m}m{seconds}"),
     }
 }
 
-fn is_remote(src: &str) -> bool {
-    src.starts_with("http://")
-        || src.starts_with("https://")
-        || src.starts_with("git@")
-        || src.ends_with(".git")
+/// Go's `%q` of a rune (`strconv.QuoteRune`).
+fn go_quote_rune(c: char) -> String {
+    match c {
+        '\'' => "'\\''".into(),
+        '"' => "'\"'".into(),
+        c => {
+            let q = super::goquote::quote(&c.to_string());
+            format!("'{}'", &q[1..q.len() - 1])
+        }
+    }
+}
+
+/// BuildKit's `fmt.Sprintf("%q", healthcheck)` of the config struct pointer:
+/// `&{["CMD-SHELL" "x"] "5s" "3s" "0s" "0s" '\x03'}` (Go quotes the int retries as a rune).
+fn healthcheck_history(h: &Health) -> String {
+    let retries = u32::try_from(h.retries)
+        .ok()
+        .and_then(char::from_u32)
+        .map(go_quote_rune)
+        .unwrap_or_else(|| h.retries.to_string());
+    format!(
+        "&{{{} {} {} {} {} {}}}",
+        super::goquote::quote_list(&h.test),
+        super::goquote::quote(&go_duration(h.interval)),
+        super::goquote::quote(&go_duration(h.timeout)),
+        super::goquote::quote(&go_duration(h.start_period)),
+        super::goquote::quote(&go_duration(h.start_interval)),
+        retries
+    )
 }
 
 /// `--chmod`: octal up to 07777, or a symbolic mode like `u=rwX,go=rX`.
 fn check_chmod(mode: &str) -> Result<(), String> {
+    let invalid = || {
+        format!(
+            "invalid chmod parameter: '{mode}'. it should be octal string and between 0 and 07777"
+        )
+    };
     if let Ok(n) = u32::from_str_radix(mode, 8) {
-        return if n > 0o7777 {
-            Err(format!("invalid chmod parameter: {mode}"))
-        } else {
-            Ok(())
-        };
+        return if n > 0o7777 { Err(invalid()) } else { Ok(()) };
     }
     let clause_ok = |clause: &str| {
         let op = clause.find(['+', '-', '=']);
@@ -1270,7 +1547,7 @@ fn check_chmod(mode: &str) -> Result<(), String> {
     if !mode.is_empty() && mode.split(',').all(clause_ok) {
         Ok(())
     } else {
-        Err(format!("invalid chmod parameter: {mode}"))
+        Err(invalid())
     }
 }
 
@@ -1604,7 +1881,7 @@ mod tests {
         let mut d = StageDispatcher::new(&p, &p.stages[0], BaseConfig::default());
         assert_eq!(
             d.dispatch(&p.stages[0].commands[0]).unwrap_err().message,
-            "invalid chmod parameter: 8888"
+            "invalid chmod parameter: '8888'. it should be octal string and between 0 and 07777"
         );
     }
 
@@ -1651,6 +1928,129 @@ mod tests {
         }
         let p = plan_with("FROM scratch\nARG USED\n", &opts).unwrap();
         assert_eq!(p.unused_build_args(), ["UNUSED"]);
+    }
+
+    #[test]
+    fn history_matches_buildkit() {
+        let mut opts = BuildOptions::default();
+        opts.build_args.insert("V".into(), "9".into());
+        let src = "# escape=`\nFROM scratch AS base\nARG V\nENV A=1 B=x\nLABEL l=v\nWORKDIR C:\\app\nRUN echo %A%\nCOPY --chown=ContainerUser --chmod=644 a b C:\\out\\\nCMD echo hi\nEXPOSE 443 80\nVOLUME C:\\data D:\\logs\nSHELL [\"powershell\", \"-Command\"]\nHEALTHCHECK --interval=90s --retries=3 CMD ping\nONBUILD RUN x\nUSER ContainerUser\nFROM base\nRUN dir\n";
+        let p = plan_with(src, &opts).unwrap();
+        let mut d = StageDispatcher::new(&p, &p.stages[0], BaseConfig::default());
+        let steps = d.dispatch_all(&[]).unwrap();
+        let history: Vec<&str> = steps.iter().map(|s| s.created_by.as_str()).collect();
+        assert_eq!(
+            history,
+            [
+                "ARG V=9",
+                "ENV A=1 B=x",
+                "LABEL l=v",
+                "WORKDIR /app",
+                "RUN |1 V=9 cmd /S /C echo %A% # buildkit",
+                "COPY --chown=ContainerUser --chmod=644 a b C:\\out\\ # buildkit",
+                "CMD [\"cmd\" \"/S\" \"/C\" \"echo hi\"]",
+                "EXPOSE map[443/tcp:{} 80/tcp:{}]",
+                "VOLUME [C:\\data D:\\logs]",
+                "SHELL [powershell -Command]",
+                "HEALTHCHECK &{[\"CMD-SHELL\" \"ping\"] \"1m30s\" \"0s\" \"0s\" \"0s\" '\\x03'}",
+                "",
+                "USER ContainerUser",
+            ]
+        );
+        let empty: Vec<bool> = steps.iter().map(|s| s.empty_layer).collect();
+        assert_eq!(
+            empty,
+            [true, true, true, false, false, false, true, true, true, true, true, true, true]
+        );
+        // The child stage inherits the base stage's ARGs and build environment.
+        let mut child = StageDispatcher::new(&p, &p.stages[1], d.finish());
+        let steps = child.dispatch_all(&[]).unwrap();
+        assert_eq!(
+            steps[0].created_by,
+            "RUN |1 V=9 powershell -Command dir # buildkit"
+        );
+        let Step::Run(run) = &steps[0].step else {
+            panic!()
+        };
+        assert!(run.env.contains(&"V=9".to_string()));
+        assert_eq!(run.working_dir, "\\app");
+    }
+
+    #[test]
+    fn go_duration_format() {
+        use std::time::Duration;
+        for (d, want) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(50), "50ns"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_millis(1), "1ms"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(5), "5s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_secs(3725), "1h2m5s"),
+        ] {
+            assert_eq!(go_duration(d), want);
+        }
+        assert_eq!(go_quote_rune('\u{0}'), "'\\x00'");
+        assert_eq!(go_quote_rune('A'), "'A'");
+        assert_eq!(go_quote_rune('\n'), "'\\n'");
+    }
+
+    #[test]
+    fn copy_sources_and_checksum_rules() {
+        let err = |src: &str| {
+            let p = plan(src);
+            let mut d = StageDispatcher::new(&p, &p.stages[0], BaseConfig::default());
+            d.dispatch(&p.stages[0].commands[0]).unwrap_err().message
+        };
+        assert_eq!(
+            err("FROM scratch\nCOPY https://example.com/a.zip C:/\n"),
+            "source can't be a URL for COPY"
+        );
+        assert_eq!(
+            err("FROM scratch\nCOPY git@github.com:a/b.git C:/\n"),
+            "source can't be a git ref for COPY"
+        );
+        assert_eq!(
+            err("FROM scratch\nADD --checksum=sha256:0 a b C:/\n"),
+            "checksum can't be specified for multiple sources"
+        );
+        assert_eq!(
+            err("FROM scratch\nADD --checksum=sha256:0 a C:/\n"),
+            "checksum can't be specified for non-HTTP(S) sources"
+        );
+        assert_eq!(err("FROM scratch\nWORKDIR D:\\x\n"), "normalizing workdir: normalizing working directory: removing drive letter: The specified path is not on the system drive (C:)");
+    }
+
+    #[test]
+    fn load_and_image_onbuild_triggers() {
+        let (parsed, p) = load(
+            b"# escape=`\nFROM mcr.microsoft.com/dotnet/sdk:8.0 AS build\n",
+            &BuildOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(parsed.escape_token, '`');
+        assert_eq!(p.stages[0].name, "build");
+        let e = load(b"FROM a\nRUN [\"x\", 1]\n", &BuildOptions::default()).unwrap_err();
+        assert_eq!(e.location.unwrap().start_line, 2);
+        // Triggers stored in a base image's config run first, located at the child's FROM.
+        let at = p.stages[0].from.location;
+        let triggers = onbuild_commands(
+            &["COPY . C:/src".into(), "RUN dotnet restore".into()],
+            at,
+            HostMode::Linux,
+        )
+        .unwrap();
+        let mut d = StageDispatcher::new(&p, &p.stages[0], BaseConfig::default());
+        let steps = d.dispatch_all(&triggers).unwrap();
+        assert!(matches!(&steps[0].step, Step::Copy(c) if c.dest == "/src"));
+        assert!(
+            matches!(&steps[1].step, Step::Run(r) if r.command_line == "cmd /S /C dotnet restore")
+        );
+        assert_eq!(steps[1].command.location, at);
+        let e = onbuild_commands(&["FROM x".into()], at, HostMode::Linux).unwrap_err();
+        assert_eq!(e.message, "FROM isn't allowed as an ONBUILD trigger");
     }
 
     #[test]
