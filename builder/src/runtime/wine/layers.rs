@@ -1,15 +1,16 @@
-//! Image layers as overlay lower directories: each layer tar unpacked once per diff_id into
-//! `<state>/wine/layers/<hex>/` (`Files/…`, `Hives/…`, complete when `.complete` exists).
+//! Image layers as overlay lower directories: each layer blob unpacked once per diff_id into
+//! `<state>/wine/layers/<hex>/` (`Files/…` = the layer's `C:\` tree, `Hives/*_Delta`; complete
+//! when `.complete` exists), with the layer codec's safe unpack (`layer::unpack_strict`, which
+//! refuses anything that would write outside the target) and reader.
 //!
 //! Windows whiteouts (`Files/dir/.wh.name`) become overlayfs whiteouts (a 0/0 character device)
-//! so the layer hides the path in the merged view. This is the runtime's own minimal unpacker;
-//! [`unpacked_layer`] is the single entry point, to be replaced by the store's unpacked-layer
-//! cache (layer codec's safe unpack) once that exists.
+//! so the layer hides the path in the merged view. A Windows layer never has opaque whiteouts.
 
 use std::ffi::CString;
-use std::io::{BufReader, Read};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
+use crate::layer::unpack::open_blob;
+use crate::layer::{self, LayerEntryKind, UnpackFilter};
 use crate::runtime::LayerRef;
 
 #[derive(Debug, thiserror::Error)]
@@ -74,25 +75,10 @@ pub fn unpacked_layer(state_dir: &Path, layer: &LayerRef) -> Result<PathBuf, Lay
     }
 }
 
-fn open_decompressed(path: &Path) -> std::io::Result<Box<dyn Read>> {
-    let mut f = std::fs::File::open(path)?;
-    let mut magic = [0u8; 4];
-    let n = f.read(&mut magic)?;
-    let head = std::io::Cursor::new(magic[..n].to_vec());
-    let chained = BufReader::new(head.chain(f));
-    Ok(if magic[..2] == [0x1f, 0x8b] {
-        Box::new(flate2::read::MultiGzDecoder::new(chained))
-    } else if magic == [0x28, 0xb5, 0x2f, 0xfd] {
-        Box::new(zstd::stream::read::Decoder::new(chained)?)
-    } else {
-        Box::new(chained)
-    })
-}
-
 fn unpack(layer: &LayerRef, dest: &Path) -> Result<(), LayerError> {
-    let bad = |path: &Path, message: String| LayerError::Bad {
+    let bad = |message: String| LayerError::Bad {
         diff_id: layer.diff_id.clone(),
-        path: path.to_path_buf(),
+        path: layer.blob_path.clone(),
         message,
     };
     let io = |source| LayerError::Io {
@@ -100,43 +86,43 @@ fn unpack(layer: &LayerRef, dest: &Path) -> Result<(), LayerError> {
         dir: dest.to_path_buf(),
         source,
     };
-    let reader = open_decompressed(&layer.blob_path).map_err(io)?;
-    let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(io)? {
-        let mut entry = entry.map_err(io)?;
-        let path = entry.path().map_err(io)?.into_owned();
-        if path
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-        {
-            return Err(bad(
-                &path,
-                "entry path leaves the layer (absolute or `..`)".into(),
-            ));
-        }
-        let top = path.components().next();
-        let top = top.and_then(|c| c.as_os_str().to_str()).unwrap_or("");
-        if top != "Files" && top != "Hives" {
-            continue; // UtilityVM/ and other top-level entries are not part of C:\.
-        }
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if let Some(hidden) = name.strip_prefix(".wh.") {
-            if hidden.starts_with(".wh.") || top != "Files" {
-                return Err(bad(
-                    &path,
-                    "opaque or misplaced whiteout in a Windows layer".into(),
-                ));
-            }
-            let target = dest.join(path.with_file_name(hidden));
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(io)?;
-            }
-            make_whiteout(&target).map_err(io)?;
-            continue;
-        }
-        entry.set_preserve_mtime(true);
-        entry.unpack_in(dest).map_err(io)?;
+    let files = dest.join("Files");
+    let blob = open_blob(&layer.blob_path).map_err(|e| bad(e.to_string()))?;
+    let report = layer::unpack_strict(blob, &files, UnpackFilter::WindowsFiles)
+        .map_err(|e| bad(e.to_string()))?;
+    if report.diff_id.to_string() != layer.diff_id {
+        return Err(bad(format!(
+            "the uncompressed layer is {}, not the diff_id the image names",
+            report.diff_id
+        )));
     }
+    for deleted in &report.whiteouts {
+        if deleted.ends_with("/*") {
+            return Err(bad(format!(
+                "opaque whiteout for {deleted}: Windows layers have none"
+            )));
+        }
+        let target = files.join(deleted);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        make_whiteout(&target).map_err(io)?;
+    }
+    // The registry deltas (skipped by the Files/ unpack).
+    let blob = open_blob(&layer.blob_path).map_err(|e| bad(e.to_string()))?;
+    layer::read_layer(blob, |entry, data| {
+        let LayerEntryKind::HiveDelta(hive) = entry.kind else {
+            return Ok(());
+        };
+        let name = hive.delta_file_name();
+        let path = dest.join("Hives").join(name);
+        let mut out = std::fs::File::create(&path)
+            .map_err(|e| layer::LayerError::io(path.display().to_string(), e))?;
+        std::io::copy(data, &mut out)
+            .map_err(|e| layer::LayerError::io(path.display().to_string(), e))?;
+        Ok(())
+    })
+    .map_err(|e| bad(e.to_string()))?;
     Ok(())
 }
 

@@ -262,6 +262,25 @@ fn step_delta(hive: HiveName, base: &Key, mut target: Key) -> Key {
     )
 }
 
+/// Whether two saved registry files differ at most in key times (`#time=` lines and the
+/// seconds after a key line's `]`) — wineserver re-stamps keys on every start, and parsing and
+/// diffing a 1.7 MB `system.reg` is the expensive part of a commit.
+fn same_but_times(a: &str, b: &str) -> bool {
+    fn strip(line: &str) -> &str {
+        if line.starts_with('[') {
+            if let Some(end) = line.rfind("] ") {
+                return &line[..end + 1];
+            }
+        }
+        line
+    }
+    let keep = |l: &&str| !l.starts_with("#time=");
+    a.lines()
+        .filter(keep)
+        .map(strip)
+        .eq(b.lines().filter(keep).map(strip))
+}
+
 /// The registry deltas of the step: one differencing hive per hive that changed.
 pub fn deltas(
     m: &Materialized,
@@ -270,7 +289,7 @@ pub fn deltas(
     let mut out = BTreeMap::new();
     let sys_path = prefix.join("system.reg");
     let sys_text = read_text(&sys_path)?;
-    if sys_text != m.system_text {
+    if !same_but_times(&sys_text, &m.system_text) {
         let after = wine_reg::parse(&sys_text, &sys_path.to_string_lossy())?;
         let after = wine_reg::machine_to_hives(after.root);
         for (hive, base, target) in [
@@ -284,7 +303,7 @@ pub fn deltas(
     }
     let def_path = prefix.join("userdef.reg");
     let def_text = read_text(&def_path)?;
-    if def_text != m.userdef_text {
+    if !same_but_times(&def_text, &m.userdef_text) {
         let after = wine_reg::parse(&def_text, &def_path.to_string_lossy())?;
         if let Some(bytes) = hive_delta(HiveName::DefaultUser, &m.userdef.root, after.root)? {
             out.insert(HiveName::DefaultUser, bytes);
@@ -318,6 +337,15 @@ mod tests {
         root.create_path("Wine\\Fonts")
             .set_value(Value::string("a", "b"));
         root
+    }
+
+    #[test]
+    fn time_only_file_changes_are_recognised() {
+        let a = "WINE REGISTRY Version 2\n\n[A\\\\B] 100\n#time=1\n\"v\"=\"x\"\n";
+        let b = "WINE REGISTRY Version 2\n\n[A\\\\B] 200\n#time=2\n\"v\"=\"x\"\n";
+        let c = "WINE REGISTRY Version 2\n\n[A\\\\B] 200\n#time=2\n\"v\"=\"y\"\n";
+        assert!(same_but_times(a, b));
+        assert!(!same_but_times(a, c));
     }
 
     #[test]
