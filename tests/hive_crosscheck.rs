@@ -92,7 +92,7 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
 /// The generated corpus: sizes around every storage boundary, 600 subkeys (ri), Unicode and
 /// Latin-1 names, every value type, classes and a symlink key.
 fn corpus() -> Key {
-    let mut root = Key::new("ROOT");
+    let mut root = Key::new_root("ROOT");
     root.last_write = 132_223_104_000_000_000;
     let sizes = root.create_path("Sizes");
     for (i, len) in [0usize, 1, 4, 5, 16344, 16345, 32688, 32689, 100 * 1024]

@@ -198,3 +198,113 @@ fn offreg_testhive_content() {
     let counts: CellCounts = scan_cells(&fixture("nt-hive__testhive")).unwrap();
     assert!(counts.ri >= 1 && counts.db >= 1, "{counts:?}");
 }
+
+/// Our Windows upcase rules reproduce every lh hash offreg and Windows 10 stored — and our
+/// writer's hashes agree with them.
+#[test]
+fn lh_hashes_match_windows() {
+    use silo::hive::reader::check_lh_hashes;
+    for name in [
+        "nt-hive__testhive",
+        "regipy__SYSTEM_WIN_10_1709.xz",
+        "yarp__System_Delta",
+    ] {
+        let bytes = fixture(name);
+        let report = check_lh_hashes(&bytes).unwrap();
+        assert!(
+            report.checked > 500,
+            "{name}: only {} lh entries",
+            report.checked
+        );
+        assert!(
+            report.mismatches.is_empty(),
+            "{name}: {:?}",
+            &report.mismatches[..report.mismatches.len().min(5)]
+        );
+        let parsed = read_hive_with(&bytes, ReadOptions { allow_dirty: true }).unwrap();
+        let rewritten = silo::hive::write_hive(
+            &parsed.root,
+            &if parsed.base.is_layered() {
+                WriteOptions::differencing("x")
+            } else {
+                WriteOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(check_lh_hashes(&rewritten).unwrap().mismatches.is_empty());
+    }
+}
+
+/// Per nk: (name bytes, flags, max subkey name, max subkey class, max value name, max value
+/// data, subkey count, value count); per sk: (descriptor, reference count).
+type NkFields = (Vec<u8>, u16, u32, u32, u32, u32, u32, u32);
+
+fn record_fields(bytes: &[u8]) -> (Vec<NkFields>, Vec<(Vec<u8>, u32)>) {
+    let (mut nks, mut sks) = (Vec::new(), Vec::new());
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    silo::hive::reader::for_each_cell(bytes, |_, cell| {
+        match cell {
+            Some(nk) if nk.starts_with(b"nk") => {
+                let name_len = u16_at(nk, 72) as usize;
+                nks.push((
+                    nk[76..76 + name_len].to_vec(),
+                    u16_at(nk, 2),
+                    u32_at(nk, 52) & 0xFFFF,
+                    u32_at(nk, 56),
+                    u32_at(nk, 60),
+                    u32_at(nk, 64),
+                    u32_at(nk, 20),
+                    u32_at(nk, 36),
+                ));
+            }
+            Some(sk) if sk.starts_with(b"sk") => {
+                let len = u32_at(sk, 16) as usize;
+                sks.push((sk[20..20 + len].to_vec(), u32_at(sk, 12)));
+            }
+            _ => {}
+        }
+        Ok(())
+    })
+    .unwrap();
+    nks.sort();
+    sks.sort();
+    (nks, sks)
+}
+
+/// Our writer reproduces what offreg (Windows) stored in every nk header — flags, name form,
+/// the four max-length fields, counts — and the same sk cells with the same reference counts.
+#[test]
+fn rewrite_matches_offreg_record_fields() {
+    assert_record_fields_match("nt-hive__testhive", WriteOptions::default(), true);
+}
+
+/// The same for the real container delta Windows wrote, except that Windows left stale (larger)
+/// max-length fields there after values were deleted; ours are exact, so never larger.
+#[test]
+fn rewrite_matches_windows_delta_record_fields() {
+    assert_record_fields_match("yarp__System_Delta", WriteOptions::differencing("x"), false);
+}
+
+fn assert_record_fields_match(name: &str, options: WriteOptions, exact_maxima: bool) {
+    let original = fixture(name);
+    let parsed = read_hive(&original).unwrap();
+    let ours = silo::hive::write_hive(&parsed.root, &options).unwrap();
+    let (offreg_nk, offreg_sk) = record_fields(&original);
+    let (our_nk, our_sk) = record_fields(&ours);
+    assert_eq!(offreg_nk.len(), our_nk.len());
+    for (theirs, mine) in offreg_nk.iter().zip(&our_nk) {
+        let what = format!("{name}: nk {:?}", String::from_utf8_lossy(&theirs.0));
+        if exact_maxima {
+            assert_eq!(theirs, mine, "{what}");
+        } else {
+            let (t, m) = (theirs, mine);
+            assert_eq!((&t.0, t.1, t.6, t.7), (&m.0, m.1, m.6, m.7), "{what}");
+            assert!(
+                m.2 <= t.2 && m.3 <= t.3 && m.4 <= t.4 && m.5 <= t.5,
+                "{what}: {t:?} vs {m:?}"
+            );
+        }
+    }
+    assert_eq!(offreg_sk, our_sk);
+}

@@ -29,12 +29,23 @@ fn entry(path: &str, kind: EntryKind) -> Entry {
 /// A layer with every entry kind; one file comes from disk.
 fn sample_layer(dir: &Path) -> (Vec<u8>, layer::LayerDigests) {
     let host_file = dir.join("host.bin");
-    std::fs::write(&host_file, vec![7u8; 70_000]).unwrap();
+    // 200 KB of noise (stored blocks in the gzip) then 100 KB of a repeated byte (deflated).
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut bytes: Vec<u8> = (0..200_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    bytes.extend(std::iter::repeat_n(7u8, 100_000));
+    std::fs::write(&host_file, &bytes).unwrap();
     let mut data = entry(
         "Program Files/App/app.exe",
         EntryKind::File {
             source: FileSource::Path(host_file),
-            size: 70_000,
+            size: 300_000,
         },
     );
     data.meta.creation_time = Some(Timestamp {
@@ -116,6 +127,9 @@ with tarfile.open(sys.argv[1], "r:*") as tar:
         out.append({"name": m.name, "type": m.type.decode(), "link": m.linkname,
                     "size": m.size, "mtime": m.mtime, "pax": m.pax_headers,
                     "sd": base64.b64decode(sd, validate=True).hex() if sd else None})
+    # The content survives python's own zlib inflate (stored and deflated blocks).
+    data = tar.extractfile("Files/Program Files/App/app.exe").read()
+    assert len(data) == 300000 and data[200000:] == b"\x07" * 100000, "content"
 print(json.dumps(out))
 "#;
 
@@ -142,7 +156,7 @@ fn python_tarfile_reads_pax_records_and_order() {
 
     let exe = by_name("Files/Program Files/App/app.exe");
     assert_eq!(exe["type"], "0");
-    assert_eq!(exe["size"], 70_000);
+    assert_eq!(exe["size"], 300_000);
     assert_eq!(exe["pax"]["MSWINDOWS.fileattr"], "32");
     assert_eq!(
         exe["pax"]["LIBARCHIVE.creationtime"],
@@ -543,4 +557,73 @@ fn unpacked_layer_cache() {
         .ensure_unpacked(&diff_id, layer.digest(), layer::UnpackFilter::WindowsFiles)
         .unwrap();
     assert_eq!(dir1, dir2);
+}
+
+/// A Linux layer made by GNU tar (long names, symlinks, hard links, whiteouts) reads and unpacks.
+#[test]
+fn gnu_tar_linux_layers_read_and_unpack() {
+    let tar = require_tool("tar");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let long = "l".repeat(180);
+    std::fs::create_dir_all(src.join("usr/bin").join(&long)).unwrap();
+    std::fs::write(src.join("usr/bin/tool"), b"#!/bin/sh\n").unwrap();
+    std::fs::hard_link(src.join("usr/bin/tool"), src.join("usr/bin/tool2")).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/tool", src.join("usr/bin/abs")).unwrap();
+    std::fs::write(src.join("usr/.wh.gone"), b"").unwrap();
+    std::fs::write(src.join("usr/bin/.wh..wh..opq"), b"").unwrap();
+    let layer = dir.path().join("layer.tar.gz");
+    run_ok(
+        Command::new(tar)
+            .arg("-czf")
+            .arg(&layer)
+            .arg("-C")
+            .arg(&src)
+            .arg("."),
+    );
+    let (entries, _) = layer::list_layer(std::fs::File::open(&layer).unwrap()).unwrap();
+    let kind = |p: &str| {
+        entries
+            .iter()
+            .find(|e| e.path == p)
+            .unwrap_or_else(|| panic!("{p} missing"))
+            .kind
+            .clone()
+    };
+    use silo::layer::LayerEntryKind as K;
+    assert_eq!(kind(&format!("usr/bin/{long}")), K::Directory);
+    assert_eq!(kind("usr/bin/abs"), K::Symlink);
+    assert!(
+        matches!(kind("usr/bin/tool2"), K::HardLink) || matches!(kind("usr/bin/tool"), K::HardLink)
+    );
+    assert_eq!(
+        kind("usr/.wh.gone"),
+        K::Whiteout {
+            deleted: "usr/gone".into()
+        }
+    );
+    assert_eq!(
+        kind("usr/bin/.wh..wh..opq"),
+        K::OpaqueWhiteout {
+            directory: "usr/bin".into()
+        }
+    );
+    let out = dir.path().join("out");
+    let report = layer::unpack(
+        std::fs::File::open(&layer).unwrap(),
+        &out,
+        layer::UnpackFilter::All,
+    )
+    .unwrap();
+    assert_eq!(report.refusals, vec![]);
+    assert_eq!(
+        std::fs::read(out.join("usr/bin/tool2")).unwrap(),
+        b"#!/bin/sh\n"
+    );
+    assert_eq!(
+        std::fs::read_link(out.join("usr/bin/abs")).unwrap(),
+        PathBuf::from("/usr/bin/tool")
+    );
+    assert!(out.join("usr/bin").join(&long).is_dir());
+    assert_eq!(report.whiteouts.len(), 2);
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use silo_tests::args;
 use silo_tests::faultproxy::{Fault, FaultProxy};
+use silo_tests::fileserver::FileServer;
 use silo_tests::image::{Image, Pusher, OCI_INDEX};
 use silo_tests::registry::Registry;
 use silo_tests::silo_cli::{self, OciLayout};
@@ -70,7 +71,6 @@ impl Setup {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn cut_mid_blob_resumes_from_where_it_stopped() {
     let s = setup();
     let cut_at = 3 * 1024 * 1024;
@@ -102,7 +102,6 @@ fn cut_mid_blob_resumes_from_where_it_stopped() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn too_many_requests_waits_for_retry_after() {
     let s = setup();
     s.proxy.inject(
@@ -130,7 +129,6 @@ fn too_many_requests_waits_for_retry_after() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn server_errors_are_retried() {
     let s = setup();
     s.proxy.inject(
@@ -156,7 +154,6 @@ fn server_errors_are_retried() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn persistent_server_errors_name_the_request_and_status() {
     let s = setup();
     s.proxy.inject(
@@ -174,7 +171,6 @@ fn persistent_server_errors_name_the_request_and_status() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn a_stalled_body_is_detected_and_resumed() {
     let s = setup();
     let after = 1024 * 1024;
@@ -212,7 +208,6 @@ fn a_stalled_body_is_detected_and_resumed() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn a_flipped_byte_is_rejected_and_nothing_is_stored() {
     let s = setup();
     // Every attempt is corrupted, so no retry can hide the check.
@@ -242,7 +237,6 @@ fn a_flipped_byte_is_rejected_and_nothing_is_stored() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn a_content_type_that_contradicts_the_manifest_is_an_error() {
     let s = setup();
     s.proxy.inject(
@@ -260,7 +254,6 @@ fn a_content_type_that_contradicts_the_manifest_is_an_error() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn malformed_manifest_json_is_an_error_naming_the_manifest() {
     let s = setup();
     s.proxy
@@ -276,7 +269,6 @@ fn malformed_manifest_json_is_an_error_naming_the_manifest() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn a_large_blob_is_fetched_in_parallel_ranges_and_survives_a_cut_part() {
     let registry = Registry::no_auth();
     let image = Image::random_raw(22, 200 * 1024 * 1024);
@@ -292,6 +284,9 @@ fn a_large_blob_is_fetched_in_parallel_ranges_and_survives_a_cut_part() {
         proxy.reference("faults/big:v1"),
         "--output",
         format!("oci:{}", out.display()),
+        // Ranges are off by default for loopback registries (slower on one machine).
+        "--range-connections",
+        "4",
         silo_cli::plain_http_flags(),
     ]);
     assert!(OciLayout::open(&out).verify_blobs().contains(&blob.digest));
@@ -321,7 +316,6 @@ fn a_large_blob_is_fetched_in_parallel_ranges_and_survives_a_cut_part() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn push_retries_a_failed_upload() {
     let registry = Registry::no_auth();
     let proxy = FaultProxy::start(registry.addr());
@@ -364,5 +358,46 @@ fn push_retries_a_failed_upload() {
     assert_eq!(
         silo_tests::image::sha256_digest(&raw),
         image.manifest.digest
+    );
+}
+
+/// A registry that redirects blob downloads to another host (as Docker Hub, MCR and GHCR do to
+/// their CDNs): silo follows, and never sends the registry credentials to the other host.
+#[test]
+fn redirected_blob_downloads_get_no_credentials() {
+    let registry = Registry::htpasswd();
+    let image = Image::random_linux(24, &[300 * 1024]);
+    Pusher::new(&registry).push_image("faults/cdn", &image, Some("v1"));
+    let proxy = FaultProxy::start(registry.addr());
+    let cdn = FileServer::start();
+    let blob = &image.layers[0].blob;
+    let path = format!("/cdn/{}", blob.digest);
+    cdn.publish(&path, blob.bytes.clone());
+    // `localhost`, not 127.0.0.1: another host name, so another origin.
+    let location = format!("http://localhost:{}{path}?sig=abc", cdn.addr().port());
+    proxy.inject("GET", &blob.digest, Fault::Redirect(location), 100);
+
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("cdn");
+    silo_cli::ok(&args![
+        "pull",
+        proxy.reference("faults/cdn:v1"),
+        "--output",
+        format!("oci:{}", out.display()),
+        silo_cli::plain_http_flags(),
+        "--creds",
+        "testuser:testpass",
+    ]);
+    assert!(OciLayout::open(&out).verify_blobs().contains(&blob.digest));
+    let served = cdn.requests();
+    assert!(
+        served
+            .iter()
+            .any(|r| r.path == path && (r.status == 200 || r.status == 206)),
+        "the redirect was not followed: {served:?}"
+    );
+    assert!(
+        served.iter().all(|r| !r.had_authorization),
+        "registry credentials were sent to the CDN host: {served:?}"
     );
 }

@@ -49,19 +49,16 @@ fn skopeo_push_then_silo_pull(registry: &Registry) {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn skopeo_push_silo_pull_no_auth() {
     skopeo_push_then_silo_pull(&Registry::no_auth());
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn skopeo_push_silo_pull_htpasswd() {
     skopeo_push_then_silo_pull(&Registry::htpasswd());
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn skopeo_push_silo_pull_token() {
     let registry = Registry::token();
     skopeo_push_then_silo_pull(&registry);
@@ -76,7 +73,6 @@ fn skopeo_push_silo_pull_token() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn skopeo_push_silo_pull_tls() {
     skopeo_push_then_silo_pull(&Registry::tls());
 }
@@ -110,25 +106,21 @@ fn silo_push_then_skopeo_reads(registry: &Registry) -> Image {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn silo_push_skopeo_reads_no_auth() {
     silo_push_then_skopeo_reads(&Registry::no_auth());
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn silo_push_skopeo_reads_htpasswd() {
     silo_push_then_skopeo_reads(&Registry::htpasswd());
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn silo_push_skopeo_reads_token() {
     silo_push_then_skopeo_reads(&Registry::token());
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn silo_push_skopeo_reads_tls() {
     silo_push_then_skopeo_reads(&Registry::tls());
 }
@@ -136,7 +128,6 @@ fn silo_push_skopeo_reads_tls() {
 /// oci-client (an independent Rust client) reads what silo pushed: manifest and every blob,
 /// digests checked by oci-client and again here.
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn oci_client_reads_what_silo_pushed() {
     use oci_client::client::{ClientConfig, ClientProtocol};
     use oci_client::secrets::RegistryAuth;
@@ -175,7 +166,6 @@ fn oci_client_reads_what_silo_pushed() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn inspect_shows_raw_manifest_config_and_json() {
     let registry = Registry::no_auth();
     let image = Image::random_linux(13, &[1000]);
@@ -210,7 +200,6 @@ fn inspect_shows_raw_manifest_config_and_json() {
 /// `silo copy` inside one token registry mounts every blob with a single token that covers the
 /// destination (pull,push — first) and the source (pull), as distribution requires.
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn copy_within_token_registry_mounts_with_a_dual_scope_token() {
     let registry = Registry::token();
     let image = Image::random_linux(14, &[100 * 1024, 2000]);
@@ -268,7 +257,6 @@ fn copy_within_token_registry_mounts_with_a_dual_scope_token() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn wrong_password_is_a_clear_error_without_the_secret() {
     let registry = Registry::htpasswd();
     let image = Image::random_linux(15, &[1000]);
@@ -300,7 +288,6 @@ fn wrong_password_is_a_clear_error_without_the_secret() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn anonymous_push_to_token_registry_is_denied_clearly() {
     let registry = Registry::token();
     let image = Image::random_linux(16, &[1000]);
@@ -320,7 +307,6 @@ fn anonymous_push_to_token_registry_is_denied_clearly() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn unreachable_registry_is_a_clear_error() {
     let port = silo_tests::tools::free_port();
     let out = tempfile::tempdir().unwrap();
@@ -343,7 +329,6 @@ fn unreachable_registry_is_a_clear_error() {
 
 /// Credentials come from `$DOCKER_CONFIG/config.json` when no `--creds` is given.
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn credentials_come_from_docker_config() {
     let registry = Registry::htpasswd();
     let image = Image::random_linux(17, &[2000]);
@@ -375,7 +360,6 @@ fn credentials_come_from_docker_config() {
 
 /// `silo login` stores credentials where docker and skopeo find them; `silo logout` removes them.
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn login_then_pull_then_logout() {
     use std::io::Write;
     let registry = Registry::htpasswd();

@@ -86,7 +86,6 @@ fn assert_holds_entry(fixture: &WindowsFixture, layout: &OciLayout, expected: us
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn platform_selection_follows_the_windows_build_rules() {
     let s = setup(Registry::no_auth());
     // A 20348 host: same build, highest UBR wins (2461 over 1850).
@@ -107,7 +106,6 @@ fn platform_selection_follows_the_windows_build_rules() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn no_matching_build_is_an_error_that_lists_the_candidates() {
     let s = setup(Registry::no_auth());
     let out = s.work.path().join("none");
@@ -129,7 +127,6 @@ fn no_matching_build_is_an_error_that_lists_the_candidates() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn inspect_explains_the_choice() {
     let s = setup(Registry::no_auth());
     let stdout = silo_cli::ok(&args![
@@ -162,7 +159,6 @@ fn inspect_explains_the_choice() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn foreign_layer_comes_from_its_url_without_credentials() {
     let s = setup(Registry::htpasswd());
     let layout = s.pull(&platform("10.0.20348"), "foreign");
@@ -199,7 +195,6 @@ fn foreign_layer_comes_from_its_url_without_credentials() {
 }
 
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn foreign_urls_on_loopback_are_refused_unless_allowed() {
     let s = setup(Registry::no_auth());
     let home = tempfile::tempdir().unwrap();
@@ -233,7 +228,6 @@ fn foreign_urls_on_loopback_are_refused_unless_allowed() {
 
 /// Pulls entry 2 into a layout, then pushes it three ways.
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn push_skips_includes_or_strips_foreign_layers() {
     let s = setup(Registry::no_auth());
     let layout = s.pull(&platform("10.0.20348"), "src");
@@ -338,7 +332,6 @@ fn assert_stripped(
 /// An air-gapped mirror: `silo copy --strip-foreign-urls` of the whole list into a registry that
 /// refuses urls; afterwards the image pulls from the mirror with the foreign URL gone.
 #[test]
-#[ignore = "needs silo pull/push/copy/inspect (issue 3, branch registry)"]
 fn air_gap_copy_makes_a_mirror_that_needs_no_foreign_url() {
     let s = setup(Registry::no_auth());
     let mirror = Registry::strict_mirror();
@@ -393,4 +386,29 @@ fn air_gap_copy_makes_a_mirror_that_needs_no_foreign_url() {
         layout.blob(&s.fixture.foreign.digest).unwrap(),
         s.fixture.foreign.bytes
     );
+}
+
+/// `silo copy` of the whole list between registries keeps every digest (list included) and, by
+/// default, leaves the foreign layer out, like a push.
+#[test]
+fn copy_of_the_list_between_registries_keeps_digests() {
+    let s = setup(Registry::no_auth());
+    let token = Registry::token();
+    silo_cli::ok(&args![
+        "copy",
+        s.reference(),
+        token.reference("copied/app:ltsc"),
+        transport_flags(&s.registry),
+        creds_flags(&token),
+    ]);
+    assert_eq!(
+        skopeo::inspect(&token, "copied/app:ltsc", true),
+        s.fixture.list.bytes
+    );
+    for entry in &s.fixture.entries {
+        for blob in entry.image.distributable_blobs() {
+            assert!(token.has_blob(&blob.digest), "{} missing", blob.digest);
+        }
+    }
+    assert!(!token.has_blob(&s.fixture.foreign.digest));
 }

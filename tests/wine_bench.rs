@@ -99,7 +99,6 @@ fn bench_wine_silo() {
         assert_eq!(st.code, 0);
         let cs = sb.commit().unwrap();
         assert!(cs.is_empty(), "echo changes nothing: {cs:?}");
-        drop(sb);
         silo_times.push(start.elapsed());
     }
     silo_times.remove(0); // warm-up
@@ -163,7 +162,6 @@ fn bench_wine_silo() {
         commit_times.push(start.elapsed());
         let paths: Vec<_> = cs.entries.iter().map(|e| e.path.clone()).collect();
         assert_eq!(paths, ["big/d3/f3.bin"]);
-        drop(sb);
         let layer_dir = state
             .join("wine/layers")
             .join(spec.layers[1].diff_id.trim_start_matches("sha256:"));

@@ -144,8 +144,6 @@ struct Step {
     code: i32,
     output: Captured,
     changes: ChangeSet,
-    /// Kept so the ChangeSet's file sources stay readable.
-    _sandbox: Box<dyn silo::runtime::Sandbox>,
 }
 
 fn run_step(layers: &[LayerRef], network: NetworkMode, process: &ProcessSpec) -> Step {
@@ -162,7 +160,6 @@ fn run_step(layers: &[LayerRef], network: NetworkMode, process: &ProcessSpec) ->
         code: status.code,
         output,
         changes,
-        _sandbox: sandbox,
     }
 }
 

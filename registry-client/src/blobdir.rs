@@ -1,5 +1,6 @@
-//! A directory of blobs laid out as `<root>/<algorithm>/<hex>` — exactly an OCI layout's `blobs/`.
-//! Partial downloads live beside as `<hex>.partial` (+ `<hex>.partial.state` for the range map) and
+//! A directory of blobs laid out as `<root>/<algorithm>/<hex>` — exactly an OCI layout's `blobs/`
+//! and silo's store. Partial downloads live beside as `<hex>.partial` (+ `<hex>.partial.state` for
+//! the range map), or in a separate staging directory (the store keeps `blobs/` clean), and
 //! become visible by rename after verification. Implements both [`BlobSink`] and [`BlobSource`].
 
 use std::fs::{File, OpenOptions};
@@ -20,11 +21,24 @@ use crate::transfer::{BlobSink, BlobSource, BlobStream, PartialBlob};
 #[derive(Debug, Clone)]
 pub struct BlobDir {
     root: PathBuf,
+    /// Where partial downloads live; `None`: beside the blobs.
+    staging: Option<PathBuf>,
 }
 
 impl BlobDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        BlobDir { root: root.into() }
+        BlobDir {
+            root: root.into(),
+            staging: None,
+        }
+    }
+
+    /// Blobs under `root`, partial downloads under `staging` (same filesystem: commit renames).
+    pub fn with_staging(root: impl Into<PathBuf>, staging: impl Into<PathBuf>) -> Self {
+        BlobDir {
+            root: root.into(),
+            staging: Some(staging.into()),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -76,8 +90,24 @@ impl BlobSink for BlobDir {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("blob");
-        let partial = target.with_file_name(format!("{name}.partial"));
-        let state = target.with_file_name(format!("{name}.partial.state"));
+        let (partial, state) = match &self.staging {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                let alg = blob
+                    .digest
+                    .split_once(':')
+                    .map(|(a, _)| a)
+                    .unwrap_or("sha256");
+                (
+                    dir.join(format!("{alg}-{name}.partial")),
+                    dir.join(format!("{alg}-{name}.partial.state")),
+                )
+            }
+            None => (
+                target.with_file_name(format!("{name}.partial")),
+                target.with_file_name(format!("{name}.partial.state")),
+            ),
+        };
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -178,18 +208,26 @@ impl BlobSource for BlobDir {
     }
 }
 
-/// Stream a tokio file in 1 MiB chunks.
+/// Stream a tokio file from its current position in 1 MiB chunks.
 pub fn file_stream(file: tokio::fs::File) -> BlobStream {
-    futures::stream::unfold(file, |mut f| async move {
+    file_stream_limited(file, u64::MAX)
+}
+
+/// Stream at most `limit` bytes of a tokio file from its current position (a member of a tar).
+pub fn file_stream_limited(file: tokio::fs::File, limit: u64) -> BlobStream {
+    futures::stream::unfold((file, limit), |(mut f, left)| async move {
         use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 1 << 20];
+        if left == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; (1usize << 20).min(usize::try_from(left).unwrap_or(usize::MAX))];
         match f.read(&mut buf).await {
             Ok(0) => None,
             Ok(n) => {
                 buf.truncate(n);
-                Some((Ok(Bytes::from(buf)), f))
+                Some((Ok(Bytes::from(buf)), (f, left - n as u64)))
             }
-            Err(e) => Some((Err(e), f)),
+            Err(e) => Some((Err(e), (f, 0))),
         }
     })
     .boxed()
@@ -225,6 +263,19 @@ mod tests {
         assert_eq!(dir.read_small(&d, 10).unwrap(), b"hello");
         assert!(dir.read_small(&d, 4).is_err());
         assert!(dir.path("sha256:../../etc/passwd").is_err());
+        // With staging, nothing but verified blobs appears under the root.
+        let staged = BlobDir::with_staging(t.path().join("b"), t.path().join("tmp"));
+        let p = staged.begin(&blob).unwrap();
+        p.write_at(0, b"hello").unwrap();
+        assert_eq!(
+            std::fs::read_dir(t.path().join("b/sha256"))
+                .unwrap()
+                .count(),
+            0
+        );
+        p.commit().unwrap();
+        assert!(staged.contains(&d).unwrap());
+        assert_eq!(std::fs::read_dir(t.path().join("tmp")).unwrap().count(), 0);
         assert!(dir.path("../x").is_err());
     }
 }

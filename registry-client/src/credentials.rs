@@ -1,6 +1,7 @@
 //! Where credentials come from, in this order (first hit wins; documented in docs/registry.md):
 //! 1. `--creds user:pass` (the caller passes it directly; not handled here);
-//! 2. `REGISTRY_AUTH_FILE` (or `--authfile`): when set, the search stops there;
+//! 2. `--authfile FILE`: the search stops there; `REGISTRY_AUTH_FILE`: when that file exists the
+//!    search stops there (containers/image), a missing one is passed over;
 //! 3. `DOCKER_AUTH_CONFIG` (inline docker-config JSON, the CI convention);
 //! 4. `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`;
 //! 5. `$XDG_RUNTIME_DIR/containers/auth.json`;
@@ -28,8 +29,11 @@ use crate::reference::DOCKER_HUB;
 pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
 /// The environment the lookup reads, captured once so tests can point it at temp dirs.
-#[derive(Debug, Clone, Default)]
+/// `Debug` hides `DOCKER_AUTH_CONFIG` (it holds secrets).
+#[derive(Clone, Default)]
 pub struct CredentialEnv {
+    /// `--authfile`: read only this file, and write logins to it.
+    pub authfile_flag: Option<PathBuf>,
     pub registry_auth_file: Option<PathBuf>,
     pub docker_auth_config: Option<String>,
     pub docker_config_dir: Option<PathBuf>,
@@ -38,11 +42,29 @@ pub struct CredentialEnv {
     pub home: Option<PathBuf>,
 }
 
+impl std::fmt::Debug for CredentialEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialEnv")
+            .field("authfile_flag", &self.authfile_flag)
+            .field("registry_auth_file", &self.registry_auth_file)
+            .field(
+                "docker_auth_config",
+                &self.docker_auth_config.as_ref().map(|_| "<redacted>"),
+            )
+            .field("docker_config_dir", &self.docker_config_dir)
+            .field("xdg_runtime_dir", &self.xdg_runtime_dir)
+            .field("xdg_config_home", &self.xdg_config_home)
+            .field("home", &self.home)
+            .finish()
+    }
+}
+
 impl CredentialEnv {
     /// Read the real process environment.
     pub fn from_process() -> Self {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         CredentialEnv {
+            authfile_flag: None,
             registry_auth_file: var("REGISTRY_AUTH_FILE").map(PathBuf::from),
             docker_auth_config: std::env::var("DOCKER_AUTH_CONFIG")
                 .ok()
@@ -64,9 +86,9 @@ impl CredentialEnv {
             .map(|d| d.join("config.json"))
     }
 
-    /// The file `login`/`logout` write: the auth file when one is set, else docker config.
+    /// The file `login`/`logout` write: `--authfile` when given, else docker's config.json.
     pub fn write_target(&self) -> Option<PathBuf> {
-        self.registry_auth_file
+        self.authfile_flag
             .clone()
             .or_else(|| self.docker_config_path())
     }
@@ -82,8 +104,11 @@ pub struct Found {
 /// Find credentials for `registry` (as written in references, e.g. `docker.io`, `host:5000`) and
 /// `repository`. `Ok(None)` means anonymous.
 pub fn lookup(env: &CredentialEnv, registry: &str, repository: &str) -> Result<Option<Found>> {
-    if let Some(path) = &env.registry_auth_file {
-        // An explicit auth file ends the search, like containers/image does.
+    if let Some(path) = &env.authfile_flag {
+        return from_file(path, registry, repository);
+    }
+    if let Some(path) = env.registry_auth_file.as_ref().filter(|p| p.exists()) {
+        // An existing auth file ends the search, like containers/image does.
         return from_file(path, registry, repository);
     }
     if let Some(inline) = &env.docker_auth_config {
@@ -529,6 +554,12 @@ mod tests {
         // An auth file without the host stops the search: anonymous.
         write(&t.path().join("explicit.json"), "{}");
         assert_eq!(who(&env), None);
+        // A missing REGISTRY_AUTH_FILE is passed over; a missing --authfile is not.
+        env.registry_auth_file = Some(t.path().join("missing.json"));
+        assert_eq!(who(&env).as_deref(), Some("inline"));
+        env.authfile_flag = Some(t.path().join("missing.json"));
+        assert_eq!(who(&env), None);
+        env.authfile_flag = None;
         env.registry_auth_file = None;
         env.docker_auth_config = None;
         std::fs::remove_file(home.join(".docker/config.json")).unwrap();
@@ -568,7 +599,7 @@ mod tests {
             ),
         );
         let env = CredentialEnv {
-            registry_auth_file: Some(f),
+            authfile_flag: Some(f),
             ..Default::default()
         };
         let get = |r: &str, repo: &str| lookup(&env, r, repo).unwrap().map(|f| f.credential);
@@ -592,6 +623,19 @@ mod tests {
     }
 
     #[test]
+    fn env_debug_hides_inline_config() {
+        let env = CredentialEnv {
+            docker_auth_config: Some(r#"{"auths":{"r":{"auth":"SECRET"}}}"#.into()),
+            ..Default::default()
+        };
+        let shown = format!("{env:?}");
+        assert!(
+            !shown.contains("SECRET") && shown.contains("redacted"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn bad_files_are_clear_errors_without_secrets() {
         let t = tempfile::tempdir().unwrap();
         let f = t.path().join("auth.json");
@@ -600,7 +644,7 @@ mod tests {
             r#"{"auths":{"r.example":{"auth":"!!!notbase64-SECRET"}}}"#,
         );
         let env = CredentialEnv {
-            registry_auth_file: Some(f.clone()),
+            authfile_flag: Some(f.clone()),
             ..Default::default()
         };
         let e = lookup(&env, "r.example", "a").unwrap_err().to_string();

@@ -277,6 +277,42 @@ impl Client {
         Err(last)
     }
 
+    /// Open a foreign layer from the first of its `urls` that answers (for copies): checked like
+    /// a pull (http/https, no credentials, private addresses refused unless allowed).
+    pub(crate) async fn open_foreign(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+    ) -> Result<reqwest::Response> {
+        let mut last = Error::Foreign {
+            digest: blob.digest.clone(),
+            reason: "has no urls".into(),
+        };
+        for u in &blob.urls {
+            let url = match self.check_foreign_url(&blob.digest, u).await {
+                Ok(url) => url,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            match self
+                .get_range(&Origin::Url(url.clone()), blob, offset, None)
+                .await
+            {
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) => {
+                    last = Error::Foreign {
+                        digest: blob.digest.clone(),
+                        reason: status_error(Method::GET, &url, resp).await.to_string(),
+                    };
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
     /// A foreign URL must be http(s) and (unless allowed) not resolve to a private address.
     async fn check_foreign_url(&self, digest: &str, u: &str) -> Result<Url> {
         let bad = |reason: String| Error::Foreign {
@@ -382,9 +418,14 @@ impl Client {
     ) -> Result<()> {
         let io =
             |what: &str, e: std::io::Error| Error::io(format!("{what} blob {}", blob.digest), e);
+        let loopback = match origin {
+            Origin::Registry(r) => crate::client::is_loopback_host(r.api_host()),
+            Origin::Url(u) => u.host_str().is_some_and(crate::client::is_loopback_host),
+        };
         let use_ranges = blob.size >= self.cfg.range_threshold
             && self.cfg.range_connections > 1
-            && blob.size > self.cfg.range_part;
+            && blob.size > self.cfg.range_part
+            && (self.cfg.ranges_on_loopback || !loopback);
         if use_ranges && self.ranged(origin, blob, part).await? {
             return self.verify_file(blob, part).await;
         }

@@ -81,26 +81,16 @@ impl Client {
         opts: &PushOptions,
     ) -> Result<PushReport> {
         let mut report = PushReport::default();
-        let (image, rewritten) = match opts.foreign {
+        let (pushed, rewritten) = match opts.foreign {
             ForeignPolicy::Strip => strip_foreign(image)?,
             _ => (image.clone(), Vec::new()),
         };
         report.rewritten = rewritten;
-        let manifests: Vec<RawManifest> = if image.root.is_index() {
-            let index = image.root.index()?;
-            index
-                .manifests()
-                .iter()
-                .map(|d| {
-                    image.children.get(&d.digest().to_string()).cloned().ok_or_else(|| Error::Manifest {
-                        reference: image.root.digest.clone(),
-                        reason: format!("references {} which the source does not have (pull it with all platforms first)", d.digest()),
-                    })
-                })
-                .collect::<Result<_>>()?
-        } else {
-            vec![image.root.clone()]
-        };
+        // Blobs come from the source's manifests (they keep the foreign urls a copy may need);
+        // the manifests uploaded are the (possibly rewritten) ones.
+        let manifests = manifests_of(image)?;
+        let pushed_manifests = manifests_of(&pushed)?;
+        let image = &pushed;
         // Every blob once; foreign ones only when asked for.
         let mut blobs: Vec<BlobRef> = Vec::new();
         for m in &manifests {
@@ -150,7 +140,7 @@ impl Client {
             }
         }
         if image.root.is_index() {
-            for m in &manifests {
+            for m in &pushed_manifests {
                 self.put_manifest(dest, &m.digest, m).await?;
             }
         }
@@ -193,7 +183,7 @@ impl Client {
             return Ok(BlobOutcome::Present);
         }
         let mut failures = 0;
-        let mut force_chunked = false;
+        let mut force_chunked = self.cfg.chunk_size.is_some();
         loop {
             // Mount from the first candidate: a 202 answer already opened an upload session, so
             // trying further candidates would leak sessions.
@@ -322,7 +312,12 @@ impl Client {
         location: Url,
         chunk_min: Option<u64>,
     ) -> Result<()> {
-        let mut chunk = chunk_min.unwrap_or(0).max(16 << 20);
+        let mut chunk = self
+            .cfg
+            .chunk_size
+            .unwrap_or(16 << 20)
+            .max(chunk_min.unwrap_or(0))
+            .max(1);
         let mut location = location;
         let mut pos = 0u64;
         let mut failures = 0;
@@ -477,7 +472,16 @@ impl Client {
         if offset > 0 {
             req = req.header(reqwest::header::RANGE, &format!("bytes={offset}-"));
         }
-        let resp = self.send(r, &Scopes::pull(r.repository()), req).await?;
+        let mut resp = self.send(r, &Scopes::pull(r.repository()), req).await?;
+        if !resp.status().is_success() && !blob.urls.is_empty() {
+            // A foreign layer the source registry does not hold: fetch it from its urls.
+            self.progress.note(&format!(
+                "{}: not in {}; fetching it from its urls",
+                blob.digest,
+                r.name()
+            ));
+            resp = self.open_foreign(blob, offset).await?;
+        }
         let status = resp.status();
         if offset > 0 && status == StatusCode::OK {
             return Err(Error::Other(format!(
@@ -532,6 +536,32 @@ impl Client {
         );
         Ok(stream.boxed())
     }
+}
+
+/// The image manifests of an image: the children of an index in index order, or the root.
+fn manifests_of(image: &ImageToPush) -> Result<Vec<RawManifest>> {
+    if !image.root.is_index() {
+        return Ok(vec![image.root.clone()]);
+    }
+    image
+        .root
+        .index()?
+        .manifests()
+        .iter()
+        .map(|d| {
+            image
+                .children
+                .get(&d.digest().to_string())
+                .cloned()
+                .ok_or_else(|| Error::Manifest {
+                    reference: image.root.digest.clone(),
+                    reason: format!(
+                        "references {} which the source does not have (copy it with all platforms)",
+                        d.digest()
+                    ),
+                })
+        })
+        .collect()
 }
 
 /// A registry as a blob source.

@@ -33,6 +33,9 @@ pub enum Fault {
     /// Replace a successful response's body with a truncated JSON document (same content type,
     /// corrected length): a malformed manifest.
     MalformedJson,
+    /// Answer `307 Temporary Redirect` to this URL without contacting the registry (a registry
+    /// that sends blob downloads to a CDN host).
+    Redirect(String),
 }
 
 /// A rule: requests whose method equals `method` (any, if empty) and whose path contains
@@ -142,7 +145,7 @@ impl FaultProxy {
             .sum()
     }
 
-    /// Every finished exchange so far, in completion order.
+    /// Every exchange so far, in the order they started (counters of running ones are current).
     pub fn requests(&self) -> Vec<Relayed> {
         self.state.log.lock().unwrap().clone()
     }
@@ -165,6 +168,17 @@ impl Drop for FaultProxy {
 }
 
 impl State {
+    /// Appends `record` to the log and returns its index for [`State::update`].
+    fn open_record(&self, record: Relayed) -> usize {
+        let mut log = self.log.lock().unwrap();
+        log.push(record);
+        log.len() - 1
+    }
+
+    fn update(&self, index: usize, change: impl FnOnce(&mut Relayed)) {
+        change(&mut self.log.lock().unwrap()[index]);
+    }
+
     fn take_fault(&self, method: &str, target: &str) -> Option<Fault> {
         let mut rules = self.rules.lock().unwrap();
         let rule = rules.iter_mut().find(|r| {
@@ -187,14 +201,16 @@ fn relay(state: &State, upstream: SocketAddr, client: TcpStream) -> std::io::Res
     let method = request.method().to_string();
     let target = request.target().to_string();
     let fault = state.take_fault(&method, &target);
-    let mut record = Relayed {
+    // The record is in the log from the start and kept current *before* each write, so a client
+    // that has received bytes always finds them counted (no race with the relay thread).
+    let record = state.open_record(Relayed {
         method: method.clone(),
         target: target.clone(),
         range: request.header("range").map(str::to_string),
         status: 0,
         body_bytes: 0,
         fault: fault.clone(),
-    };
+    });
 
     if let Some(Fault::Status { code, retry_after }) = &fault {
         let body = serde_json::json!({"errors": [{
@@ -207,10 +223,23 @@ fn relay(state: &State, upstream: SocketAddr, client: TcpStream) -> std::io::Res
         if let Some(r) = &retry {
             headers.push(("Retry-After", r.as_str()));
         }
-        let result = write_response(&mut client_out, *code, &headers, body.as_bytes());
-        record.status = *code;
-        record.body_bytes = if result.is_ok() { body.len() as u64 } else { 0 };
-        state.log.lock().unwrap().push(record);
+        state.update(record, |r| {
+            r.status = *code;
+            r.body_bytes = body.len() as u64;
+        });
+        let _ = write_response(&mut client_out, *code, &headers, body.as_bytes());
+        let _ = client_out.shutdown(Shutdown::Both);
+        return Ok(());
+    }
+
+    if let Some(Fault::Redirect(location)) = &fault {
+        state.update(record, |r| r.status = 307);
+        let _ = write_response(
+            &mut client_out,
+            307,
+            &[("Location", location.as_str())],
+            b"",
+        );
         let _ = client_out.shutdown(Shutdown::Both);
         return Ok(());
     }
@@ -232,10 +261,8 @@ fn relay(state: &State, upstream: SocketAddr, client: TcpStream) -> std::io::Res
         &mut upstream_in,
         &mut client_out,
         fault.as_ref(),
-        &mut record,
+        record,
     );
-    // Record before closing, so a test that saw the connection end also sees the record.
-    state.log.lock().unwrap().push(record);
     let _ = client_out.shutdown(Shutdown::Both);
     let _ = upstream_in.get_ref().shutdown(Shutdown::Both);
     let _ = body_pump.join();
@@ -247,17 +274,18 @@ fn relay_response(
     upstream_in: &mut BufReader<TcpStream>,
     client_out: &mut TcpStream,
     fault: Option<&Fault>,
-    record: &mut Relayed,
+    record: usize,
 ) -> std::io::Result<()> {
     let Some(mut response) = read_head(upstream_in)? else {
         return Ok(()); // registry closed without answering: the client sees the same
     };
-    record.status = response.status();
+    let status = response.status();
+    state.update(record, |r| r.status = status);
     response.set_header("Connection", "close");
     if let Some(Fault::ContentType(ct)) = fault {
         response.set_header("Content-Type", ct);
     }
-    if let (Some(Fault::MalformedJson), 200) = (fault, record.status) {
+    if let (Some(Fault::MalformedJson), 200) = (fault, status) {
         let mut original = Vec::new();
         upstream_in
             .take(16 * 1024 * 1024)
@@ -265,9 +293,9 @@ fn relay_response(
         // Cut the document in the middle: never valid JSON.
         let cut = &original[..original.len() / 2];
         response.set_header("Content-Length", &cut.len().to_string());
+        state.update(record, |r| r.body_bytes = cut.len() as u64);
         client_out.write_all(&response.to_bytes())?;
         client_out.write_all(cut)?;
-        record.body_bytes = cut.len() as u64;
         return Ok(());
     }
     client_out.write_all(&response.to_bytes())?;
@@ -296,9 +324,9 @@ fn relay_response(
             }
         }
         let allowed = limit.map_or(n, |l| n.min(l.saturating_sub(relayed)));
-        client_out.write_all(&chunk[..allowed as usize])?;
         relayed += allowed;
-        record.body_bytes = relayed;
+        state.update(record, |r| r.body_bytes = relayed);
+        client_out.write_all(&chunk[..allowed as usize])?;
         if allowed < n {
             break;
         }

@@ -19,6 +19,7 @@ pub struct Served {
     /// Whether an `Authorization` header came along (credentials must never leak to foreign URLs).
     pub had_authorization: bool,
     pub status: u16,
+    /// Body bytes sent (counted as they are handed to the socket).
     pub body_bytes: u64,
 }
 
@@ -134,7 +135,16 @@ fn serve(state: &State, conn: TcpStream) {
     ];
     all.extend(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let sent = if method == "HEAD" { &[][..] } else { body };
-    let result = if method == "HEAD" {
+    // Logged before writing, so a client that has the bytes always finds them counted.
+    state.log.lock().unwrap().push(Served {
+        method: method.clone(),
+        path,
+        range,
+        had_authorization: req.head.header("authorization").is_some(),
+        status,
+        body_bytes: sent.len() as u64,
+    });
+    let _ = if method == "HEAD" {
         // HEAD: the Content-Length of the would-be body, no body.
         let mut head = crate::http::Head {
             start_line: format!("HTTP/1.1 {status} {}", crate::http::reason(status)),
@@ -149,14 +159,6 @@ fn serve(state: &State, conn: TcpStream) {
     } else {
         write_response(&mut writer, status, &all, sent)
     };
-    state.log.lock().unwrap().push(Served {
-        method,
-        path,
-        range,
-        had_authorization: req.head.header("authorization").is_some(),
-        status,
-        body_bytes: if result.is_ok() { sent.len() as u64 } else { 0 },
-    });
 }
 
 /// `bytes=a-b` / `bytes=a-` → inclusive (start, end) within `len`; `None` if unsatisfiable.

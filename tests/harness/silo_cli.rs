@@ -47,7 +47,12 @@ pub fn command(args: &[String], home: &Path) -> std::process::Command {
     cmd.args(args)
         .env(ALLOW_PRIVATE_FOREIGN_URLS.0, ALLOW_PRIVATE_FOREIGN_URLS.1)
         .env("DOCKER_CONFIG", home.join("docker"))
-        .env("REGISTRY_AUTH_FILE", home.join("auth.json"))
+        .env("HOME", home)
+        // REGISTRY_AUTH_FILE would end the lookup before docker's config.json (containers
+        // semantics); tests that want it set it themselves.
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("DOCKER_AUTH_CONFIG")
+        .env_remove("SILO_CREDS")
         .env("XDG_RUNTIME_DIR", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("NO_COLOR", "1");
@@ -83,6 +88,8 @@ pub fn fails(args: &[String]) -> String {
         String::from_utf8_lossy(&out.stdout)
     );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // Shown with --nocapture: the error text the user sees (docs/registry-testing.md quotes it).
+    eprintln!("silo {} →\n{stderr}", args.join(" "));
     assert!(
         !stderr.contains("panicked at"),
         "silo panicked instead of reporting an error:\n{stderr}"

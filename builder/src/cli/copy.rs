@@ -1,6 +1,6 @@
 //! `silo copy SRC DEST` between transports: registry → registry streams blobs without touching disk
 //! (and mounts them when both are on one registry); registry → `oci:DIR` pulls; `oci:DIR` →
-//! registry pushes. An index is copied whole unless `--platform` picks one entry.
+//! registry and `docker-archive:FILE` → registry push. An index is copied whole unless `--platform` picks one entry.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use registry_client::PlatformRequest;
 
-use super::push::{print_report, ForeignOpts};
+use super::push::{open_local, print_report, ForeignOpts};
 use super::transport::{chosen_platform, runtime, OciLayout, RegistryOpts, Transport};
 use super::Globals;
 
@@ -54,15 +54,14 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
             layout.tag(&tag, &resolved.manifest, chosen_platform(&resolved))?;
             println!("{}", resolved.manifest.digest);
         }
-        (Transport::Oci { dir, tag }, Transport::Registry(d)) => {
-            let layout = OciLayout::new(dir);
-            let image = layout.image(tag.as_deref())?;
+        (local @ (Transport::Oci { .. } | Transport::DockerArchive { .. }), Transport::Registry(d)) => {
+            let (image, source) = open_local(local)?;
             let client = args.registry.client(&[d.registry()], progress.clone())?;
-            let report = rt.block_on(client.push(&d, &image, Arc::new(layout.blobs()), &opts))?;
+            let report = rt.block_on(client.push(&d, &image, source, &opts))?;
             print_report(&progress, &d.to_string(), &report);
             println!("{}", report.digest);
         }
-        (s, d) => bail!("copying {s:?} to {d:?} is not supported yet (supported: registry↔registry, registry→oci:, oci:→registry)"),
+        (s, d) => bail!("copying {s:?} to {d:?} is not supported yet (supported: registry↔registry, registry→oci:, oci:/docker-archive:→registry)"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,7 +20,7 @@ pub struct Args {
     pub username: Option<String>,
     /// Password (prefer --password-stdin: arguments are visible to other users).
     #[arg(long, short = 'p', conflicts_with = "password_stdin")]
-    pub password: Option<String>,
+    pub password: Option<super::transport::Secret>,
     /// Read the password from standard input.
     #[arg(long)]
     pub password_stdin: bool,
@@ -54,7 +54,7 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
         None => bail!("--username is required (interactive prompts are not supported)"),
     };
     let password = match (args.password, args.password_stdin) {
-        (Some(p), _) => p,
+        (Some(p), _) => p.0,
         (None, true) => {
             let mut line = String::new();
             std::io::stdin()
@@ -67,7 +67,7 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
     };
     if !args.no_verify {
         let mut opts = args.registry_opts.clone();
-        opts.creds = Some(format!("{username}:{password}"));
+        opts.creds = Some(super::transport::Secret(format!("{username}:{password}")));
         let progress = opts.progress();
         let client = opts.client(&[&name], progress)?;
         runtime()?.block_on(client.check_login(&r))?;

@@ -1,5 +1,5 @@
 //! `silo push SRC DEST`: upload an image from a local OCI layout (`oci:DIR[:tag]`, or a name in the
-//! store's layout) to a registry: blobs in parallel (HEAD → skip, mount, streaming upload), then
+//! store's layout) or a `docker save` archive (`docker-archive:FILE[:name]`) to a registry: blobs in parallel (HEAD → skip, mount, streaming upload), then
 //! manifests, then the tag. Foreign layers: skipped by default (the manifest keeps their urls),
 //! `--include-nondistributable` uploads them, `--strip-foreign-urls` uploads them and rewrites the
 //! manifests to distributable layers (the manifest digest changes; it is printed).
@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use registry_client::{ForeignPolicy, PushOptions};
+use registry_client::{BlobSource, ForeignPolicy, ImageToPush, PushOptions};
 
-use super::transport::{default_store, runtime, OciLayout, RegistryOpts, Transport};
+use super::transport::{runtime, ArchiveSource, OciLayout, RegistryOpts, StoreImages, Transport};
 use super::Globals;
 
 /// Foreign-layer flags shared by push and copy.
@@ -42,7 +42,7 @@ impl ForeignOpts {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Source: `oci:DIR[:tag]`, or a name stored by `silo pull`.
+    /// Source: `oci:DIR[:tag]`, `docker-archive:FILE[:name]`, or a name stored by `silo pull`.
     pub source: String,
     /// Destination registry reference.
     pub destination: String,
@@ -53,30 +53,42 @@ pub struct Args {
 }
 
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
-    let (layout, tag) = match Transport::parse(&args.source)? {
-        Transport::Oci { dir, tag } => (OciLayout::new(dir), tag),
-        Transport::Registry(r) => (
-            OciLayout::new(default_store(globals.root.as_deref())),
-            Some(r.to_string()),
-        ),
-        Transport::DockerArchive { .. } => {
-            bail!("push from docker-archive: is not supported yet; use an oci: layout")
-        }
-    };
     let Transport::Registry(dest) = Transport::parse(&args.destination)? else {
         bail!(
             "the push destination must be a registry reference; use `silo copy` for local formats"
         );
     };
-    let image = layout.image(tag.as_deref())?;
+    let (image, source) = match Transport::parse(&args.source)? {
+        // A bare name is an image `silo pull` stored.
+        Transport::Registry(r) => {
+            let store = StoreImages::open(globals.root.as_deref())?;
+            let image = store.image(&r.to_string())?;
+            (image, Arc::new(store.blobs.clone()) as Arc<dyn BlobSource>)
+        }
+        local => open_local(local)?,
+    };
     let progress = args.registry.progress();
     let client = args.registry.client(&[dest.registry()], progress.clone())?;
     let opts = args.foreign.options();
-    let report =
-        runtime()?.block_on(client.push(&dest, &image, Arc::new(layout.blobs()), &opts))?;
+    let report = runtime()?.block_on(client.push(&dest, &image, source, &opts))?;
     print_report(&progress, &dest.to_string(), &report);
     println!("{}", report.digest);
     Ok(ExitCode::SUCCESS)
+}
+
+/// An image and its blob source from a local transport (`oci:` or `docker-archive:`).
+pub fn open_local(t: Transport) -> Result<(ImageToPush, Arc<dyn BlobSource>)> {
+    match t {
+        Transport::Oci { dir, tag } => {
+            let layout = OciLayout::new(dir);
+            Ok((layout.image(tag.as_deref())?, Arc::new(layout.blobs())))
+        }
+        Transport::DockerArchive { file, reference } => {
+            let (image, source) = ArchiveSource::open(&file, reference.as_deref())?;
+            Ok((image, Arc::new(source)))
+        }
+        Transport::Registry(r) => bail!("{r} is a registry reference, not a local image"),
+    }
 }
 
 /// Summary lines after a push or copy.

@@ -37,6 +37,23 @@ pub enum ProgressMode {
     None,
 }
 
+/// A secret from the command line; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
 /// Flags every registry verb takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryOpts {
@@ -47,7 +64,7 @@ pub struct RegistryOpts {
         env = "SILO_CREDS",
         hide_env_values = true
     )]
-    pub creds: Option<String>,
+    pub creds: Option<Secret>,
     /// Auth file to read (and for login, write) instead of the default lookup.
     #[arg(long, value_name = "FILE")]
     pub authfile: Option<PathBuf>,
@@ -69,15 +86,20 @@ pub struct RegistryOpts {
     /// Seconds without data before a transfer counts as stalled and is resumed.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub stall_timeout: u64,
-    /// Connections for one large blob (parallel ranges); 1 disables ranged downloads.
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    pub range_connections: usize,
+    /// Connections for one large blob (parallel ranges; default 4, and not for loopback
+    /// registries unless given); 1 disables ranged downloads.
+    #[arg(long, value_name = "N")]
+    pub range_connections: Option<usize>,
     /// Blob size (MiB) from which ranged downloads are used.
     #[arg(long, default_value_t = 128, value_name = "MIB")]
     pub range_threshold_mib: u64,
     /// Allow foreign-layer URLs on private or loopback addresses.
     #[arg(long, env = "SILO_ALLOW_PRIVATE_URLS", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
     pub allow_nondistributable_from_private: bool,
+    /// Upload blobs in chunks of this many KiB (for proxies that limit request bodies); by
+    /// default one streaming upload per blob, chunks only when the registry refuses it.
+    #[arg(long, value_name = "KIB")]
+    pub chunk_size_kib: Option<u64>,
     /// Progress display.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
@@ -87,15 +109,13 @@ impl RegistryOpts {
     /// The credential environment, honouring `--authfile`.
     pub fn credential_env(&self) -> CredentialEnv {
         let mut env = CredentialEnv::from_process();
-        if let Some(f) = &self.authfile {
-            env.registry_auth_file = Some(f.clone());
-        }
+        env.authfile_flag = self.authfile.clone();
         env
     }
 
     /// `--creds` as a credential.
     pub fn explicit_credential(&self) -> Result<Option<Credential>> {
-        let Some(c) = &self.creds else {
+        let Some(Secret(c)) = &self.creds else {
             return Ok(None);
         };
         let (u, p) = c.split_once(':').context("--creds must be USER:PASSWORD")?;
@@ -124,9 +144,11 @@ impl RegistryOpts {
             max_attempts: self.retries.max(1),
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
             concurrency: self.jobs.max(1),
-            range_connections: self.range_connections.max(1),
+            range_connections: self.range_connections.unwrap_or(4).max(1),
+            ranges_on_loopback: self.range_connections.is_some(),
             range_threshold: self.range_threshold_mib.max(1) << 20,
             allow_private_urls: self.allow_nondistributable_from_private,
+            chunk_size: self.chunk_size_kib.map(|k| k.max(1) << 10),
             ..ClientConfig::default()
         };
         let mut creds = DefaultCredentials::new(self.credential_env());
@@ -241,16 +263,71 @@ impl Transport {
     }
 }
 
-/// The default local destination of `silo pull`: an OCI layout in the silo state directory.
-pub fn default_store(root: Option<&Path>) -> PathBuf {
-    let base = root.map(Path::to_path_buf).or_else(|| {
-        std::env::var_os("XDG_DATA_HOME")
-            .map(|d| PathBuf::from(d).join("silo"))
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/silo"))
-            })
-    });
-    base.unwrap_or_else(|| PathBuf::from(".silo")).join("oci")
+/// silo's content store (`--root`, `SILO_ROOT`, else `$XDG_DATA_HOME/silo`) as the default
+/// destination of `silo pull` and source of `silo push NAME`: blobs go to `blobs/sha256/` (partials
+/// staged in `tmp/pull/`), images are named by store refs (the full reference).
+pub struct StoreImages {
+    pub store: crate::store::Store,
+    pub blobs: BlobDir,
+}
+
+impl StoreImages {
+    /// Open the store with a shared lock (prune waits for us).
+    pub fn open(root: Option<&Path>) -> Result<StoreImages> {
+        let store = crate::store::Store::open_default(root, crate::store::LockMode::Shared)?;
+        let blobs =
+            BlobDir::with_staging(store.root().join("blobs"), store.root().join("tmp/pull"));
+        Ok(StoreImages { store, blobs })
+    }
+
+    /// Name a manifest already in the store.
+    pub fn name(&self, name: &str, m: &RawManifest) -> Result<()> {
+        let descriptor = oci_spec::image::DescriptorBuilder::default()
+            .media_type(oci_spec::image::MediaType::from(m.media_type.as_str()))
+            .digest(m.digest.parse::<oci_spec::image::Digest>()?)
+            .size(m.bytes.len() as u64)
+            .build()?;
+        self.store.set_ref(name, &descriptor)?;
+        Ok(())
+    }
+
+    /// The image stored under `name`.
+    pub fn image(&self, name: &str) -> Result<ImageToPush> {
+        let d = self
+            .store
+            .get_ref(name)
+            .with_context(|| format!("no image {name:?} in the store (silo pull it first)"))?;
+        let media_type = d.media_type().to_string();
+        image_from_blobs(&self.blobs, d.digest().as_ref(), Some(&media_type))
+    }
+}
+
+/// Read a manifest from a blob directory, verified against its digest.
+fn read_manifest(blobs: &BlobDir, digest: &str, media_type: Option<&str>) -> Result<RawManifest> {
+    let bytes = blobs
+        .read_small(digest, manifest::MAX_MANIFEST_BYTES as u64)
+        .with_context(|| format!("reading manifest {digest} from {}", blobs.root().display()))?;
+    let raw = RawManifest::from_bytes(digest, bytes, media_type)?;
+    raw.verify(digest)?;
+    Ok(raw)
+}
+
+/// The image rooted at `digest` (with every child manifest of an index) from a blob directory.
+fn image_from_blobs(
+    blobs: &BlobDir,
+    digest: &str,
+    media_type: Option<&str>,
+) -> Result<ImageToPush> {
+    let root = read_manifest(blobs, digest, media_type)?;
+    let mut children = HashMap::new();
+    if root.is_index() {
+        for d in root.index()?.manifests() {
+            let d = d.digest().to_string();
+            let m = read_manifest(blobs, &d, None)?;
+            children.insert(d, m);
+        }
+    }
+    Ok(ImageToPush { root, children })
 }
 
 /// An OCI image layout directory.
@@ -317,16 +394,6 @@ impl OciLayout {
         Ok(())
     }
 
-    fn read_manifest(&self, digest: &str, media_type: Option<&str>) -> Result<RawManifest> {
-        let bytes = self
-            .blobs()
-            .read_small(digest, manifest::MAX_MANIFEST_BYTES as u64)
-            .with_context(|| format!("reading manifest {digest} from {}", self.dir.display()))?;
-        let raw = RawManifest::from_bytes(digest, bytes, media_type)?;
-        raw.verify(digest)?;
-        Ok(raw)
-    }
-
     /// The image named `tag` (or the only one), with all child manifests of an index.
     pub fn image(&self, tag: Option<&str>) -> Result<ImageToPush> {
         let index = self.index()?;
@@ -346,16 +413,243 @@ impl OciLayout {
         let digest = entry["digest"]
             .as_str()
             .context("index entry without digest")?;
-        let root = self.read_manifest(digest, entry["mediaType"].as_str())?;
-        let mut children = HashMap::new();
-        if root.is_index() {
-            for d in root.index()?.manifests() {
-                let d = d.digest().to_string();
-                let m = self.read_manifest(&d, None)?;
-                children.insert(d, m);
+        image_from_blobs(&self.blobs(), digest, entry["mediaType"].as_str())
+    }
+}
+
+/// Write a `docker load`-able archive (the `docker save` layout: `manifest.json`, the config as
+/// `<hex>.json`, each layer blob as `<hex>/layer.tar`) for an image whose blobs are in `blobs`.
+/// Layers are copied as stored (compressed): `docker load` and skopeo decompress them and check
+/// the config's diff_ids. Blobs are streamed, never held in memory.
+pub fn write_docker_archive(
+    file: &Path,
+    blobs: &BlobDir,
+    image: &RawManifest,
+    repo_tag: Option<&str>,
+) -> Result<()> {
+    let m = image.image()?;
+    let (config, layers) = registry_client::manifest::blobs_of(&m);
+    let hex = |d: &str| {
+        d.split_once(':')
+            .map(|(_, h)| h.to_string())
+            .unwrap_or_default()
+    };
+    let config_name = format!("{}.json", hex(&config.digest));
+    let layer_names: Vec<String> = layers
+        .iter()
+        .map(|l| format!("{}/layer.tar", hex(&l.digest)))
+        .collect();
+    let manifest = json!([{
+        "Config": config_name,
+        "RepoTags": repo_tag.map(|t| vec![t.to_string()]).unwrap_or_default(),
+        "Layers": layer_names,
+    }]);
+    let tmp = file.with_extension("partial");
+    let out = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut tar = tar::Builder::new(std::io::BufWriter::new(out));
+    let mut add = |name: &str, path: &Path| -> Result<()> {
+        let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut h = tar::Header::new_gnu();
+        h.set_size(f.metadata()?.len());
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        tar.append_data(&mut h, name, f)
+            .with_context(|| format!("writing {name} to {}", tmp.display()))?;
+        Ok(())
+    };
+    add(&config_name, &blobs.path(&config.digest)?)?;
+    for (l, name) in layers.iter().zip(&layer_names) {
+        add(name, &blobs.path(&l.digest)?)?;
+    }
+    let manifest_bytes = serde_json::to_vec(&manifest)?;
+    let mut h = tar::Header::new_gnu();
+    h.set_size(manifest_bytes.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    tar.append_data(&mut h, "manifest.json", manifest_bytes.as_slice())?;
+    let mut w = tar.into_inner()?;
+    std::io::Write::flush(&mut w)?;
+    std::fs::rename(&tmp, file).with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
+}
+
+/// A `docker save` archive as a push source: blobs are served straight out of the tar (by entry
+/// offset), and a Docker v2s2 manifest is made for the image — layers keep their bytes, so a
+/// gzip'd layer file becomes a `…tar.gzip` layer and a plain one a `…tar` layer with its diff_id
+/// as digest.
+pub struct ArchiveSource {
+    file: PathBuf,
+    /// digest → (offset of the entry's data, size).
+    entries: HashMap<String, (u64, u64)>,
+}
+
+impl ArchiveSource {
+    /// Read the archive's `manifest.json`, hash the config and layers, and build the image.
+    /// `name` picks an image by `RepoTags` when the archive holds several.
+    pub fn open(file: &Path, name: Option<&str>) -> Result<(ImageToPush, ArchiveSource)> {
+        use sha2::Digest as _;
+        use std::io::Read;
+        let ctx = || format!("reading docker-archive {}", file.display());
+        let mut positions: HashMap<String, (u64, u64)> = HashMap::new();
+        let mut manifest_json = None;
+        {
+            let f = std::fs::File::open(file).with_context(ctx)?;
+            let mut ar = tar::Archive::new(f);
+            for entry in ar.entries().with_context(ctx)? {
+                let mut entry = entry.with_context(ctx)?;
+                let path = entry
+                    .path()
+                    .with_context(ctx)?
+                    .to_string_lossy()
+                    .trim_start_matches("./")
+                    .to_string();
+                let (pos, size) = (entry.raw_file_position(), entry.size());
+                if path == "manifest.json" {
+                    if size > 16 << 20 {
+                        bail!(
+                            "{}: manifest.json is {size} bytes; refusing",
+                            file.display()
+                        );
+                    }
+                    let mut text = Vec::new();
+                    entry.read_to_end(&mut text).with_context(ctx)?;
+                    manifest_json = Some(text);
+                }
+                positions.insert(path, (pos, size));
             }
         }
-        Ok(ImageToPush { root, children })
+        let manifest_json = manifest_json.with_context(|| {
+            format!(
+                "{}: no manifest.json (not a docker save archive)",
+                file.display()
+            )
+        })?;
+        let images: Vec<Value> = serde_json::from_slice(&manifest_json)
+            .with_context(|| format!("{}: manifest.json is not a JSON array", file.display()))?;
+        let image = match name {
+            Some(n) => images
+                .iter()
+                .find(|i| {
+                    i["RepoTags"].as_array().is_some_and(|t| {
+                        t.iter()
+                            .any(|t| t.as_str().is_some_and(|t| same_name(t, n)))
+                    })
+                })
+                .with_context(|| format!("{}: no image named {n:?}", file.display()))?,
+            None if images.len() == 1 => &images[0],
+            None => bail!(
+                "{}: {} images; name one as docker-archive:FILE:NAME",
+                file.display(),
+                images.len()
+            ),
+        };
+        let mut source = ArchiveSource {
+            file: file.to_path_buf(),
+            entries: HashMap::new(),
+        };
+        // Hash one entry by streaming it; remember where it is under its digest.
+        let mut add = |member: &str| -> Result<(String, u64, bool)> {
+            let &(pos, size) = positions
+                .get(member)
+                .with_context(|| format!("{}: {member} is missing", file.display()))?;
+            let mut f = std::fs::File::open(file).with_context(ctx)?;
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(pos))?;
+            let mut r = f.take(size);
+            let mut h = sha2::Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut first = [0u8; 2];
+            let mut n_total = 0u64;
+            loop {
+                let n = r.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                if n_total == 0 && n >= 2 {
+                    first.copy_from_slice(&buf[..2]);
+                }
+                n_total += n as u64;
+                h.update(&buf[..n]);
+            }
+            let digest = format!("sha256:{}", hex::encode(h.finalize()));
+            source.entries.insert(digest.clone(), (pos, size));
+            Ok((digest, size, first == [0x1f, 0x8b]))
+        };
+        let config_name = image["Config"]
+            .as_str()
+            .context("manifest.json entry without Config")?;
+        let (config_digest, config_size, _) = add(config_name)?;
+        let mut layers = Vec::new();
+        for l in image["Layers"]
+            .as_array()
+            .context("manifest.json entry without Layers")?
+        {
+            let (digest, size, gzip) =
+                add(l.as_str().context("a Layers entry is not a string")?)?;
+            let media_type = if gzip {
+                manifest::DOCKER_LAYER_GZIP
+            } else {
+                "application/vnd.docker.image.rootfs.diff.tar"
+            };
+            layers.push(json!({"mediaType": media_type, "size": size, "digest": digest}));
+        }
+        let m = json!({
+            "schemaVersion": 2,
+            "mediaType": manifest::DOCKER_MANIFEST,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config_size, "digest": config_digest},
+            "layers": layers,
+        });
+        let root = RawManifest::from_bytes(
+            &file.display().to_string(),
+            serde_json::to_vec_pretty(&m)?,
+            None,
+        )?;
+        Ok((
+            ImageToPush {
+                root,
+                children: HashMap::new(),
+            },
+            source,
+        ))
+    }
+}
+
+/// Whether two image names are the same (`peer/img:v1` is `docker.io/peer/img:v1`).
+fn same_name(a: &str, b: &str) -> bool {
+    a == b || matches!((Reference::parse(a), Reference::parse(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+impl registry_client::BlobSource for ArchiveSource {
+    fn open(
+        &self,
+        blob: &registry_client::BlobRef,
+        offset: u64,
+    ) -> futures::future::BoxFuture<
+        '_,
+        registry_client::Result<registry_client::transfer::BlobStream>,
+    > {
+        let found = self.entries.get(&blob.digest).copied();
+        let digest = blob.digest.clone();
+        Box::pin(async move {
+            use tokio::io::AsyncSeekExt;
+            let (pos, size) = found.ok_or_else(|| {
+                registry_client::Error::Other(format!("blob {digest} is not in the archive"))
+            })?;
+            let io = |e| {
+                registry_client::Error::io(
+                    format!("reading {digest} from {}", self.file.display()),
+                    e,
+                )
+            };
+            let mut f = tokio::fs::File::open(&self.file).await.map_err(io)?;
+            f.seek(std::io::SeekFrom::Start(pos + offset))
+                .await
+                .map_err(io)?;
+            // Stop at the member's end (the tar continues with other members).
+            Ok(registry_client::blobdir::file_stream_limited(
+                f,
+                size.saturating_sub(offset),
+            ))
+        })
     }
 }
 
@@ -533,6 +827,25 @@ pub fn chosen_platform(resolved: &registry_client::Resolved) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_of_flags_hides_creds() {
+        use clap::Parser;
+        #[derive(Debug, clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            o: RegistryOpts,
+        }
+        let t = T::parse_from(["t", "--creds", "user:hunter2"]);
+        assert!(!format!("{t:?}").contains("hunter2"));
+        assert_eq!(
+            t.o.explicit_credential().unwrap(),
+            Some(Credential::Basic {
+                username: "user".into(),
+                password: "hunter2".into()
+            })
+        );
+    }
 
     #[test]
     fn transports() {

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use super::dockerignore::{load_for_build, PatternMatcher};
-use super::instructions::{parse_instruction, Command, Parsed};
 use super::stages::{
-    parse_stages, Base, BaseConfig, BuildOptions, CopySource, LintWarning, StageDispatcher, Step,
+    is_remote_source, onbuild_commands, parse_stages, Base, BaseConfig, BuildOptions, CopySource,
+    LintWarning, StageDispatcher, Step,
 };
 use super::{parse, ParseResult};
 
@@ -190,12 +190,13 @@ pub fn check_bytes(bytes: &[u8], files: Option<(&Path, &Path)>, opts: &BuildOpti
                     Base::Image(_) => BaseConfig::default(),
                 };
                 let triggers =
-                    match onbuild_triggers(&base.config.on_build, stage.from.location.start_line) {
+                    match onbuild_commands(&base.config.on_build, stage.from.location, opts.host) {
                         Ok(t) => t,
                         Err(e) => {
-                            report
-                                .diagnostics
-                                .push(Diagnostic::error(e, Some(stage.from.location.start_line)));
+                            report.diagnostics.push(Diagnostic::error(
+                                e.message,
+                                Some(stage.from.location.start_line),
+                            ));
                             Vec::new()
                         }
                     };
@@ -252,29 +253,6 @@ pub fn check_bytes(bytes: &[u8], files: Option<(&Path, &Path)>, opts: &BuildOpti
     report
 }
 
-/// The base's ONBUILD triggers as commands (BuildKit parses each as its own Dockerfile line).
-fn onbuild_triggers(triggers: &[String], line: usize) -> Result<Vec<Command>, String> {
-    let mut out = Vec::new();
-    for t in triggers {
-        let parsed = parse(t.as_bytes()).map_err(|e| e.message)?;
-        if parsed.ast.children.len() != 1 {
-            return Err("onbuild trigger should be a single expression".into());
-        }
-        let mut node = parsed.ast.children[0].clone();
-        node.start_line = line;
-        node.end_line = line;
-        match parse_instruction(&node, Default::default()).map_err(|e| e.message)? {
-            Parsed::Command(c) => out.push(c),
-            Parsed::From(_) => return Err("FROM isn't allowed as an ONBUILD trigger".into()),
-        }
-    }
-    Ok(out)
-}
-
-fn is_remote(src: &str) -> bool {
-    src.contains("://") || src.starts_with("git@")
-}
-
 /// Literal COPY/ADD sources must exist in the context and not be excluded by `.dockerignore`.
 fn check_sources(
     sources: &[String],
@@ -285,7 +263,7 @@ fn check_sources(
     lint: &mut Vec<LintWarning>,
 ) {
     for src in sources {
-        if is_remote(src) || src.contains(['*', '?', '[']) {
+        if is_remote_source(src) || src.contains(['*', '?', '[']) {
             continue;
         }
         let rel = super::winpath::clean_slash(&format!("/{}", src.replace('\\', "/")));

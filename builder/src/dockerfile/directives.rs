@@ -149,6 +149,16 @@ pub fn escape_token(value: &str) -> Result<char, String> {
 /// object `{"syntax": "..."}`. Returns (image reference = value up to the first space, full
 /// value, 1-based line; 0 for JSON).
 pub fn detect_syntax(data: &[u8]) -> Option<(String, String, usize)> {
+    find_directive("syntax", data, true)
+}
+
+/// BuildKit's `ParseDirective`: like [`detect_syntax`] for any directive `key`, but only the
+/// `#` form counts.
+pub fn parse_directive(key: &str, data: &[u8]) -> Option<(String, String, usize)> {
+    find_directive(key, data, false)
+}
+
+fn find_directive(key: &str, data: &[u8], any_format: bool) -> Option<(String, String, usize)> {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let text = String::from_utf8_lossy(data);
     let (text, first_line) = match text.split_once('\n') {
@@ -156,20 +166,20 @@ pub fn detect_syntax(data: &[u8]) -> Option<(String, String, usize)> {
         None if text.starts_with("#!") => ("", 1),
         _ => (&*text, 0),
     };
-    for prefix in ["#", "//"] {
+    let prefixes: &[&'static str] = if any_format { &["#", "//"] } else { &["#"] };
+    for prefix in prefixes {
         let mut parser = DirectiveParser::with_prefix(prefix);
         parser.line = first_line;
-        if let Some(d) = parser
-            .parse_all(text)
-            .into_iter()
-            .find(|d| d.name == "syntax")
-        {
-            let image = d.value.split(' ').next().unwrap_or_default().to_string();
-            return Some((image, d.value, d.line));
+        if let Some(d) = parser.parse_all(text).into_iter().find(|d| d.name == key) {
+            let first_word = d.value.split(' ').next().unwrap_or_default().to_string();
+            return Some((first_word, d.value, d.line));
         }
     }
+    if !any_format {
+        return None;
+    }
     let json: serde_json::Value = serde_json::from_str(text).ok()?;
-    let value = json.as_object()?.get("syntax")?.as_str()?.to_string();
+    let value = json.as_object()?.get(key)?.as_str()?.to_string();
     Some((value.clone(), value, first_line))
 }
 
@@ -246,6 +256,28 @@ mod tests {
         assert_eq!(
             detect(b"\xEF\xBB\xBF# syntax = myfrontend\nFROM busybox\n"),
             Some(("myfrontend".into(), "myfrontend".into(), 1))
+        );
+    }
+
+    // Port of the `#` cases of BuildKit's TestParseDirective.
+    #[test]
+    fn parse_directive_check() {
+        assert_eq!(
+            parse_directive("check", b"#check = skip=all // opts\nFROM busybox\n"),
+            Some(("skip=all".into(), "skip=all // opts".into(), 1))
+        );
+        assert_eq!(
+            parse_directive("check", b"#!/bin/sh\n# check = skip=all\nFROM busybox\n"),
+            Some(("skip=all".into(), "skip=all".into(), 2))
+        );
+        assert_eq!(
+            parse_directive("check", b"#!/bin/sh\n\n# check = skip=all\n"),
+            None
+        );
+        assert_eq!(parse_directive("check", b"FROM busybox\nRUN ls\n"), None);
+        assert_eq!(
+            parse_directive("check", b"{\"check\": \"foo\"}\n# syntax=bar"),
+            None
         );
     }
 

@@ -85,6 +85,9 @@ pub fn is_space_byte(b: u8) -> bool {
 /// Go `strings.ToLower`: per-rune simple lowercase mapping. Rust's full mapping turns `İ`
 /// (U+0130) into two chars; Go maps it to a plain `i`.
 pub fn to_lower(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c == '\u{130}' {
@@ -100,9 +103,30 @@ pub fn to_lower(s: &str) -> String {
     out
 }
 
+/// Whether Go's `strings.ToLower(s)` equals `lower` (an ASCII lowercase word), without
+/// allocating for ASCII input.
+pub fn lower_is(s: &str, lower: &str) -> bool {
+    if s.is_ascii() {
+        s.eq_ignore_ascii_case(lower)
+    } else {
+        to_lower(s) == lower
+    }
+}
+
 /// Go `strconv.Quote` of a string.
 pub fn quote(s: &str) -> String {
-    quote_bytes(s.as_bytes())
+    let mut out = String::with_capacity(s.len() + 2);
+    push_quoted(&mut out, s);
+    out
+}
+
+/// Appends Go `strconv.Quote` of a string to `out`.
+pub fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        push_escaped(out, c);
+    }
+    out.push('"');
 }
 
 /// Go `strconv.Quote` of arbitrary bytes: invalid UTF-8 bytes become `\xNN`.
@@ -136,6 +160,10 @@ fn push_hex(out: &mut String, prefix: &str, value: u32, digits: u32) {
 }
 
 fn push_escaped(out: &mut String, c: char) {
+    if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+        out.push(c);
+        return;
+    }
     if c == '"' || c == '\\' {
         out.push('\\');
         out.push(c);

@@ -6,9 +6,11 @@
 //! Input bytes that are not UTF-8 are decoded lossily line by line (U+FFFD), where BuildKit
 //! keeps the raw bytes; everything else follows BuildKit byte for byte.
 
+use std::borrow::Cow;
+
 use super::ast::Node;
 use super::directives::{escape_token, Directive, DirectiveParser};
-use super::goquote::{is_space_byte, to_lower};
+use super::goquote::{is_space_byte, lower_is, to_lower};
 use super::heredoc::heredocs_from_line;
 use super::line_parsers::{
     parse_health_config, parse_maybe_json, parse_maybe_json_to_list, parse_name_or_name_val,
@@ -178,20 +180,24 @@ fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
 }
 
 /// Splits a logical line into instruction word, flags and the rest (`splitCommand`).
-fn split_command(line: &str) -> (String, Vec<String>, String) {
+fn split_command(line: &str) -> (&str, Vec<String>, Cow<'_, str>) {
     let (cmd, rest) = split_token_whitespace_once(line.trim());
     let (args, flags) = match rest {
         Some(rest) => extract_builder_flags(rest),
-        None => (String::new(), Vec::new()),
+        None => (Cow::Borrowed(""), Vec::new()),
     };
-    (cmd.to_string(), flags, args.trim().to_string())
+    let args = match args {
+        Cow::Borrowed(a) => Cow::Borrowed(a.trim()),
+        Cow::Owned(a) => Cow::Owned(a.trim().to_string()),
+    };
+    (cmd, flags, args)
 }
 
 /// Pulls leading `--flag` words off the arguments (`extractBuilderFlags`). Like BuildKit it
 /// walks bytes: quotes group, `\` escapes the next byte, a bare `--` ends the flags, and each
 /// byte is appended as the code point of the same number (so non-ASCII flag text is read as
 /// Latin-1, exactly as BuildKit does).
-fn extract_builder_flags(line: &str) -> (String, Vec<String>) {
+fn extract_builder_flags(line: &str) -> (Cow<'_, str>, Vec<String>) {
     #[derive(PartialEq)]
     enum Phase {
         Spaces,
@@ -199,7 +205,8 @@ fn extract_builder_flags(line: &str) -> (String, Vec<String>) {
         Quote,
     }
     let bytes = line.as_bytes();
-    let rest_from = |pos: usize| String::from_utf8_lossy(&bytes[pos..]).into_owned();
+    // BuildKit may cut inside a UTF-8 sequence (bytes 0x85 and 0xA0 count as spaces).
+    let rest_from = |pos: usize| String::from_utf8_lossy(&bytes[pos..]);
     let mut words = Vec::new();
     let mut phase = Phase::Spaces;
     let mut word = String::new();
@@ -279,13 +286,13 @@ fn extract_builder_flags(line: &str) -> (String, Vec<String>) {
         word.push(char::from(ch));
         pos += 1;
     }
-    (String::new(), words)
+    (Cow::Borrowed(""), words)
 }
 
 /// Builds an instruction node from a logical line (`newNodeFromLine`).
-fn node_from_line(line: &str, escape: char, depth: usize) -> Result<Node, String> {
-    let (cmd, flags, args) = split_command(line);
-    let lower = to_lower(&cmd);
+fn node_from_line(line: String, escape: char, depth: usize) -> Result<Node, String> {
+    let (cmd, flags, args) = split_command(&line);
+    let lower = to_lower(cmd);
     let parsed: Parsed = match lower.as_str() {
         "add" | "copy" | "volume" => parse_maybe_json_to_list(&args),
         "arg" => parse_name_or_name_val(&args, escape),
@@ -301,7 +308,8 @@ fn node_from_line(line: &str, escape: char, depth: usize) -> Result<Node, String
     };
     let (next, json) = parsed?;
     let mut node = Node::leaf(cmd);
-    node.original = line.to_string();
+    drop(args);
+    node.original = line;
     node.flags = flags;
     node.next = next;
     node.json = json;
@@ -318,7 +326,7 @@ fn parse_sub_command(rest: &str, escape: char, depth: usize) -> Parsed {
             "ONBUILD nested more than {MAX_ONBUILD_DEPTH} levels deep"
         ));
     }
-    let child = node_from_line(rest, escape, depth + 1)?;
+    let child = node_from_line(rest.to_string(), escape, depth + 1)?;
     let mut holder = Node::default();
     holder.children.push(child);
     Ok((Some(Box::new(holder)), false))
@@ -328,12 +336,15 @@ fn parse_sub_command(rest: &str, escape: char, depth: usize) -> Parsed {
 /// an `ONBUILD` trigger.
 fn can_contain_heredoc(node: &Node) -> bool {
     let mut node = node;
-    if to_lower(&node.value) == "onbuild" {
+    if lower_is(&node.value, "onbuild") {
         if let Some(trigger) = node.next.as_deref().and_then(|n| n.children.first()) {
             node = trigger;
         }
     }
-    matches!(to_lower(&node.value).as_str(), "add" | "copy" | "run") && !node.json
+    ["add", "copy", "run"]
+        .iter()
+        .any(|name| lower_is(&node.value, name))
+        && !node.json
 }
 
 /// Parses a Dockerfile.
@@ -412,12 +423,13 @@ pub fn parse(input: &[u8]) -> Result<ParseResult, ParseError> {
             });
         }
 
-        let mut child = node_from_line(&line, d.escape, 0)
+        let mut child = node_from_line(line, d.escape, 0)
             .map_err(|e| ParseError::at(e, start_line, current_line))?;
+        let line = &child.original;
         child.prev_comment = std::mem::take(&mut comments);
 
         if can_contain_heredoc(&child) && line.contains("<<") {
-            let heredocs = heredocs_from_line(&line)
+            let heredocs = heredocs_from_line(line)
                 .map_err(|e| ParseError::at(e, start_line, current_line))?;
             for mut heredoc in heredocs {
                 let mut terminated = false;

@@ -7,7 +7,7 @@
 //! outer word and a nested `${v:-…}` default, so `ProcessWords("a${x:-b}")` drops `a` there. We
 //! keep the words separate (see docs/dockerfile.md).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use super::goquote::{is_digit, is_letter, quote};
@@ -45,17 +45,28 @@ impl HostMode {
 /// An ordered environment (`KEY=value` list) as a build stage sees it. Setting a key that is
 /// already present replaces its value in place, so the order is the order of first definition,
 /// as in an image config's `Env`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Env {
     host: HostMode,
     vars: Vec<(String, String)>,
+    /// Normalized key → position in `vars`, so lookups stay O(1) in long Dockerfiles.
+    index: HashMap<String, usize>,
 }
+
+impl PartialEq for Env {
+    fn eq(&self, other: &Self) -> bool {
+        self.host == other.host && self.vars == other.vars
+    }
+}
+
+impl Eq for Env {}
 
 impl Env {
     pub fn new(host: HostMode) -> Self {
         Env {
             host,
             vars: Vec::new(),
+            index: HashMap::new(),
         }
     }
 
@@ -76,21 +87,22 @@ impl Env {
 
     /// Sets `key` to `value`, replacing an existing entry with the same key (per host mode).
     pub fn set(&mut self, key: &str, value: &str) {
-        let host = self.host;
-        match self.vars.iter_mut().find(|(k, _)| host.same_key(k, key)) {
-            Some(slot) => {
-                slot.0 = key.to_string();
-                slot.1 = value.to_string();
+        let normalized = self.host.normalize_key(key);
+        match self.index.get(&normalized) {
+            Some(&i) => self.vars[i] = (key.to_string(), value.to_string()),
+            None => {
+                self.index.insert(normalized, self.vars.len());
+                self.vars.push((key.to_string(), value.to_string()));
             }
-            None => self.vars.push((key.to_string(), value.to_string())),
         }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars
-            .iter()
-            .find(|(k, _)| self.host.same_key(k, key))
-            .map(|(_, v)| v.as_str())
+        let i = match self.host {
+            HostMode::Linux => self.index.get(key),
+            HostMode::Windows => self.index.get(&key.to_uppercase()),
+        }?;
+        Some(self.vars[*i].1.as_str())
     }
 
     pub fn contains(&self, key: &str) -> bool {
@@ -100,6 +112,12 @@ impl Env {
     pub fn remove(&mut self, key: &str) {
         let host = self.host;
         self.vars.retain(|(k, _)| !host.same_key(k, key));
+        self.index = self
+            .vars
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (host.normalize_key(k), i))
+            .collect();
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {

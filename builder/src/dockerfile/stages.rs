@@ -12,7 +12,7 @@
 //!   the filesystem steps the build engine must run (RUN, COPY/ADD with normalized destinations,
 //!   WORKDIR creation), plus BuildKit's lint warnings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::ast::Node;
 use super::instructions::{
@@ -207,6 +207,56 @@ pub struct LintWarning {
     pub rule: &'static str,
     pub message: String,
     pub line: usize,
+}
+
+/// Parses Dockerfile text and resolves it into a build plan in one step.
+pub fn load(
+    bytes: &[u8],
+    opts: &BuildOptions,
+) -> Result<(super::ParseResult, BuildPlan), FrontendError> {
+    let parsed = super::parse(bytes).map_err(|e| FrontendError {
+        message: e.message.clone(),
+        location: Some(Location {
+            start_line: e.start_line,
+            end_line: e.end_line,
+        }),
+    })?;
+    let plan = parse_stages(&parsed.ast, parsed.escape_token, opts)?;
+    Ok((parsed, plan))
+}
+
+/// A base's ONBUILD triggers as commands, placed at the child's `FROM` (BuildKit's
+/// `initOnBuildTriggers`: each trigger is parsed as a one-line Dockerfile). Pass them to
+/// [`StageDispatcher::dispatch_all`].
+pub fn onbuild_commands(
+    triggers: &[String],
+    at: Location,
+    host: HostMode,
+) -> Result<Vec<Command>, FrontendError> {
+    let mut out = Vec::new();
+    for trigger in triggers {
+        let parsed =
+            super::parse(trigger.as_bytes()).map_err(|e| FrontendError::at(e.message, at))?;
+        if parsed.ast.children.len() != 1 {
+            return Err(FrontendError::at(
+                "onbuild trigger should be a single expression",
+                at,
+            ));
+        }
+        let mut node = parsed.ast.children[0].clone();
+        node.start_line = at.start_line;
+        node.end_line = at.end_line;
+        match parse_instruction(&node, host).map_err(|e| FrontendError::at(e.message, at))? {
+            Parsed::Command(c) => out.push(c),
+            Parsed::From(_) => {
+                return Err(FrontendError::at(
+                    "FROM isn't allowed as an ONBUILD trigger",
+                    at,
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Where a stage starts from.
@@ -847,6 +897,8 @@ pub struct StageDispatcher<'a> {
     /// ENV plus ARG values: what instructions expand with and RUN sees.
     pub env: Env,
     cmd_set: bool,
+    /// Normalized key → position in `config.env`.
+    config_env_index: HashMap<String, usize>,
     workdir_set: bool,
     /// ARGs declared in this stage and its base stages, in order (`d.buildArgs`).
     build_args: Vec<(String, Option<String>)>,
@@ -882,6 +934,11 @@ impl<'a> StageDispatcher<'a> {
         {
             config.env.push(format!("PATH={LINUX_DEFAULT_PATH}"));
         }
+        let mut config_env_index = HashMap::new();
+        for (i, e) in config.env.iter().enumerate() {
+            let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+            config_env_index.entry(host.normalize_key(key)).or_insert(i);
+        }
         let env = base.env.unwrap_or_else(|| {
             let mut env = Env::new(host);
             for e in &config.env {
@@ -903,6 +960,7 @@ impl<'a> StageDispatcher<'a> {
             config,
             env,
             cmd_set: false,
+            config_env_index,
             workdir_set: base.workdir_set,
             build_args: base.build_args,
             names,
@@ -913,6 +971,20 @@ impl<'a> StageDispatcher<'a> {
 
     fn windows(&self) -> bool {
         self.stage.platform.is_windows()
+    }
+
+    /// BuildKit's `addEnv`: replace the entry with the same key (per host mode) or append.
+    fn set_config_env(&mut self, key: &str, value: &str) {
+        let entry = format!("{key}={value}");
+        let normalized = self.plan.options.host.normalize_key(key);
+        match self.config_env_index.get(&normalized) {
+            Some(&i) => self.config.env[i] = entry,
+            None => {
+                self.config_env_index
+                    .insert(normalized, self.config.env.len());
+                self.config.env.push(entry);
+            }
+        }
     }
 
     /// What a stage based on this one inherits.
@@ -982,7 +1054,6 @@ impl<'a> StageDispatcher<'a> {
     pub fn dispatch(&mut self, cmd: &Command) -> Result<Dispatched, FrontendError> {
         let at = |m: String| FrontendError::at(m, cmd.location);
         let expanded = cmd.expand(&self.lexer, &self.env)?;
-        let host = self.plan.options.host;
         let mut created_by = String::new();
         let step = match &expanded.instruction {
             Instruction::Env(kvs) => {
@@ -990,7 +1061,7 @@ impl<'a> StageDispatcher<'a> {
                 for kv in kvs {
                     created_by.push_str(&format!(" {}={}", kv.key, kv.value));
                     self.env.set(&kv.key, &kv.value);
-                    set_config_env(&mut self.config.env, host, &kv.key, &kv.value);
+                    self.set_config_env(&kv.key, &kv.value);
                     self.lint_secret("ENV", &kv.key, cmd);
                 }
                 Step::Config
@@ -1338,15 +1409,9 @@ impl<'a> StageDispatcher<'a> {
     }
 }
 
-fn set_config_env(env: &mut Vec<String>, host: HostMode, key: &str, value: &str) {
-    let entry = format!("{key}={value}");
-    match env
-        .iter_mut()
-        .find(|e| host.same_key(e.split('=').next().unwrap_or(""), key))
-    {
-        Some(slot) => *slot = entry,
-        None => env.push(entry),
-    }
+/// Whether a COPY/ADD source is fetched from the network rather than the context.
+pub fn is_remote_source(src: &str) -> bool {
+    is_http(src) || is_git(src)
 }
 
 fn is_http(src: &str) -> bool {
@@ -1956,6 +2021,36 @@ mod tests {
             "checksum can't be specified for non-HTTP(S) sources"
         );
         assert_eq!(err("FROM scratch\nWORKDIR D:\\x\n"), "normalizing workdir: normalizing working directory: removing drive letter: The specified path is not on the system drive (C:)");
+    }
+
+    #[test]
+    fn load_and_image_onbuild_triggers() {
+        let (parsed, p) = load(
+            b"# escape=`\nFROM mcr.microsoft.com/dotnet/sdk:8.0 AS build\n",
+            &BuildOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(parsed.escape_token, '`');
+        assert_eq!(p.stages[0].name, "build");
+        let e = load(b"FROM a\nRUN [\"x\", 1]\n", &BuildOptions::default()).unwrap_err();
+        assert_eq!(e.location.unwrap().start_line, 2);
+        // Triggers stored in a base image's config run first, located at the child's FROM.
+        let at = p.stages[0].from.location;
+        let triggers = onbuild_commands(
+            &["COPY . C:/src".into(), "RUN dotnet restore".into()],
+            at,
+            HostMode::Linux,
+        )
+        .unwrap();
+        let mut d = StageDispatcher::new(&p, &p.stages[0], BaseConfig::default());
+        let steps = d.dispatch_all(&triggers).unwrap();
+        assert!(matches!(&steps[0].step, Step::Copy(c) if c.dest == "/src"));
+        assert!(
+            matches!(&steps[1].step, Step::Run(r) if r.command_line == "cmd /S /C dotnet restore")
+        );
+        assert_eq!(steps[1].command.location, at);
+        let e = onbuild_commands(&["FROM x".into()], at, HostMode::Linux).unwrap_err();
+        assert_eq!(e.message, "FROM isn't allowed as an ONBUILD trigger");
     }
 
     #[test]

@@ -60,7 +60,9 @@ fn diff_key(base: &Key, target: &Key, options: DiffOptions, is_root: bool) -> Op
         return Some(node);
     }
     let mut node = pass_through(target);
-    let mut changed = target.flags != base.flags
+    // A case-only rename is a change too: names are case-preserving.
+    let mut changed = target.name != base.name
+        || target.flags != base.flags
         || target.virt_control_flags != base.virt_control_flags
         || target.user_flags != base.user_flags
         || target.security != base.security

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::security::{default_key_sd, system_only_sd};
-use super::tree::{FileTime, Key, KeyFlags, Value};
+use super::tree::{FileTime, Key, Value};
 use super::writer::{write_hive, WriteOptions};
 use crate::layer::changeset::HiveName;
 
@@ -14,8 +14,7 @@ use crate::layer::changeset::HiveName;
 pub const MINIMAL_TIMESTAMP: FileTime = 132_223_104_000_000_000;
 
 fn root(sd: Vec<u8>, paths: &[&str]) -> Key {
-    let mut root = Key::new("ROOT");
-    root.flags = KeyFlags(KeyFlags::NO_DELETE);
+    let mut root = Key::new_root("ROOT");
     for path in paths {
         root.create_path(path);
     }

@@ -127,6 +127,7 @@ pub fn read_hive_with(bytes: &[u8], options: ReadOptions) -> Result<ParsedHive, 
         minor: base.minor,
         visited: vec![0u64; bins.len() / 8 / 64 + 1],
         security: HashMap::new(),
+        data_budget: bins.len(),
     };
     let root = walker.key(base.root_offset, 0)?;
     Ok(ParsedHive { base, root })
@@ -199,9 +200,75 @@ fn bins_of<'a>(bytes: &'a [u8], base: &BaseBlock) -> Result<&'a [u8], ReadError>
 
 /// Scans every hive bin and counts allocated cells by signature; checks the bin and cell chain.
 pub fn scan_cells(bytes: &[u8]) -> Result<CellCounts, ReadError> {
+    let mut counts = CellCounts::default();
+    for_each_cell(bytes, |_, cell| {
+        match cell {
+            None => counts.free += 1,
+            Some(payload) => match payload.get(0..2) {
+                Some(b"nk") => counts.nk += 1,
+                Some(b"vk") => counts.vk += 1,
+                Some(b"sk") => counts.sk += 1,
+                Some(b"lf") => counts.lf += 1,
+                Some(b"lh") => counts.lh += 1,
+                Some(b"li") => counts.li += 1,
+                Some(b"ri") => counts.ri += 1,
+                Some(b"db") => counts.db += 1,
+                _ => counts.other += 1,
+            },
+        }
+        Ok(())
+    })
+    .map(|bins| CellCounts { bins, ..counts })
+}
+
+/// How many `lh` entries carry the hash Windows' rules give their key's name ([`lh_hash`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LhHashReport {
+    pub checked: usize,
+    /// (file offset of the lh cell, key name, stored hash) of every entry that disagrees.
+    pub mismatches: Vec<(u64, String, u32)>,
+}
+
+/// Checks every `lh` entry of a hive against [`lh_hash`] of the key it points to.
+pub fn check_lh_hashes(bytes: &[u8]) -> Result<LhHashReport, ReadError> {
+    let base = parse_base_block(bytes)?;
+    let cells = Cells {
+        bins: bins_of(bytes, &base)?,
+    };
+    let mut report = LhHashReport::default();
+    for_each_cell(bytes, |offset, cell| {
+        let Some(lh) = cell.filter(|c| c.len() >= 4 && &c[0..2] == b"lh") else {
+            return Ok(());
+        };
+        let count = (u16_at(lh, 2) as usize).min((lh.len() - 4) / 8);
+        for i in 0..count {
+            let nk_offset = u32_at(lh, 4 + i * 8);
+            let stored = u32_at(lh, 8 + i * 8);
+            let nk = cells.record(nk_offset, "key node (nk)", b"nk", NK_FIXED)?;
+            let name_len = u16_at(nk, 72) as usize;
+            let raw = nk.get(NK_FIXED..NK_FIXED + name_len).unwrap_or_default();
+            let name = decode_name(raw, u16_at(nk, 2) & KeyFlags::COMP_NAME != 0);
+            report.checked += 1;
+            if super::tree::lh_hash(&name) != stored {
+                report
+                    .mismatches
+                    .push((BASE_BLOCK_SIZE as u64 + offset as u64, name, stored));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(report)
+}
+
+/// Calls `f(cell offset, Some(payload) | None for a free cell)` for every cell of every bin,
+/// checking the bin headers and the cell chain; returns the number of bins.
+pub fn for_each_cell(
+    bytes: &[u8],
+    mut f: impl FnMut(u32, Option<&[u8]>) -> Result<(), ReadError>,
+) -> Result<usize, ReadError> {
     let base = parse_base_block(bytes)?;
     let bins = bins_of(bytes, &base)?;
-    let mut counts = CellCounts::default();
+    let mut count = 0;
     let mut bin_start = 0usize;
     while bin_start < bins.len() {
         let corrupt = |problem: String| ReadError::Corrupt {
@@ -219,7 +286,7 @@ pub fn scan_cells(bytes: &[u8]) -> Result<CellCounts, ReadError> {
         if size < HBIN_ALIGN || !size.is_multiple_of(HBIN_ALIGN) || bin_start + size > bins.len() {
             return Err(corrupt(format!("bad bin size {size}")));
         }
-        counts.bins += 1;
+        count += 1;
         let mut cell = bin_start + HBIN_HEADER_SIZE;
         while cell < bin_start + size {
             let corrupt_cell = |problem: String| ReadError::Corrupt {
@@ -235,26 +302,12 @@ pub fn scan_cells(bytes: &[u8]) -> Result<CellCounts, ReadError> {
             if len < 8 || !len.is_multiple_of(8) || cell + len > bin_start + size {
                 return Err(corrupt_cell(format!("bad cell size {raw}")));
             }
-            if raw > 0 {
-                counts.free += 1;
-            } else {
-                match &bins[cell + 4..cell + 6] {
-                    b"nk" => counts.nk += 1,
-                    b"vk" => counts.vk += 1,
-                    b"sk" => counts.sk += 1,
-                    b"lf" => counts.lf += 1,
-                    b"lh" => counts.lh += 1,
-                    b"li" => counts.li += 1,
-                    b"ri" => counts.ri += 1,
-                    b"db" => counts.db += 1,
-                    _ => counts.other += 1,
-                }
-            }
+            f(cell as u32, (raw < 0).then(|| &bins[cell + 4..cell + len]))?;
             cell += len;
         }
         bin_start += size;
     }
-    Ok(counts)
+    Ok(count)
 }
 
 /// Bounds-checked access to cells by offset.
@@ -336,7 +389,10 @@ fn u32_at(b: &[u8], o: usize) -> u32 {
 /// Decodes a stored name: Latin-1 if compressed, else UTF-16LE (unpaired surrogates replaced).
 fn decode_name(raw: &[u8], compressed: bool) -> String {
     if compressed {
-        raw.iter().map(|&b| b as char).collect()
+        match std::str::from_utf8(raw) {
+            Ok(ascii) if raw.is_ascii() => ascii.to_owned(),
+            _ => raw.iter().map(|&b| b as char).collect(),
+        }
     } else {
         super::tree::utf16le_lossy(raw)
     }
@@ -349,9 +405,24 @@ struct Walker<'a> {
     /// One bit per 8-byte slot of the bins: nk cells already turned into keys.
     visited: Vec<u64>,
     security: HashMap<u32, Arc<[u8]>>,
+    /// Bytes of value data and classes still allowed: each is stored once in a sound hive, so
+    /// their total cannot exceed the hive bins. Keys sharing cells cannot amplify memory.
+    data_budget: usize,
 }
 
 impl Walker<'_> {
+    /// Charges `len` bytes against the data budget.
+    fn spend(&mut self, len: usize, offset: u32, record: &'static str) -> Result<(), ReadError> {
+        self.data_budget = self.data_budget.checked_sub(len).ok_or_else(|| {
+            corrupt_at(
+                offset,
+                record,
+                "values and classes add up to more bytes than the hive holds (shared cells)".into(),
+            )
+        })?;
+        Ok(())
+    }
+
     fn key(&mut self, offset: u32, depth: usize) -> Result<Key, ReadError> {
         const REC: &str = "key node (nk)";
         if depth > MAX_DEPTH {
@@ -403,6 +474,7 @@ impl Walker<'_> {
                     format!("class of {class_len} bytes is longer than its cell"),
                 )
             })?;
+            self.spend(class.len(), class_offset, "class name")?;
             key.class = Some(class.to_vec());
         }
 
@@ -437,8 +509,17 @@ impl Walker<'_> {
 
         let subkey_count = u32_at(nk, 20) as usize;
         if subkey_count > 0 {
+            // Every subkey needs its own nk cell of at least 80 bytes: this bounds the list
+            // walk even when an ri points at the same leaf over and over.
+            if subkey_count > self.cells.bins.len() / 80 {
+                return Err(corrupt_at(
+                    offset,
+                    REC,
+                    format!("{subkey_count} subkeys cannot fit in the hive"),
+                ));
+            }
             let mut children = Vec::new();
-            self.subkey_offsets(u32_at(nk, 28), 0, &mut children)?;
+            self.subkey_offsets(u32_at(nk, 28), 0, subkey_count, &mut children)?;
             if children.len() != subkey_count {
                 return Err(corrupt_at(
                     offset,
@@ -472,6 +553,7 @@ impl Walker<'_> {
         &self,
         offset: u32,
         depth: usize,
+        limit: usize,
         out: &mut Vec<u32>,
     ) -> Result<(), ReadError> {
         const REC: &str = "subkey list";
@@ -516,9 +598,16 @@ impl Walker<'_> {
         for i in 0..count {
             let entry = u32_at(cell, 4 + i * stride);
             if is_index_root {
-                self.subkey_offsets(entry, depth + 1, out)?;
+                self.subkey_offsets(entry, depth + 1, limit, out)?;
             } else {
                 out.push(entry);
+            }
+            if out.len() > limit {
+                return Err(corrupt_at(
+                    offset,
+                    REC,
+                    format!("the list holds more than the key's {limit} subkeys"),
+                ));
             }
         }
         Ok(())
@@ -545,7 +634,7 @@ impl Walker<'_> {
         Ok(sd)
     }
 
-    fn value(&self, offset: u32) -> Result<Value, ReadError> {
+    fn value(&mut self, offset: u32) -> Result<Value, ReadError> {
         const REC: &str = "value (vk)";
         let vk = self.cells.record(offset, REC, b"vk", VK_FIXED)?;
         let name_len = u16_at(vk, 2) as usize;
@@ -583,6 +672,7 @@ impl Walker<'_> {
         } else if size_field == 0 {
             Vec::new()
         } else {
+            self.spend(size_field as usize, offset, REC)?;
             self.data(u32_at(vk, 8), size_field as usize, &name)?
         };
         Ok(Value {
@@ -651,5 +741,83 @@ impl Walker<'_> {
             ));
         }
         Ok(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hive::writer::{write_hive, WriteOptions};
+
+    fn sample() -> Vec<u8> {
+        let mut root = Key::new_root("ROOT");
+        root.create_path(r"A\B").set_value(Value::dword("x", 1));
+        write_hive(&root, &WriteOptions::default()).unwrap()
+    }
+
+    fn put_u32(bytes: &mut [u8], at: usize, v: u32) {
+        bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// File offset of an nk payload's field.
+    fn nk_field(cell: u32, field: usize) -> usize {
+        BASE_BLOCK_SIZE + cell as usize + 4 + field
+    }
+
+    #[test]
+    fn damaged_headers_are_reported() {
+        let good = sample();
+        assert!(read_hive(&good).is_ok());
+        assert!(matches!(
+            read_hive(&good[..100]),
+            Err(ReadError::NotAHive(_))
+        ));
+        let err = read_hive(&good[..5000]).unwrap_err().to_string();
+        assert!(err.contains("truncated"), "{err}");
+        let mut bad = good.clone();
+        bad[100] ^= 1;
+        assert!(matches!(
+            read_hive(&bad),
+            Err(ReadError::BadChecksum { .. })
+        ));
+        assert!(read_hive_with(&bad, ReadOptions { allow_dirty: true }).is_ok());
+        let mut dirty = good.clone();
+        put_u32(&mut dirty, 4, 2);
+        let sum = base_block_checksum(&dirty);
+        put_u32(&mut dirty, 508, sum);
+        assert!(matches!(
+            read_hive(&dirty),
+            Err(ReadError::Dirty {
+                primary: 2,
+                secondary: 1
+            })
+        ));
+    }
+
+    #[test]
+    fn cycles_and_impossible_counts_are_errors_not_hangs() {
+        let good = sample();
+        let root = u32_at(&good, 36);
+        let root_list = u32_at(&good, nk_field(root, 28));
+        let child = u32_at(&good, BASE_BLOCK_SIZE + root_list as usize + 4 + 4);
+        // The child's subkey list becomes its parent's list, which holds the child itself.
+        let mut cyclic = good.clone();
+        put_u32(&mut cyclic, nk_field(child, 28), root_list);
+        let err = read_hive(&cyclic).unwrap_err().to_string();
+        assert!(err.contains("reached twice"), "{err}");
+        assert!(err.contains("file offset 0x"), "{err}");
+
+        let mut huge = good.clone();
+        put_u32(&mut huge, nk_field(root, 20), u32::MAX);
+        let err = read_hive(&huge).unwrap_err().to_string();
+        assert!(err.contains("cannot fit"), "{err}");
+
+        let mut bad_list = good;
+        put_u32(&mut bad_list, nk_field(root, 28), 0x7FFF_FFF8);
+        let err = read_hive(&bad_list).unwrap_err().to_string();
+        assert!(
+            err.contains("subkey list") && err.contains("past the end"),
+            "{err}"
+        );
     }
 }

@@ -32,8 +32,9 @@ pub mod value_type {
 /// The name of the value a symbolic-link key (flag [`KeyFlags::SYM_LINK`]) points through.
 pub const SYMLINK_VALUE_NAME: &str = "SymbolicLinkValue";
 
-/// nk flags that describe the key itself. `HIVE_ENTRY` (root) and `COMP_NAME` (Latin-1 name) are
-/// storage details: the reader drops them and the writer derives them.
+/// nk flags. `COMP_NAME` (Latin-1 name) is a storage detail: the reader drops it and the writer
+/// derives it. `HIVE_ENTRY` is kept as found: Windows sets it on roots (flags 0x2C), offreg does
+/// not (0x20); [`Key::new_root`] sets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct KeyFlags(pub u16);
 
@@ -49,7 +50,7 @@ impl KeyFlags {
     pub const VIRTUAL_TARGET: u16 = 0x0100;
     pub const VIRTUAL_STORE: u16 = 0x0200;
     /// Bits the model keeps; the others are derived at write time.
-    pub const MODEL_MASK: u16 = !(Self::HIVE_ENTRY | Self::COMP_NAME);
+    pub const MODEL_MASK: u16 = !Self::COMP_NAME;
 
     pub fn is_symlink(self) -> bool {
         self.0 & Self::SYM_LINK != 0
@@ -163,7 +164,7 @@ pub struct Key {
     /// The class name as stored (normally UTF-16LE text). `None` = no class cell.
     pub class: Option<Vec<u8>>,
     pub last_write: FileTime,
-    /// Key flags without the derived `HIVE_ENTRY`/`COMP_NAME` bits.
+    /// Key flags without the derived `COMP_NAME` bit.
     pub flags: KeyFlags,
     /// nk offset 52 bits 16–19 (VirtControlFlags: 0x2 DONT_VIRTUALIZE, 0x4 DONT_SILENT_FAIL, 0x8 RECURSE).
     pub virt_control_flags: u8,
@@ -184,6 +185,13 @@ impl Key {
             name: name.into(),
             ..Key::default()
         }
+    }
+
+    /// A hive root as Windows makes them: flags HIVE_ENTRY | NO_DELETE.
+    pub fn new_root(name: impl Into<String>) -> Key {
+        let mut key = Key::new(name);
+        key.flags = KeyFlags(KeyFlags::HIVE_ENTRY | KeyFlags::NO_DELETE);
+        key
     }
 
     /// Values ordered by Windows name order.

@@ -61,6 +61,16 @@ impl WriteOptions {
 
 /// Writes `root` as a hive file.
 pub fn write_hive(root: &Key, options: &WriteOptions) -> Result<Vec<u8>, WriteError> {
+    if !(5..=6).contains(&options.minor) {
+        // lh lists need minor ≥ 5 and db records minor ≥ 4; older layouts are not written.
+        return Err(WriteError::Invalid {
+            path: root.name.clone(),
+            problem: format!(
+                "regf minor version {} is not written (use 5 or 6)",
+                options.minor
+            ),
+        });
+    }
     if !options.differencing && root.uses_layers() {
         return Err(WriteError::Invalid {
             path: root.name.clone(),
@@ -75,7 +85,8 @@ pub fn write_hive(root: &Key, options: &WriteOptions) -> Result<Vec<u8>, WriteEr
         timestamp: options.timestamp,
         differencing: options.differencing,
         security: HashMap::new(),
-        security_order: Vec::new(),
+        sk_cells: Vec::new(),
+        last_security: None,
     };
     w.new_bin(HBIN_ALIGN);
     let mut path = String::new();
@@ -154,8 +165,11 @@ struct Writer {
     tail: usize,
     timestamp: FileTime,
     differencing: bool,
-    security: HashMap<Arc<[u8]>, SecurityCell>,
-    security_order: Vec<u32>,
+    /// Descriptor → index into `sk_cells`.
+    security: HashMap<Arc<[u8]>, usize>,
+    /// sk cells in the order written (the order of the flink/blink ring).
+    sk_cells: Vec<SecurityCell>,
+    last_security: Option<(Arc<[u8]>, usize)>,
 }
 
 impl Writer {
@@ -211,38 +225,45 @@ impl Writer {
         &mut self.bins[offset as usize + 4..]
     }
 
+    /// The sk cell for `sd`, shared by every key with the same descriptor.
     fn security_cell(&mut self, sd: &Arc<[u8]>) -> u32 {
-        if let Some(cell) = self.security.get_mut(sd) {
-            cell.refs += 1;
-            return cell.offset;
-        }
-        let offset = self.alloc(SK_FIXED + sd.len());
-        let p = self.payload_mut(offset);
-        put_bytes(p, 0, b"sk");
-        put_u32(p, 16, sd.len() as u32);
-        put_bytes(p, SK_FIXED, sd);
-        self.security
-            .insert(sd.clone(), SecurityCell { offset, refs: 1 });
-        self.security_order.push(offset);
-        offset
+        // Siblings usually share one Arc: skip hashing the descriptor bytes then.
+        let index = match &self.last_security {
+            Some((last, index)) if Arc::ptr_eq(last, sd) => *index,
+            _ => {
+                let index = match self.security.get(sd) {
+                    Some(&index) => index,
+                    None => {
+                        let offset = self.alloc(SK_FIXED + sd.len());
+                        let p = self.payload_mut(offset);
+                        put_bytes(p, 0, b"sk");
+                        put_u32(p, 16, sd.len() as u32);
+                        put_bytes(p, SK_FIXED, sd);
+                        self.security.insert(sd.clone(), self.sk_cells.len());
+                        self.sk_cells.push(SecurityCell { offset, refs: 0 });
+                        self.sk_cells.len() - 1
+                    }
+                };
+                self.last_security = Some((sd.clone(), index));
+                index
+            }
+        };
+        let cell = &mut self.sk_cells[index];
+        cell.refs += 1;
+        cell.offset
     }
 
     /// Fills in reference counts and the circular flink/blink list of sk cells.
     fn link_security(&mut self) {
-        let refs: HashMap<u32, u32> = self
-            .security
-            .values()
-            .map(|cell| (cell.offset, cell.refs))
-            .collect();
-        let order = std::mem::take(&mut self.security_order);
-        let n = order.len();
-        for (i, &offset) in order.iter().enumerate() {
-            let flink = order[(i + 1) % n];
-            let blink = order[(i + n - 1) % n];
-            let p = self.payload_mut(offset);
+        let cells = std::mem::take(&mut self.sk_cells);
+        let n = cells.len();
+        for (i, cell) in cells.iter().enumerate() {
+            let flink = cells[(i + 1) % n].offset;
+            let blink = cells[(i + n - 1) % n].offset;
+            let p = self.payload_mut(cell.offset);
             put_u32(p, 4, flink);
             put_u32(p, 8, blink);
-            put_u32(p, 12, refs[&offset]);
+            put_u32(p, 12, cell.refs);
         }
     }
 
@@ -316,9 +337,8 @@ impl Writer {
         }
         let subkey_list = self.subkey_list(&children);
 
-        let flags = (key.flags.0 & KeyFlags::MODEL_MASK)
-            | if compressed { KeyFlags::COMP_NAME } else { 0 }
-            | if is_root { KeyFlags::HIVE_ENTRY } else { 0 };
+        let flags =
+            (key.flags.0 & KeyFlags::MODEL_MASK) | if compressed { KeyFlags::COMP_NAME } else { 0 };
         let layer_byte = if self.differencing {
             key.layer.bits()
                 | if key.inherit_class {

@@ -11,6 +11,7 @@ pub mod changeset;
 pub mod check;
 pub mod pgzip;
 pub mod reader;
+pub mod scan;
 pub mod sd;
 pub mod tarfmt;
 pub mod unpack;

@@ -80,8 +80,13 @@ impl<W: Write> ParallelGzWriter<W> {
                                 },
                                 Err(_) => return,
                             };
-                            let result =
-                                compress_block(&mut compress, &job.dictionary, &job.data, job.last);
+                            let result = compress_block(
+                                &mut compress,
+                                level,
+                                &job.dictionary,
+                                &job.data,
+                                job.last,
+                            );
                             if done_tx
                                 .send(Done {
                                     seq: job.seq,
@@ -179,10 +184,11 @@ impl<W: Write> ParallelGzWriter<W> {
                 while self.receive(false)? {}
             }
             None => {
+                let level = self.level;
                 let compress = self
                     .inline
                     .get_or_insert_with(|| Compress::new(Compression::new(self.level), false));
-                let (bytes, crc) = compress_block(compress, &dictionary, &data, last)?;
+                let (bytes, crc) = compress_block(compress, level, &dictionary, &data, last)?;
                 self.ready.insert(seq, (bytes, crc));
                 let mut data = data;
                 data.clear();
@@ -292,47 +298,136 @@ impl<W: Write> Write for ParallelGzWriter<W> {
     }
 }
 
+/// Incompressible data is detected per segment of this size and stored instead of deflated.
+const SEGMENT_SIZE: usize = 64 * 1024;
+/// Order-0 entropy (bits per byte) above which a segment is stored: random or already-compressed
+/// data measures ≈ 7.99, text ≈ 4–5, binaries ≈ 5–7.
+const STORE_ENTROPY: f64 = 7.9;
+
+/// Whether deflate would gain nothing on `segment`: its byte histogram is nearly flat. Deflating
+/// such data at level 6 spends most of the time searching for matches that do not exist, and
+/// zlib then emits it as stored blocks anyway; storing it directly gives the same size, faster.
+fn looks_incompressible(segment: &[u8]) -> bool {
+    if segment.len() < 4096 {
+        return false;
+    }
+    let mut counts = [0u32; 256];
+    for &b in segment {
+        counts[b as usize] += 1;
+    }
+    let n = segment.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    entropy > STORE_ENTROPY
+}
+
 /// Compresses one block as raw deflate primed with `dictionary`, ending in a sync flush (or the
 /// final block when `last`), and returns the bytes with the block's CRC-32.
+///
+/// Segments that look incompressible are written as stored blocks by hand: the deflate stream
+/// before them is sync-flushed (byte-aligned, not final), the stored blocks follow, and the next
+/// compressible segment restarts the compressor primed with the preceding 32 KiB.
 fn compress_block(
     compress: &mut Compress,
+    level: u32,
     dictionary: &[u8],
     data: &[u8],
     last: bool,
 ) -> io::Result<(Vec<u8>, Crc)> {
-    compress.reset();
-    if !dictionary.is_empty() {
-        compress
-            .set_dictionary(dictionary)
-            .map_err(|e| io::Error::other(format!("deflate dictionary: {e}")))?;
-    }
     let mut out = Vec::with_capacity(data.len() + data.len() / 16 + 64);
-    let flush = if last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
+    let prime = |compress: &mut Compress, offset: usize| -> io::Result<()> {
+        compress.reset();
+        // The 32 KiB before `offset`: the tail of the previous block, then this block's data.
+        let from_data = &data[offset.saturating_sub(DICTIONARY_SIZE)..offset];
+        let from_previous = DICTIONARY_SIZE - from_data.len();
+        let mut window = dictionary[dictionary.len().saturating_sub(from_previous)..].to_vec();
+        window.extend_from_slice(from_data);
+        if !window.is_empty() {
+            compress
+                .set_dictionary(&window)
+                .map_err(|e| io::Error::other(format!("deflate dictionary: {e}")))?;
+        }
+        Ok(())
     };
-    let start_in = compress.total_in();
-    loop {
-        let consumed = (compress.total_in() - start_in) as usize;
-        if out.capacity() - out.len() < 64 {
-            out.reserve(out.capacity().max(4096));
+    prime(compress, 0)?;
+    let mut pending = false; // input fed to the compressor since its last flush
+    let mut primed = true;
+    for (i, segment) in data.chunks(SEGMENT_SIZE).enumerate() {
+        if level > 0 && looks_incompressible(segment) {
+            if pending {
+                deflate_all(compress, &[], &mut out, FlushCompress::Sync, false)?;
+                pending = false;
+            }
+            write_stored(segment, &mut out);
+            primed = false;
+        } else {
+            if !primed {
+                prime(compress, i * SEGMENT_SIZE)?;
+                primed = true;
+            }
+            deflate_all(compress, segment, &mut out, FlushCompress::None, false)?;
+            pending = true;
         }
-        let status = compress
-            .compress_vec(&data[consumed..], &mut out, flush)
-            .map_err(|e| io::Error::other(format!("deflate: {e}")))?;
-        let consumed = (compress.total_in() - start_in) as usize;
-        let spare = out.capacity() - out.len();
-        match status {
-            Status::StreamEnd => break,
-            // With input consumed and output room left over, the flush is complete.
-            Status::Ok | Status::BufError if consumed == data.len() && spare > 0 && !last => break,
-            _ => {}
+    }
+    if last {
+        if !primed {
+            compress.reset();
         }
+        // The final block (empty if everything was already written as stored blocks).
+        deflate_all(compress, &[], &mut out, FlushCompress::Finish, true)?;
+    } else if pending {
+        deflate_all(compress, &[], &mut out, FlushCompress::Sync, false)?;
     }
     let mut crc = Crc::new();
     crc.update(data);
     Ok((out, crc))
+}
+
+/// Appends `data` as non-final stored deflate blocks (the stream is byte-aligned here): a header
+/// byte 0 (BFINAL=0, BTYPE=00), LEN and its complement, then the bytes; at most 65535 per block.
+fn write_stored(data: &[u8], out: &mut Vec<u8>) {
+    for chunk in data.chunks(65_535) {
+        let len = chunk.len() as u16;
+        out.push(0);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+}
+
+/// Feeds `input` to the compressor until it is consumed and, for a flush, until the flush is
+/// complete (zlib's rule: done when output room is left over after the call).
+fn deflate_all(
+    compress: &mut Compress,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    flush: FlushCompress,
+    finish: bool,
+) -> io::Result<()> {
+    let start = compress.total_in();
+    loop {
+        if out.capacity() - out.len() < 1024 {
+            out.reserve(out.capacity().max(64 * 1024));
+        }
+        let consumed = (compress.total_in() - start) as usize;
+        let status = compress
+            .compress_vec(&input[consumed..], out, flush)
+            .map_err(|e| io::Error::other(format!("deflate: {e}")))?;
+        let consumed = (compress.total_in() - start) as usize;
+        let room_left = out.capacity() > out.len();
+        match status {
+            Status::StreamEnd => return Ok(()),
+            _ if finish => {}
+            _ if consumed == input.len() && room_left => return Ok(()),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -377,6 +472,36 @@ mod tests {
                 .unwrap();
             assert_eq!(decoded, data, "len {len}");
         }
+    }
+
+    #[test]
+    fn incompressible_segments_are_stored_and_still_roundtrip() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let text = sample(200_000);
+        let mut data = Vec::new();
+        for i in 0..12 {
+            if i % 2 == 0 {
+                data.extend((0..150_000).map(|_| rng.gen::<u8>()));
+            } else {
+                data.extend_from_slice(&text[..150_000]);
+            }
+        }
+        let ours = gzip(&data, 6, 2);
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&ours[..])
+            .read_to_end(&mut decoded)
+            .unwrap();
+        assert_eq!(decoded, data);
+        let mut serial = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        serial.write_all(&data).unwrap();
+        let serial = serial.finish().unwrap().len();
+        assert!(
+            (ours.len() as f64) < serial as f64 * 1.01,
+            "{} vs {serial}",
+            ours.len()
+        );
+        assert!(looks_incompressible(&data[..SEGMENT_SIZE]));
+        assert!(!looks_incompressible(&text[..SEGMENT_SIZE]));
     }
 
     #[test]

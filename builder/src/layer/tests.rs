@@ -608,3 +608,49 @@ fn unpack_writes_files_links_and_reports_skips() {
         "Hives, Files, the stream and the hive delta"
     );
 }
+
+// ---- robustness: damaged tars give errors, never panics or runaway allocation ------------------
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn damaged_layers_never_panic(
+        flips in proptest::collection::vec((0usize..20_000, proptest::prelude::any::<u8>()), 1..8),
+        cut in 0usize..20_000,
+    ) {
+        let mut tar = write_plain(&sample_changes());
+        for (at, byte) in flips {
+            let at = at % tar.len();
+            tar[at] = byte;
+        }
+        tar.truncate(cut.max(1).min(tar.len()));
+        let _ = list_layer(&tar[..]);
+        let sandbox = tempfile::tempdir().unwrap();
+        let target = sandbox.path().join("t");
+        let _ = unpack(std::io::Cursor::new(tar), &target, UnpackFilter::All);
+        // Whatever happened, nothing was written beside the target.
+        let names: Vec<_> = std::fs::read_dir(sandbox.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        proptest::prop_assert!(names.iter().all(|n| n == "t"), "{:?}", names);
+    }
+}
+
+#[test]
+fn huge_extension_header_is_refused_without_allocating_it() {
+    // A PAX header claiming 4 GiB: refused by size, before any allocation.
+    let mut tar = tarfmt::ustar_header(&HeaderSpec {
+        name: "x",
+        type_flag: TypeFlag::PaxExtended,
+        mode: 0o644,
+        size: 4 << 30,
+        mtime: t(0, 0),
+        link_name: "",
+    })
+    .to_vec();
+    tar.extend_from_slice(&[0u8; 1024]);
+    let err = list_layer(&tar[..]).unwrap_err().to_string();
+    assert!(
+        err.contains("extension header") && err.contains("offset 0"),
+        "{err}"
+    );
+}

@@ -297,6 +297,11 @@ impl Unpacker {
         let Some(path) = self.mapped(entry) else {
             return Ok(());
         };
+        if entry.kind == LayerEntryKind::Directory
+            && path.split('/').all(|c| c.is_empty() || c == ".")
+        {
+            return Ok(()); // the root itself (`./` in tars made with `tar -C dir .`)
+        }
         let parts = match components(path) {
             Ok(p) => p,
             Err(reason) => {

@@ -72,10 +72,10 @@ pub trait Sandbox {
         process: &ProcessSpec,
         output: &mut dyn OutputSink,
     ) -> anyhow::Result<ExitStatus>;
-    /// Snapshots what the processes changed. The ChangeSet may refer to files inside the
-    /// sandbox (`FileSource::Path`), so they stay until the sandbox is dropped: write the layer,
-    /// then drop the sandbox to release its resources.
-    fn commit(&mut self) -> anyhow::Result<ChangeSet>;
+    /// Snapshots what the processes changed. Consumes the sandbox; its resources are released.
+    /// Files the ChangeSet refers to (`FileSource::Path`) stay readable until the runtime that
+    /// made the sandbox is dropped.
+    fn commit(self: Box<Self>) -> anyhow::Result<ChangeSet>;
 }
 
 pub trait Runtime {

@@ -14,10 +14,12 @@
 //! - [`commit`]: the overlay's upper dir → ChangeSet.
 //!
 //! On disk (`<state>/wine/`): `system/<wine version>/prefix` (system layer), `layers/<hex>/`
-//! (unpacked layers), `sandboxes/<pid>-<n>/` (one per prepared sandbox: `upper/`, `work/`,
-//! `prefix/` with the registry files and the `drive_c` mount point, `home/`, `l/<i>` short links
-//! to the lower dirs, `silo-launch.exe`, `wineserver` wrapper). A sandbox dir is removed when
-//! its [`WineSandbox`] is dropped, and left-overs of dead processes on the next `prepare`.
+//! (unpacked layers), `sandboxes/<pid>-<runtime>-<n>/` (one per prepared sandbox: `upper/`,
+//! `work/`, `prefix/` with the registry files and the `drive_c` mount point, `home/`, `l/<i>`
+//! short links to the lower dirs, `silo-launch.exe`, `wineserver` wrapper). A dropped sandbox's
+//! dir is removed; a committed one moves to `committed/` (its ChangeSet streams files from
+//! there) until its [`WineRuntime`] is dropped. Left-overs of dead processes go on the next
+//! `prepare`.
 
 pub mod commit;
 pub mod launcher;
@@ -44,6 +46,8 @@ use system_layer::SystemLayer;
 /// The `wine` runtime. Cheap to create; Wine is located and the host checked on first use.
 pub struct WineRuntime {
     state_dir: PathBuf,
+    /// Distinguishes this runtime's sandboxes from other runtimes' in the same process.
+    id: u64,
     setup: OnceLock<Result<(WineInstall, SystemLayer), String>>,
 }
 
@@ -52,6 +56,7 @@ impl WineRuntime {
     pub fn new(state_dir: impl Into<PathBuf>) -> WineRuntime {
         WineRuntime {
             state_dir: state_dir.into(),
+            id: RUNTIME_COUNTER.fetch_add(1, Ordering::Relaxed),
             setup: OnceLock::new(),
         }
     }
@@ -77,6 +82,30 @@ impl WineRuntime {
 }
 
 static SANDBOX_COUNTER: AtomicU64 = AtomicU64::new(0);
+static RUNTIME_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl WineRuntime {
+    fn sandboxes_dir(&self) -> PathBuf {
+        self.state_dir.join("wine").join("sandboxes")
+    }
+    fn committed_dir(&self) -> PathBuf {
+        self.state_dir.join("wine").join("committed")
+    }
+}
+
+impl Drop for WineRuntime {
+    /// Releases the committed sandboxes whose files this runtime's ChangeSets referred to.
+    fn drop(&mut self) {
+        let mine = format!("{}-{}-", std::process::id(), self.id);
+        if let Ok(rd) = std::fs::read_dir(self.committed_dir()) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&mine) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+}
 
 /// Removes sandboxes left by processes that no longer exist (killed builds).
 fn remove_stale_sandboxes(root: &Path) {
@@ -104,9 +133,12 @@ impl Runtime for WineRuntime {
 
     fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>> {
         let (wine, system) = self.ensure_ready()?;
-        let root = self.state_dir.join("wine").join("sandboxes");
-        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-        remove_stale_sandboxes(&root);
+        let root = self.sandboxes_dir();
+        let committed = self.committed_dir();
+        for dir in [&root, &committed] {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            remove_stale_sandboxes(dir);
+        }
         let mut image_lowers = Vec::new();
         let mut layer_dirs = Vec::new();
         for layer in &spec.layers {
@@ -116,13 +148,15 @@ impl Runtime for WineRuntime {
         }
         image_lowers.reverse(); // highest priority first
         let id = format!(
-            "{}-{}",
+            "{}-{}-{}",
             std::process::id(),
+            self.id,
             SANDBOX_COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let dir = root.join(&id);
-        let sandbox =
+        let mut sandbox =
             WineSandbox::create(dir, wine.clone(), system, image_lowers, &layer_dirs, spec)?;
+        sandbox.committed_dir = committed.join(&id);
         Ok(Box::new(sandbox))
     }
 }
@@ -138,6 +172,8 @@ pub struct WineSandbox {
     network: crate::runtime::NetworkMode,
     registry: registry::Materialized,
     hostname: String,
+    /// Where the sandbox moves on commit.
+    committed_dir: PathBuf,
 }
 
 impl WineSandbox {
@@ -207,6 +243,7 @@ impl WineSandbox {
             network: spec.network,
             registry,
             hostname,
+            committed_dir: PathBuf::new(),
         })
     }
 
@@ -282,18 +319,47 @@ impl Sandbox for WineSandbox {
         Ok(ExitStatus { code })
     }
 
-    fn commit(&mut self) -> anyhow::Result<ChangeSet> {
+    fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
+        // The ChangeSet streams files from the upper dir: keep it (in `committed/`) until the
+        // runtime is dropped; the rest of the sandbox goes now.
+        std::fs::rename(&self.dir, &self.committed_dir).with_context(|| {
+            format!(
+                "moving {} to {}",
+                self.dir.display(),
+                self.committed_dir.display()
+            )
+        })?;
+        self.dir = self.committed_dir.clone();
         let upper = self.dir.join("upper");
         let mut cs = commit::changes_from_upper(&upper, &self.lowers)
             .with_context(|| format!("reading the silo's changes in {}", upper.display()))?;
         cs.hive_deltas = registry::deltas(&self.registry, &self.dir.join("prefix"))
             .context("computing the step's registry changes")?;
+        for scratch in [
+            "work",
+            "prefix",
+            "home",
+            "l",
+            "silo-launch.exe",
+            "wineserver",
+        ] {
+            let p = self.dir.join(scratch);
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+        }
+        // Dropping `self` must not remove the kept upper dir.
+        self.dir = PathBuf::new();
         Ok(cs)
     }
 }
 
 impl Drop for WineSandbox {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
