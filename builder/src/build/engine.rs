@@ -294,22 +294,6 @@ struct BuiltStage {
     inherit: BaseConfig,
 }
 
-/// What a layer step made: its changes, and the sandbox they may point into (kept until the
-/// layer is written, then dropped, which releases it).
-struct Made {
-    changes: ChangeSet,
-    sandbox: Option<Box<dyn crate::runtime::Sandbox>>,
-}
-
-impl Made {
-    fn changes(changes: ChangeSet) -> Made {
-        Made {
-            changes,
-            sandbox: None,
-        }
-    }
-}
-
 /// How a layer step ended, for progress.
 enum LayerOutcome {
     Cached(u64),
@@ -613,7 +597,7 @@ impl Engine<'_> {
             .then(|| resolve_chown(user).ok())
             .flatten();
         let key = format!("WORKDIR /{path} owner={owner:?}");
-        self.layer_step(state, &key, "", owner, |_| Ok(Made::changes(changes)))
+        self.layer_step(state, &key, "", owner, |_| Ok(changes))
     }
 
     /// Looks the step up in the cache; on a miss makes its change set with `make` and writes
@@ -624,7 +608,7 @@ impl Engine<'_> {
         instruction: &str,
         inputs: &str,
         owner: Option<Sid>,
-        make: impl FnOnce(&mut Self) -> Result<Made, BuildError>,
+        make: impl FnOnce(&mut Self) -> Result<ChangeSet, BuildError>,
     ) -> Result<LayerOutcome, BuildError> {
         let diff_ids: Vec<_> = state.layers.iter().map(|l| l.diff_id.clone()).collect();
         let key = cache::step_key(
@@ -640,12 +624,7 @@ impl Engine<'_> {
                 return Ok(LayerOutcome::Cached(size));
             }
         }
-        // `_sandbox` keeps a RUN step's sandbox (whose files the change set points into) until
-        // the layer is written.
-        let Made {
-            changes,
-            sandbox: _sandbox,
-        } = make(self)?;
+        let changes = make(self)?;
         let options = WriteOptions {
             compression: LayerCompression::Gzip(6),
             threads: 0,
@@ -805,9 +784,7 @@ impl Engine<'_> {
         );
         let changes = plan.changes;
         let scratch_dirs = plan.scratch;
-        let outcome = self.layer_step(state, &key, &plan.input_digest, owner, move |_| {
-            Ok(Made::changes(changes))
-        });
+        let outcome = self.layer_step(state, &key, &plan.input_digest, owner, move |_| Ok(changes));
         drop(scratch_dirs);
         outcome
     }
@@ -905,7 +882,7 @@ impl Engine<'_> {
         network: NetworkMode,
         step: usize,
         failure: RunFailure,
-    ) -> Result<Made, BuildError> {
+    ) -> Result<ChangeSet, BuildError> {
         let setup = |m: String| BuildError::Setup(m);
         let mut layer_refs = Vec::with_capacity(layers.len());
         for layer in layers {
@@ -947,14 +924,11 @@ impl Engine<'_> {
                 code: status.code,
             });
         }
-        // The runtime keeps the files the ChangeSet refers to readable until it is dropped.
-        let changes = sandbox
+        // The runtime keeps what the change set's files point into until it is dropped (after
+        // the build), so the layer can be written from them.
+        sandbox
             .commit()
-            .map_err(|e| setup(format!("committing the step's changes: {e:#}")))?;
-        Ok(Made {
-            changes,
-            sandbox: None,
-        })
+            .map_err(|e| setup(format!("committing the step's changes: {e:#}")))
     }
 
     fn finish_image(&mut self, mut state: StageState) -> Result<BuiltImage, BuildError> {

@@ -1,8 +1,16 @@
-//! The build engine: turns parsed Dockerfile stages into steps, runs them (COPY/ADD directly,
-//! RUN through a [`crate::runtime::Runtime`]), snapshots each step into a layer and assembles the
-//! image.
+//! The build engine: runs the stages the Dockerfile frontend plans, does their filesystem steps
+//! (COPY/ADD/WORKDIR directly, RUN through a [`crate::runtime::Runtime`]), snapshots each step
+//! into a layer and assembles the image and its outputs.
 //!
-//! - [`config`]: the image config (docker's superset of OCI's) and metadata instructions' effect.
+//! - [`engine`]: stages → steps → layers → image; errors with file:line.
+//! - [`base`]: base images (store, `oci:`, `docker-archive:`), platform entry by `os.version`,
+//!   where layer bytes live (read lazily).
+//! - [`config`]: the full image config (docker's superset of OCI's), kept from the base;
+//!   [`frontend_config`] bridges it to the frontend's view.
+//! - [`context`], [`copy`], [`owner`]: COPY/ADD sources, BuildKit's copy rules, `--chown` SIDs.
+//! - [`cache`]: per-step cache keys and records in the store.
+//! - [`output`]: store tags, OCI layout, docker-archive.
+//! - [`progress`], [`runtimes`]: progress display; `--runtime` selection.
 
 pub mod base;
 pub mod cache;
