@@ -327,3 +327,30 @@ fn samples_have_windows_semantics() {
     };
     assert_eq!(add.unpack, Some(false));
 }
+
+/// Context files are checked only for the stages the target needs, as the build needs them.
+#[test]
+fn check_looks_for_context_files_of_the_target_stages_only() {
+    let file = project_root().join("dockerfiles/copy-multistage/Dockerfile");
+    let all = silo()
+        .args(["dockerfile", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        all.status.success(),
+        "{}",
+        String::from_utf8_lossy(&all.stdout)
+    );
+    let docs = silo()
+        .args(["dockerfile", "check", "--target", "docs"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(docs.status.code(), Some(1));
+    let text = String::from_utf8(docs.stdout).unwrap();
+    assert!(
+        text.contains(":13: ERROR: \"does-not-exist.md\" not found in build context"),
+        "{text}"
+    );
+}

@@ -184,7 +184,11 @@ pub fn check_bytes(bytes: &[u8], files: Option<(&Path, &Path)>, opts: &BuildOpti
             };
             // Dispatch every stage in file order, so a `FROM <stage>` sees its base's config.
             let mut finals: Vec<BaseConfig> = Vec::new();
-            for stage in &plan.stages {
+            // Context sources matter only for the stages the target needs: the build never
+            // builds the others (BuildKit's behaviour), so a missing file there is no error.
+            let needed: std::collections::BTreeSet<usize> =
+                plan.build_order().into_iter().collect();
+            for (index, stage) in plan.stages.iter().enumerate() {
                 let base = match &stage.base {
                     Base::Stage(i) => finals[*i].clone(),
                     Base::Image(_) => BaseConfig::default(),
@@ -206,7 +210,7 @@ pub fn check_bytes(bytes: &[u8], files: Option<(&Path, &Path)>, opts: &BuildOpti
                         Ok(done) => {
                             if let (Step::Copy(c), Some((context, matcher))) = (&done.step, &ignore)
                             {
-                                if c.from == CopySource::Context {
+                                if c.from == CopySource::Context && needed.contains(&index) {
                                     check_sources(
                                         &c.sources,
                                         context,
