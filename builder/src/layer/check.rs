@@ -22,15 +22,7 @@ impl std::fmt::Display for Violation {
 
 /// NTFS-style comparison key (names are case-insensitive on import).
 fn key(path: &str) -> String {
-    path.chars()
-        .map(|ch| {
-            let mut up = ch.to_uppercase();
-            match (up.next(), up.next()) {
-                (Some(u), None) => u,
-                _ => ch,
-            }
-        })
-        .collect()
+    super::ntfs_fold(path)
 }
 
 /// Checks a Windows layer's entries (in tar order). `base` adds the base-layer rules: no

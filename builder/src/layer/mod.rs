@@ -110,3 +110,17 @@ pub fn write_layer_to_store(
 
 #[cfg(test)]
 mod tests;
+
+/// A name as NTFS compares it on import: per-character simple upper-casing (characters whose
+/// upper case is more than one character, like `ß`, stay as they are).
+pub(crate) fn ntfs_fold(name: &str) -> String {
+    name.chars()
+        .map(|ch| {
+            let mut up = ch.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(u), None) => u,
+                _ => ch,
+            }
+        })
+        .collect()
+}

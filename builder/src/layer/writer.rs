@@ -98,19 +98,7 @@ enum Planned<'a> {
 
 /// A path as NTFS compares it: per-character simple upper-casing of each component.
 fn fold(path: &str) -> Vec<String> {
-    path.split('/')
-        .map(|c| {
-            c.chars()
-                .map(|ch| {
-                    let mut up = ch.to_uppercase();
-                    match (up.next(), up.next()) {
-                        (Some(u), None) => u,
-                        _ => ch,
-                    }
-                })
-                .collect()
-        })
-        .collect()
+    path.split('/').map(super::ntfs_fold).collect()
 }
 
 /// Checks a ChangeSet path: relative, `/`-separated, no empty/`.`/`..` components, no `\`, `:`
