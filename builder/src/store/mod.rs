@@ -398,20 +398,7 @@ impl BlobWriter {
             .into_inner()
             .map_err(|e| StoreError::io("writing blob", e.into_error()))?;
         if let Some((want, want_size)) = expected {
-            if &digest != want {
-                return Err(StoreError::DigestMismatch {
-                    what: "ingested blob".into(),
-                    expected: want.to_string(),
-                    actual: digest.to_string(),
-                });
-            }
-            if size != want_size {
-                return Err(StoreError::SizeMismatch {
-                    what: format!("blob {digest}"),
-                    expected: want_size,
-                    actual: size,
-                });
-            }
+            check_received("ingested blob", want, &digest, want_size, size)?;
         }
         let target = self.blobs_dir.join(sha256_hex(&digest)?);
         if target.exists() {
@@ -603,4 +590,30 @@ mod tests {
         assert!(store.get_record("step 2").unwrap().is_none());
         assert_eq!(store.list_records().unwrap().len(), 1);
     }
+}
+
+/// Checks that the bytes received are the ones announced: digest first (the stronger claim),
+/// then size. `what` says where the bytes were going, for the error.
+pub(crate) fn check_received(
+    what: &str,
+    expected: &Digest,
+    actual: &Digest,
+    expected_size: u64,
+    actual_size: u64,
+) -> Result<()> {
+    if expected != actual {
+        return Err(StoreError::DigestMismatch {
+            what: what.to_string(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    if expected_size != actual_size {
+        return Err(StoreError::SizeMismatch {
+            what: format!("blob {actual}"),
+            expected: expected_size,
+            actual: actual_size,
+        });
+    }
+    Ok(())
 }

@@ -144,20 +144,13 @@ impl BlobSink for OciLayout {
         let mut writer = HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, temp));
         io::copy(data, &mut writer).map_err(|e| StoreError::io(format!("blob {digest}"), e))?;
         let (buffered, actual, written) = writer.finish();
-        if &actual != digest {
-            return Err(StoreError::DigestMismatch {
-                what: format!("blob written to {}", self.dir.display()),
-                expected: digest.to_string(),
-                actual: actual.to_string(),
-            });
-        }
-        if written != size {
-            return Err(StoreError::SizeMismatch {
-                what: format!("blob {digest}"),
-                expected: size,
-                actual: written,
-            });
-        }
+        super::check_received(
+            &format!("blob written to {}", self.dir.display()),
+            digest,
+            &actual,
+            size,
+            written,
+        )?;
         let temp = buffered
             .into_inner()
             .map_err(|e| StoreError::io("writing blob", e.into_error()))?;
