@@ -524,6 +524,32 @@ pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<fs::DirEntry>> {
     Ok(entries)
 }
 
+/// Checks that the bytes received are the ones announced: digest first (the stronger claim),
+/// then size. `what` says where the bytes were going, for the error.
+pub(crate) fn check_received(
+    what: &str,
+    expected: &Digest,
+    actual: &Digest,
+    expected_size: u64,
+    actual_size: u64,
+) -> Result<()> {
+    if expected != actual {
+        return Err(StoreError::DigestMismatch {
+            what: what.to_string(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    if expected_size != actual_size {
+        return Err(StoreError::SizeMismatch {
+            what: format!("blob {actual}"),
+            expected: expected_size,
+            actual: actual_size,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,30 +616,4 @@ mod tests {
         assert!(store.get_record("step 2").unwrap().is_none());
         assert_eq!(store.list_records().unwrap().len(), 1);
     }
-}
-
-/// Checks that the bytes received are the ones announced: digest first (the stronger claim),
-/// then size. `what` says where the bytes were going, for the error.
-pub(crate) fn check_received(
-    what: &str,
-    expected: &Digest,
-    actual: &Digest,
-    expected_size: u64,
-    actual_size: u64,
-) -> Result<()> {
-    if expected != actual {
-        return Err(StoreError::DigestMismatch {
-            what: what.to_string(),
-            expected: expected.to_string(),
-            actual: actual.to_string(),
-        });
-    }
-    if expected_size != actual_size {
-        return Err(StoreError::SizeMismatch {
-            what: format!("blob {actual}"),
-            expected: expected_size,
-            actual: actual_size,
-        });
-    }
-    Ok(())
 }
