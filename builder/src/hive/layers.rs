@@ -79,25 +79,18 @@ fn diff_key(base: &Key, target: &Key, options: DiffOptions, is_root: bool) -> Op
             new_or_changed.push(value.clone());
         }
     }
+    // Removed values become tombstone values, as Windows writes them (research §3.5: a
+    // SupersedeLocal restatement would merge the same but was never seen from Windows).
     let removed: Vec<&Value> = base
         .values()
         .filter(|v| target.value(&v.name).is_none())
         .collect();
-    if !removed.is_empty() && removed.len() > target.value_count() {
-        // Restating every remaining value is smaller than a list of tombstones.
-        node.layer = LayerSemantics::SupersedeLocal;
-        for value in target.values() {
-            node.set_value(value.clone());
-        }
-        changed = true;
-    } else {
-        changed |= !new_or_changed.is_empty() || !removed.is_empty();
-        for value in new_or_changed {
-            node.set_value(value);
-        }
-        for value in removed {
-            node.set_value(Value::tombstone(value.name.clone()));
-        }
+    changed |= !new_or_changed.is_empty() || !removed.is_empty();
+    for value in new_or_changed {
+        node.set_value(value);
+    }
+    for value in removed {
+        node.set_value(Value::tombstone(value.name.clone()));
     }
 
     for name in union_of_subkey_names(base, target) {
