@@ -7,6 +7,7 @@
 //! - [`store`]: content-addressed blobs, refs, locks, caches; OCI layout and docker-archive.
 //! - [`layer`]: the Windows layer codec (`ChangeSet` ⇄ tar) and safe unpacking.
 //! - [`hive`]: the regf registry hive codec with layered keys, diff/merge, Wine `.reg` bridge.
+//! - [`inspect`]: what `silo layers`/`ls`/`registry`/`diff` show of an image.
 //! - [`runtime`]: the `Runtime` trait and its implementations (`wine`, `hcs`, `none`).
 //! - [`build`]: the build engine (stage graph → steps → layers → image).
 //! - [`cli`]: one module per verb of the `silo` command.
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod dockerfile;
 pub mod hive;
 pub mod image;
+pub mod inspect;
 pub mod layer;
 pub mod runtime;
 pub mod store;

@@ -1,12 +1,82 @@
-//! `silo layers`: not implemented yet (issue 5).
+//! `silo layers REF`: per layer its digest, diff_id, media type, size, foreign URLs, entry
+//! counts, hive deltas and the history step that made it. Also holds what the inspection verbs
+//! (`layers`, `ls`, `registry`, `diff`) share: `--format` and opening the store and an image.
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use super::Globals;
+use crate::build::base::BaseImage;
+use crate::inspect;
+use crate::store::{LockMode, Store};
+
+/// Output format of the inspection verbs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    Text,
+    /// JSON on stdout.
+    Json,
+}
+
+/// Opens the store (shared lock) for inspection.
+pub(super) fn open_store(globals: &Globals) -> anyhow::Result<Store> {
+    Store::open_default(globals.root.as_deref(), LockMode::Shared).context("opening the store")
+}
+
+/// Opens `reference` (store ref, `oci:DIR[:tag]` or `docker-archive:FILE`).
+pub(super) fn open_image(store: &Store, reference: &str) -> anyhow::Result<BaseImage> {
+    inspect::open_image(store, reference).with_context(|| format!("opening image {reference}"))
+}
+
+pub(super) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Image: a store ref, `oci:DIR[:tag]` or `docker-archive:FILE`.
+    pub reference: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
 
-pub fn run(_globals: &Globals, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("layers", 5)
+pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    let store = open_store(globals)?;
+    let image = open_image(&store, &args.reference)?;
+    let layers = inspect::layer_summaries(&store, &image)?;
+    if args.format == Format::Json {
+        print_json(&serde_json::json!({
+            "image": args.reference,
+            "manifest_digest": image.manifest_digest.to_string(),
+            "layers": layers,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} ({})", args.reference, image.manifest_digest);
+    for layer in &layers {
+        println!("LAYER {}  {}", layer.index, layer.digest);
+        println!("  diff_id:    {}", layer.diff_id);
+        println!("  media type: {}", layer.media_type);
+        println!("  size:       {}", layer.size);
+        if !layer.urls.is_empty() {
+            println!("  urls:       {}", layer.urls.join(" "));
+        }
+        println!(
+            "  entries:    {} files, {} directories, {} whiteouts, {} other",
+            layer.files, layer.directories, layer.whiteouts, layer.other_entries
+        );
+        let hives = if layer.hive_deltas.is_empty() {
+            "none".to_string()
+        } else {
+            layer.hive_deltas.join(", ")
+        };
+        println!("  hives:      {hives}");
+        if let Some(created_by) = &layer.created_by {
+            println!("  created by: {created_by}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

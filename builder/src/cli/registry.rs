@@ -1,12 +1,75 @@
-//! `silo registry`: not implemented yet (issue 5).
+//! `silo registry REF [KEY] [--layer N]`: the merged registry of an image (base hives ⊕ every
+//! layer's delta), or one layer's deltas as stored (tombstones and layer semantics marked), as
+//! `reg query /s`-like text or JSON. KEY uses reg.exe names (`HKLM\SOFTWARE\…`, `HKU\.DEFAULT`).
 
+use std::io::Write;
 use std::process::ExitCode;
 
+use super::layers::{open_image, open_store, print_json, Format};
 use super::Globals;
+use crate::hive::render;
+use crate::hive::Key;
+use crate::inspect::{self, registry};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Image: a store ref, `oci:DIR[:tag]` or `docker-archive:FILE`.
+    pub reference: String,
+    /// A key in reg.exe form (`HKLM\SOFTWARE\Microsoft`); all hives when omitted.
+    pub key: Option<String>,
+    /// Show one layer's hive deltas (0 = base layer) instead of the merged registry.
+    #[arg(long)]
+    pub layer: Option<usize>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
 
-pub fn run(_globals: &Globals, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("registry", 5)
+pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    let store = open_store(globals)?;
+    let image = open_image(&store, &args.reference)?;
+    let (hives, scope) = match args.layer {
+        Some(index) => (
+            registry::layer_deltas(&store, &image, index)?,
+            "layer's hive deltas",
+        ),
+        None => (
+            inspect::merged_registry(&store, &image)?,
+            "image's registry",
+        ),
+    };
+    let shown: Vec<(&Key, String)> = match &args.key {
+        Some(name) => vec![registry::find_key(&hives, name, scope)?],
+        None => hives
+            .iter()
+            .map(|(hive, key)| (key, registry::hive_root_name(*hive).to_string()))
+            .collect(),
+    };
+    if let (Some(index), None, true) = (args.layer, &args.key, shown.is_empty()) {
+        eprintln!("layer {index} carries no hive deltas");
+    }
+    match args.format {
+        Format::Json => {
+            let keys: Vec<serde_json::Value> = shown
+                .iter()
+                .map(|(key, path)| {
+                    let mut json = render::to_json(key);
+                    json["path"] = serde_json::Value::String(path.clone());
+                    json
+                })
+                .collect();
+            print_json(&serde_json::json!({
+                "image": args.reference,
+                "layer": args.layer,
+                "keys": keys,
+            }))?;
+        }
+        Format::Text => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for (key, path) in &shown {
+                render::write_reg_text(key, path, &mut out)?;
+            }
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
