@@ -119,12 +119,3 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .try_init();
 }
-
-/// The error a verb returns until its issue lands, so users see what is missing and where.
-/// Every verb is implemented now; kept for the next verb that lands in stages.
-#[allow(dead_code)]
-pub(crate) fn not_yet(verb: &str, issue: u32) -> anyhow::Result<ExitCode> {
-    anyhow::bail!(
-        "`silo {verb}` is not implemented yet (tracked in issue {issue}); see README \"What works\""
-    )
-}
