@@ -193,7 +193,9 @@ fn utf16z(s: &str) -> String {
     hex::encode(hive::tree::utf16z(s))
 }
 
-/// Serializes the tests that look for left-over processes and mounts.
+/// Serializes the Wine tests: each step starts its own wineserver, and running several at once
+/// on a small CI machine made steps crawl past their timeout; the leftover-process checks
+/// also need to be alone.
 fn global_lock() -> std::sync::MutexGuard<'static, ()> {
     static L: Mutex<()> = Mutex::new(());
     L.lock().unwrap_or_else(|e| e.into_inner())
@@ -249,6 +251,7 @@ fn echo_creates_a_file_and_nothing_else() {
 
 #[test]
 fn registry_steps_make_exact_deltas_and_later_steps_see_them() {
+    let _g = global_lock();
     let t = tempfile::tempdir().unwrap();
     let base = base_layer(t.path());
     // Step 1: reg add → a Software delta with exactly the Contoso keys.
@@ -403,6 +406,7 @@ fn registry_steps_make_exact_deltas_and_later_steps_see_them() {
 
 #[test]
 fn exit_codes_env_workdir_exec_form_and_shell_checks() {
+    let _g = global_lock();
     let t = tempfile::tempdir().unwrap();
     let base = base_layer(t.path());
     let layers = [base];
@@ -468,6 +472,7 @@ fn exit_codes_env_workdir_exec_form_and_shell_checks() {
 
 #[test]
 fn network_none_has_only_loopback() {
+    let _g = global_lock();
     let t = tempfile::tempdir().unwrap();
     let layers = [base_layer(t.path())];
     let none = run_step(&layers, NetworkMode::None, &shell("ipconfig"));
@@ -485,6 +490,7 @@ fn network_none_has_only_loopback() {
 
 #[test]
 fn timeout_kills_the_step() {
+    let _g = global_lock();
     let t = tempfile::tempdir().unwrap();
     let layers = [base_layer(t.path())];
     let mut p = shell("ping -n 60 127.0.0.1");
@@ -542,6 +548,7 @@ fn silo_mounts() -> Vec<String> {
 #[test]
 #[ignore = "helper process of nothing_is_left_after_a_step_or_an_interrupt"]
 fn interrupt_child_mode() {
+    let _g = global_lock();
     assert!(
         std::env::var_os("SILO_WINE_INTERRUPT_CHILD").is_some(),
         "only started by nothing_is_left_after_a_step_or_an_interrupt"
