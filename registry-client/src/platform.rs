@@ -674,32 +674,24 @@ mod tests {
                 })
                 .collect()
         };
+        // The os.version of the entry selection picks for `request` among `entries`.
+        let chosen_version = |entries: &[(String, Option<EntryPlatform>)], request| {
+            let s = select_entries(entries, &request);
+            entries[s.chosen.unwrap()]
+                .1
+                .as_ref()
+                .unwrap()
+                .os_version
+                .clone()
+        };
         let modern = versions(&page("repo-info__hello-world__nanoserver__11dd8d4.md"));
         assert_eq!(modern.len(), 2, "{modern:?}");
-        let s = select_entries(
-            &modern,
-            &req(Some("10.0.20348.1"), Isolation::Process, None),
-        );
         assert_eq!(
-            modern[s.chosen.unwrap()]
-                .1
-                .as_ref()
-                .unwrap()
-                .os_version
-                .as_deref(),
+            chosen_version(&modern, req(Some("10.0.20348.1"), Isolation::Process, None)).as_deref(),
             Some("10.0.20348.5622")
         );
-        let s = select_entries(
-            &modern,
-            &req(Some("10.0.26100.1"), Isolation::Process, None),
-        );
         assert_eq!(
-            modern[s.chosen.unwrap()]
-                .1
-                .as_ref()
-                .unwrap()
-                .os_version
-                .as_deref(),
+            chosen_version(&modern, req(Some("10.0.26100.1"), Isolation::Process, None)).as_deref(),
             Some("10.0.26100.33438")
         );
         let s = select_entries(
@@ -713,34 +705,16 @@ mod tests {
         assert_eq!(old.len(), 2, "{old:?}");
         // 2018 list (14393, 16299): a 16299 host with process isolation takes 16299 exactly,
         // Hyper-V on a 17763 host takes the newest (16299).
-        let s = select_entries(&old, &req(Some("10.0.16299.1"), Isolation::Process, None));
         assert_eq!(
-            old[s.chosen.unwrap()]
-                .1
-                .as_ref()
-                .unwrap()
-                .os_version
-                .as_deref(),
+            chosen_version(&old, req(Some("10.0.16299.1"), Isolation::Process, None)).as_deref(),
             Some("10.0.16299.309")
         );
-        let s = select_entries(&old, &req(Some("10.0.14393.1"), Isolation::Process, None));
         assert_eq!(
-            old[s.chosen.unwrap()]
-                .1
-                .as_ref()
-                .unwrap()
-                .os_version
-                .as_deref(),
+            chosen_version(&old, req(Some("10.0.14393.1"), Isolation::Process, None)).as_deref(),
             Some("10.0.14393.2125")
         );
-        let s = select_entries(&old, &req(Some("10.0.17763.1"), Isolation::HyperV, None));
         assert_eq!(
-            old[s.chosen.unwrap()]
-                .1
-                .as_ref()
-                .unwrap()
-                .os_version
-                .as_deref(),
+            chosen_version(&old, req(Some("10.0.17763.1"), Isolation::HyperV, None)).as_deref(),
             Some("10.0.16299.309")
         );
         // ggcr's README embeds the real 1-entry list JSON; parse it with oci-spec like a pull does.
