@@ -450,6 +450,37 @@ impl<W: Write> TarOut<'_, W> {
         )
     }
 
+    /// A symlink or junction: both are reparse points stored as tar symlinks with the Windows
+    /// target; a junction is a directory and carries `MSWINDOWS.mountpoint=1`.
+    fn reparse_point(
+        &mut self,
+        path: &str,
+        meta: &FileMeta,
+        target: &str,
+        directory: bool,
+        junction: bool,
+    ) -> Result<(), LayerError> {
+        let mut attrs = meta.attributes.unwrap_or(0) | attributes::REPARSE_POINT;
+        if directory {
+            attrs |= attributes::DIRECTORY;
+        }
+        let (mut records, mtime) = self.windows_records(Some(meta), attrs, directory);
+        if junction {
+            records.push(("MSWINDOWS.mountpoint".into(), b"1".to_vec()));
+        }
+        self.headers(
+            &HeaderSpec {
+                name: path,
+                type_flag: TypeFlag::Symlink,
+                mode: 0o120777,
+                size: 0,
+                mtime,
+                link_name: target,
+            },
+            records,
+        )
+    }
+
     fn entry(&mut self, entry: &Entry) -> Result<(), LayerError> {
         let path = format!("Files/{}", entry.path);
         let meta = &entry.meta;
@@ -472,40 +503,10 @@ impl<W: Write> TarOut<'_, W> {
                 )?;
             }
             EntryKind::Symlink { target, directory } => {
-                let mut attrs = meta.attributes.unwrap_or(0) | attributes::REPARSE_POINT;
-                if *directory {
-                    attrs |= attributes::DIRECTORY;
-                }
-                let (records, mtime) = self.windows_records(Some(meta), attrs, *directory);
-                self.headers(
-                    &HeaderSpec {
-                        name: &path,
-                        type_flag: TypeFlag::Symlink,
-                        mode: 0o120777,
-                        size: 0,
-                        mtime,
-                        link_name: target,
-                    },
-                    records,
-                )?;
+                self.reparse_point(&path, meta, target, *directory, false)?;
             }
             EntryKind::Junction { target } => {
-                let attrs = meta.attributes.unwrap_or(0)
-                    | attributes::REPARSE_POINT
-                    | attributes::DIRECTORY;
-                let (mut records, mtime) = self.windows_records(Some(meta), attrs, true);
-                records.push(("MSWINDOWS.mountpoint".into(), b"1".to_vec()));
-                self.headers(
-                    &HeaderSpec {
-                        name: &path,
-                        type_flag: TypeFlag::Symlink,
-                        mode: 0o120777,
-                        size: 0,
-                        mtime,
-                        link_name: target,
-                    },
-                    records,
-                )?;
+                self.reparse_point(&path, meta, target, true, true)?;
             }
         }
         // Alternate data streams right after their file, sorted by name.
