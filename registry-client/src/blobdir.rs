@@ -71,6 +71,8 @@ impl BlobDir {
 
 struct DirPartial {
     file: File,
+    /// Bytes written since writeback was last started (see [`start_writeback`]).
+    unflushed: std::sync::atomic::AtomicU64,
     partial: PathBuf,
     state: PathBuf,
     target: PathBuf,
@@ -116,6 +118,7 @@ impl BlobSink for BlobDir {
             .open(&partial)?;
         Ok(Box::new(DirPartial {
             file,
+            unflushed: Default::default(),
             partial,
             state,
             target,
@@ -131,7 +134,16 @@ impl PartialBlob for DirPartial {
         self.file.set_len(len)
     }
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
-        write_all_at(&self.file, offset, data)
+        use std::sync::atomic::Ordering;
+        write_all_at(&self.file, offset, data)?;
+        let pending = self
+            .unflushed
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        if pending + data.len() as u64 >= WRITEBACK_EVERY {
+            self.unflushed.store(0, Ordering::Relaxed);
+            start_writeback(&self.file);
+        }
+        Ok(())
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         read_at(&self.file, offset, buf)
@@ -167,6 +179,25 @@ impl PartialBlob for DirPartial {
         std::fs::remove_file(&self.partial)
     }
 }
+
+/// How many written bytes make us start their writeback.
+const WRITEBACK_EVERY: u64 = 8 << 20;
+
+/// Starts writing the file's dirty pages to disk without waiting for them. Commit must `fsync`
+/// every blob before it becomes visible (as skopeo does); without this the kernel would hold a
+/// whole layer dirty and that final `fsync` would write it all at once, serially, after the
+/// download — about a third of a 1 GiB pull's time here. Started early, the disk works while the
+/// network does. Best effort: failure only loses the overlap, `sync_all` still reports errors.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain syscall on a file descriptor we own; offset 0, length 0 = the whole file.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &File) {}
 
 #[cfg(unix)]
 fn write_all_at(f: &File, offset: u64, data: &[u8]) -> io::Result<()> {
