@@ -263,22 +263,61 @@ fn step_delta(hive: HiveName, base: &Key, mut target: Key) -> Key {
 }
 
 /// Whether two saved registry files differ at most in key times (`#time=` lines and the
-/// seconds after a key line's `]`) — wineserver re-stamps keys on every start, and parsing and
-/// diffing a 1.7 MB `system.reg` is the expensive part of a commit.
-fn same_but_times(a: &str, b: &str) -> bool {
-    fn strip(line: &str) -> &str {
-        if line.starts_with('[') {
-            if let Some(end) = line.rfind("] ") {
-                return &line[..end + 1];
+/// seconds after a key line's `]`) and inside keys `is_noise` names (by their path in the file,
+/// unescaped). wineserver re-stamps keys on every start and rewrites noise such as the computer
+/// name (each silo has its own host name); parsing and diffing a 1.7 MB `system.reg` is the
+/// expensive part of a commit, so a step that changed nothing else must not pay for it.
+fn same_but_times_and_noise(a: &str, b: &str, is_noise: &dyn Fn(&str) -> bool) -> bool {
+    significant_lines(a, is_noise).eq(significant_lines(b, is_noise))
+}
+
+fn significant_lines<'a>(
+    text: &'a str,
+    is_noise: &'a dyn Fn(&str) -> bool,
+) -> impl Iterator<Item = &'a str> + 'a {
+    let mut in_noise = false;
+    text.lines()
+        .filter(|l| !l.starts_with("#time="))
+        .filter_map(move |line| {
+            if let Some(end) = line.strip_prefix('[').and_then(|_| line.rfind("] ")) {
+                in_noise = is_noise(&line[1..end].replace("\\\\", "\\"));
+                return (!in_noise).then_some(&line[..end + 1]);
             }
-        }
-        line
-    }
-    let keep = |l: &&str| !l.starts_with("#time=");
-    a.lines()
-        .filter(keep)
-        .map(strip)
-        .eq(b.lines().filter(keep).map(strip))
+            (!in_noise).then_some(line)
+        })
+}
+
+/// Whether a key of `system.reg` (path as in the file: `Software\…`, `System\CurrentControlSet\…`)
+/// lies in one of the [`noise_paths`].
+fn is_machine_noise(path: &str) -> bool {
+    let mut parts = path.splitn(2, '\\');
+    let (root, rest) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (hive, rest) = if root.eq_ignore_ascii_case(wine_reg::MACHINE_SOFTWARE) {
+        (HiveName::Software, rest.to_string())
+    } else if root.eq_ignore_ascii_case(wine_reg::MACHINE_SYSTEM) {
+        // Wine keeps the control set as `CurrentControlSet`, the hive as `ControlSetNNN`.
+        let (set, tail) = rest.split_once('\\').unwrap_or((rest, ""));
+        let lower = set.to_ascii_lowercase();
+        let set = if lower == "currentcontrolset" || lower.starts_with("controlset") {
+            "{CCS}"
+        } else {
+            set
+        };
+        (HiveName::System, format!("{set}\\{tail}"))
+    } else {
+        return false;
+    };
+    noise_paths(hive, "{CCS}")
+        .iter()
+        .any(|noise| is_under(rest.trim_end_matches('\\'), noise))
+}
+
+/// Whether `path` is `prefix` or below it (registry paths: case-insensitive, `\`-separated).
+fn is_under(path: &str, prefix: &str) -> bool {
+    path.len() >= prefix.len()
+        && path.is_char_boundary(prefix.len())
+        && path[..prefix.len()].eq_ignore_ascii_case(prefix)
+        && (path.len() == prefix.len() || path.as_bytes()[prefix.len()] == b'\\')
 }
 
 /// The registry deltas of the step: one differencing hive per hive that changed.
@@ -289,7 +328,7 @@ pub fn deltas(
     let mut out = BTreeMap::new();
     let sys_path = prefix.join("system.reg");
     let sys_text = read_text(&sys_path)?;
-    if !same_but_times(&sys_text, &m.system_text) {
+    if !same_but_times_and_noise(&sys_text, &m.system_text, &is_machine_noise) {
         let after = wine_reg::parse(&sys_text, &sys_path.to_string_lossy())?;
         let after = wine_reg::machine_to_hives(after.root);
         for (hive, base, target) in [
@@ -303,7 +342,7 @@ pub fn deltas(
     }
     let def_path = prefix.join("userdef.reg");
     let def_text = read_text(&def_path)?;
-    if !same_but_times(&def_text, &m.userdef_text) {
+    if !same_but_times_and_noise(&def_text, &m.userdef_text, &|_| false) {
         let after = wine_reg::parse(&def_text, &def_path.to_string_lossy())?;
         if let Some(bytes) = hive_delta(HiveName::DefaultUser, &m.userdef.root, after.root)? {
             out.insert(HiveName::DefaultUser, bytes);
@@ -344,8 +383,39 @@ mod tests {
         let a = "WINE REGISTRY Version 2\n\n[A\\\\B] 100\n#time=1\n\"v\"=\"x\"\n";
         let b = "WINE REGISTRY Version 2\n\n[A\\\\B] 200\n#time=2\n\"v\"=\"x\"\n";
         let c = "WINE REGISTRY Version 2\n\n[A\\\\B] 200\n#time=2\n\"v\"=\"y\"\n";
-        assert!(same_but_times(a, b));
-        assert!(!same_but_times(a, c));
+        let none = |_: &str| false;
+        assert!(same_but_times_and_noise(a, b, &none));
+        assert!(!same_but_times_and_noise(a, c, &none));
+    }
+
+    #[test]
+    fn changes_inside_noise_keys_are_recognised_without_parsing() {
+        let file = |name: &str, font: &str, app: &str| {
+            format!(
+                "WINE REGISTRY Version 2\n\n\
+                 [System\\\\CurrentControlSet\\\\Control\\\\ComputerName\\\\ComputerName] 1\n\
+                 \"ComputerName\"=\"{name}\"\n\
+                 [Software\\\\Microsoft\\\\Windows NT\\\\CurrentVersion\\\\Fonts] 1\n\
+                 \"Arial\"=\"{font}\"\n\
+                 [Software\\\\App] 1\n\"v\"=\"{app}\"\n"
+            )
+        };
+        let base = file("VM", "a.ttf", "1");
+        assert!(same_but_times_and_noise(
+            &base,
+            &file("SILO-1234", "b.ttf", "1"),
+            &is_machine_noise
+        ));
+        assert!(!same_but_times_and_noise(
+            &base,
+            &file("VM", "a.ttf", "2"),
+            &is_machine_noise
+        ));
+        assert!(is_machine_noise("System\\ControlSet002\\Enum\\PCI"));
+        assert!(!is_machine_noise(
+            "System\\CurrentControlSet\\Services\\Tcpip6"
+        ));
+        assert!(!is_machine_noise("Software\\Winery"));
     }
 
     #[test]
