@@ -105,13 +105,16 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
             let local = LocalImage::open(&src)?;
             let layout = OciLayout::new(dir);
             layout.init()?;
-            let (image, platform_json) = match &platform {
+            let (mut image, platform_json) = match &platform {
                 Some(want) => {
                     let (m, p) = select_local(&local.image, want, &local.name)?;
                     (single(m), p)
                 }
                 None => (local.image.clone(), None),
             };
+            if local.synthesized {
+                image = single(as_oci_manifest(&image.root)?);
+            }
             let dest = layout.blobs();
             rt.block_on(copy_blobs(&image, &local.blobs, &dest, &progress))?;
             let tag = tag
@@ -155,6 +158,29 @@ fn single(root: RawManifest) -> ImageToPush {
     }
 }
 
+/// The OCI form of a Docker v2s2 manifest silo made for a docker-archive: same config and layer
+/// bytes, OCI media types — OCI layout readers (skopeo's `oci:` among them) only take OCI
+/// manifests from `index.json`. The manifest digest is new (it was never published).
+fn as_oci_manifest(m: &RawManifest) -> Result<RawManifest> {
+    use registry_client::manifest::{DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_MANIFEST};
+    if m.media_type != DOCKER_MANIFEST {
+        return Ok(m.clone());
+    }
+    let mut doc: serde_json::Value = serde_json::from_slice(&m.bytes)?;
+    doc["mediaType"] = OCI_MANIFEST.into();
+    doc["config"]["mediaType"] = "application/vnd.oci.image.config.v1+json".into();
+    for l in doc["layers"].as_array_mut().into_iter().flatten() {
+        let oci = if l["mediaType"] == DOCKER_LAYER_GZIP {
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        } else {
+            "application/vnd.oci.image.layer.v1.tar"
+        };
+        l["mediaType"] = oci.into();
+    }
+    let bytes = serde_json::to_vec_pretty(&doc)?;
+    Ok(RawManifest::from_bytes(&m.digest, bytes, None)?)
+}
+
 /// A temporary directory beside `file` (same filesystem, cleaned up on drop).
 fn staging_dir(file: &Path) -> Result<tempfile::TempDir> {
     let parent = file
@@ -183,6 +209,8 @@ struct LocalImage {
     tag: Option<String>,
     /// For messages.
     name: String,
+    /// The manifest was made by silo (a docker-archive has none), so its form is ours to choose.
+    synthesized: bool,
 }
 
 impl LocalImage {
@@ -195,6 +223,7 @@ impl LocalImage {
                     blobs: LocalBlobs::Dir(layout.blobs()),
                     tag: tag.clone(),
                     name: format!("oci:{}", dir.display()),
+                    synthesized: false,
                 })
             }
             Transport::DockerArchive { file, reference } => {
@@ -204,6 +233,7 @@ impl LocalImage {
                     blobs: LocalBlobs::Stream(Arc::new(source)),
                     tag: reference.clone(),
                     name: format!("docker-archive:{}", file.display()),
+                    synthesized: true,
                 })
             }
             Transport::Registry(r) => bail!("{r} is a registry reference, not a local image"),
