@@ -1197,4 +1197,64 @@ mod tests {
         );
         assert!(issued.load(Ordering::SeqCst) >= 2);
     }
+
+    /// A server that ignores `Range` (answers 200 with the whole body): a blob big enough for
+    /// parallel ranges is fetched as one stream instead, and verified.
+    #[tokio::test]
+    async fn ranges_fall_back_to_one_stream_when_range_is_ignored() {
+        use crate::transfer::BlobSink as _;
+        let body = "silo".repeat(75 * 1024); // 300 KiB
+        let digest = crate::manifest::sha256_digest(body.as_bytes());
+        let served = body.clone();
+        let ranged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let asked = ranged.clone();
+        let (reg, seen) = serve(move |path, head| {
+            if path == "/v2/" {
+                return reply("200 OK", "", "");
+            }
+            if head.to_ascii_lowercase().contains("\nrange: bytes=") {
+                asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            reply("200 OK", "", &served)
+        });
+        let cfg = ClientConfig {
+            range_threshold: 1024,
+            range_part: 64 * 1024,
+            range_connections: 4,
+            ranges_on_loopback: true,
+            ..ClientConfig::default()
+        };
+        let client = Client::new(
+            cfg,
+            Arc::new(DefaultCredentials::new(CredentialEnv::default())),
+            Arc::new(crate::transfer::NoProgress),
+        )
+        .unwrap();
+        let r = Reference::parse(&format!("127.0.0.1:{reg}/a/b:t")).unwrap();
+        let blob = crate::manifest::BlobRef {
+            digest: digest.clone(),
+            size: body.len() as u64,
+            media_type: "x".into(),
+            urls: vec![],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Arc::new(crate::blobdir::BlobDir::new(dir.path()));
+        client.fetch_blob(&r, &blob, sink.clone()).await.unwrap();
+        assert!(sink.contains(&digest).unwrap());
+        let gets = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p.contains("/blobs/"))
+            .count();
+        assert!(
+            gets <= 2,
+            "expected a probe and one stream, saw {gets} blob requests"
+        );
+        assert_eq!(
+            ranged.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one range probe, then no ranged parts"
+        );
+    }
 }
