@@ -953,4 +953,40 @@ mod tests {
             assert!(!is_private(&p.parse().unwrap()), "{p}");
         }
     }
+
+    #[tokio::test]
+    async fn foreign_urls_must_be_plain_http_or_https_without_userinfo() {
+        let client = Client::new(
+            crate::ClientConfig {
+                allow_private_urls: true,
+                ..crate::ClientConfig::default()
+            },
+            Arc::new(crate::DefaultCredentials::new(
+                crate::credentials::CredentialEnv::default(),
+            )),
+            Arc::new(crate::transfer::NoProgress),
+        )
+        .unwrap();
+        let d = "sha256:00";
+        for (u, why) in [
+            ("file:///etc/passwd", "url scheme file is not http(s)"),
+            ("ftp://127.0.0.1/layer", "url scheme ftp is not http(s)"),
+            ("not a url", "is not a URL"),
+        ] {
+            let e = client
+                .check_foreign_url(d, u)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(why), "{u}: {e}");
+        }
+        assert!(client
+            .check_foreign_url(d, "http://user:pw@127.0.0.1/layer")
+            .await
+            .is_err());
+        assert!(client
+            .check_foreign_url(d, "http://127.0.0.1:9/layer")
+            .await
+            .is_ok());
+    }
 }
