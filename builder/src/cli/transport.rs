@@ -876,7 +876,7 @@ mod tests {
         let t = T::parse_from(["t", "--creds", "user:hunter2"]);
         assert!(!format!("{t:?}").contains("hunter2"));
         assert_eq!(
-            t.o.explicit_credential().unwrap(),
+            t.o.access.explicit_credential().unwrap(),
             Some(Credential::Basic {
                 username: "user".into(),
                 password: "hunter2".into()

@@ -191,11 +191,7 @@ impl RegistryImage {
         };
         let sink = Arc::new(self.store_blobs.clone());
         self.access
-            .block_on(
-                self.access
-                    .client
-                    .fetch_blob(&self.reference, &blob, sink),
-            )
+            .block_on(self.access.client.fetch_blob(&self.reference, &blob, sink))
             .map_err(|e| registry_error(&self.reference.to_string(), e))?;
         Ok(path)
     }
