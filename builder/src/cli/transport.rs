@@ -19,8 +19,8 @@ use registry_client::blobdir::BlobDir;
 use registry_client::credentials::CredentialEnv;
 use registry_client::manifest::{self, RawManifest};
 use registry_client::{
-    BlobOutcome, Client, ClientConfig, Credential, DefaultCredentials, ImageToPush, Isolation,
-    OsVersion, PlatformRequest, Progress, Reference,
+    BlobOutcome, Client, ClientConfig, Credential, CredentialSource, DefaultCredentials,
+    ImageToPush, Isolation, OsVersion, PlatformRequest, Progress, Reference,
 };
 use serde_json::{json, Value};
 
@@ -129,18 +129,49 @@ impl AccessOpts {
     }
 
     /// A client with default transfer settings, for commands whose registries are known only
-    /// while they run (`build` bases, inspection refs): `--creds` applies to `registries`.
-    pub fn client(&self, registries: &[&str], progress: Arc<dyn Progress>) -> Result<Arc<Client>> {
+    /// while they run (`build` bases and pushes, inspection refs): `--creds` applies to every
+    /// registry the command reaches.
+    pub fn client(&self, progress: Arc<dyn Progress>) -> Result<Arc<Client>> {
         let cfg = ClientConfig {
             tls_verify: self.tls_verify,
             ca_certs: self.ca_certs()?,
             ..ClientConfig::default()
         };
-        Ok(Arc::new(Client::new(
-            cfg,
-            Arc::new(self.credentials(registries)?),
-            progress,
-        )?))
+        let creds = EveryRegistry {
+            explicit: self.explicit_credential()?,
+            stored: DefaultCredentials::new(self.credential_env()),
+        };
+        Ok(Arc::new(Client::new(cfg, Arc::new(creds), progress)?))
+    }
+}
+
+impl AccessOpts {
+    /// Hands these flags to the lazy registry source (build bases, inspection refs) and the
+    /// build's push.
+    pub fn use_for_registry_refs(&self) -> Result<()> {
+        crate::store::registry_source::configure(
+            self.client(Arc::new(registry_client::NoProgress))?,
+        )?;
+        Ok(())
+    }
+}
+
+/// `--creds` for whichever registry asks, else the stored credentials.
+struct EveryRegistry {
+    explicit: Option<Credential>,
+    stored: DefaultCredentials,
+}
+
+impl CredentialSource for EveryRegistry {
+    fn credential(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> registry_client::Result<Option<Credential>> {
+        match &self.explicit {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.stored.credential(registry, repository),
+        }
     }
 }
 
