@@ -3,13 +3,14 @@
 //! into a layer and assembles the image and its outputs.
 //!
 //! - [`engine`]: stages → steps → layers → image; errors with file:line.
-//! - [`base`]: base images (store, `oci:`, `docker-archive:`), platform entry by `os.version`,
+//! - [`base`]: base images (store, registry, `oci:`, `docker-archive:`), platform entry by `os.version`,
 //!   where layer bytes live (read lazily).
 //! - [`config`]: the full image config (docker's superset of OCI's), kept from the base;
 //!   [`frontend_config`] bridges it to the frontend's view.
 //! - [`context`], [`copy`], [`owner`]: COPY/ADD sources, BuildKit's copy rules, `--chown` SIDs.
 //! - [`cache`]: per-step cache keys and records in the store.
-//! - [`output`]: store tags, OCI layout, docker-archive.
+//! - [`output`]: store tags, OCI layout, docker-archive; [`registry_push`]: `--push` (base layers
+//!   mounted or found present, never downloaded).
 //! - [`progress`], [`runtimes`]: progress display; `--runtime` selection.
 
 pub mod base;
@@ -22,4 +23,5 @@ pub mod frontend_config;
 pub mod output;
 pub mod owner;
 pub mod progress;
+pub mod registry_push;
 pub mod runtimes;
