@@ -8,7 +8,8 @@
 //! - [`config`]: the full image config (docker's superset of OCI's), kept from the base;
 //!   [`frontend_config`] bridges it to the frontend's view.
 //! - [`context`], [`copy`], [`owner`]: COPY/ADD sources, BuildKit's copy rules, `--chown` SIDs.
-//! - [`cache`]: per-step cache keys and records in the store.
+//! - [`cache`]: per-step cache keys and records in the store; [`remote_cache`]: the same
+//!   records exported to and imported from a registry (`--cache-to`/`--cache-from`).
 //! - [`output`]: store tags, OCI layout, docker-archive.
 //! - [`progress`], [`runtimes`]: progress display; `--runtime` selection.
 
@@ -22,4 +23,5 @@ pub mod frontend_config;
 pub mod output;
 pub mod owner;
 pub mod progress;
+pub mod remote_cache;
 pub mod runtimes;
