@@ -17,20 +17,31 @@ const EPOCH: &str = "SOURCE_DATE_EPOCH=1700000000";
 /// One silo state directory.
 struct State {
     root: PathBuf,
+    /// `SILO_CREDS` for the registry, when set.
+    creds: Option<String>,
 }
 
 impl State {
     fn run(&self, args: &[&str]) -> Output {
-        silo()
+        let mut command = silo();
+        if let Some(creds) = &self.creds {
+            command.env("SILO_CREDS", creds);
+        }
+        command
             .env("SILO_ROOT", &self.root)
             .env_remove("SOURCE_DATE_EPOCH")
-            .env_remove("SILO_CREDS")
             // No machine credentials leak in (the registry has no auth).
             .env("DOCKER_CONFIG", self.root.join("no-docker-config"))
             .env("REGISTRY_AUTH_FILE", self.root.join("no-auth.json"))
             .args(args)
             .output()
             .unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "silo {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -53,8 +64,11 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
+        Lab::with_registry(Registry::no_auth())
+    }
+
+    fn with_registry(registry: Registry) -> Lab {
         let dir = tempfile::tempdir().unwrap();
-        let registry = Registry::no_auth();
         let layout = dir.path().join("base-layout");
         let lab = Lab {
             base_arg: format!("BASE=oci:{}:ltsc2022", layout.display()),
@@ -94,11 +108,20 @@ impl Lab {
     fn state(&self, name: &str) -> State {
         State {
             root: self.path(&format!("state-{name}")),
+            creds: None,
         }
     }
 
     fn cache_ref(&self) -> String {
         self.registry.reference("cache:x")
+    }
+
+    /// `--cache-to`/`--cache-from` value for `repo_and_tag` on the test registry (plain HTTP).
+    fn spec(&self, repo_and_tag: &str, extra: &str) -> String {
+        format!(
+            "type=registry,ref={},registry.insecure=true{extra}",
+            self.registry.reference(repo_and_tag)
+        )
     }
 
     /// Builds the context in `state` with `extra` flags; returns the output and the image ID.
@@ -182,7 +205,7 @@ fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
     );
     // Exporting again uploads nothing new: every blob is already there.
     let (again, _) = lab.build(&a, &["--cache-to", &cache_to]);
-    assert!(again.contains("0 layers uploaded"), "{again}");
+    assert!(again.contains("blobs: 0 uploaded, 0 mounted"), "{again}");
 
     // State B starts empty: every step is a hit, and with no output nothing needs layer bytes,
     // so no layer blob is fetched.
@@ -267,4 +290,124 @@ fn a_missing_cache_is_a_warning_and_bad_specs_are_errors() {
         "--cache-from",
         "unknown option \"mode\"",
     );
+}
+
+/// The number of records an export reported (`exported cache to REF: N records, …`).
+fn exported_records(text: &str) -> usize {
+    let line = text
+        .lines()
+        .find(|l| l.contains("exported cache to"))
+        .unwrap_or_else(|| panic!("no export line in:\n{text}"));
+    let after = line.split(": ").nth(1).unwrap();
+    after.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn mode_min_exports_the_final_stage_and_max_every_stage() {
+    let lab = Lab::new();
+    let ctx = lab.context();
+    fs::write(ctx.join("a.txt"), "from the builder\n").unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "ARG BASE\nFROM $BASE AS builder\nCOPY a.txt /a.txt\nCOPY main.txt /m.txt\n\
+         FROM $BASE\nCOPY --from=builder /a.txt /b.txt\n",
+    )
+    .unwrap();
+    let a = lab.state("a");
+    let (min, _) = lab.build(&a, &["--cache-to", &lab.spec("cache:min", ",mode=min")]);
+    assert_eq!(exported_records(&min), 1, "{min}");
+    let (max, _) = lab.build(&a, &["--cache-to", &lab.spec("cache:max", ",mode=max")]);
+    assert_eq!(exported_records(&max), 3, "{max}");
+
+    // From the min cache the builder stage rebuilds, and the final COPY (same inputs) hits.
+    let b = lab.state("b");
+    let (text, _) = lab.build(&b, &["--cache-from", &lab.spec("cache:min", "")]);
+    assert_eq!(text.matches("CACHED").count(), 1, "{text}");
+    assert!(
+        text.contains("COPY --from=builder /a.txt /b.txt\n#"),
+        "{text}"
+    );
+    // From the max cache everything hits.
+    let c = lab.state("c");
+    let (text, _) = lab.build(&c, &["--cache-from", &lab.spec("cache:max", "")]);
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+}
+
+#[test]
+fn re_exporting_an_imported_cache_mounts_its_layers_without_fetching_them() {
+    let lab = Lab::new();
+    let a = lab.state("a");
+    let out = lab.path("out-a");
+    let dest = format!("type=oci,dest={}", out.display());
+    lab.build(
+        &a,
+        &[
+            "--cache-to",
+            &lab.spec("team/cache:x", ",mode=max"),
+            "-o",
+            &dest,
+        ],
+    );
+    let (_, layers) = layout_layers(&out);
+    let built = &layers[1..];
+
+    // A fresh state imports from one repository and exports to another on the same registry:
+    // the layers are mounted across repositories, never downloaded or uploaded again.
+    let b = lab.state("b");
+    let (text, _) = lab.build(
+        &b,
+        &[
+            "--cache-from",
+            &lab.spec("team/cache:x", ""),
+            "--cache-to",
+            &lab.spec("other/cache:y", ",mode=max"),
+        ],
+    );
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+    assert!(
+        // Three layers and the config (the same records, so the same bytes).
+        text.contains("blobs: 0 uploaded, 4 mounted"),
+        "expected four mounts:\n{text}"
+    );
+    for layer in built {
+        assert_eq!(lab.registry.blob_gets(layer), 0, "{layer} was downloaded");
+        assert!(lab.registry.has_blob(layer));
+    }
+    // The new cache works on its own.
+    let c = lab.state("c");
+    let (text, _) = lab.build(&c, &["--cache-from", &lab.spec("other/cache:y", "")]);
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+}
+
+#[test]
+fn exports_use_credentials_and_ignore_error_turns_a_failure_into_a_warning() {
+    let lab = Lab::with_registry(Registry::htpasswd());
+    let spec = lab.spec("cache:x", ",mode=max");
+    let without = lab.state("a");
+    let ctx = lab.context().display().to_string();
+    let err = without.fails(&[
+        "build",
+        "--runtime",
+        "none",
+        "--build-arg",
+        &lab.base_arg,
+        "--cache-to",
+        &spec,
+        &ctx,
+    ]);
+    assert!(err.contains("exporting the build cache to"), "{err}");
+    let (text, _) = lab.build(
+        &without,
+        &["--cache-to", &format!("{spec},ignore-error=true")],
+    );
+    assert!(text.contains("failed to export cache to"), "{text}");
+
+    let mut with = lab.state("b");
+    with.creds = lab.registry.creds_arg();
+    let (text, _) = lab.build(&with, &["--cache-to", &spec]);
+    assert!(text.contains("exported cache to"), "{text}");
+    let mut fresh = lab.state("c");
+    fresh.creds = lab.registry.creds_arg();
+    let (text, _) = lab.build(&fresh, &["--cache-from", &lab.spec("cache:x", "")]);
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
 }

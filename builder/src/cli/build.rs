@@ -215,7 +215,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         for spec in &cache_to {
             match remote.export(spec, &store, &result) {
                 Ok(report) => progress.note(&format!(
-                    "exported cache to {}: {} records, {} layers uploaded, {} mounted, {} \
+                    "exported cache to {}: {} records; blobs: {} uploaded, {} mounted, {} \
                      already there ({})",
                     spec.reference,
                     report.records,
