@@ -266,6 +266,17 @@ fn a_missing_cache_is_a_warning_and_bad_specs_are_errors() {
     assert!(text.contains("failed to import cache"), "{text}");
     assert_eq!(text.matches("CACHED").count(), 0, "{text}");
 
+    // A build with no layer step exports an empty cache, which imports as zero records.
+    fs::write(
+        lab.context().join("Dockerfile"),
+        "ARG BASE\nFROM $BASE\nENV X=1\n",
+    )
+    .unwrap();
+    let (text, _) = lab.build(&state, &["--cache-to", &lab.spec("empty:x", "")]);
+    assert_eq!(exported_records(&text), 0, "{text}");
+    let (text, _) = lab.build(&lab.state("b"), &["--cache-from", &lab.spec("empty:x", "")]);
+    assert!(text.contains("empty:x: 0 records"), "{text}");
+
     let bad = |spec: &str, flag: &str, expect: &str| {
         let ctx = lab.context().display().to_string();
         let out = state.run(&["build", "--runtime", "none", flag, spec, &ctx]);

@@ -597,11 +597,24 @@ fn parse_config(
         ));
     }
     for record in &config.records {
-        let digest = record.layer.descriptor.digest().to_string();
-        if !layers.contains_key(&digest) {
+        let d = &record.layer.descriptor;
+        let digest = d.digest().to_string();
+        let Some(listed) = layers.get(&digest) else {
             return Err(format!(
                 "record {} names layer {digest}, which the cache manifest does not hold",
                 record.key
+            ));
+        };
+        // The record's descriptor goes into built manifests: it must agree with the listing.
+        if listed.size != d.size() || listed.media_type != d.media_type().to_string() {
+            return Err(format!(
+                "record {} describes layer {digest} as {} bytes of {}, the manifest as {} bytes \
+                 of {}",
+                record.key,
+                d.size(),
+                d.media_type(),
+                listed.size,
+                listed.media_type
             ));
         }
     }
@@ -747,6 +760,15 @@ mod tests {
         assert!(parse_config(&config_bytes, &fewer)
             .unwrap_err()
             .contains("does not hold"));
+        // A record disagreeing with the manifest about a layer's size is refused.
+        let mut resized = layers.clone();
+        resized
+            .get_mut(layer(1).descriptor.digest().as_ref())
+            .unwrap()
+            .size += 1;
+        assert!(parse_config(&config_bytes, &resized)
+            .unwrap_err()
+            .contains("bytes"));
         // Another version is refused with a hint, not misread.
         let mut doc: serde_json::Value = serde_json::from_slice(&config_bytes).unwrap();
         doc["version"] = 2.into();
