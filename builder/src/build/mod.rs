@@ -8,7 +8,8 @@
 //! - [`config`]: the full image config (docker's superset of OCI's), kept from the base;
 //!   [`frontend_config`] bridges it to the frontend's view.
 //! - [`context`], [`copy`], [`owner`]: COPY/ADD sources, BuildKit's copy rules, `--chown` SIDs.
-//! - [`cache`]: per-step cache keys and records in the store.
+//! - [`cache`]: per-step cache keys and records in the store; [`remote_cache`]: the same
+//!   records exported to and imported from a registry (`--cache-to`/`--cache-from`).
 //! - [`output`]: store tags, OCI layout, docker-archive; [`registry_push`]: `--push` (base layers
 //!   mounted or found present, never downloaded).
 //! - [`progress`], [`runtimes`]: progress display; `--runtime` selection.
@@ -24,4 +25,5 @@ pub mod output;
 pub mod owner;
 pub mod progress;
 pub mod registry_push;
+pub mod remote_cache;
 pub mod runtimes;
