@@ -426,3 +426,54 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn add_url_follows_redirects_and_takes_the_time_from_last_modified() {
+    let lab = Lab::new();
+    let files = FileServer::start();
+    let target = files.publish("/real/data.bin", b"redirected!".to_vec());
+    // A second real HTTP server: /moved redirects to the file server, /dated sends a
+    // Last-Modified date.
+    let server = silo_tests::http::Server::start("redirector", move |conn| {
+        let Ok(mut writer) = conn.try_clone() else {
+            return;
+        };
+        let mut reader = std::io::BufReader::new(conn);
+        let Ok(Some(req)) = silo_tests::http::Request::read_from(&mut reader, 0) else {
+            return;
+        };
+        let _ = match req.path() {
+            "/moved" => {
+                silo_tests::http::write_response(&mut writer, 302, &[("Location", &target)], b"")
+            }
+            "/dated" => silo_tests::http::write_response(
+                &mut writer,
+                200,
+                &[("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT")],
+                b"old file",
+            ),
+            _ => silo_tests::http::write_response(&mut writer, 404, &[], b""),
+        };
+    });
+    let base = format!("http://{}", server.addr());
+    let out = lab.build(
+        "redirect",
+        &format!("FROM {BASE}\nADD {base}/moved /r/\nADD {base}/dated /r/\n"),
+        &[],
+        "example.com/redirect:v1",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = lab.ls("example.com/redirect:v1");
+    // The name comes from the URL as written, not the redirect target.
+    let moved = find(&listed, "r\\moved").unwrap_or_else(|| panic!("{listed:#?}"));
+    assert_eq!(moved["size"], 11);
+    assert_eq!(files.bytes_served("/real/data.bin"), 11);
+    let dated = find(&listed, "r\\dated").unwrap();
+    assert!(
+        dated["modified"]
+            .as_str()
+            .unwrap()
+            .starts_with("1994-11-06"),
+        "{dated:#?}"
+    );
+}
