@@ -477,3 +477,29 @@ fn add_url_follows_redirects_and_takes_the_time_from_last_modified() {
         "{dated:#?}"
     );
 }
+
+#[test]
+fn copy_link_layers_stay_cached_when_earlier_layers_change() {
+    let lab = Lab::new();
+    let dockerfile =
+        format!("FROM {BASE}\nCOPY a.txt /a.txt\nCOPY --link b.txt /b.txt\nCOPY c.txt /c.txt\n");
+    let files: [(&str, &[u8]); 3] = [("a.txt", b"a1"), ("b.txt", b"b"), ("c.txt", b"c")];
+    let first = lab.build("ctx", &dockerfile, &files, "example.com/link:v1");
+    assert!(first.status.success(), "{}", stderr(&first));
+    let files: [(&str, &[u8]); 3] = [("a.txt", b"a2"), ("b.txt", b"b"), ("c.txt", b"c")];
+    let second = lab.build("ctx", &dockerfile, &files, "example.com/link:v2");
+    assert!(second.status.success(), "{}", stderr(&second));
+    let log = stderr(&second);
+    // a.txt changed: its step and the plain COPY after it rebuild; the --link step is reused.
+    let cached: Vec<&str> = log.lines().filter(|l| l.contains("CACHED")).collect();
+    assert_eq!(cached.len(), 1, "{log}");
+    let step = cached[0].split_whitespace().next().unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with(&format!("{step} ")) && l.contains("COPY --link b.txt")),
+        "{log}"
+    );
+    let listed = lab.ls("example.com/link:v2");
+    assert_eq!(find(&listed, "a.txt").unwrap()["size"], 2);
+    assert_eq!(find(&listed, "b.txt").unwrap()["size"], 1);
+}

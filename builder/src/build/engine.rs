@@ -613,8 +613,23 @@ impl Engine<'_> {
         make: impl FnOnce(&mut Self) -> Result<ChangeSet, BuildError>,
     ) -> Result<LayerOutcome, BuildError> {
         let diff_ids: Vec<_> = state.layers.iter().map(|l| l.diff_id.clone()).collect();
+        let parent = cache::chain_id(&diff_ids);
+        self.layer_step_on(state, &parent, instruction, inputs, owner, make)
+    }
+
+    /// [`Self::layer_step`] with the parent part of the cache key given: the parent's chain ID,
+    /// or a fixed word for a `COPY --link` layer, which does not depend on what it sits on.
+    fn layer_step_on(
+        &mut self,
+        state: &mut StageState,
+        parent: &str,
+        instruction: &str,
+        inputs: &str,
+        owner: Option<Sid>,
+        make: impl FnOnce(&mut Self) -> Result<ChangeSet, BuildError>,
+    ) -> Result<LayerOutcome, BuildError> {
         let key = cache::step_key(
-            &cache::chain_id(&diff_ids),
+            parent,
             &format!("{instruction}\nflavor={:?}", state.flavor),
             inputs,
         );
@@ -769,16 +784,28 @@ impl Engine<'_> {
             .map_err(|e| setup(e.to_string()))?;
         let key = format!(
             "{} {:?} urls={urls:?} heredocs={} -> {dest} parents={} unpack={unpack} \
-             owner={owner:?} exclude={:?} {from_key}",
+             owner={owner:?} exclude={:?} link={} {from_key}",
             if copy.is_add { "ADD" } else { "COPY" },
             request.sources,
             request.heredocs.len(),
             request.parents,
             copy.exclude,
+            copy.link,
         );
         let changes = plan.changes;
         let scratch_dirs = plan.scratch;
-        let outcome = self.layer_step(state, &key, &plan.input_digest, owner, move |_| Ok(changes));
+        // `--link` (BuildKit): the layer is reused whatever the earlier layers are. A silo
+        // COPY layer never depends on its parent's content, so only the cache key changes.
+        let parent = if copy.link {
+            "link".to_string()
+        } else {
+            let diff_ids: Vec<_> = state.layers.iter().map(|l| l.diff_id.clone()).collect();
+            cache::chain_id(&diff_ids)
+        };
+        let outcome =
+            self.layer_step_on(state, &parent, &key, &plan.input_digest, owner, move |_| {
+                Ok(changes)
+            });
         drop(scratch_dirs);
         drop(downloads);
         outcome
