@@ -19,8 +19,8 @@ use registry_client::blobdir::BlobDir;
 use registry_client::credentials::CredentialEnv;
 use registry_client::manifest::{self, RawManifest};
 use registry_client::{
-    BlobOutcome, Client, ClientConfig, Credential, DefaultCredentials, ImageToPush, Isolation,
-    OsVersion, PlatformRequest, Progress, Reference,
+    BlobOutcome, Client, ClientConfig, Credential, CredentialSource, DefaultCredentials,
+    ImageToPush, Isolation, OsVersion, PlatformRequest, Progress, Reference,
 };
 use serde_json::{json, Value};
 
@@ -54,9 +54,11 @@ impl std::str::FromStr for Secret {
     }
 }
 
-/// Flags every registry verb takes.
+/// How to reach and authenticate to registries: the flags every command that talks to a
+/// registry takes (the transfer verbs, and `build`/`layers`/`ls`/`registry`/`diff` for registry
+/// bases and refs).
 #[derive(Debug, Clone, clap::Args)]
-pub struct RegistryOpts {
+pub struct AccessOpts {
     /// Credentials `user:password` for the registry (overrides stored ones).
     #[arg(
         long,
@@ -77,6 +79,107 @@ pub struct RegistryOpts {
     /// A CA certificate (PEM) to trust; may be repeated.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Vec<PathBuf>,
+}
+
+impl AccessOpts {
+    /// The credential environment, honouring `--authfile`.
+    pub fn credential_env(&self) -> CredentialEnv {
+        let mut env = CredentialEnv::from_process();
+        env.authfile_flag = self.authfile.clone();
+        env
+    }
+
+    /// `--creds` as a credential.
+    pub fn explicit_credential(&self) -> Result<Option<Credential>> {
+        let Some(Secret(c)) = &self.creds else {
+            return Ok(None);
+        };
+        let (u, p) = c.split_once(':').context("--creds must be USER:PASSWORD")?;
+        Ok(Some(Credential::Basic {
+            username: u.to_string(),
+            password: p.to_string(),
+        }))
+    }
+
+    /// `--ca-cert` files plus the `*.crt` files of `--cert-dir`.
+    pub fn ca_certs(&self) -> Result<Vec<PathBuf>> {
+        let mut ca = self.ca_cert.clone();
+        if let Some(dir) = &self.cert_dir {
+            let entries = std::fs::read_dir(dir)
+                .with_context(|| format!("reading --cert-dir {}", dir.display()))?;
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "crt") {
+                    ca.push(p);
+                }
+            }
+        }
+        Ok(ca)
+    }
+
+    /// Credentials: `--creds` for `registries`, else the documented file lookup.
+    pub fn credentials(&self, registries: &[&str]) -> Result<DefaultCredentials> {
+        let mut creds = DefaultCredentials::new(self.credential_env());
+        if let Some(c) = self.explicit_credential()? {
+            for r in registries {
+                creds = creds.with_explicit(r, c.clone());
+            }
+        }
+        Ok(creds)
+    }
+
+    /// A client with default transfer settings, for commands whose registries are known only
+    /// while they run (`build` bases and pushes, inspection refs): `--creds` applies to every
+    /// registry the command reaches.
+    pub fn client(&self, progress: Arc<dyn Progress>) -> Result<Arc<Client>> {
+        let cfg = ClientConfig {
+            tls_verify: self.tls_verify,
+            ca_certs: self.ca_certs()?,
+            ..ClientConfig::default()
+        };
+        let creds = EveryRegistry {
+            explicit: self.explicit_credential()?,
+            stored: DefaultCredentials::new(self.credential_env()),
+        };
+        Ok(Arc::new(Client::new(cfg, Arc::new(creds), progress)?))
+    }
+}
+
+impl AccessOpts {
+    /// Hands these flags to the lazy registry source (build bases, inspection refs) and the
+    /// build's push.
+    pub fn use_for_registry_refs(&self) -> Result<()> {
+        crate::store::registry_source::configure(
+            self.client(Arc::new(registry_client::NoProgress))?,
+        )?;
+        Ok(())
+    }
+}
+
+/// `--creds` for whichever registry asks, else the stored credentials.
+struct EveryRegistry {
+    explicit: Option<Credential>,
+    stored: DefaultCredentials,
+}
+
+impl CredentialSource for EveryRegistry {
+    fn credential(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> registry_client::Result<Option<Credential>> {
+        match &self.explicit {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.stored.credential(registry, repository),
+        }
+    }
+}
+
+/// Flags every registry verb takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryOpts {
+    #[command(flatten)]
+    pub access: AccessOpts,
     /// Blobs transferred at once.
     #[arg(long, short = 'j', default_value_t = 6, value_name = "N")]
     pub jobs: usize,
@@ -106,41 +209,11 @@ pub struct RegistryOpts {
 }
 
 impl RegistryOpts {
-    /// The credential environment, honouring `--authfile`.
-    pub fn credential_env(&self) -> CredentialEnv {
-        let mut env = CredentialEnv::from_process();
-        env.authfile_flag = self.authfile.clone();
-        env
-    }
-
-    /// `--creds` as a credential.
-    pub fn explicit_credential(&self) -> Result<Option<Credential>> {
-        let Some(Secret(c)) = &self.creds else {
-            return Ok(None);
-        };
-        let (u, p) = c.split_once(':').context("--creds must be USER:PASSWORD")?;
-        Ok(Some(Credential::Basic {
-            username: u.to_string(),
-            password: p.to_string(),
-        }))
-    }
-
     /// A client for `registries` (the ones `--creds` applies to).
     pub fn client(&self, registries: &[&str], progress: Arc<CliProgress>) -> Result<Arc<Client>> {
-        let mut ca = self.ca_cert.clone();
-        if let Some(dir) = &self.cert_dir {
-            let entries = std::fs::read_dir(dir)
-                .with_context(|| format!("reading --cert-dir {}", dir.display()))?;
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.extension().is_some_and(|x| x == "crt") {
-                    ca.push(p);
-                }
-            }
-        }
         let cfg = ClientConfig {
-            tls_verify: self.tls_verify,
-            ca_certs: ca,
+            tls_verify: self.access.tls_verify,
+            ca_certs: self.access.ca_certs()?,
             max_attempts: self.retries.max(1),
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
             concurrency: self.jobs.max(1),
@@ -151,12 +224,7 @@ impl RegistryOpts {
             chunk_size: self.chunk_size_kib.map(|k| k.max(1) << 10),
             ..ClientConfig::default()
         };
-        let mut creds = DefaultCredentials::new(self.credential_env());
-        if let Some(c) = self.explicit_credential()? {
-            for r in registries {
-                creds = creds.with_explicit(r, c.clone());
-            }
-        }
+        let creds = self.access.credentials(registries)?;
         Ok(Arc::new(Client::new(cfg, Arc::new(creds), progress)?))
     }
 
@@ -884,7 +952,7 @@ mod tests {
         let t = T::parse_from(["t", "--creds", "user:hunter2"]);
         assert!(!format!("{t:?}").contains("hunter2"));
         assert_eq!(
-            t.o.explicit_credential().unwrap(),
+            t.o.access.explicit_credential().unwrap(),
             Some(Credential::Basic {
                 username: "user".into(),
                 password: "hunter2".into()
