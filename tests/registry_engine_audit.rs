@@ -206,3 +206,36 @@ fn progress_plain_prints_each_blob_and_auto_is_quiet_off_a_terminal() {
     assert!(!auto.contains("downloaded"), "{auto}");
     assert!(!auto.contains('\r'), "{auto}");
 }
+
+#[test]
+fn blobs_download_in_parallel_up_to_the_jobs_cap() {
+    let registry = Registry::no_auth();
+    // Eight small layers behind a slow registry: each blob GET is held 400 ms, so transfers that
+    // run at once overlap for certain and the count in flight is the engine's concurrency.
+    let image = Image::random_linux(93, &[3000; 8]);
+    Pusher::new(&registry).push_image("cap/img", &image, Some("v1"));
+    let proxy = FaultProxy::start(registry.addr());
+    let blobs = image.distributable_blobs().count();
+    proxy.inject(
+        "GET",
+        "/blobs/sha256:",
+        Fault::Delay(std::time::Duration::from_millis(400)),
+        blobs,
+    );
+    let work = tempfile::tempdir().unwrap();
+    silo_cli::ok(&args![
+        "pull",
+        proxy.reference("cap/img:v1"),
+        "-j",
+        "3",
+        "--output",
+        format!("oci:{}", work.path().join("p").display()),
+        plain_http_flags()
+    ]);
+    assert_eq!(
+        proxy.max_concurrent("/blobs/sha256:"),
+        3,
+        "-j 3 runs exactly three blob downloads at once: {:#?}",
+        proxy.requests()
+    );
+}

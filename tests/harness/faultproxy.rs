@@ -36,6 +36,9 @@ pub enum Fault {
     /// Answer `307 Temporary Redirect` to this URL without contacting the registry (a registry
     /// that sends blob downloads to a CDN host).
     Redirect(String),
+    /// Hold the request this long before relaying it (a slow registry): makes transfers overlap
+    /// long enough for a test to count how many run at once.
+    Delay(Duration),
 }
 
 /// A rule: requests whose method equals `method` (any, if empty) and whose path contains
@@ -62,6 +65,9 @@ pub struct Relayed {
     pub body_bytes: u64,
     /// The fault applied, if any.
     pub fault: Option<Fault>,
+    /// When the request head arrived, and when the exchange ended (`None` while it runs).
+    pub started: Instant,
+    pub finished: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -150,6 +156,25 @@ impl FaultProxy {
         self.state.log.lock().unwrap().clone()
     }
 
+    /// The most exchanges whose target contains `path_contains` that were in flight at once.
+    pub fn max_concurrent(&self, path_contains: &str) -> usize {
+        let mut edges: Vec<(Instant, i32)> = Vec::new();
+        for r in self.requests() {
+            if r.target.contains(path_contains) {
+                edges.push((r.started, 1));
+                edges.push((r.finished.unwrap_or_else(Instant::now), -1));
+            }
+        }
+        // Ends sort before starts at the same instant: touching exchanges do not overlap.
+        edges.sort();
+        let (mut now, mut most) = (0i32, 0i32);
+        for (_, step) in edges {
+            now += step;
+            most = most.max(now);
+        }
+        most as usize
+    }
+
     /// Response-body bytes relayed for requests whose target contains `path_contains`.
     pub fn body_bytes_for(&self, path_contains: &str) -> u64 {
         self.requests()
@@ -193,9 +218,9 @@ impl State {
 
 fn relay(state: &State, upstream: SocketAddr, client: TcpStream) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(120)))?;
-    let mut client_out = client.try_clone()?;
+    let client_out = client.try_clone()?;
     let mut client_in = BufReader::new(client);
-    let Some(mut request) = read_head(&mut client_in)? else {
+    let Some(request) = read_head(&mut client_in)? else {
         return Ok(());
     };
     let method = request.method().to_string();
@@ -210,7 +235,28 @@ fn relay(state: &State, upstream: SocketAddr, client: TcpStream) -> std::io::Res
         status: 0,
         body_bytes: 0,
         fault: fault.clone(),
+        started: Instant::now(),
+        finished: None,
     });
+    let result = relay_request(
+        state, upstream, client_in, client_out, request, fault, record,
+    );
+    state.update(record, |r| r.finished = Some(Instant::now()));
+    result
+}
+
+fn relay_request(
+    state: &State,
+    upstream: SocketAddr,
+    mut client_in: BufReader<TcpStream>,
+    mut client_out: TcpStream,
+    mut request: crate::http::Head,
+    fault: Option<Fault>,
+    record: usize,
+) -> std::io::Result<()> {
+    if let Some(Fault::Delay(pause)) = &fault {
+        std::thread::sleep(*pause);
+    }
 
     if let Some(Fault::Status { code, retry_after }) = &fault {
         let body = serde_json::json!({"errors": [{
