@@ -27,7 +27,7 @@ use windows_sys::Win32::System::Registry::{
 use super::api::*;
 use super::guid::Guid;
 use super::host::HostFacts;
-use super::hresult::{HcsError, WAIT_TIMEOUT};
+use super::hresult::{HcsError, ERROR_TIMEOUT, WAIT_TIMEOUT};
 
 /// vmcompute's `DRIVER_INFO`: the filter-driver flavour and the folder holding the layer.
 #[repr(C)]
@@ -471,7 +471,7 @@ impl ComputeApi for HostComputeApi {
             hcs::HcsWaitForProcessExit(process.0 as hcs::HCS_PROCESS, millis, &mut result)
         };
         let document = take_hcs_string(result);
-        if hr as u32 == WAIT_TIMEOUT {
+        if matches!(hr as u32, WAIT_TIMEOUT | ERROR_TIMEOUT) {
             return Ok(WaitOutcome::TimedOut);
         }
         check("HcsWaitForProcessExit", hr, || document)?;
@@ -570,6 +570,7 @@ fn registry_dword(value: &str) -> io::Result<u32> {
 /// `Nano Server` on Windows Server, `Client` elsewhere).
 pub fn host_facts() -> io::Result<HostFacts> {
     let build = registry_string("CurrentBuildNumber")?;
+    let installation = registry_string("InstallationType")?;
     Ok(HostFacts {
         major: registry_dword("CurrentMajorVersionNumber")?,
         minor: registry_dword("CurrentMinorVersionNumber")?,
@@ -580,7 +581,6 @@ pub fn host_facts() -> io::Result<HostFacts> {
             )
         })?,
         ubr: registry_dword("UBR").unwrap_or(0),
-        server: registry_string("InstallationType")?.starts_with("Server")
-            || registry_string("InstallationType")?.starts_with("Nano"),
+        server: installation.starts_with("Server") || installation.starts_with("Nano"),
     })
 }

@@ -43,6 +43,8 @@ fn detail_suffix(detail: &Option<String>) -> String {
 pub const E_ACCESSDENIED: u32 = 0x8007_0005;
 /// `HRESULT_FROM_WIN32(WAIT_TIMEOUT)`.
 pub const WAIT_TIMEOUT: u32 = 0x8007_0102;
+/// `HRESULT_FROM_WIN32(ERROR_TIMEOUT)`, the other way a timed-out wait is reported.
+pub const ERROR_TIMEOUT: u32 = 0x8007_05B4;
 /// The compute system was already gone (terminate/close after it exited).
 pub const COMPUTE_SYSTEM_DOES_NOT_EXIST: u32 = 0xC037_010E;
 
@@ -56,7 +58,7 @@ pub fn describe(code: u32) -> &'static str {
         0x8007_00B7 => "already exists",
         0x8007_0015 => "the device is not ready",
         0x8007_048F => "the device is not connected",
-        WAIT_TIMEOUT => "the wait timed out",
+        WAIT_TIMEOUT | ERROR_TIMEOUT => "the wait timed out",
         0x8007_0057 => "invalid parameter",
         0x8000_4005 => "unspecified failure",
         0x8000_FFFF => "catastrophic failure",
