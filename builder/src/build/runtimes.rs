@@ -59,12 +59,28 @@ pub struct RuntimeUnavailable {
     pub reason: String,
 }
 
-fn hcs_unavailable() -> String {
-    if cfg!(windows) {
-        "the HCS runtime is not part of this silo build yet (issue 8)".into()
-    } else {
-        "HCS exists only on Windows hosts (Windows Server or Windows 11); on Linux use --runtime wine".into()
-    }
+/// The HCS runtime on a Windows host (layer folders under `<state_dir>/hcs`).
+#[cfg(any(windows, silo_check_windows))]
+fn hcs_runtime(
+    isolation: Isolation,
+    state_dir: &Path,
+) -> Result<Box<dyn Runtime>, RuntimeUnavailable> {
+    crate::runtime::hcs::HcsRuntime::on_host(state_dir, isolation)
+        .map(|r| Box::new(r) as Box<dyn Runtime>)
+        .map_err(|e| RuntimeUnavailable {
+            name: "hcs",
+            reason: format!("cannot create {}: {e}", state_dir.join("hcs").display()),
+        })
+}
+
+#[cfg(not(any(windows, silo_check_windows)))]
+fn hcs_runtime(_: Isolation, _: &Path) -> Result<Box<dyn Runtime>, RuntimeUnavailable> {
+    Err(RuntimeUnavailable {
+        name: "hcs",
+        reason: "HCS exists only on Windows hosts (Windows Server or Windows 11); on Linux \
+                 use --runtime wine"
+            .into(),
+    })
 }
 
 /// The runtime for `choice`; `state_dir` is the store root (the Wine runtime keeps its system
@@ -96,21 +112,15 @@ pub fn select(
             name: "wine",
             reason: "the Wine silo runs on Linux hosts only; on Windows use --runtime hcs".into(),
         }),
-        RuntimeChoice::Hcs => Err(RuntimeUnavailable {
-            name: "hcs",
-            reason: hcs_unavailable(),
-        }),
+        RuntimeChoice::Hcs => hcs_runtime(isolation, state_dir),
+        RuntimeChoice::Auto if cfg!(windows) => hcs_runtime(isolation, state_dir)
+            .or_else(|e| Ok(Box::new(NoneRuntime::fallback(e.reason)))),
         RuntimeChoice::Auto if cfg!(target_os = "linux") && WineRuntime::available() => {
             Ok(Box::new(WineRuntime::new(state_dir)))
         }
         RuntimeChoice::Auto => {
-            let reason = if cfg!(windows) {
-                hcs_unavailable()
-            } else {
-                "the Wine silo is not usable on this host (wine64 missing, or no permission for \
-                 namespaces; `--runtime wine` says which)"
-                    .into()
-            };
+            let reason = "the Wine silo is not usable on this host (wine64 missing, or no \
+                          permission for namespaces; `--runtime wine` says which)";
             Ok(Box::new(NoneRuntime::fallback(reason)))
         }
     }

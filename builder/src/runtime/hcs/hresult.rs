@@ -1,0 +1,101 @@
+//! HRESULTs from the Host Compute Service turned into errors a person can act on: the HCS
+//! operation that failed, the code in hex, its known meaning, and HCS's own error document when
+//! it sent one.
+
+/// One failed HCS call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("HCS {operation} failed: HRESULT 0x{code:08X} ({}){}", describe(*.code), detail_suffix(.detail))]
+pub struct HcsError {
+    /// The API call, e.g. `HcsCreateComputeSystem` or `ImportLayer`.
+    pub operation: &'static str,
+    /// The HRESULT as an unsigned 32-bit value.
+    pub code: u32,
+    /// The result document or extra context (layer path, compute-system ID), if any.
+    pub detail: Option<String>,
+}
+
+impl HcsError {
+    pub fn new(operation: &'static str, code: u32) -> Self {
+        HcsError {
+            operation,
+            code,
+            detail: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        if !detail.trim().is_empty() {
+            self.detail = Some(detail);
+        }
+        self
+    }
+}
+
+fn detail_suffix(detail: &Option<String>) -> String {
+    match detail {
+        Some(d) => format!(": {d}"),
+        None => String::new(),
+    }
+}
+
+/// `E_ACCESSDENIED`: silo was not run elevated.
+pub const E_ACCESSDENIED: u32 = 0x8007_0005;
+/// `HRESULT_FROM_WIN32(WAIT_TIMEOUT)`.
+pub const WAIT_TIMEOUT: u32 = 0x8007_0102;
+/// `HRESULT_FROM_WIN32(ERROR_TIMEOUT)`, the other way a timed-out wait is reported.
+pub const ERROR_TIMEOUT: u32 = 0x8007_05B4;
+/// The compute system was already gone (terminate/close after it exited).
+pub const COMPUTE_SYSTEM_DOES_NOT_EXIST: u32 = 0xC037_010E;
+
+/// The meaning of the HRESULTs HCS returns most often, with what to do about them.
+pub fn describe(code: u32) -> &'static str {
+    match code {
+        E_ACCESSDENIED => "access denied: run silo from an elevated (Administrator) prompt",
+        0x8007_0002 => "file not found",
+        0x8007_0003 => "path not found",
+        0x8007_0020 => "the file is in use by another process",
+        0x8007_00B7 => "already exists",
+        0x8007_0015 => "the device is not ready",
+        0x8007_048F => "the device is not connected",
+        WAIT_TIMEOUT | ERROR_TIMEOUT => "the wait timed out",
+        0x8007_0057 => "invalid parameter",
+        0x8000_4005 => "unspecified failure",
+        0x8000_FFFF => "catastrophic failure",
+        0x8007_0032 => "not supported",
+        // The HCS codes hcsshim names (internal/hcs/errors.go).
+        0xC037_0103 => "the HCS operation is still pending",
+        0xC037_0105 => "the compute system is not in a valid state for this request",
+        0xC037_0106 => "the compute system exited unexpectedly",
+        0xC037_010B => "the guest does not support this message",
+        0xC037_010D => "HCS rejected the JSON document (unsupported or invalid field)",
+        COMPUTE_SYSTEM_DOES_NOT_EXIST => "no compute system with this ID exists",
+        0xC037_0110 => "the compute system is already stopped",
+        0x8037_011F => "the process is already stopped",
+        _ => "no description known to silo; look the code up with `certutil -error`",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_names_operation_code_meaning_and_detail() {
+        let err = HcsError::new("HcsCreateComputeSystem", E_ACCESSDENIED).with_detail("id abc");
+        let text = err.to_string();
+        assert_eq!(
+            text,
+            "HCS HcsCreateComputeSystem failed: HRESULT 0x80070005 (access denied: run silo from \
+             an elevated (Administrator) prompt): id abc"
+        );
+        let unknown = HcsError::new("ExportLayer", 0x8123_4567).with_detail("  ");
+        assert_eq!(unknown.detail, None);
+        let text = unknown.to_string();
+        assert!(
+            text.contains("0x81234567") && text.contains("certutil"),
+            "{text}"
+        );
+        assert!(HcsError::new("x", 0xC037_010D).to_string().contains("JSON"));
+    }
+}

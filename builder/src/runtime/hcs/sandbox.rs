@@ -1,0 +1,242 @@
+//! One RUN step's silo on HCS (process isolation): a scratch layer on the image's imported
+//! layers, a compute system on it, the step's process, then export → [`ChangeSet`]. Whatever
+//! was set up is torn down in reverse order on every path — success, error, timeout or drop.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use super::api::{ComputeApi, ProcessHandle, SystemHandle, WaitOutcome};
+use super::export::read_export_folder;
+use super::guid::Guid;
+use super::schema;
+use crate::layer::ChangeSet;
+use crate::runtime::{ExitStatus, OutputSink, ProcessSpec, Sandbox};
+
+/// What the sandbox needs from the runtime.
+pub struct SandboxParts {
+    pub api: Arc<dyn ComputeApi>,
+    /// Imported read-only layers, nearest parent first, base last.
+    pub parents: Vec<PathBuf>,
+    /// Where this step's scratch layer goes (must not exist yet).
+    pub scratch: PathBuf,
+    /// Where the commit exports to (kept until the runtime is dropped: the ChangeSet's files
+    /// live there).
+    pub export_dir: PathBuf,
+    /// The compute system's ID.
+    pub id: String,
+    pub network_namespace: Option<String>,
+}
+
+/// Which steps of the set-up have happened (so teardown undoes exactly those).
+#[derive(Debug, Default)]
+struct Progress {
+    scratch_created: bool,
+    activated: bool,
+    prepared: bool,
+    system: Option<SystemHandle>,
+    process: Option<ProcessHandle>,
+}
+
+pub struct HcsSandbox {
+    parts: SandboxParts,
+    document: String,
+    progress: Progress,
+}
+
+impl HcsSandbox {
+    /// Creates, activates and mounts the scratch layer and builds the compute-system document.
+    pub fn prepare(parts: SandboxParts) -> anyhow::Result<HcsSandbox> {
+        let mut sandbox = HcsSandbox {
+            parts,
+            document: String::new(),
+            progress: Progress::default(),
+        };
+        let api = sandbox.parts.api.clone();
+        let (scratch, parents) = (&sandbox.parts.scratch, &sandbox.parts.parents);
+        // Marked before the call: a half-created scratch folder is destroyed too.
+        sandbox.progress.scratch_created = true;
+        api.create_scratch_layer(scratch, parents)?;
+        api.activate_layer(scratch)?;
+        sandbox.progress.activated = true;
+        api.prepare_layer(scratch, parents)?;
+        sandbox.progress.prepared = true;
+        let mut volume = api.layer_mount_path(scratch)?;
+        // Storage.Path must end in a backslash; GetLayerMountPath's answer does not always.
+        if !volume.ends_with('\\') {
+            volume.push('\\');
+        }
+        let mut layers = Vec::new();
+        for parent in parents {
+            layers.push(schema::HostLayer {
+                id: api.name_to_guid(&folder_name(parent))?.to_string(),
+                path: parent.display().to_string(),
+            });
+        }
+        let document = schema::process_isolated(&schema::ContainerInputs {
+            owner: "silo".into(),
+            host_name: "silo".into(),
+            layers,
+            scratch_volume: volume,
+            network_namespace: sandbox.parts.network_namespace.clone(),
+        });
+        sandbox.document = serde_json::to_string(&document)?;
+        Ok(sandbox)
+    }
+
+    /// Creates and starts the compute system on first use.
+    fn system(&mut self) -> anyhow::Result<SystemHandle> {
+        if let Some(system) = self.progress.system {
+            return Ok(system);
+        }
+        let api = self.parts.api.clone();
+        let system = api.create_compute_system(&self.parts.id, &self.document)?;
+        self.progress.system = Some(system);
+        api.start_compute_system(system)?;
+        Ok(system)
+    }
+
+    /// Stops the compute system (terminate: a build step's container has nothing to save).
+    fn stop_system(&mut self) -> anyhow::Result<()> {
+        let api = self.parts.api.clone();
+        if let Some(process) = self.progress.process.take() {
+            api.close_process(process);
+        }
+        if let Some(system) = self.progress.system.take() {
+            let terminated = api.terminate_compute_system(system);
+            api.close_compute_system(system);
+            match terminated {
+                Err(e) if e.code != super::hresult::COMPUTE_SYSTEM_DOES_NOT_EXIST => {
+                    return Err(e.into())
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes whatever set-up is left; errors are logged (teardown must go on).
+    fn teardown(&mut self) {
+        if let Err(e) = self.stop_system() {
+            tracing::warn!("HCS teardown: {e}");
+        }
+        let api = self.parts.api.clone();
+        let scratch = self.parts.scratch.clone();
+        let steps: [(bool, &dyn Fn() -> super::api::ApiResult<()>); 3] = [
+            (self.progress.prepared, &|| api.unprepare_layer(&scratch)),
+            (self.progress.activated, &|| api.deactivate_layer(&scratch)),
+            (self.progress.scratch_created, &|| {
+                api.destroy_layer(&scratch)
+            }),
+        ];
+        for (done, undo) in steps {
+            if done {
+                if let Err(e) = undo() {
+                    tracing::warn!("HCS teardown: {e}");
+                }
+            }
+        }
+        self.progress = Progress::default();
+    }
+}
+
+fn folder_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The compute-system ID for one step: derived from the scratch folder, so a crashed build's
+/// system can be found again.
+pub fn system_id(scratch: &Path) -> String {
+    Guid::derived_from_name("silo-hcs-step", &scratch.display().to_string()).to_string()
+}
+
+enum Relay {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+}
+
+impl Sandbox for HcsSandbox {
+    fn run(
+        &mut self,
+        process: &ProcessSpec,
+        output: &mut dyn OutputSink,
+    ) -> anyhow::Result<ExitStatus> {
+        let system = self.system()?;
+        let api = self.parts.api.clone();
+        let parameters = serde_json::to_string(&schema::process_parameters(process))?;
+        let (handle, pipes) = api.create_process(system, &parameters)?;
+        self.progress.process = Some(handle);
+        // Both pipes are drained while the process runs (a full pipe would block it); chunks
+        // reach the sink on this thread, in arrival order.
+        let (tx, rx) = mpsc::channel::<Relay>();
+        let outcome = std::thread::scope(|scope| {
+            for (pipe, is_stdout) in [(pipes.stdout, true), (pipes.stderr, false)] {
+                let Some(mut pipe) = pipe else { continue };
+                let tx = tx.clone();
+                scope.spawn(move || {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = pipe.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        let chunk = buf[..n].to_vec();
+                        let msg = if is_stdout {
+                            Relay::Stdout(chunk)
+                        } else {
+                            Relay::Stderr(chunk)
+                        };
+                        if tx.send(msg).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let waiter = scope.spawn(|| api.wait_process(handle, process.timeout));
+            for msg in rx {
+                match msg {
+                    Relay::Stdout(b) => output.stdout(&b),
+                    Relay::Stderr(b) => output.stderr(&b),
+                }
+            }
+            waiter.join().expect("the wait thread does not panic")
+        });
+        match outcome? {
+            WaitOutcome::Exited => {
+                let code = api.process_exit_code(handle)?;
+                if let Some(p) = self.progress.process.take() {
+                    api.close_process(p);
+                }
+                Ok(ExitStatus { code })
+            }
+            WaitOutcome::TimedOut => {
+                self.stop_system()?;
+                anyhow::bail!(
+                    "the RUN step did not finish within its timeout ({:?}); its compute system \
+                     was terminated",
+                    process.timeout.unwrap_or_default()
+                )
+            }
+        }
+    }
+
+    fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
+        self.stop_system()?;
+        let api = self.parts.api.clone();
+        let scratch = self.parts.scratch.clone();
+        api.unprepare_layer(&scratch)?;
+        self.progress.prepared = false;
+        api.export_layer(&scratch, &self.parts.export_dir, &self.parts.parents)?;
+        let changes = read_export_folder(&self.parts.export_dir)?;
+        self.teardown();
+        Ok(changes)
+    }
+}
+
+impl Drop for HcsSandbox {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}

@@ -1,0 +1,200 @@
+//! Golden documents: the exact JSON HCS receives, field names as in hcsshim's schema2 types.
+
+use super::*;
+use crate::runtime::ProcessSpec;
+
+fn inputs() -> ContainerInputs {
+    ContainerInputs {
+        owner: "silo".into(),
+        host_name: "buildstep".into(),
+        layers: vec![
+            HostLayer {
+                id: "11111111-2222-3333-4444-555555555555".into(),
+                path: r"C:\ProgramData\silo\hcs\layers\aaa".into(),
+            },
+            HostLayer {
+                id: "66666666-7777-8888-9999-000000000000".into(),
+                path: r"C:\ProgramData\silo\hcs\layers\base".into(),
+            },
+        ],
+        scratch_volume: r"\\?\Volume{0d3f4a5e-1111-2222-3333-444455556666}\".into(),
+        network_namespace: Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee".into()),
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap()
+}
+
+#[test]
+fn process_isolated_container_document() {
+    let want = r#"{
+  "Owner": "silo",
+  "SchemaVersion": {
+    "Major": 2,
+    "Minor": 1
+  },
+  "Container": {
+    "GuestOs": {
+      "HostName": "buildstep"
+    },
+    "Storage": {
+      "Layers": [
+        {
+          "Id": "11111111-2222-3333-4444-555555555555",
+          "Path": "C:\\ProgramData\\silo\\hcs\\layers\\aaa"
+        },
+        {
+          "Id": "66666666-7777-8888-9999-000000000000",
+          "Path": "C:\\ProgramData\\silo\\hcs\\layers\\base"
+        }
+      ],
+      "Path": "\\\\?\\Volume{0d3f4a5e-1111-2222-3333-444455556666}\\"
+    },
+    "Networking": {
+      "AllowUnqualifiedDnsQuery": true,
+      "Namespace": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    }
+  },
+  "ShouldTerminateOnLastHandleClosed": true
+}"#;
+    assert_eq!(json(&process_isolated(&inputs())), want);
+    let offline = ContainerInputs {
+        network_namespace: None,
+        ..inputs()
+    };
+    assert!(!json(&process_isolated(&offline)).contains("Networking"));
+}
+
+#[test]
+fn hyperv_utility_vm_and_hosted_container_documents() {
+    let layers = inputs().layers;
+    let uvm = utility_vm(
+        "silo",
+        r"C:\layers\base\UtilityVM\Files",
+        r"C:\scratch\uvm.vhdx",
+        r"C:\scratch\sandbox.vhdx",
+        &layers[1..],
+        1024,
+        2,
+    );
+    let want_uvm = r#"{
+  "Owner": "silo",
+  "SchemaVersion": {
+    "Major": 2,
+    "Minor": 1
+  },
+  "VirtualMachine": {
+    "StopOnReset": true,
+    "Chipset": {
+      "Uefi": {
+        "BootThis": {
+          "DevicePath": "\\EFI\\Microsoft\\Boot\\bootmgfw.efi",
+          "DeviceType": "VmbFs"
+        }
+      }
+    },
+    "ComputeTopology": {
+      "Memory": {
+        "SizeInMB": 1024,
+        "AllowOvercommit": true
+      },
+      "Processor": {
+        "Count": 2
+      }
+    },
+    "Devices": {
+      "Scsi": {
+        "0": {
+          "Attachments": {
+            "0": {
+              "Path": "C:\\scratch\\uvm.vhdx",
+              "Type": "VirtualDisk"
+            },
+            "1": {
+              "Path": "C:\\scratch\\sandbox.vhdx",
+              "Type": "VirtualDisk"
+            }
+          }
+        }
+      },
+      "VirtualSmb": {
+        "Shares": [
+          {
+            "Name": "os",
+            "Path": "C:\\layers\\base\\UtilityVM\\Files",
+            "Options": {
+              "ReadOnly": true,
+              "ShareRead": true,
+              "CacheIo": true,
+              "PseudoOplocks": true,
+              "TakeBackupPrivilege": true
+            }
+          },
+          {
+            "Name": "66666666-7777-8888-9999-000000000000",
+            "Path": "C:\\ProgramData\\silo\\hcs\\layers\\base",
+            "Options": {
+              "ReadOnly": true,
+              "ShareRead": true,
+              "CacheIo": true,
+              "PseudoOplocks": true,
+              "TakeBackupPrivilege": true
+            }
+          }
+        ]
+      }
+    }
+  },
+  "ShouldTerminateOnLastHandleClosed": true
+}"#;
+    assert_eq!(json(&uvm), want_uvm);
+
+    let hosted = hosted_in_utility_vm(&inputs(), "uvm-id");
+    let value: serde_json::Value = serde_json::to_value(&hosted).unwrap();
+    assert_eq!(value["HostingSystemId"], "uvm-id");
+    assert!(value.get("Container").is_none(), "{value}");
+    let container = &value["HostedSystem"]["Container"];
+    assert_eq!(value["HostedSystem"]["SchemaVersion"]["Major"], 2);
+    assert_eq!(
+        container["Storage"]["Layers"][0]["Path"],
+        r"\\?\VMSMB\VSMB-{dcc079ae-60ba-4d07-847c-3493609c0870}\11111111-2222-3333-4444-555555555555"
+    );
+    assert_eq!(
+        container["Storage"]["Layers"][1]["Id"],
+        "66666666-7777-8888-9999-000000000000"
+    );
+}
+
+#[test]
+fn process_document() {
+    let spec = ProcessSpec {
+        args: vec!["cmd".into(), "/S".into(), "/C".into(), "echo a b".into()],
+        command_line: None,
+        env: [("PATH".to_string(), r"C:\Windows\system32".to_string())].into(),
+        working_dir: r"C:\app".into(),
+        user: "ContainerUser".into(),
+        timeout: None,
+    };
+    let want = r#"{
+  "CommandLine": "cmd /S /C \"echo a b\"",
+  "WorkingDirectory": "C:\\app",
+  "Environment": {
+    "PATH": "C:\\Windows\\system32"
+  },
+  "User": "ContainerUser",
+  "EmulateConsole": false,
+  "CreateStdInPipe": false,
+  "CreateStdOutPipe": true,
+  "CreateStdErrPipe": true
+}"#;
+    assert_eq!(json(&process_parameters(&spec)), want);
+    let defaults = process_parameters(&ProcessSpec {
+        command_line: Some("cmd /S /C dir".into()),
+        ..ProcessSpec::default()
+    });
+    let value = serde_json::to_value(&defaults).unwrap();
+    assert_eq!(value["WorkingDirectory"], r"C:\");
+    assert_eq!(value["CommandLine"], "cmd /S /C dir");
+    assert!(value.get("User").is_none(), "{value}");
+}

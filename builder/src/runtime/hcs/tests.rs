@@ -1,0 +1,413 @@
+//! The runtime's step sequence against a recording fake of [`ComputeApi`]: call order, a
+//! failure injected at each call, cleanup on every path. The layer tars, the import staging
+//! and the export folder → ChangeSet conversion are the real code.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::api::*;
+use super::guid::Guid;
+use super::hresult::HcsError;
+use super::*;
+use crate::layer::HiveName;
+use crate::runtime::{LayerRef, OutputSink, ProcessSpec};
+
+#[derive(Default)]
+struct Fake {
+    calls: Mutex<Vec<String>>,
+    fail_at: Option<&'static str>,
+    timeout: bool,
+    documents: Mutex<Vec<String>>,
+}
+
+impl Fake {
+    fn failing(op: &'static str) -> Fake {
+        Fake {
+            fail_at: Some(op),
+            ..Fake::default()
+        }
+    }
+
+    fn call(&self, op: &'static str) -> ApiResult<()> {
+        self.calls.lock().unwrap().push(op.to_string());
+        if self.fail_at == Some(op) {
+            return Err(HcsError::new(op, 0x8000_4005));
+        }
+        Ok(())
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl ComputeApi for Fake {
+    fn name_to_guid(&self, name: &str) -> ApiResult<Guid> {
+        self.call("NameToGuid")?;
+        Ok(Guid::derived_from_name("fake", name))
+    }
+    fn import_layer(&self, layer: &Path, source: &Path, parents: &[PathBuf]) -> ApiResult<()> {
+        self.call("ImportLayer")?;
+        assert!(source.join("tombstones.txt").exists());
+        assert_eq!(parents.len(), 1, "the base is the only parent of layer 2");
+        std::fs::create_dir_all(layer).unwrap();
+        Ok(())
+    }
+    fn process_base_layer(&self, layer: &Path) -> ApiResult<()> {
+        assert!(layer.join("Files/Windows/System32/cmd.exe").exists());
+        self.call("ProcessBaseImage")
+    }
+    fn process_utility_vm(&self, _: &Path) -> ApiResult<()> {
+        self.call("ProcessUtilityImage")
+    }
+    fn create_scratch_layer(&self, _: &Path, parents: &[PathBuf]) -> ApiResult<()> {
+        assert_eq!(parents.len(), 2);
+        self.call("CreateSandboxLayer")
+    }
+    fn activate_layer(&self, _: &Path) -> ApiResult<()> {
+        self.call("ActivateLayer")
+    }
+    fn prepare_layer(&self, _: &Path, _: &[PathBuf]) -> ApiResult<()> {
+        self.call("PrepareLayer")
+    }
+    fn layer_mount_path(&self, _: &Path) -> ApiResult<String> {
+        self.call("GetLayerMountPath")?;
+        Ok(r"\\?\Volume{0d3f4a5e-1111-2222-3333-444455556666}".into())
+    }
+    fn unprepare_layer(&self, _: &Path) -> ApiResult<()> {
+        self.call("UnprepareLayer")
+    }
+    fn deactivate_layer(&self, _: &Path) -> ApiResult<()> {
+        self.call("DeactivateLayer")
+    }
+    fn export_layer(&self, _: &Path, folder: &Path, _: &[PathBuf]) -> ApiResult<()> {
+        self.call("ExportLayer")?;
+        std::fs::create_dir_all(folder.join("Files/app")).unwrap();
+        std::fs::create_dir_all(folder.join("Hives")).unwrap();
+        std::fs::write(folder.join("Files/app/out.txt"), b"built").unwrap();
+        std::fs::write(folder.join("Hives/Software_Delta"), b"delta bytes").unwrap();
+        std::fs::write(
+            folder.join("tombstones.txt"),
+            b"\xEF\xBB\xBFVersion 1.0\r\n\\app\\old\r\n",
+        )
+        .unwrap();
+        Ok(())
+    }
+    fn destroy_layer(&self, _: &Path) -> ApiResult<()> {
+        self.call("DestroyLayer")
+    }
+    fn create_compute_system(&self, _: &str, document: &str) -> ApiResult<SystemHandle> {
+        self.call("HcsCreateComputeSystem")?;
+        self.documents.lock().unwrap().push(document.into());
+        Ok(SystemHandle(7))
+    }
+    fn start_compute_system(&self, _: SystemHandle) -> ApiResult<()> {
+        self.call("HcsStartComputeSystem")
+    }
+    fn create_process(
+        &self,
+        _: SystemHandle,
+        parameters: &str,
+    ) -> ApiResult<(ProcessHandle, ProcessPipes)> {
+        self.call("HcsCreateProcess")?;
+        self.documents.lock().unwrap().push(parameters.into());
+        Ok((
+            ProcessHandle(9),
+            ProcessPipes {
+                stdout: Some(Box::new(Cursor::new(b"hello out".to_vec()))),
+                stderr: Some(Box::new(Cursor::new(b"hello err".to_vec()))),
+            },
+        ))
+    }
+    fn wait_process(&self, _: ProcessHandle, _: Option<Duration>) -> ApiResult<WaitOutcome> {
+        self.call("HcsWaitForProcessExit")?;
+        Ok(if self.timeout {
+            WaitOutcome::TimedOut
+        } else {
+            WaitOutcome::Exited
+        })
+    }
+    fn process_exit_code(&self, _: ProcessHandle) -> ApiResult<i32> {
+        self.call("HcsGetProcessProperties")?;
+        Ok(3)
+    }
+    fn terminate_compute_system(&self, _: SystemHandle) -> ApiResult<()> {
+        self.call("HcsTerminateComputeSystem")
+    }
+    fn close_process(&self, _: ProcessHandle) {
+        self.calls.lock().unwrap().push("HcsCloseProcess".into());
+    }
+    fn close_compute_system(&self, _: SystemHandle) {
+        self.calls
+            .lock()
+            .unwrap()
+            .push("HcsCloseComputeSystem".into());
+    }
+}
+
+#[derive(Default)]
+struct Collect {
+    out: Vec<u8>,
+    err: Vec<u8>,
+}
+
+impl OutputSink for Collect {
+    fn stdout(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+    fn stderr(&mut self, bytes: &[u8]) {
+        self.err.extend_from_slice(bytes);
+    }
+}
+
+fn write_tar(path: &Path, entries: &[(&str, Option<&[u8]>)]) {
+    let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for (name, data) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(if data.is_some() {
+            tar::EntryType::Regular
+        } else {
+            tar::EntryType::Directory
+        });
+        header.set_size(data.map_or(0, |d| d.len() as u64));
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, name, data.unwrap_or(&[]))
+            .unwrap();
+    }
+    builder.finish().unwrap();
+}
+
+/// A state dir and a two-layer image (base with `UtilityVM/Files`, then one change layer).
+fn image(dir: &Path) -> SandboxSpec {
+    let base = dir.join("base.tar");
+    write_tar(
+        &base,
+        &[
+            ("Files", None),
+            ("Files/Windows", None),
+            ("Files/Windows/System32", None),
+            ("Files/Windows/System32/cmd.exe", Some(b"MZ")),
+            ("UtilityVM", None),
+            ("UtilityVM/Files", None),
+        ],
+    );
+    let top = dir.join("top.tar");
+    write_tar(
+        &top,
+        &[
+            ("Hives", None),
+            ("Files", None),
+            ("Files/app", None),
+            ("Files/app/old", Some(b"x")),
+        ],
+    );
+    SandboxSpec {
+        layers: vec![
+            LayerRef {
+                diff_id: "sha256:base".into(),
+                blob_path: base,
+            },
+            LayerRef {
+                diff_id: "sha256:top".into(),
+                blob_path: top,
+            },
+        ],
+        network: crate::runtime::NetworkMode::None,
+    }
+}
+
+fn step() -> ProcessSpec {
+    ProcessSpec {
+        command_line: Some("cmd /S /C echo hi".into()),
+        working_dir: r"C:\".into(),
+        timeout: Some(Duration::from_secs(60)),
+        ..ProcessSpec::default()
+    }
+}
+
+const IMPORT: [&str; 3] = ["ProcessBaseImage", "ProcessUtilityImage", "ImportLayer"];
+const PREPARE: [&str; 6] = [
+    "CreateSandboxLayer",
+    "ActivateLayer",
+    "PrepareLayer",
+    "GetLayerMountPath",
+    "NameToGuid",
+    "NameToGuid",
+];
+const RUN: [&str; 6] = [
+    "HcsCreateComputeSystem",
+    "HcsStartComputeSystem",
+    "HcsCreateProcess",
+    "HcsWaitForProcessExit",
+    "HcsGetProcessProperties",
+    "HcsCloseProcess",
+];
+const COMMIT: [&str; 6] = [
+    "HcsTerminateComputeSystem",
+    "HcsCloseComputeSystem",
+    "UnprepareLayer",
+    "ExportLayer",
+    "DeactivateLayer",
+    "DestroyLayer",
+];
+
+/// Calls made after the export, during teardown only.
+const TEARDOWN_ONLY: [&str; 2] = ["DeactivateLayer", "DestroyLayer"];
+
+fn run_step(fake: Arc<Fake>, state: &Path, spec: &SandboxSpec) -> anyhow::Result<ChangeSetAndExit> {
+    let runtime = HcsRuntime::new(fake, state, Isolation::Process)?;
+    let mut sandbox = runtime.prepare(spec)?;
+    let mut sink = Collect::default();
+    let status = sandbox.run(&step(), &mut sink)?;
+    let changes = sandbox.commit()?;
+    Ok((changes, status.code, sink))
+}
+
+type ChangeSetAndExit = (crate::layer::ChangeSet, i32, Collect);
+
+#[test]
+fn a_step_runs_create_start_process_wait_export_close_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = image(dir.path());
+    let fake = Arc::new(Fake::default());
+    let (changes, code, sink) = run_step(fake.clone(), &dir.path().join("state"), &spec).unwrap();
+    let want: Vec<&str> = [&IMPORT[..], &PREPARE, &RUN, &COMMIT].concat();
+    assert_eq!(fake.calls(), want);
+    assert_eq!(code, 3);
+    assert_eq!(sink.out, b"hello out");
+    assert_eq!(sink.err, b"hello err");
+    assert_eq!(changes.deletions, ["app/old"]);
+    assert_eq!(changes.hive_deltas[&HiveName::Software], b"delta bytes");
+    let docs = fake.documents.lock().unwrap().clone();
+    let system: serde_json::Value = serde_json::from_str(&docs[0]).unwrap();
+    let layers = system["Container"]["Storage"]["Layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    assert!(layers[1]["Path"]
+        .as_str()
+        .unwrap()
+        .ends_with(&hex::encode(sha2::Sha256::digest(b"sha256:base\n"))));
+    assert!(system["Container"]["Storage"]["Path"]
+        .as_str()
+        .unwrap()
+        .ends_with("}\\"));
+    let process: serde_json::Value = serde_json::from_str(&docs[1]).unwrap();
+    assert_eq!(process["CommandLine"], "cmd /S /C echo hi");
+
+    // A second build on the same state reuses the imported layers.
+    let again = Arc::new(Fake::default());
+    run_step(again.clone(), &dir.path().join("state"), &spec).unwrap();
+    assert_eq!(again.calls(), [&PREPARE[..], &RUN, &COMMIT].concat());
+}
+
+#[test]
+fn a_failure_at_each_call_names_it_and_cleanup_still_runs() {
+    let all: Vec<&'static str> = [&IMPORT[..], &PREPARE, &RUN, &COMMIT]
+        .concat()
+        .into_iter()
+        .filter(|op| !op.starts_with("HcsClose"))
+        .collect();
+    for op in all {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = image(dir.path());
+        let fake = Arc::new(Fake::failing(op));
+        let result = run_step(fake.clone(), &dir.path().join("state"), &spec);
+        let calls = fake.calls();
+        if TEARDOWN_ONLY.contains(&op) {
+            // The layer is already exported: a teardown failure is logged, not fatal, and
+            // the remaining teardown still runs.
+            assert!(result.is_ok(), "{op}");
+            assert_eq!(
+                calls.last().map(String::as_str),
+                Some("DestroyLayer"),
+                "{op}"
+            );
+            continue;
+        }
+        let err = match result {
+            Ok(_) => panic!("a failing {op} must fail the step"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(op), "failure at {op} surfaced as: {err}");
+        let count = |name: &str| calls.iter().filter(|c| *c == name).count();
+        let created = |name: &str| calls.iter().any(|c| c == name);
+        // Whatever was set up was undone.
+        if created("HcsCreateComputeSystem") && op != "HcsCreateComputeSystem" {
+            assert_eq!(count("HcsCloseComputeSystem"), 1, "{op}: {calls:?}");
+        }
+        if created("HcsCreateProcess") && op != "HcsCreateProcess" {
+            assert_eq!(count("HcsCloseProcess"), 1, "{op}: {calls:?}");
+        }
+        if created("CreateSandboxLayer") {
+            assert!(created("DestroyLayer"), "{op}: {calls:?}");
+        }
+        if created("ActivateLayer") && op != "ActivateLayer" {
+            assert!(created("DeactivateLayer"), "{op}: {calls:?}");
+        }
+        if created("PrepareLayer") && op != "PrepareLayer" {
+            assert!(created("UnprepareLayer"), "{op}: {calls:?}");
+        }
+    }
+}
+
+#[test]
+fn a_timeout_terminates_the_compute_system_and_drop_tears_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = image(dir.path());
+    let fake = Arc::new(Fake {
+        timeout: true,
+        ..Fake::default()
+    });
+    let runtime =
+        HcsRuntime::new(fake.clone(), &dir.path().join("state"), Isolation::Process).unwrap();
+    let mut sandbox = runtime.prepare(&spec).unwrap();
+    let err = sandbox
+        .run(&step(), &mut Collect::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("timeout") && err.contains("terminated"),
+        "{err}"
+    );
+    let calls = fake.calls();
+    let after_wait: Vec<&str> = calls
+        .iter()
+        .skip_while(|c| *c != "HcsWaitForProcessExit")
+        .skip(1)
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        after_wait,
+        [
+            "HcsCloseProcess",
+            "HcsTerminateComputeSystem",
+            "HcsCloseComputeSystem"
+        ]
+    );
+    drop(sandbox);
+    let tail: Vec<String> = fake.calls().split_off(calls.len());
+    assert_eq!(tail, ["UnprepareLayer", "DeactivateLayer", "DestroyLayer"]);
+}
+
+#[test]
+fn hyperv_and_empty_images_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime =
+        HcsRuntime::new(Arc::new(Fake::default()), dir.path(), Isolation::HyperV).unwrap();
+    let err = runtime
+        .prepare(&image(dir.path()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("Hyper-V"), "{err}");
+    let runtime =
+        HcsRuntime::new(Arc::new(Fake::default()), dir.path(), Isolation::Process).unwrap();
+    let err = runtime
+        .prepare(&SandboxSpec::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("base image"), "{err}");
+}
