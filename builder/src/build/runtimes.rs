@@ -60,7 +60,7 @@ pub struct RuntimeUnavailable {
 }
 
 /// The HCS runtime on a Windows host (layer folders under `<state_dir>/hcs`).
-#[cfg(any(windows, silo_check_windows))]
+#[cfg(any(windows, feature = "check-windows"))]
 fn hcs_runtime(
     isolation: Isolation,
     state_dir: &Path,
@@ -73,7 +73,7 @@ fn hcs_runtime(
         })
 }
 
-#[cfg(not(any(windows, silo_check_windows)))]
+#[cfg(not(any(windows, feature = "check-windows")))]
 fn hcs_runtime(_: Isolation, _: &Path) -> Result<Box<dyn Runtime>, RuntimeUnavailable> {
     Err(RuntimeUnavailable {
         name: "hcs",

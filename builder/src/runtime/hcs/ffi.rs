@@ -3,7 +3,7 @@
 //! (schema v2, operation-based), host facts from the registry. Kept thin: UTF-16 conversion,
 //! handle ownership, HRESULT → [`HcsError`]; every decision lives above it.
 //!
-//! Compiled on Windows, and on Linux with `--cfg silo_check_windows` so CI type-checks it;
+//! Compiled on Windows, and on Linux with the `check-windows` feature so CI type-checks it;
 //! it has not yet been run on Windows by this project's CI.
 
 #![allow(unsafe_code)]

@@ -3,7 +3,7 @@
 //! `ExportLayer` (with the `Hives/*_Delta` files Windows produces).
 //!
 //! - `api.rs` — the [`api::ComputeApi`] trait (every HCS call); `ffi.rs` implements it over
-//!   vmcompute.dll / computecore.dll (Windows, or `--cfg silo_check_windows` for type-checking).
+//!   vmcompute.dll / computecore.dll (Windows, or the `check-windows` feature for type-checking).
 //! - `import.rs` — image layer tar → import folder; `export.rs` — export folder → ChangeSet.
 //! - `schema.rs` — the v2 JSON documents; `argv.rs` — Windows command lines; `guid.rs`;
 //!   `hresult.rs` — readable errors; `host.rs` — host build and isolation choice.
@@ -12,7 +12,7 @@
 pub mod api;
 pub mod argv;
 pub mod export;
-#[cfg(any(windows, silo_check_windows))]
+#[cfg(any(windows, feature = "check-windows"))]
 pub mod ffi;
 pub mod guid;
 pub mod host;
@@ -71,7 +71,7 @@ impl HcsRuntime {
     }
 
     /// The real runtime on this Windows host.
-    #[cfg(any(windows, silo_check_windows))]
+    #[cfg(any(windows, feature = "check-windows"))]
     pub fn on_host(state_dir: &Path, isolation: Isolation) -> std::io::Result<HcsRuntime> {
         HcsRuntime::new(Arc::new(ffi::HostComputeApi), state_dir, isolation)
     }
