@@ -98,7 +98,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn add_url_lands_in_the_layer_named_after_the_url_and_is_cached() {
+fn add_url_lands_in_the_layer_named_after_the_url_and_is_cached_by_checksum_or_content() {
     let lab = Lab::new();
     let server = FileServer::start();
     let body = b"MZ fake installer bytes\n".repeat(100);
@@ -128,6 +128,13 @@ fn add_url_lands_in_the_layer_named_after_the_url_and_is_cached() {
     assert!(again.status.success(), "{}", stderr(&again));
     let log = stderr(&again);
     assert_eq!(log.matches("CACHED").count(), 2, "{log}");
+    // The --checksum step's cache input is the checksum: no second download. The other URL is
+    // fetched again to learn its content.
+    assert_eq!(server.bytes_served("/dl/tool.exe"), body.len() as u64);
+    assert_eq!(
+        server.bytes_served("/dl/bundle.tar.gz"),
+        2 * gz.len() as u64
+    );
     // Changed content behind the same URL (no checksum on this one): rebuilt.
     server.publish("/dl/bundle.tar.gz", b"other".to_vec());
     let changed = lab.build("ctx", &dockerfile, &[], "example.com/add:v3");

@@ -703,7 +703,16 @@ impl Engine<'_> {
         }
         let (urls, paths): (Vec<String>, Vec<String>) =
             copy.sources.iter().cloned().partition(|s| is_url(s));
-        let downloads = self.download_urls(copy, &urls)?;
+        let checksum = url_checksum(copy, &urls)?;
+        // `ADD --checksum=… URL` names its content up front: its cache input is the checksum,
+        // so a cached step downloads nothing (BuildKit's behaviour). Other URLs are downloaded
+        // now and their content digest is the cache input.
+        let pinned = checksum.is_some() && copy.contents.is_empty();
+        let downloads = if pinned {
+            Vec::new()
+        } else {
+            self.download_urls(&urls, checksum.as_ref())?
+        };
         // Classic-mode destinations come as `\app\x\`; the copy planner takes `/app/x/`.
         let dest = format!("/{}", copy.dest.replace('\\', "/").trim_start_matches('/'));
         let owner = match copy.chown.as_str() {
@@ -780,8 +789,7 @@ impl Engine<'_> {
         let context_filter: &dyn PathFilter = if use_ignore { self.ignore } else { &no_filter };
         let filter = BothFilters(context_filter, &exclude);
         let tree = SourceTree::new(root, display, &filter);
-        let plan = plan_copy(&tree, &request, &self.scratch.join("add"))
-            .map_err(|e| setup(e.to_string()))?;
+        let add_scratch = self.scratch.join("add");
         let key = format!(
             "{} {:?} urls={urls:?} heredocs={} -> {dest} parents={} unpack={unpack} \
              owner={owner:?} exclude={:?} link={} {from_key}",
@@ -792,8 +800,6 @@ impl Engine<'_> {
             copy.exclude,
             copy.link,
         );
-        let changes = plan.changes;
-        let scratch_dirs = plan.scratch;
         // `--link` (BuildKit): the layer is reused whatever the earlier layers are. A silo
         // COPY layer never depends on its parent's content, so only the cache key changes.
         let parent = if copy.link {
@@ -802,6 +808,24 @@ impl Engine<'_> {
             let diff_ids: Vec<_> = state.layers.iter().map(|l| l.diff_id.clone()).collect();
             cache::chain_id(&diff_ids)
         };
+        if let (true, Some(checksum)) = (pinned, checksum) {
+            let inputs = format!("url {urls:?} checksum {checksum}");
+            return self.layer_step_on(state, &parent, &key, &inputs, owner, |engine| {
+                let mut request = request;
+                for (downloaded, dir) in engine.download_urls(&urls, Some(&checksum))? {
+                    request.downloads.push(downloaded);
+                    // The file must outlive this closure (the layer is written from it); it
+                    // goes with the build's scratch directory.
+                    let _ = dir.keep();
+                }
+                let plan = plan_copy(&tree, &request, &add_scratch)
+                    .map_err(|e| BuildError::Setup(e.to_string()))?;
+                Ok(plan.changes)
+            });
+        }
+        let plan = plan_copy(&tree, &request, &add_scratch).map_err(|e| setup(e.to_string()))?;
+        let changes = plan.changes;
+        let scratch_dirs = plan.scratch;
         let outcome =
             self.layer_step_on(state, &parent, &key, &plan.input_digest, owner, move |_| {
                 Ok(changes)
@@ -812,25 +836,13 @@ impl Engine<'_> {
     }
 
     /// ADD's URL sources, each downloaded into its own scratch directory (kept alive with the
-    /// returned file until the layer is written). `--checksum` needs exactly one URL source,
-    /// as in BuildKit. (The frontend already refuses URLs in COPY.)
+    /// returned file until the layer is written). (The frontend already refuses URLs in COPY.)
     fn download_urls(
         &self,
-        copy: &CopyStep,
         urls: &[String],
+        checksum: Option<&Checksum>,
     ) -> Result<Vec<(Downloaded, tempfile::TempDir)>, BuildError> {
         let setup = BuildError::Setup;
-        let checksum = match copy.checksum.as_str() {
-            "" => None,
-            text => {
-                if copy.sources.len() != 1 || urls.len() != 1 {
-                    return Err(setup(format!(
-                        "--checksum={text} needs exactly one source, an http(s) URL"
-                    )));
-                }
-                Some(Checksum::parse(text).map_err(|e| setup(e.to_string()))?)
-            }
-        };
         let scratch = self.scratch.join("add");
         std::fs::create_dir_all(&scratch)
             .map_err(|e| setup(format!("creating {}: {e}", scratch.display())))?;
@@ -840,13 +852,9 @@ impl Engine<'_> {
                 .prefix("url-")
                 .tempdir_in(&scratch)
                 .map_err(|e| setup(format!("creating a scratch directory: {e}")))?;
-            let downloaded = url_source::download(
-                url,
-                checksum.as_ref(),
-                dir.path(),
-                url_source::MAX_DOWNLOAD_BYTES,
-            )
-            .map_err(|e| setup(e.to_string()))?;
+            let downloaded =
+                url_source::download(url, checksum, dir.path(), url_source::MAX_DOWNLOAD_BYTES)
+                    .map_err(|e| setup(e.to_string()))?;
             out.push((downloaded, dir));
         }
         Ok(out)
@@ -1072,6 +1080,19 @@ impl Engine<'_> {
             layers: state.layers,
             flavor: state.flavor,
         })
+    }
+}
+
+/// `--checksum`, which needs exactly one source, an http(s) URL (as in BuildKit).
+fn url_checksum(copy: &CopyStep, urls: &[String]) -> Result<Option<Checksum>, BuildError> {
+    match copy.checksum.as_str() {
+        "" => Ok(None),
+        text if copy.sources.len() != 1 || urls.len() != 1 => Err(BuildError::Setup(format!(
+            "--checksum={text} needs exactly one source, an http(s) URL"
+        ))),
+        text => Checksum::parse(text)
+            .map(Some)
+            .map_err(|e| BuildError::Setup(e.to_string())),
     }
 }
 
