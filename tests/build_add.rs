@@ -510,3 +510,21 @@ fn copy_link_layers_stay_cached_when_earlier_layers_change() {
     assert_eq!(find(&listed, "a.txt").unwrap()["size"], 2);
     assert_eq!(find(&listed, "b.txt").unwrap()["size"], 1);
 }
+
+#[test]
+fn run_mount_fails_naming_the_mount_and_what_to_do() {
+    let lab = Lab::new();
+    let out = lab.build(
+        "mount",
+        &format!("FROM {BASE}\nRUN --mount=type=cache,target=/root/.nuget dir\n"),
+        &[],
+        "example.com/mount:v1",
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("Dockerfile:2")
+            && err.contains("RUN --mount=type=cache,target=/root/.nuget: mounts are not supported"),
+        "{err}"
+    );
+}

@@ -869,8 +869,14 @@ impl Engine<'_> {
         step_number: usize,
     ) -> Result<LayerOutcome, BuildError> {
         let setup = BuildError::Setup;
-        if !run.mounts.is_empty() {
-            return Err(setup("RUN --mount is not supported by silo yet".into()));
+        if let Some(mount) = run.mounts.first() {
+            return Err(setup(format!(
+                "RUN --mount=type={},target={}: mounts are not supported by silo's runtimes yet; \
+                 COPY what the step needs in an earlier step (bind), or keep it in the image \
+                 and delete it in the same RUN (cache, tmpfs, secret)",
+                mount.kind.as_str(),
+                mount.target
+            )));
         }
         let network = match run.network {
             instructions::NetworkMode::Default => self.request.network,
