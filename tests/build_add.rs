@@ -528,3 +528,77 @@ fn run_mount_fails_naming_the_mount_and_what_to_do() {
         "{err}"
     );
 }
+
+/// What the ETag server serves at `/etag` and how many full bodies it sent.
+#[derive(Default)]
+struct Tagged {
+    etag: String,
+    body: Vec<u8>,
+    full_bodies: usize,
+    conditional: usize,
+}
+
+#[test]
+fn add_url_with_an_etag_is_not_downloaded_again_while_unchanged() {
+    use std::sync::{Arc, Mutex};
+    let lab = Lab::new();
+    let state = Arc::new(Mutex::new(Tagged {
+        etag: "\"v1\"".into(),
+        body: b"version one".to_vec(),
+        ..Tagged::default()
+    }));
+    let shared = state.clone();
+    let server = silo_tests::http::Server::start("etag", move |conn| {
+        let Ok(mut writer) = conn.try_clone() else {
+            return;
+        };
+        let mut reader = std::io::BufReader::new(conn);
+        let Ok(Some(req)) = silo_tests::http::Request::read_from(&mut reader, 0) else {
+            return;
+        };
+        let mut s = shared.lock().unwrap();
+        let etag = s.etag.clone();
+        if req.head.header("if-none-match").is_some() {
+            s.conditional += 1;
+        }
+        let _ = if req.head.header("if-none-match") == Some(etag.as_str()) {
+            silo_tests::http::write_response(&mut writer, 304, &[("ETag", &etag)], b"")
+        } else {
+            s.full_bodies += 1;
+            silo_tests::http::write_response(&mut writer, 200, &[("ETag", &etag)], &s.body)
+        };
+    });
+    let url = format!("http://{}/etag", server.addr());
+    let dockerfile = format!("FROM {BASE}\nADD {url} /e/file.txt\n");
+    let build = |tag: &str| {
+        let out = lab.build("ctx", &dockerfile, &[], tag);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    build("example.com/etag:v1");
+    assert_eq!(state.lock().unwrap().full_bodies, 1);
+    // Unchanged: a conditional request, 304, the step is cached, no body sent.
+    let log = build("example.com/etag:v2");
+    assert_eq!(log.matches("CACHED").count(), 1, "{log}");
+    assert_eq!(state.lock().unwrap().full_bodies, 1);
+    assert_eq!(state.lock().unwrap().conditional, 1);
+    // Changed behind a new ETag: downloaded and rebuilt.
+    {
+        let mut s = state.lock().unwrap();
+        s.etag = "\"v2\"".into();
+        s.body = b"version two!".to_vec();
+    }
+    let log = build("example.com/etag:v3");
+    assert_eq!(log.matches("CACHED").count(), 0, "{log}");
+    assert_eq!(state.lock().unwrap().full_bodies, 2);
+    let listed = lab.ls("example.com/etag:v3");
+    assert_eq!(find(&listed, "e\\file.txt").unwrap()["size"], 12);
+    // 304 but no cached step for this destination: fetched then, and checked against the
+    // digest recorded with the ETag.
+    let other = format!("FROM {BASE}\nADD {url} /elsewhere.txt\n");
+    let out = lab.build("ctx2", &other, &[], "example.com/etag:v4");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(state.lock().unwrap().full_bodies, 3);
+    let listed = lab.ls("example.com/etag:v4");
+    assert_eq!(find(&listed, "elsewhere.txt").unwrap()["size"], 12);
+}

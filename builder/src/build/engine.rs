@@ -704,14 +704,24 @@ impl Engine<'_> {
         let (urls, paths): (Vec<String>, Vec<String>) =
             copy.sources.iter().cloned().partition(|s| is_url(s));
         let checksum = url_checksum(copy, &urls)?;
-        // `ADD --checksum=… URL` names its content up front: its cache input is the checksum,
-        // so a cached step downloads nothing (BuildKit's behaviour). Other URLs are downloaded
-        // now and their content digest is the cache input.
-        let pinned = checksum.is_some() && copy.contents.is_empty();
-        let downloads = if pinned {
-            Vec::new()
-        } else {
-            self.download_urls(&urls, checksum.as_ref())?
+        // A step whose only source is one URL is cached on the URL and its content digest. That
+        // digest is known before any transfer when `--checksum` gives it, or when the server
+        // answers 304 to the ETag recorded with it: then a cached step downloads nothing
+        // (BuildKit's behaviour). Otherwise the URL is downloaded now.
+        let single_url = urls.len() == 1 && copy.sources.len() == 1 && copy.contents.is_empty();
+        let mut downloads = Vec::new();
+        let mut prefetched = None;
+        let known = match checksum {
+            Some(checksum) if single_url => Some(checksum),
+            None if single_url => {
+                let (digest, download) = self.fetch_with_etag(&urls[0])?;
+                prefetched = download;
+                Some(digest)
+            }
+            checksum => {
+                downloads = self.download_urls(&urls, checksum.as_ref())?;
+                None
+            }
         };
         // Classic-mode destinations come as `\app\x\`; the copy planner takes `/app/x/`.
         let dest = format!("/{}", copy.dest.replace('\\', "/").trim_start_matches('/'));
@@ -808,11 +818,15 @@ impl Engine<'_> {
             let diff_ids: Vec<_> = state.layers.iter().map(|l| l.diff_id.clone()).collect();
             cache::chain_id(&diff_ids)
         };
-        if let (true, Some(checksum)) = (pinned, checksum) {
-            let inputs = format!("url {urls:?} checksum {checksum}");
+        if let Some(known) = known {
+            let inputs = format!("url {urls:?} checksum {known}");
             return self.layer_step_on(state, &parent, &key, &inputs, owner, |engine| {
                 let mut request = request;
-                for (downloaded, dir) in engine.download_urls(&urls, Some(&checksum))? {
+                let fetched = match prefetched {
+                    Some(download) => vec![download],
+                    None => engine.download_urls(&urls, Some(&known))?,
+                };
+                for (downloaded, dir) in fetched {
                     request.downloads.push(downloaded);
                     // The file must outlive this closure (the layer is written from it); it
                     // goes with the build's scratch directory.
@@ -835,23 +849,72 @@ impl Engine<'_> {
         outcome
     }
 
+    /// The content digest behind `url`: downloaded now (and its ETag recorded in the store),
+    /// or, when the server answers 304 to the recorded ETag, the digest recorded with it (and
+    /// nothing downloaded).
+    fn fetch_with_etag(&self, url: &str) -> Result<(Checksum, Option<UrlDownload>), BuildError> {
+        let setup = BuildError::Setup;
+        let store_err = |e: crate::store::StoreError| setup(e.to_string());
+        let record_key = format!("add-url-etag {url}");
+        let recorded = self
+            .store
+            .get_record(&record_key)
+            .map_err(store_err)?
+            .and_then(|r| {
+                let etag = r.data.get("etag")?.as_str()?.to_string();
+                let digest = Checksum::parse(r.data.get("digest")?.as_str()?).ok()?;
+                Some((etag, digest))
+            });
+        let dir = self.url_scratch_dir()?;
+        let fetched = url_source::fetch_if_changed(
+            url,
+            None,
+            dir.path(),
+            url_source::MAX_DOWNLOAD_BYTES,
+            recorded.as_ref().map(|(etag, _)| etag.as_str()),
+        )
+        .map_err(|e| setup(e.to_string()))?;
+        match (fetched, recorded) {
+            (url_source::Fetched::NotModified, Some((_, digest))) => Ok((digest, None)),
+            (url_source::Fetched::NotModified, None) => Err(setup(format!(
+                "ADD {url}: the server answered 304 Not Modified to a plain GET"
+            ))),
+            (url_source::Fetched::Downloaded(downloaded), _) => {
+                let digest =
+                    Checksum::parse(&downloaded.digest).map_err(|e| setup(e.to_string()))?;
+                if let Some(etag) = &downloaded.etag {
+                    let data = serde_json::json!({"etag": etag, "digest": downloaded.digest});
+                    self.store
+                        .put_record(&record_key, &[], &data)
+                        .map_err(store_err)?;
+                }
+                Ok((digest, Some((downloaded, dir))))
+            }
+        }
+    }
+
+    /// A fresh directory for one download, under the build's scratch directory.
+    fn url_scratch_dir(&self) -> Result<tempfile::TempDir, BuildError> {
+        let scratch = self.scratch.join("add");
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| BuildError::Setup(format!("creating {}: {e}", scratch.display())))?;
+        tempfile::Builder::new()
+            .prefix("url-")
+            .tempdir_in(&scratch)
+            .map_err(|e| BuildError::Setup(format!("creating a scratch directory: {e}")))
+    }
+
     /// ADD's URL sources, each downloaded into its own scratch directory (kept alive with the
     /// returned file until the layer is written). (The frontend already refuses URLs in COPY.)
     fn download_urls(
         &self,
         urls: &[String],
         checksum: Option<&Checksum>,
-    ) -> Result<Vec<(Downloaded, tempfile::TempDir)>, BuildError> {
+    ) -> Result<Vec<UrlDownload>, BuildError> {
         let setup = BuildError::Setup;
-        let scratch = self.scratch.join("add");
-        std::fs::create_dir_all(&scratch)
-            .map_err(|e| setup(format!("creating {}: {e}", scratch.display())))?;
         let mut out = Vec::with_capacity(urls.len());
         for url in urls {
-            let dir = tempfile::Builder::new()
-                .prefix("url-")
-                .tempdir_in(&scratch)
-                .map_err(|e| setup(format!("creating a scratch directory: {e}")))?;
+            let dir = self.url_scratch_dir()?;
             let downloaded =
                 url_source::download(url, checksum, dir.path(), url_source::MAX_DOWNLOAD_BYTES)
                     .map_err(|e| setup(e.to_string()))?;
@@ -1088,6 +1151,9 @@ impl Engine<'_> {
         })
     }
 }
+
+/// A file ADD downloaded, and the scratch directory that holds it.
+type UrlDownload = (Downloaded, tempfile::TempDir);
 
 /// `--checksum`, which needs exactly one source, an http(s) URL (as in BuildKit).
 fn url_checksum(copy: &CopyStep, urls: &[String]) -> Result<Option<Checksum>, BuildError> {
