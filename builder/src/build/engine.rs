@@ -27,6 +27,7 @@ use super::frontend_config::{from_frontend, to_frontend};
 use super::layer_pick;
 use super::owner::resolve_chown;
 use super::progress::Progress;
+use super::remote_cache::{RemoteCache, UsedRecord};
 use super::url_source::{self, is_url, Checksum, Downloaded};
 use crate::dockerfile::dockerignore::{self, PatternMatcher};
 use crate::dockerfile::instructions::{self, Command, Instruction, Location, Parsed};
@@ -84,6 +85,8 @@ pub struct BuildResult {
     pub images: Vec<BuiltImage>,
     /// The index over `images` when several platforms were built.
     pub index: Option<(Descriptor, Vec<u8>)>,
+    /// Every cache record the build used or created, in step order (for `--cache-to`).
+    pub cache_records: Vec<UsedRecord>,
 }
 
 impl BuildResult {
@@ -158,6 +161,17 @@ pub fn build(
     progress: &mut Progress,
     request: &BuildRequest,
 ) -> Result<BuildResult, BuildError> {
+    build_with_cache(store, runtime, progress, request, None)
+}
+
+/// [`build`] that also looks steps up in the records imported from `--cache-from`.
+pub fn build_with_cache(
+    store: &Store,
+    runtime: &dyn Runtime,
+    progress: &mut Progress,
+    request: &BuildRequest,
+    remote: Option<&RemoteCache>,
+) -> Result<BuildResult, BuildError> {
     let bytes = std::fs::read(&request.dockerfile).map_err(|e| {
         BuildError::Setup(format!(
             "reading Dockerfile {}: {e}",
@@ -189,6 +203,7 @@ pub fn build(
         .map_err(|e| BuildError::Setup(format!("creating a scratch directory: {e}")))?;
 
     let mut images = Vec::new();
+    let mut cache_records = Vec::new();
     for (n, platform) in request.platforms.iter().enumerate() {
         let mut target_platform = Platform::windows_amd64();
         target_platform.os_version = platform.os_version.clone().unwrap_or_default();
@@ -228,15 +243,22 @@ pub fn build(
             scratch: scratch.path().to_path_buf(),
             multi_platform: request.platforms.len() > 1,
             show_warnings: first,
+            remote,
+            used: Vec::new(),
         };
         images.push(engine.build_plan()?);
+        cache_records.append(&mut engine.used);
     }
     let index = if images.len() > 1 {
         Some(make_index(store, &images)?)
     } else {
         None
     };
-    Ok(BuildResult { images, index })
+    Ok(BuildResult {
+        images,
+        index,
+        cache_records,
+    })
 }
 
 fn frontend_error(file: &str, e: FrontendError) -> BuildError {
@@ -317,6 +339,10 @@ struct Engine<'a> {
     multi_platform: bool,
     /// Lint warnings are shown for the first platform only (they are the same for all).
     show_warnings: bool,
+    /// Records imported from `--cache-from`, looked up after the store's.
+    remote: Option<&'a RemoteCache>,
+    /// The cache records this platform's build used or created.
+    used: Vec<UsedRecord>,
 }
 
 impl Engine<'_> {
@@ -635,9 +661,13 @@ impl Engine<'_> {
         );
         let store_err = |e: crate::store::StoreError| BuildError::Setup(e.to_string());
         if !self.request.no_cache {
-            if let Some(hit) = cache::lookup(self.store, &key).map_err(store_err)? {
+            let hit = match cache::lookup(self.store, &key).map_err(store_err)? {
+                Some(hit) => Some((hit, BlobHome::Store)),
+                None => self.remote.and_then(|r| r.lookup(&key)),
+            };
+            if let Some((hit, home)) = hit {
                 let size = hit.descriptor.size();
-                self.add_layer(state, hit);
+                self.add_layer(state, &key, hit, home);
                 return Ok(LayerOutcome::Cached(size));
             }
         }
@@ -660,16 +690,21 @@ impl Engine<'_> {
         };
         cache::remember(self.store, &key, &layer).map_err(store_err)?;
         let size = layer.descriptor.size();
-        self.add_layer(state, layer);
+        self.add_layer(state, &key, layer, BlobHome::Store);
         Ok(LayerOutcome::Built(size))
     }
 
-    fn add_layer(&self, state: &mut StageState, layer: CachedLayer) {
+    fn add_layer(&mut self, state: &mut StageState, key: &str, layer: CachedLayer, home: BlobHome) {
         state.config.push_layer(layer.diff_id.as_ref());
+        self.used.push(UsedRecord {
+            key: key.to_string(),
+            layer: layer.clone(),
+            home: home.clone(),
+        });
         state.layers.push(ImageLayer {
             descriptor: layer.descriptor,
             diff_id: layer.diff_id,
-            home: BlobHome::Store,
+            home,
         });
         state.files = Rc::new(RefCell::new(None));
     }

@@ -7,11 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 
+use super::transport::AccessOpts;
 use super::Globals;
 use crate::build::base::TargetPlatform;
 use crate::build::engine::{self, BuildRequest};
 use crate::build::output::{self, Output};
 use crate::build::progress::{human_size, Progress, ProgressMode};
+use crate::build::remote_cache::{self, Direction, RemoteCache};
 use crate::build::runtimes::{self, Isolation, RuntimeChoice};
 use crate::dockerfile::winpath::PathMode;
 use crate::runtime::NetworkMode;
@@ -53,6 +55,14 @@ pub struct Args {
     /// Do not use the build cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Export the build cache to a registry: type=registry,ref=REF[,mode=min|max]
+    /// [,registry.insecure=true][,ignore-error=true] (repeatable).
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
+    /// Import build cache from a registry: type=registry,ref=REF[,registry.insecure=true], or
+    /// just REF (repeatable). A missing cache is a warning.
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
     /// auto, plain or quiet.
     #[arg(long, default_value = "auto")]
     pub progress: ProgressMode,
@@ -75,6 +85,9 @@ pub struct Args {
     /// like the classic docker builder).
     #[arg(long, default_value = "buildkit")]
     pub path_mode: String,
+    /// Credentials and TLS for registry bases and `--push`.
+    #[command(flatten)]
+    pub registry: AccessOpts,
 }
 
 fn key_value(text: &str, what: &str) -> anyhow::Result<(String, String)> {
@@ -119,10 +132,15 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|o| Output::parse(o).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if args.push && !outputs.contains(&Output::Registry) {
-        outputs.push(Output::Registry);
+    let pushes = |o: &Output| matches!(o, Output::Registry { .. });
+    if args.push && !outputs.iter().any(pushes) {
+        outputs.push(Output::Registry { name: None });
     }
-    if outputs.contains(&Output::Registry) && args.tags.is_empty() {
+    if outputs
+        .iter()
+        .any(|o| matches!(o, Output::Registry { name: None }))
+        && args.tags.is_empty()
+    {
         bail!("pushing needs a name: add -t REGISTRY/REPO:TAG");
     }
     let network = match args.network.as_str() {
@@ -139,6 +157,8 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         None => None,
         Some(t) => Some(parse_timeout(t)?),
     };
+    let cache_to = parse_cache_specs(&args.cache_to, Direction::Export)?;
+    let cache_from = parse_cache_specs(&args.cache_from, Direction::Import)?;
     let context = args.context.clone();
     if !context.is_dir() {
         bail!(
@@ -159,6 +179,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let store = Store::open_default(globals.root.as_deref(), LockMode::Shared)
         .context("opening the content store")?;
     let runtime = runtimes::select(args.runtime, args.isolation, store.root())?;
+    args.registry.use_for_registry_refs()?;
 
     let request = BuildRequest {
         context,
@@ -173,7 +194,19 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         run_timeout,
     };
     let mut progress = Progress::new(mode);
-    let result = match engine::build(&store, runtime.as_ref(), &mut progress, &request) {
+    let remote = if cache_from.is_empty() && cache_to.is_empty() {
+        None
+    } else {
+        Some(RemoteCache::import(&cache_from, &store, &progress)?)
+    };
+    let built = engine::build_with_cache(
+        &store,
+        runtime.as_ref(),
+        &mut progress,
+        &request,
+        remote.as_ref(),
+    );
+    let result = match built {
         Ok(result) => result,
         Err(e) => {
             let code = e.run_exit_code();
@@ -184,9 +217,42 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             ));
         }
     };
+    let mut pushed = Vec::new();
     for output in &outputs {
-        output::write_output(&store, &result, output, &args.tags)
-            .with_context(|| format!("writing output {output:?}"))?;
+        pushed.extend(
+            output::write_output(&store, &result, output, &args.tags)
+                .with_context(|| format!("writing output {output:?}"))?,
+        );
+    }
+    if let Some(remote) = &remote {
+        for spec in &cache_to {
+            match remote.export(spec, &store, &result) {
+                Ok(report) => progress.note(&format!(
+                    "exported cache to {}: {} records; blobs: {} uploaded, {} mounted, {} \
+                     already there ({})",
+                    spec.reference,
+                    report.records,
+                    report.uploaded,
+                    report.mounted,
+                    report.present,
+                    report.digest
+                )),
+                Err(e) if spec.ignore_error => progress.warn(&format!(
+                    "failed to export cache to {}: {e}",
+                    spec.reference
+                )),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("exporting the build cache to {}", spec.reference)))
+                }
+            }
+        }
+        // A store tag needs every layer in the store; remote hits are fetched now.
+        if args.tags.is_empty() {
+            remote.remember_fetched(&store, &result.cache_records)?;
+        } else {
+            remote.materialize(&store, &result)?;
+        }
     }
     output::tag_in_store(&store, &result, &args.tags).context("tagging the image in the store")?;
     if let Some(path) = &args.iidfile {
@@ -194,6 +260,14 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing --iidfile {}", path.display()))?;
     }
     progress.summary();
+    for p in &pushed {
+        if mode != ProgressMode::Quiet {
+            eprintln!(
+                "pushed {}@{}: {} uploaded, {} mounted, {} already present, {} foreign skipped",
+                p.reference, p.digest, p.uploaded, p.mounted, p.present, p.skipped_foreign
+            );
+        }
+    }
     if mode == ProgressMode::Quiet {
         println!("{}", result.image_id());
     } else {
@@ -217,6 +291,16 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_cache_specs(
+    texts: &[String],
+    direction: Direction,
+) -> anyhow::Result<Vec<remote_cache::RegistryCacheSpec>> {
+    texts
+        .iter()
+        .map(|t| remote_cache::parse_spec(t, direction).map_err(anyhow::Error::new))
+        .collect()
 }
 
 fn parse_timeout(text: &str) -> anyhow::Result<std::time::Duration> {
