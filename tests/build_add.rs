@@ -602,3 +602,61 @@ fn add_url_with_an_etag_is_not_downloaded_again_while_unchanged() {
     let listed = lab.ls("example.com/etag:v4");
     assert_eq!(find(&listed, "elsewhere.txt").unwrap()["size"], 12);
 }
+
+#[test]
+fn copy_from_a_registry_image_fetches_only_the_layers_it_needs() {
+    let lab = Lab::new();
+    let other = Lab::new();
+    let registry = silo_tests::registry::Registry::no_auth();
+    let ctx = lab.path("src");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(ctx.join("lower.txt"), vec![b'l'; 200_000]).unwrap();
+    fs::write(ctx.join("top.txt"), "top!").unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {BASE}\nCOPY lower.txt /data/\nCOPY top.txt /data/\n"),
+    )
+    .unwrap();
+    let layout = lab.path("src-layout");
+    other.silo_ok(&[
+        "build",
+        "--runtime",
+        "none",
+        "-t",
+        "example.com/src:v1",
+        "-o",
+        &format!("type=oci,dest={}", layout.display()),
+        &ctx.display().to_string(),
+    ]);
+    let layers = layout_layers(&layout);
+    assert_eq!(layers.len(), 3, "{layers:?}");
+    let reference = registry.reference("src:v1");
+    other.silo_ok(&[
+        "push",
+        "--tls-verify=false",
+        &format!("oci:{}:v1", layout.display()),
+        &reference,
+    ]);
+    let ctx = lab.path("use");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {BASE}\nCOPY --from={reference} /data/top.txt /got/\n"),
+    )
+    .unwrap();
+    lab.silo_ok(&[
+        "build",
+        "--runtime",
+        "none",
+        "--tls-verify=false",
+        "-t",
+        "example.com/use:v1",
+        &ctx.display().to_string(),
+    ]);
+    let files = lab.ls("example.com/use:v1");
+    assert_eq!(find(&files, "got\\top.txt").unwrap()["size"], 4);
+    assert_eq!(registry.blob_gets(&layers[2]), 1, "top layer");
+    for lower in &layers[..2] {
+        assert_eq!(registry.blob_gets(lower), 0, "{lower} was downloaded");
+    }
+}
