@@ -277,6 +277,10 @@ fn push_skips_includes_or_strips_foreign_layers() {
         transport_flags(&strict),
     ]);
     assert!(stderr.to_lowercase().contains("manifest"), "{stderr}");
+    assert!(
+        stderr.contains("use --include-nondistributable, or --strip-foreign-urls"),
+        "no hint at the foreign-layer flags: {stderr}"
+    );
     // … and takes it with --strip-foreign-urls: blob uploaded, distributable media type, no urls,
     // a new manifest digest (the layer digests and diff_ids stay).
     let out = silo_cli::run(&args![

@@ -16,6 +16,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::manifest::{is_index, too_deep, RawManifest, MAX_INDEX_DEPTH};
 
 /// A Windows (or other) OS version `major.minor.build[.revision]`, compared numerically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -373,6 +374,93 @@ pub fn entries(index_json: &[u8]) -> Result<Vec<(String, Option<EntryPlatform>)>
             (e.digest, p)
         })
         .collect())
+}
+
+/// An image-manifest entry reached through an index or an index nested in it.
+#[derive(Debug, Clone)]
+pub struct LeafEntry {
+    pub digest: String,
+    pub platform: Option<EntryPlatform>,
+    /// The entry's `platform` object exactly as its index has it (keeps `os.version`).
+    pub platform_json: Option<serde_json::Value>,
+}
+
+/// Index entries with what [`entries`] leaves out: the media type and the raw platform.
+#[derive(serde::Deserialize)]
+struct DescriptorFacts {
+    #[serde(default)]
+    manifests: Vec<DescriptorFact>,
+}
+
+#[derive(serde::Deserialize)]
+struct DescriptorFact {
+    digest: String,
+    #[serde(rename = "mediaType")]
+    media_type: Option<String>,
+    platform: Option<serde_json::Value>,
+}
+
+/// Digests of the entries of `index` whose descriptor says they are indexes.
+pub fn nested_index_digests(index: &RawManifest) -> Result<Vec<String>> {
+    let doc: DescriptorFacts =
+        serde_json::from_slice(&index.bytes).map_err(|e| Error::Manifest {
+            reference: index.digest.clone(),
+            reason: format!("malformed index: {e}"),
+        })?;
+    Ok(doc
+        .manifests
+        .into_iter()
+        .filter(|d| d.media_type.as_deref().is_some_and(is_index))
+        .map(|d| d.digest)
+        .collect())
+}
+
+/// The entries of `index` in order, each entry that is an index replaced by its own entries,
+/// down to [`MAX_INDEX_DEPTH`] levels. `nested(digest)` gives the manifest of an entry when it is
+/// an index (`None` for image manifests); an entry whose descriptor says index but which
+/// `nested` does not know is an error. The same flattening serves registries (nested indexes
+/// fetched first) and local layouts.
+pub fn leaf_entries<'m>(
+    index: &'m RawManifest,
+    source: &str,
+    nested: &dyn Fn(&str) -> Option<&'m RawManifest>,
+) -> Result<Vec<LeafEntry>> {
+    fn walk<'m>(
+        index: &'m RawManifest,
+        source: &str,
+        nested: &dyn Fn(&str) -> Option<&'m RawManifest>,
+        depth: usize,
+        out: &mut Vec<LeafEntry>,
+    ) -> Result<()> {
+        if depth > MAX_INDEX_DEPTH {
+            return Err(too_deep(source, &index.digest));
+        }
+        let facts: DescriptorFacts =
+            serde_json::from_slice(&index.bytes).map_err(|e| Error::Manifest {
+                reference: format!("{source}@{}", index.digest),
+                reason: format!("malformed index: {e}"),
+            })?;
+        for (fact, (digest, platform)) in facts.manifests.into_iter().zip(entries(&index.bytes)?) {
+            match nested(&digest) {
+                Some(inner) => walk(inner, source, nested, depth + 1, out)?,
+                None if fact.media_type.as_deref().is_some_and(is_index) => {
+                    return Err(Error::Manifest {
+                        reference: format!("{source}@{}", index.digest),
+                        reason: format!("nested index {digest} is missing"),
+                    })
+                }
+                None => out.push(LeafEntry {
+                    digest,
+                    platform,
+                    platform_json: fact.platform,
+                }),
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(index, source, nested, 0, &mut out)?;
+    Ok(out)
 }
 
 /// Choose an entry of an index (its raw JSON) for `want`.
@@ -757,5 +845,66 @@ mod tests {
         .unwrap();
         assert_eq!(s.chosen, None);
         assert!(s.explain().contains("10.0.17763.1040"));
+    }
+
+    fn index_of(entries: Vec<serde_json::Value>) -> RawManifest {
+        let bytes = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::manifest::OCI_INDEX,
+            "manifests": entries,
+        }))
+        .unwrap();
+        RawManifest::from_bytes("test", bytes, None).unwrap()
+    }
+
+    fn nested_entry(m: &RawManifest) -> serde_json::Value {
+        serde_json::json!({"mediaType": crate::manifest::OCI_INDEX, "digest": m.digest, "size": m.bytes.len()})
+    }
+
+    #[test]
+    fn nested_indexes_flatten_in_order_and_are_bounded() {
+        let image = |n: u8, v: &str| {
+            serde_json::json!({
+                "mediaType": crate::manifest::OCI_MANIFEST,
+                "digest": format!("sha256:{}", format!("{n:02x}").repeat(32)),
+                "size": 1,
+                "platform": {"os": "windows", "architecture": "amd64", "os.version": v},
+            })
+        };
+        let inner = index_of(vec![image(1, "10.0.17763.1"), image(2, "10.0.20348.9")]);
+        let root = index_of(vec![image(3, "10.0.26100.1"), nested_entry(&inner)]);
+        let map: std::collections::HashMap<String, RawManifest> =
+            [(inner.digest.clone(), inner.clone())].into();
+        let leaves = leaf_entries(&root, "t", &|d| map.get(d)).unwrap();
+        let versions: Vec<_> = leaves
+            .iter()
+            .map(|l| {
+                l.platform_json.as_ref().unwrap()["os.version"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(versions, ["10.0.26100.1", "10.0.17763.1", "10.0.20348.9"]);
+        // A nested index nobody can supply is an error, not a silently skipped entry.
+        let err = leaf_entries(&root, "t", &|_| None).unwrap_err().to_string();
+        assert!(err.contains("is missing"), "{err}");
+        // Five levels below the root: refused; four: fine.
+        let mut chain = vec![inner];
+        for _ in 0..5 {
+            let outer = index_of(vec![nested_entry(chain.last().unwrap())]);
+            chain.push(outer);
+        }
+        let map: std::collections::HashMap<String, RawManifest> = chain
+            .iter()
+            .map(|m| (m.digest.clone(), m.clone()))
+            .collect();
+        let err = leaf_entries(&chain[5], "t", &|d| map.get(d))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nested more than 4 levels"), "{err}");
+        assert_eq!(
+            leaf_entries(&chain[4], "t", &|d| map.get(d)).unwrap().len(),
+            2
+        );
     }
 }

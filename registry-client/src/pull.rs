@@ -18,8 +18,10 @@ use url::Url;
 use crate::auth::Scopes;
 use crate::client::{backoff, status_error, Client, Req};
 use crate::error::{display_url, Error, Result};
-use crate::manifest::{blobs_of, is_index, too_deep, BlobRef, RawManifest, MAX_INDEX_DEPTH};
-use crate::platform::{entries, select_entries, EntryPlatform, PlatformRequest, Selection};
+use crate::manifest::{blobs_of, too_deep, BlobRef, RawManifest, MAX_INDEX_DEPTH};
+use crate::platform::{
+    leaf_entries, nested_index_digests, select_entries, PlatformRequest, Selection,
+};
 use crate::reference::Reference;
 use crate::transfer::{BlobOutcome, BlobSink, PartialBlob};
 
@@ -36,27 +38,6 @@ pub struct Resolved {
     pub selection: Option<Selection>,
     /// The chosen entry's `platform` object exactly as its index has it (keeps `os.version`).
     pub chosen_platform: Option<serde_json::Value>,
-}
-
-/// An image-manifest entry reached through the root index or an index nested in it.
-struct LeafEntry {
-    digest: String,
-    platform: Option<EntryPlatform>,
-    platform_json: Option<serde_json::Value>,
-}
-
-/// Index entries with what [`entries`] leaves out: the media type and the raw platform.
-#[derive(serde::Deserialize)]
-struct RawEntries {
-    #[serde(default)]
-    manifests: Vec<RawEntry>,
-}
-
-#[derive(serde::Deserialize)]
-struct RawEntry {
-    #[serde(rename = "mediaType")]
-    media_type: Option<String>,
-    platform: Option<serde_json::Value>,
 }
 
 /// Hash state for either supported algorithm.
@@ -128,8 +109,8 @@ impl Client {
                 chosen_platform: None,
             });
         }
-        let mut leaves = Vec::new();
-        self.leaf_entries(r, &root, 0, &mut leaves).await?;
+        let nested = self.nested_indexes(r, &root).await?;
+        let leaves = leaf_entries(&root, &r.to_string(), &|d| nested.get(d))?;
         let flat: Vec<_> = leaves
             .iter()
             .map(|l| (l.digest.clone(), l.platform.clone()))
@@ -160,38 +141,43 @@ impl Client {
         })
     }
 
-    /// The entries of `index` with every nested index replaced by its own entries, in order.
-    fn leaf_entries<'a>(
-        &'a self,
-        r: &'a Reference,
-        index: &'a RawManifest,
-        depth: usize,
-        out: &'a mut Vec<LeafEntry>,
-    ) -> futures::future::BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            if depth > MAX_INDEX_DEPTH {
-                return Err(too_deep(&r.to_string(), &index.digest));
+    /// The indexes nested below `root` (entries whose descriptor says index), fetched down to
+    /// [`MAX_INDEX_DEPTH`] levels, keyed by digest.
+    async fn nested_indexes(
+        &self,
+        r: &Reference,
+        root: &RawManifest,
+    ) -> Result<HashMap<String, RawManifest>> {
+        let mut found = HashMap::new();
+        let mut level = vec![root.clone()];
+        for depth in 1.. {
+            if level.is_empty() {
+                break;
             }
-            let doc: RawEntries =
-                serde_json::from_slice(&index.bytes).map_err(|e| Error::Manifest {
-                    reference: format!("{}@{}", r.name(), index.digest),
-                    reason: format!("malformed index: {e}"),
-                })?;
-            let platforms = entries(&index.bytes)?;
-            for (raw, (digest, platform)) in doc.manifests.into_iter().zip(platforms) {
-                if raw.media_type.as_deref().is_some_and(is_index) {
-                    let nested = self.get_manifest_ref(r, &digest).await?;
-                    self.leaf_entries(r, &nested, depth + 1, out).await?;
-                } else {
-                    out.push(LeafEntry {
-                        digest,
-                        platform,
-                        platform_json: raw.platform,
-                    });
+            let mut next = Vec::new();
+            for index in &level {
+                for digest in nested_index_digests(index)? {
+                    if found.contains_key(&digest) {
+                        continue;
+                    }
+                    if depth > MAX_INDEX_DEPTH {
+                        return Err(too_deep(&r.to_string(), &digest));
+                    }
+                    let m = self.get_manifest_ref(r, &digest).await?;
+                    if !m.is_index() {
+                        return Err(Error::Manifest {
+                            reference: format!("{}@{digest}", r.name()),
+                            reason: "its index entry says index, but it is an image manifest"
+                                .into(),
+                        });
+                    }
+                    next.push(m.clone());
+                    found.insert(digest, m);
                 }
             }
-            Ok(())
-        })
+            level = next;
+        }
+        Ok(found)
     }
 
     /// Every manifest below `root` — children, and the children of nested indexes down to
@@ -952,5 +938,41 @@ mod tests {
         ] {
             assert!(!is_private(&p.parse().unwrap()), "{p}");
         }
+    }
+
+    #[tokio::test]
+    async fn foreign_urls_must_be_plain_http_or_https_without_userinfo() {
+        let client = Client::new(
+            crate::ClientConfig {
+                allow_private_urls: true,
+                ..crate::ClientConfig::default()
+            },
+            Arc::new(crate::DefaultCredentials::new(
+                crate::credentials::CredentialEnv::default(),
+            )),
+            Arc::new(crate::transfer::NoProgress),
+        )
+        .unwrap();
+        let d = "sha256:00";
+        for (u, why) in [
+            ("file:///etc/passwd", "url scheme file is not http(s)"),
+            ("ftp://127.0.0.1/layer", "url scheme ftp is not http(s)"),
+            ("not a url", "is not a URL"),
+        ] {
+            let e = client
+                .check_foreign_url(d, u)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(why), "{u}: {e}");
+        }
+        assert!(client
+            .check_foreign_url(d, "http://user:pw@127.0.0.1/layer")
+            .await
+            .is_err());
+        assert!(client
+            .check_foreign_url(d, "http://127.0.0.1:9/layer")
+            .await
+            .is_ok());
     }
 }

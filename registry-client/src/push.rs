@@ -141,7 +141,9 @@ impl Client {
         }
         if image.root.is_index() {
             for m in &pushed_manifests {
-                self.put_manifest(dest, &m.digest, m).await?;
+                self.put_manifest(dest, &m.digest, m)
+                    .await
+                    .map_err(|e| foreign_hint(e, report.skipped_foreign))?;
             }
         }
         let tag = dest
@@ -159,7 +161,9 @@ impl Client {
                 });
             }
         }
-        self.put_manifest(dest, &tag, &image.root).await?;
+        self.put_manifest(dest, &tag, &image.root)
+            .await
+            .map_err(|e| foreign_hint(e, report.skipped_foreign))?;
         report.digest = image.root.digest.clone();
         Ok(report)
     }
@@ -572,6 +576,30 @@ impl Client {
 }
 
 /// The image manifests of an image: the children of an index in index order, or the root.
+/// A registry that refuses a manifest naming blobs it lacks, after foreign layers were skipped,
+/// is an air-gapped mirror (no `validation.manifests.urls.allow`): say what to do.
+fn foreign_hint(e: Error, skipped_foreign: usize) -> Error {
+    match e {
+        Error::Status {
+            method,
+            url,
+            status,
+            mut detail,
+        } if skipped_foreign > 0 && detail.contains("MANIFEST_BLOB_UNKNOWN") => {
+            detail.push_str(&format!(
+                " — {skipped_foreign} foreign layer(s) were not uploaded and this registry does not accept manifests with foreign urls; use --include-nondistributable, or --strip-foreign-urls for an air-gapped mirror (the manifest digest changes)"
+            ));
+            Error::Status {
+                method,
+                url,
+                status,
+                detail,
+            }
+        }
+        other => other,
+    }
+}
+
 /// The manifests of `image` in upload order: for an index, every manifest below it (nested
 /// indexes after their own entries, so a registry that checks references finds them), down to
 /// [`MAX_INDEX_DEPTH`] levels; for one image manifest, itself.

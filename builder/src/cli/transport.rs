@@ -414,9 +414,9 @@ fn image_from_blobs(
 }
 
 /// Choose one image manifest of a local image for `want`: the root itself when it is one, else
-/// the entry `registry_client::platform` selects among the root's entries, where an entry that is
-/// an index is replaced by its own entries (as pulls do; bounded by `MAX_INDEX_DEPTH`). Returns
-/// the manifest and its entry's `platform` object as the index has it.
+/// the entry `registry_client::platform` selects, nested indexes flattened as pulls do
+/// (`platform::leaf_entries`). Returns the manifest and its entry's `platform` object as the
+/// index has it.
 pub fn select_local(
     image: &ImageToPush,
     want: &PlatformRequest,
@@ -425,40 +425,12 @@ pub fn select_local(
     if !image.root.is_index() {
         return Ok((image.root.clone(), None));
     }
-    /// (digest, parsed platform, raw platform) of every image-manifest entry, in order.
-    type Leaf = (
-        String,
-        Option<registry_client::platform::EntryPlatform>,
-        Option<Value>,
-    );
-    fn leaves(
-        image: &ImageToPush,
-        index: &RawManifest,
-        depth: usize,
-        source: &str,
-        out: &mut Vec<Leaf>,
-    ) -> Result<()> {
-        if depth > manifest::MAX_INDEX_DEPTH {
-            return Err(manifest::too_deep(source, &index.digest).into());
-        }
-        let doc: Value = serde_json::from_slice(&index.bytes)?;
-        let parsed = registry_client::platform::entries(&index.bytes)?;
-        for (i, (digest, platform)) in parsed.into_iter().enumerate() {
-            match image.children.get(&digest) {
-                Some(child) if child.is_index() => leaves(image, child, depth + 1, source, out)?,
-                Some(_) => out.push((
-                    digest,
-                    platform,
-                    doc["manifests"][i].get("platform").cloned(),
-                )),
-                None => bail!("{source}: manifest {digest} is missing"),
-            }
-        }
-        Ok(())
-    }
-    let mut all = Vec::new();
-    leaves(image, &image.root, 0, source, &mut all)?;
-    let flat: Vec<_> = all.iter().map(|(d, p, _)| (d.clone(), p.clone())).collect();
+    let nested = |d: &str| image.children.get(d).filter(|m| m.is_index());
+    let leaves = registry_client::platform::leaf_entries(&image.root, source, &nested)?;
+    let flat: Vec<_> = leaves
+        .iter()
+        .map(|l| (l.digest.clone(), l.platform.clone()))
+        .collect();
     let selection = registry_client::platform::select_entries(&flat, want);
     let Some(i) = selection.chosen else {
         bail!(
@@ -466,8 +438,12 @@ pub fn select_local(
             selection.explain()
         );
     };
-    let (digest, _, platform) = &all[i];
-    Ok((image.children[digest].clone(), platform.clone()))
+    let leaf = &leaves[i];
+    let manifest = image
+        .children
+        .get(&leaf.digest)
+        .with_context(|| format!("{source}: manifest {} is missing", leaf.digest))?;
+    Ok((manifest.clone(), leaf.platform_json.clone()))
 }
 
 /// An OCI image layout directory.
