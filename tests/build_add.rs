@@ -98,7 +98,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn add_url_lands_in_the_layer_named_after_the_url_and_is_cached() {
+fn add_url_lands_in_the_layer_named_after_the_url_and_is_cached_by_checksum_or_content() {
     let lab = Lab::new();
     let server = FileServer::start();
     let body = b"MZ fake installer bytes\n".repeat(100);
@@ -128,6 +128,13 @@ fn add_url_lands_in_the_layer_named_after_the_url_and_is_cached() {
     assert!(again.status.success(), "{}", stderr(&again));
     let log = stderr(&again);
     assert_eq!(log.matches("CACHED").count(), 2, "{log}");
+    // The --checksum step's cache input is the checksum: no second download. The other URL is
+    // fetched again to learn its content.
+    assert_eq!(server.bytes_served("/dl/tool.exe"), body.len() as u64);
+    assert_eq!(
+        server.bytes_served("/dl/bundle.tar.gz"),
+        2 * gz.len() as u64
+    );
     // Changed content behind the same URL (no checksum on this one): rebuilt.
     server.publish("/dl/bundle.tar.gz", b"other".to_vec());
     let changed = lab.build("ctx", &dockerfile, &[], "example.com/add:v3");
@@ -502,4 +509,154 @@ fn copy_link_layers_stay_cached_when_earlier_layers_change() {
     let listed = lab.ls("example.com/link:v2");
     assert_eq!(find(&listed, "a.txt").unwrap()["size"], 2);
     assert_eq!(find(&listed, "b.txt").unwrap()["size"], 1);
+}
+
+#[test]
+fn run_mount_fails_naming_the_mount_and_what_to_do() {
+    let lab = Lab::new();
+    let out = lab.build(
+        "mount",
+        &format!("FROM {BASE}\nRUN --mount=type=cache,target=/root/.nuget dir\n"),
+        &[],
+        "example.com/mount:v1",
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("Dockerfile:2")
+            && err.contains("RUN --mount=type=cache,target=/root/.nuget: mounts are not supported"),
+        "{err}"
+    );
+}
+
+/// What the ETag server serves at `/etag` and how many full bodies it sent.
+#[derive(Default)]
+struct Tagged {
+    etag: String,
+    body: Vec<u8>,
+    full_bodies: usize,
+    conditional: usize,
+}
+
+#[test]
+fn add_url_with_an_etag_is_not_downloaded_again_while_unchanged() {
+    use std::sync::{Arc, Mutex};
+    let lab = Lab::new();
+    let state = Arc::new(Mutex::new(Tagged {
+        etag: "\"v1\"".into(),
+        body: b"version one".to_vec(),
+        ..Tagged::default()
+    }));
+    let shared = state.clone();
+    let server = silo_tests::http::Server::start("etag", move |conn| {
+        let Ok(mut writer) = conn.try_clone() else {
+            return;
+        };
+        let mut reader = std::io::BufReader::new(conn);
+        let Ok(Some(req)) = silo_tests::http::Request::read_from(&mut reader, 0) else {
+            return;
+        };
+        let mut s = shared.lock().unwrap();
+        let etag = s.etag.clone();
+        if req.head.header("if-none-match").is_some() {
+            s.conditional += 1;
+        }
+        let _ = if req.head.header("if-none-match") == Some(etag.as_str()) {
+            silo_tests::http::write_response(&mut writer, 304, &[("ETag", &etag)], b"")
+        } else {
+            s.full_bodies += 1;
+            silo_tests::http::write_response(&mut writer, 200, &[("ETag", &etag)], &s.body)
+        };
+    });
+    let url = format!("http://{}/etag", server.addr());
+    let dockerfile = format!("FROM {BASE}\nADD {url} /e/file.txt\n");
+    let build = |tag: &str| {
+        let out = lab.build("ctx", &dockerfile, &[], tag);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    build("example.com/etag:v1");
+    assert_eq!(state.lock().unwrap().full_bodies, 1);
+    // Unchanged: a conditional request, 304, the step is cached, no body sent.
+    let log = build("example.com/etag:v2");
+    assert_eq!(log.matches("CACHED").count(), 1, "{log}");
+    assert_eq!(state.lock().unwrap().full_bodies, 1);
+    assert_eq!(state.lock().unwrap().conditional, 1);
+    // Changed behind a new ETag: downloaded and rebuilt.
+    {
+        let mut s = state.lock().unwrap();
+        s.etag = "\"v2\"".into();
+        s.body = b"version two!".to_vec();
+    }
+    let log = build("example.com/etag:v3");
+    assert_eq!(log.matches("CACHED").count(), 0, "{log}");
+    assert_eq!(state.lock().unwrap().full_bodies, 2);
+    let listed = lab.ls("example.com/etag:v3");
+    assert_eq!(find(&listed, "e\\file.txt").unwrap()["size"], 12);
+    // 304 but no cached step for this destination: fetched then, and checked against the
+    // digest recorded with the ETag.
+    let other = format!("FROM {BASE}\nADD {url} /elsewhere.txt\n");
+    let out = lab.build("ctx2", &other, &[], "example.com/etag:v4");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(state.lock().unwrap().full_bodies, 3);
+    let listed = lab.ls("example.com/etag:v4");
+    assert_eq!(find(&listed, "elsewhere.txt").unwrap()["size"], 12);
+}
+
+#[test]
+fn copy_from_a_registry_image_fetches_only_the_layers_it_needs() {
+    let lab = Lab::new();
+    let other = Lab::new();
+    let registry = silo_tests::registry::Registry::no_auth();
+    let ctx = lab.path("src");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(ctx.join("lower.txt"), vec![b'l'; 200_000]).unwrap();
+    fs::write(ctx.join("top.txt"), "top!").unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {BASE}\nCOPY lower.txt /data/\nCOPY top.txt /data/\n"),
+    )
+    .unwrap();
+    let layout = lab.path("src-layout");
+    other.silo_ok(&[
+        "build",
+        "--runtime",
+        "none",
+        "-t",
+        "example.com/src:v1",
+        "-o",
+        &format!("type=oci,dest={}", layout.display()),
+        &ctx.display().to_string(),
+    ]);
+    let layers = layout_layers(&layout);
+    assert_eq!(layers.len(), 3, "{layers:?}");
+    let reference = registry.reference("src:v1");
+    other.silo_ok(&[
+        "push",
+        "--tls-verify=false",
+        &format!("oci:{}:v1", layout.display()),
+        &reference,
+    ]);
+    let ctx = lab.path("use");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {BASE}\nCOPY --from={reference} /data/top.txt /got/\n"),
+    )
+    .unwrap();
+    lab.silo_ok(&[
+        "build",
+        "--runtime",
+        "none",
+        "--tls-verify=false",
+        "-t",
+        "example.com/use:v1",
+        &ctx.display().to_string(),
+    ]);
+    let files = lab.ls("example.com/use:v1");
+    assert_eq!(find(&files, "got\\top.txt").unwrap()["size"], 4);
+    assert_eq!(registry.blob_gets(&layers[2]), 1, "top layer");
+    for lower in &layers[..2] {
+        assert_eq!(registry.blob_gets(lower), 0, "{lower} was downloaded");
+    }
 }

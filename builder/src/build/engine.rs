@@ -738,7 +738,26 @@ impl Engine<'_> {
         }
         let (urls, paths): (Vec<String>, Vec<String>) =
             copy.sources.iter().cloned().partition(|s| is_url(s));
-        let downloads = self.download_urls(copy, &urls)?;
+        let checksum = url_checksum(copy, &urls)?;
+        // A step whose only source is one URL is cached on the URL and its content digest. That
+        // digest is known before any transfer when `--checksum` gives it, or when the server
+        // answers 304 to the ETag recorded with it: then a cached step downloads nothing
+        // (BuildKit's behaviour). Otherwise the URL is downloaded now.
+        let single_url = urls.len() == 1 && copy.sources.len() == 1 && copy.contents.is_empty();
+        let mut downloads = Vec::new();
+        let mut prefetched = None;
+        let known = match checksum {
+            Some(checksum) if single_url => Some(checksum),
+            None if single_url => {
+                let (digest, download) = self.fetch_with_etag(&urls[0])?;
+                prefetched = download;
+                Some(digest)
+            }
+            checksum => {
+                downloads = self.download_urls(&urls, checksum.as_ref())?;
+                None
+            }
+        };
         // Classic-mode destinations come as `\app\x\`; the copy planner takes `/app/x/`.
         let dest = format!("/{}", copy.dest.replace('\\', "/").trim_start_matches('/'));
         let owner = match copy.chown.as_str() {
@@ -815,8 +834,7 @@ impl Engine<'_> {
         let context_filter: &dyn PathFilter = if use_ignore { self.ignore } else { &no_filter };
         let filter = BothFilters(context_filter, &exclude);
         let tree = SourceTree::new(root, display, &filter);
-        let plan = plan_copy(&tree, &request, &self.scratch.join("add"))
-            .map_err(|e| setup(e.to_string()))?;
+        let add_scratch = self.scratch.join("add");
         let key = format!(
             "{} {:?} urls={urls:?} heredocs={} -> {dest} parents={} unpack={unpack} \
              owner={owner:?} exclude={:?} link={} {from_key}",
@@ -827,8 +845,6 @@ impl Engine<'_> {
             copy.exclude,
             copy.link,
         );
-        let changes = plan.changes;
-        let scratch_dirs = plan.scratch;
         // `--link` (BuildKit): the layer is reused whatever the earlier layers are. A silo
         // COPY layer never depends on its parent's content, so only the cache key changes.
         let parent = if copy.link {
@@ -837,6 +853,28 @@ impl Engine<'_> {
             let diff_ids: Vec<_> = state.layers.iter().map(|l| l.diff_id.clone()).collect();
             cache::chain_id(&diff_ids)
         };
+        if let Some(known) = known {
+            let inputs = format!("url {urls:?} checksum {known}");
+            return self.layer_step_on(state, &parent, &key, &inputs, owner, |engine| {
+                let mut request = request;
+                let fetched = match prefetched {
+                    Some(download) => vec![download],
+                    None => engine.download_urls(&urls, Some(&known))?,
+                };
+                for (downloaded, dir) in fetched {
+                    request.downloads.push(downloaded);
+                    // The file must outlive this closure (the layer is written from it); it
+                    // goes with the build's scratch directory.
+                    let _ = dir.keep();
+                }
+                let plan = plan_copy(&tree, &request, &add_scratch)
+                    .map_err(|e| BuildError::Setup(e.to_string()))?;
+                Ok(plan.changes)
+            });
+        }
+        let plan = plan_copy(&tree, &request, &add_scratch).map_err(|e| setup(e.to_string()))?;
+        let changes = plan.changes;
+        let scratch_dirs = plan.scratch;
         let outcome =
             self.layer_step_on(state, &parent, &key, &plan.input_digest, owner, move |_| {
                 Ok(changes)
@@ -846,42 +884,75 @@ impl Engine<'_> {
         outcome
     }
 
-    /// ADD's URL sources, each downloaded into its own scratch directory (kept alive with the
-    /// returned file until the layer is written). `--checksum` needs exactly one URL source,
-    /// as in BuildKit. (The frontend already refuses URLs in COPY.)
-    fn download_urls(
-        &self,
-        copy: &CopyStep,
-        urls: &[String],
-    ) -> Result<Vec<(Downloaded, tempfile::TempDir)>, BuildError> {
+    /// The content digest behind `url`: downloaded now (and its ETag recorded in the store),
+    /// or, when the server answers 304 to the recorded ETag, the digest recorded with it (and
+    /// nothing downloaded).
+    fn fetch_with_etag(&self, url: &str) -> Result<(Checksum, Option<UrlDownload>), BuildError> {
         let setup = BuildError::Setup;
-        let checksum = match copy.checksum.as_str() {
-            "" => None,
-            text => {
-                if copy.sources.len() != 1 || urls.len() != 1 {
-                    return Err(setup(format!(
-                        "--checksum={text} needs exactly one source, an http(s) URL"
-                    )));
+        let store_err = |e: crate::store::StoreError| setup(e.to_string());
+        let record_key = format!("add-url-etag {url}");
+        let recorded = self
+            .store
+            .get_record(&record_key)
+            .map_err(store_err)?
+            .and_then(|r| {
+                let etag = r.data.get("etag")?.as_str()?.to_string();
+                let digest = Checksum::parse(r.data.get("digest")?.as_str()?).ok()?;
+                Some((etag, digest))
+            });
+        let dir = self.url_scratch_dir()?;
+        let fetched = url_source::fetch_if_changed(
+            url,
+            None,
+            dir.path(),
+            url_source::MAX_DOWNLOAD_BYTES,
+            recorded.as_ref().map(|(etag, _)| etag.as_str()),
+        )
+        .map_err(|e| setup(e.to_string()))?;
+        match (fetched, recorded) {
+            (url_source::Fetched::NotModified, Some((_, digest))) => Ok((digest, None)),
+            (url_source::Fetched::NotModified, None) => Err(setup(format!(
+                "ADD {url}: the server answered 304 Not Modified to a plain GET"
+            ))),
+            (url_source::Fetched::Downloaded(downloaded), _) => {
+                let digest =
+                    Checksum::parse(&downloaded.digest).map_err(|e| setup(e.to_string()))?;
+                if let Some(etag) = &downloaded.etag {
+                    let data = serde_json::json!({"etag": etag, "digest": downloaded.digest});
+                    self.store
+                        .put_record(&record_key, &[], &data)
+                        .map_err(store_err)?;
                 }
-                Some(Checksum::parse(text).map_err(|e| setup(e.to_string()))?)
+                Ok((digest, Some((downloaded, dir))))
             }
-        };
+        }
+    }
+
+    /// A fresh directory for one download, under the build's scratch directory.
+    fn url_scratch_dir(&self) -> Result<tempfile::TempDir, BuildError> {
         let scratch = self.scratch.join("add");
         std::fs::create_dir_all(&scratch)
-            .map_err(|e| setup(format!("creating {}: {e}", scratch.display())))?;
+            .map_err(|e| BuildError::Setup(format!("creating {}: {e}", scratch.display())))?;
+        tempfile::Builder::new()
+            .prefix("url-")
+            .tempdir_in(&scratch)
+            .map_err(|e| BuildError::Setup(format!("creating a scratch directory: {e}")))
+    }
+
+    /// ADD's URL sources, each downloaded into its own scratch directory (kept alive with the
+    /// returned file until the layer is written). (The frontend already refuses URLs in COPY.)
+    fn download_urls(
+        &self,
+        urls: &[String],
+        checksum: Option<&Checksum>,
+    ) -> Result<Vec<UrlDownload>, BuildError> {
+        let setup = BuildError::Setup;
         let mut out = Vec::with_capacity(urls.len());
         for url in urls {
-            let dir = tempfile::Builder::new()
-                .prefix("url-")
-                .tempdir_in(&scratch)
-                .map_err(|e| setup(format!("creating a scratch directory: {e}")))?;
-            let downloaded = url_source::download(
-                url,
-                checksum.as_ref(),
-                dir.path(),
-                url_source::MAX_DOWNLOAD_BYTES,
-            )
-            .map_err(|e| setup(e.to_string()))?;
+            let dir = self.url_scratch_dir()?;
+            let downloaded =
+                url_source::download(url, checksum, dir.path(), url_source::MAX_DOWNLOAD_BYTES)
+                    .map_err(|e| setup(e.to_string()))?;
             out.push((downloaded, dir));
         }
         Ok(out)
@@ -896,8 +967,14 @@ impl Engine<'_> {
         step_number: usize,
     ) -> Result<LayerOutcome, BuildError> {
         let setup = BuildError::Setup;
-        if !run.mounts.is_empty() {
-            return Err(setup("RUN --mount is not supported by silo yet".into()));
+        if let Some(mount) = run.mounts.first() {
+            return Err(setup(format!(
+                "RUN --mount=type={},target={}: mounts are not supported by silo's runtimes yet; \
+                 COPY what the step needs in an earlier step (bind), or keep it in the image \
+                 and delete it in the same RUN (cache, tmpfs, secret)",
+                mount.kind.as_str(),
+                mount.target
+            )));
         }
         let network = match run.network {
             instructions::NetworkMode::Default => self.request.network,
@@ -1107,6 +1184,22 @@ impl Engine<'_> {
             layers: state.layers,
             flavor: state.flavor,
         })
+    }
+}
+
+/// A file ADD downloaded, and the scratch directory that holds it.
+type UrlDownload = (Downloaded, tempfile::TempDir);
+
+/// `--checksum`, which needs exactly one source, an http(s) URL (as in BuildKit).
+fn url_checksum(copy: &CopyStep, urls: &[String]) -> Result<Option<Checksum>, BuildError> {
+    match copy.checksum.as_str() {
+        "" => Ok(None),
+        text if copy.sources.len() != 1 || urls.len() != 1 => Err(BuildError::Setup(format!(
+            "--checksum={text} needs exactly one source, an http(s) URL"
+        ))),
+        text => Checksum::parse(text)
+            .map(Some)
+            .map_err(|e| BuildError::Setup(e.to_string())),
     }
 }
 

@@ -5,22 +5,16 @@
 //! flattening the whole image, without reading (or fetching) the lower layers' blobs.
 //!
 //! Whatever cannot be settled that way needs every layer: wildcards (any layer could hold a
-//! match), the root, a directory (its contents merge across layers, so it is only settled by a
-//! whiteout), and paths under something that is not a directory in some layer (a link the
-//! flattened view would have to follow). Paths compare case-insensitively, as on NTFS.
+//! match), the root, a directory (its contents merge across layers), and paths under something
+//! that is not a directory in some layer (a link the flattened view would have to follow). The
+//! walk gives up as soon as it meets one of these, and never lists the bottom layer (usually
+//! the big base): reaching it means every layer is needed anyway. So a copy that needs every
+//! layer reads at most the layers above the bottom one twice (listing, then unpacking).
+//! Paths compare case-insensitively, as on NTFS.
 
 use crate::layer::reader::{LayerEntry, LayerEntryKind};
 
 use super::context::{clean_source, has_wildcard};
-
-/// What the walk found for one requested path so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Seen {
-    Nothing,
-    /// A directory entry: keep walking, lower layers add to it.
-    Directory,
-    Settled,
-}
 
 /// The index of the lowest layer a copy of `sources` needs (0 = every layer). `list(i)` gives
 /// the entries of layer `i` (0 = bottom) and is only called for the layers walked, top-down.
@@ -41,8 +35,9 @@ pub fn lowest_needed_layer<E>(
     if wanted.is_empty() {
         return Ok(0);
     }
-    let mut seen = vec![Seen::Nothing; wanted.len()];
-    for layer in (0..layer_count).rev() {
+    let mut settled = vec![false; wanted.len()];
+    // Layer 0 is never listed: if the walk gets there, it is needed whatever it holds.
+    for layer in (1..layer_count).rev() {
         let entries = list(layer)?;
         for entry in &entries {
             let Some(path) = entry_path(entry) else {
@@ -50,33 +45,27 @@ pub fn lowest_needed_layer<E>(
             };
             let path = fold(path);
             for (i, want) in wanted.iter().enumerate() {
-                if seen[i] == Seen::Settled {
+                if settled[i] {
                     continue;
                 }
+                let deletes = matches!(
+                    entry.kind,
+                    LayerEntryKind::Whiteout { .. } | LayerEntryKind::OpaqueWhiteout { .. }
+                );
+                let directory = entry.kind == LayerEntryKind::Directory;
                 match relation(&path, want) {
                     Relation::Unrelated => {}
-                    Relation::Same => match &entry.kind {
-                        LayerEntryKind::Directory => seen[i] = Seen::Directory,
-                        LayerEntryKind::Whiteout { .. } | LayerEntryKind::OpaqueWhiteout { .. } => {
-                            seen[i] = Seen::Settled
-                        }
-                        // A file (or link) over a directory seen above is a conflict the
-                        // flattened view resolves; leave it to that.
-                        _ if seen[i] == Seen::Directory => return Ok(0),
-                        _ => seen[i] = Seen::Settled,
-                    },
-                    Relation::Ancestor => match &entry.kind {
-                        LayerEntryKind::Directory => {}
-                        LayerEntryKind::Whiteout { .. } | LayerEntryKind::OpaqueWhiteout { .. } => {
-                            seen[i] = Seen::Settled
-                        }
-                        // The path would go through a file or link: flatten everything.
-                        _ => return Ok(0),
-                    },
+                    // A directory's contents merge with the lower layers': flatten everything.
+                    Relation::Same if directory => return Ok(0),
+                    Relation::Same => settled[i] = true,
+                    Relation::Ancestor if deletes => settled[i] = true,
+                    Relation::Ancestor if directory => {}
+                    // The path would go through a file or link: flatten everything.
+                    Relation::Ancestor => return Ok(0),
                 }
             }
         }
-        if seen.iter().all(|s| *s == Seen::Settled) {
+        if settled.iter().all(|s| *s) {
             return Ok(layer);
         }
     }
@@ -179,10 +168,8 @@ mod tests {
             vec![file("Data/Top.txt")],
         ];
         assert_eq!(walk(&["/data/top.txt"], &layers), (2, vec![2]));
-        assert_eq!(
-            walk(&["data/b.txt", "top.txt"], &layers),
-            (0, vec![2, 1, 0])
-        );
+        // Not settled above the bottom layer: every layer; the bottom one is not listed.
+        assert_eq!(walk(&["data/b.txt", "top.txt"], &layers), (0, vec![2, 1]));
         assert_eq!(
             walk(&["data/b.txt", "C:\\data\\top.txt"], &layers),
             (1, vec![2, 1])
@@ -202,14 +189,19 @@ mod tests {
 
     #[test]
     fn directories_wildcards_and_links_need_everything() {
-        let layers = vec![vec![dir("data"), file("data/a")], vec![dir("data")]];
-        assert_eq!(walk(&["data"], &layers).0, 0);
+        let layers = vec![
+            vec![dir("data"), file("data/a")],
+            vec![dir("data")],
+            vec![file("x")],
+        ];
+        assert_eq!(walk(&["data"], &layers), (0, vec![2, 1]));
         assert_eq!(walk(&["data/*"], &layers), (0, vec![]));
         assert_eq!(walk(&["."], &layers), (0, vec![]));
         let linked = vec![
             vec![dir("real"), file("real/a")],
             vec![entry("Files/data", LayerEntryKind::Symlink)],
+            vec![file("x")],
         ];
-        assert_eq!(walk(&["data/a"], &linked), (0, vec![1]));
+        assert_eq!(walk(&["data/a"], &linked), (0, vec![2, 1]));
     }
 }

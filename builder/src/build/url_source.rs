@@ -10,7 +10,9 @@
 //! - `--checksum=sha256:…` (or `sha512:`) is checked against the bytes received, and a mismatch
 //!   fails the step naming both digests;
 //! - the body is bounded ([`MAX_DOWNLOAD_BYTES`]): a larger `Content-Length` is refused before
-//!   reading, a body that grows past it is cut off with an error.
+//!   reading, a body that grows past it is cut off with an error;
+//! - with the `ETag` of an earlier download, the request is conditional (`If-None-Match`) and a
+//!   `304 Not Modified` answer means the content is unchanged ([`Fetched::NotModified`]).
 //!
 //! The download runs on its own thread with a one-thread tokio runtime, so it works whether or
 //! not the caller is inside a runtime.
@@ -36,6 +38,16 @@ pub struct Downloaded {
     pub path: PathBuf,
     /// `sha256:…` of the bytes (enters the step's cache input).
     pub digest: String,
+    /// The response's `ETag`, for a conditional request next time.
+    pub etag: Option<String>,
+}
+
+/// What a (possibly conditional) download gave.
+#[derive(Debug)]
+pub enum Fetched {
+    Downloaded(Downloaded),
+    /// `304 Not Modified` to `If-None-Match`: the content is the one the ETag was recorded with.
+    NotModified,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,11 +135,26 @@ pub fn download(
     dir: &Path,
     limit: u64,
 ) -> Result<Downloaded, UrlError> {
+    match fetch_if_changed(url, checksum, dir, limit, None)? {
+        Fetched::Downloaded(d) => Ok(d),
+        Fetched::NotModified => Err(fetch_err(url, "304 Not Modified to a plain GET".into())),
+    }
+}
+
+/// [`download`], conditional on the content no longer matching `etag` when one is given.
+pub fn fetch_if_changed(
+    url: &str,
+    checksum: Option<&Checksum>,
+    dir: &Path,
+    limit: u64,
+    etag: Option<&str>,
+) -> Result<Fetched, UrlError> {
     if !is_url(url) {
         return Err(UrlError::Scheme { url: url.into() });
     }
     let url_owned = url.to_string();
     let checksum = checksum.cloned();
+    let etag = etag.map(str::to_string);
     let dir = dir.to_path_buf();
     std::thread::scope(|scope| {
         scope
@@ -136,7 +163,13 @@ pub fn download(
                     .enable_all()
                     .build()
                     .map_err(|e| fetch_err(&url_owned, format!("starting the downloader: {e}")))?;
-                runtime.block_on(fetch(&url_owned, checksum.as_ref(), &dir, limit))
+                runtime.block_on(fetch(
+                    &url_owned,
+                    checksum.as_ref(),
+                    &dir,
+                    limit,
+                    etag.as_deref(),
+                ))
             })
             .join()
             .unwrap_or_else(|_| Err(fetch_err(url, "the download thread panicked".into())))
@@ -155,7 +188,8 @@ async fn fetch(
     checksum: Option<&Checksum>,
     dir: &Path,
     limit: u64,
-) -> Result<Downloaded, UrlError> {
+    etag: Option<&str>,
+) -> Result<Fetched, UrlError> {
     let err = |m: String| fetch_err(url, m);
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(30))
@@ -163,12 +197,15 @@ async fn fetch(
         .user_agent(concat!("silo/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| err(format!("{e}")))?;
-    let mut response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| err(error_chain(&e)))?;
+    let mut request = client.get(url);
+    if let Some(etag) = etag {
+        request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+    }
+    let mut response = request.send().await.map_err(|e| err(error_chain(&e)))?;
     let status = response.status();
+    if etag.is_some() && status == reqwest::StatusCode::NOT_MODIFIED {
+        return Ok(Fetched::NotModified);
+    }
     if !status.is_success() {
         return Err(UrlError::Status {
             url: url.into(),
@@ -184,6 +221,11 @@ async fn fetch(
             });
         }
     }
+    let response_etag = response
+        .headers()
+        .get(reqwest::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let modified = response
         .headers()
         .get(reqwest::header::LAST_MODIFIED)
@@ -234,12 +276,13 @@ async fn fetch(
         file.set_modified(time)
             .map_err(|e| err(format!("setting the time of {}: {e}", path.display())))?;
     }
-    Ok(Downloaded {
+    Ok(Fetched::Downloaded(Downloaded {
         url: url.into(),
         name,
         path,
         digest,
-    })
+        etag: response_etag,
+    }))
 }
 
 /// reqwest's top-level message hides the cause ("error sending request"); the chain names it.
