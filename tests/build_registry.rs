@@ -223,11 +223,7 @@ fn copy_from_a_registry_image_fetches_only_the_layers_it_reads() {
     let lab = Lab::new();
     let base_layers = lab.remote_base(&registry, "win/base:1", "10.0.20348.1");
     // A "tools" image = the base + one layer, built and pushed from the seed store.
-    let seed_context = lab.context(
-        "FROM silo.local/seed-win-base-1:1
-COPY app/ /tools/
-",
-    );
+    let seed_context = lab.context("FROM silo.local/seed-win-base-1:1\nCOPY app/ /tools/\n");
     lab.silo_ok(
         "seed",
         &build_args(&registry, &seed_context, &["-t", "silo.local/tools:1"]),
@@ -331,4 +327,54 @@ fn registry_base_errors_say_what_went_wrong() {
         err.contains("HTTP 404") && err.contains("manifest unknown"),
         "{err}"
     );
+}
+
+#[test]
+fn push_on_a_windows_index_base_keeps_foreign_urls_and_mounts_the_rest() {
+    use silo_tests::fileserver::FileServer;
+    use silo_tests::image::DOCKER_FOREIGN_LAYER;
+    use silo_tests::windows::WindowsFixture;
+
+    let files = FileServer::start();
+    let fixture = WindowsFixture::build(&files);
+    let registry = Registry::no_auth();
+    fixture.push(&registry, "win/multi", "ltsc");
+    let lab = Lab::new();
+    let context = lab.context(&format!(
+        "FROM {}\nCOPY app/ /app/\n",
+        registry.reference("win/multi:ltsc")
+    ));
+    let app = registry.reference("app/multi:1");
+    let out = lab.silo_ok(
+        "build",
+        &build_args(
+            &registry,
+            &context,
+            &[
+                "--platform",
+                "windows/amd64:10.0.20348",
+                "--push",
+                "-t",
+                &app,
+            ],
+        ),
+    );
+    let chosen = &fixture.entries[WindowsFixture::LTSC2022_LATEST].image;
+    let base_layers = layer_digests(&serde_json::from_slice(&chosen.manifest.bytes).unwrap());
+    // Neither the foreign layer (from its url) nor the distributable one was downloaded.
+    assert_eq!(files.bytes_served(&fixture.foreign_path), 0);
+    for digest in &base_layers {
+        assert_eq!(registry.blob_gets(digest), 0, "{digest} downloaded");
+    }
+    assert!(
+        out.contains("1 mounted") && out.contains("1 foreign skipped"),
+        "{out}"
+    );
+    let manifest = raw_manifest(&registry, "app/multi:1");
+    assert_eq!(&layer_digests(&manifest)[..2], &base_layers[..]);
+    let foreign = &manifest["layers"][0];
+    assert_eq!(foreign["mediaType"], DOCKER_FOREIGN_LAYER);
+    assert_eq!(foreign["urls"], serde_json::json!(fixture.foreign.urls));
+    let config = skopeo_json(&registry, "app/multi:1", true);
+    assert_eq!(config["os.version"], "10.0.20348.2461");
 }
