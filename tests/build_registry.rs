@@ -282,6 +282,12 @@ fn inspection_of_a_registry_ref_fetches_only_the_layers_it_shows() {
     let out = lab.silo_ok("inspect", &ls);
     assert!(out.contains("Windows\\System32\\config\\SOFTWARE"), "{out}");
     assert_eq!(registry.blob_gets(&base_layers[0]), 1);
+
+    // A second look reads the fetched layer from the store; diff of the image with itself.
+    let mut diff = strings(&["diff", &reference, &format!("docker://{reference}")]);
+    diff.extend(silo_cli::transport_flags(&registry));
+    lab.silo_ok("inspect", &diff);
+    assert_eq!(registry.blob_gets(&base_layers[0]), 1);
 }
 
 #[test]
@@ -377,4 +383,35 @@ fn push_on_a_windows_index_base_keeps_foreign_urls_and_mounts_the_rest() {
     assert_eq!(foreign["urls"], serde_json::json!(fixture.foreign.urls));
     let config = skopeo_json(&registry, "app/multi:1", true);
     assert_eq!(config["os.version"], "10.0.20348.2461");
+
+    // Two platforms: one index pushed, entries carrying each os.version; still no base GETs.
+    let multi = registry.reference("app/multi:2");
+    lab.silo_ok(
+        "build",
+        &build_args(
+            &registry,
+            &context,
+            &[
+                "--platform",
+                "windows/amd64:10.0.17763,windows/amd64:10.0.20348",
+                "--push",
+                "-t",
+                &multi,
+            ],
+        ),
+    );
+    let index = raw_manifest(&registry, "app/multi:2");
+    let versions: Vec<&str> = index["manifests"]
+        .as_array()
+        .expect("an index")
+        .iter()
+        .map(|m| m["platform"]["os.version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["10.0.17763.5820", "10.0.20348.2461"]);
+    for entry in &fixture.entries {
+        for digest in layer_digests(&serde_json::from_slice(&entry.image.manifest.bytes).unwrap()) {
+            assert_eq!(registry.blob_gets(&digest), 0, "{digest} downloaded");
+        }
+    }
+    assert_eq!(files.bytes_served(&fixture.foreign_path), 0);
 }
