@@ -13,6 +13,7 @@ use crate::build::base::TargetPlatform;
 use crate::build::engine::{self, BuildRequest};
 use crate::build::output::{self, Output};
 use crate::build::progress::{human_size, Progress, ProgressMode};
+use crate::build::remote_cache::{self, Direction, RemoteCache};
 use crate::build::runtimes::{self, Isolation, RuntimeChoice};
 use crate::dockerfile::winpath::PathMode;
 use crate::runtime::NetworkMode;
@@ -54,6 +55,14 @@ pub struct Args {
     /// Do not use the build cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Export the build cache to a registry: type=registry,ref=REF[,mode=min|max]
+    /// [,registry.insecure=true][,ignore-error=true] (repeatable).
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
+    /// Import build cache from a registry: type=registry,ref=REF[,registry.insecure=true], or
+    /// just REF (repeatable). A missing cache is a warning.
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
     /// auto, plain or quiet.
     #[arg(long, default_value = "auto")]
     pub progress: ProgressMode,
@@ -148,6 +157,8 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         None => None,
         Some(t) => Some(parse_timeout(t)?),
     };
+    let cache_to = parse_cache_specs(&args.cache_to, Direction::Export)?;
+    let cache_from = parse_cache_specs(&args.cache_from, Direction::Import)?;
     let context = args.context.clone();
     if !context.is_dir() {
         bail!(
@@ -183,7 +194,19 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         run_timeout,
     };
     let mut progress = Progress::new(mode);
-    let result = match engine::build(&store, runtime.as_ref(), &mut progress, &request) {
+    let remote = if cache_from.is_empty() && cache_to.is_empty() {
+        None
+    } else {
+        Some(RemoteCache::import(&cache_from, &store, &progress)?)
+    };
+    let built = engine::build_with_cache(
+        &store,
+        runtime.as_ref(),
+        &mut progress,
+        &request,
+        remote.as_ref(),
+    );
+    let result = match built {
         Ok(result) => result,
         Err(e) => {
             let code = e.run_exit_code();
@@ -200,6 +223,36 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             output::write_output(&store, &result, output, &args.tags)
                 .with_context(|| format!("writing output {output:?}"))?,
         );
+    }
+    if let Some(remote) = &remote {
+        for spec in &cache_to {
+            match remote.export(spec, &store, &result) {
+                Ok(report) => progress.note(&format!(
+                    "exported cache to {}: {} records; blobs: {} uploaded, {} mounted, {} \
+                     already there ({})",
+                    spec.reference,
+                    report.records,
+                    report.uploaded,
+                    report.mounted,
+                    report.present,
+                    report.digest
+                )),
+                Err(e) if spec.ignore_error => progress.warn(&format!(
+                    "failed to export cache to {}: {e}",
+                    spec.reference
+                )),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("exporting the build cache to {}", spec.reference)))
+                }
+            }
+        }
+        // A store tag needs every layer in the store; remote hits are fetched now.
+        if args.tags.is_empty() {
+            remote.remember_fetched(&store, &result.cache_records)?;
+        } else {
+            remote.materialize(&store, &result)?;
+        }
     }
     output::tag_in_store(&store, &result, &args.tags).context("tagging the image in the store")?;
     if let Some(path) = &args.iidfile {
@@ -238,6 +291,16 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_cache_specs(
+    texts: &[String],
+    direction: Direction,
+) -> anyhow::Result<Vec<remote_cache::RegistryCacheSpec>> {
+    texts
+        .iter()
+        .map(|t| remote_cache::parse_spec(t, direction).map_err(anyhow::Error::new))
+        .collect()
 }
 
 fn parse_timeout(text: &str) -> anyhow::Result<std::time::Duration> {

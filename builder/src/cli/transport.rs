@@ -380,7 +380,8 @@ fn read_manifest(blobs: &BlobDir, digest: &str, media_type: Option<&str>) -> Res
     Ok(raw)
 }
 
-/// The image rooted at `digest` (with every child manifest of an index) from a blob directory.
+/// The image rooted at `digest` from a blob directory: for an index, every manifest below it,
+/// nested indexes included (down to `manifest::MAX_INDEX_DEPTH` levels).
 fn image_from_blobs(
     blobs: &BlobDir,
     digest: &str,
@@ -388,14 +389,85 @@ fn image_from_blobs(
 ) -> Result<ImageToPush> {
     let root = read_manifest(blobs, digest, media_type)?;
     let mut children = HashMap::new();
-    if root.is_index() {
-        for d in root.index()?.manifests() {
-            let d = d.digest().to_string();
-            let m = read_manifest(blobs, &d, None)?;
-            children.insert(d, m);
+    let mut level = vec![root.clone()];
+    let mut depth = 0;
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for index in level.iter().filter(|m| m.is_index()) {
+            for d in index.index()?.manifests() {
+                let d = d.digest().to_string();
+                if children.contains_key(&d) {
+                    continue;
+                }
+                let m = read_manifest(blobs, &d, None)?;
+                if m.is_index() && depth + 1 > manifest::MAX_INDEX_DEPTH {
+                    return Err(manifest::too_deep(&blobs.root().display().to_string(), &d).into());
+                }
+                next.push(m.clone());
+                children.insert(d, m);
+            }
         }
+        level = next;
+        depth += 1;
     }
     Ok(ImageToPush { root, children })
+}
+
+/// Choose one image manifest of a local image for `want`: the root itself when it is one, else
+/// the entry `registry_client::platform` selects among the root's entries, where an entry that is
+/// an index is replaced by its own entries (as pulls do; bounded by `MAX_INDEX_DEPTH`). Returns
+/// the manifest and its entry's `platform` object as the index has it.
+pub fn select_local(
+    image: &ImageToPush,
+    want: &PlatformRequest,
+    source: &str,
+) -> Result<(RawManifest, Option<Value>)> {
+    if !image.root.is_index() {
+        return Ok((image.root.clone(), None));
+    }
+    /// (digest, parsed platform, raw platform) of every image-manifest entry, in order.
+    type Leaf = (
+        String,
+        Option<registry_client::platform::EntryPlatform>,
+        Option<Value>,
+    );
+    fn leaves(
+        image: &ImageToPush,
+        index: &RawManifest,
+        depth: usize,
+        source: &str,
+        out: &mut Vec<Leaf>,
+    ) -> Result<()> {
+        if depth > manifest::MAX_INDEX_DEPTH {
+            return Err(manifest::too_deep(source, &index.digest).into());
+        }
+        let doc: Value = serde_json::from_slice(&index.bytes)?;
+        let parsed = registry_client::platform::entries(&index.bytes)?;
+        for (i, (digest, platform)) in parsed.into_iter().enumerate() {
+            match image.children.get(&digest) {
+                Some(child) if child.is_index() => leaves(image, child, depth + 1, source, out)?,
+                Some(_) => out.push((
+                    digest,
+                    platform,
+                    doc["manifests"][i].get("platform").cloned(),
+                )),
+                None => bail!("{source}: manifest {digest} is missing"),
+            }
+        }
+        Ok(())
+    }
+    let mut all = Vec::new();
+    leaves(image, &image.root, 0, source, &mut all)?;
+    let flat: Vec<_> = all.iter().map(|(d, p, _)| (d.clone(), p.clone())).collect();
+    let selection = registry_client::platform::select_entries(&flat, want);
+    let Some(i) = selection.chosen else {
+        bail!(
+            "no manifest in {source} fits {want}:\n{}",
+            selection.explain()
+        );
+    };
+    let (digest, _, platform) = &all[i];
+    Ok((image.children[digest].clone(), platform.clone()))
 }
 
 /// An OCI image layout directory.
@@ -886,10 +958,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// The platform object of the chosen manifest's index entry (copied verbatim from the index),
 /// so `index.json` of a layout keeps `os.version`/`os.features`.
 pub fn chosen_platform(resolved: &registry_client::Resolved) -> Option<Value> {
-    let sel = resolved.selection.as_ref()?;
-    let i = sel.chosen?;
-    let doc: Value = serde_json::from_slice(&resolved.root.bytes).ok()?;
-    doc["manifests"].get(i)?.get("platform").cloned()
+    resolved.chosen_platform.clone()
 }
 
 #[cfg(test)]

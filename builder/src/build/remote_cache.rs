@@ -1,0 +1,780 @@
+//! The remote build cache: `--cache-to type=registry,ref=REF[,mode=min|max]` and
+//! `--cache-from type=registry,ref=REF` (BuildKit's registry cache is the model).
+//!
+//! A cache export is one OCI image manifest in a registry. Its config (media type
+//! [`CONFIG_MEDIA_TYPE`]) is a small, versioned JSON document listing cache records — a step's
+//! cache key and the layer it produced — and its layers are exactly those layers' blobs. An import
+//! reads only the manifest and the config; a layer's blob is fetched from the registry when the
+//! hit is used by something that needs its bytes (a later RUN, `COPY --from`, an output or a
+//! store tag). The registry client is async and the engine is sync: every call goes through
+//! `block_on` on one runtime owned by [`RemoteCache`].
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use oci_spec::image::{Descriptor, Digest};
+use registry_client::blobdir::BlobDir;
+use registry_client::credentials::CredentialEnv;
+use registry_client::{
+    BlobRef, Client, ClientConfig, Credential, DefaultCredentials, ImageToPush, NoProgress,
+    PushOptions, RawManifest, Reference,
+};
+use serde::{Deserialize, Serialize};
+
+use super::base::BlobHome;
+use super::cache::{self, CachedLayer};
+use super::engine::BuildResult;
+use super::progress::Progress;
+use crate::store::{BlobSource, ImageSource, Store, StoreError};
+
+/// The media type of a cache export's config: the list of cache records.
+pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.silo.build.cache.config.v1+json";
+/// What the config's `format` field says.
+const FORMAT_NAME: &str = "silo-build-cache";
+/// Bumped whenever the record list changes shape; an import ignores other versions (with a
+/// warning) instead of misreading them.
+const FORMAT_VERSION: u32 = 1;
+/// Largest cache config read into memory (a hostile size field must not drive the allocation).
+const CONFIG_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Which records `--cache-to` exports (BuildKit's `mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheMode {
+    /// Only the records whose layers are in the result image(s).
+    #[default]
+    Min,
+    /// Every record the build used or created, of every stage.
+    Max,
+}
+
+/// One `--cache-to` or `--cache-from` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryCacheSpec {
+    pub reference: String,
+    pub mode: CacheMode,
+    /// `registry.insecure=true`: plain HTTP or unverified TLS.
+    pub insecure: bool,
+    /// `ignore-error=true` (export only): a failed export is a warning.
+    pub ignore_error: bool,
+}
+
+/// Why the remote cache failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteCacheError {
+    #[error("{flag} {text:?}: {message}")]
+    Spec {
+        flag: &'static str,
+        text: String,
+        message: String,
+    },
+    #[error("cache {reference}: {source}")]
+    Registry {
+        reference: String,
+        #[source]
+        source: registry_client::Error,
+    },
+    #[error("cache {reference}: {message}")]
+    Format { reference: String, message: String },
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("starting the async runtime for the remote cache: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Which flag a spec came from (they accept different options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Export,
+    Import,
+}
+
+impl Direction {
+    fn flag(self) -> &'static str {
+        match self {
+            Direction::Export => "--cache-to",
+            Direction::Import => "--cache-from",
+        }
+    }
+}
+
+/// Parses a `--cache-to`/`--cache-from` value with buildx's rules: comma-separated `key=value`
+/// pairs with `type=registry,ref=REF`, or a bare `REF` meaning `type=registry,ref=REF`.
+pub fn parse_spec(text: &str, direction: Direction) -> Result<RegistryCacheSpec, RemoteCacheError> {
+    let flag = direction.flag();
+    let err = |message: String| RemoteCacheError::Spec {
+        flag,
+        text: text.to_string(),
+        message,
+    };
+    if !text.contains('=') {
+        if text.trim().is_empty() {
+            return Err(err("expected type=registry,ref=REF".into()));
+        }
+        return Ok(RegistryCacheSpec {
+            reference: text.trim().to_string(),
+            mode: CacheMode::Min,
+            insecure: false,
+            ignore_error: false,
+        });
+    }
+    let mut pairs = Vec::new();
+    for part in text.split(',') {
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| err(format!("{part:?} is not KEY=VALUE")))?;
+        pairs.push((key.trim(), value));
+    }
+    // The type decides which options are valid, so it is checked first.
+    match pairs.iter().find(|(k, _)| *k == "type").map(|(_, v)| *v) {
+        Some("registry") => {}
+        Some(other @ ("local" | "inline" | "gha" | "s3" | "azblob")) => {
+            return Err(err(format!(
+                "cache type {other:?} is not supported by silo; use type=registry,ref=REF"
+            )))
+        }
+        Some(other) => {
+            let what = match direction {
+                Direction::Export => "exporter",
+                Direction::Import => "importer",
+            };
+            return Err(err(format!("unknown cache {what}: {other:?}")));
+        }
+        None => return Err(err("type= is required (e.g. type=registry,ref=REF)".into())),
+    }
+    let mut reference = None;
+    let mut spec = RegistryCacheSpec {
+        reference: String::new(),
+        mode: CacheMode::Min,
+        insecure: false,
+        ignore_error: false,
+    };
+    let boolean = |key: &str, value: &str| match value {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(err(format!("{key}={value}: expected true or false"))),
+    };
+    for (key, value) in pairs {
+        match (key, direction) {
+            ("type", _) => {}
+            ("ref", _) => reference = Some(value.to_string()),
+            ("mode", Direction::Export) => {
+                spec.mode = match value {
+                    "min" => CacheMode::Min,
+                    "max" => CacheMode::Max,
+                    _ => return Err(err(format!("invalid mode {value:?}: expected min or max"))),
+                }
+            }
+            ("registry.insecure", _) => spec.insecure = boolean(key, value)?,
+            ("ignore-error", Direction::Export) => spec.ignore_error = boolean(key, value)?,
+            (other, _) => {
+                return Err(err(format!(
+                    "unknown option {other:?} (silo's registry cache takes type, ref, \
+                     registry.insecure{})",
+                    if direction == Direction::Export {
+                        ", mode and ignore-error"
+                    } else {
+                        ""
+                    }
+                )))
+            }
+        }
+    }
+    spec.reference = reference
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| err("ref required for type=registry".into()))?;
+    Reference::parse(&spec.reference).map_err(|e| err(e.to_string()))?;
+    Ok(spec)
+}
+
+/// The config of a cache export.
+#[derive(Debug, Serialize, Deserialize)]
+struct CacheConfig {
+    format: String,
+    version: u32,
+    records: Vec<CacheRecordEntry>,
+}
+
+/// One record: the step key and the layer it produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CacheRecordEntry {
+    key: String,
+    layer: CachedLayer,
+}
+
+/// A cache record the build used or created, for `--cache-to`.
+#[derive(Debug, Clone)]
+pub struct UsedRecord {
+    pub key: String,
+    pub layer: CachedLayer,
+    /// Where the layer's bytes are (the store, or a registry when it was a remote hit).
+    pub home: BlobHome,
+}
+
+/// An imported record.
+struct RemoteRecord {
+    layer: CachedLayer,
+    source: Rc<RegistryLayers>,
+}
+
+/// State shared by the cache and the lazy layer homes it hands out.
+struct Shared {
+    runtime: tokio::runtime::Runtime,
+    /// Layer digests served lazily from a registry (so they can be fetched before a store tag).
+    served: RefCell<BTreeSet<String>>,
+}
+
+/// The remote cache of one build: imported records and what is needed to export.
+pub struct RemoteCache {
+    shared: Rc<Shared>,
+    imported: HashMap<String, RemoteRecord>,
+    /// Where each import came from (mount sources for the export).
+    sources: Vec<Reference>,
+}
+
+impl std::fmt::Debug for RemoteCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteCache")
+            .field("imported", &self.imported.len())
+            .field("sources", &self.sources)
+            .finish()
+    }
+}
+
+/// A client for `reference`'s registry: TLS settings from the spec, credentials from the usual
+/// files, and `SILO_CREDS` (USER:PASSWORD) when set — as the other registry verbs take them.
+fn client_for(spec: &RegistryCacheSpec, reference: &Reference) -> Result<Arc<Client>, String> {
+    let config = ClientConfig {
+        tls_verify: !spec.insecure,
+        ..ClientConfig::default()
+    };
+    let mut creds = DefaultCredentials::new(CredentialEnv::from_process());
+    if let Ok(value) = std::env::var("SILO_CREDS") {
+        let (username, password) = value
+            .split_once(':')
+            .ok_or("SILO_CREDS must be USER:PASSWORD")?;
+        creds = creds.with_explicit(
+            reference.registry(),
+            Credential::Basic {
+                username: username.to_string(),
+                password: password.to_string(),
+            },
+        );
+    }
+    Client::new(config, Arc::new(creds), Arc::new(NoProgress))
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+}
+
+/// The store's blob directory as the registry client sees it.
+fn store_blobs(store: &Store) -> BlobDir {
+    BlobDir::with_staging(store.root().join("blobs"), store.root().join("tmp/pull"))
+}
+
+impl RemoteCache {
+    /// Imports the records of every `--cache-from`. A cache that is missing or unreadable is a
+    /// warning (as in buildx): the build goes on without it.
+    pub fn import(
+        specs: &[RegistryCacheSpec],
+        store: &Store,
+        progress: &Progress,
+    ) -> Result<RemoteCache, RemoteCacheError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(RemoteCacheError::Runtime)?;
+        let mut cache = RemoteCache {
+            shared: Rc::new(Shared {
+                runtime,
+                served: RefCell::new(BTreeSet::new()),
+            }),
+            imported: HashMap::new(),
+            sources: Vec::new(),
+        };
+        for spec in specs {
+            match cache.import_one(spec, store) {
+                Ok(count) => progress.note(&format!(
+                    "importing cache manifest from {}: {count} records",
+                    spec.reference
+                )),
+                Err(e) => progress.warn(&format!("failed to import cache {}: {e}", spec.reference)),
+            }
+        }
+        Ok(cache)
+    }
+
+    fn import_one(&mut self, spec: &RegistryCacheSpec, store: &Store) -> Result<usize, String> {
+        let reference = Reference::parse(&spec.reference).map_err(|e| e.to_string())?;
+        let client = client_for(spec, &reference)?;
+        let runtime = &self.shared.runtime;
+        let manifest = runtime
+            .block_on(client.get_manifest(&reference))
+            .map_err(|e| e.to_string())?;
+        let (config, layers) = parse_manifest(&manifest)?;
+        let bytes = runtime
+            .block_on(client.fetch_small(&reference, &config, CONFIG_LIMIT))
+            .map_err(|e| e.to_string())?;
+        let records = parse_config(&bytes, &layers)?;
+        let source = Rc::new(RegistryLayers {
+            shared: self.shared.clone(),
+            client,
+            reference: reference.clone(),
+            blobs: store_blobs(store),
+            layers,
+        });
+        let count = records.len();
+        for record in records {
+            self.imported
+                .entry(record.key)
+                .or_insert_with(|| RemoteRecord {
+                    layer: record.layer,
+                    source: source.clone(),
+                });
+        }
+        self.sources.push(reference);
+        Ok(count)
+    }
+
+    /// The imported layer for a step key, with a home that fetches its blob when read.
+    pub fn lookup(&self, key: &str) -> Option<(CachedLayer, BlobHome)> {
+        let record = self.imported.get(key)?;
+        self.shared
+            .served
+            .borrow_mut()
+            .insert(record.layer.descriptor.digest().to_string());
+        let home: Rc<dyn ImageSource> = record.source.clone();
+        Some((record.layer.clone(), BlobHome::Source(home)))
+    }
+
+    /// Makes sure every layer served from a registry that the result holds is in the store
+    /// (before the result is tagged there), and keeps their records locally so the next build
+    /// hits without the registry.
+    pub fn materialize(&self, store: &Store, result: &BuildResult) -> Result<(), RemoteCacheError> {
+        let served = self.shared.served.borrow().clone();
+        for image in &result.images {
+            for layer in &image.layers {
+                if served.contains(layer.descriptor.digest().as_ref()) {
+                    layer.home.ensure_in_store(store, &layer.descriptor)?;
+                }
+            }
+        }
+        self.remember_fetched(store, &result.cache_records)
+    }
+
+    /// Writes local records for remote hits whose blobs are now in the store.
+    pub fn remember_fetched(
+        &self,
+        store: &Store,
+        records: &[UsedRecord],
+    ) -> Result<(), RemoteCacheError> {
+        for record in records {
+            if matches!(record.home, BlobHome::Source(_))
+                && store.has_blob(record.layer.descriptor.digest())?
+                && cache::lookup(store, &record.key)?.is_none()
+            {
+                cache::remember(store, &record.key, &record.layer)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Exports the build's cache records (per `spec.mode`) and their layers to `spec.reference`.
+    /// Layers already in the destination repository are skipped; ones in an imported repository
+    /// on the same registry are mounted.
+    pub fn export(
+        &self,
+        spec: &RegistryCacheSpec,
+        store: &Store,
+        result: &BuildResult,
+    ) -> Result<ExportReport, RemoteCacheError> {
+        let reference = Reference::parse(&spec.reference).map_err(|e| RemoteCacheError::Spec {
+            flag: "--cache-to",
+            text: spec.reference.clone(),
+            message: e.to_string(),
+        })?;
+        let registry_err = |source| RemoteCacheError::Registry {
+            reference: spec.reference.clone(),
+            source,
+        };
+        let records = select_records(&result.cache_records, result, spec.mode);
+        let client = client_for(spec, &reference).map_err(|message| RemoteCacheError::Format {
+            reference: spec.reference.clone(),
+            message,
+        })?;
+        let mounts: Vec<String> = self
+            .sources
+            .iter()
+            .filter(|s| s.registry() == reference.registry())
+            .map(|s| s.repository().to_string())
+            .collect();
+        // A layer that is only in another registry must come through the store to be uploaded.
+        let runtime = &self.shared.runtime;
+        for record in &records {
+            let digest = record.layer.descriptor.digest();
+            if store.has_blob(digest)? {
+                continue;
+            }
+            let in_reach = runtime
+                .block_on(async {
+                    for repo in std::iter::once(reference.repository())
+                        .chain(mounts.iter().map(String::as_str))
+                    {
+                        let r = reference.with_repository(repo);
+                        let scopes = registry_client::auth::Scopes::pull(repo);
+                        if client
+                            .blob_exists(&r, &scopes, digest.as_ref())
+                            .await?
+                            .is_some()
+                        {
+                            return Ok(true);
+                        }
+                    }
+                    Ok(false)
+                })
+                .map_err(registry_err)?;
+            if !in_reach {
+                record
+                    .home
+                    .ensure_in_store(store, &record.layer.descriptor)?;
+            }
+        }
+        let (manifest_bytes, config_bytes) = cache_manifest(&records);
+        store.put_blob_bytes(&config_bytes)?;
+        let manifest = RawManifest::from_bytes(
+            &spec.reference,
+            manifest_bytes,
+            Some(registry_client::manifest::OCI_MANIFEST),
+        )
+        .map_err(registry_err)?;
+        let image = ImageToPush {
+            root: manifest,
+            children: HashMap::new(),
+        };
+        let options = PushOptions {
+            mount_from: mounts,
+            ..PushOptions::default()
+        };
+        let report = runtime
+            .block_on(client.push(&reference, &image, Arc::new(store_blobs(store)), &options))
+            .map_err(registry_err)?;
+        Ok(ExportReport {
+            records: records.len(),
+            digest: report.digest,
+            uploaded: report.uploaded,
+            mounted: report.mounted,
+            present: report.present,
+        })
+    }
+}
+
+/// What an export did.
+#[derive(Debug, Clone)]
+pub struct ExportReport {
+    pub records: usize,
+    pub digest: String,
+    pub uploaded: usize,
+    pub mounted: usize,
+    pub present: usize,
+}
+
+/// The records `mode` exports, each key once: `max` all of them, `min` those whose layer is in
+/// a result image (the final stage's chain).
+fn select_records(all: &[UsedRecord], result: &BuildResult, mode: CacheMode) -> Vec<UsedRecord> {
+    let in_result: BTreeSet<&str> = result
+        .images
+        .iter()
+        .flat_map(|i| i.layers.iter().map(|l| l.descriptor.digest().as_ref()))
+        .collect();
+    let mut seen = BTreeSet::new();
+    all.iter()
+        .filter(|r| {
+            mode == CacheMode::Max || in_result.contains(r.layer.descriptor.digest().as_ref())
+        })
+        .filter(|r| seen.insert(r.key.clone()))
+        .cloned()
+        .collect()
+}
+
+/// The cache export's manifest and config bytes for `records`.
+fn cache_manifest(records: &[UsedRecord]) -> (Vec<u8>, Vec<u8>) {
+    let config = CacheConfig {
+        format: FORMAT_NAME.to_string(),
+        version: FORMAT_VERSION,
+        records: records
+            .iter()
+            .map(|r| CacheRecordEntry {
+                key: r.key.clone(),
+                layer: r.layer.clone(),
+            })
+            .collect(),
+    };
+    let config_bytes = serde_json::to_vec(&config).expect("cache records serialize");
+    let mut layers: Vec<&Descriptor> = Vec::new();
+    for record in records {
+        let d = &record.layer.descriptor;
+        if !layers.iter().any(|l| l.digest() == d.digest()) {
+            layers.push(d);
+        }
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": registry_client::manifest::OCI_MANIFEST,
+        "config": {
+            "mediaType": CONFIG_MEDIA_TYPE,
+            "digest": crate::store::digest_of_bytes(&config_bytes).to_string(),
+            "size": config_bytes.len(),
+        },
+        "layers": layers.iter().map(|d| serde_json::json!({
+            "mediaType": d.media_type().to_string(),
+            "digest": d.digest().to_string(),
+            "size": d.size(),
+        })).collect::<Vec<_>>(),
+        "annotations": { "org.opencontainers.image.description": "silo build cache" },
+    });
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("JSON values serialize");
+    (manifest_bytes, config_bytes)
+}
+
+/// The config blob and layer digests of a cache manifest; anything else is not a silo cache.
+fn parse_manifest(manifest: &RawManifest) -> Result<(BlobRef, HashMap<String, BlobRef>), String> {
+    if manifest.is_index() {
+        return Err("is an index, not a silo build cache manifest".into());
+    }
+    let image = manifest.image().map_err(|e| e.to_string())?;
+    let config = image.config();
+    if config.media_type().to_string() != CONFIG_MEDIA_TYPE {
+        return Err(format!(
+            "is not a silo build cache (its config media type is {}, expected {CONFIG_MEDIA_TYPE})",
+            config.media_type()
+        ));
+    }
+    let layers = image
+        .layers()
+        .iter()
+        .map(|l| {
+            let blob = BlobRef {
+                digest: l.digest().to_string(),
+                size: l.size(),
+                media_type: l.media_type().to_string(),
+                urls: Vec::new(),
+            };
+            (blob.digest.clone(), blob)
+        })
+        .collect();
+    Ok((
+        BlobRef {
+            digest: config.digest().to_string(),
+            size: config.size(),
+            media_type: CONFIG_MEDIA_TYPE.to_string(),
+            urls: Vec::new(),
+        },
+        layers,
+    ))
+}
+
+/// The records of a cache config, checked: the right format and version, and every record's
+/// layer among the manifest's layers.
+fn parse_config(
+    bytes: &[u8],
+    layers: &HashMap<String, BlobRef>,
+) -> Result<Vec<CacheRecordEntry>, String> {
+    let config: CacheConfig =
+        serde_json::from_slice(bytes).map_err(|e| format!("cache config: {e}"))?;
+    if config.format != FORMAT_NAME {
+        return Err(format!(
+            "cache config format {:?}, expected {FORMAT_NAME:?}",
+            config.format
+        ));
+    }
+    if config.version != FORMAT_VERSION {
+        return Err(format!(
+            "cache format version {} (this silo reads version {FORMAT_VERSION}); export it again \
+             with this silo",
+            config.version
+        ));
+    }
+    for record in &config.records {
+        let d = &record.layer.descriptor;
+        let digest = d.digest().to_string();
+        let Some(listed) = layers.get(&digest) else {
+            return Err(format!(
+                "record {} names layer {digest}, which the cache manifest does not hold",
+                record.key
+            ));
+        };
+        // The record's descriptor goes into built manifests: it must agree with the listing.
+        if listed.size != d.size() || listed.media_type != d.media_type().to_string() {
+            return Err(format!(
+                "record {} describes layer {digest} as {} bytes of {}, the manifest as {} bytes \
+                 of {}",
+                record.key,
+                d.size(),
+                d.media_type(),
+                listed.size,
+                listed.media_type
+            ));
+        }
+    }
+    Ok(config.records)
+}
+
+/// Layers of one imported cache: reading one fetches it (verified) from the registry into the
+/// store, once.
+struct RegistryLayers {
+    shared: Rc<Shared>,
+    client: Arc<Client>,
+    reference: Reference,
+    blobs: BlobDir,
+    /// The manifest's layers by digest (sizes and media types for the fetch).
+    layers: HashMap<String, BlobRef>,
+}
+
+impl RegistryLayers {
+    fn fetch(&self, digest: &Digest) -> Result<(), StoreError> {
+        let blob = self.layers.get(digest.as_ref()).ok_or_else(|| {
+            StoreError::invalid(
+                format!("cache {}", self.reference),
+                format!("layer {digest} is not in the cache manifest"),
+            )
+        })?;
+        self.shared
+            .runtime
+            .block_on(
+                self.client
+                    .fetch_blob(&self.reference, blob, Arc::new(self.blobs.clone())),
+            )
+            .map_err(|e| {
+                StoreError::invalid(
+                    format!("cache layer {digest} from {}", self.reference),
+                    e.to_string(),
+                )
+            })
+    }
+}
+
+impl BlobSource for RegistryLayers {
+    fn open_blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, StoreError> {
+        let path = self
+            .blobs
+            .path(digest.as_ref())
+            .map_err(|e| StoreError::io(format!("blob {digest}"), e))?;
+        if !path.is_file() {
+            self.fetch(digest)?;
+        }
+        let file = std::fs::File::open(&path)
+            .map_err(|e| StoreError::io(path.display().to_string(), e))?;
+        Ok(Box::new(file))
+    }
+
+    fn has_blob(&self, _digest: &Digest) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+}
+
+impl ImageSource for RegistryLayers {
+    fn resolve(&self, _name: Option<&str>) -> Result<Descriptor, StoreError> {
+        Err(StoreError::invalid(
+            self.reference.to_string(),
+            "a build cache holds layers, not an image",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(n: u8) -> CachedLayer {
+        let hex = format!("{n:02x}").repeat(32);
+        CachedLayer {
+            descriptor: Descriptor::new(
+                oci_spec::image::MediaType::ImageLayerGzip,
+                100 + u64::from(n),
+                Digest::try_from(format!("sha256:{hex}")).unwrap(),
+            ),
+            diff_id: Digest::try_from(format!("sha256:{}", "e".repeat(64))).unwrap(),
+        }
+    }
+
+    #[test]
+    fn specs_parse_like_buildx() {
+        let spec = parse_spec(
+            "type=registry,ref=r.io/a/cache:x,mode=max",
+            Direction::Export,
+        )
+        .unwrap();
+        assert_eq!(spec.reference, "r.io/a/cache:x");
+        assert_eq!(spec.mode, CacheMode::Max);
+        let bare = parse_spec("r.io/a/cache:x", Direction::Import).unwrap();
+        assert_eq!(bare.reference, "r.io/a/cache:x");
+        assert_eq!(bare.mode, CacheMode::Min);
+        let insecure = parse_spec(
+            "type=registry,ref=127.0.0.1:5000/c,registry.insecure=true",
+            Direction::Import,
+        )
+        .unwrap();
+        assert!(insecure.insecure);
+        let err = |t: &str, d| parse_spec(t, d).unwrap_err().to_string();
+        assert!(err("type=gha", Direction::Export).contains("not supported"));
+        assert!(err("type=x,ref=a", Direction::Export).contains("unknown cache exporter"));
+        assert!(err("ref=a", Direction::Import).contains("type= is required"));
+        assert!(err("type=registry,ref=a,mode=max", Direction::Import).contains("\"mode\""));
+        assert!(
+            err("type=registry,ref=a,ignore-error=maybe", Direction::Export)
+                .contains("true or false")
+        );
+        assert!(err("type=registry,ref=UPPER/x", Direction::Export).starts_with("--cache-to"));
+    }
+
+    #[test]
+    fn exported_config_reads_back_and_foreign_or_broken_ones_are_refused() {
+        let records: Vec<UsedRecord> = [(1, "k1"), (2, "k2"), (1, "k3")]
+            .iter()
+            .map(|(n, k)| UsedRecord {
+                key: k.to_string(),
+                layer: layer(*n),
+                home: BlobHome::Store,
+            })
+            .collect();
+        let (manifest_bytes, config_bytes) = cache_manifest(&records);
+        let manifest = RawManifest::from_bytes(
+            "t",
+            manifest_bytes,
+            Some(registry_client::manifest::OCI_MANIFEST),
+        )
+        .unwrap();
+        let (config, layers) = parse_manifest(&manifest).unwrap();
+        assert_eq!(layers.len(), 2, "each layer blob once");
+        assert_eq!(config.size, config_bytes.len() as u64);
+        let back = parse_config(&config_bytes, &layers).unwrap();
+        assert_eq!(
+            back.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["k1", "k2", "k3"]
+        );
+        // A record naming a layer the manifest lacks is refused.
+        let mut fewer = layers.clone();
+        fewer.remove(layer(2).descriptor.digest().as_ref());
+        assert!(parse_config(&config_bytes, &fewer)
+            .unwrap_err()
+            .contains("does not hold"));
+        // A record disagreeing with the manifest about a layer's size is refused.
+        let mut resized = layers.clone();
+        resized
+            .get_mut(layer(1).descriptor.digest().as_ref())
+            .unwrap()
+            .size += 1;
+        assert!(parse_config(&config_bytes, &resized)
+            .unwrap_err()
+            .contains("bytes"));
+        // Another version is refused with a hint, not misread.
+        let mut doc: serde_json::Value = serde_json::from_slice(&config_bytes).unwrap();
+        doc["version"] = 2.into();
+        let newer = serde_json::to_vec(&doc).unwrap();
+        assert!(parse_config(&newer, &layers)
+            .unwrap_err()
+            .contains("version 2"));
+    }
+}

@@ -1,0 +1,424 @@
+//! `silo build --cache-to/--cache-from type=registry` against a real docker-registry: a cache
+//! exported by one state directory is used by a fresh one (every step a hit, the same image,
+//! layer blobs fetched only when an output needs them), a changed context file rebuilds only the
+//! steps after it, and a missing cache is a warning.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+use silo_tests::registry::Registry;
+use silo_tests::silo;
+
+/// A fixed `SOURCE_DATE_EPOCH`, so builds in different state directories give identical images.
+const EPOCH: &str = "SOURCE_DATE_EPOCH=1700000000";
+
+/// One silo state directory.
+struct State {
+    root: PathBuf,
+    /// `SILO_CREDS` for the registry, when set.
+    creds: Option<String>,
+}
+
+impl State {
+    fn run(&self, args: &[&str]) -> Output {
+        let mut command = silo();
+        if let Some(creds) = &self.creds {
+            command.env("SILO_CREDS", creds);
+        }
+        command
+            .env("SILO_ROOT", &self.root)
+            .env_remove("SOURCE_DATE_EPOCH")
+            // No machine credentials leak in (the registry has no auth).
+            .env("DOCKER_CONFIG", self.root.join("no-docker-config"))
+            .env("REGISTRY_AUTH_FILE", self.root.join("no-auth.json"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "silo {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "silo {args:?} failed:\n{text}");
+        text
+    }
+}
+
+struct Lab {
+    dir: tempfile::TempDir,
+    registry: Registry,
+    base_arg: String,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        Lab::with_registry(Registry::no_auth())
+    }
+
+    fn with_registry(registry: Registry) -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("base-layout");
+        let lab = Lab {
+            base_arg: format!("BASE=oci:{}:ltsc2022", layout.display()),
+            dir,
+            registry,
+        };
+        lab.state("base").ok(&[
+            "base",
+            "create",
+            "-t",
+            "ltsc2022",
+            "--os-version",
+            "10.0.20348.1",
+            "--output",
+            &format!("oci:{}:ltsc2022", layout.display()),
+        ]);
+        let ctx = lab.context();
+        fs::create_dir_all(ctx.join("conf")).unwrap();
+        fs::write(ctx.join("conf/app.ini"), "a=1\n").unwrap();
+        fs::write(ctx.join("main.txt"), "main v1\n").unwrap();
+        fs::write(
+            ctx.join("Dockerfile"),
+            "ARG BASE\nFROM $BASE\nWORKDIR /app\nCOPY conf/ conf/\nCOPY main.txt .\nENV X=1\n",
+        )
+        .unwrap();
+        lab
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn context(&self) -> PathBuf {
+        self.path("ctx")
+    }
+
+    fn state(&self, name: &str) -> State {
+        State {
+            root: self.path(&format!("state-{name}")),
+            creds: None,
+        }
+    }
+
+    fn cache_ref(&self) -> String {
+        self.registry.reference("cache:x")
+    }
+
+    /// `--cache-to`/`--cache-from` value for `repo_and_tag` on the test registry (plain HTTP).
+    fn spec(&self, repo_and_tag: &str, extra: &str) -> String {
+        format!(
+            "type=registry,ref={},registry.insecure=true{extra}",
+            self.registry.reference(repo_and_tag)
+        )
+    }
+
+    /// Builds the context in `state` with `extra` flags; returns the output and the image ID.
+    fn build(&self, state: &State, extra: &[&str]) -> (String, String) {
+        let iid = self.path("iid");
+        let _ = fs::remove_file(&iid);
+        let iid_text = iid.display().to_string();
+        let ctx = self.context().display().to_string();
+        let mut args = vec![
+            "build",
+            "--runtime",
+            "none",
+            "--progress",
+            "plain",
+            "--build-arg",
+            &self.base_arg,
+            "--build-arg",
+            EPOCH,
+            "--iidfile",
+            &iid_text,
+        ];
+        args.extend_from_slice(extra);
+        args.push(&ctx);
+        let text = state.ok(&args);
+        (text, fs::read_to_string(&iid).unwrap())
+    }
+}
+
+/// The layer digests of the single image in an OCI layout.
+fn layout_layers(layout: &Path) -> (String, Vec<String>) {
+    let index: Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let manifest: Value = serde_json::from_slice(&fs::read(blob(&digest)).unwrap()).unwrap();
+    let layers = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect();
+    (digest, layers)
+}
+
+#[test]
+fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
+    let lab = Lab::new();
+    let cache_to = format!(
+        "type=registry,ref={},mode=max,registry.insecure=true",
+        lab.cache_ref()
+    );
+    let cache_from = format!(
+        "type=registry,ref={},registry.insecure=true",
+        lab.cache_ref()
+    );
+
+    // State A builds and exports.
+    let a = lab.state("a");
+    let out_a = lab.path("out-a");
+    let dest_a = format!("type=oci,dest={}", out_a.display());
+    let (text_a, id_a) = lab.build(&a, &["--cache-to", &cache_to, "-o", &dest_a]);
+    assert_eq!(text_a.matches("CACHED").count(), 0, "{text_a}");
+    assert!(text_a.contains("exported cache to"), "{text_a}");
+    let (manifest_a, layers_a) = layout_layers(&out_a);
+    // The base layer (from the oci: layout) plus WORKDIR, COPY, COPY.
+    assert_eq!(layers_a.len(), 4, "{layers_a:?}");
+    let built = &layers_a[1..];
+    for layer in built {
+        assert!(lab.registry.has_blob(layer), "{layer} not exported");
+    }
+    assert!(
+        !lab.registry.has_blob(&layers_a[0]),
+        "the base layer is not part of the cache"
+    );
+    // Exporting again uploads nothing new: every blob is already there.
+    let (again, _) = lab.build(&a, &["--cache-to", &cache_to]);
+    assert!(again.contains("blobs: 0 uploaded, 0 mounted"), "{again}");
+
+    // State B starts empty: every step is a hit, and with no output nothing needs layer bytes,
+    // so no layer blob is fetched.
+    let b = lab.state("b");
+    let (text_b, id_b) = lab.build(&b, &["--cache-from", &cache_from]);
+    assert_eq!(text_b.matches("CACHED").count(), 3, "{text_b}");
+    assert_eq!(id_a, id_b, "the same image from the cache");
+    for layer in built {
+        assert_eq!(
+            lab.registry.blob_gets(layer),
+            0,
+            "{layer} fetched too early"
+        );
+    }
+
+    // An OCI output needs the layers: each is fetched once, and the image is identical.
+    let out_b = lab.path("out-b");
+    let dest_b = format!("type=oci,dest={}", out_b.display());
+    let (text_b2, _) = lab.build(&b, &["--cache-from", &cache_from, "-o", &dest_b]);
+    assert_eq!(text_b2.matches("CACHED").count(), 3, "{text_b2}");
+    let (manifest_b, layers_b) = layout_layers(&out_b);
+    assert_eq!(manifest_a, manifest_b, "identical image manifests");
+    assert_eq!(layers_a, layers_b);
+    for layer in built {
+        assert_eq!(lab.registry.blob_gets(layer), 1, "{layer}");
+    }
+
+    // The fetched layers now have local records: another build with a tag fetches nothing more.
+    let (text_b3, _) = lab.build(
+        &b,
+        &["--cache-from", &cache_from, "-t", "example.com/app:v1"],
+    );
+    assert_eq!(text_b3.matches("CACHED").count(), 3, "{text_b3}");
+    for layer in built {
+        assert_eq!(lab.registry.blob_gets(layer), 1, "{layer} fetched twice");
+    }
+
+    // One changed context file in a fresh state C: the steps before it hit, it and later rebuild.
+    let c = lab.state("c");
+    fs::write(lab.context().join("main.txt"), "main v2\n").unwrap();
+    let (text_c, id_c) = lab.build(&c, &["--cache-from", &cache_from]);
+    assert_ne!(id_a, id_c);
+    assert!(text_c.contains("WORKDIR /app\n#2 CACHED"), "{text_c}");
+    assert!(text_c.contains("COPY conf/ conf/\n#3 CACHED"), "{text_c}");
+    assert!(!text_c.contains("#4 CACHED"), "{text_c}");
+    assert_eq!(text_c.matches("CACHED").count(), 2, "{text_c}");
+}
+
+#[test]
+fn a_missing_cache_is_a_warning_and_bad_specs_are_errors() {
+    let lab = Lab::new();
+    let state = lab.state("a");
+    let missing = format!(
+        "type=registry,ref={},registry.insecure=true",
+        lab.registry.reference("nothing:here")
+    );
+    let (text, _) = lab.build(&state, &["--cache-from", &missing]);
+    assert!(text.contains("failed to import cache"), "{text}");
+    assert_eq!(text.matches("CACHED").count(), 0, "{text}");
+
+    // A build with no layer step exports an empty cache, which imports as zero records.
+    fs::write(
+        lab.context().join("Dockerfile"),
+        "ARG BASE\nFROM $BASE\nENV X=1\n",
+    )
+    .unwrap();
+    let (text, _) = lab.build(&state, &["--cache-to", &lab.spec("empty:x", "")]);
+    assert_eq!(exported_records(&text), 0, "{text}");
+    let (text, _) = lab.build(&lab.state("b"), &["--cache-from", &lab.spec("empty:x", "")]);
+    assert!(text.contains("empty:x: 0 records"), "{text}");
+
+    let bad = |spec: &str, flag: &str, expect: &str| {
+        let ctx = lab.context().display().to_string();
+        let out = state.run(&["build", "--runtime", "none", flag, spec, &ctx]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{flag} {spec} should fail");
+        assert!(err.contains(expect), "{flag} {spec}: {err}");
+    };
+    bad("type=local,dest=x", "--cache-to", "not supported by silo");
+    bad(
+        "type=nope,ref=x/y",
+        "--cache-from",
+        "unknown cache importer",
+    );
+    bad("type=registry", "--cache-to", "ref required");
+    bad(
+        "type=registry,ref=x/y,mode=all",
+        "--cache-to",
+        "invalid mode",
+    );
+    bad(
+        "type=registry,ref=x/y,mode=max",
+        "--cache-from",
+        "unknown option \"mode\"",
+    );
+}
+
+/// The number of records an export reported (`exported cache to REF: N records, …`).
+fn exported_records(text: &str) -> usize {
+    let line = text
+        .lines()
+        .find(|l| l.contains("exported cache to"))
+        .unwrap_or_else(|| panic!("no export line in:\n{text}"));
+    let after = line.split(": ").nth(1).unwrap();
+    after.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn mode_min_exports_the_final_stage_and_max_every_stage() {
+    let lab = Lab::new();
+    let ctx = lab.context();
+    fs::write(ctx.join("a.txt"), "from the builder\n").unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "ARG BASE\nFROM $BASE AS builder\nCOPY a.txt /a.txt\nCOPY main.txt /m.txt\n\
+         FROM $BASE\nCOPY --from=builder /a.txt /b.txt\n",
+    )
+    .unwrap();
+    let a = lab.state("a");
+    let (min, _) = lab.build(&a, &["--cache-to", &lab.spec("cache:min", ",mode=min")]);
+    assert_eq!(exported_records(&min), 1, "{min}");
+    let (max, _) = lab.build(&a, &["--cache-to", &lab.spec("cache:max", ",mode=max")]);
+    assert_eq!(exported_records(&max), 3, "{max}");
+
+    // From the min cache the builder stage rebuilds, and the final COPY (same inputs) hits.
+    let b = lab.state("b");
+    let (text, _) = lab.build(&b, &["--cache-from", &lab.spec("cache:min", "")]);
+    assert_eq!(text.matches("CACHED").count(), 1, "{text}");
+    assert!(
+        text.contains("COPY --from=builder /a.txt /b.txt\n#"),
+        "{text}"
+    );
+    // From the max cache everything hits.
+    let c = lab.state("c");
+    let (text, _) = lab.build(&c, &["--cache-from", &lab.spec("cache:max", "")]);
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+}
+
+#[test]
+fn re_exporting_an_imported_cache_mounts_its_layers_without_fetching_them() {
+    let lab = Lab::new();
+    let a = lab.state("a");
+    let out = lab.path("out-a");
+    let dest = format!("type=oci,dest={}", out.display());
+    lab.build(
+        &a,
+        &[
+            "--cache-to",
+            &lab.spec("team/cache:x", ",mode=max"),
+            "-o",
+            &dest,
+        ],
+    );
+    let (_, layers) = layout_layers(&out);
+    let built = &layers[1..];
+
+    // A fresh state imports from one repository and exports to another on the same registry:
+    // the layers are mounted across repositories, never downloaded or uploaded again.
+    let b = lab.state("b");
+    let (text, _) = lab.build(
+        &b,
+        &[
+            "--cache-from",
+            &lab.spec("team/cache:x", ""),
+            "--cache-to",
+            &lab.spec("other/cache:y", ",mode=max"),
+        ],
+    );
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+    assert!(
+        // Three layers and the config (the same records, so the same bytes).
+        text.contains("blobs: 0 uploaded, 4 mounted"),
+        "expected four mounts:\n{text}"
+    );
+    for layer in built {
+        assert_eq!(lab.registry.blob_gets(layer), 0, "{layer} was downloaded");
+        assert!(lab.registry.has_blob(layer));
+    }
+    // The new cache works on its own.
+    let c = lab.state("c");
+    let (text, _) = lab.build(&c, &["--cache-from", &lab.spec("other/cache:y", "")]);
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+}
+
+#[test]
+fn exports_use_credentials_and_ignore_error_turns_a_failure_into_a_warning() {
+    let lab = Lab::with_registry(Registry::htpasswd());
+    let spec = lab.spec("cache:x", ",mode=max");
+    let without = lab.state("a");
+    let ctx = lab.context().display().to_string();
+    let err = without.fails(&[
+        "build",
+        "--runtime",
+        "none",
+        "--build-arg",
+        &lab.base_arg,
+        "--cache-to",
+        &spec,
+        &ctx,
+    ]);
+    assert!(err.contains("exporting the build cache to"), "{err}");
+    let (text, _) = lab.build(
+        &without,
+        &["--cache-to", &format!("{spec},ignore-error=true")],
+    );
+    assert!(text.contains("failed to export cache to"), "{text}");
+
+    let mut with = lab.state("b");
+    with.creds = lab.registry.creds_arg();
+    let (text, _) = lab.build(&with, &["--cache-to", &spec]);
+    assert!(text.contains("exported cache to"), "{text}");
+    let mut fresh = lab.state("c");
+    fresh.creds = lab.registry.creds_arg();
+    let (text, _) = lab.build(&fresh, &["--cache-from", &lab.spec("cache:x", "")]);
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+}
