@@ -109,7 +109,17 @@ pub struct RegistryImage {
 }
 
 fn registry_error(reference: &str, e: registry_client::Error) -> StoreError {
-    StoreError::invalid(format!("registry image {reference}"), e.to_string())
+    let hint = match &e {
+        registry_client::Error::Connect { .. } => {
+            " (the registry did not answer: check the host and port, that it is running, and \
+             --tls-verify=false for a plain-HTTP registry)"
+        }
+        _ => "",
+    };
+    StoreError::invalid(
+        format!("reading {reference} from its registry"),
+        format!("{e}{hint}"),
+    )
 }
 
 impl RegistryImage {
