@@ -422,3 +422,43 @@ fn exports_use_credentials_and_ignore_error_turns_a_failure_into_a_warning() {
     let (text, _) = lab.build(&fresh, &["--cache-from", &lab.spec("cache:x", "")]);
     assert_eq!(text.matches("CACHED").count(), 3, "{text}");
 }
+
+#[test]
+fn a_cache_copied_to_another_registry_fetches_the_layers_it_must_upload() {
+    let lab = Lab::new();
+    let a = lab.state("a");
+    let out = lab.path("out-a");
+    let dest = format!("type=oci,dest={}", out.display());
+    lab.build(
+        &a,
+        &["--cache-to", &lab.spec("cache:x", ",mode=max"), "-o", &dest],
+    );
+    let (_, layers) = layout_layers(&out);
+    let built = &layers[1..];
+
+    // B imports from the first registry and exports to a second one: the layers it never needed
+    // locally are fetched once from the first and uploaded to the second.
+    let second = Registry::no_auth();
+    let to = format!(
+        "type=registry,ref={},registry.insecure=true,mode=max",
+        second.reference("mirror/cache:x")
+    );
+    let b = lab.state("b");
+    let (text, _) = lab.build(
+        &b,
+        &["--cache-from", &lab.spec("cache:x", ""), "--cache-to", &to],
+    );
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+    assert!(text.contains("blobs: 4 uploaded, 0 mounted"), "{text}");
+    for layer in built {
+        assert_eq!(lab.registry.blob_gets(layer), 1, "{layer}");
+        assert!(second.has_blob(layer), "{layer} not on the second registry");
+    }
+    // A fresh state builds from the second registry alone.
+    let from = format!(
+        "type=registry,ref={},registry.insecure=true",
+        second.reference("mirror/cache:x")
+    );
+    let (text, _) = lab.build(&lab.state("c"), &["--cache-from", &from]);
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+}

@@ -410,7 +410,8 @@ impl RemoteCache {
             .filter(|s| s.registry() == reference.registry())
             .map(|s| s.repository().to_string())
             .collect();
-        // A layer that is only in another registry must come through the store to be uploaded.
+        // A layer the push can neither skip (already in the destination) nor mount (push mounts
+        // from the first candidate only) must come through the store to be uploaded.
         let runtime = &self.shared.runtime;
         for record in &records {
             let digest = record.layer.descriptor.digest();
@@ -420,7 +421,7 @@ impl RemoteCache {
             let in_reach = runtime
                 .block_on(async {
                     for repo in std::iter::once(reference.repository())
-                        .chain(mounts.iter().map(String::as_str))
+                        .chain(mounts.first().map(String::as_str))
                     {
                         let r = reference.with_repository(repo);
                         let scopes = registry_client::auth::Scopes::pull(repo);
