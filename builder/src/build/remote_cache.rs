@@ -670,8 +670,9 @@ impl BlobSource for RegistryLayers {
         Ok(Box::new(file))
     }
 
-    fn has_blob(&self, _digest: &Digest) -> Result<bool, StoreError> {
-        Ok(true)
+    /// Whether the cache holds the blob (it is fetched when opened).
+    fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
+        Ok(self.layers.contains_key(digest.as_ref()))
     }
 }
 
