@@ -1,7 +1,8 @@
 //! `silo build --runtime wine` end to end: the README's main job (`dockerfiles/hello`: RUN steps
 //! that write a file and change the registry) on a base from `silo base create`, written to an
 //! OCI layout and read back with skopeo and Python's tarfile; an unchanged rebuild runs nothing;
-//! a failing step passes its exit code on and commits nothing.
+//! a failing step passes its exit code on and commits nothing; the image pushes to a real
+//! docker-registry and skopeo reads it from there.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -144,6 +145,40 @@ fn hello_builds_with_the_wine_silo_and_rebuilds_from_cache() {
                 .any(|(name, _)| name.starts_with("Files/windows/")),
             "Wine's prefix housekeeping leaked into the layer: {layer:?}"
         );
+    }
+
+    // The image built on Linux pushes to a real registry, and skopeo reads it back from there:
+    // the same manifest bytes, the Windows config and every layer blob.
+    let registry = silo_tests::registry::Registry::no_auth();
+    ok(
+        root,
+        &[
+            "push",
+            "--tls-verify=false",
+            &oci,
+            &registry.reference("wine/hello:1"),
+        ],
+    );
+    let pushed = silo_tests::skopeo::inspect(&registry, "wine/hello:1", true);
+    assert_eq!(
+        pushed,
+        fs::read(blob(
+            &layout,
+            skopeo_json(&["inspect", &oci])["Digest"].as_str().unwrap()
+        ))
+        .unwrap(),
+        "the registry serves the manifest byte for byte"
+    );
+    let remote: Value = serde_json::from_slice(&silo_tests::skopeo::inspect(
+        &registry,
+        "wine/hello:1",
+        false,
+    ))
+    .unwrap();
+    assert_eq!(remote["Os"], "windows");
+    assert_eq!(remote["Layers"].as_array().unwrap().len(), layers.len());
+    for layer in layers {
+        assert!(registry.has_blob(layer["digest"].as_str().unwrap()));
     }
 
     // Unchanged rebuild: every step is a cache hit, no silo is started.

@@ -24,6 +24,21 @@ pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/v
 /// Largest manifest body we accept (the spec asks registries to take at least 4 MB).
 pub const MAX_MANIFEST_BYTES: usize = 8 * 1024 * 1024;
 
+/// How deep indexes may nest (an index whose entry is an index, e.g. a vendor's layout or an
+/// attestation index): pull, copy, push and platform selection recurse this many levels below the
+/// root and refuse anything deeper with an error naming the digest.
+pub const MAX_INDEX_DEPTH: usize = 4;
+
+/// The error for an index nested deeper than [`MAX_INDEX_DEPTH`].
+pub fn too_deep(reference: &str, digest: &str) -> crate::Error {
+    crate::Error::Manifest {
+        reference: reference.to_string(),
+        reason: format!(
+            "index {digest} is nested more than {MAX_INDEX_DEPTH} levels below the root; refusing (a malformed or hostile index — pull the inner index by digest)"
+        ),
+    }
+}
+
 /// Whether a media type names an index/list (as opposed to one image manifest).
 pub fn is_index(media_type: &str) -> bool {
     media_type == DOCKER_LIST || media_type == OCI_INDEX

@@ -6,6 +6,7 @@
 //! fetched from the registry first, then from each of their `urls` (http/https, no credentials,
 //! private addresses refused unless allowed).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -17,8 +18,8 @@ use url::Url;
 use crate::auth::Scopes;
 use crate::client::{backoff, status_error, Client, Req};
 use crate::error::{display_url, Error, Result};
-use crate::manifest::{blobs_of, BlobRef, RawManifest};
-use crate::platform::{select, PlatformRequest, Selection};
+use crate::manifest::{blobs_of, is_index, too_deep, BlobRef, RawManifest, MAX_INDEX_DEPTH};
+use crate::platform::{entries, select_entries, EntryPlatform, PlatformRequest, Selection};
 use crate::reference::Reference;
 use crate::transfer::{BlobOutcome, BlobSink, PartialBlob};
 
@@ -30,8 +31,32 @@ pub struct Resolved {
     pub root: RawManifest,
     /// The image manifest (the root itself when it is not an index).
     pub manifest: RawManifest,
-    /// The platform choice, when the root is an index.
+    /// The platform choice, when the root is an index (over the entries of nested indexes
+    /// flattened in order).
     pub selection: Option<Selection>,
+    /// The chosen entry's `platform` object exactly as its index has it (keeps `os.version`).
+    pub chosen_platform: Option<serde_json::Value>,
+}
+
+/// An image-manifest entry reached through the root index or an index nested in it.
+struct LeafEntry {
+    digest: String,
+    platform: Option<EntryPlatform>,
+    platform_json: Option<serde_json::Value>,
+}
+
+/// Index entries with what [`entries`] leaves out: the media type and the raw platform.
+#[derive(serde::Deserialize)]
+struct RawEntries {
+    #[serde(default)]
+    manifests: Vec<RawEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawEntry {
+    #[serde(rename = "mediaType")]
+    media_type: Option<String>,
+    platform: Option<serde_json::Value>,
 }
 
 /// Hash state for either supported algorithm.
@@ -89,7 +114,9 @@ struct RangeMap {
 }
 
 impl Client {
-    /// Fetch the root manifest and, for an index, the manifest chosen for `want`.
+    /// Fetch the root manifest and, for an index, the manifest chosen for `want`. Entries that are
+    /// indexes themselves are opened (down to [`MAX_INDEX_DEPTH`] levels) and their entries take
+    /// part in the selection in their place.
     pub async fn resolve(&self, r: &Reference, want: &PlatformRequest) -> Result<Resolved> {
         let root = self.get_manifest(r).await?;
         if !root.is_index() {
@@ -98,10 +125,16 @@ impl Client {
                 manifest: root.clone(),
                 root,
                 selection: None,
+                chosen_platform: None,
             });
         }
-        let index = root.index()?;
-        let selection = select(&root.bytes, want)?;
+        let mut leaves = Vec::new();
+        self.leaf_entries(r, &root, 0, &mut leaves).await?;
+        let flat: Vec<_> = leaves
+            .iter()
+            .map(|l| (l.digest.clone(), l.platform.clone()))
+            .collect();
+        let selection = select_entries(&flat, want);
         let Some(chosen) = selection.chosen else {
             return Err(Error::NoMatchingPlatform {
                 reference: r.to_string(),
@@ -109,23 +142,88 @@ impl Client {
                 reasons: selection.explain(),
             });
         };
-        let entry = &index.manifests()[chosen];
-        let digest = entry.digest().to_string();
-        let manifest = self.get_manifest_ref(r, &digest).await?;
+        let leaf = &leaves[chosen];
+        let manifest = self.get_manifest_ref(r, &leaf.digest).await?;
         if manifest.is_index() {
+            // Its descriptor did not say so (no mediaType); selection cannot look inside it now.
             return Err(Error::Manifest {
-                reference: format!("{}@{digest}", r.name()),
-                reason:
-                    "nested indexes are not supported for platform selection; pull it by digest"
-                        .into(),
+                reference: format!("{}@{}", r.name(), leaf.digest),
+                reason: "the chosen entry is an index although its descriptor has no index mediaType; pull it by digest".into(),
             });
         }
         Ok(Resolved {
             reference: r.clone(),
             root,
             manifest,
+            chosen_platform: leaf.platform_json.clone(),
             selection: Some(selection),
         })
+    }
+
+    /// The entries of `index` with every nested index replaced by its own entries, in order.
+    fn leaf_entries<'a>(
+        &'a self,
+        r: &'a Reference,
+        index: &'a RawManifest,
+        depth: usize,
+        out: &'a mut Vec<LeafEntry>,
+    ) -> futures::future::BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if depth > MAX_INDEX_DEPTH {
+                return Err(too_deep(&r.to_string(), &index.digest));
+            }
+            let doc: RawEntries =
+                serde_json::from_slice(&index.bytes).map_err(|e| Error::Manifest {
+                    reference: format!("{}@{}", r.name(), index.digest),
+                    reason: format!("malformed index: {e}"),
+                })?;
+            let platforms = entries(&index.bytes)?;
+            for (raw, (digest, platform)) in doc.manifests.into_iter().zip(platforms) {
+                if raw.media_type.as_deref().is_some_and(is_index) {
+                    let nested = self.get_manifest_ref(r, &digest).await?;
+                    self.leaf_entries(r, &nested, depth + 1, out).await?;
+                } else {
+                    out.push(LeafEntry {
+                        digest,
+                        platform,
+                        platform_json: raw.platform,
+                    });
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Every manifest below `root` — children, and the children of nested indexes down to
+    /// [`MAX_INDEX_DEPTH`] levels — keyed by digest.
+    pub async fn manifest_tree(
+        &self,
+        r: &Reference,
+        root: &RawManifest,
+    ) -> Result<HashMap<String, RawManifest>> {
+        let mut tree = HashMap::new();
+        let mut level = vec![root.clone()];
+        let mut depth = 0;
+        while !level.is_empty() {
+            let mut next = Vec::new();
+            for index in level.iter().filter(|m| m.is_index()) {
+                for d in index.index()?.manifests() {
+                    let digest = d.digest().to_string();
+                    if tree.contains_key(&digest) {
+                        continue;
+                    }
+                    let m = self.get_manifest_ref(r, &digest).await?;
+                    if m.is_index() && depth + 1 > MAX_INDEX_DEPTH {
+                        return Err(too_deep(&r.to_string(), &digest));
+                    }
+                    next.push(m.clone());
+                    tree.insert(digest, m);
+                }
+            }
+            level = next;
+            depth += 1;
+        }
+        Ok(tree)
     }
 
     /// Fetch a small blob (a config) fully into memory, verified.
@@ -200,36 +298,39 @@ impl Client {
         Ok(())
     }
 
-    /// Pull every platform of `r` (the whole index, nested indexes excluded) into `sink`, then
-    /// store the root manifest itself. Returns the root.
+    /// Pull every platform of `r` (the whole index, nested indexes included down to
+    /// [`MAX_INDEX_DEPTH`]) into `sink`, then store the index manifests, the root last. Returns the
+    /// root.
     pub async fn pull_all(&self, r: &Reference, sink: Arc<dyn BlobSink>) -> Result<RawManifest> {
         let root = self.get_manifest(r).await?;
-        let children = if root.is_index() {
-            let mut v = Vec::new();
-            for d in root.index()?.manifests() {
-                v.push(self.get_manifest_ref(r, d.digest().as_ref()).await?);
+        let tree = self.manifest_tree(r, &root).await?;
+        let mut indexes = Vec::new();
+        for manifest in tree.values().chain(std::iter::once(&root)) {
+            if manifest.is_index() {
+                indexes.push(manifest);
+                continue;
             }
-            v
-        } else {
-            vec![root.clone()]
-        };
-        for manifest in children {
             let resolved = Resolved {
                 reference: r.clone(),
                 root: root.clone(),
-                manifest,
+                manifest: manifest.clone(),
                 selection: None,
+                chosen_platform: None,
             };
             self.pull_resolved(&resolved, sink.clone()).await?;
         }
-        let blob = BlobRef {
-            digest: root.digest.clone(),
-            size: root.bytes.len() as u64,
-            media_type: root.media_type.clone(),
-            urls: vec![],
-        };
-        sink.put_verified(&blob, &root.bytes)
-            .map_err(|e| Error::io(format!("storing manifest {}", root.digest), e))?;
+        // Inner indexes before the root, so a visible root never names a missing manifest.
+        indexes.sort_by_key(|m| m.digest == root.digest);
+        for m in indexes {
+            let blob = BlobRef {
+                digest: m.digest.clone(),
+                size: m.bytes.len() as u64,
+                media_type: m.media_type.clone(),
+                urls: vec![],
+            };
+            sink.put_verified(&blob, &m.bytes)
+                .map_err(|e| Error::io(format!("storing manifest {}", m.digest), e))?;
+        }
         Ok(root)
     }
 

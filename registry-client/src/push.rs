@@ -18,7 +18,9 @@ use url::Url;
 use crate::auth::Scopes;
 use crate::client::{backoff, status_error, Client, Req};
 use crate::error::{Error, Result};
-use crate::manifest::{blobs_of, distributable_type, sha256_digest, BlobRef, RawManifest};
+use crate::manifest::{
+    blobs_of, distributable_type, sha256_digest, too_deep, BlobRef, RawManifest, MAX_INDEX_DEPTH,
+};
 use crate::platform::PlatformRequest;
 use crate::reference::Reference;
 use crate::transfer::{BlobOutcome, BlobSource, BlobStream};
@@ -95,10 +97,8 @@ impl Client {
         let mut blobs: Vec<BlobRef> = Vec::new();
         for m in &manifests {
             if m.is_index() {
-                return Err(Error::Manifest {
-                    reference: m.digest.clone(),
-                    reason: "nested indexes are not supported by push".into(),
-                });
+                // A nested index has no blobs of its own; its entries are in `manifests` too.
+                continue;
             }
             let (config, layers) = blobs_of(&m.image()?);
             for b in layers.into_iter().chain(std::iter::once(config)) {
@@ -476,13 +476,7 @@ impl Client {
             }
             None => {
                 let root = self.get_manifest(src).await?;
-                let mut children = HashMap::new();
-                if root.is_index() {
-                    for d in root.index()?.manifests() {
-                        let m = self.get_manifest_ref(src, d.digest().as_ref()).await?;
-                        children.insert(m.digest.clone(), m);
-                    }
-                }
+                let children = self.manifest_tree(src, &root).await?;
                 ImageToPush { root, children }
             }
         };
@@ -578,29 +572,46 @@ impl Client {
 }
 
 /// The image manifests of an image: the children of an index in index order, or the root.
+/// The manifests of `image` in upload order: for an index, every manifest below it (nested
+/// indexes after their own entries, so a registry that checks references finds them), down to
+/// [`MAX_INDEX_DEPTH`] levels; for one image manifest, itself.
 fn manifests_of(image: &ImageToPush) -> Result<Vec<RawManifest>> {
     if !image.root.is_index() {
         return Ok(vec![image.root.clone()]);
     }
-    image
-        .root
-        .index()?
-        .manifests()
-        .iter()
-        .map(|d| {
-            image
+    fn below(
+        image: &ImageToPush,
+        index: &RawManifest,
+        depth: usize,
+        out: &mut Vec<RawManifest>,
+    ) -> Result<()> {
+        if depth > MAX_INDEX_DEPTH {
+            return Err(too_deep(&image.root.digest, &index.digest));
+        }
+        for d in index.index()?.manifests() {
+            let digest = d.digest().to_string();
+            let child = image
                 .children
-                .get(&d.digest().to_string())
-                .cloned()
+                .get(&digest)
                 .ok_or_else(|| Error::Manifest {
-                    reference: image.root.digest.clone(),
+                    reference: index.digest.clone(),
                     reason: format!(
-                        "references {} which the source does not have (copy it with all platforms)",
-                        d.digest()
+                        "references {digest} which the source does not have (copy it with all platforms)"
                     ),
-                })
-        })
-        .collect()
+                })?;
+            if out.iter().any(|m| m.digest == digest) {
+                continue;
+            }
+            if child.is_index() {
+                below(image, child, depth + 1, out)?;
+            }
+            out.push(child.clone());
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    below(image, &image.root, 0, &mut out)?;
+    Ok(out)
 }
 
 /// When an upload body last moved, and whether it has been sent completely.
@@ -774,6 +785,12 @@ pub fn strip_foreign(image: &ImageToPush) -> Result<(ImageToPush, Vec<(String, S
                 reference: image.root.digest.clone(),
                 reason: format!("child {d} missing"),
             })?;
+            if child.is_index() {
+                return Err(Error::Manifest {
+                    reference: image.root.digest.clone(),
+                    reason: format!("--strip-foreign-urls does not rewrite nested indexes ({d} is one); copy the inner index by digest"),
+                });
+            }
             let new = rewrite_image(child, &mut rewritten)?;
             e["digest"] = serde_json::Value::String(new.digest.clone());
             e["size"] = serde_json::Value::from(new.bytes.len() as u64);

@@ -1,5 +1,6 @@
 //! Base images of a build: where an image named in `FROM` or `COPY --from` comes from (the
-//! store, `oci:DIR[:tag]`, `docker-archive:FILE[:ref]`), which entry of an index matches the
+//! store, a registry (`docker://REF` or `host/repo:tag`), `oci:DIR[:tag]`,
+//! `docker-archive:FILE[:ref]`), which entry of an index matches the
 //! requested platform (by `os.version`), and where each layer's bytes live. Only the manifest and
 //! config are read up front; a layer blob is read when a step needs its bytes (RUN, COPY --from)
 //! or an output needs to copy it.
@@ -12,6 +13,7 @@ use oci_spec::image::{Descriptor, Digest};
 
 use super::config::ImageConfig;
 use crate::image::{self, Flavor, Manifest};
+use crate::store::registry_source::{self, RegistryImage};
 use crate::store::{self, BlobSource, ImageLocation, ImageSource, Store, StoreError};
 
 /// Where a layer's (or any blob's) bytes can be read.
@@ -21,6 +23,8 @@ pub enum BlobHome {
     Store,
     /// An image source outside the store (an OCI layout or a docker-archive).
     Source(Rc<dyn ImageSource>),
+    /// A registry image: the blob is fetched into the store when its bytes are needed.
+    Registry(Rc<RegistryImage>),
 }
 
 impl std::fmt::Debug for BlobHome {
@@ -28,6 +32,7 @@ impl std::fmt::Debug for BlobHome {
         match self {
             BlobHome::Store => f.write_str("Store"),
             BlobHome::Source(_) => f.write_str("Source"),
+            BlobHome::Registry(image) => write!(f, "Registry({})", image.reference()),
         }
     }
 }
@@ -42,6 +47,7 @@ impl BlobHome {
         match self {
             BlobHome::Store => store.open_blob(digest),
             BlobHome::Source(source) => source.open_blob(digest),
+            BlobHome::Registry(image) => image.open_blob(digest),
         }
     }
 
@@ -53,6 +59,9 @@ impl BlobHome {
         descriptor: &Descriptor,
     ) -> Result<PathBuf, StoreError> {
         let digest = descriptor.digest();
+        if let BlobHome::Registry(image) = self {
+            return image.fetch_into_store(descriptor);
+        }
         if !store.has_blob(digest)? {
             let mut reader = self.open(store, digest)?;
             let mut writer = store.begin_blob()?;
@@ -100,9 +109,9 @@ pub enum BaseError {
         source: StoreError,
     },
     #[error(
-        "base image {name:?} is not in the local store, and pulling registry images is not part \
-         of this silo build yet; use `silo base create -t {name}`, an oci:DIR or \
-         docker-archive:FILE location, or pull it into the store first"
+        "base image {name:?} is not in the local store; use `silo base create -t {name}`, an \
+         oci:DIR or docker-archive:FILE location, or a registry reference (docker://REF or \
+         HOST/REPO:TAG)"
     )]
     NotLocal { name: String },
     #[error("base image {name}: {message}")]
@@ -172,19 +181,41 @@ impl TargetPlatform {
     }
 }
 
-/// An image source outside the store (`None`: the store itself) and the name inside it.
-type Located = (Option<Rc<dyn ImageSource>>, Option<String>);
+/// Where a base's manifest, config and layers are read from.
+enum Located {
+    /// The content store, by ref.
+    Store(String),
+    /// An OCI layout or docker-archive, and the name inside it.
+    Source(Rc<dyn ImageSource>, Option<String>),
+    /// A registry image (lazy).
+    Registry(Rc<RegistryImage>),
+}
 
 /// The image source and the name inside it for a base reference.
 fn open_location(store: &Store, reference: &str) -> Result<Located, BaseError> {
+    let open_registry = |name: &str| {
+        RegistryImage::open(store.root(), name)
+            .map(|image| Located::Registry(Rc::new(image)))
+            .map_err(|source| BaseError::Store {
+                name: reference.into(),
+                source,
+            })
+    };
+    if let Some(rest) = reference.strip_prefix("docker://") {
+        return open_registry(rest);
+    }
     let location = ImageLocation::parse(reference).map_err(|source| BaseError::Store {
         name: reference.into(),
         source,
     })?;
     match location {
         ImageLocation::Store(name) => match store.get_ref(&name) {
-            Ok(_) => Ok((None, Some(name))),
-            Err(StoreError::RefNotFound(_)) => Err(BaseError::NotLocal { name }),
+            Ok(_) => Ok(Located::Store(name)),
+            // A host-qualified name that is not in the store is read from its registry.
+            Err(StoreError::RefNotFound(_)) => match registry_source::registry_reference(&name) {
+                Some(remote) => open_registry(remote),
+                None => Err(BaseError::NotLocal { name }),
+            },
             Err(source) => Err(BaseError::Store { name, source }),
         },
         other => {
@@ -192,7 +223,7 @@ fn open_location(store: &Store, reference: &str) -> Result<Located, BaseError> {
                 name: reference.into(),
                 source,
             })?;
-            Ok((Some(Rc::from(source)), name))
+            Ok(Located::Source(Rc::from(source), name))
         }
     }
 }
@@ -206,7 +237,7 @@ pub fn resolve_base(
     if reference.eq_ignore_ascii_case("scratch") {
         return Err(BaseError::Scratch);
     }
-    let (external, name) = open_location(store, reference)?;
+    let located = open_location(store, reference)?;
     let store_err = |source: StoreError| BaseError::Store {
         name: reference.into(),
         source,
@@ -215,15 +246,16 @@ pub fn resolve_base(
         name: reference.into(),
         message,
     };
-    let source: &dyn ImageSource = match &external {
-        Some(source) => source.as_ref(),
-        None => store,
+    let (source, home, name): (&dyn ImageSource, BlobHome, Option<&str>) = match &located {
+        Located::Store(name) => (store, BlobHome::Store, Some(name)),
+        Located::Source(source, name) => (
+            source.as_ref(),
+            BlobHome::Source(source.clone()),
+            name.as_deref(),
+        ),
+        Located::Registry(image) => (image.as_ref(), BlobHome::Registry(image.clone()), None),
     };
-    let home = match &external {
-        Some(source) => BlobHome::Source(source.clone()),
-        None => BlobHome::Store,
-    };
-    let top = source.resolve(name.as_deref()).map_err(store_err)?;
+    let top = source.resolve(name).map_err(store_err)?;
     let mut descriptor = top;
     let mut bytes = source.read_blob(descriptor.digest()).map_err(store_err)?;
     let manifest = loop {

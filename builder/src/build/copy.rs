@@ -8,7 +8,9 @@
 //!   when a wildcard matched several paths; otherwise a single file is copied *to* it;
 //! - `--parents` keeps each source's path below the context root, or below a `/./` pivot;
 //! - heredoc sources (`COPY <<EOF /dest`) become files named after the heredoc;
-//! - ADD unpacks local tar archives (plain, gzip, zstd) into the destination directory.
+//! - ADD unpacks local tar archives (plain, gzip, zstd) into the destination directory;
+//! - ADD of a URL copies the downloaded file ([`super::url_source`]) as it is, named after the
+//!   URL path when the destination is a directory.
 
 use std::fs;
 use std::io::Read;
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 
 use super::context::{hash_file, ContextError, NoFilter, Node, NodeKind, SourceTree};
+use super::url_source::Downloaded;
 use crate::layer::changeset::Timestamp;
 use crate::layer::sd::Sid;
 use crate::layer::{ChangeSet, Entry, EntryKind, FileMeta, FileSource};
@@ -28,6 +31,8 @@ pub struct CopyRequest {
     pub sources: Vec<String>,
     /// Inline files: (name, content).
     pub heredocs: Vec<(String, Vec<u8>)>,
+    /// Files ADD downloaded from URLs (never unpacked).
+    pub downloads: Vec<Downloaded>,
     /// The destination in BuildKit's normalized form: absolute, `/`-separated, no drive, with a
     /// trailing `/` when the Dockerfile had one (`/app/`, `/app/x.txt`).
     pub dest: String,
@@ -73,9 +78,9 @@ pub fn plan_copy(
     for source in &request.sources {
         resolved.push((source.clone(), tree.resolve(source)?));
     }
-    let source_count = request.sources.len() + request.heredocs.len();
-    let matched: usize =
-        resolved.iter().map(|(_, nodes)| nodes.len()).sum::<usize>() + request.heredocs.len();
+    let inline = request.heredocs.len() + request.downloads.len();
+    let source_count = request.sources.len() + inline;
+    let matched: usize = resolved.iter().map(|(_, nodes)| nodes.len()).sum::<usize>() + inline;
     let dest_is_dir = request.dest.ends_with('/') || matched > 1;
     if source_count > 1 && !request.dest.ends_with('/') {
         return Err(CopyError::DestNotDirectory(request.dest.clone()));
@@ -128,6 +133,19 @@ pub fn plan_copy(
             dest.to_string()
         };
         planner.add_bytes(&target, content.clone())?;
+    }
+    for download in &request.downloads {
+        let target = if dest_is_dir {
+            join(dest, &download.name)
+        } else {
+            dest.to_string()
+        };
+        let dir = download.path.parent().unwrap_or(Path::new("/"));
+        let tree = SourceTree::new(dir, format!("the download of {}", download.url), &NoFilter);
+        for node in tree.resolve(&download.name)? {
+            planner.hash_text(&format!("url {}", download.url));
+            planner.add_node(&node, &target)?;
+        }
     }
     Ok(planner.finish())
 }

@@ -24,9 +24,11 @@ use super::config::ImageConfig;
 use super::context::{BothFilters, NoFilter, PathFilter, SourceTree};
 use super::copy::{plan_copy, CopyRequest};
 use super::frontend_config::{from_frontend, to_frontend};
+use super::layer_pick;
 use super::owner::resolve_chown;
 use super::progress::Progress;
 use super::remote_cache::{RemoteCache, UsedRecord};
+use super::url_source::{self, is_url, Checksum, Downloaded};
 use crate::dockerfile::dockerignore::{self, PatternMatcher};
 use crate::dockerfile::instructions::{self, Command, Instruction, Location, Parsed};
 use crate::dockerfile::shell::HostMode;
@@ -637,8 +639,23 @@ impl Engine<'_> {
         make: impl FnOnce(&mut Self) -> Result<ChangeSet, BuildError>,
     ) -> Result<LayerOutcome, BuildError> {
         let diff_ids: Vec<_> = state.layers.iter().map(|l| l.diff_id.clone()).collect();
+        let parent = cache::chain_id(&diff_ids);
+        self.layer_step_on(state, &parent, instruction, inputs, owner, make)
+    }
+
+    /// [`Self::layer_step`] with the parent part of the cache key given: the parent's chain ID,
+    /// or a fixed word for a `COPY --link` layer, which does not depend on what it sits on.
+    fn layer_step_on(
+        &mut self,
+        state: &mut StageState,
+        parent: &str,
+        instruction: &str,
+        inputs: &str,
+        owner: Option<Sid>,
+        make: impl FnOnce(&mut Self) -> Result<ChangeSet, BuildError>,
+    ) -> Result<LayerOutcome, BuildError> {
         let key = cache::step_key(
-            &cache::chain_id(&diff_ids),
+            parent,
             &format!("{instruction}\nflavor={:?}", state.flavor),
             inputs,
         );
@@ -713,24 +730,15 @@ impl Engine<'_> {
             ));
         }
         for source in &copy.sources {
-            if source.starts_with("http://") || source.starts_with("https://") {
-                return Err(setup(format!(
-                    "ADD {source}: downloading URLs is not supported by this silo build yet; \
-                     download it into the build context and ADD/COPY the file"
-                )));
-            }
             if source.starts_with("git@") || source.ends_with(".git") {
                 return Err(setup(format!(
                     "{source}: git sources are not supported by silo"
                 )));
             }
         }
-        if !copy.checksum.is_empty() {
-            return Err(setup(format!(
-                "--checksum={} applies to ADD of URLs, which this silo build cannot download yet",
-                copy.checksum
-            )));
-        }
+        let (urls, paths): (Vec<String>, Vec<String>) =
+            copy.sources.iter().cloned().partition(|s| is_url(s));
+        let downloads = self.download_urls(copy, &urls)?;
         // Classic-mode destinations come as `\app\x\`; the copy planner takes `/app/x/`.
         let dest = format!("/{}", copy.dest.replace('\\', "/").trim_start_matches('/'));
         let owner = match copy.chown.as_str() {
@@ -741,7 +749,8 @@ impl Engine<'_> {
             PatternMatcher::new(&copy.exclude).map_err(|e| setup(format!("--exclude: {e}")))?;
         let unpack = copy.is_add && copy.unpack != Some(false);
         let request = CopyRequest {
-            sources: copy.sources.clone(),
+            sources: paths,
+            downloads: downloads.iter().map(|(d, _)| d.clone()).collect(),
             heredocs: copy
                 .contents
                 .iter()
@@ -770,7 +779,7 @@ impl Engine<'_> {
                         "cannot copy from stage {i}, it needs to be defined before the current stage"
                     ))
                 })?;
-                let files = self.stage_files(&source.state)?;
+                let files = self.files_for_copy(&source.state, &request.sources)?;
                 let name = &self.plan.stages[*i].name;
                 let what = if name.is_empty() {
                     i.to_string()
@@ -796,7 +805,7 @@ impl Engine<'_> {
                     base_history: 0,
                     files: Rc::new(RefCell::new(None)),
                 };
-                let files = self.stage_files(&source)?;
+                let files = self.files_for_copy(&source, &request.sources)?;
                 let root = files.path().to_path_buf();
                 let key = format!("image {}", base.manifest_digest);
                 (root, format!("image {reference}"), key, false, Some(files))
@@ -809,19 +818,73 @@ impl Engine<'_> {
         let plan = plan_copy(&tree, &request, &self.scratch.join("add"))
             .map_err(|e| setup(e.to_string()))?;
         let key = format!(
-            "{} {:?} heredocs={} -> {dest} parents={} unpack={unpack} owner={owner:?} \
-             exclude={:?} {from_key}",
+            "{} {:?} urls={urls:?} heredocs={} -> {dest} parents={} unpack={unpack} \
+             owner={owner:?} exclude={:?} link={} {from_key}",
             if copy.is_add { "ADD" } else { "COPY" },
             request.sources,
             request.heredocs.len(),
             request.parents,
             copy.exclude,
+            copy.link,
         );
         let changes = plan.changes;
         let scratch_dirs = plan.scratch;
-        let outcome = self.layer_step(state, &key, &plan.input_digest, owner, move |_| Ok(changes));
+        // `--link` (BuildKit): the layer is reused whatever the earlier layers are. A silo
+        // COPY layer never depends on its parent's content, so only the cache key changes.
+        let parent = if copy.link {
+            "link".to_string()
+        } else {
+            let diff_ids: Vec<_> = state.layers.iter().map(|l| l.diff_id.clone()).collect();
+            cache::chain_id(&diff_ids)
+        };
+        let outcome =
+            self.layer_step_on(state, &parent, &key, &plan.input_digest, owner, move |_| {
+                Ok(changes)
+            });
         drop(scratch_dirs);
+        drop(downloads);
         outcome
+    }
+
+    /// ADD's URL sources, each downloaded into its own scratch directory (kept alive with the
+    /// returned file until the layer is written). `--checksum` needs exactly one URL source,
+    /// as in BuildKit. (The frontend already refuses URLs in COPY.)
+    fn download_urls(
+        &self,
+        copy: &CopyStep,
+        urls: &[String],
+    ) -> Result<Vec<(Downloaded, tempfile::TempDir)>, BuildError> {
+        let setup = BuildError::Setup;
+        let checksum = match copy.checksum.as_str() {
+            "" => None,
+            text => {
+                if copy.sources.len() != 1 || urls.len() != 1 {
+                    return Err(setup(format!(
+                        "--checksum={text} needs exactly one source, an http(s) URL"
+                    )));
+                }
+                Some(Checksum::parse(text).map_err(|e| setup(e.to_string()))?)
+            }
+        };
+        let scratch = self.scratch.join("add");
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| setup(format!("creating {}: {e}", scratch.display())))?;
+        let mut out = Vec::with_capacity(urls.len());
+        for url in urls {
+            let dir = tempfile::Builder::new()
+                .prefix("url-")
+                .tempdir_in(&scratch)
+                .map_err(|e| setup(format!("creating a scratch directory: {e}")))?;
+            let downloaded = url_source::download(
+                url,
+                checksum.as_ref(),
+                dir.path(),
+                url_source::MAX_DOWNLOAD_BYTES,
+            )
+            .map_err(|e| setup(e.to_string()))?;
+            out.push((downloaded, dir));
+        }
+        Ok(out)
     }
 
     /// RUN.
@@ -871,24 +934,62 @@ impl Engine<'_> {
         })
     }
 
+    /// The files a `COPY --from` of `sources` needs: only the top layers down to the lowest
+    /// one that settles every source ([`layer_pick`]), unpacked for this copy; or, when that is
+    /// every layer, the whole stage or image, unpacked once per build and kept.
+    fn files_for_copy(
+        &self,
+        source: &StageState,
+        sources: &[String],
+    ) -> Result<Rc<tempfile::TempDir>, BuildError> {
+        if let Some(dir) = source.files.borrow().as_ref() {
+            return Ok(dir.clone());
+        }
+        let lowest = layer_pick::lowest_needed_layer(sources, source.layers.len(), |i| {
+            let layer = &source.layers[i];
+            let blob = self.open_layer(layer)?;
+            let (entries, _) = crate::layer::reader::list_layer(blob).map_err(|e| {
+                BuildError::Setup(format!("reading layer {}: {e}", layer.descriptor.digest()))
+            })?;
+            Ok(entries)
+        })?;
+        if lowest == 0 {
+            return self.stage_files(source);
+        }
+        Ok(Rc::new(self.flatten(&source.layers[lowest..])?))
+    }
+
     /// The files of a stage (or image), unpacked once per build into a scratch directory by
     /// flattening its layers with whiteouts applied.
     fn stage_files(&self, source: &StageState) -> Result<Rc<tempfile::TempDir>, BuildError> {
         if let Some(dir) = source.files.borrow().as_ref() {
             return Ok(dir.clone());
         }
+        let dir = Rc::new(self.flatten(&source.layers)?);
+        *source.files.borrow_mut() = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// A layer's blob, fetched into the store first when it lives elsewhere.
+    fn open_layer(&self, layer: &ImageLayer) -> Result<std::fs::File, BuildError> {
+        let setup = |m: String| BuildError::Setup(m);
+        let path = layer
+            .home
+            .ensure_in_store(self.store, &layer.descriptor)
+            .map_err(|e| setup(format!("fetching layer {}: {e}", layer.descriptor.digest())))?;
+        crate::layer::unpack::open_blob(&path)
+            .map_err(|e| setup(format!("opening layer {}: {e}", layer.descriptor.digest())))
+    }
+
+    /// Unpacks `layers` (bottom first) into a fresh scratch directory, applying whiteouts.
+    fn flatten(&self, layers: &[ImageLayer]) -> Result<tempfile::TempDir, BuildError> {
         let setup = |m: String| BuildError::Setup(m);
         let dir = tempfile::Builder::new()
             .prefix("stage-")
             .tempdir_in(&self.scratch)
             .map_err(|e| setup(format!("creating a scratch directory: {e}")))?;
-        for layer in &source.layers {
-            let path = layer
-                .home
-                .ensure_in_store(self.store, &layer.descriptor)
-                .map_err(|e| setup(format!("fetching layer {}: {e}", layer.descriptor.digest())))?;
-            let blob = crate::layer::unpack::open_blob(&path)
-                .map_err(|e| setup(format!("opening layer {}: {e}", layer.descriptor.digest())))?;
+        for layer in layers {
+            let blob = self.open_layer(layer)?;
             crate::layer::unpack::unpack_with(
                 blob,
                 dir.path(),
@@ -904,8 +1005,6 @@ impl Engine<'_> {
                 ))
             })?;
         }
-        let dir = Rc::new(dir);
-        *source.files.borrow_mut() = Some(dir.clone());
         Ok(dir)
     }
 

@@ -1,6 +1,7 @@
 //! Build outputs: the content store (tags from `-t`), an OCI image layout directory
-//! (`--output type=oci,dest=DIR`) and a docker-archive (`--output type=docker,dest=FILE`, loads
-//! with `docker load`). Every output goes through the store's [`ImageSink`]: blobs first (layers
+//! (`--output type=oci,dest=DIR`), a docker-archive (`--output type=docker,dest=FILE`, loads
+//! with `docker load`) and a registry (`--push`, `type=registry[,name=REF]`, done by
+//! [`super::registry_push`]). Every file output goes through the store's [`ImageSink`]: blobs first (layers
 //! copied from wherever they live — a base's layers are read only now, and only for outputs that
 //! lack them), then the manifest or index, so a reader never sees a manifest whose blobs are
 //! missing.
@@ -8,6 +9,7 @@
 use std::path::PathBuf;
 
 use super::engine::BuildResult;
+use super::registry_push::{push, Pushed};
 use crate::store::docker_archive::DockerArchiveWriter;
 use crate::store::oci_layout::OciLayout;
 use crate::store::{ImageSink, Store, StoreError};
@@ -19,8 +21,8 @@ pub enum Output {
     Oci { dest: PathBuf },
     /// A docker-archive tar file.
     Docker { dest: PathBuf },
-    /// Push to the registry named by the tags.
-    Registry,
+    /// Push to the registry named by `name`, or else by every `-t` tag.
+    Registry { name: Option<String> },
 }
 
 impl Output {
@@ -28,6 +30,7 @@ impl Output {
     pub fn parse(text: &str) -> Result<Output, String> {
         let mut kind = None;
         let mut dest = None;
+        let mut name = None;
         for part in text.split(',') {
             let (k, v) = part.split_once('=').ok_or_else(|| {
                 format!("--output {text}: expected key=value pairs, e.g. type=oci,dest=out")
@@ -36,7 +39,8 @@ impl Output {
                 "type" => kind = Some(v.trim().to_string()),
                 "dest" | "path" => dest = Some(PathBuf::from(v.trim())),
                 "push" if v.trim() == "true" => kind = kind.or(Some("registry".into())),
-                "name" | "push" | "tar" | "oci-mediatypes" | "compression" => {}
+                "name" => name = Some(v.trim().to_string()).filter(|n| !n.is_empty()),
+                "push" | "tar" | "oci-mediatypes" | "compression" => {}
                 other => return Err(format!("--output {text}: unknown key {other:?}")),
             }
         }
@@ -51,7 +55,7 @@ impl Output {
             Some("docker") | Some("docker-archive") => Ok(Output::Docker {
                 dest: need_dest("docker")?,
             }),
-            Some("registry") | Some("image") => Ok(Output::Registry),
+            Some("registry") | Some("image") => Ok(Output::Registry { name }),
             Some(other) => Err(format!(
                 "--output {text}: type={other} is not supported (use oci, docker or registry)"
             )),
@@ -107,8 +111,33 @@ pub fn export(
     sink.finish()
 }
 
-/// Writes one output.
+/// Writes one output; for a registry output, returns what was pushed.
 pub fn write_output(
+    store: &Store,
+    result: &BuildResult,
+    output: &Output,
+    tags: &[String],
+) -> Result<Vec<Pushed>, StoreError> {
+    match output {
+        Output::Registry { name } => {
+            let names = match name {
+                Some(n) => std::slice::from_ref(n),
+                None => tags,
+            };
+            if names.is_empty() {
+                return Err(StoreError::invalid(
+                    "--push / --output type=registry",
+                    "pushing needs a name: add -t REGISTRY/REPO:TAG (or name=REF)",
+                ));
+            }
+            push(store, result, names)
+        }
+        file => write_file_output(store, result, file, tags).map(|()| Vec::new()),
+    }
+}
+
+/// Writes an OCI layout or docker-archive output.
+fn write_file_output(
     store: &Store,
     result: &BuildResult,
     output: &Output,
@@ -135,11 +164,7 @@ pub fn write_output(
                 tags.first().map(String::as_str),
             )
         }
-        Output::Registry => Err(StoreError::invalid(
-            "--output type=registry / --push",
-            "pushing is not part of this silo build yet; write --output type=oci,dest=DIR and \
-             push it with `skopeo copy oci:DIR docker://…`",
-        )),
+        Output::Registry { .. } => unreachable!("write_output pushes registry outputs"),
     }
 }
 
@@ -172,7 +197,16 @@ mod tests {
                 dest: "img.tar".into()
             }
         );
-        assert_eq!(Output::parse("type=registry").unwrap(), Output::Registry);
+        assert_eq!(
+            Output::parse("type=registry").unwrap(),
+            Output::Registry { name: None }
+        );
+        assert_eq!(
+            Output::parse("type=image,name=r.example/app:2,push=true").unwrap(),
+            Output::Registry {
+                name: Some("r.example/app:2".into())
+            }
+        );
         assert!(Output::parse("type=oci").unwrap_err().contains("dest"));
         assert!(Output::parse("type=local,dest=x")
             .unwrap_err()

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 
+use super::transport::AccessOpts;
 use super::Globals;
 use crate::build::base::TargetPlatform;
 use crate::build::engine::{self, BuildRequest};
@@ -84,6 +85,9 @@ pub struct Args {
     /// like the classic docker builder).
     #[arg(long, default_value = "buildkit")]
     pub path_mode: String,
+    /// Credentials and TLS for registry bases and `--push`.
+    #[command(flatten)]
+    pub registry: AccessOpts,
 }
 
 fn key_value(text: &str, what: &str) -> anyhow::Result<(String, String)> {
@@ -128,10 +132,15 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|o| Output::parse(o).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if args.push && !outputs.contains(&Output::Registry) {
-        outputs.push(Output::Registry);
+    let pushes = |o: &Output| matches!(o, Output::Registry { .. });
+    if args.push && !outputs.iter().any(pushes) {
+        outputs.push(Output::Registry { name: None });
     }
-    if outputs.contains(&Output::Registry) && args.tags.is_empty() {
+    if outputs
+        .iter()
+        .any(|o| matches!(o, Output::Registry { name: None }))
+        && args.tags.is_empty()
+    {
         bail!("pushing needs a name: add -t REGISTRY/REPO:TAG");
     }
     let network = match args.network.as_str() {
@@ -170,6 +179,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let store = Store::open_default(globals.root.as_deref(), LockMode::Shared)
         .context("opening the content store")?;
     let runtime = runtimes::select(args.runtime, args.isolation, store.root())?;
+    args.registry.use_for_registry_refs()?;
 
     let request = BuildRequest {
         context,
@@ -207,9 +217,12 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             ));
         }
     };
+    let mut pushed = Vec::new();
     for output in &outputs {
-        output::write_output(&store, &result, output, &args.tags)
-            .with_context(|| format!("writing output {output:?}"))?;
+        pushed.extend(
+            output::write_output(&store, &result, output, &args.tags)
+                .with_context(|| format!("writing output {output:?}"))?,
+        );
     }
     if let Some(remote) = &remote {
         for spec in &cache_to {
@@ -247,6 +260,14 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing --iidfile {}", path.display()))?;
     }
     progress.summary();
+    for p in &pushed {
+        if mode != ProgressMode::Quiet {
+            eprintln!(
+                "pushed {}@{}: {} uploaded, {} mounted, {} already present, {} foreign skipped",
+                p.reference, p.digest, p.uploaded, p.mounted, p.present, p.skipped_foreign
+            );
+        }
+    }
     if mode == ProgressMode::Quiet {
         println!("{}", result.image_id());
     } else {

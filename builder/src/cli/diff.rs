@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use super::layers::{open_image, open_store, print_json, Format};
+use super::transport::AccessOpts;
 use super::Globals;
 use crate::inspect;
 
@@ -15,9 +16,12 @@ pub struct Args {
     pub b: String,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    #[command(flatten)]
+    pub registry: AccessOpts,
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    args.registry.use_for_registry_refs()?;
     let store = open_store(globals)?;
     let a = open_image(&store, &args.a)?;
     let b = open_image(&store, &args.b)?;

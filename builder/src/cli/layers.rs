@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use super::transport::AccessOpts;
 use super::Globals;
 use crate::build::base::BaseImage;
 use crate::inspect;
@@ -37,16 +38,24 @@ pub(super) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image: a store ref, `oci:DIR[:tag]` or `docker-archive:FILE`.
+    /// Image: a store ref, a registry ref (`docker://REF`, `HOST/REPO:TAG`), `oci:DIR[:tag]` or
+    /// `docker-archive:FILE`.
     pub reference: String,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Download a registry image's layers to count their entries and hive deltas (by default
+    /// only the manifest and config are fetched).
+    #[arg(long)]
+    pub fetch_layers: bool,
+    #[command(flatten)]
+    pub registry: AccessOpts,
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    args.registry.use_for_registry_refs()?;
     let store = open_store(globals)?;
     let image = open_image(&store, &args.reference)?;
-    let layers = inspect::layer_summaries(&store, &image)?;
+    let layers = inspect::layer_summaries(&store, &image, args.fetch_layers)?;
     if args.format == Format::Json {
         print_json(&serde_json::json!({
             "image": args.reference,
@@ -63,6 +72,13 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         println!("  size:       {}", layer.size);
         if !layer.urls.is_empty() {
             println!("  urls:       {}", layer.urls.join(" "));
+        }
+        if !layer.content_read {
+            println!("  entries:    not read (registry layer; --fetch-layers downloads it)");
+            if let Some(created_by) = &layer.created_by {
+                println!("  created by: {created_by}");
+            }
+            continue;
         }
         println!(
             "  entries:    {} files, {} directories, {} whiteouts, {} other",

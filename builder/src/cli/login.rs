@@ -67,12 +67,12 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
     };
     if !args.no_verify {
         let mut opts = args.registry_opts.clone();
-        opts.creds = Some(super::transport::Secret(format!("{username}:{password}")));
+        opts.access.creds = Some(super::transport::Secret(format!("{username}:{password}")));
         let progress = opts.progress();
         let client = opts.client(&[&name], progress)?;
         runtime()?.block_on(client.check_login(&r))?;
     }
-    let env = args.registry_opts.credential_env();
+    let env = args.registry_opts.access.credential_env();
     let place = registry_client::credentials::store(&env, &name, &username, &password)?;
     eprintln!("Login succeeded: {username} on {name} (stored in {place})");
     Ok(ExitCode::SUCCESS)

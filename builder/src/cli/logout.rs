@@ -19,7 +19,7 @@ pub struct Args {
 
 pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
     let (name, _) = registry_ref(&args.registry)?;
-    let env = args.registry_opts.credential_env();
+    let env = args.registry_opts.access.credential_env();
     if registry_client::credentials::erase(&env, &name)? {
         eprintln!("Removed login credentials for {name}");
         Ok(ExitCode::SUCCESS)

@@ -4,12 +4,14 @@
 use std::process::ExitCode;
 
 use super::layers::{open_image, open_store, print_json, Format};
+use super::transport::AccessOpts;
 use super::Globals;
 use crate::inspect::{self, files};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image: a store ref, `oci:DIR[:tag]` or `docker-archive:FILE`.
+    /// Image: a store ref, a registry ref (`docker://REF`, `HOST/REPO:TAG`), `oci:DIR[:tag]` or
+    /// `docker-archive:FILE`.
     pub reference: String,
     /// Only this path and what is under it (`C:\app`, `app/x`, case-insensitive).
     pub path: Option<String>,
@@ -18,9 +20,12 @@ pub struct Args {
     pub layer: Option<usize>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    #[command(flatten)]
+    pub registry: AccessOpts,
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    args.registry.use_for_registry_refs()?;
     let store = open_store(globals)?;
     let image = open_image(&store, &args.reference)?;
     let all = match args.layer {

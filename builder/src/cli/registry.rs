@@ -6,6 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use super::layers::{open_image, open_store, print_json, Format};
+use super::transport::AccessOpts;
 use super::Globals;
 use crate::hive::render;
 use crate::hive::Key;
@@ -13,7 +14,8 @@ use crate::inspect::{self, registry};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image: a store ref, `oci:DIR[:tag]` or `docker-archive:FILE`.
+    /// Image: a store ref, a registry ref (`docker://REF`, `HOST/REPO:TAG`), `oci:DIR[:tag]` or
+    /// `docker-archive:FILE`.
     pub reference: String,
     /// A key in reg.exe form (`HKLM\SOFTWARE\Microsoft`); all hives when omitted.
     pub key: Option<String>,
@@ -22,9 +24,12 @@ pub struct Args {
     pub layer: Option<usize>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    #[command(flatten)]
+    pub registry: AccessOpts,
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    args.registry.use_for_registry_refs()?;
     let store = open_store(globals)?;
     let image = open_image(&store, &args.reference)?;
     let (hives, scope) = match args.layer {

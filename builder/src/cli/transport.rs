@@ -19,8 +19,8 @@ use registry_client::blobdir::BlobDir;
 use registry_client::credentials::CredentialEnv;
 use registry_client::manifest::{self, RawManifest};
 use registry_client::{
-    BlobOutcome, Client, ClientConfig, Credential, DefaultCredentials, ImageToPush, Isolation,
-    OsVersion, PlatformRequest, Progress, Reference,
+    BlobOutcome, Client, ClientConfig, Credential, CredentialSource, DefaultCredentials,
+    ImageToPush, Isolation, OsVersion, PlatformRequest, Progress, Reference,
 };
 use serde_json::{json, Value};
 
@@ -54,9 +54,11 @@ impl std::str::FromStr for Secret {
     }
 }
 
-/// Flags every registry verb takes.
+/// How to reach and authenticate to registries: the flags every command that talks to a
+/// registry takes (the transfer verbs, and `build`/`layers`/`ls`/`registry`/`diff` for registry
+/// bases and refs).
 #[derive(Debug, Clone, clap::Args)]
-pub struct RegistryOpts {
+pub struct AccessOpts {
     /// Credentials `user:password` for the registry (overrides stored ones).
     #[arg(
         long,
@@ -77,6 +79,107 @@ pub struct RegistryOpts {
     /// A CA certificate (PEM) to trust; may be repeated.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Vec<PathBuf>,
+}
+
+impl AccessOpts {
+    /// The credential environment, honouring `--authfile`.
+    pub fn credential_env(&self) -> CredentialEnv {
+        let mut env = CredentialEnv::from_process();
+        env.authfile_flag = self.authfile.clone();
+        env
+    }
+
+    /// `--creds` as a credential.
+    pub fn explicit_credential(&self) -> Result<Option<Credential>> {
+        let Some(Secret(c)) = &self.creds else {
+            return Ok(None);
+        };
+        let (u, p) = c.split_once(':').context("--creds must be USER:PASSWORD")?;
+        Ok(Some(Credential::Basic {
+            username: u.to_string(),
+            password: p.to_string(),
+        }))
+    }
+
+    /// `--ca-cert` files plus the `*.crt` files of `--cert-dir`.
+    pub fn ca_certs(&self) -> Result<Vec<PathBuf>> {
+        let mut ca = self.ca_cert.clone();
+        if let Some(dir) = &self.cert_dir {
+            let entries = std::fs::read_dir(dir)
+                .with_context(|| format!("reading --cert-dir {}", dir.display()))?;
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "crt") {
+                    ca.push(p);
+                }
+            }
+        }
+        Ok(ca)
+    }
+
+    /// Credentials: `--creds` for `registries`, else the documented file lookup.
+    pub fn credentials(&self, registries: &[&str]) -> Result<DefaultCredentials> {
+        let mut creds = DefaultCredentials::new(self.credential_env());
+        if let Some(c) = self.explicit_credential()? {
+            for r in registries {
+                creds = creds.with_explicit(r, c.clone());
+            }
+        }
+        Ok(creds)
+    }
+
+    /// A client with default transfer settings, for commands whose registries are known only
+    /// while they run (`build` bases and pushes, inspection refs): `--creds` applies to every
+    /// registry the command reaches.
+    pub fn client(&self, progress: Arc<dyn Progress>) -> Result<Arc<Client>> {
+        let cfg = ClientConfig {
+            tls_verify: self.tls_verify,
+            ca_certs: self.ca_certs()?,
+            ..ClientConfig::default()
+        };
+        let creds = EveryRegistry {
+            explicit: self.explicit_credential()?,
+            stored: DefaultCredentials::new(self.credential_env()),
+        };
+        Ok(Arc::new(Client::new(cfg, Arc::new(creds), progress)?))
+    }
+}
+
+impl AccessOpts {
+    /// Hands these flags to the lazy registry source (build bases, inspection refs) and the
+    /// build's push.
+    pub fn use_for_registry_refs(&self) -> Result<()> {
+        crate::store::registry_source::configure(
+            self.client(Arc::new(registry_client::NoProgress))?,
+        )?;
+        Ok(())
+    }
+}
+
+/// `--creds` for whichever registry asks, else the stored credentials.
+struct EveryRegistry {
+    explicit: Option<Credential>,
+    stored: DefaultCredentials,
+}
+
+impl CredentialSource for EveryRegistry {
+    fn credential(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> registry_client::Result<Option<Credential>> {
+        match &self.explicit {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.stored.credential(registry, repository),
+        }
+    }
+}
+
+/// Flags every registry verb takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryOpts {
+    #[command(flatten)]
+    pub access: AccessOpts,
     /// Blobs transferred at once.
     #[arg(long, short = 'j', default_value_t = 6, value_name = "N")]
     pub jobs: usize,
@@ -106,41 +209,11 @@ pub struct RegistryOpts {
 }
 
 impl RegistryOpts {
-    /// The credential environment, honouring `--authfile`.
-    pub fn credential_env(&self) -> CredentialEnv {
-        let mut env = CredentialEnv::from_process();
-        env.authfile_flag = self.authfile.clone();
-        env
-    }
-
-    /// `--creds` as a credential.
-    pub fn explicit_credential(&self) -> Result<Option<Credential>> {
-        let Some(Secret(c)) = &self.creds else {
-            return Ok(None);
-        };
-        let (u, p) = c.split_once(':').context("--creds must be USER:PASSWORD")?;
-        Ok(Some(Credential::Basic {
-            username: u.to_string(),
-            password: p.to_string(),
-        }))
-    }
-
     /// A client for `registries` (the ones `--creds` applies to).
     pub fn client(&self, registries: &[&str], progress: Arc<CliProgress>) -> Result<Arc<Client>> {
-        let mut ca = self.ca_cert.clone();
-        if let Some(dir) = &self.cert_dir {
-            let entries = std::fs::read_dir(dir)
-                .with_context(|| format!("reading --cert-dir {}", dir.display()))?;
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.extension().is_some_and(|x| x == "crt") {
-                    ca.push(p);
-                }
-            }
-        }
         let cfg = ClientConfig {
-            tls_verify: self.tls_verify,
-            ca_certs: ca,
+            tls_verify: self.access.tls_verify,
+            ca_certs: self.access.ca_certs()?,
             max_attempts: self.retries.max(1),
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
             concurrency: self.jobs.max(1),
@@ -151,12 +224,7 @@ impl RegistryOpts {
             chunk_size: self.chunk_size_kib.map(|k| k.max(1) << 10),
             ..ClientConfig::default()
         };
-        let mut creds = DefaultCredentials::new(self.credential_env());
-        if let Some(c) = self.explicit_credential()? {
-            for r in registries {
-                creds = creds.with_explicit(r, c.clone());
-            }
-        }
+        let creds = self.access.credentials(registries)?;
         Ok(Arc::new(Client::new(cfg, Arc::new(creds), progress)?))
     }
 
@@ -312,7 +380,8 @@ fn read_manifest(blobs: &BlobDir, digest: &str, media_type: Option<&str>) -> Res
     Ok(raw)
 }
 
-/// The image rooted at `digest` (with every child manifest of an index) from a blob directory.
+/// The image rooted at `digest` from a blob directory: for an index, every manifest below it,
+/// nested indexes included (down to `manifest::MAX_INDEX_DEPTH` levels).
 fn image_from_blobs(
     blobs: &BlobDir,
     digest: &str,
@@ -320,14 +389,85 @@ fn image_from_blobs(
 ) -> Result<ImageToPush> {
     let root = read_manifest(blobs, digest, media_type)?;
     let mut children = HashMap::new();
-    if root.is_index() {
-        for d in root.index()?.manifests() {
-            let d = d.digest().to_string();
-            let m = read_manifest(blobs, &d, None)?;
-            children.insert(d, m);
+    let mut level = vec![root.clone()];
+    let mut depth = 0;
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for index in level.iter().filter(|m| m.is_index()) {
+            for d in index.index()?.manifests() {
+                let d = d.digest().to_string();
+                if children.contains_key(&d) {
+                    continue;
+                }
+                let m = read_manifest(blobs, &d, None)?;
+                if m.is_index() && depth + 1 > manifest::MAX_INDEX_DEPTH {
+                    return Err(manifest::too_deep(&blobs.root().display().to_string(), &d).into());
+                }
+                next.push(m.clone());
+                children.insert(d, m);
+            }
         }
+        level = next;
+        depth += 1;
     }
     Ok(ImageToPush { root, children })
+}
+
+/// Choose one image manifest of a local image for `want`: the root itself when it is one, else
+/// the entry `registry_client::platform` selects among the root's entries, where an entry that is
+/// an index is replaced by its own entries (as pulls do; bounded by `MAX_INDEX_DEPTH`). Returns
+/// the manifest and its entry's `platform` object as the index has it.
+pub fn select_local(
+    image: &ImageToPush,
+    want: &PlatformRequest,
+    source: &str,
+) -> Result<(RawManifest, Option<Value>)> {
+    if !image.root.is_index() {
+        return Ok((image.root.clone(), None));
+    }
+    /// (digest, parsed platform, raw platform) of every image-manifest entry, in order.
+    type Leaf = (
+        String,
+        Option<registry_client::platform::EntryPlatform>,
+        Option<Value>,
+    );
+    fn leaves(
+        image: &ImageToPush,
+        index: &RawManifest,
+        depth: usize,
+        source: &str,
+        out: &mut Vec<Leaf>,
+    ) -> Result<()> {
+        if depth > manifest::MAX_INDEX_DEPTH {
+            return Err(manifest::too_deep(source, &index.digest).into());
+        }
+        let doc: Value = serde_json::from_slice(&index.bytes)?;
+        let parsed = registry_client::platform::entries(&index.bytes)?;
+        for (i, (digest, platform)) in parsed.into_iter().enumerate() {
+            match image.children.get(&digest) {
+                Some(child) if child.is_index() => leaves(image, child, depth + 1, source, out)?,
+                Some(_) => out.push((
+                    digest,
+                    platform,
+                    doc["manifests"][i].get("platform").cloned(),
+                )),
+                None => bail!("{source}: manifest {digest} is missing"),
+            }
+        }
+        Ok(())
+    }
+    let mut all = Vec::new();
+    leaves(image, &image.root, 0, source, &mut all)?;
+    let flat: Vec<_> = all.iter().map(|(d, p, _)| (d.clone(), p.clone())).collect();
+    let selection = registry_client::platform::select_entries(&flat, want);
+    let Some(i) = selection.chosen else {
+        bail!(
+            "no manifest in {source} fits {want}:\n{}",
+            selection.explain()
+        );
+    };
+    let (digest, _, platform) = &all[i];
+    Ok((image.children[digest].clone(), platform.clone()))
 }
 
 /// An OCI image layout directory.
@@ -818,10 +958,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// The platform object of the chosen manifest's index entry (copied verbatim from the index),
 /// so `index.json` of a layout keeps `os.version`/`os.features`.
 pub fn chosen_platform(resolved: &registry_client::Resolved) -> Option<Value> {
-    let sel = resolved.selection.as_ref()?;
-    let i = sel.chosen?;
-    let doc: Value = serde_json::from_slice(&resolved.root.bytes).ok()?;
-    doc["manifests"].get(i)?.get("platform").cloned()
+    resolved.chosen_platform.clone()
 }
 
 #[cfg(test)]
@@ -839,7 +976,7 @@ mod tests {
         let t = T::parse_from(["t", "--creds", "user:hunter2"]);
         assert!(!format!("{t:?}").contains("hunter2"));
         assert_eq!(
-            t.o.explicit_credential().unwrap(),
+            t.o.access.explicit_credential().unwrap(),
             Some(Credential::Basic {
                 username: "user".into(),
                 password: "hunter2".into()

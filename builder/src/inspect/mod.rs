@@ -166,12 +166,17 @@ pub struct LayerSummary {
     pub other_entries: u64,
     pub hive_deltas: Vec<String>,
     pub created_by: Option<String>,
+    /// Whether the entry counts and hive deltas were read (false for a registry layer that is
+    /// not in the store, unless fetching was asked for).
+    pub content_read: bool,
 }
 
-/// Summarises every layer (reads each layer once, metadata only).
+/// Summarises every layer (reads each layer once, metadata only). A registry image's layer that
+/// is not in the store is read only with `fetch_remote`; otherwise its counts stay empty.
 pub fn layer_summaries(
     store: &Store,
     image: &BaseImage,
+    fetch_remote: bool,
 ) -> Result<Vec<LayerSummary>, InspectError> {
     // History entries that made a layer, in order, pair with the layers.
     let mut history = image
@@ -182,7 +187,14 @@ pub fn layer_summaries(
         .map(|h| h.created_by.clone());
     let mut out = Vec::with_capacity(image.layers.len());
     for (index, layer) in image.layers.iter().enumerate() {
-        let content = read_layer_content(store, image, index, false)?;
+        let remote_only = matches!(layer.home, crate::build::base::BlobHome::Registry(_))
+            && !store.has_blob(layer.descriptor.digest()).unwrap_or(false);
+        let content_read = fetch_remote || !remote_only;
+        let content = if content_read {
+            read_layer_content(store, image, index, false)?
+        } else {
+            LayerContent::default()
+        };
         let mut summary = LayerSummary {
             index,
             digest: layer.descriptor.digest().to_string(),
@@ -196,6 +208,7 @@ pub fn layer_summaries(
             other_entries: 0,
             hive_deltas: Vec::new(),
             created_by: history.next().flatten(),
+            content_read,
         };
         for entry in &content.entries {
             match &entry.kind {

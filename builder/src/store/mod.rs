@@ -18,6 +18,7 @@ pub mod gc;
 pub mod location;
 mod lock;
 pub mod oci_layout;
+pub mod registry_source;
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};

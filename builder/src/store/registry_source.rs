@@ -1,0 +1,265 @@
+//! A registry image as a lazy [`ImageSource`]: opening it fetches only the manifest (and, for an
+//! index, the chosen entry's manifest when it is read); a config or layer blob is fetched —
+//! verified, into the content store — only when someone reads its bytes. Builds (`FROM`,
+//! `COPY --from`) and the inspection verbs reach registries through this one module.
+//!
+//! The registry client is async; the engine and the inspection code are sync, so the process
+//! shares one tokio runtime ([`RegistryAccess`]) and every call here blocks on it. The CLI
+//! configures the client (credentials, TLS flags) once with [`configure`]; without that, a
+//! default client (stored credentials, TLS verified, plain HTTP for loopback only) is used.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use oci_spec::image::{Descriptor, DescriptorBuilder, Digest, MediaType};
+use registry_client::blobdir::BlobDir;
+use registry_client::credentials::CredentialEnv;
+use registry_client::manifest::blobs_of;
+use registry_client::{
+    BlobRef, Client, ClientConfig, DefaultCredentials, NoProgress, RawManifest, Reference,
+};
+
+use super::{BlobSource, ImageSource, StoreError};
+
+/// The process's registry client and the runtime its futures run on.
+pub struct RegistryAccess {
+    pub client: Arc<Client>,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl RegistryAccess {
+    /// Runs `future` to completion on the shared runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+}
+
+static ACCESS: OnceLock<Arc<RegistryAccess>> = OnceLock::new();
+
+fn new_runtime() -> Result<tokio::runtime::Runtime, StoreError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::io("starting the async runtime for registry access", e))
+}
+
+/// Sets the client registry refs use (the CLI's credential and TLS flags). Call once, before
+/// the first registry ref is opened; a later call is ignored.
+pub fn configure(client: Arc<Client>) -> Result<(), StoreError> {
+    let access = RegistryAccess {
+        client,
+        runtime: new_runtime()?,
+    };
+    let _ = ACCESS.set(Arc::new(access));
+    Ok(())
+}
+
+/// The configured access, or a default one.
+pub fn access() -> Result<Arc<RegistryAccess>, StoreError> {
+    if let Some(a) = ACCESS.get() {
+        return Ok(a.clone());
+    }
+    let client = Client::new(
+        ClientConfig::default(),
+        Arc::new(DefaultCredentials::new(CredentialEnv::from_process())),
+        Arc::new(NoProgress),
+    )
+    .map_err(|e| StoreError::invalid("registry client", e.to_string()))?;
+    configure(Arc::new(client))?;
+    Ok(ACCESS.get().expect("set just above").clone())
+}
+
+/// The registry reference `text` names, if it names one: `docker://REF`, or a bare reference
+/// whose first component is a registry host (has a `.` or `:`, or is `localhost`) — docker's
+/// rule, so a plain `myimage` stays a store name and never reaches Docker Hub by surprise.
+pub fn registry_reference(text: &str) -> Option<&str> {
+    if let Some(rest) = text.strip_prefix("docker://") {
+        return Some(rest);
+    }
+    if text.starts_with("oci:") || text.starts_with("docker-archive:") {
+        return None;
+    }
+    let (first, rest) = text.split_once('/')?;
+    let looks_like_host = first.contains('.') || first.contains(':') || first == "localhost";
+    (looks_like_host && !rest.is_empty() && !text.contains("://")).then_some(text)
+}
+
+/// What the source knows about a digest from the manifests it has read.
+enum Known {
+    /// A manifest or index already fetched.
+    Manifest(RawManifest),
+    /// An image manifest listed by an index, not fetched yet.
+    ChildManifest,
+    /// A config or layer blob listed by a fetched manifest.
+    Blob(BlobRef),
+}
+
+/// One image in a registry, read lazily; blobs it fetches land in the content store.
+pub struct RegistryImage {
+    access: Arc<RegistryAccess>,
+    reference: Reference,
+    root: Descriptor,
+    /// The store's blob directory (verified, staged writes — the same files `silo pull` makes).
+    store_blobs: BlobDir,
+    known: RefCell<HashMap<String, Known>>,
+}
+
+fn registry_error(reference: &str, e: registry_client::Error) -> StoreError {
+    StoreError::invalid(format!("registry image {reference}"), e.to_string())
+}
+
+impl RegistryImage {
+    /// Fetches the manifest `reference` names. `store_root` is the content store's directory.
+    pub fn open(store_root: &Path, reference: &str) -> Result<RegistryImage, StoreError> {
+        let parsed = Reference::parse(reference).map_err(|e| registry_error(reference, e))?;
+        let access = access()?;
+        let root = access
+            .block_on(access.client.get_manifest(&parsed))
+            .map_err(|e| registry_error(reference, e))?;
+        let descriptor = DescriptorBuilder::default()
+            .media_type(MediaType::from(root.media_type.as_str()))
+            .digest(
+                root.digest
+                    .parse::<Digest>()
+                    .map_err(|_| StoreError::BadDigest(root.digest.clone()))?,
+            )
+            .size(root.bytes.len() as u64)
+            .build()
+            .map_err(|e| StoreError::invalid(reference, e.to_string()))?;
+        let image = RegistryImage {
+            access,
+            reference: parsed,
+            root: descriptor,
+            store_blobs: BlobDir::with_staging(
+                store_root.join("blobs"),
+                store_root.join("tmp/pull"),
+            ),
+            known: RefCell::new(HashMap::new()),
+        };
+        image.learn(root)?;
+        Ok(image)
+    }
+
+    /// The reference the image was opened by.
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    /// The shared client and runtime.
+    pub fn access(&self) -> &Arc<RegistryAccess> {
+        &self.access
+    }
+
+    /// Records a fetched manifest and the digests it lists.
+    fn learn(&self, manifest: RawManifest) -> Result<(), StoreError> {
+        let mut known = self.known.borrow_mut();
+        let bad = |e: registry_client::Error| registry_error(&self.reference.to_string(), e);
+        if manifest.is_index() {
+            for entry in manifest.index().map_err(bad)?.manifests() {
+                known
+                    .entry(entry.digest().to_string())
+                    .or_insert(Known::ChildManifest);
+            }
+        } else {
+            let (config, layers) = blobs_of(&manifest.image().map_err(bad)?);
+            for blob in layers.into_iter().chain(std::iter::once(config)) {
+                known.insert(blob.digest.clone(), Known::Blob(blob));
+            }
+        }
+        known.insert(manifest.digest.clone(), Known::Manifest(manifest));
+        Ok(())
+    }
+
+    /// Makes sure a config or layer blob is in the store (fetching it, verified, when it is not)
+    /// and returns its path there. This is the only place a registry base's layer is downloaded.
+    pub fn fetch_into_store(&self, descriptor: &Descriptor) -> Result<PathBuf, StoreError> {
+        let digest = descriptor.digest().to_string();
+        let path = self
+            .store_blobs
+            .path(&digest)
+            .map_err(|e| StoreError::io(format!("blob {digest}"), e))?;
+        if path.is_file() {
+            return Ok(path);
+        }
+        let blob = match self.known.borrow().get(&digest) {
+            Some(Known::Blob(b)) => b.clone(),
+            _ => BlobRef::from(descriptor),
+        };
+        let sink = Arc::new(self.store_blobs.clone());
+        self.access
+            .block_on(self.access.client.fetch_blob(&self.reference, &blob, sink))
+            .map_err(|e| registry_error(&self.reference.to_string(), e))?;
+        Ok(path)
+    }
+}
+
+impl BlobSource for RegistryImage {
+    fn open_blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, StoreError> {
+        let key = digest.to_string();
+        let blob = match self.known.borrow().get(&key) {
+            Some(Known::Manifest(m)) => return Ok(Box::new(std::io::Cursor::new(m.bytes.clone()))),
+            Some(Known::ChildManifest) => None,
+            Some(Known::Blob(b)) => Some(b.clone()),
+            None => return Err(StoreError::BlobNotFound(key)),
+        };
+        match blob {
+            None => {
+                let manifest = self
+                    .access
+                    .block_on(self.access.client.get_manifest_ref(&self.reference, &key))
+                    .map_err(|e| registry_error(&self.reference.to_string(), e))?;
+                let bytes = manifest.bytes.clone();
+                self.learn(manifest)?;
+                Ok(Box::new(std::io::Cursor::new(bytes)))
+            }
+            Some(blob) => {
+                let descriptor = DescriptorBuilder::default()
+                    .media_type(MediaType::from(blob.media_type.as_str()))
+                    .digest(digest.clone())
+                    .size(blob.size)
+                    .build()
+                    .map_err(|e| StoreError::invalid(&key, e.to_string()))?;
+                let path = self.fetch_into_store(&descriptor)?;
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
+                Ok(Box::new(file))
+            }
+        }
+    }
+
+    fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
+        Ok(self.known.borrow().contains_key(digest.as_ref()))
+    }
+}
+
+impl ImageSource for RegistryImage {
+    fn resolve(&self, _name: Option<&str>) -> Result<Descriptor, StoreError> {
+        Ok(self.root.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_host_qualified_or_docker_refs_are_registry_refs() {
+        assert_eq!(
+            registry_reference("docker://base:1"),
+            Some("base:1"),
+            "docker:// always means a registry"
+        );
+        assert!(registry_reference("127.0.0.1:5000/base:1").is_some());
+        assert!(registry_reference("mcr.microsoft.com/windows/servercore:ltsc2022").is_some());
+        assert!(registry_reference("localhost/app").is_some());
+        assert_eq!(registry_reference("base:1"), None);
+        assert_eq!(registry_reference("library/app:1"), None);
+        assert_eq!(registry_reference("oci:dir:tag"), None);
+        assert_eq!(registry_reference("http://x.y/z"), None);
+        assert_eq!(registry_reference("oci:/abs/dir:tag"), None);
+    }
+}
