@@ -413,12 +413,74 @@ fn exports_use_credentials_and_ignore_error_turns_a_failure_into_a_warning() {
     );
     assert!(text.contains("failed to export cache to"), "{text}");
 
-    let mut with = lab.state("b");
-    with.creds = lab.registry.creds_arg();
-    let (text, _) = lab.build(&with, &["--cache-to", &spec]);
+    // `--creds` on the command line, then `SILO_CREDS` (its environment form).
+    let creds = lab.registry.creds_arg().unwrap();
+    let (text, _) = lab.build(&lab.state("b"), &["--creds", &creds, "--cache-to", &spec]);
     assert!(text.contains("exported cache to"), "{text}");
     let mut fresh = lab.state("c");
     fresh.creds = lab.registry.creds_arg();
     let (text, _) = lab.build(&fresh, &["--cache-from", &lab.spec("cache:x", "")]);
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+}
+
+#[test]
+fn a_cache_copied_to_another_registry_fetches_the_layers_it_must_upload() {
+    let lab = Lab::new();
+    let a = lab.state("a");
+    let out = lab.path("out-a");
+    let dest = format!("type=oci,dest={}", out.display());
+    lab.build(
+        &a,
+        &["--cache-to", &lab.spec("cache:x", ",mode=max"), "-o", &dest],
+    );
+    let (_, layers) = layout_layers(&out);
+    let built = &layers[1..];
+
+    // B imports from the first registry and exports to a second one: the layers it never needed
+    // locally are fetched once from the first and uploaded to the second.
+    let second = Registry::no_auth();
+    let to = format!(
+        "type=registry,ref={},registry.insecure=true,mode=max",
+        second.reference("mirror/cache:x")
+    );
+    let b = lab.state("b");
+    let (text, _) = lab.build(
+        &b,
+        &["--cache-from", &lab.spec("cache:x", ""), "--cache-to", &to],
+    );
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+    assert!(text.contains("blobs: 4 uploaded, 0 mounted"), "{text}");
+    for layer in built {
+        assert_eq!(lab.registry.blob_gets(layer), 1, "{layer}");
+        assert!(second.has_blob(layer), "{layer} not on the second registry");
+    }
+    // A fresh state builds from the second registry alone.
+    let from = format!(
+        "type=registry,ref={},registry.insecure=true",
+        second.reference("mirror/cache:x")
+    );
+    let (text, _) = lab.build(&lab.state("c"), &["--cache-from", &from]);
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+}
+
+#[test]
+fn the_commands_tls_flags_reach_the_cache_and_registry_insecure_skips_verification() {
+    let lab = Lab::with_registry(Registry::tls());
+    let ca = format!("--ca-cert={}", lab.registry.ca_cert().unwrap().display());
+    let plain = format!("type=registry,ref={}", lab.registry.reference("cache:x"));
+    let (text, _) = lab.build(
+        &lab.state("a"),
+        &[&ca, "--cache-to", &format!("{plain},mode=max")],
+    );
+    assert!(text.contains("exported cache to"), "{text}");
+    // Without the CA the registry's certificate is refused: a warning, and no hit.
+    let (text, _) = lab.build(&lab.state("b"), &["--cache-from", &plain]);
+    assert!(text.contains("failed to import cache"), "{text}");
+    assert_eq!(text.matches("CACHED").count(), 0, "{text}");
+    // With it, or with registry.insecure=true, every step hits.
+    let (text, _) = lab.build(&lab.state("c"), &[&ca, "--cache-from", &plain]);
+    assert_eq!(text.matches("CACHED").count(), 3, "{text}");
+    let insecure = format!("{plain},registry.insecure=true");
+    let (text, _) = lab.build(&lab.state("d"), &["--cache-from", &insecure]);
     assert_eq!(text.matches("CACHED").count(), 3, "{text}");
 }

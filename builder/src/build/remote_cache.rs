@@ -17,11 +17,7 @@ use std::sync::Arc;
 
 use oci_spec::image::{Descriptor, Digest};
 use registry_client::blobdir::BlobDir;
-use registry_client::credentials::CredentialEnv;
-use registry_client::{
-    BlobRef, Client, ClientConfig, Credential, DefaultCredentials, ImageToPush, NoProgress,
-    PushOptions, RawManifest, Reference,
-};
+use registry_client::{BlobRef, Client, ImageToPush, PushOptions, RawManifest, Reference};
 use serde::{Deserialize, Serialize};
 
 use super::base::BlobHome;
@@ -232,6 +228,7 @@ pub struct RemoteCache {
     imported: HashMap<String, RemoteRecord>,
     /// Where each import came from (mount sources for the export).
     sources: Vec<Reference>,
+    clients: ClientFactory,
 }
 
 impl std::fmt::Debug for RemoteCache {
@@ -243,30 +240,9 @@ impl std::fmt::Debug for RemoteCache {
     }
 }
 
-/// A client for `reference`'s registry: TLS settings from the spec, credentials from the usual
-/// files, and `SILO_CREDS` (USER:PASSWORD) when set — as the other registry verbs take them.
-fn client_for(spec: &RegistryCacheSpec, reference: &Reference) -> Result<Arc<Client>, String> {
-    let config = ClientConfig {
-        tls_verify: !spec.insecure,
-        ..ClientConfig::default()
-    };
-    let mut creds = DefaultCredentials::new(CredentialEnv::from_process());
-    if let Ok(value) = std::env::var("SILO_CREDS") {
-        let (username, password) = value
-            .split_once(':')
-            .ok_or("SILO_CREDS must be USER:PASSWORD")?;
-        creds = creds.with_explicit(
-            reference.registry(),
-            Credential::Basic {
-                username: username.to_string(),
-                password: password.to_string(),
-            },
-        );
-    }
-    Client::new(config, Arc::new(creds), Arc::new(NoProgress))
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
-}
+/// Makes the registry client for a spec: the command's credentials and TLS flags, with TLS
+/// verification off when the spec says `registry.insecure=true`.
+pub type ClientFactory = Box<dyn Fn(&RegistryCacheSpec) -> Result<Arc<Client>, String>>;
 
 /// The store's blob directory as the registry client sees it.
 fn store_blobs(store: &Store) -> BlobDir {
@@ -280,6 +256,7 @@ impl RemoteCache {
         specs: &[RegistryCacheSpec],
         store: &Store,
         progress: &Progress,
+        clients: ClientFactory,
     ) -> Result<RemoteCache, RemoteCacheError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -293,6 +270,7 @@ impl RemoteCache {
             }),
             imported: HashMap::new(),
             sources: Vec::new(),
+            clients,
         };
         for spec in specs {
             match cache.import_one(spec, store) {
@@ -308,7 +286,7 @@ impl RemoteCache {
 
     fn import_one(&mut self, spec: &RegistryCacheSpec, store: &Store) -> Result<usize, String> {
         let reference = Reference::parse(&spec.reference).map_err(|e| e.to_string())?;
-        let client = client_for(spec, &reference)?;
+        let client = (self.clients)(spec)?;
         let runtime = &self.shared.runtime;
         let manifest = runtime
             .block_on(client.get_manifest(&reference))
@@ -400,7 +378,7 @@ impl RemoteCache {
             source,
         };
         let records = select_records(&result.cache_records, result, spec.mode);
-        let client = client_for(spec, &reference).map_err(|message| RemoteCacheError::Format {
+        let client = (self.clients)(spec).map_err(|message| RemoteCacheError::Format {
             reference: spec.reference.clone(),
             message,
         })?;
@@ -410,7 +388,8 @@ impl RemoteCache {
             .filter(|s| s.registry() == reference.registry())
             .map(|s| s.repository().to_string())
             .collect();
-        // A layer that is only in another registry must come through the store to be uploaded.
+        // A layer the push can neither skip (already in the destination) nor mount (push mounts
+        // from the first candidate only) must come through the store to be uploaded.
         let runtime = &self.shared.runtime;
         for record in &records {
             let digest = record.layer.descriptor.digest();
@@ -420,7 +399,7 @@ impl RemoteCache {
             let in_reach = runtime
                 .block_on(async {
                     for repo in std::iter::once(reference.repository())
-                        .chain(mounts.iter().map(String::as_str))
+                        .chain(mounts.first().map(String::as_str))
                     {
                         let r = reference.with_repository(repo);
                         let scopes = registry_client::auth::Scopes::pull(repo);
@@ -669,8 +648,9 @@ impl BlobSource for RegistryLayers {
         Ok(Box::new(file))
     }
 
-    fn has_blob(&self, _digest: &Digest) -> Result<bool, StoreError> {
-        Ok(true)
+    /// Whether the cache holds the blob (it is fetched when opened).
+    fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
+        Ok(self.layers.contains_key(digest.as_ref()))
     }
 }
 

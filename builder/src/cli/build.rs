@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 
@@ -197,7 +198,22 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let remote = if cache_from.is_empty() && cache_to.is_empty() {
         None
     } else {
-        Some(RemoteCache::import(&cache_from, &store, &progress)?)
+        let access = args.registry.clone();
+        let clients: remote_cache::ClientFactory = Box::new(move |spec| {
+            let mut access = access.clone();
+            if spec.insecure {
+                access.tls_verify = false;
+            }
+            access
+                .client(Arc::new(registry_client::NoProgress))
+                .map_err(|e| format!("{e:#}"))
+        });
+        Some(RemoteCache::import(
+            &cache_from,
+            &store,
+            &progress,
+            clients,
+        )?)
     };
     let built = engine::build_with_cache(
         &store,
