@@ -17,6 +17,11 @@ const KEY_VERSION: &str = "silo-build-cache/1";
 pub struct CachedLayer {
     pub descriptor: Descriptor,
     pub diff_id: Digest,
+    /// When the layer was made (Unix seconds). A cache hit dates its history entry, and so the
+    /// image, by this time rather than the rebuild's, so an unchanged rebuild makes the same
+    /// config and digest (as BuildKit does). Records written before it existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
 }
 
 /// The chain id of a layer list: one digest standing for every diff_id in order.

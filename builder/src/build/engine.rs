@@ -310,6 +310,10 @@ struct StageState {
     base_history: usize,
     /// The stage's files, unpacked when a later `COPY --from` needs them.
     files: Rc<RefCell<Option<Rc<tempfile::TempDir>>>>,
+    /// Creation time of the layer the current step added (for its history entry).
+    step_layer_time: Option<i64>,
+    /// The newest creation time of the layers this build added: the image's `created`.
+    newest_layer_time: Option<i64>,
 }
 
 /// A finished stage: its filesystem state and what a stage built on it inherits.
@@ -496,6 +500,8 @@ impl Engine<'_> {
                         flavor: base.flavor,
                         base_history,
                         files: Rc::new(RefCell::new(None)),
+                        step_layer_time: None,
+                        newest_layer_time: None,
                     },
                     inherit,
                     triggers,
@@ -546,11 +552,15 @@ impl Engine<'_> {
                 }
             }
             from_frontend(&mut state.config, &dispatcher.config);
+            let layer_time = state.step_layer_time.take();
             if !dispatched.created_by.is_empty() {
+                let created = layer_time
+                    .filter(|_| !dispatched.empty_layer)
+                    .map(|t| image::rfc3339(self.clamped(t)));
                 state.config.push_history(
                     dispatched.created_by.clone(),
                     !dispatched.empty_layer,
-                    None,
+                    created,
                 );
             }
         }
@@ -590,6 +600,12 @@ impl Engine<'_> {
                 Err(e)
             }
         }
+    }
+
+    /// A time for the image's metadata, never later than `SOURCE_DATE_EPOCH` when it is set (a
+    /// cached layer may have been made before the epoch was chosen).
+    fn clamped(&self, secs: i64) -> i64 {
+        self.epoch.map_or(secs, |epoch| secs.min(epoch))
     }
 
     /// The time new entries get: `SOURCE_DATE_EPOCH`, else now.
@@ -687,6 +703,7 @@ impl Engine<'_> {
         let layer = CachedLayer {
             descriptor: stored.descriptor,
             diff_id: stored.digests.diff_id,
+            created: Some(self.now),
         };
         cache::remember(self.store, &key, &layer).map_err(store_err)?;
         let size = layer.descriptor.size();
@@ -696,6 +713,9 @@ impl Engine<'_> {
 
     fn add_layer(&mut self, state: &mut StageState, key: &str, layer: CachedLayer, home: BlobHome) {
         state.config.push_layer(layer.diff_id.as_ref());
+        let made = layer.created.unwrap_or(self.now);
+        state.step_layer_time = Some(made);
+        state.newest_layer_time = Some(state.newest_layer_time.map_or(made, |t| t.max(made)));
         self.used.push(UsedRecord {
             key: key.to_string(),
             layer: layer.clone(),
@@ -823,6 +843,8 @@ impl Engine<'_> {
                     flavor: base.flavor,
                     base_history: 0,
                     files: Rc::new(RefCell::new(None)),
+                    step_layer_time: None,
+                    newest_layer_time: None,
                 };
                 let files = self.files_for_copy(&source, &request.sources)?;
                 let root = files.path().to_path_buf();
@@ -1153,7 +1175,9 @@ impl Engine<'_> {
             .on_build
             .take()
             .filter(|o| !o.is_empty());
-        let created = image::rfc3339(self.now);
+        // Dated by its newest layer, so an unchanged (all cached) rebuild makes the same image;
+        // a build that added no layer is dated now.
+        let created = image::rfc3339(self.clamped(state.newest_layer_time.unwrap_or(self.now)));
         state.config.stamp_created(&created, state.base_history);
         let config_bytes = state.config.to_bytes();
         let config_digest = self

@@ -676,6 +676,7 @@ mod tests {
                 Digest::try_from(format!("sha256:{hex}")).unwrap(),
             ),
             diff_id: Digest::try_from(format!("sha256:{}", "e".repeat(64))).unwrap(),
+            created: Some(1_700_000_000),
         }
     }
 
