@@ -151,6 +151,17 @@ fn copy_build_pushed_onto_a_registry_base_downloads_no_base_layer() {
         out.contains(&format!("pushed {app}@sha256:")) && out.contains("1 mounted"),
         "{out}"
     );
+    // `--progress plain` shows each blob of the push, as `silo push` does.
+    let short = |d: &str| d.trim_start_matches("sha256:")[..12].to_string();
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&short(&base_layers[0])) && l.contains("mounted")),
+        "no progress line for the mounted base layer:\n{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.contains(" uploaded ")),
+        "no progress line for an uploaded layer:\n{out}"
+    );
     let manifest = raw_manifest(&registry, "app/web:1");
     let layers = layer_digests(&manifest);
     assert_eq!(

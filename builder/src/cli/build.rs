@@ -180,7 +180,12 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let store = Store::open_default(globals.root.as_deref(), LockMode::Shared)
         .context("opening the content store")?;
     let runtime = runtimes::select(args.runtime, args.isolation, store.root())?;
-    args.registry.use_for_registry_refs()?;
+    // Blob transfers (lazy base layers, the push) draw like `silo pull/push` do.
+    args.registry.use_for_registry_refs(match mode {
+        ProgressMode::Auto => super::transport::ProgressMode::Auto,
+        ProgressMode::Plain => super::transport::ProgressMode::Plain,
+        ProgressMode::Quiet => super::transport::ProgressMode::None,
+    })?;
 
     let request = BuildRequest {
         context,

@@ -21,7 +21,8 @@ pub struct Args {
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    args.registry.use_for_registry_refs()?;
+    args.registry
+        .use_for_registry_refs(super::transport::ProgressMode::None)?;
     let store = open_store(globals)?;
     let a = open_image(&store, &args.a)?;
     let b = open_image(&store, &args.b)?;

@@ -147,10 +147,10 @@ impl AccessOpts {
 
 impl AccessOpts {
     /// Hands these flags to the lazy registry source (build bases, inspection refs) and the
-    /// build's push.
-    pub fn use_for_registry_refs(&self) -> Result<()> {
+    /// build's push; `progress` shows their blob transfers.
+    pub fn use_for_registry_refs(&self, progress: ProgressMode) -> Result<()> {
         crate::store::registry_source::configure(
-            self.client(Arc::new(registry_client::NoProgress))?,
+            self.client(Arc::new(CliProgress::new(progress)))?,
         )?;
         Ok(())
     }
