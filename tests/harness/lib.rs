@@ -12,6 +12,7 @@
 //! - [`skopeo`]: the peer client with the right flags per registry;
 //! - [`silo_cli`]: silo's registry flags in one place, error capture, OCI layout reading.
 
+pub mod dockerd;
 pub mod faultproxy;
 pub mod fileserver;
 pub mod http;
