@@ -233,7 +233,7 @@ fn blobs_download_in_parallel_up_to_the_jobs_cap() {
         plain_http_flags()
     ]);
     assert_eq!(
-        proxy.max_concurrent("/blobs/sha256:"),
+        proxy.max_started_within("/blobs/sha256:", std::time::Duration::from_millis(200)),
         3,
         "-j 3 runs exactly three blob downloads at once: {:#?}",
         proxy.requests()

@@ -65,9 +65,8 @@ pub struct Relayed {
     pub body_bytes: u64,
     /// The fault applied, if any.
     pub fault: Option<Fault>,
-    /// When the request head arrived, and when the exchange ended (`None` while it runs).
+    /// When the request head arrived.
     pub started: Instant,
-    pub finished: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -156,23 +155,28 @@ impl FaultProxy {
         self.state.log.lock().unwrap().clone()
     }
 
-    /// The most exchanges whose target contains `path_contains` that were in flight at once.
-    pub fn max_concurrent(&self, path_contains: &str) -> usize {
-        let mut edges: Vec<(Instant, i32)> = Vec::new();
-        for r in self.requests() {
-            if r.target.contains(path_contains) {
-                edges.push((r.started, 1));
-                edges.push((r.finished.unwrap_or_else(Instant::now), -1));
-            }
-        }
-        // Ends sort before starts at the same instant: touching exchanges do not overlap.
-        edges.sort();
-        let (mut now, mut most) = (0i32, 0i32);
-        for (_, step) in edges {
-            now += step;
-            most = most.max(now);
-        }
-        most as usize
+    /// The most exchanges whose target contains `path_contains` that started within one
+    /// `window`. With a [`Fault::Delay`] much longer than the window, this is how many the client
+    /// runs at once: the next one can only start when one of those has ended. (Comparing start
+    /// and end times instead would count a client that starts its next request while the proxy
+    /// is still closing the last one.)
+    pub fn max_started_within(&self, path_contains: &str, window: Duration) -> usize {
+        let mut starts: Vec<Instant> = self
+            .requests()
+            .iter()
+            .filter(|r| r.target.contains(path_contains))
+            .map(|r| r.started)
+            .collect();
+        starts.sort();
+        (0..starts.len())
+            .map(|i| {
+                starts[i..]
+                    .iter()
+                    .take_while(|t| t.duration_since(starts[i]) < window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Response-body bytes relayed for requests whose target contains `path_contains`.
@@ -236,13 +240,10 @@ fn relay(state: &State, upstream: SocketAddr, client: TcpStream) -> std::io::Res
         body_bytes: 0,
         fault: fault.clone(),
         started: Instant::now(),
-        finished: None,
     });
-    let result = relay_request(
+    relay_request(
         state, upstream, client_in, client_out, request, fault, record,
-    );
-    state.update(record, |r| r.finished = Some(Instant::now()));
-    result
+    )
 }
 
 fn relay_request(
