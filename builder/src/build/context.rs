@@ -256,9 +256,22 @@ impl<'a> SourceTree<'a> {
     }
 }
 
+/// Modification time as (seconds, nanoseconds) since the Unix epoch; earlier times have negative
+/// seconds and nanoseconds counted forward, like `st_mtime`/`st_mtime_nsec`.
 fn mtime_of(meta: &fs::Metadata) -> (i64, u32) {
-    use std::os::unix::fs::MetadataExt;
-    (meta.mtime(), meta.mtime_nsec().clamp(0, 999_999_999) as u32)
+    let Ok(modified) = meta.modified() else {
+        return (0, 0);
+    };
+    match modified.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
+        Err(before) => {
+            let d = before.duration();
+            match d.subsec_nanos() {
+                0 => (-(d.as_secs() as i64), 0),
+                n => (-(d.as_secs() as i64) - 1, 1_000_000_000 - n),
+            }
+        }
+    }
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> ContextError {

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::runtime::none::NoneRuntime;
+#[cfg(target_os = "linux")]
 use crate::runtime::wine::WineRuntime;
 use crate::runtime::Runtime;
 
@@ -105,25 +106,39 @@ pub fn select(
         RuntimeChoice::None => Ok(Box::new(NoneRuntime::new())),
         // Wine's own preconditions (wine64 installed, namespaces allowed) are checked when the
         // first RUN step prepares a sandbox, with messages that say what to install or allow.
-        RuntimeChoice::Wine if cfg!(target_os = "linux") => {
-            Ok(Box::new(WineRuntime::new(state_dir)))
-        }
-        RuntimeChoice::Wine => Err(RuntimeUnavailable {
-            name: "wine",
-            reason: "the Wine silo runs on Linux hosts only; on Windows use --runtime hcs".into(),
-        }),
+        RuntimeChoice::Wine => wine_runtime(state_dir),
         RuntimeChoice::Hcs => hcs_runtime(isolation, state_dir),
         RuntimeChoice::Auto if cfg!(windows) => hcs_runtime(isolation, state_dir)
             .or_else(|e| Ok(Box::new(NoneRuntime::fallback(e.reason)))),
-        RuntimeChoice::Auto if cfg!(target_os = "linux") && WineRuntime::available() => {
-            Ok(Box::new(WineRuntime::new(state_dir)))
-        }
+        RuntimeChoice::Auto if wine_available() => wine_runtime(state_dir),
         RuntimeChoice::Auto => {
             let reason = "the Wine silo is not usable on this host (wine64 missing, or no \
                           permission for namespaces; `--runtime wine` says which)";
             Ok(Box::new(NoneRuntime::fallback(reason)))
         }
     }
+}
+
+/// The Wine silo: Linux only (namespaces, overlayfs).
+#[cfg(target_os = "linux")]
+fn wine_runtime(state_dir: &Path) -> Result<Box<dyn Runtime>, RuntimeUnavailable> {
+    Ok(Box::new(WineRuntime::new(state_dir)))
+}
+#[cfg(not(target_os = "linux"))]
+fn wine_runtime(_state_dir: &Path) -> Result<Box<dyn Runtime>, RuntimeUnavailable> {
+    Err(RuntimeUnavailable {
+        name: "wine",
+        reason: "the Wine silo runs on Linux hosts only; on Windows use --runtime hcs".into(),
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn wine_available() -> bool {
+    WineRuntime::available()
+}
+#[cfg(not(target_os = "linux"))]
+fn wine_available() -> bool {
+    false
 }
 
 #[cfg(test)]

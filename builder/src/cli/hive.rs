@@ -240,6 +240,7 @@ fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
 
 /// CPU time this thread has used, in milliseconds: unlike wall time it does not grow when a busy
 /// machine makes the process wait, so timings stay comparable.
+#[cfg(unix)]
 fn thread_cpu_ms() -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -251,6 +252,11 @@ fn thread_cpu_ms() -> f64 {
         return f64::NAN;
     }
     ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1e6
+}
+/// Not measured off Unix (shown as NaN, as when the clock fails).
+#[cfg(not(unix))]
+fn thread_cpu_ms() -> f64 {
+    f64::NAN
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {

@@ -7,9 +7,8 @@
 //! unpacked, and device nodes/FIFOs are refused. Each refusal is reported; the rest of the layer
 //! is still unpacked. Decompression and hashing run on a second thread.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
@@ -388,7 +387,7 @@ impl Unpacker {
                     } else {
                         (entry.mode & 0o777) | 0o700
                     };
-                    fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
+                    host_fs::set_dir_mode(&dest, mode)
                 })
                 .map(|_| {
                     self.known_dirs.insert(dest.clone());
@@ -401,7 +400,7 @@ impl Unpacker {
                 let raw = entry.link_target.clone().unwrap_or_default();
                 match symlink_target(&raw, &parts, windows) {
                     Ok(target) => Self::clear(&dest, false)
-                        .and_then(|_| std::os::unix::fs::symlink(&target, &dest))
+                        .and_then(|_| host_fs::symlink(Path::new(&target), &dest))
                         .map_err(|e| e.to_string()),
                     Err(reason) => Err(reason),
                 }
@@ -435,13 +434,8 @@ impl Unpacker {
         } else {
             entry.mode & 0o777
         };
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(dest)
-            .map_err(|e| format!("creating: {e}"))?;
+        let mut file =
+            host_fs::create_new_no_follow(dest, mode).map_err(|e| format!("creating: {e}"))?;
         loop {
             let n = data
                 .read(&mut self.buffer)
@@ -619,5 +613,49 @@ mod tests {
         assert!(components("/etc/passwd").is_err());
         assert!(components("a/../../b").is_err());
         assert_eq!(components("./a//b/").unwrap(), ["a", "b"]);
+    }
+}
+
+/// What unpacking needs from the host filesystem that differs between Unix and Windows.
+mod host_fs {
+    use std::fs::{File, OpenOptions};
+    use std::io;
+    use std::path::Path;
+
+    /// Creates `path`, which must not exist; never follows a symlink planted at its name.
+    #[cfg(unix)]
+    pub fn create_new_no_follow(path: &Path, mode: u32) -> io::Result<File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    }
+    /// Creates `path`, which must not exist (`CREATE_NEW` also fails on a link at the name).
+    #[cfg(not(unix))]
+    pub fn create_new_no_follow(path: &Path, _mode: u32) -> io::Result<File> {
+        OpenOptions::new().write(true).create_new(true).open(path)
+    }
+
+    #[cfg(unix)]
+    pub fn set_dir_mode(path: &Path, mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    /// Windows has no mode bits: a directory takes its parent's inheritable ACL.
+    #[cfg(not(unix))]
+    pub fn set_dir_mode(_path: &Path, _mode: u32) -> io::Result<()> {
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    pub fn symlink(target: &Path, link: &Path) -> io::Result<()> {
+        std::os::unix::fs::symlink(target, link)
+    }
+    #[cfg(windows)]
+    pub fn symlink(target: &Path, link: &Path) -> io::Result<()> {
+        std::os::windows::fs::symlink_file(target, link)
     }
 }

@@ -10,6 +10,7 @@ use crate::layer::ChangeSet;
 
 pub mod hcs;
 pub mod none;
+#[cfg(target_os = "linux")]
 pub mod wine;
 
 /// One image layer as a runtime needs it: its identity and where its bytes can be had.

@@ -1,9 +1,9 @@
-//! The cross-process store lock: `flock(2)` on `<root>/lock`. Every process using the store holds
-//! it shared; `prune` (which deletes what no ref names) holds it exclusively, so it never sweeps
-//! a blob that a running build has written but not yet named.
+//! The cross-process store lock: an advisory file lock on `<root>/lock` (std's `File::lock`:
+//! `flock(2)` on Unix, `LockFileEx` on Windows). Every process using the store holds it shared;
+//! `prune` (which deletes what no ref names) holds it exclusively, so it never sweeps a blob that
+//! a running build has written but not yet named.
 
-use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 
 use super::StoreError;
@@ -17,7 +17,7 @@ pub enum LockMode {
     Exclusive,
 }
 
-/// A held lock; released when dropped (closing the descriptor releases the flock).
+/// A held lock; released when dropped (closing the file releases it).
 pub(super) struct StoreLock {
     _file: File,
 }
@@ -30,36 +30,27 @@ impl StoreLock {
             .write(true)
             .open(path)
             .map_err(|e| StoreError::io(path.display().to_string(), e))?;
-        let operation = match mode {
-            LockMode::Shared => libc::LOCK_SH,
-            LockMode::Exclusive => libc::LOCK_EX,
-        };
+        let failed = |e| StoreError::io(format!("locking {}", path.display()), e);
         // Try without blocking first so a waiting user is told why nothing happens.
-        if !try_flock(&file, operation | libc::LOCK_NB, path)? {
-            tracing::warn!(
-                "waiting for the store lock {} (another silo process is using the store)",
-                path.display()
-            );
-            loop {
-                if try_flock(&file, operation, path)? {
-                    break;
+        let tried = match mode {
+            LockMode::Shared => file.try_lock_shared(),
+            LockMode::Exclusive => file.try_lock(),
+        };
+        match tried {
+            Ok(()) => {}
+            Err(TryLockError::Error(e)) => return Err(failed(e)),
+            Err(TryLockError::WouldBlock) => {
+                tracing::warn!(
+                    "waiting for the store lock {} (another silo process is using the store)",
+                    path.display()
+                );
+                match mode {
+                    LockMode::Shared => file.lock_shared(),
+                    LockMode::Exclusive => file.lock(),
                 }
+                .map_err(failed)?;
             }
         }
         Ok(StoreLock { _file: file })
-    }
-}
-
-/// One flock call; `Ok(false)` when it would block or was interrupted.
-fn try_flock(file: &File, operation: i32, path: &Path) -> Result<bool, StoreError> {
-    // SAFETY: flock on a descriptor this function borrows; no memory is shared with the kernel.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), operation) };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let err = std::io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => Ok(false),
-        _ => Err(StoreError::io(format!("locking {}", path.display()), err)),
     }
 }
