@@ -10,6 +10,7 @@ use crate::layer::ChangeSet;
 
 pub mod hcs;
 pub mod none;
+pub mod winargv;
 #[cfg(target_os = "linux")]
 pub mod wine;
 

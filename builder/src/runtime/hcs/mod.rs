@@ -5,12 +5,11 @@
 //! - `api.rs` — the [`api::ComputeApi`] trait (every HCS call); `ffi.rs` implements it over
 //!   vmcompute.dll / computecore.dll (Windows, or the `check-windows` feature for type-checking).
 //! - `import.rs` — image layer tar → import folder; `export.rs` — export folder → ChangeSet.
-//! - `schema.rs` — the v2 JSON documents; `argv.rs` — Windows command lines; `guid.rs`;
+//! - `schema.rs` — the v2 JSON documents; `crate::runtime::winargv` — Windows command lines; `guid.rs`;
 //!   `hresult.rs` — readable errors; `host.rs` — host build and isolation choice.
 //! - `sandbox.rs` — one step: scratch → compute system → process → export → teardown.
 
 pub mod api;
-pub mod argv;
 pub mod export;
 #[cfg(any(windows, feature = "check-windows"))]
 pub mod ffi;

@@ -372,7 +372,7 @@ pub fn hosted_in_utility_vm(inputs: &ContainerInputs, uvm_id: &str) -> ComputeSy
 /// The process document for one RUN step; stdout and stderr come back through pipes.
 pub fn process_parameters(process: &crate::runtime::ProcessSpec) -> ProcessParameters {
     ProcessParameters {
-        command_line: super::argv::command_line(process),
+        command_line: crate::runtime::winargv::command_line(process),
         working_directory: if process.working_dir.is_empty() {
             r"C:\".into()
         } else {

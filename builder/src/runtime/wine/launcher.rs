@@ -353,43 +353,6 @@ fn build_image(a: Asm) -> Vec<u8> {
     img
 }
 
-/// Builds the Windows command line for exec-form argv the way Windows runtimes do
-/// (`CommandLineToArgvW` inverse: quote arguments with spaces, tabs or quotes, or empty ones;
-/// backslashes are doubled only before a quote).
-pub fn join_exec_args(args: &[String]) -> String {
-    let mut out = String::new();
-    for (i, arg) in args.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let needs_quotes = arg.is_empty() || arg.contains([' ', '\t', '"', '\n', '\u{b}']);
-        if !needs_quotes {
-            out.push_str(arg);
-            continue;
-        }
-        out.push('"');
-        let mut backslashes = 0;
-        for c in arg.chars() {
-            match c {
-                '\\' => backslashes += 1,
-                '"' => {
-                    out.extend(std::iter::repeat_n('\\', backslashes * 2 + 1));
-                    out.push('"');
-                    backslashes = 0;
-                }
-                _ => {
-                    out.extend(std::iter::repeat_n('\\', backslashes));
-                    out.push(c);
-                    backslashes = 0;
-                }
-            }
-        }
-        out.extend(std::iter::repeat_n('\\', backslashes * 2));
-        out.push('"');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,17 +364,5 @@ mod tests {
         assert_eq!(&img[0x40..0x44], b"PE\0\0");
         assert_eq!(img.len() % FILE_ALIGN as usize, 0);
         assert_eq!(u16::from_le_bytes([img[0x58], img[0x59]]), 0x20B);
-    }
-
-    #[test]
-    fn exec_args_are_quoted_like_windows() {
-        let a = |v: &[&str]| join_exec_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(a(&["cmd", "/C", "echo hi"]), r#"cmd /C "echo hi""#);
-        assert_eq!(a(&["a\"b", ""]), r#""a\"b" """#);
-        assert_eq!(
-            a(&[r"C:\dir with space\", "x"]),
-            r#""C:\dir with space\\" x"#
-        );
-        assert_eq!(a(&[r"C:\plain\"]), r"C:\plain\");
     }
 }

@@ -15,7 +15,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::launcher::{join_exec_args, CMDLINE_VAR};
+use super::launcher::CMDLINE_VAR;
+use crate::runtime::winargv::join_args;
 use crate::runtime::ProcessSpec;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +33,7 @@ pub enum ProcessError {
 pub fn command_line(spec: &ProcessSpec) -> Result<String, ProcessError> {
     match &spec.command_line {
         Some(cl) if !cl.trim().is_empty() => Ok(cl.clone()),
-        _ if !spec.args.is_empty() => Ok(join_exec_args(&spec.args)),
+        _ if !spec.args.is_empty() => Ok(join_args(&spec.args)),
         _ => Err(ProcessError::Empty),
     }
 }

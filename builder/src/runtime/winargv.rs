@@ -1,7 +1,8 @@
-//! Windows command lines. A Windows process gets one string; its C runtime splits it by the
-//! `CommandLineToArgvW` rules. Exec-form `RUN ["a", "b c"]` therefore has to be escaped so that
-//! the split gives the argv back; shell form is passed through as one string, never re-quoted
-//! (cmd.exe builtins depend on the text exactly as written — research §3.3).
+//! Windows command lines, for every runtime that starts Windows processes (the Wine silo and
+//! HCS). A Windows process gets one string; its C runtime splits it by the `CommandLineToArgvW`
+//! rules. Exec-form `RUN ["a", "b c"]` therefore has to be escaped so that the split gives the
+//! argv back; shell form is passed through as one string, never re-quoted (cmd.exe builtins
+//! depend on the text exactly as written — research §3.3).
 
 /// The command line for `process`: its explicit `command_line` (shell form) if set, else the
 /// escaped exec-form `args`.
