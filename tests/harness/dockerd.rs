@@ -2,7 +2,7 @@
 //! its own data root, exec root and socket in a temporary directory (the `vfs` storage driver, no
 //! iptables, no bridge — nothing on the host changes), and stopped by PID when dropped.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -82,10 +82,6 @@ impl Dockerd {
 
     fn socket(&self) -> PathBuf {
         self.dir.path().join("sock")
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     pub fn log(&self) -> String {

@@ -64,10 +64,14 @@ impl BlobHome {
         }
         if !store.has_blob(digest)? {
             let mut reader = self.open(store, digest)?;
-            let mut writer = store.begin_blob()?;
-            std::io::copy(&mut reader, &mut writer)
-                .map_err(|e| StoreError::io(format!("copying blob {digest}"), e))?;
-            writer.commit(Some((digest, descriptor.size())))?;
+            // A lazy source (the remote build cache) fetches into the store when opened: then
+            // the blob is already where it belongs and copying it would write it twice.
+            if !store.has_blob(digest)? {
+                let mut writer = store.begin_blob()?;
+                std::io::copy(&mut reader, &mut writer)
+                    .map_err(|e| StoreError::io(format!("copying blob {digest}"), e))?;
+                writer.commit(Some((digest, descriptor.size())))?;
+            }
         }
         store.blob_path(digest)
     }

@@ -21,9 +21,7 @@ pub struct Args {
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    args.registry
-        .use_for_registry_refs(super::transport::ProgressMode::None)?;
-    let store = open_store(globals)?;
+    let store = open_store(globals, &args.registry)?;
     let a = open_image(&store, &args.a)?;
     let b = open_image(&store, &args.b)?;
     let diff = inspect::diff_images(&store, &a, &b)?;

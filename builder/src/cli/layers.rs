@@ -21,8 +21,10 @@ pub enum Format {
     Json,
 }
 
-/// Opens the store (shared lock) for inspection.
-pub(super) fn open_store(globals: &Globals) -> anyhow::Result<Store> {
+/// Opens the store (shared lock) for inspection, with `access` (credential and TLS flags) set
+/// for the registry refs the command reads; their fetches draw no progress.
+pub(super) fn open_store(globals: &Globals, access: &AccessOpts) -> anyhow::Result<Store> {
+    access.use_for_registry_refs(super::transport::ProgressMode::None)?;
     Store::open_default(globals.root.as_deref(), LockMode::Shared).context("opening the store")
 }
 
@@ -52,9 +54,7 @@ pub struct Args {
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    args.registry
-        .use_for_registry_refs(super::transport::ProgressMode::None)?;
-    let store = open_store(globals)?;
+    let store = open_store(globals, &args.registry)?;
     let image = open_image(&store, &args.reference)?;
     let layers = inspect::layer_summaries(&store, &image, args.fetch_layers)?;
     if args.format == Format::Json {

@@ -29,9 +29,7 @@ pub struct Args {
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    args.registry
-        .use_for_registry_refs(super::transport::ProgressMode::None)?;
-    let store = open_store(globals)?;
+    let store = open_store(globals, &args.registry)?;
     let image = open_image(&store, &args.reference)?;
     let (hives, scope) = match args.layer {
         Some(index) => (
