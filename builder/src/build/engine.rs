@@ -316,6 +316,14 @@ struct StageState {
     newest_layer_time: Option<i64>,
 }
 
+/// What a RUN step's sandbox is made on.
+struct SandboxTarget<'a> {
+    layers: &'a [ImageLayer],
+    network: NetworkMode,
+    /// The stage's `os.version` (the base image's).
+    os_version: String,
+}
+
 /// A finished stage: its filesystem state and what a stage built on it inherits.
 struct BuiltStage {
     state: StageState,
@@ -1028,8 +1036,14 @@ impl Engine<'_> {
         };
         // Only the layers' descriptors are cloned here; their bytes are fetched on a cache miss.
         let layers = state.layers.clone();
+        let os_version = state.config.os_version.clone().unwrap_or_default();
         self.layer_step(state, &key, "", None, move |engine| {
-            engine.run_in_sandbox(&layers, &process, network, step_number, failure)
+            let spec = SandboxTarget {
+                layers: &layers,
+                network,
+                os_version,
+            };
+            engine.run_in_sandbox(spec, &process, step_number, failure)
         })
     }
 
@@ -1107,18 +1121,18 @@ impl Engine<'_> {
         Ok(dir)
     }
 
-    /// Runs one RUN step's process in a fresh sandbox on `layers` and commits what it changed.
+    /// Runs one RUN step's process in a fresh sandbox on `target`'s layers and commits what it
+    /// changed.
     fn run_in_sandbox(
         &mut self,
-        layers: &[ImageLayer],
+        target: SandboxTarget<'_>,
         process: &ProcessSpec,
-        network: NetworkMode,
         step: usize,
         failure: RunFailure,
     ) -> Result<ChangeSet, BuildError> {
         let setup = |m: String| BuildError::Setup(m);
-        let mut layer_refs = Vec::with_capacity(layers.len());
-        for layer in layers {
+        let mut layer_refs = Vec::with_capacity(target.layers.len());
+        for layer in target.layers {
             let blob_path = layer
                 .home
                 .ensure_in_store(self.store, &layer.descriptor)
@@ -1130,7 +1144,8 @@ impl Engine<'_> {
         }
         let spec = SandboxSpec {
             layers: layer_refs,
-            network,
+            network: target.network,
+            os_version: target.os_version,
         };
         let mut sandbox = self
             .runtime

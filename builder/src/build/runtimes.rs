@@ -33,7 +33,7 @@ impl std::str::FromStr for RuntimeChoice {
     }
 }
 
-/// `--isolation` (HCS only).
+/// How the HCS runtime isolates a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Isolation {
     #[default]
@@ -41,13 +41,22 @@ pub enum Isolation {
     HyperV,
 }
 
-impl std::str::FromStr for Isolation {
+/// `--isolation default|process|hyperv` (docker build's values). `default` (`None`) leaves the
+/// choice to the host: process on Windows Server, Hyper-V on client Windows, and Hyper-V when
+/// the base image's build cannot run process-isolated on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IsolationFlag(pub Option<Isolation>);
+
+impl std::str::FromStr for IsolationFlag {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "process" => Ok(Isolation::Process),
-            "hyperv" => Ok(Isolation::HyperV),
-            _ => Err(format!("--isolation {s}: expected process or hyperv")),
+            "default" => Ok(IsolationFlag(None)),
+            "process" => Ok(IsolationFlag(Some(Isolation::Process))),
+            "hyperv" => Ok(IsolationFlag(Some(Isolation::HyperV))),
+            _ => Err(format!(
+                "--isolation {s}: expected default, process or hyperv"
+            )),
         }
     }
 }
@@ -63,7 +72,7 @@ pub struct RuntimeUnavailable {
 /// The HCS runtime on a Windows host (layer folders under `<state_dir>/hcs`).
 #[cfg(any(windows, feature = "check-windows"))]
 fn hcs_runtime(
-    isolation: Isolation,
+    isolation: Option<Isolation>,
     state_dir: &Path,
 ) -> Result<Box<dyn Runtime>, RuntimeUnavailable> {
     crate::runtime::hcs::HcsRuntime::on_host(state_dir, isolation)
@@ -75,7 +84,7 @@ fn hcs_runtime(
 }
 
 #[cfg(not(any(windows, feature = "check-windows")))]
-fn hcs_runtime(_: Isolation, _: &Path) -> Result<Box<dyn Runtime>, RuntimeUnavailable> {
+fn hcs_runtime(_: Option<Isolation>, _: &Path) -> Result<Box<dyn Runtime>, RuntimeUnavailable> {
     Err(RuntimeUnavailable {
         name: "hcs",
         reason: "HCS exists only on Windows hosts (Windows Server or Windows 11); on Linux \
@@ -85,13 +94,14 @@ fn hcs_runtime(_: Isolation, _: &Path) -> Result<Box<dyn Runtime>, RuntimeUnavai
 }
 
 /// The runtime for `choice`; `state_dir` is the store root (the Wine runtime keeps its system
-/// layer and sandboxes there).
+/// layer and sandboxes there). `isolation` is `--isolation` (`None`: the host decides).
 pub fn select(
     choice: RuntimeChoice,
-    isolation: Isolation,
+    isolation: Option<Isolation>,
     state_dir: &Path,
 ) -> Result<Box<dyn Runtime>, RuntimeUnavailable> {
-    if isolation == Isolation::HyperV && matches!(choice, RuntimeChoice::Wine | RuntimeChoice::None)
+    if isolation == Some(Isolation::HyperV)
+        && matches!(choice, RuntimeChoice::Wine | RuntimeChoice::None)
     {
         return Err(RuntimeUnavailable {
             name: if choice == RuntimeChoice::Wine {
@@ -148,13 +158,24 @@ mod tests {
     #[test]
     fn none_and_auto_always_give_a_runtime() {
         let dir = Path::new("/nonexistent");
-        let none = select(RuntimeChoice::None, Isolation::Process, dir).unwrap();
+        let none = select(RuntimeChoice::None, None, dir).unwrap();
         assert_eq!(none.name(), "none");
-        assert!(select(RuntimeChoice::Auto, Isolation::Process, dir).is_ok());
-        let err = select(RuntimeChoice::None, Isolation::HyperV, dir)
+        assert!(select(RuntimeChoice::Auto, Some(Isolation::Process), dir).is_ok());
+        let err = select(RuntimeChoice::None, Some(Isolation::HyperV), dir)
             .err()
             .unwrap();
         assert!(err.to_string().contains("hcs"), "{err}");
         assert!("bogus".parse::<RuntimeChoice>().is_err());
+    }
+
+    #[test]
+    fn isolation_flag_takes_dockers_values() {
+        let parse = |s: &str| s.parse::<IsolationFlag>().map(|f| f.0);
+        assert_eq!(parse("default"), Ok(None));
+        assert_eq!(parse("process"), Ok(Some(Isolation::Process)));
+        assert_eq!(parse("hyperv"), Ok(Some(Isolation::HyperV)));
+        assert!(parse("xenon")
+            .unwrap_err()
+            .contains("default, process or hyperv"));
     }
 }

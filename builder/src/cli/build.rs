@@ -15,7 +15,7 @@ use crate::build::engine::{self, BuildRequest};
 use crate::build::output::{self, Output};
 use crate::build::progress::{human_size, Progress, ProgressMode};
 use crate::build::remote_cache::{self, Direction, RemoteCache};
-use crate::build::runtimes::{self, Isolation, RuntimeChoice};
+use crate::build::runtimes::{self, IsolationFlag, RuntimeChoice};
 use crate::dockerfile::winpath::PathMode;
 use crate::runtime::NetworkMode;
 use crate::store::{LockMode, Store};
@@ -44,9 +44,10 @@ pub struct Args {
     /// What runs RUN steps: auto, wine (Linux), hcs (Windows) or none.
     #[arg(long, default_value = "auto")]
     pub runtime: RuntimeChoice,
-    /// HCS isolation: process or hyperv.
-    #[arg(long, default_value = "process")]
-    pub isolation: Isolation,
+    /// HCS isolation: default (process on Windows Server, Hyper-V on client Windows or when
+    /// the base image's build needs it), process or hyperv.
+    #[arg(long, default_value = "default")]
+    pub isolation: IsolationFlag,
     /// type=oci,dest=DIR | type=docker,dest=FILE | type=registry (repeatable).
     #[arg(short = 'o', long = "output")]
     pub outputs: Vec<String>,
@@ -179,7 +180,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     }
     let store = Store::open_default(globals.root.as_deref(), LockMode::Shared)
         .context("opening the content store")?;
-    let runtime = runtimes::select(args.runtime, args.isolation, store.root())?;
+    let runtime = runtimes::select(args.runtime, args.isolation.0, store.root())?;
     // Blob transfers (lazy base layers, the push) draw like `silo pull/push` do.
     args.registry.use_for_registry_refs(match mode {
         ProgressMode::Auto => super::transport::ProgressMode::Auto,

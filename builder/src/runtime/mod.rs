@@ -53,6 +53,9 @@ pub struct SandboxSpec {
     /// The image's layers, base first.
     pub layers: Vec<LayerRef>,
     pub network: NetworkMode,
+    /// The base image's `os.version` (empty when it has none): the HCS runtime decides
+    /// process or Hyper-V isolation from it.
+    pub os_version: String,
 }
 
 /// How the step ended.

@@ -60,6 +60,11 @@ pub trait ComputeApi: Send + Sync {
 
     fn create_compute_system(&self, id: &str, document: &str) -> ApiResult<SystemHandle>;
     fn start_compute_system(&self, system: SystemHandle) -> ApiResult<()>;
+    /// `HcsModifyComputeSystem`: a `ModifySettingRequest` (JSON) for a running system — how
+    /// devices are hot-added to a utility VM and how requests reach its guest.
+    fn modify_compute_system(&self, system: SystemHandle, request: &str) -> ApiResult<()>;
+    /// `HcsGrantVmAccess`: lets utility VM `vm_id`'s worker process open `file` (a VHDX).
+    fn grant_vm_access(&self, vm_id: &str, file: &Path) -> ApiResult<()>;
     fn create_process(
         &self,
         system: SystemHandle,

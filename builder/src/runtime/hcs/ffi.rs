@@ -410,6 +410,29 @@ impl ComputeApi for HostComputeApi {
         op.wait("HcsStartComputeSystem").map(drop)
     }
 
+    fn modify_compute_system(&self, system: SystemHandle, request: &str) -> ApiResult<()> {
+        let request_w = wide(request);
+        let op = Operation::new();
+        // SAFETY: valid handles, NUL-terminated request; no identity token.
+        let hr = unsafe {
+            hcs::HcsModifyComputeSystem(
+                system.0 as hcs::HCS_SYSTEM,
+                op.0,
+                request_w.as_ptr(),
+                null_mut(),
+            )
+        };
+        check("HcsModifyComputeSystem", hr, || request.to_string())?;
+        op.wait("HcsModifyComputeSystem").map(drop)
+    }
+
+    fn grant_vm_access(&self, vm_id: &str, file: &Path) -> ApiResult<()> {
+        let (id_w, file_w) = (wide(vm_id), wide_path(file));
+        // SAFETY: NUL-terminated strings that outlive the call.
+        let hr = unsafe { hcs::HcsGrantVmAccess(id_w.as_ptr(), file_w.as_ptr()) };
+        check("HcsGrantVmAccess", hr, || file.display().to_string())
+    }
+
     fn create_process(
         &self,
         system: SystemHandle,

@@ -8,6 +8,7 @@
 //! - `schema.rs` — the v2 JSON documents; `crate::runtime::winargv` — Windows command lines; `guid.rs`;
 //!   `hresult.rs` — readable errors; `host.rs` — host build and isolation choice.
 //! - `sandbox.rs` — one step: scratch → compute system → process → export → teardown.
+//! - `uvm.rs` — the utility VM of Hyper-V isolation, shared by a build's steps.
 
 pub mod api;
 pub mod export;
@@ -19,7 +20,9 @@ pub mod hresult;
 pub mod import;
 pub mod sandbox;
 pub mod schema;
+pub mod uvm;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,7 +30,10 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use self::api::ComputeApi;
-use self::sandbox::{HcsSandbox, SandboxParts};
+use self::guid::Guid;
+use self::host::HostFacts;
+use self::sandbox::{HcsSandbox, Isolated, SandboxParts};
+use self::uvm::UtilityVm;
 use super::{NetworkMode, Runtime, Sandbox, SandboxSpec};
 use crate::build::runtimes::Isolation;
 
@@ -36,43 +42,88 @@ use crate::build::runtimes::Isolation;
 const IMPORTED_MARKER: &str = "silo-imported";
 
 /// The HCS runtime: layer folders under `<state>/hcs/layers/<chain id>` (imported once and
-/// reused by every build), scratch layers under `<state>/hcs/scratch/`, exports in a temp dir
-/// that lives as long as the runtime (ChangeSets point into it).
+/// reused by every build), scratch layers under `<state>/hcs/scratch/`, utility VMs' scratch
+/// under `<state>/hcs/uvm/`, exports in a temp dir that lives as long as the runtime
+/// (ChangeSets point into it).
 pub struct HcsRuntime {
     api: Arc<dyn ComputeApi>,
     root: PathBuf,
-    isolation: Isolation,
+    host: HostFacts,
+    /// `--isolation`; `None` lets [`host::decide_isolation`] choose per base image.
+    forced: Option<Isolation>,
     exports: tempfile::TempDir,
     next_step: AtomicU64,
     /// Serialises imports: two steps must not import the same layer at once.
     import_lock: Mutex<()>,
+    /// Running utility VMs by base layer folder: booted by a build's first Hyper-V step,
+    /// reused by the later ones, shut down when the runtime is dropped.
+    utility_vms: Mutex<BTreeMap<PathBuf, Arc<UtilityVm>>>,
+    /// Isolation notices already printed (each once per build).
+    notices: Mutex<BTreeSet<String>>,
 }
 
 impl HcsRuntime {
     pub fn new(
         api: Arc<dyn ComputeApi>,
         state_dir: &Path,
-        isolation: Isolation,
+        host: HostFacts,
+        forced: Option<Isolation>,
     ) -> std::io::Result<HcsRuntime> {
         let root = state_dir.join("hcs");
-        std::fs::create_dir_all(root.join("layers"))?;
-        std::fs::create_dir_all(root.join("scratch"))?;
+        for dir in ["layers", "scratch", "uvm"] {
+            std::fs::create_dir_all(root.join(dir))?;
+        }
         Ok(HcsRuntime {
             api,
             exports: tempfile::Builder::new()
                 .prefix("exports-")
                 .tempdir_in(&root)?,
             root,
-            isolation,
+            host,
+            forced,
             next_step: AtomicU64::new(0),
             import_lock: Mutex::new(()),
+            utility_vms: Mutex::default(),
+            notices: Mutex::default(),
         })
     }
 
     /// The real runtime on this Windows host.
     #[cfg(any(windows, feature = "check-windows"))]
-    pub fn on_host(state_dir: &Path, isolation: Isolation) -> std::io::Result<HcsRuntime> {
-        HcsRuntime::new(Arc::new(ffi::HostComputeApi), state_dir, isolation)
+    pub fn on_host(state_dir: &Path, forced: Option<Isolation>) -> std::io::Result<HcsRuntime> {
+        let host = ffi::host_facts()?;
+        HcsRuntime::new(Arc::new(ffi::HostComputeApi), state_dir, host, forced)
+    }
+
+    /// The isolation for a step on an image of `os_version`, printing why once when silo
+    /// chose Hyper-V by itself.
+    fn isolation_for(&self, os_version: &str) -> anyhow::Result<Isolation> {
+        let decision = host::decide_isolation(&self.host, os_version, self.forced)
+            .map_err(|reason| anyhow::anyhow!("{reason}"))?;
+        if let Some(message) = decision.message {
+            let mut notices = self.notices.lock().unwrap_or_else(|p| p.into_inner());
+            if notices.insert(message.clone()) {
+                eprintln!("silo: {message}");
+            }
+        }
+        Ok(decision.isolation)
+    }
+
+    /// The utility VM booted from `base` (the base layer folder), booting it on first use.
+    fn utility_vm(&self, base: &Path) -> anyhow::Result<Arc<UtilityVm>> {
+        let mut vms = self.utility_vms.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(vm) = vms.get(base) {
+            return Ok(vm.clone());
+        }
+        let n = vms.len();
+        let folder = self
+            .root
+            .join("uvm")
+            .join(format!("{}-{n}", std::process::id()));
+        let id = Guid::derived_from_name("silo-hcs-uvm", &folder.display().to_string()).to_string();
+        let vm = Arc::new(UtilityVm::boot(self.api.clone(), id, base, folder)?);
+        vms.insert(base.to_path_buf(), vm.clone());
+        Ok(vm)
     }
 
     /// Imports each layer once (base first) and returns the folders nearest-first.
@@ -121,17 +172,18 @@ impl Runtime for HcsRuntime {
     }
 
     fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>> {
-        if self.isolation == Isolation::HyperV {
-            anyhow::bail!(
-                "--isolation hyperv: silo builds the utility-VM documents but does not run the \
-                 Hyper-V sequence yet; use --isolation process on a host whose build matches \
-                 the base image"
-            );
-        }
         if spec.layers.is_empty() {
             anyhow::bail!("RUN needs a base image: the HCS runtime cannot start on no layers");
         }
+        let isolation = self.isolation_for(&spec.os_version)?;
         let parents = self.import_layers(spec)?;
+        let isolation = match isolation {
+            Isolation::Process => Isolated::Process,
+            Isolation::HyperV => {
+                let base = parents.last().expect("at least one layer was imported");
+                Isolated::HyperV(self.utility_vm(base)?)
+            }
+        };
         let step = self.next_step.fetch_add(1, Ordering::Relaxed);
         let scratch = self
             .root
@@ -150,10 +202,13 @@ impl Runtime for HcsRuntime {
             network_namespace: match spec.network {
                 NetworkMode::Host | NetworkMode::None => None,
             },
+            isolation,
         })?;
         Ok(Box::new(sandbox))
     }
 }
 
+#[cfg(test)]
+mod hyperv_tests;
 #[cfg(test)]
 mod tests;

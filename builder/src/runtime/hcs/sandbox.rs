@@ -1,6 +1,7 @@
-//! One RUN step's silo on HCS (process isolation): a scratch layer on the image's imported
-//! layers, a compute system on it, the step's process, then export → [`ChangeSet`]. Whatever
-//! was set up is torn down in reverse order on every path — success, error, timeout or drop.
+//! One RUN step's silo on HCS: a scratch layer on the image's imported layers, mounted on the
+//! host (process isolation) or in a utility VM (Hyper-V isolation), a compute system on it, the
+//! step's process, then export → [`ChangeSet`]. Whatever was set up is torn down in reverse
+//! order on every path — success, error, timeout or drop.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -10,8 +11,17 @@ use super::api::{ComputeApi, ProcessHandle, SystemHandle, WaitOutcome};
 use super::export::read_export_folder;
 use super::guid::Guid;
 use super::schema;
+use super::uvm::{GuestScratch, UtilityVm};
 use crate::layer::ChangeSet;
 use crate::runtime::{ExitStatus, OutputSink, ProcessSpec, Sandbox};
+
+/// Where the step's container runs.
+pub enum Isolated {
+    /// On the host's kernel (Argon): the scratch is mounted on the host.
+    Process,
+    /// In this utility VM (Xenon): layers are VSMB shares, the scratch a SCSI disk in the guest.
+    HyperV(Arc<UtilityVm>),
+}
 
 /// What the sandbox needs from the runtime.
 pub struct SandboxParts {
@@ -26,6 +36,7 @@ pub struct SandboxParts {
     /// The compute system's ID.
     pub id: String,
     pub network_namespace: Option<String>,
+    pub isolation: Isolated,
 }
 
 /// Which steps of the set-up have happened (so teardown undoes exactly those).
@@ -34,6 +45,9 @@ struct Progress {
     scratch_created: bool,
     activated: bool,
     prepared: bool,
+    /// The scratch attached to the utility VM, and whether the layers are combined on it.
+    in_guest: Option<GuestScratch>,
+    combined: bool,
     system: Option<SystemHandle>,
     process: Option<ProcessHandle>,
 }
@@ -45,7 +59,8 @@ pub struct HcsSandbox {
 }
 
 impl HcsSandbox {
-    /// Creates, activates and mounts the scratch layer and builds the compute-system document.
+    /// Creates the scratch layer, mounts it where the container will run, and builds the
+    /// compute-system document. On failure, what was set up is torn down by `Drop`.
     pub fn prepare(parts: SandboxParts) -> anyhow::Result<HcsSandbox> {
         let mut sandbox = HcsSandbox {
             parts,
@@ -53,33 +68,50 @@ impl HcsSandbox {
             progress: Progress::default(),
         };
         let api = sandbox.parts.api.clone();
-        let (scratch, parents) = (&sandbox.parts.scratch, &sandbox.parts.parents);
+        let (scratch, parents) = (sandbox.parts.scratch.clone(), sandbox.parts.parents.clone());
         // Marked before the call: a half-created scratch folder is destroyed too.
         sandbox.progress.scratch_created = true;
-        api.create_scratch_layer(scratch, parents)?;
-        api.activate_layer(scratch)?;
-        sandbox.progress.activated = true;
-        api.prepare_layer(scratch, parents)?;
-        sandbox.progress.prepared = true;
-        let mut volume = api.layer_mount_path(scratch)?;
-        // Storage.Path must end in a backslash; GetLayerMountPath's answer does not always.
-        if !volume.ends_with('\\') {
-            volume.push('\\');
-        }
+        api.create_scratch_layer(&scratch, &parents)?;
         let mut layers = Vec::new();
-        for parent in parents {
+        for parent in &parents {
             layers.push(schema::HostLayer {
                 id: api.name_to_guid(&folder_name(parent))?.to_string(),
                 path: parent.display().to_string(),
             });
         }
-        let document = schema::process_isolated(&schema::ContainerInputs {
+        let mut inputs = schema::ContainerInputs {
             owner: "silo".into(),
             host_name: "silo".into(),
             layers,
-            scratch_volume: volume,
+            scratch_volume: String::new(),
             network_namespace: sandbox.parts.network_namespace.clone(),
-        });
+        };
+        let document = match &sandbox.parts.isolation {
+            Isolated::Process => {
+                api.activate_layer(&scratch)?;
+                sandbox.progress.activated = true;
+                api.prepare_layer(&scratch, &parents)?;
+                sandbox.progress.prepared = true;
+                let mut volume = api.layer_mount_path(&scratch)?;
+                // Storage.Path must end in a backslash; GetLayerMountPath's answer does not
+                // always.
+                if !volume.ends_with('\\') {
+                    volume.push('\\');
+                }
+                inputs.scratch_volume = volume;
+                schema::process_isolated(&inputs)
+            }
+            Isolated::HyperV(uvm) => {
+                let uvm = uvm.clone();
+                uvm.share_layers(&inputs.layers)?;
+                let in_guest = uvm.attach_scratch(&scratch.join("sandbox.vhdx"))?;
+                sandbox.progress.in_guest = Some(in_guest.clone());
+                uvm.combine_layers(&in_guest, &inputs.layers)?;
+                sandbox.progress.combined = true;
+                inputs.scratch_volume = in_guest.path;
+                schema::hosted_in_utility_vm(&inputs, uvm.id())
+            }
+        };
         sandbox.document = serde_json::to_string(&document)?;
         Ok(sandbox)
     }
@@ -115,15 +147,37 @@ impl HcsSandbox {
         Ok(())
     }
 
+    /// Takes the scratch back from wherever the container used it, so the host can export it:
+    /// filter off the host mount, or layers uncombined and the disk detached from the VM.
+    fn release_scratch(&mut self) -> anyhow::Result<()> {
+        let api = self.parts.api.clone();
+        if self.progress.prepared {
+            self.progress.prepared = false;
+            api.unprepare_layer(&self.parts.scratch)?;
+        }
+        if let Isolated::HyperV(uvm) = &self.parts.isolation {
+            if let Some(in_guest) = self.progress.in_guest.clone() {
+                if self.progress.combined {
+                    self.progress.combined = false;
+                    uvm.uncombine_layers(&in_guest)?;
+                }
+                self.progress.in_guest = None;
+                uvm.detach_scratch(&in_guest)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Undoes whatever set-up is left; errors are logged (teardown must go on).
     fn teardown(&mut self) {
-        if let Err(e) = self.stop_system() {
-            tracing::warn!("HCS teardown: {e}");
+        for result in [self.stop_system(), self.release_scratch()] {
+            if let Err(e) = result {
+                tracing::warn!("HCS teardown: {e}");
+            }
         }
         let api = self.parts.api.clone();
         let scratch = self.parts.scratch.clone();
-        let steps: [(bool, &dyn Fn() -> super::api::ApiResult<()>); 3] = [
-            (self.progress.prepared, &|| api.unprepare_layer(&scratch)),
+        let steps: [(bool, &dyn Fn() -> super::api::ApiResult<()>); 2] = [
             (self.progress.activated, &|| api.deactivate_layer(&scratch)),
             (self.progress.scratch_created, &|| {
                 api.destroy_layer(&scratch)
@@ -224,10 +278,15 @@ impl Sandbox for HcsSandbox {
 
     fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
         self.stop_system()?;
+        self.release_scratch()?;
         let api = self.parts.api.clone();
         let scratch = self.parts.scratch.clone();
-        api.unprepare_layer(&scratch)?;
-        self.progress.prepared = false;
+        // Export reads an activated (attached) scratch; a Hyper-V step's scratch was only ever
+        // attached to the utility VM.
+        if !self.progress.activated {
+            api.activate_layer(&scratch)?;
+            self.progress.activated = true;
+        }
         api.export_layer(&scratch, &self.parts.export_dir, &self.parts.parents)?;
         let changes = read_export_folder(&self.parts.export_dir)?;
         self.teardown();

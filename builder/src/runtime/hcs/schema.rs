@@ -281,40 +281,24 @@ pub fn process_isolated(inputs: &ContainerInputs) -> ComputeSystem {
     }
 }
 
-/// The utility VM for Hyper-V isolation: boots from the base layer's `UtilityVM\Files` over a
-/// VSMB share named `os`, with its own scratch (a copy of `UtilityVM\SystemTemplate.vhdx`) on
-/// SCSI 0:0 and the container's scratch on SCSI 0:1; each read-only layer is a VSMB share named
-/// by its layer ID.
+/// The utility VM for Hyper-V isolation: boots UEFI from the base layer's `UtilityVM\Files`
+/// over a VSMB share named `os`, with its own scratch (a copy of `UtilityVM\SystemTemplate.vhdx`)
+/// on SCSI 0:0. Each step's layers and scratch are hot-added later ([`add_vsmb_share`],
+/// [`attach_scratch`]), so one utility VM serves every step of a build.
 pub fn utility_vm(
     owner: &str,
     uvm_files: &str,
     uvm_scratch_vhdx: &str,
-    container_scratch_vhdx: &str,
-    layers: &[HostLayer],
     memory_mb: u64,
     processors: u32,
 ) -> ComputeSystem {
-    let read_only_share = |name: &str, path: &str| VirtualSmbShare {
-        name: name.into(),
-        path: path.into(),
-        options: VirtualSmbShareOptions {
-            read_only: true,
-            share_read: true,
-            cache_io: true,
-            pseudo_oplocks: true,
-            take_backup_privilege: true,
+    let attachments = BTreeMap::from([(
+        "0".to_string(),
+        Attachment {
+            path: uvm_scratch_vhdx.into(),
+            kind: "VirtualDisk".into(),
         },
-    };
-    let mut shares = vec![read_only_share("os", uvm_files)];
-    shares.extend(layers.iter().map(|l| read_only_share(&l.id, &l.path)));
-    let disk = |path: &str| Attachment {
-        path: path.into(),
-        kind: "VirtualDisk".into(),
-    };
-    let attachments = BTreeMap::from([
-        ("0".to_string(), disk(uvm_scratch_vhdx)),
-        ("1".to_string(), disk(container_scratch_vhdx)),
-    ]);
+    )]);
     ComputeSystem {
         owner: owner.into(),
         schema_version: SCHEMA_2_1,
@@ -339,12 +323,174 @@ pub fn utility_vm(
                 processor: Processor { count: processors },
             },
             devices: Devices {
-                scsi: BTreeMap::from([("0".to_string(), Scsi { attachments })]),
-                virtual_smb: VirtualSmb { shares },
+                scsi: BTreeMap::from([(SCSI_CONTROLLER.to_string(), Scsi { attachments })]),
+                virtual_smb: VirtualSmb {
+                    shares: vec![read_only_share("os", uvm_files)],
+                },
             },
         }),
         should_terminate_on_last_handle_closed: true,
     }
+}
+
+/// A read-only VSMB share with the options hcsshim gives image layers (backup privilege so
+/// the guest can read files whatever their ACLs).
+pub fn read_only_share(name: &str, path: &str) -> VirtualSmbShare {
+    VirtualSmbShare {
+        name: name.into(),
+        path: path.into(),
+        options: VirtualSmbShareOptions {
+            read_only: true,
+            share_read: true,
+            cache_io: true,
+            pseudo_oplocks: true,
+            take_backup_privilege: true,
+        },
+    }
+}
+
+/// The utility VM's one SCSI controller (its key in `Devices.Scsi` and in resource paths).
+const SCSI_CONTROLLER: &str = "0";
+
+/// `HcsModifyComputeSystem`'s document: a change to the VM's devices (`ResourcePath`,
+/// `RequestType`, `Settings`) and/or a request HCS forwards to the guest (`GuestRequest`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifySettingRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_type: Option<RequestType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest_request: Option<GuestRequest>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RequestType {
+    Add,
+    Remove,
+}
+
+/// A modification inside the utility VM's guest (`MappedVirtualDisk`, `CombinedLayers`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GuestRequest {
+    pub resource_type: String,
+    pub request_type: RequestType,
+    pub settings: serde_json::Value,
+}
+
+fn to_value(value: impl Serialize) -> serde_json::Value {
+    serde_json::to_value(value).expect("schema types always serialize")
+}
+
+/// Hot-adds a read-only layer folder to the utility VM as VSMB share `share.name`.
+pub fn add_vsmb_share(share: &VirtualSmbShare) -> ModifySettingRequest {
+    ModifySettingRequest {
+        resource_path: Some("VirtualMachine/Devices/VirtualSmb/Shares".into()),
+        request_type: Some(RequestType::Add),
+        settings: Some(to_value(share)),
+        guest_request: None,
+    }
+}
+
+fn scsi_resource_path(lun: u32) -> String {
+    format!("VirtualMachine/Devices/Scsi/{SCSI_CONTROLLER}/Attachments/{lun}")
+}
+
+/// The guest side of a SCSI disk: where the guest mounts LUN `lun`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MappedVirtualDisk<'a> {
+    container_path: &'a str,
+    lun: u32,
+}
+
+fn mapped_virtual_disk(request_type: RequestType, lun: u32, guest_path: &str) -> GuestRequest {
+    GuestRequest {
+        resource_type: "MappedVirtualDisk".into(),
+        request_type,
+        settings: to_value(MappedVirtualDisk {
+            container_path: guest_path,
+            lun,
+        }),
+    }
+}
+
+/// Attaches a step's scratch VHDX on SCSI LUN `lun` and has the guest mount it at `guest_path`.
+pub fn attach_scratch(lun: u32, host_vhdx: &str, guest_path: &str) -> ModifySettingRequest {
+    ModifySettingRequest {
+        resource_path: Some(scsi_resource_path(lun)),
+        request_type: Some(RequestType::Add),
+        settings: Some(to_value(Attachment {
+            path: host_vhdx.into(),
+            kind: "VirtualDisk".into(),
+        })),
+        guest_request: Some(mapped_virtual_disk(RequestType::Add, lun, guest_path)),
+    }
+}
+
+/// Unmounts and detaches what [`attach_scratch`] attached.
+pub fn detach_scratch(lun: u32, guest_path: &str) -> ModifySettingRequest {
+    ModifySettingRequest {
+        resource_path: Some(scsi_resource_path(lun)),
+        request_type: Some(RequestType::Remove),
+        settings: None,
+        guest_request: Some(mapped_virtual_disk(RequestType::Remove, lun, guest_path)),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CombinedLayers<'a> {
+    container_root_path: &'a str,
+    #[serde(skip_serializing_if = "<[Layer]>::is_empty")]
+    layers: &'a [Layer],
+}
+
+fn combined_layers(
+    request_type: RequestType,
+    root: &str,
+    layers: &[Layer],
+) -> ModifySettingRequest {
+    ModifySettingRequest {
+        resource_path: None,
+        request_type: None,
+        settings: None,
+        guest_request: Some(GuestRequest {
+            resource_type: "CombinedLayers".into(),
+            request_type,
+            settings: to_value(CombinedLayers {
+                container_root_path: root,
+                layers,
+            }),
+        }),
+    }
+}
+
+/// Has the guest put the layer filter on the mounted scratch at `root`: the container's root
+/// becomes the scratch over `layers` (guest paths of the VSMB shares, nearest parent first).
+pub fn combine_layers(root: &str, layers: &[Layer]) -> ModifySettingRequest {
+    combined_layers(RequestType::Add, root, layers)
+}
+
+/// Removes the layer filter of [`combine_layers`].
+pub fn uncombine_layers(root: &str) -> ModifySettingRequest {
+    combined_layers(RequestType::Remove, root, &[])
+}
+
+/// The layers as the guest sees them: each one the VSMB share named by its layer ID.
+pub fn guest_layers(layers: &[HostLayer]) -> Vec<Layer> {
+    layers
+        .iter()
+        .map(|l| Layer {
+            id: l.id.clone(),
+            path: vsmb_guest_path(&l.id),
+            path_type: None,
+        })
+        .collect()
 }
 
 /// The container that runs inside utility VM `uvm_id`: its layers are the VM's VSMB shares.
@@ -352,9 +498,7 @@ pub fn hosted_in_utility_vm(inputs: &ContainerInputs, uvm_id: &str) -> ComputeSy
     let mut container = process_isolated(inputs)
         .container
         .expect("process_isolated always sets Container");
-    for layer in &mut container.storage.layers {
-        layer.path = vsmb_guest_path(&layer.id);
-    }
+    container.storage.layers = guest_layers(&inputs.layers);
     ComputeSystem {
         owner: inputs.owner.clone(),
         schema_version: SCHEMA_2_1,

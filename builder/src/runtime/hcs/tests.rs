@@ -15,15 +15,17 @@ use crate::layer::HiveName;
 use crate::runtime::{LayerRef, OutputSink, ProcessSpec};
 
 #[derive(Default)]
-struct Fake {
-    calls: Mutex<Vec<String>>,
-    fail_at: Option<&'static str>,
-    timeout: bool,
-    documents: Mutex<Vec<String>>,
+pub(super) struct Fake {
+    pub(super) calls: Mutex<Vec<String>>,
+    pub(super) fail_at: Option<&'static str>,
+    /// Fails the call with this index (0-based, in call order) whatever it is.
+    pub(super) fail_call: Option<usize>,
+    pub(super) timeout: bool,
+    pub(super) documents: Mutex<Vec<String>>,
 }
 
 impl Fake {
-    fn failing(op: &'static str) -> Fake {
+    pub(super) fn failing(op: &'static str) -> Fake {
         Fake {
             fail_at: Some(op),
             ..Fake::default()
@@ -31,14 +33,15 @@ impl Fake {
     }
 
     fn call(&self, op: &'static str) -> ApiResult<()> {
-        self.calls.lock().unwrap().push(op.to_string());
-        if self.fail_at == Some(op) {
+        let mut calls = self.calls.lock().unwrap();
+        calls.push(op.to_string());
+        if self.fail_at == Some(op) || self.fail_call == Some(calls.len() - 1) {
             return Err(HcsError::new(op, 0x8000_4005));
         }
         Ok(())
     }
 
-    fn calls(&self) -> Vec<String> {
+    pub(super) fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
     }
 }
@@ -59,8 +62,11 @@ impl ComputeApi for Fake {
         assert!(layer.join("Files/Windows/System32/cmd.exe").exists());
         self.call("ProcessBaseImage")
     }
-    fn process_utility_vm(&self, _: &Path) -> ApiResult<()> {
-        self.call("ProcessUtilityImage")
+    fn process_utility_vm(&self, utility_vm: &Path) -> ApiResult<()> {
+        self.call("ProcessUtilityImage")?;
+        // What ProcessUtilityImage leaves for Hyper-V: the VM's template scratch.
+        std::fs::write(utility_vm.join("SystemTemplate.vhdx"), b"vhdx").unwrap();
+        Ok(())
     }
     fn create_scratch_layer(&self, _: &Path, parents: &[PathBuf]) -> ApiResult<()> {
         assert_eq!(parents.len(), 2);
@@ -106,6 +112,19 @@ impl ComputeApi for Fake {
     fn start_compute_system(&self, _: SystemHandle) -> ApiResult<()> {
         self.call("HcsStartComputeSystem")
     }
+    fn modify_compute_system(&self, _: SystemHandle, request: &str) -> ApiResult<()> {
+        // Recorded before the call: tests pair every attempted attach with its detach.
+        self.documents.lock().unwrap().push(request.into());
+        self.call("HcsModifyComputeSystem")
+    }
+    fn grant_vm_access(&self, _: &str, file: &Path) -> ApiResult<()> {
+        self.call("HcsGrantVmAccess")?;
+        self.documents
+            .lock()
+            .unwrap()
+            .push(format!("grant {}", file.display()));
+        Ok(())
+    }
     fn create_process(
         &self,
         _: SystemHandle,
@@ -148,7 +167,7 @@ impl ComputeApi for Fake {
 }
 
 #[derive(Default)]
-struct Collect {
+pub(super) struct Collect {
     out: Vec<u8>,
     err: Vec<u8>,
 }
@@ -181,7 +200,7 @@ fn write_tar(path: &Path, entries: &[(&str, Option<&[u8]>)]) {
 }
 
 /// A state dir and a two-layer image (base with `UtilityVM/Files`, then one change layer).
-fn image(dir: &Path) -> SandboxSpec {
+pub(super) fn image(dir: &Path) -> SandboxSpec {
     let base = dir.join("base.tar");
     write_tar(
         &base,
@@ -216,10 +235,22 @@ fn image(dir: &Path) -> SandboxSpec {
             },
         ],
         network: crate::runtime::NetworkMode::None,
+        os_version: "10.0.20348.2700".into(),
     }
 }
 
-fn step() -> ProcessSpec {
+/// A Windows Server 2022 host: the test image runs process-isolated on it by default.
+pub(super) fn server_2022() -> HostFacts {
+    HostFacts {
+        major: 10,
+        minor: 0,
+        build: 20348,
+        ubr: 2700,
+        server: true,
+    }
+}
+
+pub(super) fn step() -> ProcessSpec {
     ProcessSpec {
         command_line: Some("cmd /S /C echo hi".into()),
         working_dir: r"C:\".into(),
@@ -231,11 +262,11 @@ fn step() -> ProcessSpec {
 const IMPORT: [&str; 3] = ["ProcessBaseImage", "ProcessUtilityImage", "ImportLayer"];
 const PREPARE: [&str; 6] = [
     "CreateSandboxLayer",
+    "NameToGuid",
+    "NameToGuid",
     "ActivateLayer",
     "PrepareLayer",
     "GetLayerMountPath",
-    "NameToGuid",
-    "NameToGuid",
 ];
 const RUN: [&str; 6] = [
     "HcsCreateComputeSystem",
@@ -258,7 +289,7 @@ const COMMIT: [&str; 6] = [
 const TEARDOWN_ONLY: [&str; 2] = ["DeactivateLayer", "DestroyLayer"];
 
 fn run_step(fake: Arc<Fake>, state: &Path, spec: &SandboxSpec) -> anyhow::Result<ChangeSetAndExit> {
-    let runtime = HcsRuntime::new(fake, state, Isolation::Process)?;
+    let runtime = HcsRuntime::new(fake, state, server_2022(), None)?;
     let mut sandbox = runtime.prepare(spec)?;
     let mut sink = Collect::default();
     let status = sandbox.run(&step(), &mut sink)?;
@@ -361,7 +392,7 @@ fn a_timeout_terminates_the_compute_system_and_drop_tears_down() {
         ..Fake::default()
     });
     let runtime =
-        HcsRuntime::new(fake.clone(), &dir.path().join("state"), Isolation::Process).unwrap();
+        HcsRuntime::new(fake.clone(), &dir.path().join("state"), server_2022(), None).unwrap();
     let mut sandbox = runtime.prepare(&spec).unwrap();
     let err = sandbox
         .run(&step(), &mut Collect::default())
@@ -392,22 +423,24 @@ fn a_timeout_terminates_the_compute_system_and_drop_tears_down() {
 }
 
 #[test]
-fn hyperv_and_empty_images_are_refused_with_a_reason() {
+fn empty_images_and_incompatible_bases_are_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let runtime =
-        HcsRuntime::new(Arc::new(Fake::default()), dir.path(), Isolation::HyperV).unwrap();
-    let err = runtime
-        .prepare(&image(dir.path()))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(err.contains("Hyper-V"), "{err}");
-    let runtime =
-        HcsRuntime::new(Arc::new(Fake::default()), dir.path(), Isolation::Process).unwrap();
+        HcsRuntime::new(Arc::new(Fake::default()), dir.path(), server_2022(), None).unwrap();
     let err = runtime
         .prepare(&SandboxSpec::default())
         .err()
         .unwrap()
         .to_string();
     assert!(err.contains("base image"), "{err}");
+    // A base newer than the host runs in no isolation; nothing is imported for it.
+    let fake = Arc::new(Fake::default());
+    let runtime = HcsRuntime::new(fake.clone(), dir.path(), server_2022(), None).unwrap();
+    let newer = SandboxSpec {
+        os_version: "10.0.26100.1".into(),
+        ..image(dir.path())
+    };
+    let err = runtime.prepare(&newer).err().unwrap().to_string();
+    assert!(err.contains("newer than the host"), "{err}");
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 }

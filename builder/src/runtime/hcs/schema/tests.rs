@@ -68,13 +68,10 @@ fn process_isolated_container_document() {
 
 #[test]
 fn hyperv_utility_vm_and_hosted_container_documents() {
-    let layers = inputs().layers;
     let uvm = utility_vm(
         "silo",
         r"C:\layers\base\UtilityVM\Files",
         r"C:\scratch\uvm.vhdx",
-        r"C:\scratch\sandbox.vhdx",
-        &layers[1..],
         1024,
         2,
     );
@@ -110,10 +107,6 @@ fn hyperv_utility_vm_and_hosted_container_documents() {
             "0": {
               "Path": "C:\\scratch\\uvm.vhdx",
               "Type": "VirtualDisk"
-            },
-            "1": {
-              "Path": "C:\\scratch\\sandbox.vhdx",
-              "Type": "VirtualDisk"
             }
           }
         }
@@ -123,17 +116,6 @@ fn hyperv_utility_vm_and_hosted_container_documents() {
           {
             "Name": "os",
             "Path": "C:\\layers\\base\\UtilityVM\\Files",
-            "Options": {
-              "ReadOnly": true,
-              "ShareRead": true,
-              "CacheIo": true,
-              "PseudoOplocks": true,
-              "TakeBackupPrivilege": true
-            }
-          },
-          {
-            "Name": "66666666-7777-8888-9999-000000000000",
-            "Path": "C:\\ProgramData\\silo\\hcs\\layers\\base",
             "Options": {
               "ReadOnly": true,
               "ShareRead": true,
@@ -164,6 +146,81 @@ fn hyperv_utility_vm_and_hosted_container_documents() {
         container["Storage"]["Layers"][1]["Id"],
         "66666666-7777-8888-9999-000000000000"
     );
+}
+
+#[test]
+fn hot_add_requests_for_a_step_in_a_utility_vm() {
+    let share = read_only_share("66666666-7777-8888-9999-000000000000", r"C:\layers\base");
+    assert_eq!(
+        json(&add_vsmb_share(&share)),
+        r#"{
+  "ResourcePath": "VirtualMachine/Devices/VirtualSmb/Shares",
+  "RequestType": "Add",
+  "Settings": {
+    "Name": "66666666-7777-8888-9999-000000000000",
+    "Options": {
+      "CacheIo": true,
+      "PseudoOplocks": true,
+      "ReadOnly": true,
+      "ShareRead": true,
+      "TakeBackupPrivilege": true
+    },
+    "Path": "C:\\layers\\base"
+  }
+}"#
+    );
+    assert_eq!(
+        json(&attach_scratch(
+            1,
+            r"C:\scratch\sandbox.vhdx",
+            r"C:\mounts\scsi\m1"
+        )),
+        r#"{
+  "ResourcePath": "VirtualMachine/Devices/Scsi/0/Attachments/1",
+  "RequestType": "Add",
+  "Settings": {
+    "Path": "C:\\scratch\\sandbox.vhdx",
+    "Type": "VirtualDisk"
+  },
+  "GuestRequest": {
+    "ResourceType": "MappedVirtualDisk",
+    "RequestType": "Add",
+    "Settings": {
+      "ContainerPath": "C:\\mounts\\scsi\\m1",
+      "Lun": 1
+    }
+  }
+}"#
+    );
+    let detach: serde_json::Value =
+        serde_json::to_value(detach_scratch(1, r"C:\mounts\scsi\m1")).unwrap();
+    assert_eq!(detach["RequestType"], "Remove");
+    assert_eq!(detach["GuestRequest"]["RequestType"], "Remove");
+    assert!(detach.get("Settings").is_none(), "{detach}");
+
+    let layers = guest_layers(&inputs().layers);
+    assert_eq!(
+        json(&combine_layers(r"C:\mounts\scsi\m1", &layers[1..])),
+        r#"{
+  "GuestRequest": {
+    "ResourceType": "CombinedLayers",
+    "RequestType": "Add",
+    "Settings": {
+      "ContainerRootPath": "C:\\mounts\\scsi\\m1",
+      "Layers": [
+        {
+          "Id": "66666666-7777-8888-9999-000000000000",
+          "Path": "\\\\?\\VMSMB\\VSMB-{dcc079ae-60ba-4d07-847c-3493609c0870}\\66666666-7777-8888-9999-000000000000"
+        }
+      ]
+    }
+  }
+}"#
+    );
+    let remove: serde_json::Value =
+        serde_json::to_value(uncombine_layers(r"C:\mounts\scsi\m1")).unwrap();
+    assert_eq!(remove["GuestRequest"]["RequestType"], "Remove");
+    assert!(remove["GuestRequest"]["Settings"].get("Layers").is_none());
 }
 
 #[test]

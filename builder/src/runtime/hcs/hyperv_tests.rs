@@ -1,0 +1,327 @@
+//! Hyper-V isolation against the recording fake: the utility VM is booted once per build and
+//! shared by its steps; each step's layers are VSMB shares, its scratch a SCSI disk mounted
+//! and combined in the guest, detached again before the host exports it; a failure at any call
+//! leaves nothing attached, combined, created or running.
+
+use std::sync::Arc;
+
+use super::tests::{image, server_2022, step, Collect, Fake};
+use super::*;
+
+/// A Windows 11 host (client SKU): Hyper-V by default.
+fn windows_11() -> HostFacts {
+    HostFacts {
+        build: 22631,
+        server: false,
+        ..server_2022()
+    }
+}
+
+const IMPORT: [&str; 3] = ["ProcessBaseImage", "ProcessUtilityImage", "ImportLayer"];
+const BOOT: [&str; 3] = [
+    "HcsGrantVmAccess",
+    "HcsCreateComputeSystem",
+    "HcsStartComputeSystem",
+];
+const PREPARE: [&str; 7] = [
+    "CreateSandboxLayer",
+    "NameToGuid",
+    "NameToGuid",
+    "HcsModifyComputeSystem", // share layer 2
+    "HcsModifyComputeSystem", // share the base
+    "HcsGrantVmAccess",       // the step's scratch
+    "HcsModifyComputeSystem", // attach + mount it
+];
+const COMBINE: &str = "HcsModifyComputeSystem";
+const RUN: [&str; 6] = [
+    "HcsCreateComputeSystem",
+    "HcsStartComputeSystem",
+    "HcsCreateProcess",
+    "HcsWaitForProcessExit",
+    "HcsGetProcessProperties",
+    "HcsCloseProcess",
+];
+const COMMIT: [&str; 8] = [
+    "HcsTerminateComputeSystem",
+    "HcsCloseComputeSystem",
+    "HcsModifyComputeSystem", // uncombine
+    "HcsModifyComputeSystem", // unmount + detach
+    "ActivateLayer",
+    "ExportLayer",
+    "DeactivateLayer",
+    "DestroyLayer",
+];
+const SHUTDOWN: [&str; 2] = ["HcsTerminateComputeSystem", "HcsCloseComputeSystem"];
+
+fn run(runtime: &HcsRuntime, spec: &SandboxSpec) -> anyhow::Result<()> {
+    let mut sandbox = runtime.prepare(spec)?;
+    sandbox.run(&step(), &mut Collect::default())?;
+    sandbox.commit()?;
+    Ok(())
+}
+
+fn json_docs(fake: &Fake) -> Vec<serde_json::Value> {
+    fake.documents
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect()
+}
+
+/// The recorded `HcsModifyComputeSystem` requests, in call order.
+fn modify_requests(docs: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    docs.iter()
+        .filter(|d| d.get("GuestRequest").is_some() || d.get("ResourcePath").is_some())
+        .collect()
+}
+
+/// The guest requests of one kind and type among the recorded modify requests.
+fn guest_requests(docs: &[serde_json::Value], kind: &str, request: &str) -> usize {
+    docs.iter()
+        .filter(|d| {
+            d["GuestRequest"]["ResourceType"] == kind && d["GuestRequest"]["RequestType"] == request
+        })
+        .count()
+}
+
+#[test]
+fn a_client_host_runs_steps_in_one_shared_utility_vm() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = image(dir.path());
+    let fake = Arc::new(Fake::default());
+    let runtime = HcsRuntime::new(fake.clone(), &dir.path().join("state"), windows_11(), None)
+        .expect("runtime");
+    run(&runtime, &spec).unwrap();
+    let first: Vec<&str> = [&IMPORT[..], &BOOT, &PREPARE, &[COMBINE], &RUN, &COMMIT].concat();
+    assert_eq!(fake.calls(), first);
+
+    // The second step reuses the VM and its shares: only the scratch is attached again.
+    run(&runtime, &spec).unwrap();
+    let second: Vec<&str> = [
+        &PREPARE[..1],
+        &PREPARE[1..3],
+        &PREPARE[5..],
+        &[COMBINE],
+        &RUN,
+    ]
+    .concat()
+    .into_iter()
+    .chain(COMMIT)
+    .collect();
+    assert_eq!(fake.calls()[first.len()..], second);
+    let docs = json_docs(&fake);
+    let vm = docs
+        .iter()
+        .find(|d| d.get("VirtualMachine").is_some())
+        .expect("the utility VM document");
+    let shares = &vm["VirtualMachine"]["Devices"]["VirtualSmb"]["Shares"];
+    assert_eq!(shares[0]["Name"], "os");
+    assert!(shares[0]["Path"]
+        .as_str()
+        .unwrap()
+        .ends_with("UtilityVM/Files"));
+    let vm_scratch = vm["VirtualMachine"]["Devices"]["Scsi"]["0"]["Attachments"]["0"]["Path"]
+        .as_str()
+        .unwrap();
+    assert!(vm_scratch.ends_with("sandbox.vhdx"), "{vm_scratch}");
+    assert_eq!(
+        std::fs::read(vm_scratch).unwrap(),
+        b"vhdx",
+        "a template copy"
+    );
+    // Dropping the runtime shuts the VM down and removes its scratch.
+    drop(runtime);
+    assert_eq!(fake.calls()[first.len() + second.len()..], SHUTDOWN);
+    assert!(!std::path::Path::new(vm_scratch).exists());
+
+    let added: Vec<&serde_json::Value> = docs
+        .iter()
+        .filter(|d| d["ResourcePath"] == "VirtualMachine/Devices/VirtualSmb/Shares")
+        .collect();
+    assert_eq!(added.len(), 2, "each layer is shared once per VM");
+    let attach = docs
+        .iter()
+        .find(|d| d["ResourcePath"] == "VirtualMachine/Devices/Scsi/0/Attachments/1")
+        .expect("the step's scratch on LUN 1");
+    assert!(attach["Settings"]["Path"]
+        .as_str()
+        .unwrap()
+        .ends_with("sandbox.vhdx"));
+    let guest_root = attach["GuestRequest"]["Settings"]["ContainerPath"].clone();
+    assert_eq!(guest_root, r"C:\mounts\scsi\m1");
+
+    let hosted = docs
+        .iter()
+        .find(|d| d.get("HostedSystem").is_some())
+        .expect("the hosted container document");
+    let vm_id = hosted["HostingSystemId"].as_str().unwrap();
+    assert_eq!(vm_id.len(), 36, "{vm_id}");
+    let storage = &hosted["HostedSystem"]["Container"]["Storage"];
+    assert_eq!(storage["Path"], guest_root);
+    let combine = docs
+        .iter()
+        .find(|d| d["GuestRequest"]["ResourceType"] == "CombinedLayers")
+        .unwrap();
+    assert_eq!(
+        combine["GuestRequest"]["Settings"]["Layers"],
+        storage["Layers"]
+    );
+    assert!(storage["Layers"][0]["Path"]
+        .as_str()
+        .unwrap()
+        .starts_with(r"\\?\VMSMB\VSMB-{dcc079ae-60ba-4d07-847c-3493609c0870}\"));
+    for kind in ["MappedVirtualDisk", "CombinedLayers"] {
+        assert_eq!(guest_requests(&docs, kind, "Add"), 2, "{kind}");
+        assert_eq!(guest_requests(&docs, kind, "Remove"), 2, "{kind}");
+    }
+}
+
+#[test]
+fn process_isolation_falls_back_to_hyperv_for_an_older_base_and_forcing_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 2019 base on a 2022 Server host cannot run process-isolated: Hyper-V, with a notice.
+    let older = SandboxSpec {
+        os_version: "10.0.17763.6054".into(),
+        ..image(dir.path())
+    };
+    let fake = Arc::new(Fake::default());
+    let runtime =
+        HcsRuntime::new(fake.clone(), &dir.path().join("a"), server_2022(), None).unwrap();
+    run(&runtime, &older).unwrap();
+    assert!(fake.calls().contains(&"HcsGrantVmAccess".to_string()));
+    assert!(!fake.calls().contains(&"PrepareLayer".to_string()));
+
+    // --isolation process on that image fails before anything is set up.
+    let fake = Arc::new(Fake::default());
+    let forced = Some(Isolation::Process);
+    let runtime =
+        HcsRuntime::new(fake.clone(), &dir.path().join("b"), server_2022(), forced).unwrap();
+    let err = runtime.prepare(&older).err().unwrap().to_string();
+    assert!(err.contains("--isolation hyperv"), "{err}");
+    assert!(fake.calls().is_empty());
+
+    // --isolation hyperv on a matching image on Server uses a utility VM anyway.
+    let fake = Arc::new(Fake::default());
+    let forced = Some(Isolation::HyperV);
+    let runtime =
+        HcsRuntime::new(fake.clone(), &dir.path().join("c"), server_2022(), forced).unwrap();
+    run(&runtime, &image(dir.path())).unwrap();
+    assert!(fake.calls().contains(&"HcsGrantVmAccess".to_string()));
+}
+
+#[test]
+fn a_base_without_a_utility_vm_is_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = image(dir.path());
+    // The same base without `UtilityVM/`: ProcessUtilityImage never runs, no template exists.
+    let base = dir.path().join("plain-base.tar");
+    let mut builder = tar::Builder::new(std::fs::File::create(&base).unwrap());
+    for (name, data) in [
+        ("Files", None),
+        ("Files/Windows", None),
+        ("Files/Windows/System32", None),
+        ("Files/Windows/System32/cmd.exe", Some(&b"MZ"[..])),
+    ] {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(if data.is_some() {
+            tar::EntryType::Regular
+        } else {
+            tar::EntryType::Directory
+        });
+        header.set_size(data.map_or(0, |d| d.len() as u64));
+        builder
+            .append_data(&mut header, name, data.unwrap_or(&[]))
+            .unwrap();
+    }
+    builder.finish().unwrap();
+    spec.layers[0] = crate::runtime::LayerRef {
+        diff_id: "sha256:plain".into(),
+        blob_path: base,
+    };
+    let fake = Arc::new(Fake::default());
+    let runtime = HcsRuntime::new(fake.clone(), dir.path(), windows_11(), None).unwrap();
+    let err = runtime.prepare(&spec).err().unwrap().to_string();
+    assert!(
+        err.contains("SystemTemplate.vhdx") && err.contains("--isolation process"),
+        "{err}"
+    );
+    assert!(!fake.calls().contains(&"HcsCreateComputeSystem".to_string()));
+}
+
+#[test]
+fn a_failure_at_any_call_leaves_nothing_attached_created_or_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = image(dir.path());
+    let total = {
+        let fake = Arc::new(Fake::default());
+        let runtime =
+            HcsRuntime::new(fake.clone(), &dir.path().join("count"), windows_11(), None).unwrap();
+        run(&runtime, &spec).unwrap();
+        drop(runtime);
+        fake.calls().len()
+    };
+    for index in 0..total {
+        let fake = Arc::new(Fake {
+            fail_call: Some(index),
+            ..Fake::default()
+        });
+        let state = dir.path().join(format!("state-{index}"));
+        let runtime = HcsRuntime::new(fake.clone(), &state, windows_11(), None).unwrap();
+        let result = run(&runtime, &spec);
+        drop(runtime);
+        let calls = fake.calls();
+        let failed = calls[index].clone();
+        if failed.starts_with("HcsClose") {
+            continue; // closing a handle cannot fail
+        }
+        match result {
+            // Only teardown calls after the export may fail without failing the step.
+            Ok(()) => assert!(
+                [
+                    "DeactivateLayer",
+                    "DestroyLayer",
+                    "HcsTerminateComputeSystem"
+                ]
+                .contains(&failed.as_str()),
+                "a failing {failed} (call {index}) must fail the step"
+            ),
+            Err(e) => {
+                let e = format!("{e:#}");
+                assert!(e.contains(&failed), "call {index} {failed}: {e}")
+            }
+        }
+        let count = |name: &str| calls.iter().filter(|c| *c == name).count();
+        // Every compute system that was created (the VM and the container) was closed.
+        let created =
+            count("HcsCreateComputeSystem") - usize::from(failed == "HcsCreateComputeSystem");
+        assert_eq!(
+            count("HcsCloseComputeSystem"),
+            created,
+            "{failed} at {index}: {calls:?}"
+        );
+        let docs = json_docs(&fake);
+        for kind in ["MappedVirtualDisk", "CombinedLayers"] {
+            let added = guest_requests(&docs, kind, "Add");
+            let removed = guest_requests(&docs, kind, "Remove");
+            // An add that failed needs no remove; every other one got one.
+            let failed_add = usize::from(
+                failed == "HcsModifyComputeSystem" && {
+                    let nth = calls[..index]
+                        .iter()
+                        .filter(|c| *c == "HcsModifyComputeSystem")
+                        .count();
+                    let request = modify_requests(&docs)[nth];
+                    request["GuestRequest"]["ResourceType"] == kind
+                        && request["GuestRequest"]["RequestType"] == "Add"
+                },
+            );
+            assert_eq!(added - failed_add, removed, "{kind}, {failed} at {index}");
+        }
+        if calls.iter().any(|c| c == "CreateSandboxLayer") {
+            assert_eq!(count("DestroyLayer"), 1, "{failed} at {index}: {calls:?}");
+        }
+        let activated = count("ActivateLayer") - usize::from(failed == "ActivateLayer");
+        assert_eq!(count("DeactivateLayer"), activated, "{failed} at {index}");
+    }
+}
