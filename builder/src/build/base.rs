@@ -10,9 +10,12 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use oci_spec::image::{Descriptor, Digest};
+use registry_client::platform::{windows_compatible, OsVersion};
 
 use super::config::ImageConfig;
+use super::runtimes::Isolation;
 use crate::image::{self, Flavor, Manifest};
+use crate::runtime::HostTarget;
 use crate::store::registry_source::{self, RegistryImage};
 use crate::store::{self, BlobSource, ImageLocation, ImageSource, Store, StoreError};
 
@@ -131,10 +134,12 @@ pub enum BaseError {
 }
 
 /// The platform a build targets: `windows/amd64` with an optional `os.version` (all four
-/// numbers, or three to accept any revision of that build).
+/// numbers, or three to accept any revision of that build), and the Windows host that will run
+/// its RUN steps when that matters (HCS): index entries the host cannot run are then skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TargetPlatform {
     pub os_version: Option<String>,
+    pub host: Option<HostTarget>,
 }
 
 impl TargetPlatform {
@@ -169,6 +174,7 @@ impl TargetPlatform {
         }
         Ok(TargetPlatform {
             os_version: version,
+            host: None,
         })
     }
 
@@ -371,7 +377,9 @@ fn index_entries(bytes: &[u8]) -> Result<Vec<IndexEntry>, String> {
 }
 
 /// The index entry for `platform`: windows/amd64 entries whose `os.version` matches; among
-/// several, the highest version (numerically).
+/// several, the highest version (numerically). With a host, only entries it can run count
+/// (the registry client's compatibility rules, per isolation in order of preference), and the
+/// host's own build ranks first — what Docker on that host would pull.
 fn pick_entry(
     name: &str,
     index_bytes: &[u8],
@@ -388,17 +396,50 @@ fn pick_entry(
                 && (e.architecture.is_empty() || e.architecture == "amd64")
         })
         .collect();
-    let mut matching: Vec<&IndexEntry> = windows
+    let matching: Vec<&IndexEntry> = windows
         .iter()
         .copied()
         .filter(|e| platform.matches(e.os_version.as_deref()))
         .collect();
-    matching.sort_by_key(|e| version_key(e.os_version.as_deref()));
-    match matching.last() {
+    let chosen = match &platform.host {
+        None => matching
+            .iter()
+            .max_by_key(|e| version_key(e.os_version.as_deref()))
+            .copied(),
+        Some(host) => host.isolations.iter().find_map(|isolation| {
+            matching
+                .iter()
+                .filter(|e| runs_on(host, *isolation, e.os_version.as_deref()))
+                .max_by_key(|e| {
+                    let version = e.os_version.as_deref();
+                    let own_build = version
+                        .and_then(OsVersion::parse)
+                        .is_some_and(|v| v.build == host.os_version.build);
+                    (version.is_some(), own_build, version_key(version))
+                })
+                .copied()
+        }),
+    };
+    match chosen {
         Some(e) => Ok(e.descriptor.clone()),
         None => Err(BaseError::NoPlatform {
             name: name.into(),
-            wanted: platform.os_version.clone().unwrap_or_else(|| "any".into()),
+            wanted: match (&platform.os_version, &platform.host) {
+                (Some(v), _) => v.clone(),
+                (None, Some(host)) => format!(
+                    "one this host ({}) can run with {} isolation",
+                    host.os_version,
+                    host.isolations
+                        .iter()
+                        .map(|i| match i {
+                            Isolation::Process => "process",
+                            Isolation::HyperV => "Hyper-V",
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+                (None, None) => "any".into(),
+            },
             have: windows
                 .iter()
                 .map(|e| {
@@ -409,6 +450,16 @@ fn pick_entry(
                 .collect::<Vec<_>>()
                 .join(", "),
         }),
+    }
+}
+
+/// Whether `host` can run an image of `os_version` with `isolation`; an entry without one
+/// is given the benefit of the doubt (the registry client's rule too).
+fn runs_on(host: &HostTarget, isolation: Isolation, os_version: Option<&str>) -> bool {
+    match os_version.map(OsVersion::parse) {
+        Some(Some(image)) => windows_compatible(&host.os_version, &image, isolation).is_ok(),
+        Some(None) => false,
+        None => true,
     }
 }
 
@@ -446,6 +497,49 @@ mod tests {
         assert_eq!(pick("windows/amd64").unwrap(), '3');
         let err = pick("windows/amd64:10.0.26100").unwrap_err().to_string();
         assert!(err.contains("10.0.17763.5820, 10.0.20348.1850"), "{err}");
+    }
+
+    #[test]
+    fn a_windows_host_picks_the_entry_it_can_run() {
+        let index = br#"{"schemaVersion":2,"manifests":[
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+             "digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111",
+             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.17763.5820"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+             "digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222",
+             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.20348.2461"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+             "digest":"sha256:3333333333333333333333333333333333333333333333333333333333333333",
+             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.26100.2033"}}]}"#;
+        let on = |host: &str, isolations: &[Isolation]| {
+            let platform = TargetPlatform {
+                os_version: None,
+                host: Some(HostTarget {
+                    os_version: OsVersion::parse(host).unwrap(),
+                    isolations: isolations.to_vec(),
+                }),
+            };
+            pick_entry("x", index, &platform)
+                .map(|d| d.digest().to_string().chars().last().unwrap())
+                .map_err(|e| e.to_string())
+        };
+        use Isolation::{HyperV, Process};
+        // Server 2022 runs its own build process-isolated, not the newer 2025 entry.
+        assert_eq!(on("10.0.20348.2700", &[Process, HyperV]), Ok('2'));
+        // Server 2019: its own build.
+        assert_eq!(on("10.0.17763.6054", &[Process, HyperV]), Ok('1'));
+        // Windows 11 24H2 (26100) on Hyper-V: its own build ranks first.
+        assert_eq!(on("10.0.26100.1", &[HyperV]), Ok('3'));
+        // Windows 11 23H2 (22631) runs the 2022 entry process-isolated (the LTSC window).
+        assert_eq!(on("10.0.22631.1", &[Process, HyperV]), Ok('2'));
+        // Windows 10 22H2 (19045): no process-compatible entry, Hyper-V runs ≤ host → 2019.
+        assert_eq!(on("10.0.19045.1", &[Process, HyperV]), Ok('1'));
+        // Forced process isolation there: nothing it can run, and the error says so.
+        let err = on("10.0.19045.1", &[Process]).unwrap_err();
+        assert!(
+            err.contains("10.0.19045.1") && err.contains("process isolation"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -33,13 +33,9 @@ impl std::str::FromStr for RuntimeChoice {
     }
 }
 
-/// How the HCS runtime isolates a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Isolation {
-    #[default]
-    Process,
-    HyperV,
-}
+/// How the HCS runtime isolates a step (the registry client's type: it also decides which
+/// index entries a host can run).
+pub use registry_client::platform::Isolation;
 
 /// `--isolation default|process|hyperv` (docker build's values). `default` (`None`) leaves the
 /// choice to the host: process on Windows Server, Hyper-V on client Windows, and Hyper-V when

@@ -121,7 +121,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|l| key_value(l, "--label"))
         .collect::<anyhow::Result<BTreeMap<_, _>>>()?;
-    let platforms = if args.platforms.is_empty() {
+    let mut platforms = if args.platforms.is_empty() {
         vec![TargetPlatform::default()]
     } else {
         args.platforms
@@ -181,6 +181,11 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let store = Store::open_default(globals.root.as_deref(), LockMode::Shared)
         .context("opening the content store")?;
     let runtime = runtimes::select(args.runtime, args.isolation.0, store.root())?;
+    // Without an explicit os.version, a Windows host builds on the base entry it can run, as
+    // Docker on that host would pull it; a named os.version is taken as asked.
+    for platform in platforms.iter_mut().filter(|p| p.os_version.is_none()) {
+        platform.host = runtime.host_target();
+    }
     // Blob transfers (lazy base layers, the push) draw like `silo pull/push` do.
     args.registry.use_for_registry_refs(match mode {
         ProgressMode::Auto => super::transport::ProgressMode::Auto,

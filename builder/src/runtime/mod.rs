@@ -83,8 +83,24 @@ pub trait Sandbox {
     fn commit(self: Box<Self>) -> anyhow::Result<ChangeSet>;
 }
 
+/// The Windows host a runtime runs RUN steps on, for picking a base image from a
+/// multi-platform index the way Docker on that host would (the registry client's os.version
+/// compatibility rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostTarget {
+    pub os_version: registry_client::platform::OsVersion,
+    /// Isolations in order of preference: `--isolation` alone when forced; otherwise the SKU
+    /// default, then Hyper-V as the fallback for images process isolation cannot run.
+    pub isolations: Vec<crate::build::runtimes::Isolation>,
+}
+
 pub trait Runtime {
     /// The runtime's name as `--runtime` spells it.
     fn name(&self) -> &'static str;
+    /// The Windows host steps run on, when the runtime runs them on this host's kernel or
+    /// hypervisor (HCS); `None` when the base image's build does not matter (Wine, none).
+    fn host_target(&self) -> Option<HostTarget> {
+        None
+    }
     fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>>;
 }

@@ -325,3 +325,20 @@ fn a_failure_at_any_call_leaves_nothing_attached_created_or_running() {
         assert_eq!(count("DeactivateLayer"), activated, "{failed} at {index}");
     }
 }
+
+#[test]
+fn the_host_target_lists_isolations_in_the_order_steps_would_use_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = |host: HostFacts, forced: Option<Isolation>| {
+        HcsRuntime::new(Arc::new(Fake::default()), dir.path(), host, forced)
+            .unwrap()
+            .host_target()
+            .unwrap()
+    };
+    let server = target(server_2022(), None);
+    assert_eq!(server.os_version.to_string(), "10.0.20348.2700");
+    assert_eq!(server.isolations, [Isolation::Process, Isolation::HyperV]);
+    assert_eq!(target(windows_11(), None).isolations, [Isolation::HyperV]);
+    let forced = target(windows_11(), Some(Isolation::Process));
+    assert_eq!(forced.isolations, [Isolation::Process]);
+}

@@ -34,7 +34,7 @@ use self::guid::Guid;
 use self::host::HostFacts;
 use self::sandbox::{HcsSandbox, Isolated, SandboxParts};
 use self::uvm::UtilityVm;
-use super::{NetworkMode, Runtime, Sandbox, SandboxSpec};
+use super::{HostTarget, NetworkMode, Runtime, Sandbox, SandboxSpec};
 use crate::build::runtimes::Isolation;
 
 /// Marker written into a layer folder once its import finished (a half-imported folder from
@@ -169,6 +169,25 @@ impl HcsRuntime {
 impl Runtime for HcsRuntime {
     fn name(&self) -> &'static str {
         "hcs"
+    }
+
+    fn host_target(&self) -> Option<HostTarget> {
+        let isolations = match self.forced {
+            Some(forced) => vec![forced],
+            None => match self.host.default_isolation() {
+                Isolation::Process => vec![Isolation::Process, Isolation::HyperV],
+                Isolation::HyperV => vec![Isolation::HyperV],
+            },
+        };
+        Some(HostTarget {
+            os_version: registry_client::platform::OsVersion {
+                major: self.host.major,
+                minor: self.host.minor,
+                build: self.host.build,
+                revision: Some(self.host.ubr),
+            },
+            isolations,
+        })
     }
 
     fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>> {
