@@ -15,6 +15,7 @@ use std::ptr::{null, null_mut};
 use std::time::Duration;
 
 use windows_sys::core::{GUID, HRESULT, PCWSTR, PWSTR};
+use windows_sys::Wdk::System::SystemServices::RtlGetVersion;
 use windows_sys::Win32::Foundation::{
     CloseHandle, GetLastError, LocalFree, ERROR_BROKEN_PIPE, ERROR_SUCCESS, HANDLE,
 };
@@ -23,6 +24,7 @@ use windows_sys::Win32::System::HostComputeSystem as hcs;
 use windows_sys::Win32::System::Registry::{
     RegGetValueW, HKEY_LOCAL_MACHINE, RRF_RT_REG_DWORD, RRF_RT_REG_SZ,
 };
+use windows_sys::Win32::System::SystemInformation::OSVERSIONINFOW;
 
 use super::api::*;
 use super::guid::Guid;
@@ -588,21 +590,26 @@ fn registry_dword(value: &str) -> io::Result<u32> {
     Ok(out)
 }
 
-/// This host's Windows version (`CurrentMajorVersionNumber`, `CurrentMinorVersionNumber`,
-/// `CurrentBuildNumber`, `UBR`) and SKU (`InstallationType` is `Server`, `Server Core` or
+/// This host's Windows version: major, minor and build from `RtlGetVersion` (unaffected by
+/// the compatibility shims that make `GetVersionEx` lie), the UBR from the registry's
+/// `CurrentVersion\UBR`, and the SKU from `InstallationType` (`Server`, `Server Core` or
 /// `Nano Server` on Windows Server, `Client` elsewhere).
 pub fn host_facts() -> io::Result<HostFacts> {
-    let build = registry_string("CurrentBuildNumber")?;
+    // SAFETY: OSVERSIONINFOW is plain integers and a u16 array: all-zero is a valid value.
+    let mut info: OSVERSIONINFOW = unsafe { std::mem::zeroed() };
+    info.dwOSVersionInfoSize = std::mem::size_of::<OSVERSIONINFOW>() as u32;
+    // SAFETY: `info` is a properly sized OSVERSIONINFOW with its size field set.
+    let status = unsafe { RtlGetVersion(&mut info) };
+    if status != 0 {
+        return Err(io::Error::other(format!(
+            "RtlGetVersion failed with NTSTATUS {status:#010x}"
+        )));
+    }
     let installation = registry_string("InstallationType")?;
     Ok(HostFacts {
-        major: registry_dword("CurrentMajorVersionNumber")?,
-        minor: registry_dword("CurrentMinorVersionNumber")?,
-        build: build.trim().parse().map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("CurrentBuildNumber {build:?}"),
-            )
-        })?,
+        major: info.dwMajorVersion,
+        minor: info.dwMinorVersion,
+        build: info.dwBuildNumber,
         ubr: registry_dword("UBR").unwrap_or(0),
         server: installation.starts_with("Server") || installation.starts_with("Nano"),
     })
