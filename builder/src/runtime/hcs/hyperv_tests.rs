@@ -1,7 +1,8 @@
-//! Hyper-V isolation against the recording fake: the utility VM is booted once per build and
-//! shared by its steps; each step's layers are VSMB shares, its scratch a SCSI disk mounted
-//! and combined in the guest, detached again before the host exports it; a failure at any call
-//! leaves nothing attached, combined, created or running.
+//! Isolation and the runtime's lifecycle against the recording fake. Hyper-V: the utility VM
+//! is booted once per build and shared by its steps; each step's layers are VSMB shares, its
+//! scratch a SCSI disk mounted and combined in the guest, detached again before the host
+//! exports it; a failure at any call leaves nothing attached, combined, created or running.
+//! The isolation choice per host and image; what a killed build left is reclaimed.
 
 use std::sync::Arc;
 
@@ -341,4 +342,38 @@ fn the_host_target_lists_isolations_in_the_order_steps_would_use_them() {
     assert_eq!(target(windows_11(), None).isolations, [Isolation::HyperV]);
     let forced = target(windows_11(), Some(Isolation::Process));
     assert_eq!(forced.isolations, [Isolation::Process]);
+}
+
+#[test]
+fn a_killed_builds_scratch_is_reclaimed_and_a_live_builds_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let live_fake = Arc::new(Fake::default());
+    let live = HcsRuntime::new(live_fake.clone(), &state, server_2022(), None).unwrap();
+    let mut sandbox = live.prepare(&image(dir.path())).unwrap();
+    // A killed build: its session folder with a scratch and a VM scratch, lock released.
+    let dead = state.join("hcs/sessions/4242-1");
+    std::fs::create_dir_all(dead.join("scratch-0")).unwrap();
+    std::fs::create_dir_all(dead.join("uvm-0")).unwrap();
+    std::fs::write(dead.join("lock"), b"").unwrap();
+
+    let fake = Arc::new(Fake::default());
+    let next = HcsRuntime::new(fake.clone(), &state, server_2022(), None).unwrap();
+    assert_eq!(
+        fake.calls(),
+        ["UnprepareLayer", "DeactivateLayer", "DestroyLayer"],
+        "only the dead session's scratch is touched"
+    );
+    assert!(!dead.exists());
+    // The live build goes on undisturbed.
+    sandbox.run(&step(), &mut Collect::default()).unwrap();
+    sandbox.commit().unwrap();
+    drop((live, next));
+    assert!(
+        std::fs::read_dir(state.join("hcs/sessions"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "every session folder is gone once its runtime is"
+    );
 }

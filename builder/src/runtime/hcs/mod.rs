@@ -9,6 +9,7 @@
 //!   `hresult.rs` — readable errors; `host.rs` — host build and isolation choice.
 //! - `sandbox.rs` — one step: scratch → compute system → process → export → teardown.
 //! - `uvm.rs` — the utility VM of Hyper-V isolation, shared by a build's steps.
+//! - `session.rs` — a build's locked session folder; a killed build's leftovers are reclaimed.
 
 pub mod api;
 pub mod export;
@@ -20,6 +21,7 @@ pub mod hresult;
 pub mod import;
 pub mod sandbox;
 pub mod schema;
+pub mod session;
 pub mod uvm;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,16 +44,15 @@ use crate::build::runtimes::Isolation;
 const IMPORTED_MARKER: &str = "silo-imported";
 
 /// The HCS runtime: layer folders under `<state>/hcs/layers/<chain id>` (imported once and
-/// reused by every build), scratch layers under `<state>/hcs/scratch/`, utility VMs' scratch
-/// under `<state>/hcs/uvm/`, exports in a temp dir that lives as long as the runtime
-/// (ChangeSets point into it).
+/// reused by every build); this build's scratch layers (`scratch-<n>`), utility VMs' scratch
+/// (`uvm-<n>`) and exports (`exports/`, which ChangeSets point into) in its session folder
+/// under `<state>/hcs/sessions/`, removed when the runtime is dropped.
 pub struct HcsRuntime {
     api: Arc<dyn ComputeApi>,
     root: PathBuf,
     host: HostFacts,
     /// `--isolation`; `None` lets [`host::decide_isolation`] choose per base image.
     forced: Option<Isolation>,
-    exports: tempfile::TempDir,
     next_step: AtomicU64,
     /// Serialises imports: two steps must not import the same layer at once.
     import_lock: Mutex<()>,
@@ -60,6 +61,8 @@ pub struct HcsRuntime {
     utility_vms: Mutex<BTreeMap<PathBuf, Arc<UtilityVm>>>,
     /// Isolation notices already printed (each once per build).
     notices: Mutex<BTreeSet<String>>,
+    /// Declared last so it is dropped last: the VMs above use its folder.
+    session: session::Session,
 }
 
 impl HcsRuntime {
@@ -70,14 +73,14 @@ impl HcsRuntime {
         forced: Option<Isolation>,
     ) -> std::io::Result<HcsRuntime> {
         let root = state_dir.join("hcs");
-        for dir in ["layers", "scratch", "uvm"] {
-            std::fs::create_dir_all(root.join(dir))?;
-        }
+        std::fs::create_dir_all(root.join("layers"))?;
+        let sessions = root.join("sessions");
+        reclaim_abandoned_sessions(api.as_ref(), &sessions);
+        let session = session::Session::open(&sessions)?;
+        std::fs::create_dir_all(session.path().join("exports"))?;
         Ok(HcsRuntime {
             api,
-            exports: tempfile::Builder::new()
-                .prefix("exports-")
-                .tempdir_in(&root)?,
+            session,
             root,
             host,
             forced,
@@ -115,11 +118,7 @@ impl HcsRuntime {
         if let Some(vm) = vms.get(base) {
             return Ok(vm.clone());
         }
-        let n = vms.len();
-        let folder = self
-            .root
-            .join("uvm")
-            .join(format!("{}-{n}", std::process::id()));
+        let folder = self.session.path().join(format!("uvm-{}", vms.len()));
         let id = Guid::derived_from_name("silo-hcs-uvm", &folder.display().to_string()).to_string();
         let vm = Arc::new(UtilityVm::boot(self.api.clone(), id, base, folder)?);
         vms.insert(base.to_path_buf(), vm.clone());
@@ -166,6 +165,35 @@ impl HcsRuntime {
     }
 }
 
+/// Undoes what killed builds left: their scratch layers may still be prepared and activated
+/// (their compute systems and utility VMs went away with their handles). Best effort: a
+/// failure is logged and the next build tries again.
+fn reclaim_abandoned_sessions(api: &dyn ComputeApi, sessions: &Path) {
+    for dir in session::abandoned(sessions) {
+        let scratches = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("scratch-"))
+            });
+        for scratch in scratches {
+            // Each may fail because the step never got that far; only DestroyLayer matters.
+            let _ = api.unprepare_layer(&scratch);
+            let _ = api.deactivate_layer(&scratch);
+            if let Err(e) = api.destroy_layer(&scratch) {
+                tracing::warn!("reclaiming {}: {e}", scratch.display());
+            }
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => tracing::info!("reclaimed {} (left by a killed build)", dir.display()),
+            Err(e) => tracing::warn!("reclaiming {}: {e}", dir.display()),
+        }
+    }
+}
+
 impl Runtime for HcsRuntime {
     fn name(&self) -> &'static str {
         "hcs"
@@ -204,11 +232,12 @@ impl Runtime for HcsRuntime {
             }
         };
         let step = self.next_step.fetch_add(1, Ordering::Relaxed);
-        let scratch = self
-            .root
-            .join("scratch")
-            .join(format!("{}-{step}", std::process::id()));
-        let export_dir = self.exports.path().join(format!("step-{step}"));
+        let scratch = self.session.path().join(format!("scratch-{step}"));
+        let export_dir = self
+            .session
+            .path()
+            .join("exports")
+            .join(format!("step-{step}"));
         let id = sandbox::system_id(&scratch);
         let sandbox = HcsSandbox::prepare(SandboxParts {
             api: self.api.clone(),
