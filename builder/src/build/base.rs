@@ -475,18 +475,28 @@ fn version_key(version: Option<&str>) -> Vec<u64> {
 mod tests {
     use super::*;
 
+    /// An index of windows/amd64 entries, the n-th (from 1) with digest `sha256:nnn…` and
+    /// os.version `versions[n-1]`, its platform keys spelled as the spec writes them.
+    fn index(versions: &[&str]) -> Vec<u8> {
+        let manifests: Vec<serde_json::Value> = versions
+            .iter()
+            .enumerate()
+            .map(|(i, version)| {
+                serde_json::json!({
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "size": 1,
+                    "digest": format!("sha256:{}", (i + 1).to_string().repeat(64)),
+                    "platform": {"os": "windows", "architecture": "amd64", "os.version": version},
+                })
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": manifests}))
+            .unwrap()
+    }
+
     #[test]
     fn index_entries_are_picked_by_os_version_keys_as_written() {
-        let index = br#"{"schemaVersion":2,"manifests":[
-            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
-             "digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111",
-             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.17763.5820"}},
-            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
-             "digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222",
-             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.20348.1850"}},
-            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
-             "digest":"sha256:3333333333333333333333333333333333333333333333333333333333333333",
-             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.20348.2461"}}]}"#;
+        let index = &index(&["10.0.17763.5820", "10.0.20348.1850", "10.0.20348.2461"]);
         let pick = |v: &str| {
             pick_entry("x", index, &TargetPlatform::parse(v).unwrap())
                 .map(|d| d.digest().to_string().chars().last().unwrap())
@@ -501,16 +511,7 @@ mod tests {
 
     #[test]
     fn a_windows_host_picks_the_entry_it_can_run() {
-        let index = br#"{"schemaVersion":2,"manifests":[
-            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
-             "digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111",
-             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.17763.5820"}},
-            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
-             "digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222",
-             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.20348.2461"}},
-            {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
-             "digest":"sha256:3333333333333333333333333333333333333333333333333333333333333333",
-             "platform":{"os":"windows","architecture":"amd64","os.version":"10.0.26100.2033"}}]}"#;
+        let index = &index(&["10.0.17763.5820", "10.0.20348.2461", "10.0.26100.2033"]);
         let on = |host: &str, isolations: &[Isolation]| {
             let platform = TargetPlatform {
                 os_version: None,

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::tests::{image, server_2022, step, Collect, Fake};
+use super::tests::{image, server_2022, step, write_tar, Collect, Fake, IMPORT, RUN};
 use super::*;
 
 /// A Windows 11 host (client SKU): Hyper-V by default.
@@ -18,7 +18,6 @@ fn windows_11() -> HostFacts {
     }
 }
 
-const IMPORT: [&str; 3] = ["ProcessBaseImage", "ProcessUtilityImage", "ImportLayer"];
 const BOOT: [&str; 3] = [
     "HcsGrantVmAccess",
     "HcsCreateComputeSystem",
@@ -34,14 +33,6 @@ const PREPARE: [&str; 7] = [
     "HcsModifyComputeSystem", // attach + mount it
 ];
 const COMBINE: &str = "HcsModifyComputeSystem";
-const RUN: [&str; 6] = [
-    "HcsCreateComputeSystem",
-    "HcsStartComputeSystem",
-    "HcsCreateProcess",
-    "HcsWaitForProcessExit",
-    "HcsGetProcessProperties",
-    "HcsCloseProcess",
-];
 const COMMIT: [&str; 8] = [
     "HcsTerminateComputeSystem",
     "HcsCloseComputeSystem",
@@ -217,25 +208,15 @@ fn a_base_without_a_utility_vm_is_refused_with_a_reason() {
     let mut spec = image(dir.path());
     // The same base without `UtilityVM/`: ProcessUtilityImage never runs, no template exists.
     let base = dir.path().join("plain-base.tar");
-    let mut builder = tar::Builder::new(std::fs::File::create(&base).unwrap());
-    for (name, data) in [
-        ("Files", None),
-        ("Files/Windows", None),
-        ("Files/Windows/System32", None),
-        ("Files/Windows/System32/cmd.exe", Some(&b"MZ"[..])),
-    ] {
-        let mut header = tar::Header::new_ustar();
-        header.set_entry_type(if data.is_some() {
-            tar::EntryType::Regular
-        } else {
-            tar::EntryType::Directory
-        });
-        header.set_size(data.map_or(0, |d| d.len() as u64));
-        builder
-            .append_data(&mut header, name, data.unwrap_or(&[]))
-            .unwrap();
-    }
-    builder.finish().unwrap();
+    write_tar(
+        &base,
+        &[
+            ("Files", None),
+            ("Files/Windows", None),
+            ("Files/Windows/System32", None),
+            ("Files/Windows/System32/cmd.exe", Some(b"MZ")),
+        ],
+    );
     spec.layers[0] = crate::runtime::LayerRef {
         diff_id: "sha256:plain".into(),
         blob_path: base,

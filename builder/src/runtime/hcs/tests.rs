@@ -181,7 +181,7 @@ impl OutputSink for Collect {
     }
 }
 
-fn write_tar(path: &Path, entries: &[(&str, Option<&[u8]>)]) {
+pub(super) fn write_tar(path: &Path, entries: &[(&str, Option<&[u8]>)]) {
     let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
     for (name, data) in entries {
         let mut header = tar::Header::new_ustar();
@@ -259,7 +259,7 @@ pub(super) fn step() -> ProcessSpec {
     }
 }
 
-const IMPORT: [&str; 3] = ["ProcessBaseImage", "ProcessUtilityImage", "ImportLayer"];
+pub(super) const IMPORT: [&str; 3] = ["ProcessBaseImage", "ProcessUtilityImage", "ImportLayer"];
 const PREPARE: [&str; 6] = [
     "CreateSandboxLayer",
     "NameToGuid",
@@ -268,7 +268,7 @@ const PREPARE: [&str; 6] = [
     "PrepareLayer",
     "GetLayerMountPath",
 ];
-const RUN: [&str; 6] = [
+pub(super) const RUN: [&str; 6] = [
     "HcsCreateComputeSystem",
     "HcsStartComputeSystem",
     "HcsCreateProcess",
