@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::tests::{image, server_2022, step, write_tar, Collect, Fake, IMPORT, RUN};
+use super::tests::{image, server_2022, step, write_tar, Collect, Fake, BASE_FILES, IMPORT, RUN};
 use super::*;
 
 /// A Windows 11 host (client SKU): Hyper-V by default.
@@ -208,15 +208,7 @@ fn a_base_without_a_utility_vm_is_refused_with_a_reason() {
     let mut spec = image(dir.path());
     // The same base without `UtilityVM/`: ProcessUtilityImage never runs, no template exists.
     let base = dir.path().join("plain-base.tar");
-    write_tar(
-        &base,
-        &[
-            ("Files", None),
-            ("Files/Windows", None),
-            ("Files/Windows/System32", None),
-            ("Files/Windows/System32/cmd.exe", Some(b"MZ")),
-        ],
-    );
+    write_tar(&base, &BASE_FILES);
     spec.layers[0] = crate::runtime::LayerRef {
         diff_id: "sha256:plain".into(),
         blob_path: base,

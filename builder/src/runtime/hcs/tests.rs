@@ -199,20 +199,19 @@ pub(super) fn write_tar(path: &Path, entries: &[(&str, Option<&[u8]>)]) {
     builder.finish().unwrap();
 }
 
+/// The base layer's files (what `ProcessBaseImage` needs in the fake).
+pub(super) const BASE_FILES: [(&str, Option<&[u8]>); 4] = [
+    ("Files", None),
+    ("Files/Windows", None),
+    ("Files/Windows/System32", None),
+    ("Files/Windows/System32/cmd.exe", Some(b"MZ")),
+];
+
 /// A state dir and a two-layer image (base with `UtilityVM/Files`, then one change layer).
 pub(super) fn image(dir: &Path) -> SandboxSpec {
     let base = dir.join("base.tar");
-    write_tar(
-        &base,
-        &[
-            ("Files", None),
-            ("Files/Windows", None),
-            ("Files/Windows/System32", None),
-            ("Files/Windows/System32/cmd.exe", Some(b"MZ")),
-            ("UtilityVM", None),
-            ("UtilityVM/Files", None),
-        ],
-    );
+    let utility_vm = [("UtilityVM", None), ("UtilityVM/Files", None)];
+    write_tar(&base, &[&BASE_FILES[..], &utility_vm].concat());
     let top = dir.join("top.tar");
     write_tar(
         &top,
