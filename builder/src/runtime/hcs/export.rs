@@ -1,16 +1,36 @@
-//! Reads the folder HCS's `ExportLayer` writes for a scratch layer into a [`ChangeSet`]:
-//! `Files/…` (the changed files), `Hives/<Name>_Delta` (differencing hives, passed through
-//! byte-exact), and `tombstones.txt` (UTF-8 BOM, `Version 1.0`, then one `\path` per deleted
-//! entry, relative to `Files`). Research windows-layers.md §1.4.
+//! Reads the folder HCS's `ExportLayer` writes for a scratch layer into a [`ChangeSet`]. It is
+//! hcsshim's legacy layer format (internal/wclayer/legacy.go `legacyLayerReader`; research
+//! windows-layers.md §1.4), the same one `import.rs` stages:
+//!
+//! - every file under `Files\` is a 4-byte little-endian `FILE_ATTRIBUTES` prefix followed by a
+//!   Win32 backup stream ([`super::backup`]): security descriptor, EAs, reparse data, the file
+//!   data, alternate data streams. The data is not copied: the ChangeSet points at its byte
+//!   range ([`FileSource::Range`]) and the layer writer streams it from there;
+//! - a directory `Files\…\d` carries its metadata in the sibling file `d.$wcidirs$` (same
+//!   format, no data); `.$wcidirs$` files are never entries themselves;
+//! - `Hives\<Name>_Delta` are plain files (differencing hives, passed through byte-exact);
+//! - `tombstones.txt`: UTF-8 BOM, `Version 1.0`, then one `\path` per deleted entry, relative
+//!   to `Files`.
+//!
+//! Times come from the export file's own metadata (modification time; creation time too on
+//! Windows), as hcsshim takes them from the file's basic info. Hard links are not recognised:
+//! a file with several links (NumberOfLinks > 1) becomes separate copies in the layer.
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-use crate::layer::{ChangeSet, Entry, EntryKind, FileMeta, FileSource, HiveName};
+use super::backup::{self, BackupReader, MAX_METADATA_STREAM};
+use crate::layer::{
+    attributes, AltStream, ChangeSet, Entry, EntryKind, FileMeta, FileSource, HiveName, Timestamp,
+};
 
 /// A delta hive larger than this is refused rather than read into memory.
 const MAX_DELTA_HIVE_BYTES: u64 = 2 << 30;
+
+/// The suffix of a directory's metadata file in the legacy format.
+const DIR_METADATA_SUFFIX: &str = ".$wcidirs$";
 
 /// Why an export folder could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +57,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
     }
 }
 
+fn unexpected(path: &Path, reason: impl Into<String>) -> ExportError {
+    ExportError::Unexpected {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
 /// Reads `folder` (an `ExportLayer` result) into a ChangeSet whose files point into `folder`.
 pub fn read_export_folder(folder: &Path) -> Result<ChangeSet, ExportError> {
     let mut changes = ChangeSet::default();
@@ -50,19 +77,19 @@ pub fn read_export_folder(folder: &Path) -> Result<ChangeSet, ExportError> {
             let item = item.map_err(io(&hives))?;
             let path = item.path();
             let name = item.file_name().to_string_lossy().into_owned();
-            let hive =
-                HiveName::from_delta_file_name(&name).ok_or_else(|| ExportError::Unexpected {
-                    path: path.clone(),
-                    reason: "not one of the five delta hives (System_Delta, Software_Delta, \
-                             Sam_Delta, Security_Delta, DefaultUser_Delta)"
-                        .into(),
-                })?;
+            let hive = HiveName::from_delta_file_name(&name).ok_or_else(|| {
+                unexpected(
+                    &path,
+                    "not one of the five delta hives (System_Delta, Software_Delta, Sam_Delta, \
+                     Security_Delta, DefaultUser_Delta)",
+                )
+            })?;
             let len = item.metadata().map_err(io(&path))?.len();
             if len > MAX_DELTA_HIVE_BYTES {
-                return Err(ExportError::Unexpected {
-                    path,
-                    reason: format!("a {len}-byte delta hive is larger than silo accepts"),
-                });
+                return Err(unexpected(
+                    &path,
+                    format!("a {len}-byte delta hive is larger than silo accepts"),
+                ));
             }
             let mut bytes = Vec::with_capacity(len as usize);
             fs::File::open(&path)
@@ -92,37 +119,247 @@ fn walk_files(dir: &Path, prefix: &str, entries: &mut Vec<Entry>) -> Result<(), 
         if prefix.is_empty() && name.eq_ignore_ascii_case("$Recycle.Bin") {
             continue;
         }
+        // A directory's metadata, read with the directory.
+        if name.ends_with(DIR_METADATA_SUFFIX) {
+            continue;
+        }
         let rel = if prefix.is_empty() {
-            name
+            name.clone()
         } else {
             format!("{prefix}/{name}")
         };
-        let meta = fs::symlink_metadata(&path).map_err(io(&path))?;
-        let kind = if meta.is_dir() {
-            EntryKind::Directory
-        } else if meta.is_file() {
-            EntryKind::File {
-                source: FileSource::Path(path.clone()),
-                size: meta.len(),
+        let fs_meta = fs::symlink_metadata(&path).map_err(io(&path))?;
+        let entry = if fs_meta.is_dir() {
+            let meta_path = dir.join(format!("{name}{DIR_METADATA_SUFFIX}"));
+            let parsed = read_backup_file(&meta_path, true)?;
+            let is_reparse = parsed.reparse.is_some();
+            let entry = parsed.into_entry(rel.clone(), true)?;
+            if is_reparse {
+                if fs::read_dir(&path).map_err(io(&path))?.next().is_some() {
+                    return Err(unexpected(
+                        &path,
+                        "a directory symlink or junction with entries under it",
+                    ));
+                }
+            } else {
+                entries.push(entry);
+                walk_files(&path, &rel, entries)?;
+                continue;
             }
+            entry
+        } else if fs_meta.is_file() {
+            read_backup_file(&path, false)?.into_entry(rel, false)?
         } else {
-            return Err(ExportError::Unexpected {
-                path,
-                reason: "links and reparse points in an export folder are not read yet".into(),
-            });
+            return Err(unexpected(
+                &path,
+                "a link or reparse point of the host in an export folder (the legacy format \
+                 stores them inside backup streams)",
+            ));
         };
-        let is_dir = kind == EntryKind::Directory;
-        entries.push(Entry {
-            path: rel.clone(),
-            kind,
-            meta: FileMeta::default(),
-            streams: Vec::new(),
-        });
-        if is_dir {
-            walk_files(&path, &rel, entries)?;
-        }
+        entries.push(entry);
     }
     Ok(())
+}
+
+/// What one legacy-format file says about its entry.
+struct Parsed {
+    attributes: u32,
+    meta: FileMeta,
+    reparse: Option<backup::ReparsePoint>,
+    /// `BACKUP_DATA`: (offset, len) inside the file.
+    data: Option<(u64, u64)>,
+    streams: Vec<AltStream>,
+    path: PathBuf,
+}
+
+/// Reads the attributes and backup stream of `path` (a `Files\…` file, or a directory's
+/// `.$wcidirs$` when `directory`), loading only the metadata streams.
+fn read_backup_file(path: &Path, directory: bool) -> Result<Parsed, ExportError> {
+    let bad = |reason: String| unexpected(path, reason);
+    let mut file = fs::File::open(path).map_err(|e| {
+        if directory && e.kind() == std::io::ErrorKind::NotFound {
+            bad("missing: every directory under Files\\ needs its <dir>.$wcidirs$ metadata file".into())
+        } else {
+            io(path)(e)
+        }
+    })?;
+    let fs_meta = file.metadata().map_err(io(path))?;
+    let mut prefix = [0u8; 4];
+    file.read_exact(&mut prefix).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            bad("shorter than its 4-byte FILE_ATTRIBUTES prefix".into())
+        } else {
+            io(path)(e)
+        }
+    })?;
+    let attributes = u32::from_le_bytes(prefix);
+    let mut meta = FileMeta {
+        attributes: Some(attributes),
+        modification_time: fs_meta.modified().ok().and_then(timestamp),
+        creation_time: if cfg!(windows) {
+            fs_meta.created().ok().and_then(timestamp)
+        } else {
+            None
+        },
+        ..FileMeta::default()
+    };
+    let mut parsed_reparse = None;
+    let mut data = None;
+    let mut streams = Vec::new();
+    let mut reader = BackupReader::new(file).map_err(io(path))?;
+    let backup_err = |e: backup::BackupError| bad(e.to_string());
+    while let Some(header) = reader.next_stream().map_err(backup_err)? {
+        let kind = backup::stream_name(header.id);
+        match header.id {
+            backup::BACKUP_SECURITY_DATA => {
+                let sd = reader
+                    .read_body(MAX_METADATA_STREAM)
+                    .map_err(backup_err)?;
+                meta.security_descriptor = Some(sd);
+            }
+            backup::BACKUP_EA_DATA => {
+                let body = reader
+                    .read_body(MAX_METADATA_STREAM)
+                    .map_err(backup_err)?;
+                let eas = backup::decode_extended_attributes(&body)
+                    .map_err(|e| bad(format!("{kind}: {e}")))?;
+                for ea in eas {
+                    if meta
+                        .extended_attributes
+                        .insert(ea.name.clone(), ea.value)
+                        .is_some()
+                    {
+                        return Err(bad(format!("extended attribute {:?} appears twice", ea.name)));
+                    }
+                }
+            }
+            backup::BACKUP_REPARSE_DATA => {
+                let body = reader
+                    .read_body(MAX_METADATA_STREAM)
+                    .map_err(backup_err)?;
+                let point = backup::decode_reparse_point(&body)
+                    .map_err(|e| bad(format!("{kind}: {e} (silo carries only symlinks and junctions)")))?;
+                parsed_reparse = Some(point);
+            }
+            backup::BACKUP_DATA if !directory => {
+                if data.is_some() {
+                    return Err(bad("two BACKUP_DATA streams".into()));
+                }
+                data = Some((header.body_offset, header.size));
+            }
+            backup::BACKUP_ALTERNATE_DATA => {
+                let name = backup::alternate_stream_name(&header.name).ok_or_else(|| {
+                    bad(format!(
+                        "alternate stream name {:?} is not of the form :name:$DATA",
+                        header.name
+                    ))
+                })?;
+                if header.attributes & backup::STREAM_SPARSE_ATTRIBUTE != 0 {
+                    return Err(bad(format!(
+                        "alternate stream {name:?} is sparse (not supported, as in go-winio)"
+                    )));
+                }
+                streams.push(AltStream {
+                    name: name.to_string(),
+                    source: FileSource::Range {
+                        path: path.to_path_buf(),
+                        offset: header.body_offset,
+                        len: header.size,
+                    },
+                });
+            }
+            backup::BACKUP_SPARSE_BLOCK => {
+                return Err(bad(
+                    "the file is sparse with several allocated ranges (BACKUP_SPARSE_BLOCK \
+                     streams): silo's HCS export cannot carry sparse files yet"
+                        .into(),
+                ));
+            }
+            // Streams a tar layer has no place for (go-winio ignores them too).
+            backup::BACKUP_LINK
+            | backup::BACKUP_PROPERTY_DATA
+            | backup::BACKUP_OBJECT_ID
+            | backup::BACKUP_TXFS_DATA => {}
+            other => {
+                let what = if other == backup::BACKUP_DATA {
+                    "a directory's metadata file with file data".to_string()
+                } else {
+                    format!("unknown backup stream ID {other}")
+                };
+                return Err(bad(format!(
+                    "{what} at byte {} (not written by ExportLayer as silo knows it)",
+                    header.body_offset
+                )));
+            }
+        }
+    }
+    Ok(Parsed {
+        attributes,
+        meta,
+        reparse: parsed_reparse,
+        data,
+        streams,
+        path: path.to_path_buf(),
+    })
+}
+
+impl Parsed {
+    /// The ChangeSet entry at `rel`; `is_dir` when this came from a directory's `.$wcidirs$`.
+    fn into_entry(self, rel: String, is_dir: bool) -> Result<Entry, ExportError> {
+        let directory = self.attributes & attributes::DIRECTORY != 0;
+        let kind = match (self.reparse, self.data) {
+            (Some(_), Some(_)) => {
+                return Err(unexpected(&self.path, "both reparse data and file data"));
+            }
+            (Some(point), None) if point.mount_point => EntryKind::Junction {
+                target: point.target,
+            },
+            (Some(point), None) => EntryKind::Symlink {
+                target: point.target,
+                directory,
+            },
+            (None, _) if is_dir => EntryKind::Directory,
+            (None, data) => {
+                let (offset, len) = data.unwrap_or((0, 0));
+                EntryKind::File {
+                    source: FileSource::Range {
+                        path: self.path,
+                        offset,
+                        len,
+                    },
+                    size: len,
+                }
+            }
+        };
+        Ok(Entry {
+            path: rel,
+            kind,
+            meta: self.meta,
+            streams: self.streams,
+        })
+    }
+}
+
+/// A file time as a [`Timestamp`] (times before 1970 are kept as negative seconds).
+fn timestamp(time: SystemTime) -> Option<Timestamp> {
+    Some(match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => Timestamp {
+            secs: i64::try_from(d.as_secs()).ok()?,
+            nanos: d.subsec_nanos(),
+        },
+        Err(before) => {
+            let d = before.duration();
+            let secs = i64::try_from(d.as_secs()).ok()?;
+            if d.subsec_nanos() == 0 {
+                Timestamp { secs: -secs, nanos: 0 }
+            } else {
+                Timestamp {
+                    secs: -secs - 1,
+                    nanos: 1_000_000_000 - d.subsec_nanos(),
+                }
+            }
+        }
+    })
 }
 
 /// Parses `tombstones.txt`: UTF-8 BOM + `Version 1.0`, then `\dir\name` lines (CRLF or LF).

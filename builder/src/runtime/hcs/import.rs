@@ -2,23 +2,39 @@
 //!
 //! - A **base** layer (no parents) is written straight into its layer folder (`Files/…`,
 //!   `UtilityVM/Files/…`), parents before children; then `ProcessBaseImage` (and
-//!   `ProcessUtilityImage` when `UtilityVM/Files` is present) make it a layer.
-//! - A **non-base** layer is staged for `ImportLayer`: each `Files\…` file becomes a 4-byte
-//!   little-endian `FileAttributes` prefix followed by a Win32 backup stream (one
-//!   `BACKUP_DATA` stream), each directory also gets a `<dir>.$wcidirs$` file in that format,
-//!   `Hives\…` are plain files, and deleted paths (`.wh.` entries) go to `tombstones.txt`.
+//!   `ProcessUtilityImage` when `UtilityVM/Files` is present) make it a layer. Its files are
+//!   plain files, so what the tar says beyond names and bytes is lost there: security
+//!   descriptors (the files inherit the layer folder's ACL — restoring them needs
+//!   `BackupWrite` or `SetFileSecurity`), extended attributes, attributes and times;
+//!   symlinks and junctions are refused.
+//! - A **non-base** layer is staged for `ImportLayer` in hcsshim's legacy format
+//!   (internal/wclayer/legacy.go `legacyLayerWriter`): each `Files\…` file becomes a 4-byte
+//!   little-endian `FileAttributes` prefix followed by a Win32 backup stream ([`super::backup`])
+//!   written in go-winio's order — the security descriptor (`MSWINDOWS.rawsd`), the EAs
+//!   (`MSWINDOWS.xattr.*`), reparse data for symlinks and junctions (`MSWINDOWS.mountpoint=1`),
+//!   the data, then the alternate data streams (the `<file>:<stream>` entries that follow
+//!   their file). Each directory (also `Files` and `Hives`) gets a `<dir>.$wcidirs$` file in
+//!   that format, a directory symlink or junction too (plus its empty directory, as hcsshim
+//!   leaves it); `Hives\…` are plain files; deleted paths (`.wh.` entries) go to
+//!   `tombstones.txt`.
 //!
-//! Security descriptors and extended attributes from the tar's PAX records are not carried
-//! into the backup streams yet: files get the layer folder's inherited ACL.
+//! Not carried: the SDDL-only `MSWINDOWS.sd` record of very old layers (converting SDDL needs
+//! Windows; such entries inherit the folder's ACL), and hard links of non-base layers, which
+//! are refused: hcsshim creates those only after `ImportLayer` (`AddLink` → `PendingLinks`),
+//! not in the staging folder.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
-use crate::layer::attributes;
+use base64::Engine as _;
 
-/// `BACKUP_DATA` in a `WIN32_STREAM_ID`.
-const BACKUP_DATA: u32 = 1;
+use super::backup::{self, BackupWriter, ExtendedAttribute};
+use crate::layer::reader::{read_layer, LayerEntry, LayerEntryKind};
+use crate::layer::{attributes, LayerError};
+
+/// The PAX record prefix of an extended attribute (go-winio backuptar `hdrEaPrefix`).
+const EA_PREFIX: &str = "MSWINDOWS.xattr.";
 
 /// Why a layer tar could not be staged.
 #[derive(Debug, thiserror::Error)]
@@ -47,168 +63,308 @@ pub struct Staged {
 /// Stages `blob` (compressed or not) into `dest`; `base` selects the base-layer layout.
 pub fn stage_layer(blob: &Path, dest: &Path, base: bool) -> Result<Staged, ImportError> {
     let layer = blob.display().to_string();
-    let io_err = |what: String| {
-        let layer = layer.clone();
-        move |source| ImportError::Io {
-            layer,
-            what,
-            source,
-        }
-    };
-    let file = fs::File::open(blob).map_err(io_err("open".into()))?;
-    let reader = crate::layer::reader::decompressed(file).map_err(|e| ImportError::Entry {
+    let file = fs::File::open(blob).map_err(|source| ImportError::Io {
         layer: layer.clone(),
-        entry: String::new(),
-        reason: e.to_string(),
+        what: "open".into(),
+        source,
     })?;
-    stage_tar(reader, dest, base, &layer)
+    stage_tar(file, dest, base, &layer)
 }
 
-/// Stages an uncompressed layer tar stream.
+/// Stages a layer tar stream (compressed or not: silo's layer reader sniffs it).
 pub fn stage_tar<R: Read>(
     tar_stream: R,
     dest: &Path,
     base: bool,
     layer: &str,
 ) -> Result<Staged, ImportError> {
-    let entry_err = |entry: &str, reason: &str| ImportError::Entry {
-        layer: layer.into(),
-        entry: entry.into(),
-        reason: reason.into(),
+    let mut stager = Stager {
+        dest,
+        base,
+        layer,
+        staged: Staged::default(),
+        tombstones: String::from("\u{feff}Version 1.0\r\n"),
+        open: None,
     };
-    let io_err = |what: &Path, source| ImportError::Io {
-        layer: layer.into(),
-        what: what.display().to_string(),
-        source,
-    };
-    fs::create_dir_all(dest).map_err(|e| io_err(dest, e))?;
-    let mut staged = Staged::default();
-    let mut tombstones = String::from("\u{feff}Version 1.0\r\n");
-    let mut archive = tar::Archive::new(tar_stream);
-    let entries = archive.entries().map_err(|e| io_err(dest, e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| io_err(dest, e))?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let name = raw.trim_end_matches('/').to_string();
-        let rel = safe_relative(&name).ok_or_else(|| {
-            entry_err(
-                &name,
-                "absolute path or `..` component (refused: it would escape)",
-            )
-        })?;
-        let in_files = name.starts_with("Files/") || name.starts_with("UtilityVM/Files/");
-        if name.starts_with("UtilityVM/Files") {
-            staged.has_utility_vm = true;
-        }
-        let file_name = rel.file_name().map(|n| n.to_string_lossy().into_owned());
-        if let Some(deleted) = file_name.as_deref().and_then(|n| n.strip_prefix(".wh.")) {
-            if base {
-                return Err(entry_err(&name, "a base layer cannot have tombstones"));
-            }
-            if !name.starts_with("Files/") {
-                return Err(entry_err(&name, "invalid tombstone (only under Files/)"));
-            }
-            let parent = name["Files/".len()..]
-                .rsplit_once('/')
-                .map(|(dir, _)| format!("\\{}", dir.replace('/', "\\")))
-                .unwrap_or_default();
-            tombstones.push_str(&format!("{parent}\\{deleted}\r\n"));
-            staged.tombstones += 1;
-            continue;
-        }
-        let target = dest.join(&rel);
-        let kind = entry.header().entry_type();
-        let attrs = pax_attributes(&mut entry);
-        let staged_as_backup = !base && in_files;
-        if kind.is_dir() {
-            fs::create_dir_all(&target).map_err(|e| io_err(&target, e))?;
-            if staged_as_backup {
-                let meta = with_suffix(&target, ".$wcidirs$");
-                let attrs = attrs.unwrap_or(attributes::DIRECTORY);
-                write_backup_file(&meta, attrs, &mut io::empty(), 0)
-                    .map_err(|e| io_err(&meta, e))?;
-            }
-        } else if kind.is_file() {
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-            }
-            let size = entry.header().size().map_err(|e| io_err(&target, e))?;
-            if staged_as_backup {
-                let attrs = attrs.unwrap_or(attributes::ARCHIVE);
-                write_backup_file(&target, attrs, &mut entry, size)
-                    .map_err(|e| io_err(&target, e))?;
-            } else {
-                let mut out = fs::File::create(&target).map_err(|e| io_err(&target, e))?;
-                io::copy(&mut entry, &mut out).map_err(|e| io_err(&target, e))?;
-            }
-        } else if kind.is_hard_link() {
-            let link = entry
-                .link_name()
-                .ok()
-                .flatten()
-                .map(|l| l.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if !(link.starts_with("Files/") || link.starts_with("UtilityVM/Files/")) {
-                return Err(entry_err(
-                    &name,
-                    "invalid hard link in layer (target outside Files/)",
-                ));
-            }
-            let source = safe_relative(&link)
-                .map(|l| dest.join(l))
-                .ok_or_else(|| entry_err(&name, "hard-link target escapes the layer"))?;
-            fs::hard_link(&source, &target).map_err(|e| io_err(&target, e))?;
-        } else {
-            return Err(entry_err(
-                &name,
-                "symbolic links and other special entries are not imported by silo's HCS \
-                 runtime yet",
-            ));
-        }
+    fs::create_dir_all(dest).map_err(|e| stager.io_err(dest, e))?;
+    // The reader's visitor can only fail with a LayerError: the real error waits here.
+    let mut failure = None;
+    let read = read_layer(tar_stream, |entry, data| {
+        stager.entry(entry, data).map_err(|e| {
+            failure = Some(e);
+            LayerError::Refused(Vec::new())
+        })
+    });
+    if let Some(e) = failure {
+        return Err(e);
     }
+    read.map_err(|e| ImportError::Entry {
+        layer: layer.into(),
+        entry: String::new(),
+        reason: e.to_string(),
+    })?;
+    stager.close_open()?;
     if !base {
         let path = dest.join("tombstones.txt");
-        fs::write(&path, tombstones.as_bytes()).map_err(|e| io_err(&path, e))?;
+        fs::write(&path, stager.tombstones.as_bytes()).map_err(|e| stager.io_err(&path, e))?;
     }
-    Ok(staged)
+    Ok(stager.staged)
 }
 
-/// `MSWINDOWS.fileattr` from the entry's PAX records (decimal), if present.
-fn pax_attributes<R: Read>(entry: &mut tar::Entry<R>) -> Option<u32> {
-    let extensions = entry.pax_extensions().ok()??;
-    for ext in extensions.flatten() {
-        if ext.key().ok() == Some("MSWINDOWS.fileattr") {
-            return ext.value().ok()?.parse().ok();
+/// The backup file being written, kept open for the alternate streams that follow its entry.
+struct OpenBackup {
+    /// The tar path of its entry (`Files/a/b`).
+    entry: String,
+    file: PathBuf,
+    writer: BackupWriter<BufWriter<fs::File>>,
+}
+
+struct Stager<'a> {
+    dest: &'a Path,
+    base: bool,
+    layer: &'a str,
+    staged: Staged,
+    tombstones: String,
+    open: Option<OpenBackup>,
+}
+
+impl Stager<'_> {
+    fn entry_err(&self, entry: &str, reason: impl Into<String>) -> ImportError {
+        ImportError::Entry {
+            layer: self.layer.into(),
+            entry: entry.into(),
+            reason: reason.into(),
         }
     }
-    None
+
+    fn io_err(&self, what: &Path, source: io::Error) -> ImportError {
+        ImportError::Io {
+            layer: self.layer.into(),
+            what: what.display().to_string(),
+            source,
+        }
+    }
+
+    fn close_open(&mut self) -> Result<(), ImportError> {
+        if let Some(open) = self.open.take() {
+            open.writer
+                .into_inner()
+                .flush()
+                .map_err(|e| self.io_err(&open.file, e))?;
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, entry: &LayerEntry, data: &mut dyn Read) -> Result<(), ImportError> {
+        let name = entry.path.as_str();
+        let rel = safe_relative(name).ok_or_else(|| {
+            self.entry_err(name, "absolute path or `..` component (refused: it would escape)")
+        })?;
+        let target = self.dest.join(&rel);
+        let in_files = name.starts_with("Files/") || name.starts_with("UtilityVM/Files/");
+        if name.starts_with("UtilityVM/Files") {
+            self.staged.has_utility_vm = true;
+        }
+        let as_backup = !self.base && in_files;
+        if let LayerEntryKind::AltStream { file, stream } = &entry.kind {
+            if as_backup {
+                let Some(open) = self.open.as_mut().filter(|o| o.entry == *file) else {
+                    return Err(self.entry_err(
+                        name,
+                        "an alternate data stream must directly follow its file or directory",
+                    ));
+                };
+                let result = open.writer.alternate_stream(stream, entry.size, data);
+                let path = open.file.clone();
+                return result.map_err(|e| self.io_err(&path, e));
+            }
+            // A base layer's plain file `x:stream` is that stream of `x` on NTFS.
+            return self.plain_file(&target, data);
+        }
+        self.close_open()?;
+        match &entry.kind {
+            LayerEntryKind::Whiteout { .. } | LayerEntryKind::OpaqueWhiteout { .. } => {
+                self.tombstone(name)
+            }
+            LayerEntryKind::Directory => {
+                fs::create_dir_all(&target).map_err(|e| self.io_err(&target, e))?;
+                if as_backup || (!self.base && (name == "Files" || name == "Hives")) {
+                    let attrs = entry.attributes.unwrap_or(0) | attributes::DIRECTORY;
+                    let meta = with_suffix(&target, ".$wcidirs$");
+                    self.begin_backup(entry, &meta, attrs, None)?;
+                }
+                Ok(())
+            }
+            LayerEntryKind::File | LayerEntryKind::HiveDelta(_) => {
+                self.create_parent(&target)?;
+                if !as_backup {
+                    return self.plain_file(&target, data);
+                }
+                let attrs = entry.attributes.unwrap_or(attributes::ARCHIVE);
+                self.begin_backup(entry, &target, attrs, None)?;
+                let open = self.open.as_mut().expect("just opened");
+                let result = open
+                    .writer
+                    .stream_from(backup::BACKUP_DATA, "", entry.size, data);
+                result.map_err(|e| self.io_err(&target, e))
+            }
+            LayerEntryKind::Symlink | LayerEntryKind::Junction => {
+                if !as_backup {
+                    return Err(self.entry_err(
+                        name,
+                        "symbolic links and junctions are only imported in non-base layers \
+                         under Files/ (a base layer is written as plain files)",
+                    ));
+                }
+                let junction = entry.kind == LayerEntryKind::Junction;
+                let link = entry.link_target.as_deref().unwrap_or_default();
+                if link.is_empty() {
+                    return Err(self.entry_err(name, "a symlink without a target"));
+                }
+                // go-winio applies FromSlash to the link name.
+                let reparse = backup::encode_reparse_point(&link.replace('/', "\\"), junction)
+                    .map_err(|e| self.entry_err(name, e.to_string()))?;
+                let mut attrs = entry.attributes.unwrap_or(0) | attributes::REPARSE_POINT;
+                if junction {
+                    attrs |= attributes::DIRECTORY;
+                }
+                if attrs & attributes::DIRECTORY != 0 {
+                    // hcsshim leaves an empty directory next to the reparse metadata.
+                    fs::create_dir_all(&target).map_err(|e| self.io_err(&target, e))?;
+                    let meta = with_suffix(&target, ".$wcidirs$");
+                    self.begin_backup(entry, &meta, attrs, Some(reparse))
+                } else {
+                    self.create_parent(&target)?;
+                    self.begin_backup(entry, &target, attrs, Some(reparse))
+                }
+            }
+            LayerEntryKind::HardLink => {
+                let link = entry.link_target.as_deref().unwrap_or_default();
+                if !(link.starts_with("Files/") || link.starts_with("UtilityVM/Files/")) {
+                    return Err(self.entry_err(
+                        name,
+                        "invalid hard link in layer (target outside Files/)",
+                    ));
+                }
+                if !self.base {
+                    return Err(self.entry_err(
+                        name,
+                        format!(
+                            "hard link to {link}: hard links in non-base layers are not imported \
+                             by silo's HCS runtime yet (hcsshim creates them in the layer folder \
+                             after ImportLayer, not in the staging folder)"
+                        ),
+                    ));
+                }
+                let source = safe_relative(link)
+                    .map(|l| self.dest.join(l))
+                    .ok_or_else(|| self.entry_err(name, "hard-link target escapes the layer"))?;
+                fs::hard_link(&source, &target).map_err(|e| self.io_err(&target, e))
+            }
+            LayerEntryKind::AltStream { .. } => unreachable!("handled above"),
+            LayerEntryKind::Other(flag) => Err(self.entry_err(
+                name,
+                format!(
+                    "tar entry type {:?} (devices, FIFOs, …) cannot be imported",
+                    char::from(*flag)
+                ),
+            )),
+        }
+    }
+
+    fn create_parent(&self, target: &Path) -> Result<(), ImportError> {
+        match target.parent() {
+            Some(parent) => fs::create_dir_all(parent).map_err(|e| self.io_err(parent, e)),
+            None => Ok(()),
+        }
+    }
+
+    fn plain_file(&self, target: &Path, data: &mut dyn Read) -> Result<(), ImportError> {
+        self.create_parent(target)?;
+        let mut out = fs::File::create(target).map_err(|e| self.io_err(target, e))?;
+        io::copy(data, &mut out).map_err(|e| self.io_err(target, e))?;
+        Ok(())
+    }
+
+    /// `.wh.<name>` → a `\dir\name` line of `tombstones.txt` (`.wh..wh..opq` becomes a
+    /// tombstone for `.wh..opq`, as in hcsshim, which has no opaque directories).
+    fn tombstone(&mut self, name: &str) -> Result<(), ImportError> {
+        if self.base {
+            return Err(self.entry_err(name, "a base layer cannot have tombstones"));
+        }
+        let Some(inside) = name.strip_prefix("Files/") else {
+            return Err(self.entry_err(name, "invalid tombstone (only under Files/)"));
+        };
+        let (parent, file) = match inside.rsplit_once('/') {
+            Some((dir, file)) => (format!("\\{}", dir.replace('/', "\\")), file),
+            None => (String::new(), inside),
+        };
+        let deleted = file.strip_prefix(".wh.").unwrap_or(file);
+        self.tombstones
+            .push_str(&format!("{parent}\\{deleted}\r\n"));
+        self.staged.tombstones += 1;
+        Ok(())
+    }
+
+    /// Creates `file` in the legacy format: attributes, then the metadata streams of `entry`
+    /// (security descriptor, EAs, `reparse`); it stays open for data and alternate streams.
+    fn begin_backup(
+        &mut self,
+        entry: &LayerEntry,
+        file: &Path,
+        attrs: u32,
+        reparse: Option<Vec<u8>>,
+    ) -> Result<(), ImportError> {
+        let name = entry.path.as_str();
+        if entry.security_descriptor.is_none() && entry.pax.contains_key("MSWINDOWS.rawsd") {
+            return Err(self.entry_err(name, "MSWINDOWS.rawsd is not valid base64"));
+        }
+        let mut eas = Vec::new();
+        for (key, value) in &entry.pax {
+            let Some(ea) = key.strip_prefix(EA_PREFIX) else {
+                continue;
+            };
+            let value = base64::engine::general_purpose::STANDARD
+                .decode(value.trim_ascii())
+                .map_err(|_| self.entry_err(name, format!("{key} is not valid base64")))?;
+            eas.push(ExtendedAttribute {
+                name: ea.to_string(),
+                value,
+                flags: 0,
+            });
+        }
+        let eas = backup::encode_extended_attributes(&eas)
+            .map_err(|reason| self.entry_err(name, reason))?;
+        let io_err = |e| self.io_err(file, e);
+        let mut out = BufWriter::new(fs::File::create(file).map_err(io_err)?);
+        out.write_all(&attrs.to_le_bytes()).map_err(io_err)?;
+        let mut writer = BackupWriter::new(out);
+        if let Some(sd) = entry.security_descriptor.as_deref().filter(|sd| !sd.is_empty()) {
+            writer
+                .stream(backup::BACKUP_SECURITY_DATA, sd)
+                .map_err(io_err)?;
+        }
+        if !eas.is_empty() {
+            writer.stream(backup::BACKUP_EA_DATA, &eas).map_err(io_err)?;
+        }
+        if let Some(reparse) = reparse {
+            writer
+                .stream(backup::BACKUP_REPARSE_DATA, &reparse)
+                .map_err(io_err)?;
+        }
+        self.open = Some(OpenBackup {
+            entry: name.to_string(),
+            file: file.to_path_buf(),
+            writer,
+        });
+        Ok(())
+    }
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
-}
-
-/// Writes the legacy import format: attributes, then one `WIN32_STREAM_ID` (`BACKUP_DATA`,
-/// no name) and the data — omitted for directories' metadata files (no data stream).
-fn write_backup_file(path: &Path, attrs: u32, data: &mut dyn Read, size: u64) -> io::Result<()> {
-    let mut out = io::BufWriter::new(fs::File::create(path)?);
-    out.write_all(&attrs.to_le_bytes())?;
-    if attrs & attributes::DIRECTORY == 0 {
-        out.write_all(&BACKUP_DATA.to_le_bytes())?; // dwStreamId
-        out.write_all(&0u32.to_le_bytes())?; // dwStreamAttributes
-        out.write_all(&size.to_le_bytes())?; // Size
-        out.write_all(&0u32.to_le_bytes())?; // dwStreamNameSize
-        let copied = io::copy(&mut data.take(size), &mut out)?;
-        if copied != size {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("the tar entry ended after {copied} of {size} bytes"),
-            ));
-        }
-    }
-    out.flush()
 }
 
 /// `name` as a relative path with only normal components, or `None`.
