@@ -399,9 +399,15 @@ pub fn parse_tombstones(path: &Path, bytes: &[u8]) -> Result<Vec<String>, Export
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::layer::check::check_windows_layer;
-    use crate::layer::{list_layer, write_layer, LayerCompression, Timestamp, WriteOptions};
+    use crate::layer::reader::{read_layer, LayerEntryKind};
+    use crate::layer::sd::{SecurityDescriptor, Sid};
+    use crate::layer::{list_layer, write_layer, LayerCompression, WriteOptions};
+    use crate::runtime::hcs::backup::{encode_extended_attributes, ExtendedAttribute};
+    use crate::runtime::hcs::import::stage_layer;
 
     fn shared_delta_hive() -> Vec<u8> {
         let path = concat!(
@@ -411,14 +417,66 @@ mod tests {
         fs::read(path).unwrap_or_else(|e| panic!("{path}: {e} (the shared hive fixtures)"))
     }
 
+    fn options() -> WriteOptions {
+        WriteOptions {
+            compression: LayerCompression::None,
+            ..WriteOptions::from_env(Timestamp {
+                secs: 1_700_000_000,
+                nanos: 0,
+            })
+        }
+    }
+
+    /// Writes a legacy-format file: attributes, then the given streams in order.
+    fn legacy(path: &Path, attrs: u32, streams: &[(u32, &str, &[u8])]) {
+        let mut bytes = attrs.to_le_bytes().to_vec();
+        for (id, name, body) in streams {
+            let units: Vec<u16> = name.encode_utf16().collect();
+            bytes.extend(id.to_le_bytes());
+            bytes.extend(0u32.to_le_bytes());
+            bytes.extend((body.len() as u64).to_le_bytes());
+            bytes.extend(((units.len() * 2) as u32).to_le_bytes());
+            bytes.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+            bytes.extend(*body);
+        }
+        fs::write(path, bytes).unwrap();
+    }
+
     #[test]
     fn export_folder_becomes_a_changeset_and_a_layer_the_checker_accepts() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
+        let d = attributes::DIRECTORY;
         fs::create_dir_all(root.join("Files/app/sub")).unwrap();
+        fs::create_dir_all(root.join("Files/app/jct")).unwrap();
         fs::create_dir_all(root.join("Files/$Recycle.Bin/S-1-5-18")).unwrap();
-        fs::write(root.join("Files/app/hello.txt"), b"hello from RUN\r\n").unwrap();
-        fs::write(root.join("Files/app/sub/empty.bin"), b"").unwrap();
+        let sd = SecurityDescriptor::default_file(Some(&Sid::container_user())).to_bytes();
+        let eas = encode_extended_attributes(&[ExtendedAttribute {
+            name: "NOTE".into(),
+            value: b"v".to_vec(),
+            flags: 0,
+        }])
+        .unwrap();
+        legacy(&root.join("Files/app.$wcidirs$"), d | attributes::HIDDEN, &[]);
+        legacy(&root.join("Files/app/sub.$wcidirs$"), d, &[]);
+        legacy(
+            &root.join("Files/app/hello.txt"),
+            attributes::ARCHIVE,
+            &[
+                (backup::BACKUP_SECURITY_DATA, "", &sd),
+                (backup::BACKUP_EA_DATA, "", &eas),
+                (backup::BACKUP_DATA, "", b"hello from RUN\r\n"),
+                (backup::BACKUP_ALTERNATE_DATA, ":Zone.Identifier:$DATA", b"[Zone]"),
+                (backup::BACKUP_OBJECT_ID, "", &[0; 64]),
+            ],
+        );
+        legacy(&root.join("Files/app/sub/empty.bin"), 0, &[]);
+        let junction = backup::encode_reparse_point(r"C:\Users", true).unwrap();
+        legacy(
+            &root.join("Files/app/jct.$wcidirs$"),
+            d | attributes::REPARSE_POINT,
+            &[(backup::BACKUP_REPARSE_DATA, "", &junction)],
+        );
         fs::create_dir_all(root.join("Hives")).unwrap();
         let delta = shared_delta_hive();
         fs::write(root.join("Hives/System_Delta"), &delta).unwrap();
@@ -433,39 +491,56 @@ mod tests {
         let paths: Vec<&str> = changes.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["app", "app/hello.txt", "app/sub", "app/sub/empty.bin"]
+            ["app", "app/hello.txt", "app/jct", "app/sub", "app/sub/empty.bin"]
         );
+        let by_path = |p: &str| changes.entries.iter().find(|e| e.path == p).unwrap();
+        assert_eq!(by_path("app").meta.attributes, Some(d | attributes::HIDDEN));
+        assert_eq!(by_path("app").kind, EntryKind::Directory);
+        let hello = by_path("app/hello.txt");
+        assert_eq!(hello.meta.security_descriptor.as_ref(), Some(&sd));
+        assert_eq!(hello.meta.extended_attributes["NOTE"], b"v");
+        assert!(hello.meta.modification_time.is_some(), "from the file");
+        assert!(
+            matches!(&hello.kind, EntryKind::File { source: FileSource::Range { len: 16, .. }, size: 16 }),
+            "{:?}",
+            hello.kind
+        );
+        assert_eq!(hello.streams.len(), 1);
+        assert_eq!(hello.streams[0].name, "Zone.Identifier");
+        assert_eq!(
+            by_path("app/jct").kind,
+            EntryKind::Junction {
+                target: r"C:\Users".into()
+            }
+        );
+        assert!(matches!(
+            by_path("app/sub/empty.bin").kind,
+            EntryKind::File { size: 0, .. }
+        ));
         assert_eq!(changes.deletions, ["Windows/Temp/old.log", "app/gone"]);
         assert_eq!(changes.hive_deltas[&HiveName::System], delta, "byte-exact");
         assert_eq!(changes.hive_deltas[&HiveName::Software], &delta[..4096]);
 
-        let options = WriteOptions {
-            compression: LayerCompression::None,
-            ..WriteOptions::from_env(Timestamp {
-                secs: 1_700_000_000,
-                nanos: 0,
-            })
-        };
-        let (tar, _) = write_layer(&changes, &options, Vec::new()).unwrap();
+        let (tar, _) = write_layer(&changes, &options(), Vec::new()).unwrap();
         let (entries, _) = list_layer(&tar[..]).unwrap();
         assert_eq!(check_windows_layer(&entries, false), vec![]);
         let names: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
         assert!(names.contains(&"Hives/System_Delta"), "{names:?}");
         assert!(names.contains(&"Files/app/.wh.gone"), "{names:?}");
         assert!(!names.iter().any(|n| n.contains("Recycle")), "{names:?}");
-        // The delta inside the tar is the exported file, byte for byte.
-        let mut archive = tar::Archive::new(&tar[..]);
-        let mut found = false;
-        for entry in archive.entries().unwrap() {
-            let mut entry = entry.unwrap();
-            if entry.path().unwrap().to_string_lossy() == "Hives/System_Delta" {
-                let mut bytes = Vec::new();
-                entry.read_to_end(&mut bytes).unwrap();
-                assert_eq!(bytes, delta);
-                found = true;
-            }
-        }
-        assert!(found);
+        assert!(!names.iter().any(|n| n.contains("wcidirs")), "{names:?}");
+        // The bytes inside the tar are the data range and the delta, byte for byte.
+        let mut data = BTreeMap::new();
+        read_layer(&tar[..], |entry, body| {
+            let mut bytes = Vec::new();
+            body.read_to_end(&mut bytes).unwrap();
+            data.insert(entry.path.clone(), bytes);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(data["Files/app/hello.txt"], b"hello from RUN\r\n");
+        assert_eq!(data["Files/app/hello.txt:Zone.Identifier"], b"[Zone]");
+        assert_eq!(data["Hives/System_Delta"], delta);
     }
 
     #[test]
@@ -485,5 +560,240 @@ mod tests {
         fs::write(dir.path().join("Hives/Bogus_Delta"), b"x").unwrap();
         let err = read_export_folder(dir.path()).unwrap_err();
         assert!(err.to_string().contains("Bogus_Delta"), "{err}");
+
+        // Each broken Files\ file is named with what is wrong.
+        let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+            (
+                "d",
+                Box::new(|files: &Path| fs::create_dir(files.join("d")).unwrap()),
+                "d.$wcidirs$: missing",
+            ),
+            (
+                "short",
+                Box::new(|files: &Path| fs::write(files.join("short"), b"\x20\0").unwrap()),
+                "4-byte FILE_ATTRIBUTES",
+            ),
+            (
+                "tag",
+                Box::new(|files: &Path| {
+                    let mut rp = backup::encode_reparse_point("x", false).unwrap();
+                    rp[..4].copy_from_slice(&0x8000_0017u32.to_le_bytes());
+                    legacy(&files.join("tag"), 0, &[(backup::BACKUP_REPARSE_DATA, "", &rp)]);
+                }),
+                "0x80000017",
+            ),
+            (
+                "sparse",
+                Box::new(|files: &Path| {
+                    let block = [0u8; 8];
+                    legacy(&files.join("sparse"), 0, &[(backup::BACKUP_SPARSE_BLOCK, "", &block)]);
+                }),
+                "sparse",
+            ),
+            (
+                "unknown",
+                Box::new(|files: &Path| {
+                    legacy(&files.join("unknown"), 0, &[(42, "", b"?")]);
+                }),
+                "unknown backup stream ID 42",
+            ),
+            (
+                "truncated",
+                Box::new(|files: &Path| {
+                    legacy(&files.join("truncated"), 0, &[(backup::BACKUP_DATA, "", b"abc")]);
+                    let path = files.join("truncated");
+                    let bytes = fs::read(&path).unwrap();
+                    fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+                }),
+                "truncated",
+            ),
+        ];
+        for (name, make, want) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let files = dir.path().join("Files");
+            fs::create_dir_all(&files).unwrap();
+            make(&files);
+            let err = read_export_folder(dir.path()).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains(want), "{name}: {err}");
+        }
+    }
+
+    /// What a layer entry must keep through import staging → export reading → writing.
+    type Kept = (String, LayerEntryKind, Option<u32>, Option<Vec<u8>>, BTreeMap<String, Vec<u8>>, Option<String>, Vec<u8>);
+
+    fn kept(tar: &[u8]) -> Vec<Kept> {
+        let mut out = Vec::new();
+        read_layer(tar, |entry, body| {
+            let mut data = Vec::new();
+            body.read_to_end(&mut data).unwrap();
+            let pax = entry
+                .pax
+                .iter()
+                .filter(|(k, _)| k.starts_with("MSWINDOWS.") && k.as_str() != "MSWINDOWS.rawsd")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            out.push((
+                entry.path.clone(),
+                entry.kind.clone(),
+                entry.attributes,
+                entry.security_descriptor.clone(),
+                pax,
+                entry.link_target.clone(),
+                data,
+            ));
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_layer_survives_import_staging_and_export_reading() {
+        let sd = |sid: Sid, dir: bool| {
+            if dir {
+                SecurityDescriptor::default_directory(Some(&sid)).to_bytes()
+            } else {
+                SecurityDescriptor::default_file(Some(&sid)).to_bytes()
+            }
+        };
+        let meta = |attrs: u32, sd: Vec<u8>| FileMeta {
+            attributes: Some(attrs),
+            security_descriptor: Some(sd),
+            ..FileMeta::default()
+        };
+        let entry = |path: &str, kind: EntryKind, meta: FileMeta| Entry {
+            path: path.into(),
+            kind,
+            meta,
+            streams: vec![],
+        };
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut file = entry(
+            "app/nested/data.bin",
+            EntryKind::File {
+                source: FileSource::Bytes(data.clone()),
+                size: data.len() as u64,
+            },
+            meta(
+                attributes::ARCHIVE | attributes::READONLY,
+                sd(Sid::builtin_administrators(), false),
+            ),
+        );
+        file.meta
+            .extended_attributes
+            .insert("$KERNEL.PURGE.ESBCACHE".into(), vec![1, 2, 3]);
+        file.meta
+            .extended_attributes
+            .insert("USER.NOTE".into(), b"hi".to_vec());
+        file.streams = vec![
+            AltStream {
+                name: "Zone.Identifier".into(),
+                source: FileSource::Bytes(b"[ZoneTransfer]\r\nZoneId=3".to_vec()),
+            },
+            AltStream {
+                name: "empty".into(),
+                source: FileSource::Bytes(Vec::new()),
+            },
+        ];
+        let mut changes = ChangeSet {
+            entries: vec![
+                entry(
+                    "app",
+                    EntryKind::Directory,
+                    meta(attributes::HIDDEN, sd(Sid::builtin_users(), true)),
+                ),
+                entry(
+                    "app/nested",
+                    EntryKind::Directory,
+                    meta(attributes::SYSTEM, sd(Sid::local_system(), true)),
+                ),
+                file,
+                entry(
+                    "app/empty.txt",
+                    EntryKind::File {
+                        source: FileSource::Bytes(Vec::new()),
+                        size: 0,
+                    },
+                    FileMeta::default(),
+                ),
+                entry(
+                    "app/link.txt",
+                    EntryKind::Symlink {
+                        target: r"C:\app\nested\data.bin".into(),
+                        directory: false,
+                    },
+                    meta(0, sd(Sid::container_user(), false)),
+                ),
+                entry(
+                    "app/up",
+                    EntryKind::Symlink {
+                        target: r"..\Windows".into(),
+                        directory: true,
+                    },
+                    FileMeta::default(),
+                ),
+                entry(
+                    "app/users",
+                    EntryKind::Junction {
+                        target: r"C:\Users".into(),
+                    },
+                    FileMeta::default(),
+                ),
+            ],
+            deletions: vec!["Windows/Temp/old.log".into(), "app/gone".into()],
+            hive_deltas: BTreeMap::new(),
+        };
+        changes
+            .hive_deltas
+            .insert(HiveName::System, shared_delta_hive());
+
+        let dir = tempfile::tempdir().unwrap();
+        let blob = dir.path().join("layer.tar.gz");
+        let gzip = WriteOptions {
+            compression: LayerCompression::Gzip(1),
+            ..options()
+        };
+        write_layer(&changes, &gzip, fs::File::create(&blob).unwrap()).unwrap();
+        let original = {
+            let (tar, _) = write_layer(&changes, &options(), Vec::new()).unwrap();
+            kept(&tar)
+        };
+
+        let staging = dir.path().join("staging");
+        let staged = stage_layer(&blob, &staging, false).unwrap();
+        assert_eq!(staged.tombstones, 2);
+        // The staging folder is in the export format: read it back as if ExportLayer wrote it.
+        let exported = read_export_folder(&staging).unwrap();
+        let mut deletions = exported.deletions.clone();
+        deletions.sort();
+        assert_eq!(deletions, ["Windows/Temp/old.log", "app/gone"]);
+        for e in &exported.entries {
+            if let EntryKind::File { source, .. } = &e.kind {
+                assert!(matches!(source, FileSource::Range { .. }), "{}: {source:?}", e.path);
+            }
+        }
+        let (tar, _) = write_layer(&exported, &options(), Vec::new()).unwrap();
+        let again = kept(&tar);
+        let paths = |k: &[Kept]| k.iter().map(|e| e.0.clone()).collect::<Vec<_>>();
+        assert_eq!(paths(&again), paths(&original));
+        for (got, want) in again.iter().zip(&original) {
+            assert_eq!(got, want, "{}", want.0);
+        }
+        let (entries, _) = list_layer(&tar[..]).unwrap();
+        assert_eq!(check_windows_layer(&entries, false), vec![]);
+        // The interesting kinds really were there.
+        let kinds: Vec<&LayerEntryKind> = again.iter().map(|k| &k.1).collect();
+        assert!(kinds.contains(&&LayerEntryKind::Junction));
+        assert!(kinds.contains(&&LayerEntryKind::Symlink));
+        assert!(kinds
+            .iter()
+            .any(|k| matches!(k, LayerEntryKind::AltStream { stream, .. } if stream == "Zone.Identifier")));
+        assert!(kinds.contains(&&LayerEntryKind::HiveDelta(HiveName::System)));
+        let xattrs = &again
+            .iter()
+            .find(|k| k.0 == "Files/app/nested/data.bin")
+            .unwrap()
+            .4;
+        assert_eq!(xattrs["MSWINDOWS.xattr.USER.NOTE"], b"aGk=");
     }
 }
