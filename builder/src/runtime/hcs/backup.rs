@@ -301,7 +301,12 @@ impl<W: Write> BackupWriter<W> {
     }
 
     /// An alternate data stream `name` (as in a tar `file:name` entry).
-    pub fn alternate_stream(&mut self, name: &str, size: u64, data: &mut dyn Read) -> io::Result<()> {
+    pub fn alternate_stream(
+        &mut self,
+        name: &str,
+        size: u64,
+        data: &mut dyn Read,
+    ) -> io::Result<()> {
         self.stream_from(BACKUP_ALTERNATE_DATA, &format!(":{name}:$DATA"), size, data)
     }
 
@@ -486,11 +491,18 @@ pub fn encode_extended_attributes(eas: &[ExtendedAttribute]) -> Result<Vec<u8>, 
             )
         })?;
         if ea.name.is_empty() || ea.name.contains('\0') {
-            return Err(format!("extended attribute name {:?} is empty or has NUL", ea.name));
+            return Err(format!(
+                "extended attribute name {:?} is empty or has NUL",
+                ea.name
+            ));
         }
         let entry = EA_HEADER_LEN + ea.name.len() + 1 + ea.value.len();
         let padded = (entry + 3) & !3;
-        let next = if index + 1 == eas.len() { 0 } else { padded as u32 };
+        let next = if index + 1 == eas.len() {
+            0
+        } else {
+            padded as u32
+        };
         out.extend(next.to_le_bytes());
         out.push(ea.flags);
         out.push(name_len);
@@ -613,7 +625,12 @@ mod tests {
         let ids: Vec<u32> = streams.iter().map(|(h, _)| h.id).collect();
         assert_eq!(
             ids,
-            [BACKUP_SECURITY_DATA, BACKUP_DATA, BACKUP_ALTERNATE_DATA, BACKUP_SPARSE_BLOCK]
+            [
+                BACKUP_SECURITY_DATA,
+                BACKUP_DATA,
+                BACKUP_ALTERNATE_DATA,
+                BACKUP_SPARSE_BLOCK
+            ]
         );
         assert_eq!(streams[0].1, [1, 0, 4, 0x80]);
         assert_eq!(streams[1].0.body_offset, 20 + 4 + 20);
@@ -643,7 +660,10 @@ mod tests {
         let mut reader = BackupReader::new(Cursor::new(&bytes[..])).unwrap();
         reader.next_stream().unwrap();
         let err = reader.read_body(4).unwrap_err().to_string();
-        assert!(err.contains("5-byte") && err.contains("4-byte limit"), "{err}");
+        assert!(
+            err.contains("5-byte") && err.contains("4-byte limit"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -652,7 +672,8 @@ mod tests {
         w.stream(BACKUP_SECURITY_DATA, b"sd").unwrap();
         w.stream(BACKUP_EA_DATA, b"ea").unwrap();
         w.stream(BACKUP_REPARSE_DATA, b"rp").unwrap();
-        w.stream_from(BACKUP_DATA, "", 4, &mut &b"data"[..]).unwrap();
+        w.stream_from(BACKUP_DATA, "", 4, &mut &b"data"[..])
+            .unwrap();
         w.alternate_stream("one", 1, &mut &b"1"[..]).unwrap();
         w.alternate_stream("two", 0, &mut io::empty()).unwrap();
         // Out of order, or a second data stream, is refused.
@@ -677,7 +698,9 @@ mod tests {
         );
         // A short source is an error, not a silently short stream.
         let mut w = BackupWriter::new(Vec::new());
-        let err = w.stream_from(BACKUP_DATA, "", 9, &mut &b"abc"[..]).unwrap_err();
+        let err = w
+            .stream_from(BACKUP_DATA, "", 9, &mut &b"abc"[..])
+            .unwrap_err();
         assert!(err.to_string().contains("3 of 9"), "{err}");
     }
 
@@ -733,7 +756,10 @@ mod tests {
                 20
             };
             let sub_bytes: Vec<u8> = sub16.iter().flat_map(|u| u.to_le_bytes()).collect();
-            assert_eq!(&buffer[path_buffer..path_buffer + sub_bytes.len()], sub_bytes);
+            assert_eq!(
+                &buffer[path_buffer..path_buffer + sub_bytes.len()],
+                sub_bytes
+            );
             let decoded = decode_reparse_point(&buffer).unwrap();
             assert_eq!(
                 decoded,
@@ -775,11 +801,18 @@ mod tests {
         assert_eq!(bytes[5], 22, "NameLength");
         assert_eq!(u16::from_le_bytes([bytes[6], bytes[7]]), 3, "ValueLength");
         assert_eq!(bytes[8 + 22], 0, "name is NUL-terminated");
-        assert_eq!(u32::from_le_bytes(bytes[36..40].try_into().unwrap()), 0, "last");
+        assert_eq!(
+            u32::from_le_bytes(bytes[36..40].try_into().unwrap()),
+            0,
+            "last"
+        );
         assert_eq!(bytes.len(), 48);
         assert_eq!(decode_extended_attributes(&bytes).unwrap(), eas);
         for cut in 1..34 {
-            assert!(decode_extended_attributes(&bytes[..cut]).is_err(), "cut {cut}");
+            assert!(
+                decode_extended_attributes(&bytes[..cut]).is_err(),
+                "cut {cut}"
+            );
         }
         let mut looping = bytes.clone();
         looping[0..4].copy_from_slice(&4u32.to_le_bytes());

@@ -178,7 +178,10 @@ fn read_backup_file(path: &Path, directory: bool) -> Result<Parsed, ExportError>
     let bad = |reason: String| unexpected(path, reason);
     let mut file = fs::File::open(path).map_err(|e| {
         if directory && e.kind() == std::io::ErrorKind::NotFound {
-            bad("missing: every directory under Files\\ needs its <dir>.$wcidirs$ metadata file".into())
+            bad(
+                "missing: every directory under Files\\ needs its <dir>.$wcidirs$ metadata file"
+                    .into(),
+            )
         } else {
             io(path)(e)
         }
@@ -212,15 +215,11 @@ fn read_backup_file(path: &Path, directory: bool) -> Result<Parsed, ExportError>
         let kind = backup::stream_name(header.id);
         match header.id {
             backup::BACKUP_SECURITY_DATA => {
-                let sd = reader
-                    .read_body(MAX_METADATA_STREAM)
-                    .map_err(backup_err)?;
+                let sd = reader.read_body(MAX_METADATA_STREAM).map_err(backup_err)?;
                 meta.security_descriptor = Some(sd);
             }
             backup::BACKUP_EA_DATA => {
-                let body = reader
-                    .read_body(MAX_METADATA_STREAM)
-                    .map_err(backup_err)?;
+                let body = reader.read_body(MAX_METADATA_STREAM).map_err(backup_err)?;
                 let eas = backup::decode_extended_attributes(&body)
                     .map_err(|e| bad(format!("{kind}: {e}")))?;
                 for ea in eas {
@@ -229,16 +228,20 @@ fn read_backup_file(path: &Path, directory: bool) -> Result<Parsed, ExportError>
                         .insert(ea.name.clone(), ea.value)
                         .is_some()
                     {
-                        return Err(bad(format!("extended attribute {:?} appears twice", ea.name)));
+                        return Err(bad(format!(
+                            "extended attribute {:?} appears twice",
+                            ea.name
+                        )));
                     }
                 }
             }
             backup::BACKUP_REPARSE_DATA => {
-                let body = reader
-                    .read_body(MAX_METADATA_STREAM)
-                    .map_err(backup_err)?;
-                let point = backup::decode_reparse_point(&body)
-                    .map_err(|e| bad(format!("{kind}: {e} (silo carries only symlinks and junctions)")))?;
+                let body = reader.read_body(MAX_METADATA_STREAM).map_err(backup_err)?;
+                let point = backup::decode_reparse_point(&body).map_err(|e| {
+                    bad(format!(
+                        "{kind}: {e} (silo carries only symlinks and junctions)"
+                    ))
+                })?;
                 parsed_reparse = Some(point);
             }
             backup::BACKUP_DATA if !directory => {
@@ -351,7 +354,10 @@ fn timestamp(time: SystemTime) -> Option<Timestamp> {
             let d = before.duration();
             let secs = i64::try_from(d.as_secs()).ok()?;
             if d.subsec_nanos() == 0 {
-                Timestamp { secs: -secs, nanos: 0 }
+                Timestamp {
+                    secs: -secs,
+                    nanos: 0,
+                }
             } else {
                 Timestamp {
                     secs: -secs - 1,
@@ -457,7 +463,11 @@ mod tests {
             flags: 0,
         }])
         .unwrap();
-        legacy(&root.join("Files/app.$wcidirs$"), d | attributes::HIDDEN, &[]);
+        legacy(
+            &root.join("Files/app.$wcidirs$"),
+            d | attributes::HIDDEN,
+            &[],
+        );
         legacy(&root.join("Files/app/sub.$wcidirs$"), d, &[]);
         legacy(
             &root.join("Files/app/hello.txt"),
@@ -466,7 +476,11 @@ mod tests {
                 (backup::BACKUP_SECURITY_DATA, "", &sd),
                 (backup::BACKUP_EA_DATA, "", &eas),
                 (backup::BACKUP_DATA, "", b"hello from RUN\r\n"),
-                (backup::BACKUP_ALTERNATE_DATA, ":Zone.Identifier:$DATA", b"[Zone]"),
+                (
+                    backup::BACKUP_ALTERNATE_DATA,
+                    ":Zone.Identifier:$DATA",
+                    b"[Zone]",
+                ),
                 (backup::BACKUP_OBJECT_ID, "", &[0; 64]),
             ],
         );
@@ -491,7 +505,13 @@ mod tests {
         let paths: Vec<&str> = changes.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["app", "app/hello.txt", "app/jct", "app/sub", "app/sub/empty.bin"]
+            [
+                "app",
+                "app/hello.txt",
+                "app/jct",
+                "app/sub",
+                "app/sub/empty.bin"
+            ]
         );
         let by_path = |p: &str| changes.entries.iter().find(|e| e.path == p).unwrap();
         assert_eq!(by_path("app").meta.attributes, Some(d | attributes::HIDDEN));
@@ -501,7 +521,13 @@ mod tests {
         assert_eq!(hello.meta.extended_attributes["NOTE"], b"v");
         assert!(hello.meta.modification_time.is_some(), "from the file");
         assert!(
-            matches!(&hello.kind, EntryKind::File { source: FileSource::Range { len: 16, .. }, size: 16 }),
+            matches!(
+                &hello.kind,
+                EntryKind::File {
+                    source: FileSource::Range { len: 16, .. },
+                    size: 16
+                }
+            ),
             "{:?}",
             hello.kind
         );
@@ -578,7 +604,11 @@ mod tests {
                 Box::new(|files: &Path| {
                     let mut rp = backup::encode_reparse_point("x", false).unwrap();
                     rp[..4].copy_from_slice(&0x8000_0017u32.to_le_bytes());
-                    legacy(&files.join("tag"), 0, &[(backup::BACKUP_REPARSE_DATA, "", &rp)]);
+                    legacy(
+                        &files.join("tag"),
+                        0,
+                        &[(backup::BACKUP_REPARSE_DATA, "", &rp)],
+                    );
                 }),
                 "0x80000017",
             ),
@@ -586,7 +616,11 @@ mod tests {
                 "sparse",
                 Box::new(|files: &Path| {
                     let block = [0u8; 8];
-                    legacy(&files.join("sparse"), 0, &[(backup::BACKUP_SPARSE_BLOCK, "", &block)]);
+                    legacy(
+                        &files.join("sparse"),
+                        0,
+                        &[(backup::BACKUP_SPARSE_BLOCK, "", &block)],
+                    );
                 }),
                 "sparse",
             ),
@@ -600,7 +634,11 @@ mod tests {
             (
                 "truncated",
                 Box::new(|files: &Path| {
-                    legacy(&files.join("truncated"), 0, &[(backup::BACKUP_DATA, "", b"abc")]);
+                    legacy(
+                        &files.join("truncated"),
+                        0,
+                        &[(backup::BACKUP_DATA, "", b"abc")],
+                    );
                     let path = files.join("truncated");
                     let bytes = fs::read(&path).unwrap();
                     fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
@@ -618,8 +656,17 @@ mod tests {
         }
     }
 
-    /// What a layer entry must keep through import staging → export reading → writing.
-    type Kept = (String, LayerEntryKind, Option<u32>, Option<Vec<u8>>, BTreeMap<String, Vec<u8>>, Option<String>, Vec<u8>);
+    /// What a layer entry must keep through import staging → export reading → writing (the
+    /// data as length and sha256, so a failure stays readable).
+    type Kept = (
+        String,
+        LayerEntryKind,
+        Option<u32>,
+        Option<Vec<u8>>,
+        BTreeMap<String, Vec<u8>>,
+        Option<String>,
+        (usize, String),
+    );
 
     fn kept(tar: &[u8]) -> Vec<Kept> {
         let mut out = Vec::new();
@@ -639,7 +686,7 @@ mod tests {
                 entry.security_descriptor.clone(),
                 pax,
                 entry.link_target.clone(),
-                data,
+                (data.len(), hex::encode(sha2::Sha256::digest(&data))),
             ));
             Ok(())
         })
@@ -769,7 +816,11 @@ mod tests {
         assert_eq!(deletions, ["Windows/Temp/old.log", "app/gone"]);
         for e in &exported.entries {
             if let EntryKind::File { source, .. } = &e.kind {
-                assert!(matches!(source, FileSource::Range { .. }), "{}: {source:?}", e.path);
+                assert!(
+                    matches!(source, FileSource::Range { .. }),
+                    "{}: {source:?}",
+                    e.path
+                );
             }
         }
         let (tar, _) = write_layer(&exported, &options(), Vec::new()).unwrap();
@@ -785,9 +836,9 @@ mod tests {
         let kinds: Vec<&LayerEntryKind> = again.iter().map(|k| &k.1).collect();
         assert!(kinds.contains(&&LayerEntryKind::Junction));
         assert!(kinds.contains(&&LayerEntryKind::Symlink));
-        assert!(kinds
-            .iter()
-            .any(|k| matches!(k, LayerEntryKind::AltStream { stream, .. } if stream == "Zone.Identifier")));
+        assert!(kinds.iter().any(
+            |k| matches!(k, LayerEntryKind::AltStream { stream, .. } if stream == "Zone.Identifier")
+        ));
         assert!(kinds.contains(&&LayerEntryKind::HiveDelta(HiveName::System)));
         let xattrs = &again
             .iter()

@@ -158,7 +158,10 @@ impl Stager<'_> {
     fn entry(&mut self, entry: &LayerEntry, data: &mut dyn Read) -> Result<(), ImportError> {
         let name = entry.path.as_str();
         let rel = safe_relative(name).ok_or_else(|| {
-            self.entry_err(name, "absolute path or `..` component (refused: it would escape)")
+            self.entry_err(
+                name,
+                "absolute path or `..` component (refused: it would escape)",
+            )
         })?;
         let target = self.dest.join(&rel);
         let in_files = name.starts_with("Files/") || name.starts_with("UtilityVM/Files/");
@@ -241,10 +244,9 @@ impl Stager<'_> {
             LayerEntryKind::HardLink => {
                 let link = entry.link_target.as_deref().unwrap_or_default();
                 if !(link.starts_with("Files/") || link.starts_with("UtilityVM/Files/")) {
-                    return Err(self.entry_err(
-                        name,
-                        "invalid hard link in layer (target outside Files/)",
-                    ));
+                    return Err(
+                        self.entry_err(name, "invalid hard link in layer (target outside Files/)")
+                    );
                 }
                 if !self.base {
                     return Err(self.entry_err(
@@ -339,13 +341,19 @@ impl Stager<'_> {
         let mut out = BufWriter::new(fs::File::create(file).map_err(io_err)?);
         out.write_all(&attrs.to_le_bytes()).map_err(io_err)?;
         let mut writer = BackupWriter::new(out);
-        if let Some(sd) = entry.security_descriptor.as_deref().filter(|sd| !sd.is_empty()) {
+        if let Some(sd) = entry
+            .security_descriptor
+            .as_deref()
+            .filter(|sd| !sd.is_empty())
+        {
             writer
                 .stream(backup::BACKUP_SECURITY_DATA, sd)
                 .map_err(io_err)?;
         }
         if !eas.is_empty() {
-            writer.stream(backup::BACKUP_EA_DATA, &eas).map_err(io_err)?;
+            writer
+                .stream(backup::BACKUP_EA_DATA, &eas)
+                .map_err(io_err)?;
         }
         if let Some(reparse) = reparse {
             writer
