@@ -407,6 +407,8 @@ pub fn parse_tombstones(path: &Path, bytes: &[u8]) -> Result<Vec<String>, Export
 mod tests {
     use std::collections::BTreeMap;
 
+    use sha2::Digest as _;
+
     use super::*;
     use crate::layer::check::check_windows_layer;
     use crate::layer::reader::{read_layer, LayerEntryKind};
