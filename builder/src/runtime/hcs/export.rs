@@ -590,7 +590,8 @@ mod tests {
         assert!(err.to_string().contains("Bogus_Delta"), "{err}");
 
         // Each broken Files\ file is named with what is wrong.
-        let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+        type Make = Box<dyn Fn(&Path)>;
+        let cases: Vec<(&str, Make, &str)> = vec![
             (
                 "d",
                 Box::new(|files: &Path| fs::create_dir(files.join("d")).unwrap()),
