@@ -469,4 +469,172 @@ mod tests {
         let err = stage_tar(&tar[..], &dir.path().join("c"), false, "l").unwrap_err();
         assert!(err.to_string().contains("invalid tombstone"), "{err}");
     }
+
+    /// Every stream of a staged file: (attributes, [(id, name, body)]).
+    fn streams_of(path: &Path) -> (u32, Vec<(u32, String, Vec<u8>)>) {
+        let bytes = fs::read(path).unwrap();
+        let attrs = u32::from_le_bytes(bytes[..4].try_into().unwrap());
+        let mut reader = backup::BackupReader::new(io::Cursor::new(&bytes[4..])).unwrap();
+        let mut out = Vec::new();
+        while let Some(h) = reader.next_stream().unwrap() {
+            let body = reader.read_body(1 << 20).unwrap();
+            out.push((h.id, h.name, body));
+        }
+        (attrs, out)
+    }
+
+    #[test]
+    fn metadata_reparse_points_and_streams_are_staged_in_go_winio_order() {
+        use crate::layer::{
+            write_layer, AltStream, ChangeSet, Entry, EntryKind, FileMeta, FileSource,
+            LayerCompression, WriteOptions,
+        };
+        let sd = b"\x01\x00\x04\x80sd-bytes".to_vec();
+        let mut meta = FileMeta {
+            attributes: Some(attributes::ARCHIVE | attributes::HIDDEN),
+            security_descriptor: Some(sd.clone()),
+            ..FileMeta::default()
+        };
+        meta.extended_attributes
+            .insert("NOTE".into(), b"v".to_vec());
+        let changes = ChangeSet {
+            entries: vec![
+                Entry {
+                    path: "a.txt".into(),
+                    kind: EntryKind::File {
+                        source: FileSource::Bytes(b"abc".to_vec()),
+                        size: 3,
+                    },
+                    meta,
+                    streams: vec![AltStream {
+                        name: "s".into(),
+                        source: FileSource::Bytes(b"xy".to_vec()),
+                    }],
+                },
+                Entry {
+                    path: "j".into(),
+                    kind: EntryKind::Junction {
+                        target: r"C:\Users".into(),
+                    },
+                    meta: FileMeta::default(),
+                    streams: vec![],
+                },
+                Entry {
+                    path: "l".into(),
+                    kind: EntryKind::Symlink {
+                        target: r"..\x".into(),
+                        directory: false,
+                    },
+                    meta: FileMeta::default(),
+                    streams: vec![],
+                },
+            ],
+            ..ChangeSet::default()
+        };
+        let options = WriteOptions {
+            compression: LayerCompression::None,
+            ..WriteOptions::default()
+        };
+        let (tar, _) = write_layer(&changes, &options, Vec::new()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        stage_tar(&tar[..], dir.path(), false, "test").unwrap();
+
+        let (attrs, streams) = streams_of(&dir.path().join("Files/a.txt"));
+        assert_eq!(attrs, attributes::ARCHIVE | attributes::HIDDEN);
+        let ids: Vec<u32> = streams.iter().map(|s| s.0).collect();
+        assert_eq!(
+            ids,
+            [
+                backup::BACKUP_SECURITY_DATA,
+                backup::BACKUP_EA_DATA,
+                backup::BACKUP_DATA,
+                backup::BACKUP_ALTERNATE_DATA
+            ]
+        );
+        assert_eq!(streams[0].2, sd);
+        let eas = backup::decode_extended_attributes(&streams[1].2).unwrap();
+        assert_eq!(
+            (eas[0].name.as_str(), eas[0].value.as_slice()),
+            ("NOTE", &b"v"[..])
+        );
+        assert_eq!(streams[2].2, b"abc");
+        assert_eq!(
+            (streams[3].1.as_str(), streams[3].2.as_slice()),
+            (":s:$DATA", &b"xy"[..])
+        );
+        assert!(
+            !dir.path().join("Files/a.txt:s").exists(),
+            "no separate ADS file"
+        );
+
+        // A junction: an empty directory and its metadata with the reparse buffer.
+        assert!(dir.path().join("Files/j").is_dir());
+        let (attrs, streams) = streams_of(&dir.path().join("Files/j.$wcidirs$"));
+        assert_eq!(attrs, attributes::DIRECTORY | attributes::REPARSE_POINT);
+        let reparse = streams
+            .iter()
+            .find(|s| s.0 == backup::BACKUP_REPARSE_DATA)
+            .unwrap();
+        let point = backup::decode_reparse_point(&reparse.2).unwrap();
+        assert!(point.mount_point);
+        assert_eq!(point.target, r"C:\Users");
+        assert!(!streams.iter().any(|s| s.0 == backup::BACKUP_DATA));
+        // A file symlink: a file with reparse data and no data stream.
+        let (attrs, streams) = streams_of(&dir.path().join("Files/l"));
+        assert_eq!(attrs, attributes::REPARSE_POINT);
+        let ids: Vec<u32> = streams.iter().map(|s| s.0).collect();
+        assert_eq!(
+            ids,
+            [backup::BACKUP_SECURITY_DATA, backup::BACKUP_REPARSE_DATA]
+        );
+        let point = backup::decode_reparse_point(&streams[1].2).unwrap();
+        assert_eq!((point.target.as_str(), point.relative), (r"..\x", true));
+        // The roots get their metadata file too, as hcsshim writes them.
+        assert!(dir.path().join("Files.$wcidirs$").is_file());
+        assert!(dir.path().join("Hives.$wcidirs$").is_file());
+    }
+
+    #[test]
+    fn unsupported_entries_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        // An alternate stream that does not follow its file.
+        let tar = tar_of(&[
+            ("Files", None),
+            ("Files/a", Some(b"1")),
+            ("Files/b", Some(b"2")),
+            ("Files/a:s", Some(b"3")),
+        ]);
+        let err = stage_tar(&tar[..], &dir.path().join("a"), false, "l").unwrap_err();
+        assert!(
+            err.to_string().contains("Files/a:s") && err.to_string().contains("directly follow"),
+            "{err}"
+        );
+        // Hard links in a non-base layer (hcsshim makes them only after ImportLayer).
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(tar::EntryType::Link);
+        header.set_size(0);
+        builder
+            .append_link(&mut header, "Files/b", "Files/a")
+            .unwrap();
+        let tar = builder.into_inner().unwrap();
+        let err = stage_tar(&tar[..], &dir.path().join("b"), false, "l").unwrap_err();
+        assert!(
+            err.to_string().contains("hard links in non-base layers"),
+            "{err}"
+        );
+        // A security descriptor that is not base64.
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_pax_extensions([("MSWINDOWS.rawsd", &b"%%%"[..])])
+            .unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(0);
+        builder
+            .append_data(&mut header, "Files/x", &[][..])
+            .unwrap();
+        let tar = builder.into_inner().unwrap();
+        let err = stage_tar(&tar[..], &dir.path().join("c"), false, "l").unwrap_err();
+        assert!(err.to_string().contains("MSWINDOWS.rawsd"), "{err}");
+    }
 }
