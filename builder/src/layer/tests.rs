@@ -2,7 +2,7 @@
 //! the hcsshim rules over what the writer emits, determinism, and hostile tars against unpack.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 
 use super::check::check_windows_layer;
 use super::tarfmt::{self, HeaderSpec, TypeFlag};
