@@ -129,22 +129,24 @@ fn walk_files(dir: &Path, prefix: &str, entries: &mut Vec<Entry>) -> Result<(), 
             format!("{prefix}/{name}")
         };
         let fs_meta = fs::symlink_metadata(&path).map_err(io(&path))?;
-        let entry = if fs_meta.is_dir() {
-            let meta_path = dir.join(format!("{name}{DIR_METADATA_SUFFIX}"));
+        let meta_path = dir.join(format!("{name}{DIR_METADATA_SUFFIX}"));
+        // A directory, or a directory reparse point if Windows left one on disk (its
+        // metadata file says which; the host's link is never followed).
+        let directory = fs_meta.is_dir() || (!fs_meta.is_file() && meta_path.is_file());
+        let entry = if directory {
             let parsed = read_backup_file(&meta_path, true)?;
             let is_reparse = parsed.reparse.is_some();
             let entry = parsed.into_entry(rel.clone(), true)?;
-            if is_reparse {
-                if fs::read_dir(&path).map_err(io(&path))?.next().is_some() {
-                    return Err(unexpected(
-                        &path,
-                        "a directory symlink or junction with entries under it",
-                    ));
-                }
-            } else {
+            if !is_reparse {
                 entries.push(entry);
                 walk_files(&path, &rel, entries)?;
                 continue;
+            }
+            if fs_meta.is_dir() && fs::read_dir(&path).map_err(io(&path))?.next().is_some() {
+                return Err(unexpected(
+                    &path,
+                    "a directory symlink or junction with entries under it",
+                ));
             }
             entry
         } else if fs_meta.is_file() {
@@ -152,8 +154,8 @@ fn walk_files(dir: &Path, prefix: &str, entries: &mut Vec<Entry>) -> Result<(), 
         } else {
             return Err(unexpected(
                 &path,
-                "a link or reparse point of the host in an export folder (the legacy format \
-                 stores them inside backup streams)",
+                "a link or reparse point of the host without a <name>.$wcidirs$ metadata file \
+                 (the legacy format stores links inside backup streams)",
             ));
         };
         entries.push(entry);
@@ -657,6 +659,34 @@ mod tests {
             let err = read_export_folder(dir.path()).unwrap_err().to_string();
             assert!(err.contains(name) && err.contains(want), "{name}: {err}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_reparse_point_left_on_disk_is_read_from_its_metadata_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = dir.path().join("Files");
+        fs::create_dir_all(dir.path().join("elsewhere/secret")).unwrap();
+        fs::create_dir_all(&files).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), files.join("j")).unwrap();
+        let junction = backup::encode_reparse_point(r"C:\ProgramData", true).unwrap();
+        legacy(
+            &files.join("j.$wcidirs$"),
+            attributes::DIRECTORY | attributes::REPARSE_POINT,
+            &[(backup::BACKUP_REPARSE_DATA, "", &junction)],
+        );
+        let changes = read_export_folder(dir.path()).unwrap();
+        assert_eq!(changes.entries.len(), 1, "{:?}", changes.entries);
+        assert_eq!(
+            changes.entries[0].kind,
+            EntryKind::Junction {
+                target: r"C:\ProgramData".into()
+            }
+        );
+        // Without its metadata file, a host link is refused.
+        fs::remove_file(files.join("j.$wcidirs$")).unwrap();
+        let err = read_export_folder(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("reparse point of the host"), "{err}");
     }
 
     /// What a layer entry must keep through import staging → export reading → writing (the

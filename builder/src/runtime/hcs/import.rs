@@ -26,12 +26,13 @@
 use std::fs;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 
 use super::backup::{self, BackupWriter, ExtendedAttribute};
 use crate::layer::reader::{read_layer, LayerEntry, LayerEntryKind};
-use crate::layer::{attributes, LayerError};
+use crate::layer::{attributes, LayerError, Timestamp};
 
 /// The PAX record prefix of an extended attribute (go-winio backuptar `hdrEaPrefix`).
 const EA_PREFIX: &str = "MSWINDOWS.xattr.";
@@ -117,6 +118,9 @@ struct OpenBackup {
     entry: String,
     file: PathBuf,
     writer: BackupWriter<BufWriter<fs::File>>,
+    /// The entry's times, set when the file is complete (hcsshim sets them on the staged file,
+    /// and on `<dir>.$wcidirs$` for a directory).
+    times: fs::FileTimes,
 }
 
 struct Stager<'a> {
@@ -147,9 +151,12 @@ impl Stager<'_> {
 
     fn close_open(&mut self) -> Result<(), ImportError> {
         if let Some(open) = self.open.take() {
-            open.writer
+            let file = open
+                .writer
                 .into_inner()
-                .flush()
+                .into_inner()
+                .map_err(|e| self.io_err(&open.file, e.into_error()))?;
+            file.set_times(open.times)
                 .map_err(|e| self.io_err(&open.file, e))?;
         }
         Ok(())
@@ -364,9 +371,37 @@ impl Stager<'_> {
             entry: name.to_string(),
             file: file.to_path_buf(),
             writer,
+            times: file_times(entry),
         });
         Ok(())
     }
+}
+
+/// The times go-winio's `FileInfoFromHeader` gives an entry: last write = mtime, last access =
+/// atime (else mtime), creation = `LIBARCHIVE.creationtime` (else mtime; set on Windows only).
+fn file_times(entry: &LayerEntry) -> fs::FileTimes {
+    let mut times = fs::FileTimes::new();
+    if let Some(mtime) = system_time(entry.mtime) {
+        times = times.set_modified(mtime);
+    }
+    if let Some(atime) = system_time(entry.atime.unwrap_or(entry.mtime)) {
+        times = times.set_accessed(atime);
+    }
+    #[cfg(windows)]
+    if let Some(created) = system_time(entry.creation_time.unwrap_or(entry.mtime)) {
+        use std::os::windows::fs::FileTimesExt as _;
+        times = times.set_created(created);
+    }
+    times
+}
+
+fn system_time(t: Timestamp) -> Option<SystemTime> {
+    let whole = if t.secs >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(t.secs.unsigned_abs()))
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(t.secs.unsigned_abs()))
+    }?;
+    whole.checked_add(Duration::from_nanos(u64::from(t.nanos)))
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -490,9 +525,14 @@ mod tests {
             LayerCompression, WriteOptions,
         };
         let sd = b"\x01\x00\x04\x80sd-bytes".to_vec();
+        let mtime = Timestamp {
+            secs: 1_600_000_000,
+            nanos: 123_456_789,
+        };
         let mut meta = FileMeta {
             attributes: Some(attributes::ARCHIVE | attributes::HIDDEN),
             security_descriptor: Some(sd.clone()),
+            modification_time: Some(mtime),
             ..FileMeta::default()
         };
         meta.extended_attributes
