@@ -15,10 +15,11 @@
 //!   the data, then the alternate data streams (the `<file>:<stream>` entries that follow
 //!   their file). Each directory (also `Files` and `Hives`) gets a `<dir>.$wcidirs$` file in
 //!   that format, a directory symlink or junction too (plus its empty directory, as hcsshim
-//!   leaves it); `Hives\…` are plain files; deleted paths (`.wh.` entries) go to
+//!   leaves it); staged files get the entry's modification and access times (creation time
+//!   too on Windows); `Hives\…` are plain files; deleted paths (`.wh.` entries) go to
 //!   `tombstones.txt`.
 //!
-//! Not carried: the SDDL-only `MSWINDOWS.sd` record of very old layers (converting SDDL needs
+//! Not carried: EA flags (a tar has no place for them), the SDDL-only `MSWINDOWS.sd` record of very old layers (converting SDDL needs
 //! Windows; such entries inherit the folder's ACL), and hard links of non-base layers, which
 //! are refused: hcsshim creates those only after `ImportLayer` (`AddLink` → `PendingLinks`),
 //! not in the staging folder.
