@@ -82,6 +82,13 @@ pub enum FileSource {
     Path(PathBuf),
     /// Bytes held in memory (small generated files, heredocs).
     Bytes(Vec<u8>),
+    /// `len` bytes at `offset` inside a host file, read when the layer is written (a file's data
+    /// inside a Win32 backup stream of an HCS export folder).
+    Range {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
 }
 
 /// An alternate data stream, written as a `file:stream` entry right after its file.

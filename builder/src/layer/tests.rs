@@ -655,3 +655,50 @@ fn huge_extension_header_is_refused_without_allocating_it() {
         "{err}"
     );
 }
+
+#[test]
+fn a_range_of_a_host_file_is_streamed_and_a_short_one_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("backup-stream");
+    std::fs::write(&host, b"HEADERpayload-bytesTRAILER").unwrap();
+    let range = |offset: u64, len: u64| ChangeSet {
+        entries: vec![entry(
+            "f",
+            EntryKind::File {
+                source: FileSource::Range {
+                    path: host.clone(),
+                    offset,
+                    len,
+                },
+                size: len,
+            },
+        )],
+        ..ChangeSet::default()
+    };
+    let options = WriteOptions {
+        compression: LayerCompression::None,
+        ..WriteOptions::default()
+    };
+    let (tar, _) = write_layer(&range(6, 13), &options, Vec::new()).unwrap();
+    let mut body = Vec::new();
+    read_layer(&tar[..], |e, data| {
+        if e.path == "Files/f" {
+            data.read_to_end(&mut body).unwrap();
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(body, b"payload-bytes");
+    let err = write_layer(&range(20, 10), &options, Vec::new()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LayerError::SizeChanged {
+                expected: 10,
+                actual: 6,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

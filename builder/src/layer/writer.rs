@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use base64::Engine as _;
 use oci_spec::image::Digest;
@@ -554,6 +554,33 @@ impl<W: Write> TarOut<'_, W> {
         self.body(source, size, path)
     }
 
+    /// Copies up to `size` bytes of `from` into the tar; returns how many there were. Reads
+    /// exactly `size` bytes (no extra read for EOF: one syscall less per file); a source that
+    /// shrank since the ChangeSet was made comes back short, which the caller reports.
+    fn copy_exactly(
+        &mut self,
+        mut from: impl Read,
+        size: u64,
+        host: &std::path::Path,
+        path: &str,
+    ) -> Result<u64, LayerError> {
+        let mut copied = 0u64;
+        while copied < size {
+            let want = (size - copied).min(self.buffer.len() as u64) as usize;
+            let n = from
+                .read(&mut self.buffer[..want])
+                .map_err(|e| LayerError::io(format!("{} (for {path})", host.display()), e))?;
+            if n == 0 {
+                break;
+            }
+            copied += n as u64;
+            self.out
+                .write_all(&self.buffer[..n])
+                .map_err(|e| LayerError::io(format!("writing {path}"), e))?;
+        }
+        Ok(copied)
+    }
+
     /// Streams exactly `size` bytes of `source`, then the padding.
     fn body(&mut self, source: &FileSource, size: u64, path: &str) -> Result<(), LayerError> {
         let io_err = |e| LayerError::io(format!("writing {path}"), e);
@@ -565,23 +592,22 @@ impl<W: Write> TarOut<'_, W> {
                 bytes.len() as u64
             }
             FileSource::Path(host) => {
+                let file = File::open(host)
+                    .map_err(|e| LayerError::io(format!("{} (for {path})", host.display()), e))?;
+                self.copy_exactly(file, size, host, path)?
+            }
+            FileSource::Range {
+                path: host,
+                offset,
+                len,
+            } => {
                 let mut file = File::open(host)
                     .map_err(|e| LayerError::io(format!("{} (for {path})", host.display()), e))?;
-                // Reads exactly `size` bytes (no extra read for EOF: one syscall less per file);
-                // a file that shrank since the ChangeSet was made is an error.
-                let mut copied = 0u64;
-                while copied < size {
-                    let want = (size - copied).min(self.buffer.len() as u64) as usize;
-                    let n = file.read(&mut self.buffer[..want]).map_err(|e| {
-                        LayerError::io(format!("{} (for {path})", host.display()), e)
-                    })?;
-                    if n == 0 {
-                        break;
-                    }
-                    copied += n as u64;
-                    self.out.write_all(&self.buffer[..n]).map_err(io_err)?;
-                }
-                copied
+                file.seek(SeekFrom::Start(*offset)).map_err(|e| {
+                    LayerError::io(format!("{} at {offset} (for {path})", host.display()), e)
+                })?;
+                // Never read past the range, even if the entry's size says more.
+                self.copy_exactly(file.take(*len), size, host, path)?
             }
         };
         if copied != size {
@@ -611,5 +637,6 @@ fn source_size(source: &FileSource, path: &str) -> Result<u64, LayerError> {
         FileSource::Path(host) => std::fs::metadata(host)
             .map(|m| m.len())
             .map_err(|e| LayerError::io(format!("{} (for {path})", host.display()), e)),
+        FileSource::Range { len, .. } => Ok(*len),
     }
 }

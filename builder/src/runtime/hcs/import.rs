@@ -2,23 +2,41 @@
 //!
 //! - A **base** layer (no parents) is written straight into its layer folder (`Files/…`,
 //!   `UtilityVM/Files/…`), parents before children; then `ProcessBaseImage` (and
-//!   `ProcessUtilityImage` when `UtilityVM/Files` is present) make it a layer.
-//! - A **non-base** layer is staged for `ImportLayer`: each `Files\…` file becomes a 4-byte
-//!   little-endian `FileAttributes` prefix followed by a Win32 backup stream (one
-//!   `BACKUP_DATA` stream), each directory also gets a `<dir>.$wcidirs$` file in that format,
-//!   `Hives\…` are plain files, and deleted paths (`.wh.` entries) go to `tombstones.txt`.
+//!   `ProcessUtilityImage` when `UtilityVM/Files` is present) make it a layer. Its files are
+//!   plain files, so what the tar says beyond names and bytes is lost there: security
+//!   descriptors (the files inherit the layer folder's ACL — restoring them needs
+//!   `BackupWrite` or `SetFileSecurity`), extended attributes, attributes and times;
+//!   symlinks and junctions are refused.
+//! - A **non-base** layer is staged for `ImportLayer` in hcsshim's legacy format
+//!   (internal/wclayer/legacy.go `legacyLayerWriter`): each `Files\…` file becomes a 4-byte
+//!   little-endian `FileAttributes` prefix followed by a Win32 backup stream ([`super::backup`])
+//!   written in go-winio's order — the security descriptor (`MSWINDOWS.rawsd`), the EAs
+//!   (`MSWINDOWS.xattr.*`), reparse data for symlinks and junctions (`MSWINDOWS.mountpoint=1`),
+//!   the data, then the alternate data streams (the `<file>:<stream>` entries that follow
+//!   their file). Each directory (also `Files` and `Hives`) gets a `<dir>.$wcidirs$` file in
+//!   that format, a directory symlink or junction too (plus its empty directory, as hcsshim
+//!   leaves it); staged files get the entry's modification and access times (creation time
+//!   too on Windows); `Hives\…` are plain files; deleted paths (`.wh.` entries) go to
+//!   `tombstones.txt`.
 //!
-//! Security descriptors and extended attributes from the tar's PAX records are not carried
-//! into the backup streams yet: files get the layer folder's inherited ACL.
+//! Not carried: EA flags (a tar has no place for them), the SDDL-only `MSWINDOWS.sd` record of very old layers (converting SDDL needs
+//! Windows; such entries inherit the folder's ACL), and hard links of non-base layers, which
+//! are refused: hcsshim creates those only after `ImportLayer` (`AddLink` → `PendingLinks`),
+//! not in the staging folder.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
-use crate::layer::attributes;
+use base64::Engine as _;
 
-/// `BACKUP_DATA` in a `WIN32_STREAM_ID`.
-const BACKUP_DATA: u32 = 1;
+use super::backup::{self, BackupWriter, ExtendedAttribute};
+use crate::layer::reader::{read_layer, LayerEntry, LayerEntryKind};
+use crate::layer::{attributes, LayerError, Timestamp};
+
+/// The PAX record prefix of an extended attribute (go-winio backuptar `hdrEaPrefix`).
+const EA_PREFIX: &str = "MSWINDOWS.xattr.";
 
 /// Why a layer tar could not be staged.
 #[derive(Debug, thiserror::Error)]
@@ -47,168 +65,350 @@ pub struct Staged {
 /// Stages `blob` (compressed or not) into `dest`; `base` selects the base-layer layout.
 pub fn stage_layer(blob: &Path, dest: &Path, base: bool) -> Result<Staged, ImportError> {
     let layer = blob.display().to_string();
-    let io_err = |what: String| {
-        let layer = layer.clone();
-        move |source| ImportError::Io {
-            layer,
-            what,
-            source,
-        }
-    };
-    let file = fs::File::open(blob).map_err(io_err("open".into()))?;
-    let reader = crate::layer::reader::decompressed(file).map_err(|e| ImportError::Entry {
+    let file = fs::File::open(blob).map_err(|source| ImportError::Io {
         layer: layer.clone(),
-        entry: String::new(),
-        reason: e.to_string(),
+        what: "open".into(),
+        source,
     })?;
-    stage_tar(reader, dest, base, &layer)
+    stage_tar(file, dest, base, &layer)
 }
 
-/// Stages an uncompressed layer tar stream.
+/// Stages a layer tar stream (compressed or not: silo's layer reader sniffs it).
 pub fn stage_tar<R: Read>(
     tar_stream: R,
     dest: &Path,
     base: bool,
     layer: &str,
 ) -> Result<Staged, ImportError> {
-    let entry_err = |entry: &str, reason: &str| ImportError::Entry {
-        layer: layer.into(),
-        entry: entry.into(),
-        reason: reason.into(),
+    let mut stager = Stager {
+        dest,
+        base,
+        layer,
+        staged: Staged::default(),
+        tombstones: String::from("\u{feff}Version 1.0\r\n"),
+        open: None,
     };
-    let io_err = |what: &Path, source| ImportError::Io {
+    fs::create_dir_all(dest).map_err(|e| stager.io_err(dest, e))?;
+    // The reader's visitor can only fail with a LayerError: the real error waits here.
+    let mut failure = None;
+    let read = read_layer(tar_stream, |entry, data| {
+        stager.entry(entry, data).map_err(|e| {
+            failure = Some(e);
+            LayerError::Refused(Vec::new())
+        })
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    read.map_err(|e| ImportError::Entry {
         layer: layer.into(),
-        what: what.display().to_string(),
-        source,
-    };
-    fs::create_dir_all(dest).map_err(|e| io_err(dest, e))?;
-    let mut staged = Staged::default();
-    let mut tombstones = String::from("\u{feff}Version 1.0\r\n");
-    let mut archive = tar::Archive::new(tar_stream);
-    let entries = archive.entries().map_err(|e| io_err(dest, e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| io_err(dest, e))?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let name = raw.trim_end_matches('/').to_string();
-        let rel = safe_relative(&name).ok_or_else(|| {
-            entry_err(
-                &name,
+        entry: String::new(),
+        reason: e.to_string(),
+    })?;
+    stager.close_open()?;
+    if !base {
+        let path = dest.join("tombstones.txt");
+        fs::write(&path, stager.tombstones.as_bytes()).map_err(|e| stager.io_err(&path, e))?;
+    }
+    Ok(stager.staged)
+}
+
+/// The backup file being written, kept open for the alternate streams that follow its entry.
+struct OpenBackup {
+    /// The tar path of its entry (`Files/a/b`).
+    entry: String,
+    file: PathBuf,
+    writer: BackupWriter<BufWriter<fs::File>>,
+    /// The entry's times, set when the file is complete (hcsshim sets them on the staged file,
+    /// and on `<dir>.$wcidirs$` for a directory).
+    times: fs::FileTimes,
+}
+
+struct Stager<'a> {
+    dest: &'a Path,
+    base: bool,
+    layer: &'a str,
+    staged: Staged,
+    tombstones: String,
+    open: Option<OpenBackup>,
+}
+
+impl Stager<'_> {
+    fn entry_err(&self, entry: &str, reason: impl Into<String>) -> ImportError {
+        ImportError::Entry {
+            layer: self.layer.into(),
+            entry: entry.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn io_err(&self, what: &Path, source: io::Error) -> ImportError {
+        ImportError::Io {
+            layer: self.layer.into(),
+            what: what.display().to_string(),
+            source,
+        }
+    }
+
+    fn close_open(&mut self) -> Result<(), ImportError> {
+        if let Some(open) = self.open.take() {
+            let file = open
+                .writer
+                .into_inner()
+                .into_inner()
+                .map_err(|e| self.io_err(&open.file, e.into_error()))?;
+            file.set_times(open.times)
+                .map_err(|e| self.io_err(&open.file, e))?;
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, entry: &LayerEntry, data: &mut dyn Read) -> Result<(), ImportError> {
+        let name = entry.path.as_str();
+        let rel = safe_relative(name).ok_or_else(|| {
+            self.entry_err(
+                name,
                 "absolute path or `..` component (refused: it would escape)",
             )
         })?;
+        let target = self.dest.join(&rel);
         let in_files = name.starts_with("Files/") || name.starts_with("UtilityVM/Files/");
         if name.starts_with("UtilityVM/Files") {
-            staged.has_utility_vm = true;
+            self.staged.has_utility_vm = true;
         }
-        let file_name = rel.file_name().map(|n| n.to_string_lossy().into_owned());
-        if let Some(deleted) = file_name.as_deref().and_then(|n| n.strip_prefix(".wh.")) {
-            if base {
-                return Err(entry_err(&name, "a base layer cannot have tombstones"));
+        let as_backup = !self.base && in_files;
+        if let LayerEntryKind::AltStream { file, stream } = &entry.kind {
+            if as_backup {
+                let Some(open) = self.open.as_mut().filter(|o| o.entry == *file) else {
+                    return Err(self.entry_err(
+                        name,
+                        "an alternate data stream must directly follow its file or directory",
+                    ));
+                };
+                let result = open.writer.alternate_stream(stream, entry.size, data);
+                let path = open.file.clone();
+                return result.map_err(|e| self.io_err(&path, e));
             }
-            if !name.starts_with("Files/") {
-                return Err(entry_err(&name, "invalid tombstone (only under Files/)"));
-            }
-            let parent = name["Files/".len()..]
-                .rsplit_once('/')
-                .map(|(dir, _)| format!("\\{}", dir.replace('/', "\\")))
-                .unwrap_or_default();
-            tombstones.push_str(&format!("{parent}\\{deleted}\r\n"));
-            staged.tombstones += 1;
-            continue;
+            // A base layer's plain file `x:stream` is that stream of `x` on NTFS.
+            return self.plain_file(&target, data);
         }
-        let target = dest.join(&rel);
-        let kind = entry.header().entry_type();
-        let attrs = pax_attributes(&mut entry);
-        let staged_as_backup = !base && in_files;
-        if kind.is_dir() {
-            fs::create_dir_all(&target).map_err(|e| io_err(&target, e))?;
-            if staged_as_backup {
-                let meta = with_suffix(&target, ".$wcidirs$");
-                let attrs = attrs.unwrap_or(attributes::DIRECTORY);
-                write_backup_file(&meta, attrs, &mut io::empty(), 0)
-                    .map_err(|e| io_err(&meta, e))?;
+        self.close_open()?;
+        match &entry.kind {
+            LayerEntryKind::Whiteout { .. } | LayerEntryKind::OpaqueWhiteout { .. } => {
+                self.tombstone(name)
             }
-        } else if kind.is_file() {
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+            LayerEntryKind::Directory => {
+                fs::create_dir_all(&target).map_err(|e| self.io_err(&target, e))?;
+                if as_backup || (!self.base && (name == "Files" || name == "Hives")) {
+                    let attrs = entry.attributes.unwrap_or(0) | attributes::DIRECTORY;
+                    let meta = with_suffix(&target, ".$wcidirs$");
+                    self.begin_backup(entry, &meta, attrs, None)?;
+                }
+                Ok(())
             }
-            let size = entry.header().size().map_err(|e| io_err(&target, e))?;
-            if staged_as_backup {
-                let attrs = attrs.unwrap_or(attributes::ARCHIVE);
-                write_backup_file(&target, attrs, &mut entry, size)
-                    .map_err(|e| io_err(&target, e))?;
-            } else {
-                let mut out = fs::File::create(&target).map_err(|e| io_err(&target, e))?;
-                io::copy(&mut entry, &mut out).map_err(|e| io_err(&target, e))?;
+            LayerEntryKind::File | LayerEntryKind::HiveDelta(_) => {
+                self.create_parent(&target)?;
+                if !as_backup {
+                    return self.plain_file(&target, data);
+                }
+                let attrs = entry.attributes.unwrap_or(attributes::ARCHIVE);
+                self.begin_backup(entry, &target, attrs, None)?;
+                let open = self.open.as_mut().expect("just opened");
+                let result = open
+                    .writer
+                    .stream_from(backup::BACKUP_DATA, "", entry.size, data);
+                result.map_err(|e| self.io_err(&target, e))
             }
-        } else if kind.is_hard_link() {
-            let link = entry
-                .link_name()
-                .ok()
-                .flatten()
-                .map(|l| l.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if !(link.starts_with("Files/") || link.starts_with("UtilityVM/Files/")) {
-                return Err(entry_err(
-                    &name,
-                    "invalid hard link in layer (target outside Files/)",
-                ));
+            LayerEntryKind::Symlink | LayerEntryKind::Junction => {
+                if !as_backup {
+                    return Err(self.entry_err(
+                        name,
+                        "symbolic links and junctions are only imported in non-base layers \
+                         under Files/ (a base layer is written as plain files)",
+                    ));
+                }
+                let junction = entry.kind == LayerEntryKind::Junction;
+                let link = entry.link_target.as_deref().unwrap_or_default();
+                if link.is_empty() {
+                    return Err(self.entry_err(name, "a symlink without a target"));
+                }
+                // go-winio applies FromSlash to the link name.
+                let reparse = backup::encode_reparse_point(&link.replace('/', "\\"), junction)
+                    .map_err(|e| self.entry_err(name, e.to_string()))?;
+                let mut attrs = entry.attributes.unwrap_or(0) | attributes::REPARSE_POINT;
+                if junction {
+                    attrs |= attributes::DIRECTORY;
+                }
+                if attrs & attributes::DIRECTORY != 0 {
+                    // hcsshim leaves an empty directory next to the reparse metadata.
+                    fs::create_dir_all(&target).map_err(|e| self.io_err(&target, e))?;
+                    let meta = with_suffix(&target, ".$wcidirs$");
+                    self.begin_backup(entry, &meta, attrs, Some(reparse))
+                } else {
+                    self.create_parent(&target)?;
+                    self.begin_backup(entry, &target, attrs, Some(reparse))
+                }
             }
-            let source = safe_relative(&link)
-                .map(|l| dest.join(l))
-                .ok_or_else(|| entry_err(&name, "hard-link target escapes the layer"))?;
-            fs::hard_link(&source, &target).map_err(|e| io_err(&target, e))?;
-        } else {
-            return Err(entry_err(
-                &name,
-                "symbolic links and other special entries are not imported by silo's HCS \
-                 runtime yet",
-            ));
+            LayerEntryKind::HardLink => {
+                let link = entry.link_target.as_deref().unwrap_or_default();
+                if !(link.starts_with("Files/") || link.starts_with("UtilityVM/Files/")) {
+                    return Err(
+                        self.entry_err(name, "invalid hard link in layer (target outside Files/)")
+                    );
+                }
+                if !self.base {
+                    return Err(self.entry_err(
+                        name,
+                        format!(
+                            "hard link to {link}: hard links in non-base layers are not imported \
+                             by silo's HCS runtime yet (hcsshim creates them in the layer folder \
+                             after ImportLayer, not in the staging folder)"
+                        ),
+                    ));
+                }
+                let source = safe_relative(link)
+                    .map(|l| self.dest.join(l))
+                    .ok_or_else(|| self.entry_err(name, "hard-link target escapes the layer"))?;
+                fs::hard_link(&source, &target).map_err(|e| self.io_err(&target, e))
+            }
+            LayerEntryKind::AltStream { .. } => unreachable!("handled above"),
+            LayerEntryKind::Other(flag) => Err(self.entry_err(
+                name,
+                format!(
+                    "tar entry type {:?} (devices, FIFOs, …) cannot be imported",
+                    char::from(*flag)
+                ),
+            )),
         }
     }
-    if !base {
-        let path = dest.join("tombstones.txt");
-        fs::write(&path, tombstones.as_bytes()).map_err(|e| io_err(&path, e))?;
+
+    fn create_parent(&self, target: &Path) -> Result<(), ImportError> {
+        match target.parent() {
+            Some(parent) => fs::create_dir_all(parent).map_err(|e| self.io_err(parent, e)),
+            None => Ok(()),
+        }
     }
-    Ok(staged)
+
+    fn plain_file(&self, target: &Path, data: &mut dyn Read) -> Result<(), ImportError> {
+        self.create_parent(target)?;
+        let mut out = fs::File::create(target).map_err(|e| self.io_err(target, e))?;
+        io::copy(data, &mut out).map_err(|e| self.io_err(target, e))?;
+        Ok(())
+    }
+
+    /// `.wh.<name>` → a `\dir\name` line of `tombstones.txt` (`.wh..wh..opq` becomes a
+    /// tombstone for `.wh..opq`, as in hcsshim, which has no opaque directories).
+    fn tombstone(&mut self, name: &str) -> Result<(), ImportError> {
+        if self.base {
+            return Err(self.entry_err(name, "a base layer cannot have tombstones"));
+        }
+        let Some(inside) = name.strip_prefix("Files/") else {
+            return Err(self.entry_err(name, "invalid tombstone (only under Files/)"));
+        };
+        let (parent, file) = match inside.rsplit_once('/') {
+            Some((dir, file)) => (format!("\\{}", dir.replace('/', "\\")), file),
+            None => (String::new(), inside),
+        };
+        let deleted = file.strip_prefix(".wh.").unwrap_or(file);
+        self.tombstones
+            .push_str(&format!("{parent}\\{deleted}\r\n"));
+        self.staged.tombstones += 1;
+        Ok(())
+    }
+
+    /// Creates `file` in the legacy format: attributes, then the metadata streams of `entry`
+    /// (security descriptor, EAs, `reparse`); it stays open for data and alternate streams.
+    fn begin_backup(
+        &mut self,
+        entry: &LayerEntry,
+        file: &Path,
+        attrs: u32,
+        reparse: Option<Vec<u8>>,
+    ) -> Result<(), ImportError> {
+        let name = entry.path.as_str();
+        if entry.security_descriptor.is_none() && entry.pax.contains_key("MSWINDOWS.rawsd") {
+            return Err(self.entry_err(name, "MSWINDOWS.rawsd is not valid base64"));
+        }
+        let mut eas = Vec::new();
+        for (key, value) in &entry.pax {
+            let Some(ea) = key.strip_prefix(EA_PREFIX) else {
+                continue;
+            };
+            let value = base64::engine::general_purpose::STANDARD
+                .decode(value.trim_ascii())
+                .map_err(|_| self.entry_err(name, format!("{key} is not valid base64")))?;
+            eas.push(ExtendedAttribute {
+                name: ea.to_string(),
+                value,
+                flags: 0,
+            });
+        }
+        let eas = backup::encode_extended_attributes(&eas)
+            .map_err(|reason| self.entry_err(name, reason))?;
+        let io_err = |e| self.io_err(file, e);
+        let mut out = BufWriter::new(fs::File::create(file).map_err(io_err)?);
+        out.write_all(&attrs.to_le_bytes()).map_err(io_err)?;
+        let mut writer = BackupWriter::new(out);
+        if let Some(sd) = entry
+            .security_descriptor
+            .as_deref()
+            .filter(|sd| !sd.is_empty())
+        {
+            writer
+                .stream(backup::BACKUP_SECURITY_DATA, sd)
+                .map_err(io_err)?;
+        }
+        if !eas.is_empty() {
+            writer
+                .stream(backup::BACKUP_EA_DATA, &eas)
+                .map_err(io_err)?;
+        }
+        if let Some(reparse) = reparse {
+            writer
+                .stream(backup::BACKUP_REPARSE_DATA, &reparse)
+                .map_err(io_err)?;
+        }
+        self.open = Some(OpenBackup {
+            entry: name.to_string(),
+            file: file.to_path_buf(),
+            writer,
+            times: file_times(entry),
+        });
+        Ok(())
+    }
 }
 
-/// `MSWINDOWS.fileattr` from the entry's PAX records (decimal), if present.
-fn pax_attributes<R: Read>(entry: &mut tar::Entry<R>) -> Option<u32> {
-    let extensions = entry.pax_extensions().ok()??;
-    for ext in extensions.flatten() {
-        if ext.key().ok() == Some("MSWINDOWS.fileattr") {
-            return ext.value().ok()?.parse().ok();
-        }
+/// The times go-winio's `FileInfoFromHeader` gives an entry: last write = mtime, last access =
+/// atime (else mtime), creation = `LIBARCHIVE.creationtime` (else mtime; set on Windows only).
+fn file_times(entry: &LayerEntry) -> fs::FileTimes {
+    let mut times = fs::FileTimes::new();
+    if let Some(mtime) = system_time(entry.mtime) {
+        times = times.set_modified(mtime);
     }
-    None
+    if let Some(atime) = system_time(entry.atime.unwrap_or(entry.mtime)) {
+        times = times.set_accessed(atime);
+    }
+    #[cfg(windows)]
+    if let Some(created) = system_time(entry.creation_time.unwrap_or(entry.mtime)) {
+        use std::os::windows::fs::FileTimesExt as _;
+        times = times.set_created(created);
+    }
+    times
+}
+
+fn system_time(t: Timestamp) -> Option<SystemTime> {
+    let whole = if t.secs >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(t.secs.unsigned_abs()))
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(t.secs.unsigned_abs()))
+    }?;
+    whole.checked_add(Duration::from_nanos(u64::from(t.nanos)))
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
-}
-
-/// Writes the legacy import format: attributes, then one `WIN32_STREAM_ID` (`BACKUP_DATA`,
-/// no name) and the data — omitted for directories' metadata files (no data stream).
-fn write_backup_file(path: &Path, attrs: u32, data: &mut dyn Read, size: u64) -> io::Result<()> {
-    let mut out = io::BufWriter::new(fs::File::create(path)?);
-    out.write_all(&attrs.to_le_bytes())?;
-    if attrs & attributes::DIRECTORY == 0 {
-        out.write_all(&BACKUP_DATA.to_le_bytes())?; // dwStreamId
-        out.write_all(&0u32.to_le_bytes())?; // dwStreamAttributes
-        out.write_all(&size.to_le_bytes())?; // Size
-        out.write_all(&0u32.to_le_bytes())?; // dwStreamNameSize
-        let copied = io::copy(&mut data.take(size), &mut out)?;
-        if copied != size {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("the tar entry ended after {copied} of {size} bytes"),
-            ));
-        }
-    }
-    out.flush()
 }
 
 /// `name` as a relative path with only normal components, or `None`.
@@ -304,5 +504,178 @@ mod tests {
         let tar = tar_of(&[("Hives/.wh.System_Delta", Some(b""))]);
         let err = stage_tar(&tar[..], &dir.path().join("c"), false, "l").unwrap_err();
         assert!(err.to_string().contains("invalid tombstone"), "{err}");
+    }
+
+    /// Every stream of a staged file: (attributes, [(id, name, body)]).
+    fn streams_of(path: &Path) -> (u32, Vec<(u32, String, Vec<u8>)>) {
+        let bytes = fs::read(path).unwrap();
+        let attrs = u32::from_le_bytes(bytes[..4].try_into().unwrap());
+        let mut reader = backup::BackupReader::new(io::Cursor::new(&bytes[4..])).unwrap();
+        let mut out = Vec::new();
+        while let Some(h) = reader.next_stream().unwrap() {
+            let body = reader.read_body(1 << 20).unwrap();
+            out.push((h.id, h.name, body));
+        }
+        (attrs, out)
+    }
+
+    #[test]
+    fn metadata_reparse_points_and_streams_are_staged_in_go_winio_order() {
+        use crate::layer::{
+            write_layer, AltStream, ChangeSet, Entry, EntryKind, FileMeta, FileSource,
+            LayerCompression, WriteOptions,
+        };
+        let sd = b"\x01\x00\x04\x80sd-bytes".to_vec();
+        let mtime = Timestamp {
+            secs: 1_600_000_000,
+            nanos: 123_456_789,
+        };
+        let mut meta = FileMeta {
+            attributes: Some(attributes::ARCHIVE | attributes::HIDDEN),
+            security_descriptor: Some(sd.clone()),
+            modification_time: Some(mtime),
+            ..FileMeta::default()
+        };
+        meta.extended_attributes
+            .insert("NOTE".into(), b"v".to_vec());
+        let changes = ChangeSet {
+            entries: vec![
+                Entry {
+                    path: "a.txt".into(),
+                    kind: EntryKind::File {
+                        source: FileSource::Bytes(b"abc".to_vec()),
+                        size: 3,
+                    },
+                    meta,
+                    streams: vec![AltStream {
+                        name: "s".into(),
+                        source: FileSource::Bytes(b"xy".to_vec()),
+                    }],
+                },
+                Entry {
+                    path: "j".into(),
+                    kind: EntryKind::Junction {
+                        target: r"C:\Users".into(),
+                    },
+                    meta: FileMeta::default(),
+                    streams: vec![],
+                },
+                Entry {
+                    path: "l".into(),
+                    kind: EntryKind::Symlink {
+                        target: r"..\x".into(),
+                        directory: false,
+                    },
+                    meta: FileMeta::default(),
+                    streams: vec![],
+                },
+            ],
+            ..ChangeSet::default()
+        };
+        let options = WriteOptions {
+            compression: LayerCompression::None,
+            ..WriteOptions::default()
+        };
+        let (tar, _) = write_layer(&changes, &options, Vec::new()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        stage_tar(&tar[..], dir.path(), false, "test").unwrap();
+
+        let (attrs, streams) = streams_of(&dir.path().join("Files/a.txt"));
+        assert_eq!(attrs, attributes::ARCHIVE | attributes::HIDDEN);
+        let ids: Vec<u32> = streams.iter().map(|s| s.0).collect();
+        assert_eq!(
+            ids,
+            [
+                backup::BACKUP_SECURITY_DATA,
+                backup::BACKUP_EA_DATA,
+                backup::BACKUP_DATA,
+                backup::BACKUP_ALTERNATE_DATA
+            ]
+        );
+        assert_eq!(streams[0].2, sd);
+        let eas = backup::decode_extended_attributes(&streams[1].2).unwrap();
+        assert_eq!(
+            (eas[0].name.as_str(), eas[0].value.as_slice()),
+            ("NOTE", &b"v"[..])
+        );
+        assert_eq!(streams[2].2, b"abc");
+        assert_eq!(
+            (streams[3].1.as_str(), streams[3].2.as_slice()),
+            (":s:$DATA", &b"xy"[..])
+        );
+        assert!(
+            !dir.path().join("Files/a.txt:s").exists(),
+            "no separate ADS file"
+        );
+
+        // A junction: an empty directory and its metadata with the reparse buffer.
+        assert!(dir.path().join("Files/j").is_dir());
+        let (attrs, streams) = streams_of(&dir.path().join("Files/j.$wcidirs$"));
+        assert_eq!(attrs, attributes::DIRECTORY | attributes::REPARSE_POINT);
+        let reparse = streams
+            .iter()
+            .find(|s| s.0 == backup::BACKUP_REPARSE_DATA)
+            .unwrap();
+        let point = backup::decode_reparse_point(&reparse.2).unwrap();
+        assert!(point.mount_point);
+        assert_eq!(point.target, r"C:\Users");
+        assert!(!streams.iter().any(|s| s.0 == backup::BACKUP_DATA));
+        // A file symlink: a file with reparse data and no data stream.
+        let (attrs, streams) = streams_of(&dir.path().join("Files/l"));
+        assert_eq!(attrs, attributes::REPARSE_POINT);
+        let ids: Vec<u32> = streams.iter().map(|s| s.0).collect();
+        assert_eq!(
+            ids,
+            [backup::BACKUP_SECURITY_DATA, backup::BACKUP_REPARSE_DATA]
+        );
+        let point = backup::decode_reparse_point(&streams[1].2).unwrap();
+        assert_eq!((point.target.as_str(), point.relative), (r"..\x", true));
+        // The roots get their metadata file too, as hcsshim writes them.
+        assert!(dir.path().join("Files.$wcidirs$").is_file());
+        assert!(dir.path().join("Hives.$wcidirs$").is_file());
+    }
+
+    #[test]
+    fn unsupported_entries_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        // An alternate stream that does not follow its file.
+        let tar = tar_of(&[
+            ("Files", None),
+            ("Files/a", Some(b"1")),
+            ("Files/b", Some(b"2")),
+            ("Files/a:s", Some(b"3")),
+        ]);
+        let err = stage_tar(&tar[..], &dir.path().join("a"), false, "l").unwrap_err();
+        assert!(
+            err.to_string().contains("Files/a:s") && err.to_string().contains("directly follow"),
+            "{err}"
+        );
+        // Hard links in a non-base layer (hcsshim makes them only after ImportLayer).
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(tar::EntryType::Link);
+        header.set_size(0);
+        builder
+            .append_link(&mut header, "Files/b", "Files/a")
+            .unwrap();
+        let tar = builder.into_inner().unwrap();
+        let err = stage_tar(&tar[..], &dir.path().join("b"), false, "l").unwrap_err();
+        assert!(
+            err.to_string().contains("hard links in non-base layers"),
+            "{err}"
+        );
+        // A security descriptor that is not base64.
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_pax_extensions([("MSWINDOWS.rawsd", &b"%%%"[..])])
+            .unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(0);
+        builder
+            .append_data(&mut header, "Files/x", &[][..])
+            .unwrap();
+        let tar = builder.into_inner().unwrap();
+        let err = stage_tar(&tar[..], &dir.path().join("c"), false, "l").unwrap_err();
+        assert!(err.to_string().contains("MSWINDOWS.rawsd"), "{err}");
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! - `api.rs` — the [`api::ComputeApi`] trait (every HCS call); `ffi.rs` implements it over
 //!   vmcompute.dll / computecore.dll (Windows, or the `check-windows` feature for type-checking).
-//! - `import.rs` — image layer tar → import folder; `export.rs` — export folder → ChangeSet.
+//! - `import.rs` — image layer tar → import folder; `export.rs` — export folder → ChangeSet;
+//!   `backup.rs` — the Win32 backup stream format both folders store `Files\…` in.
 //! - `schema.rs` — the v2 JSON documents; `crate::runtime::winargv` — Windows command lines; `guid.rs`;
 //!   `hresult.rs` — readable errors; `host.rs` — host build and isolation choice.
 //! - `sandbox.rs` — one step: scratch → compute system → process → export → teardown.
@@ -12,6 +13,7 @@
 //! - `session.rs` — a build's locked session folder; a killed build's leftovers are reclaimed.
 
 pub mod api;
+pub mod backup;
 pub mod export;
 #[cfg(any(windows, feature = "check-windows"))]
 pub mod ffi;

@@ -8,11 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::api::*;
+use super::backup::{self, BackupWriter};
 use super::guid::Guid;
 use super::hresult::HcsError;
 use super::*;
-use crate::layer::HiveName;
+use crate::layer::{attributes, EntryKind, FileSource, HiveName};
 use crate::runtime::{LayerRef, OutputSink, ProcessSpec};
+
+/// The security descriptor the fake's export gives `app/out.txt`.
+const FAKE_SD: &[u8] = b"\x01\x00\x04\x80fake-sd";
 
 #[derive(Default)]
 pub(super) struct Fake {
@@ -54,6 +58,15 @@ impl ComputeApi for Fake {
     fn import_layer(&self, layer: &Path, source: &Path, parents: &[PathBuf]) -> ApiResult<()> {
         self.call("ImportLayer")?;
         assert!(source.join("tombstones.txt").exists());
+        // Layer 2 staged in the legacy format: attributes, then a backup stream with the data.
+        assert!(source.join("Files/app.$wcidirs$").is_file());
+        let staged = std::fs::read(source.join("Files/app/old")).unwrap();
+        assert_eq!(staged[..4], attributes::ARCHIVE.to_le_bytes());
+        let mut streams = backup::BackupReader::new(Cursor::new(&staged[4..])).unwrap();
+        let data = streams.next_stream().unwrap().unwrap();
+        assert_eq!(data.id, backup::BACKUP_DATA);
+        assert_eq!(streams.read_body(16).unwrap(), b"x");
+        assert!(streams.next_stream().unwrap().is_none());
         assert_eq!(parents.len(), 1, "the base is the only parent of layer 2");
         std::fs::create_dir_all(layer).unwrap();
         Ok(())
@@ -90,9 +103,20 @@ impl ComputeApi for Fake {
     }
     fn export_layer(&self, _: &Path, folder: &Path, _: &[PathBuf]) -> ApiResult<()> {
         self.call("ExportLayer")?;
+        // The legacy format: `Files\…` as attributes + backup stream, directories' metadata in
+        // `<dir>.$wcidirs$`, hives and tombstones as plain files.
         std::fs::create_dir_all(folder.join("Files/app")).unwrap();
         std::fs::create_dir_all(folder.join("Hives")).unwrap();
-        std::fs::write(folder.join("Files/app/out.txt"), b"built").unwrap();
+        std::fs::write(
+            folder.join("Files/app.$wcidirs$"),
+            attributes::DIRECTORY.to_le_bytes(),
+        )
+        .unwrap();
+        let mut out = BackupWriter::new(attributes::ARCHIVE.to_le_bytes().to_vec());
+        out.stream(backup::BACKUP_SECURITY_DATA, FAKE_SD).unwrap();
+        out.stream_from(backup::BACKUP_DATA, "", 5, &mut &b"built"[..])
+            .unwrap();
+        std::fs::write(folder.join("Files/app/out.txt"), out.into_inner()).unwrap();
         std::fs::write(folder.join("Hives/Software_Delta"), b"delta bytes").unwrap();
         std::fs::write(
             folder.join("tombstones.txt"),
@@ -310,6 +334,23 @@ fn a_step_runs_create_start_process_wait_export_close_in_order() {
     assert_eq!(sink.out, b"hello out");
     assert_eq!(sink.err, b"hello err");
     assert_eq!(changes.deletions, ["app/old"]);
+    let out = changes
+        .entries
+        .iter()
+        .find(|e| e.path == "app/out.txt")
+        .expect("the exported file");
+    assert_eq!(out.meta.security_descriptor.as_deref(), Some(FAKE_SD));
+    assert_eq!(out.meta.attributes, Some(attributes::ARCHIVE));
+    // The data stays in the export file (gone with the runtime): its range is after the
+    // attributes, the SD stream and the data stream's header.
+    let want_offset = 4 + backup::HEADER_LEN + FAKE_SD.len() as u64 + backup::HEADER_LEN;
+    match &out.kind {
+        EntryKind::File {
+            source: FileSource::Range { offset, len: 5, .. },
+            size: 5,
+        } => assert_eq!(*offset, want_offset),
+        other => panic!("app/out.txt exported as {other:?}"),
+    }
     assert_eq!(changes.hive_deltas[&HiveName::Software], b"delta bytes");
     let docs = fake.documents.lock().unwrap().clone();
     let system: serde_json::Value = serde_json::from_str(&docs[0]).unwrap();
