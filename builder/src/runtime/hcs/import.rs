@@ -19,10 +19,12 @@
 //!   too on Windows); `Hives\…` are plain files; deleted paths (`.wh.` entries) go to
 //!   `tombstones.txt`.
 //!
-//! Not carried: EA flags (a tar has no place for them), the SDDL-only `MSWINDOWS.sd` record of very old layers (converting SDDL needs
-//! Windows; such entries inherit the folder's ACL), and hard links of non-base layers, which
-//! are refused: hcsshim creates those only after `ImportLayer` (`AddLink` → `PendingLinks`),
-//! not in the staging folder.
+//! Hard links of non-base layers are not staged: as hcsshim does (`AddLink` → `PendingLinks`),
+//! they come back in [`Staged::pending_links`] and [`link_pending`] makes them in the layer
+//! folder after `ImportLayer`, to a target of this layer or of the nearest parent holding it.
+//!
+//! Not carried: EA flags (a tar has no place for them) and the SDDL-only `MSWINDOWS.sd` record
+//! of very old layers (converting SDDL needs Windows; such entries inherit the folder's ACL).
 
 use std::fs;
 use std::io::{self, BufWriter, Read, Write};
@@ -60,6 +62,56 @@ pub enum ImportError {
 pub struct Staged {
     pub has_utility_vm: bool,
     pub tombstones: usize,
+    /// Hard links to make after `ImportLayer` (non-base layers).
+    pub pending_links: Vec<PendingLink>,
+}
+
+/// A hard link of a non-base layer, made once the layer folder exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLink {
+    /// The link, relative to the layer folder (`Files/…`).
+    pub path: PathBuf,
+    /// Its target, relative to the layer folder that holds it.
+    pub target: PathBuf,
+    /// The target is a file of this same layer (else: of the nearest parent that has it).
+    pub in_this_layer: bool,
+}
+
+/// Makes `links` in the imported `layer` folder; `parents` nearest first.
+pub fn link_pending(layer: &Path, parents: &[PathBuf], links: &[PendingLink]) -> io::Result<()> {
+    for link in links {
+        let root = if link.in_this_layer {
+            Some(layer)
+        } else {
+            parents
+                .iter()
+                .map(PathBuf::as_path)
+                .find(|parent| fs::symlink_metadata(parent.join(&link.target)).is_ok())
+        };
+        let Some(root) = root else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "hard link {} → {}: the target is in no parent layer",
+                    link.path.display(),
+                    link.target.display()
+                ),
+            ));
+        };
+        let (source, path) = (root.join(&link.target), layer.join(&link.path));
+        // Overwrites whatever ImportLayer left at the link's path (hcsshim replaces it too).
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        fs::hard_link(&source, &path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("hard link {} → {}: {e}", path.display(), source.display()),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Stages `blob` (compressed or not) into `dest`; `base` selects the base-layer layout.
@@ -87,6 +139,7 @@ pub fn stage_tar<R: Read>(
         staged: Staged::default(),
         tombstones: String::from("\u{feff}Version 1.0\r\n"),
         open: None,
+        added: Default::default(),
     };
     fs::create_dir_all(dest).map_err(|e| stager.io_err(dest, e))?;
     // The reader's visitor can only fail with a LayerError: the real error waits here.
@@ -131,6 +184,8 @@ struct Stager<'a> {
     staged: Staged,
     tombstones: String,
     open: Option<OpenBackup>,
+    /// Paths this layer added so far (a hard link's target may be one of them).
+    added: std::collections::BTreeSet<String>,
 }
 
 impl Stager<'_> {
@@ -165,6 +220,9 @@ impl Stager<'_> {
 
     fn entry(&mut self, entry: &LayerEntry, data: &mut dyn Read) -> Result<(), ImportError> {
         let name = entry.path.as_str();
+        if !matches!(entry.kind, LayerEntryKind::HardLink) {
+            self.added.insert(name.to_string());
+        }
         let rel = safe_relative(name).ok_or_else(|| {
             self.entry_err(
                 name,
@@ -256,20 +314,22 @@ impl Stager<'_> {
                         self.entry_err(name, "invalid hard link in layer (target outside Files/)")
                     );
                 }
-                if !self.base {
-                    return Err(self.entry_err(
-                        name,
-                        format!(
-                            "hard link to {link}: hard links in non-base layers are not imported \
-                             by silo's HCS runtime yet (hcsshim creates them in the layer folder \
-                             after ImportLayer, not in the staging folder)"
-                        ),
-                    ));
-                }
-                let source = safe_relative(link)
-                    .map(|l| self.dest.join(l))
+                let relative = safe_relative(link)
                     .ok_or_else(|| self.entry_err(name, "hard-link target escapes the layer"))?;
-                fs::hard_link(&source, &target).map_err(|e| self.io_err(&target, e))
+                if !self.base {
+                    let path = safe_relative(name)
+                        .ok_or_else(|| self.entry_err(name, "the link escapes the layer"))?;
+                    let in_this_layer = self.added.contains(link);
+                    self.added.insert(name.to_string());
+                    self.staged.pending_links.push(PendingLink {
+                        path,
+                        target: relative,
+                        in_this_layer,
+                    });
+                    return Ok(());
+                }
+                fs::hard_link(self.dest.join(relative), &target)
+                    .map_err(|e| self.io_err(&target, e))
             }
             LayerEntryKind::AltStream { .. } => unreachable!("handled above"),
             LayerEntryKind::Other(flag) => Err(self.entry_err(
@@ -650,20 +710,6 @@ mod tests {
             err.to_string().contains("Files/a:s") && err.to_string().contains("directly follow"),
             "{err}"
         );
-        // Hard links in a non-base layer (hcsshim makes them only after ImportLayer).
-        let mut builder = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_ustar();
-        header.set_entry_type(tar::EntryType::Link);
-        header.set_size(0);
-        builder
-            .append_link(&mut header, "Files/b", "Files/a")
-            .unwrap();
-        let tar = builder.into_inner().unwrap();
-        let err = stage_tar(&tar[..], &dir.path().join("b"), false, "l").unwrap_err();
-        assert!(
-            err.to_string().contains("hard links in non-base layers"),
-            "{err}"
-        );
         // A security descriptor that is not base64.
         let mut builder = tar::Builder::new(Vec::new());
         builder
@@ -677,5 +723,72 @@ mod tests {
         let tar = builder.into_inner().unwrap();
         let err = stage_tar(&tar[..], &dir.path().join("c"), false, "l").unwrap_err();
         assert!(err.to_string().contains("MSWINDOWS.rawsd"), "{err}");
+    }
+
+    #[test]
+    fn hard_links_wait_for_the_layer_folder_and_find_their_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, data) in [("Files", None), ("Files/a", Some(&b"this layer"[..]))] {
+            let mut header = tar::Header::new_ustar();
+            header.set_entry_type(match data {
+                Some(_) => tar::EntryType::Regular,
+                None => tar::EntryType::Directory,
+            });
+            header.set_size(data.map_or(0, |d| d.len() as u64));
+            builder
+                .append_data(&mut header, name, data.unwrap_or(&[]))
+                .unwrap();
+        }
+        for (link, target) in [("Files/b", "Files/a"), ("Files/c", "Files/base.txt")] {
+            let mut header = tar::Header::new_ustar();
+            header.set_entry_type(tar::EntryType::Link);
+            header.set_size(0);
+            builder.append_link(&mut header, link, target).unwrap();
+        }
+        let tar = builder.into_inner().unwrap();
+        let staging = dir.path().join("staging");
+        let staged = stage_tar(&tar[..], &staging, false, "l").unwrap();
+        assert_eq!(
+            staged.pending_links,
+            [
+                PendingLink {
+                    path: "Files/b".into(),
+                    target: "Files/a".into(),
+                    in_this_layer: true,
+                },
+                PendingLink {
+                    path: "Files/c".into(),
+                    target: "Files/base.txt".into(),
+                    in_this_layer: false,
+                },
+            ]
+        );
+        assert!(!staging.join("Files/b").exists(), "links are not staged");
+
+        // After "ImportLayer": the layer folder has its own file; a parent has the other.
+        let layer = dir.path().join("layer");
+        let (near, base) = (dir.path().join("near"), dir.path().join("base"));
+        for folder in [&layer, &near, &base] {
+            fs::create_dir_all(folder.join("Files")).unwrap();
+        }
+        fs::write(layer.join("Files/a"), b"this layer").unwrap();
+        fs::write(base.join("Files/base.txt"), b"from the base").unwrap();
+        let parents = [near.clone(), base.clone()];
+        link_pending(&layer, &parents, &staged.pending_links).unwrap();
+        assert_eq!(fs::read(layer.join("Files/b")).unwrap(), b"this layer");
+        assert_eq!(fs::read(layer.join("Files/c")).unwrap(), b"from the base");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+            assert_eq!(
+                ino(&layer.join("Files/c")),
+                ino(&base.join("Files/base.txt"))
+            );
+        }
+        // A target no parent has is an error naming the link.
+        let err = link_pending(&layer, &[near], &staged.pending_links[1..]).unwrap_err();
+        assert!(err.to_string().contains("Files/c"), "{err}");
     }
 }

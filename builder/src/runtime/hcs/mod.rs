@@ -156,8 +156,10 @@ impl HcsRuntime {
                     let staging = tempfile::Builder::new()
                         .prefix("import-")
                         .tempdir_in(&self.root)?;
-                    import::stage_layer(&layer.blob_path, staging.path(), false)?;
+                    let staged = import::stage_layer(&layer.blob_path, staging.path(), false)?;
                     self.api.import_layer(&folder, staging.path(), &parents)?;
+                    import::link_pending(&folder, &parents, &staged.pending_links)
+                        .map_err(|e| anyhow::anyhow!("importing layer {}: {e}", layer.diff_id))?;
                 }
                 std::fs::write(folder.join(IMPORTED_MARKER), layer.diff_id.as_bytes())?;
             }
