@@ -261,6 +261,8 @@ impl Runtime for HcsRuntime {
 }
 
 #[cfg(test)]
+mod build_tests;
+#[cfg(test)]
 mod hyperv_tests;
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@ use crate::layer::{attributes, EntryKind, FileSource, HiveName};
 use crate::runtime::{LayerRef, OutputSink, ProcessSpec};
 
 /// The security descriptor the fake's export gives `app/out.txt`.
-const FAKE_SD: &[u8] = b"\x01\x00\x04\x80fake-sd";
+pub(super) const FAKE_SD: &[u8] = b"\x01\x00\x04\x80fake-sd";
 
 #[derive(Default)]
 pub(super) struct Fake {
@@ -25,6 +25,8 @@ pub(super) struct Fake {
     /// Fails the call with this index (0-based, in call order) whatever it is.
     pub(super) fail_call: Option<usize>,
     pub(super) timeout: bool,
+    /// The step's exit code (3 unless set: the tests check it is passed on).
+    pub(super) exit_code: Option<i32>,
     pub(super) documents: Mutex<Vec<String>>,
 }
 
@@ -174,7 +176,7 @@ impl ComputeApi for Fake {
     }
     fn process_exit_code(&self, _: ProcessHandle) -> ApiResult<i32> {
         self.call("HcsGetProcessProperties")?;
-        Ok(3)
+        Ok(self.exit_code.unwrap_or(3))
     }
     fn terminate_compute_system(&self, _: SystemHandle) -> ApiResult<()> {
         self.call("HcsTerminateComputeSystem")
