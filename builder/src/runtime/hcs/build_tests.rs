@@ -70,7 +70,7 @@ fn store_fixture(store: &Store, dir: &Path, name: &str, os_version: &str) {
 fn build_on(
     base_os_version: &str,
     exit_code: i32,
-) -> Result<(Vec<String>, BTreeMap<String, LayerFile>), (Vec<String>, BuildError)> {
+) -> Result<(Calls, BTreeMap<String, LayerFile>), (Calls, BuildError)> {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store"), LockMode::Shared).unwrap();
     store_fixture(&store, dir.path(), "fixture:latest", base_os_version);
@@ -128,6 +128,9 @@ fn build_on(
     .unwrap();
     Ok((fake.calls(), files))
 }
+
+/// The fake's calls, in order.
+type Calls = Vec<String>;
 
 struct LayerFile {
     kind: LayerEntryKind,
