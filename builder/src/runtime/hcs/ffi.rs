@@ -93,7 +93,7 @@ extern "system" {
     fn ProcessUtilityImage(path: PCWSTR) -> HRESULT;
 }
 
-fn wide(text: &str) -> Vec<u16> {
+pub(super) fn wide(text: &str) -> Vec<u16> {
     text.encode_utf16().chain(std::iter::once(0)).collect()
 }
 
@@ -174,7 +174,7 @@ impl Descriptors {
     }
 }
 
-fn to_sys_guid(g: Guid) -> GUID {
+pub(super) fn to_sys_guid(g: Guid) -> GUID {
     GUID {
         data1: g.data1,
         data2: g.data2,

@@ -47,6 +47,13 @@ pub const WAIT_TIMEOUT: u32 = 0x8007_0102;
 pub const ERROR_TIMEOUT: u32 = 0x8007_05B4;
 /// The compute system was already gone (terminate/close after it exited).
 pub const COMPUTE_SYSTEM_DOES_NOT_EXIST: u32 = 0xC037_010E;
+/// `HRESULT_FROM_WIN32(ERROR_NOT_FOUND)`: how HNS reports an object it does not have when it
+/// has no `HCN_E_*` code for it (hcsshim's `IsNotFoundError` checks it).
+pub const ELEMENT_NOT_FOUND: u32 = 0x8007_0490;
+/// HNS has no network with this ID (winerror.h `HCN_E_NETWORK_NOT_FOUND`).
+pub const HCN_E_NETWORK_NOT_FOUND: u32 = 0x803B_0001;
+/// HNS has no endpoint with this ID (`HCN_E_ENDPOINT_NOT_FOUND`).
+pub const HCN_E_ENDPOINT_NOT_FOUND: u32 = 0x803B_0002;
 
 /// The meaning of the HRESULTs HCS returns most often, with what to do about them.
 pub fn describe(code: u32) -> &'static str {
@@ -72,6 +79,21 @@ pub fn describe(code: u32) -> &'static str {
         COMPUTE_SYSTEM_DOES_NOT_EXIST => "no compute system with this ID exists",
         0xC037_0110 => "the compute system is already stopped",
         0x8037_011F => "the process is already stopped",
+        // Host Networking Service codes (winerror.h, `HCN_E_*`).
+        HCN_E_NETWORK_NOT_FOUND => "HNS has no such network",
+        HCN_E_ENDPOINT_NOT_FOUND => "HNS has no such endpoint",
+        0x803B_0005 => "the HNS network has no subnet for this endpoint",
+        0x803B_000A => "the HNS network is not valid for this request",
+        0x803B_000C => "the HNS endpoint is not valid for this request",
+        0x803B_0014 => "the HNS endpoint is already attached",
+        0x803B_0015 => "HNS does not support this request on this Windows version",
+        0x803B_001B => "HNS rejected the JSON document",
+        0x803B_002B => "the HNS endpoint is already in a namespace",
+        0x803B_002C => "the HNS object is still referenced (detach it first)",
+        0x803B_002E => "HNS could not attach the namespace",
+        0x803B_0034 => "the HNS endpoint is not attached",
+        ELEMENT_NOT_FOUND => "element not found",
+        0x8007_06BA => "the RPC server is unavailable (is the HNS service running?)",
         _ => "no description known to silo; look the code up with `certutil -error`",
     }
 }

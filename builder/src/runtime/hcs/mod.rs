@@ -17,10 +17,13 @@ pub mod backup;
 pub mod export;
 #[cfg(any(windows, feature = "check-windows"))]
 pub mod ffi;
+#[cfg(any(windows, feature = "check-windows"))]
+pub mod ffi_hcn;
 pub mod guid;
 pub mod host;
 pub mod hresult;
 pub mod import;
+pub mod network;
 pub mod sandbox;
 pub mod schema;
 pub mod session;

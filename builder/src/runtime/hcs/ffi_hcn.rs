@@ -1,0 +1,183 @@
+//! The real [`NetworkApi`] on a Windows host, over computenetwork.dll (the HCN API of the Host
+//! Networking Service). Kept thin: UTF-16 in, JSON text out, HRESULT + HNS's error record →
+//! [`HcsError`]; every decision lives in `network.rs`.
+//!
+//! Every string HCN hands back (result documents and error records) is allocated with the COM
+//! task allocator and freed here with `CoTaskMemFree` (the HCN reference says so for the error
+//! record; hcsshim frees the result documents the same way) — unlike computecore's strings,
+//! which `ffi.rs` frees with `LocalFree`.
+//!
+//! Compiled on Windows, and on Linux with the `check-windows` feature; not yet run on Windows.
+
+#![allow(unsafe_code)]
+
+use std::ffi::c_void;
+use std::ptr::null_mut;
+
+use windows_sys::core::{HRESULT, PWSTR};
+use windows_sys::Win32::System::Com::CoTaskMemFree;
+use windows_sys::Win32::System::HostComputeNetwork as hcn;
+
+use super::ffi::{to_sys_guid, wide};
+use super::guid::Guid;
+use super::hresult::HcsError;
+use super::network::{ApiResult, EndpointHandle, NamespaceHandle, NetworkApi, NetworkHandle};
+
+/// Takes ownership of a string HCN allocated (freed with `CoTaskMemFree`).
+fn take_hcn_string(text: PWSTR) -> String {
+    if text.is_null() {
+        return String::new();
+    }
+    // SAFETY: HCN returns a NUL-terminated UTF-16 string from the COM task allocator, which
+    // we own from here on and free exactly once.
+    unsafe {
+        let mut len = 0usize;
+        while *text.add(len) != 0 {
+            len += 1;
+        }
+        let out = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
+        CoTaskMemFree(text as *const c_void);
+        out
+    }
+}
+
+/// HRESULT → result; the object's ID and HNS's error record (freed either way) become the
+/// error's detail.
+fn check(operation: &'static str, hr: HRESULT, record: PWSTR, id: Option<Guid>) -> ApiResult<()> {
+    let record = take_hcn_string(record);
+    if hr >= 0 {
+        return Ok(());
+    }
+    let detail = match (id, record.trim()) {
+        (Some(id), "") => id.to_string(),
+        (Some(id), record) => format!("{id}: {record}"),
+        (None, record) => record.to_string(),
+    };
+    Err(HcsError::new(operation, hr as u32).with_detail(detail))
+}
+
+/// The Host Networking Service of this machine.
+pub struct HostNetworkApi;
+
+impl NetworkApi for HostNetworkApi {
+    fn enumerate_networks(&self, query: &str) -> ApiResult<String> {
+        let query = wide(query);
+        let (mut networks, mut record): (PWSTR, PWSTR) = (null_mut(), null_mut());
+        // SAFETY: NUL-terminated query; both out-pointers receive strings we then own.
+        let hr = unsafe { hcn::HcnEnumerateNetworks(query.as_ptr(), &mut networks, &mut record) };
+        let networks = take_hcn_string(networks);
+        check("HcnEnumerateNetworks", hr, record, None)?;
+        Ok(networks)
+    }
+
+    fn open_network(&self, id: Guid) -> ApiResult<NetworkHandle> {
+        let guid = to_sys_guid(id);
+        let (mut network, mut record): (*mut c_void, PWSTR) = (null_mut(), null_mut());
+        // SAFETY: valid GUID; out-pointers are valid.
+        let hr = unsafe { hcn::HcnOpenNetwork(&guid, &mut network, &mut record) };
+        check("HcnOpenNetwork", hr, record, Some(id))?;
+        Ok(NetworkHandle(network as usize))
+    }
+
+    fn create_endpoint(
+        &self,
+        network: NetworkHandle,
+        id: Guid,
+        settings: &str,
+    ) -> ApiResult<EndpointHandle> {
+        let (guid, settings_w) = (to_sys_guid(id), wide(settings));
+        let (mut endpoint, mut record): (*mut c_void, PWSTR) = (null_mut(), null_mut());
+        // SAFETY: open network handle, valid GUID, NUL-terminated document.
+        let hr = unsafe {
+            hcn::HcnCreateEndpoint(
+                network.0 as *const c_void,
+                &guid,
+                settings_w.as_ptr(),
+                &mut endpoint,
+                &mut record,
+            )
+        };
+        check("HcnCreateEndpoint", hr, record, Some(id))?;
+        Ok(EndpointHandle(endpoint as usize))
+    }
+
+    fn query_endpoint_properties(
+        &self,
+        endpoint: EndpointHandle,
+        query: &str,
+    ) -> ApiResult<String> {
+        let query = wide(query);
+        let (mut properties, mut record): (PWSTR, PWSTR) = (null_mut(), null_mut());
+        // SAFETY: open endpoint handle, NUL-terminated query, valid out-pointers.
+        let hr = unsafe {
+            hcn::HcnQueryEndpointProperties(
+                endpoint.0 as *const c_void,
+                query.as_ptr(),
+                &mut properties,
+                &mut record,
+            )
+        };
+        let properties = take_hcn_string(properties);
+        check("HcnQueryEndpointProperties", hr, record, None)?;
+        Ok(properties)
+    }
+
+    fn create_namespace(&self, id: Guid, settings: &str) -> ApiResult<NamespaceHandle> {
+        let (guid, settings_w) = (to_sys_guid(id), wide(settings));
+        let (mut namespace, mut record): (*mut c_void, PWSTR) = (null_mut(), null_mut());
+        // SAFETY: valid GUID and NUL-terminated document; valid out-pointers.
+        let hr = unsafe {
+            hcn::HcnCreateNamespace(&guid, settings_w.as_ptr(), &mut namespace, &mut record)
+        };
+        check("HcnCreateNamespace", hr, record, Some(id))?;
+        Ok(NamespaceHandle(namespace as usize))
+    }
+
+    fn modify_namespace(&self, namespace: NamespaceHandle, settings: &str) -> ApiResult<()> {
+        let settings_w = wide(settings);
+        let mut record: PWSTR = null_mut();
+        // SAFETY: open namespace handle and a NUL-terminated document.
+        let hr = unsafe {
+            hcn::HcnModifyNamespace(
+                namespace.0 as *const c_void,
+                settings_w.as_ptr(),
+                &mut record,
+            )
+        };
+        check("HcnModifyNamespace", hr, record, None)
+    }
+
+    fn delete_endpoint(&self, id: Guid) -> ApiResult<()> {
+        let guid = to_sys_guid(id);
+        let mut record: PWSTR = null_mut();
+        // SAFETY: valid GUID and out-pointer.
+        let hr = unsafe { hcn::HcnDeleteEndpoint(&guid, &mut record) };
+        check("HcnDeleteEndpoint", hr, record, Some(id))
+    }
+
+    fn delete_namespace(&self, id: Guid) -> ApiResult<()> {
+        let guid = to_sys_guid(id);
+        let mut record: PWSTR = null_mut();
+        // SAFETY: valid GUID and out-pointer.
+        let hr = unsafe { hcn::HcnDeleteNamespace(&guid, &mut record) };
+        check("HcnDeleteNamespace", hr, record, Some(id))
+    }
+
+    fn close_network(&self, network: NetworkHandle) -> ApiResult<()> {
+        // SAFETY: `network.rs` closes each handle exactly once.
+        let hr = unsafe { hcn::HcnCloseNetwork(network.0 as *const c_void) };
+        check("HcnCloseNetwork", hr, null_mut(), None)
+    }
+
+    fn close_endpoint(&self, endpoint: EndpointHandle) -> ApiResult<()> {
+        // SAFETY: `network.rs` closes each handle exactly once.
+        let hr = unsafe { hcn::HcnCloseEndpoint(endpoint.0 as *const c_void) };
+        check("HcnCloseEndpoint", hr, null_mut(), None)
+    }
+
+    fn close_namespace(&self, namespace: NamespaceHandle) -> ApiResult<()> {
+        // SAFETY: `network.rs` closes each handle exactly once.
+        let hr = unsafe { hcn::HcnCloseNamespace(namespace.0 as *const c_void) };
+        check("HcnCloseNamespace", hr, null_mut(), None)
+    }
+}
