@@ -184,6 +184,133 @@ pub fn namespace_endpoint_request(
     }
 }
 
+// ---- Hyper-V isolation: the utility VM's adapter -----------------------------------------
+//
+// Under Hyper-V the namespace alone does nothing: the endpoint must become a network adapter
+// of the utility VM, and the Windows guest must be told about the namespace and the adapter
+// (hcsshim internal/uvm/network.go). In order, on the running utility VM:
+// 1. `uvm_guest_namespace_request(Add)` (hcsshim only sends it when the guest reports it
+//    supports namespace requests);
+// 2. the guest's `PreAdd` of the adapter — NOT built here: its settings are the endpoint in
+//    HNS's v1 format (IP address, gateway, DNS), which silo does not fetch;
+// 3. `uvm_network_adapter_request(Add)`;
+// then the hosted container with `Networking.Namespace`. Teardown: adapter `Remove`, then
+// namespace `Remove`. The namespace itself is created as for process isolation (hcsshim's
+// `hcsoci` uses the same typeless namespace for both).
+
+/// A `HcsModifyComputeSystem` document for the utility VM (schema `ModifySettingRequest`):
+/// a host-side change (`ResourcePath`, `RequestType`, `Settings`) and/or a request forwarded
+/// to the guest (`GuestRequest`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UvmModifyRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_type: Option<RequestType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<UvmNetworkAdapter>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest_request: Option<GuestRequest>,
+}
+
+/// Schema `NetworkAdapter`: the utility VM's adapter backed by an HNS endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UvmNetworkAdapter {
+    #[serde(rename = "EndpointId")]
+    pub endpoint_id: String,
+    #[serde(rename = "MacAddress")]
+    pub mac_address: String,
+}
+
+/// A request HCS forwards to the guest (hcsshim `guestrequest.ModificationRequest`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GuestRequest {
+    pub request_type: RequestType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<GuestResourceType>,
+    pub settings: GuestSettings,
+}
+
+/// `guestresource.ResourceType` values silo sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum GuestResourceType {
+    Network,
+    NetworkNamespace,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum GuestSettings {
+    Namespace(GuestNamespace),
+    Adapter(GuestAdapter),
+}
+
+/// The namespace as the guest gets it. hcsshim forwards HNS's whole namespace document
+/// (`HcnQueryNamespaceProperties`); silo sends its ID and schema version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuestNamespace {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "SchemaVersion")]
+    pub schema_version: SchemaVersion,
+}
+
+/// `guestrequest.NetworkModifyRequest` (build 17763 and later; RS4 guests spelled the ID
+/// `AdapterInstanceId`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GuestAdapter {
+    pub adapter_id: String,
+    pub request_type: RequestType,
+}
+
+/// Adds (removes) the step's namespace inside the utility VM's guest.
+pub fn uvm_guest_namespace_request(request_type: RequestType, namespace: Guid) -> UvmModifyRequest {
+    UvmModifyRequest {
+        resource_path: None,
+        request_type: None,
+        settings: None,
+        guest_request: Some(GuestRequest {
+            request_type,
+            resource_type: Some(GuestResourceType::NetworkNamespace),
+            settings: GuestSettings::Namespace(GuestNamespace {
+                id: namespace.to_string(),
+                schema_version: HCN_SCHEMA,
+            }),
+        }),
+    }
+}
+
+/// Hot-adds (removes) the endpoint as the utility VM's adapter `adapter` (an ID of the
+/// caller's choosing; hcsshim draws a new one per adapter), and tells the guest. The remove's
+/// guest request carries no `ResourceType`, as hcsshim sends it.
+pub fn uvm_network_adapter_request(
+    request_type: RequestType,
+    adapter: Guid,
+    endpoint: Guid,
+    mac_address: &str,
+) -> UvmModifyRequest {
+    UvmModifyRequest {
+        resource_path: Some(format!("VirtualMachine/Devices/NetworkAdapters/{adapter}")),
+        request_type: Some(request_type),
+        settings: Some(UvmNetworkAdapter {
+            endpoint_id: endpoint.to_string(),
+            mac_address: mac_address.to_string(),
+        }),
+        guest_request: Some(GuestRequest {
+            request_type,
+            resource_type: (request_type != RequestType::Remove)
+                .then_some(GuestResourceType::Network),
+            settings: GuestSettings::Adapter(GuestAdapter {
+                adapter_id: adapter.to_string(),
+                request_type,
+            }),
+        }),
+    }
+}
+
 // ---- attach / detach ---------------------------------------------------------------------
 
 /// Why a step could not join its network.
@@ -853,6 +980,44 @@ mod tests {
             "MacAddress is 7, not a MAC address"
         );
         assert!(endpoint_mac_address("{}").is_err());
+    }
+
+    #[test]
+    fn utility_vm_documents_have_hcs_field_names() {
+        let namespace = id("11111111-2222-4333-8444-555555555555");
+        assert_eq!(
+            to_json(&uvm_guest_namespace_request(RequestType::Add, namespace)),
+            r#"{"GuestRequest":{"RequestType":"Add","ResourceType":"NetworkNamespace","Settings":{"ID":"11111111-2222-4333-8444-555555555555","SchemaVersion":{"Major":2,"Minor":0}}}}"#
+        );
+        let (adapter, endpoint) = (
+            id("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"),
+            id("0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d"),
+        );
+        assert_eq!(
+            to_json(&uvm_network_adapter_request(
+                RequestType::Add,
+                adapter,
+                endpoint,
+                "00-15-5D-52-C0-01"
+            )),
+            concat!(
+                r#"{"ResourcePath":"VirtualMachine/Devices/NetworkAdapters/aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee","#,
+                r#""RequestType":"Add","#,
+                r#""Settings":{"EndpointId":"0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d","MacAddress":"00-15-5D-52-C0-01"},"#,
+                r#""GuestRequest":{"RequestType":"Add","ResourceType":"Network","#,
+                r#""Settings":{"AdapterId":"aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee","RequestType":"Add"}}}"#
+            )
+        );
+        let remove = serde_json::to_value(uvm_network_adapter_request(
+            RequestType::Remove,
+            adapter,
+            endpoint,
+            "00-15-5D-52-C0-01",
+        ))
+        .unwrap();
+        assert_eq!(remove["RequestType"], "Remove");
+        assert_eq!(remove["GuestRequest"]["Settings"]["RequestType"], "Remove");
+        assert!(remove["GuestRequest"].get("ResourceType").is_none());
     }
 
     #[test]
