@@ -22,7 +22,7 @@ use super::guid::Guid;
 use super::hresult::{
     HcsError, ELEMENT_NOT_FOUND, HCN_E_ENDPOINT_NOT_FOUND, HCN_E_NETWORK_NOT_FOUND,
 };
-use super::schema::SchemaVersion;
+use super::schema::{self, SchemaVersion};
 
 /// The network RUN steps join unless told otherwise: Docker's default network on Windows.
 pub const DEFAULT_NETWORK: &str = "nat";
@@ -198,84 +198,52 @@ pub fn namespace_endpoint_request(
 // namespace `Remove`. The namespace itself is created as for process isolation (hcsshim's
 // `hcsoci` uses the same typeless namespace for both).
 
-/// A `HcsModifyComputeSystem` document for the utility VM (schema `ModifySettingRequest`):
-/// a host-side change (`ResourcePath`, `RequestType`, `Settings`) and/or a request forwarded
-/// to the guest (`GuestRequest`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct UvmModifyRequest {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resource_path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_type: Option<RequestType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub settings: Option<UvmNetworkAdapter>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub guest_request: Option<GuestRequest>,
-}
-
 /// Schema `NetworkAdapter`: the utility VM's adapter backed by an HNS endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UvmNetworkAdapter {
+#[derive(Serialize)]
+struct UvmNetworkAdapter<'a> {
     #[serde(rename = "EndpointId")]
-    pub endpoint_id: String,
+    endpoint_id: String,
     #[serde(rename = "MacAddress")]
-    pub mac_address: String,
-}
-
-/// A request HCS forwards to the guest (hcsshim `guestrequest.ModificationRequest`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GuestRequest {
-    pub request_type: RequestType,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<GuestResourceType>,
-    pub settings: GuestSettings,
-}
-
-/// `guestresource.ResourceType` values silo sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum GuestResourceType {
-    Network,
-    NetworkNamespace,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum GuestSettings {
-    Namespace(GuestNamespace),
-    Adapter(GuestAdapter),
+    mac_address: &'a str,
 }
 
 /// The namespace as the guest gets it. hcsshim forwards HNS's whole namespace document
 /// (`HcnQueryNamespaceProperties`); silo sends its ID and schema version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GuestNamespace {
+#[derive(Serialize)]
+struct GuestNamespace {
     #[serde(rename = "ID")]
-    pub id: String,
+    id: String,
     #[serde(rename = "SchemaVersion")]
-    pub schema_version: SchemaVersion,
+    schema_version: SchemaVersion,
 }
 
 /// `guestrequest.NetworkModifyRequest` (build 17763 and later; RS4 guests spelled the ID
 /// `AdapterInstanceId`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct GuestAdapter {
-    pub adapter_id: String,
-    pub request_type: RequestType,
+struct GuestAdapter {
+    adapter_id: String,
+    request_type: schema::RequestType,
 }
 
-/// Adds (removes) the step's namespace inside the utility VM's guest.
-pub fn uvm_guest_namespace_request(request_type: RequestType, namespace: Guid) -> UvmModifyRequest {
-    UvmModifyRequest {
+fn to_value(document: impl Serialize) -> serde_json::Value {
+    serde_json::to_value(document).expect("HCS documents are plain structs of strings")
+}
+
+/// Adds (removes) the step's namespace inside the utility VM's guest (guest resource type
+/// `NetworkNamespace`).
+pub fn uvm_guest_namespace_request(
+    request_type: schema::RequestType,
+    namespace: Guid,
+) -> schema::ModifySettingRequest {
+    schema::ModifySettingRequest {
         resource_path: None,
         request_type: None,
         settings: None,
-        guest_request: Some(GuestRequest {
+        guest_request: Some(schema::GuestRequest {
+            resource_type: "NetworkNamespace".into(),
             request_type,
-            resource_type: Some(GuestResourceType::NetworkNamespace),
-            settings: GuestSettings::Namespace(GuestNamespace {
+            settings: to_value(GuestNamespace {
                 id: namespace.to_string(),
                 schema_version: HCN_SCHEMA,
             }),
@@ -284,26 +252,26 @@ pub fn uvm_guest_namespace_request(request_type: RequestType, namespace: Guid) -
 }
 
 /// Hot-adds (removes) the endpoint as the utility VM's adapter `adapter` (an ID of the
-/// caller's choosing; hcsshim draws a new one per adapter), and tells the guest. The remove's
-/// guest request carries no `ResourceType`, as hcsshim sends it.
+/// caller's choosing; hcsshim draws a new one per adapter), and tells the guest (resource type
+/// `Network`). hcsshim's remove sends its guest request without a `ResourceType`; silo's
+/// `GuestRequest` always has one, so the remove says `Network` too (unverified on a guest).
 pub fn uvm_network_adapter_request(
-    request_type: RequestType,
+    request_type: schema::RequestType,
     adapter: Guid,
     endpoint: Guid,
     mac_address: &str,
-) -> UvmModifyRequest {
-    UvmModifyRequest {
+) -> schema::ModifySettingRequest {
+    schema::ModifySettingRequest {
         resource_path: Some(format!("VirtualMachine/Devices/NetworkAdapters/{adapter}")),
         request_type: Some(request_type),
-        settings: Some(UvmNetworkAdapter {
+        settings: Some(to_value(UvmNetworkAdapter {
             endpoint_id: endpoint.to_string(),
-            mac_address: mac_address.to_string(),
-        }),
-        guest_request: Some(GuestRequest {
+            mac_address,
+        })),
+        guest_request: Some(schema::GuestRequest {
+            resource_type: "Network".into(),
             request_type,
-            resource_type: (request_type != RequestType::Remove)
-                .then_some(GuestResourceType::Network),
-            settings: GuestSettings::Adapter(GuestAdapter {
+            settings: to_value(GuestAdapter {
                 adapter_id: adapter.to_string(),
                 request_type,
             }),
@@ -986,8 +954,11 @@ mod tests {
     fn utility_vm_documents_have_hcs_field_names() {
         let namespace = id("11111111-2222-4333-8444-555555555555");
         assert_eq!(
-            to_json(&uvm_guest_namespace_request(RequestType::Add, namespace)),
-            r#"{"GuestRequest":{"RequestType":"Add","ResourceType":"NetworkNamespace","Settings":{"ID":"11111111-2222-4333-8444-555555555555","SchemaVersion":{"Major":2,"Minor":0}}}}"#
+            to_json(&uvm_guest_namespace_request(
+                schema::RequestType::Add,
+                namespace
+            )),
+            r#"{"GuestRequest":{"ResourceType":"NetworkNamespace","RequestType":"Add","Settings":{"ID":"11111111-2222-4333-8444-555555555555","SchemaVersion":{"Major":2,"Minor":0}}}}"#
         );
         let (adapter, endpoint) = (
             id("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"),
@@ -995,7 +966,7 @@ mod tests {
         );
         assert_eq!(
             to_json(&uvm_network_adapter_request(
-                RequestType::Add,
+                schema::RequestType::Add,
                 adapter,
                 endpoint,
                 "00-15-5D-52-C0-01"
@@ -1004,20 +975,20 @@ mod tests {
                 r#"{"ResourcePath":"VirtualMachine/Devices/NetworkAdapters/aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee","#,
                 r#""RequestType":"Add","#,
                 r#""Settings":{"EndpointId":"0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d","MacAddress":"00-15-5D-52-C0-01"},"#,
-                r#""GuestRequest":{"RequestType":"Add","ResourceType":"Network","#,
+                r#""GuestRequest":{"ResourceType":"Network","RequestType":"Add","#,
                 r#""Settings":{"AdapterId":"aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee","RequestType":"Add"}}}"#
             )
         );
         let remove = serde_json::to_value(uvm_network_adapter_request(
-            RequestType::Remove,
+            schema::RequestType::Remove,
             adapter,
             endpoint,
             "00-15-5D-52-C0-01",
         ))
         .unwrap();
         assert_eq!(remove["RequestType"], "Remove");
+        assert_eq!(remove["GuestRequest"]["RequestType"], "Remove");
         assert_eq!(remove["GuestRequest"]["Settings"]["RequestType"], "Remove");
-        assert!(remove["GuestRequest"].get("ResourceType").is_none());
     }
 
     #[test]
