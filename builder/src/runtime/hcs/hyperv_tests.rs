@@ -350,3 +350,58 @@ fn a_killed_builds_scratch_is_reclaimed_and_a_live_builds_is_not() {
         "every session folder is gone once its runtime is"
     );
 }
+
+#[test]
+fn a_process_isolated_step_gets_its_own_endpoint_and_namespace_for_its_lifetime() {
+    use super::network::tests::{Fake as HnsFake, ATTACH, DETACH};
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::default());
+    let hns = Arc::new(HnsFake::new());
+    let runtime = HcsRuntime::new(fake.clone(), dir.path(), server_2022(), None)
+        .unwrap()
+        .with_network(hns.clone(), "nat");
+    let online = SandboxSpec {
+        network: crate::runtime::NetworkMode::Host,
+        ..image(dir.path())
+    };
+    let mut sandbox = runtime.prepare(&online).unwrap();
+    assert_eq!(hns.ops(), ATTACH, "attached before the container exists");
+    sandbox.run(&step(), &mut Collect::default()).unwrap();
+    let namespace = hns.arg("HcnCreateNamespace", 0);
+    let namespace = namespace.split(' ').next().unwrap();
+    let docs = json_docs(&fake);
+    let container = docs.iter().find(|d| d.get("Container").is_some()).unwrap();
+    assert_eq!(container["Container"]["Networking"]["Namespace"], namespace);
+    sandbox.commit().unwrap();
+    assert_eq!(
+        hns.ops(),
+        [&ATTACH[..], &DETACH].concat(),
+        "detached at commit"
+    );
+
+    // `--network none`: no HNS call at all, no Networking in the document.
+    let hns = Arc::new(HnsFake::new());
+    let fake = Arc::new(Fake::default());
+    let runtime = HcsRuntime::new(fake.clone(), dir.path(), server_2022(), None)
+        .unwrap()
+        .with_network(hns.clone(), "nat");
+    run(&runtime, &image(dir.path())).unwrap();
+    assert!(hns.ops().is_empty());
+    assert!(json_docs(&fake)
+        .iter()
+        .all(|d| d["Container"].get("Networking").is_none()));
+
+    // Hyper-V steps run offline for now (a notice says so), and a dropped sandbox detaches.
+    let hns = Arc::new(HnsFake::new());
+    let runtime = HcsRuntime::new(Arc::new(Fake::default()), dir.path(), windows_11(), None)
+        .unwrap()
+        .with_network(hns.clone(), "nat");
+    run(&runtime, &online).unwrap();
+    assert!(hns.ops().is_empty());
+    let hns = Arc::new(HnsFake::new());
+    let runtime = HcsRuntime::new(Arc::new(Fake::default()), dir.path(), server_2022(), None)
+        .unwrap()
+        .with_network(hns.clone(), "nat");
+    drop(runtime.prepare(&online).unwrap());
+    assert_eq!(hns.ops(), [&ATTACH[..], &DETACH].concat());
+}

@@ -11,6 +11,7 @@
 //! - `sandbox.rs` — one step: scratch → compute system → process → export → teardown.
 //! - `uvm.rs` — the utility VM of Hyper-V isolation, shared by a build's steps.
 //! - `session.rs` — a build's locked session folder; a killed build's leftovers are reclaimed.
+//! - `network.rs` — the step's HNS endpoint and namespace (`ffi_hcn.rs`: computenetwork.dll).
 
 pub mod api;
 pub mod backup;
@@ -66,6 +67,8 @@ pub struct HcsRuntime {
     utility_vms: Mutex<BTreeMap<PathBuf, Arc<UtilityVm>>>,
     /// Isolation notices already printed (each once per build).
     notices: Mutex<BTreeSet<String>>,
+    /// HNS and the network RUN steps join (`None`: steps run without a network adapter).
+    network: Option<(Arc<dyn network::NetworkApi>, String)>,
     /// Declared last so it is dropped last: the VMs above use its folder.
     session: session::Session,
 }
@@ -93,14 +96,59 @@ impl HcsRuntime {
             import_lock: Mutex::new(()),
             utility_vms: Mutex::default(),
             notices: Mutex::default(),
+            network: None,
         })
+    }
+
+    /// Steps with the default network (`--network default|host`) join HNS network `name`
+    /// through `api`; `--network none` steps still get no adapter.
+    pub fn with_network(mut self, api: Arc<dyn network::NetworkApi>, name: &str) -> HcsRuntime {
+        self.network = Some((api, name.to_string()));
+        self
     }
 
     /// The real runtime on this Windows host.
     #[cfg(any(windows, feature = "check-windows"))]
     pub fn on_host(state_dir: &Path, forced: Option<Isolation>) -> std::io::Result<HcsRuntime> {
         let host = ffi::host_facts()?;
-        HcsRuntime::new(Arc::new(ffi::HostComputeApi), state_dir, host, forced)
+        Ok(
+            HcsRuntime::new(Arc::new(ffi::HostComputeApi), state_dir, host, forced)?
+                .with_network(Arc::new(ffi_hcn::HostNetworkApi), network::DEFAULT_NETWORK),
+        )
+    }
+
+    /// Prints `message` once per build.
+    fn notice(&self, message: String) {
+        let mut notices = self.notices.lock().unwrap_or_else(|p| p.into_inner());
+        if notices.insert(message.clone()) {
+            eprintln!("silo: {message}");
+        }
+    }
+
+    /// The step's network: its own HNS endpoint in its own namespace on the configured
+    /// network, for process-isolated steps that want one.
+    fn attach_network(
+        &self,
+        mode: NetworkMode,
+        isolation: Isolation,
+    ) -> anyhow::Result<Option<network::NetworkAttachment>> {
+        let Some((api, name)) = &self.network else {
+            return Ok(None);
+        };
+        match (mode, isolation) {
+            (NetworkMode::None, _) => Ok(None),
+            (NetworkMode::Host, Isolation::HyperV) => {
+                self.notice(
+                    "Hyper-V isolated RUN steps run without a network adapter (silo does not \
+                     hot-add HNS endpoints to the utility VM yet)"
+                        .into(),
+                );
+                Ok(None)
+            }
+            (NetworkMode::Host, Isolation::Process) => {
+                Ok(Some(network::attach(api.clone(), name)?))
+            }
+        }
     }
 
     /// The isolation for a step on an image of `os_version`, printing why once when silo
@@ -109,10 +157,7 @@ impl HcsRuntime {
         let decision = host::decide_isolation(&self.host, os_version, self.forced)
             .map_err(|reason| anyhow::anyhow!("{reason}"))?;
         if let Some(message) = decision.message {
-            let mut notices = self.notices.lock().unwrap_or_else(|p| p.into_inner());
-            if notices.insert(message.clone()) {
-                eprintln!("silo: {message}");
-            }
+            self.notice(message);
         }
         Ok(decision.isolation)
     }
@@ -231,6 +276,7 @@ impl Runtime for HcsRuntime {
         }
         let isolation = self.isolation_for(&spec.os_version)?;
         let parents = self.import_layers(spec)?;
+        let network = self.attach_network(spec.network, isolation)?;
         let isolation = match isolation {
             Isolation::Process => Isolated::Process,
             Isolation::HyperV => {
@@ -252,11 +298,7 @@ impl Runtime for HcsRuntime {
             scratch,
             export_dir,
             id,
-            // `--network none` gets no namespace; host networking needs an HNS endpoint,
-            // which silo does not create yet, so both run without a network adapter.
-            network_namespace: match spec.network {
-                NetworkMode::Host | NetworkMode::None => None,
-            },
+            network,
             isolation,
         })?;
         Ok(Box::new(sandbox))

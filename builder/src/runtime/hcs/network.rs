@@ -566,7 +566,7 @@ impl Drop for ClosingNetwork<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Mutex;
 
     use super::*;
@@ -574,7 +574,7 @@ mod tests {
     const NETWORK: &str = "3f7a1a6e-52a6-4a6b-9a52-0c8e6a4d2b10";
 
     /// Records every HCN call with its argument; fails the call named `fail_at`.
-    struct Fake {
+    pub(in crate::runtime::hcs) struct Fake {
         calls: Mutex<Vec<(&'static str, String)>>,
         fail_at: Option<(&'static str, u32)>,
         networks: String,
@@ -582,7 +582,7 @@ mod tests {
     }
 
     impl Fake {
-        fn new() -> Fake {
+        pub(in crate::runtime::hcs) fn new() -> Fake {
             Fake {
                 calls: Mutex::new(Vec::new()),
                 fail_at: None,
@@ -614,11 +614,11 @@ mod tests {
             self.next_handle.fetch_add(1, Ordering::Relaxed) as usize
         }
 
-        fn ops(&self) -> Vec<&'static str> {
+        pub(in crate::runtime::hcs) fn ops(&self) -> Vec<&'static str> {
             self.calls.lock().unwrap().iter().map(|c| c.0).collect()
         }
 
-        fn arg(&self, op: &str, nth: usize) -> String {
+        pub(in crate::runtime::hcs) fn arg(&self, op: &str, nth: usize) -> String {
             let calls = self.calls.lock().unwrap();
             let found: Vec<&String> = calls.iter().filter(|c| c.0 == op).map(|c| &c.1).collect();
             found
@@ -685,7 +685,7 @@ mod tests {
     }
 
     /// The calls `attach` makes, in order.
-    const ATTACH: [&str; 6] = [
+    pub(in crate::runtime::hcs) const ATTACH: [&str; 6] = [
         "HcnEnumerateNetworks",
         "HcnOpenNetwork",
         "HcnCreateEndpoint",
@@ -695,7 +695,7 @@ mod tests {
     ];
 
     /// The calls that undo a complete attachment, in order.
-    const DETACH: [&str; 5] = [
+    pub(in crate::runtime::hcs) const DETACH: [&str; 5] = [
         "HcnModifyNamespace",
         "HcnCloseNamespace",
         "HcnDeleteNamespace",

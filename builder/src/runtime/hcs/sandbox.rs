@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::api::{ComputeApi, ProcessHandle, SystemHandle, WaitOutcome};
 use super::export::read_export_folder;
 use super::guid::Guid;
+use super::network::NetworkAttachment;
 use super::schema;
 use super::uvm::{GuestScratch, UtilityVm};
 use crate::layer::ChangeSet;
@@ -35,7 +36,8 @@ pub struct SandboxParts {
     pub export_dir: PathBuf,
     /// The compute system's ID.
     pub id: String,
-    pub network_namespace: Option<String>,
+    /// The step's HNS endpoint and namespace; detached after the compute system is gone.
+    pub network: Option<NetworkAttachment>,
     pub isolation: Isolated,
 }
 
@@ -84,7 +86,11 @@ impl HcsSandbox {
             host_name: "silo".into(),
             layers,
             scratch_volume: String::new(),
-            network_namespace: sandbox.parts.network_namespace.clone(),
+            network_namespace: sandbox
+                .parts
+                .network
+                .as_ref()
+                .map(|n| n.namespace_id.to_string()),
         };
         let document = match &sandbox.parts.isolation {
             Isolated::Process => {
@@ -147,6 +153,14 @@ impl HcsSandbox {
         Ok(())
     }
 
+    /// Removes the step's endpoint and namespace (once the compute system no longer uses them).
+    fn detach_network(&mut self) -> anyhow::Result<()> {
+        match self.parts.network.take() {
+            Some(network) => Ok(network.detach()?),
+            None => Ok(()),
+        }
+    }
+
     /// Takes the scratch back from wherever the container used it, so the host can export it:
     /// filter off the host mount, or layers uncombined and the disk detached from the VM.
     fn release_scratch(&mut self) -> anyhow::Result<()> {
@@ -170,7 +184,11 @@ impl HcsSandbox {
 
     /// Undoes whatever set-up is left; errors are logged (teardown must go on).
     fn teardown(&mut self) {
-        for result in [self.stop_system(), self.release_scratch()] {
+        for result in [
+            self.stop_system(),
+            self.detach_network(),
+            self.release_scratch(),
+        ] {
             if let Err(e) = result {
                 tracing::warn!("HCS teardown: {e}");
             }
@@ -278,6 +296,7 @@ impl Sandbox for HcsSandbox {
 
     fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
         self.stop_system()?;
+        self.detach_network()?;
         self.release_scratch()?;
         let api = self.parts.api.clone();
         let scratch = self.parts.scratch.clone();
