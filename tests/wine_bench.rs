@@ -90,6 +90,7 @@ fn bench_wine_silo() {
     let spec = SandboxSpec {
         layers: vec![base.clone()],
         network: NetworkMode::Host,
+        os_version: String::new(),
     };
     let mut silo_times = Vec::new();
     for _ in 0..6 {
@@ -148,6 +149,7 @@ fn bench_wine_silo() {
     let spec = SandboxSpec {
         layers: vec![base, big],
         network: NetworkMode::Host,
+        os_version: String::new(),
     };
     let mut commit_times = Vec::new();
     let mut walk_times = Vec::new();

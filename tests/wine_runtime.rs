@@ -82,6 +82,7 @@ fn write_layer(dir: &Path, name: &str, cs: &ChangeSet) -> LayerRef {
                 let data = match source {
                     FileSource::Path(p) => std::fs::read(p).unwrap(),
                     FileSource::Bytes(b) => b.clone(),
+                    other => panic!("the Wine silo never commits {other:?}"),
                 };
                 add_file(&mut tar, &p, &data);
             }
@@ -151,6 +152,7 @@ fn run_step(layers: &[LayerRef], network: NetworkMode, process: &ProcessSpec) ->
     let spec = SandboxSpec {
         layers: layers.to_vec(),
         network,
+        os_version: String::new(),
     };
     let mut sandbox = rt.prepare(&spec).expect("prepare the silo");
     let mut output = Captured::default();
@@ -464,6 +466,7 @@ fn exit_codes_env_workdir_exec_form_and_shell_checks() {
         .prepare(&SandboxSpec {
             layers: layers.to_vec(),
             network: NetworkMode::Host,
+            os_version: String::new(),
         })
         .unwrap();
     let err = sb.run(&ps, &mut Captured::default()).unwrap_err();
@@ -500,6 +503,7 @@ fn timeout_kills_the_step() {
         .prepare(&SandboxSpec {
             layers: layers.to_vec(),
             network: NetworkMode::Host,
+            os_version: String::new(),
         })
         .unwrap();
     let started = std::time::Instant::now();
@@ -570,6 +574,7 @@ fn interrupt_child_mode() {
         .prepare(&SandboxSpec {
             layers,
             network: NetworkMode::Host,
+            os_version: String::new(),
         })
         .unwrap();
     let _ = sb.run(
@@ -671,6 +676,7 @@ fn nothing_is_left_after_a_step_or_an_interrupt() {
     let spec = SandboxSpec {
         layers: layers.to_vec(),
         network: NetworkMode::Host,
+        os_version: String::new(),
     };
     drop(runtime().prepare(&spec).unwrap());
     assert_eq!(of_child(), 0, "prepare removes sandboxes of dead processes");

@@ -109,19 +109,33 @@ fn check(operation: &'static str, hr: HRESULT, detail: impl FnOnce() -> String) 
     }
 }
 
-/// Takes ownership of a string HCS allocated (freed with `LocalFree`).
-fn take_hcs_string(text: PWSTR) -> String {
+/// Copies a NUL-terminated UTF-16 string the OS returned (null → empty).
+///
+/// # Safety
+/// `text` is null or points to a NUL-terminated UTF-16 string.
+pub(super) unsafe fn utf16_until_nul(text: PWSTR) -> String {
     if text.is_null() {
         return String::new();
     }
-    // SAFETY: HCS returns a NUL-terminated UTF-16 string allocated with LocalAlloc.
+    let mut len = 0usize;
+    // SAFETY: the caller guarantees a NUL terminator within the allocation.
     unsafe {
-        let mut len = 0usize;
         while *text.add(len) != 0 {
             len += 1;
         }
-        let out = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
-        LocalFree(text as *mut c_void);
+        String::from_utf16_lossy(std::slice::from_raw_parts(text, len))
+    }
+}
+
+/// Takes ownership of a string HCS allocated (freed with `LocalFree`).
+fn take_hcs_string(text: PWSTR) -> String {
+    // SAFETY: HCS returns null or a NUL-terminated UTF-16 string allocated with LocalAlloc,
+    // which we own from here on and free exactly once.
+    unsafe {
+        let out = utf16_until_nul(text);
+        if !text.is_null() {
+            LocalFree(text as *mut c_void);
+        }
         out
     }
 }

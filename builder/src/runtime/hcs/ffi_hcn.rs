@@ -18,25 +18,20 @@ use windows_sys::core::{HRESULT, PWSTR};
 use windows_sys::Win32::System::Com::CoTaskMemFree;
 use windows_sys::Win32::System::HostComputeNetwork as hcn;
 
-use super::ffi::{to_sys_guid, wide};
+use super::ffi::{to_sys_guid, utf16_until_nul, wide};
 use super::guid::Guid;
 use super::hresult::HcsError;
 use super::network::{ApiResult, EndpointHandle, NamespaceHandle, NetworkApi, NetworkHandle};
 
 /// Takes ownership of a string HCN allocated (freed with `CoTaskMemFree`).
 fn take_hcn_string(text: PWSTR) -> String {
-    if text.is_null() {
-        return String::new();
-    }
-    // SAFETY: HCN returns a NUL-terminated UTF-16 string from the COM task allocator, which
-    // we own from here on and free exactly once.
+    // SAFETY: HCN returns null or a NUL-terminated UTF-16 string from the COM task allocator,
+    // which we own from here on and free exactly once.
     unsafe {
-        let mut len = 0usize;
-        while *text.add(len) != 0 {
-            len += 1;
+        let out = utf16_until_nul(text);
+        if !text.is_null() {
+            CoTaskMemFree(text as *const c_void);
         }
-        let out = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
-        CoTaskMemFree(text as *const c_void);
         out
     }
 }
