@@ -307,12 +307,22 @@ impl<W: Write> BackupWriter<W> {
         size: u64,
         data: &mut dyn Read,
     ) -> io::Result<()> {
-        self.stream_from(BACKUP_ALTERNATE_DATA, &format!(":{name}:$DATA"), size, data)
+        self.stream_from(
+            BACKUP_ALTERNATE_DATA,
+            &alternate_data_name(name),
+            size,
+            data,
+        )
     }
 
     pub fn into_inner(self) -> W {
         self.out
     }
+}
+
+/// The backup stream name of alternate data stream `name`: `:name:$DATA`.
+pub fn alternate_data_name(name: &str) -> String {
+    format!(":{name}:$DATA")
 }
 
 /// The stream name of an alternate data stream as a tar/ChangeSet stream name: `:name:$DATA` →

@@ -417,7 +417,7 @@ mod tests {
     use crate::layer::sd::{SecurityDescriptor, Sid};
     use crate::layer::{list_layer, write_layer, LayerCompression, WriteOptions};
     use crate::runtime::hcs::backup::{encode_extended_attributes, ExtendedAttribute};
-    use crate::runtime::hcs::import::stage_layer;
+    use crate::runtime::hcs::import::{stage_layer, Layout};
 
     fn shared_delta_hive() -> Vec<u8> {
         let path = concat!(
@@ -840,7 +840,7 @@ mod tests {
         };
 
         let staging = dir.path().join("staging");
-        let staged = stage_layer(&blob, &staging, false).unwrap();
+        let staged = stage_layer(&blob, &staging, Layout::Legacy).unwrap();
         assert_eq!(staged.tombstones, 2);
         // The staging folder is in the export format: read it back as if ExportLayer wrote it.
         let exported = read_export_folder(&staging).unwrap();

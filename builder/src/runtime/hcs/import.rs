@@ -1,12 +1,12 @@
 //! Image layer tar → the folder vmcompute imports (research windows-layers.md §1.3).
 //!
 //! - A **base** layer (no parents) is written straight into its layer folder (`Files/…`,
-//!   `UtilityVM/Files/…`), parents before children; then `ProcessBaseImage` (and
-//!   `ProcessUtilityImage` when `UtilityVM/Files` is present) make it a layer. Its files are
-//!   plain files, so what the tar says beyond names and bytes is lost there: security
-//!   descriptors (the files inherit the layer folder's ACL — restoring them needs
-//!   `BackupWrite` or `SetFileSecurity`), extended attributes, attributes and times;
-//!   symlinks and junctions are refused.
+//!   `UtilityVM/Files/…`) through [`BaseFiles`], as hcsshim's `baseLayerWriter` does: each
+//!   entry is created with its basic info, then its backup stream — security descriptor, EAs,
+//!   reparse data (symlinks and junctions), data, alternate streams — is restored into it
+//!   (`BackupWrite` on Windows); directories get their times again at the end. Then
+//!   `ProcessBaseImage` (and `ProcessUtilityImage` when `UtilityVM/Files` is present) make it
+//!   a layer.
 //! - A **non-base** layer is staged for `ImportLayer` in hcsshim's legacy format
 //!   (internal/wclayer/legacy.go `legacyLayerWriter`): each `Files\…` file becomes a 4-byte
 //!   little-endian `FileAttributes` prefix followed by a Win32 backup stream ([`super::backup`])
@@ -29,13 +29,13 @@
 use std::fs;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 
 use super::backup::{self, BackupWriter, ExtendedAttribute};
+use super::base_files::{self, BaseFiles, BasicInfo, StreamSink};
 use crate::layer::reader::{read_layer, LayerEntry, LayerEntryKind};
-use crate::layer::{attributes, LayerError, Timestamp};
+use crate::layer::{attributes, LayerError};
 
 /// The PAX record prefix of an extended attribute (go-winio backuptar `hdrEaPrefix`).
 const EA_PREFIX: &str = "MSWINDOWS.xattr.";
@@ -114,32 +114,46 @@ pub fn link_pending(layer: &Path, parents: &[PathBuf], links: &[PendingLink]) ->
     Ok(())
 }
 
-/// Stages `blob` (compressed or not) into `dest`; `base` selects the base-layer layout.
-pub fn stage_layer(blob: &Path, dest: &Path, base: bool) -> Result<Staged, ImportError> {
+/// How a layer reaches its folder.
+#[derive(Clone, Copy)]
+pub enum Layout<'a> {
+    /// A base layer, written in place through these files.
+    Base(&'a dyn BaseFiles),
+    /// A non-base layer, staged in the legacy format for `ImportLayer`.
+    Legacy,
+}
+
+/// Stages `blob` (compressed or not) into `dest` in `layout`.
+pub fn stage_layer(blob: &Path, dest: &Path, layout: Layout) -> Result<Staged, ImportError> {
     let layer = blob.display().to_string();
     let file = fs::File::open(blob).map_err(|source| ImportError::Io {
         layer: layer.clone(),
         what: "open".into(),
         source,
     })?;
-    stage_tar(file, dest, base, &layer)
+    stage_tar(file, dest, layout, &layer)
 }
 
 /// Stages a layer tar stream (compressed or not: silo's layer reader sniffs it).
 pub fn stage_tar<R: Read>(
     tar_stream: R,
     dest: &Path,
-    base: bool,
+    layout: Layout,
     layer: &str,
 ) -> Result<Staged, ImportError> {
+    let base_files = match layout {
+        Layout::Base(files) => Some(files),
+        Layout::Legacy => None,
+    };
     let mut stager = Stager {
         dest,
-        base,
+        base_files,
         layer,
         staged: Staged::default(),
         tombstones: String::from("\u{feff}Version 1.0\r\n"),
         open: None,
         added: Default::default(),
+        directories: Vec::new(),
     };
     fs::create_dir_all(dest).map_err(|e| stager.io_err(dest, e))?;
     // The reader's visitor can only fail with a LayerError: the real error waits here.
@@ -159,33 +173,67 @@ pub fn stage_tar<R: Read>(
         reason: e.to_string(),
     })?;
     stager.close_open()?;
-    if !base {
-        let path = dest.join("tombstones.txt");
-        fs::write(&path, stager.tombstones.as_bytes()).map_err(|e| stager.io_err(&path, e))?;
+    match base_files {
+        Some(files) => {
+            // Children first, so setting a child's times cannot move its parent's again.
+            for (dir, info) in stager.directories.iter().rev() {
+                files
+                    .restore_directory_times(dir, info)
+                    .map_err(|e| stager.io_err(dir, e))?;
+            }
+        }
+        None => {
+            let path = dest.join("tombstones.txt");
+            fs::write(&path, stager.tombstones.as_bytes()).map_err(|e| stager.io_err(&path, e))?;
+        }
     }
     Ok(stager.staged)
 }
 
-/// The backup file being written, kept open for the alternate streams that follow its entry.
+/// The entry being written, kept open for the alternate streams that follow it.
 struct OpenBackup {
     /// The tar path of its entry (`Files/a/b`).
     entry: String,
     file: PathBuf,
+    sink: Box<dyn StreamSink>,
+}
+
+/// A file staged in the legacy format: the attributes prefix is written, the backup stream
+/// follows.
+struct LegacyFile {
     writer: BackupWriter<BufWriter<fs::File>>,
     /// The entry's times, set when the file is complete (hcsshim sets them on the staged file,
     /// and on `<dir>.$wcidirs$` for a directory).
     times: fs::FileTimes,
 }
 
+impl StreamSink for LegacyFile {
+    fn stream(&mut self, id: u32, name: &str, size: u64, data: &mut dyn Read) -> io::Result<()> {
+        self.writer.stream_from(id, name, size, data)
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        let file = self
+            .writer
+            .into_inner()
+            .into_inner()
+            .map_err(|e| e.into_error())?;
+        file.set_times(self.times)
+    }
+}
+
 struct Stager<'a> {
     dest: &'a Path,
-    base: bool,
+    /// `Some` for a base layer.
+    base_files: Option<&'a dyn BaseFiles>,
     layer: &'a str,
     staged: Staged,
     tombstones: String,
     open: Option<OpenBackup>,
     /// Paths this layer added so far (a hard link's target may be one of them).
     added: std::collections::BTreeSet<String>,
+    /// A base layer's directories, in creation order, with the times they get at the end.
+    directories: Vec<(PathBuf, BasicInfo)>,
 }
 
 impl Stager<'_> {
@@ -207,13 +255,7 @@ impl Stager<'_> {
 
     fn close_open(&mut self) -> Result<(), ImportError> {
         if let Some(open) = self.open.take() {
-            let file = open
-                .writer
-                .into_inner()
-                .into_inner()
-                .map_err(|e| self.io_err(&open.file, e.into_error()))?;
-            file.set_times(open.times)
-                .map_err(|e| self.io_err(&open.file, e))?;
+            open.sink.finish().map_err(|e| self.io_err(&open.file, e))?;
         }
         Ok(())
     }
@@ -234,20 +276,27 @@ impl Stager<'_> {
         if name.starts_with("UtilityVM/Files") {
             self.staged.has_utility_vm = true;
         }
-        let as_backup = !self.base && in_files;
+        let base = self.base_files.is_some();
+        // A base layer keeps every entry's metadata; the legacy format has it for `Files\…`.
+        let with_metadata = base || in_files;
         if let LayerEntryKind::AltStream { file, stream } = &entry.kind {
-            if as_backup {
+            if with_metadata {
                 let Some(open) = self.open.as_mut().filter(|o| o.entry == *file) else {
                     return Err(self.entry_err(
                         name,
                         "an alternate data stream must directly follow its file or directory",
                     ));
                 };
-                let result = open.writer.alternate_stream(stream, entry.size, data);
+                let result = open.sink.stream(
+                    backup::BACKUP_ALTERNATE_DATA,
+                    &backup::alternate_data_name(stream),
+                    entry.size,
+                    data,
+                );
                 let path = open.file.clone();
                 return result.map_err(|e| self.io_err(&path, e));
             }
-            // A base layer's plain file `x:stream` is that stream of `x` on NTFS.
+            // A legacy plain file `x:stream` is that stream of `x` on NTFS.
             return self.plain_file(&target, data);
         }
         self.close_open()?;
@@ -256,33 +305,28 @@ impl Stager<'_> {
                 self.tombstone(name)
             }
             LayerEntryKind::Directory => {
-                fs::create_dir_all(&target).map_err(|e| self.io_err(&target, e))?;
-                if as_backup || (!self.base && (name == "Files" || name == "Hives")) {
+                if with_metadata || name == "Files" || name == "Hives" {
                     let attrs = entry.attributes.unwrap_or(0) | attributes::DIRECTORY;
-                    let meta = with_suffix(&target, ".$wcidirs$");
-                    self.begin_backup(entry, &meta, attrs, None)?;
+                    return self.begin(entry, &target, attrs, None);
                 }
-                Ok(())
+                fs::create_dir_all(&target).map_err(|e| self.io_err(&target, e))
             }
             LayerEntryKind::File | LayerEntryKind::HiveDelta(_) => {
-                self.create_parent(&target)?;
-                if !as_backup {
+                if !with_metadata {
                     return self.plain_file(&target, data);
                 }
                 let attrs = entry.attributes.unwrap_or(attributes::ARCHIVE);
-                self.begin_backup(entry, &target, attrs, None)?;
+                self.begin(entry, &target, attrs, None)?;
                 let open = self.open.as_mut().expect("just opened");
-                let result = open
-                    .writer
-                    .stream_from(backup::BACKUP_DATA, "", entry.size, data);
+                let result = open.sink.stream(backup::BACKUP_DATA, "", entry.size, data);
                 result.map_err(|e| self.io_err(&target, e))
             }
             LayerEntryKind::Symlink | LayerEntryKind::Junction => {
-                if !as_backup {
+                if !with_metadata {
                     return Err(self.entry_err(
                         name,
-                        "symbolic links and junctions are only imported in non-base layers \
-                         under Files/ (a base layer is written as plain files)",
+                        "symbolic links and junctions are only imported under Files/ or in \
+                         a base layer",
                     ));
                 }
                 let junction = entry.kind == LayerEntryKind::Junction;
@@ -297,15 +341,7 @@ impl Stager<'_> {
                 if junction {
                     attrs |= attributes::DIRECTORY;
                 }
-                if attrs & attributes::DIRECTORY != 0 {
-                    // hcsshim leaves an empty directory next to the reparse metadata.
-                    fs::create_dir_all(&target).map_err(|e| self.io_err(&target, e))?;
-                    let meta = with_suffix(&target, ".$wcidirs$");
-                    self.begin_backup(entry, &meta, attrs, Some(reparse))
-                } else {
-                    self.create_parent(&target)?;
-                    self.begin_backup(entry, &target, attrs, Some(reparse))
-                }
+                self.begin(entry, &target, attrs, Some(reparse))
             }
             LayerEntryKind::HardLink => {
                 let link = entry.link_target.as_deref().unwrap_or_default();
@@ -316,7 +352,7 @@ impl Stager<'_> {
                 }
                 let relative = safe_relative(link)
                     .ok_or_else(|| self.entry_err(name, "hard-link target escapes the layer"))?;
-                if !self.base {
+                if !base {
                     let path = safe_relative(name)
                         .ok_or_else(|| self.entry_err(name, "the link escapes the layer"))?;
                     let in_this_layer = self.added.contains(link);
@@ -359,7 +395,7 @@ impl Stager<'_> {
     /// `.wh.<name>` → a `\dir\name` line of `tombstones.txt` (`.wh..wh..opq` becomes a
     /// tombstone for `.wh..opq`, as in hcsshim, which has no opaque directories).
     fn tombstone(&mut self, name: &str) -> Result<(), ImportError> {
-        if self.base {
+        if self.base_files.is_some() {
             return Err(self.entry_err(name, "a base layer cannot have tombstones"));
         }
         let Some(inside) = name.strip_prefix("Files/") else {
@@ -376,12 +412,14 @@ impl Stager<'_> {
         Ok(())
     }
 
-    /// Creates `file` in the legacy format: attributes, then the metadata streams of `entry`
-    /// (security descriptor, EAs, `reparse`); it stays open for data and alternate streams.
-    fn begin_backup(
+    /// Opens `target` for its backup streams and writes the metadata ones (security
+    /// descriptor, EAs, `reparse`); it stays open for data and alternate streams. A base layer
+    /// creates `target` itself through its [`BaseFiles`]; the legacy format writes the
+    /// attributes and the streams to `target` (a file) or `<target>.$wcidirs$` (a directory).
+    fn begin(
         &mut self,
         entry: &LayerEntry,
-        file: &Path,
+        target: &Path,
         attrs: u32,
         reparse: Option<Vec<u8>>,
     ) -> Result<(), ImportError> {
@@ -405,64 +443,69 @@ impl Stager<'_> {
         }
         let eas = backup::encode_extended_attributes(&eas)
             .map_err(|reason| self.entry_err(name, reason))?;
-        let io_err = |e| self.io_err(file, e);
-        let mut out = BufWriter::new(fs::File::create(file).map_err(io_err)?);
-        out.write_all(&attrs.to_le_bytes()).map_err(io_err)?;
-        let mut writer = BackupWriter::new(out);
-        if let Some(sd) = entry
-            .security_descriptor
-            .as_deref()
-            .filter(|sd| !sd.is_empty())
-        {
-            writer
-                .stream(backup::BACKUP_SECURITY_DATA, sd)
-                .map_err(io_err)?;
-        }
-        if !eas.is_empty() {
-            writer
-                .stream(backup::BACKUP_EA_DATA, &eas)
-                .map_err(io_err)?;
-        }
-        if let Some(reparse) = reparse {
-            writer
-                .stream(backup::BACKUP_REPARSE_DATA, &reparse)
-                .map_err(io_err)?;
+        let directory = attrs & attributes::DIRECTORY != 0;
+        let info = basic_info(entry, attrs);
+        let (file, mut sink): (PathBuf, Box<dyn StreamSink>) = match self.base_files {
+            Some(files) => {
+                self.create_parent(target)?;
+                let sink = files
+                    .create(target, directory, &info)
+                    .map_err(|e| self.io_err(target, e))?;
+                if directory {
+                    self.directories.push((target.to_path_buf(), info));
+                }
+                (target.to_path_buf(), sink)
+            }
+            None => {
+                let file = if directory {
+                    // A directory symlink or junction keeps its empty directory, as in hcsshim.
+                    fs::create_dir_all(target).map_err(|e| self.io_err(target, e))?;
+                    with_suffix(target, ".$wcidirs$")
+                } else {
+                    self.create_parent(target)?;
+                    target.to_path_buf()
+                };
+                let io_err = |e| self.io_err(&file, e);
+                let mut out = BufWriter::new(fs::File::create(&file).map_err(io_err)?);
+                out.write_all(&attrs.to_le_bytes()).map_err(io_err)?;
+                let sink = LegacyFile {
+                    writer: BackupWriter::new(out),
+                    times: base_files::file_times(&info),
+                };
+                (file, Box::new(sink))
+            }
+        };
+        let sd = entry.security_descriptor.as_deref().unwrap_or_default();
+        let metadata = [
+            (backup::BACKUP_SECURITY_DATA, sd),
+            (backup::BACKUP_EA_DATA, &eas[..]),
+            (
+                backup::BACKUP_REPARSE_DATA,
+                reparse.as_deref().unwrap_or_default(),
+            ),
+        ];
+        for (id, body) in metadata.into_iter().filter(|(_, body)| !body.is_empty()) {
+            sink.stream(id, "", body.len() as u64, &mut &body[..])
+                .map_err(|e| self.io_err(&file, e))?;
         }
         self.open = Some(OpenBackup {
             entry: name.to_string(),
-            file: file.to_path_buf(),
-            writer,
-            times: file_times(entry),
+            file,
+            sink,
         });
         Ok(())
     }
 }
 
-/// The times go-winio's `FileInfoFromHeader` gives an entry: last write = mtime, last access =
-/// atime (else mtime), creation = `LIBARCHIVE.creationtime` (else mtime; set on Windows only).
-fn file_times(entry: &LayerEntry) -> fs::FileTimes {
-    let mut times = fs::FileTimes::new();
-    if let Some(mtime) = system_time(entry.mtime) {
-        times = times.set_modified(mtime);
+/// The basic info go-winio's `FileInfoFromHeader` gives an entry: last write = mtime, last
+/// access = atime (else mtime), creation = `LIBARCHIVE.creationtime` (else mtime).
+fn basic_info(entry: &LayerEntry, attributes: u32) -> BasicInfo {
+    BasicInfo {
+        creation: entry.creation_time.unwrap_or(entry.mtime),
+        last_access: entry.atime.unwrap_or(entry.mtime),
+        last_write: entry.mtime,
+        attributes,
     }
-    if let Some(atime) = system_time(entry.atime.unwrap_or(entry.mtime)) {
-        times = times.set_accessed(atime);
-    }
-    #[cfg(windows)]
-    if let Some(created) = system_time(entry.creation_time.unwrap_or(entry.mtime)) {
-        use std::os::windows::fs::FileTimesExt as _;
-        times = times.set_created(created);
-    }
-    times
-}
-
-fn system_time(t: Timestamp) -> Option<SystemTime> {
-    let whole = if t.secs >= 0 {
-        SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(t.secs.unsigned_abs()))
-    } else {
-        SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(t.secs.unsigned_abs()))
-    }?;
-    whole.checked_add(Duration::from_nanos(u64::from(t.nanos)))
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -481,6 +524,8 @@ fn safe_relative(name: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layer::Timestamp;
+    use std::time::SystemTime;
 
     fn tar_of(entries: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
@@ -515,7 +560,7 @@ mod tests {
             ("Hives/System_Delta", Some(b"regf-delta")),
         ]);
         let dir = tempfile::tempdir().unwrap();
-        let staged = stage_tar(&tar[..], dir.path(), false, "test").unwrap();
+        let staged = stage_tar(&tar[..], dir.path(), Layout::Legacy, "test").unwrap();
         assert_eq!(staged.tombstones, 1);
         let file = fs::read(dir.path().join("Files/app/a.txt")).unwrap();
         let mut want = attributes::ARCHIVE.to_le_bytes().to_vec();
@@ -538,7 +583,7 @@ mod tests {
     }
 
     #[test]
-    fn base_layers_are_plain_files_and_refuse_tombstones_and_escapes() {
+    fn base_layers_off_ntfs_keep_data_and_times_and_refuse_tombstones_and_duplicates() {
         let dir = tempfile::tempdir().unwrap();
         let tar = tar_of(&[
             ("Files", None),
@@ -546,24 +591,234 @@ mod tests {
             ("Files/Windows/x.dll", Some(b"MZ")),
             ("UtilityVM/Files", None),
         ]);
-        let staged = stage_tar(&tar[..], dir.path(), true, "base").unwrap();
+        let plain = Layout::Base(&base_files::PlainBaseFiles);
+        let staged = stage_tar(&tar[..], dir.path(), plain, "base").unwrap();
         assert!(staged.has_utility_vm);
-        assert_eq!(
-            fs::read(dir.path().join("Files/Windows/x.dll")).unwrap(),
-            b"MZ"
-        );
+        let dll = dir.path().join("Files/Windows/x.dll");
+        assert_eq!(fs::read(&dll).unwrap(), b"MZ");
+        // tar_of's entries have mtime 0: set on the file after its data, and on directories
+        // after their children.
+        for path in [dll, dir.path().join("Files/Windows")] {
+            let modified = fs::metadata(&path).unwrap().modified().unwrap();
+            assert_eq!(modified, SystemTime::UNIX_EPOCH, "{}", path.display());
+        }
         assert!(!dir.path().join("tombstones.txt").exists());
+        assert!(!dir.path().join("Files.$wcidirs$").exists());
 
         let tar = tar_of(&[("Files", None), ("Files/.wh.x", Some(b""))]);
-        let err = stage_tar(&tar[..], &dir.path().join("b"), true, "base").unwrap_err();
+        let err = stage_tar(&tar[..], &dir.path().join("b"), plain, "base").unwrap_err();
         assert!(
             err.to_string()
                 .contains("base layer cannot have tombstones"),
             "{err}"
         );
+        // hcsshim creates base files with FILE_CREATE: a path twice is an error, not a merge.
+        let tar = tar_of(&[
+            ("Files", None),
+            ("Files/a", Some(b"1")),
+            ("Files/a", Some(b"2")),
+        ]);
+        let err = stage_tar(&tar[..], &dir.path().join("d"), plain, "base").unwrap_err();
+        assert!(err.to_string().contains("Files/a"), "{err}");
         let tar = tar_of(&[("Hives/.wh.System_Delta", Some(b""))]);
-        let err = stage_tar(&tar[..], &dir.path().join("c"), false, "l").unwrap_err();
+        let err = stage_tar(&tar[..], &dir.path().join("c"), Layout::Legacy, "l").unwrap_err();
         assert!(err.to_string().contains("invalid tombstone"), "{err}");
+    }
+
+    /// What [`BaseFiles`] was asked to do, in order.
+    #[derive(Debug, Clone, PartialEq)]
+    enum BaseCall {
+        Create {
+            path: String,
+            directory: bool,
+            info: BasicInfo,
+        },
+        Stream {
+            id: u32,
+            name: String,
+            body: Vec<u8>,
+        },
+        Finish,
+        RestoreTimes(String),
+    }
+
+    /// Records the calls (paths relative to `root`) and creates the entries on disk, as NTFS
+    /// would, so parents and hard-link targets exist.
+    struct RecordingBaseFiles {
+        root: PathBuf,
+        calls: std::sync::Arc<std::sync::Mutex<Vec<BaseCall>>>,
+    }
+
+    impl RecordingBaseFiles {
+        fn relative(&self, path: &Path) -> String {
+            let relative = path.strip_prefix(&self.root).unwrap();
+            relative.to_string_lossy().replace('\\', "/")
+        }
+    }
+
+    struct RecordingSink(std::sync::Arc<std::sync::Mutex<Vec<BaseCall>>>);
+
+    impl StreamSink for RecordingSink {
+        fn stream(
+            &mut self,
+            id: u32,
+            name: &str,
+            size: u64,
+            data: &mut dyn Read,
+        ) -> io::Result<()> {
+            let mut body = Vec::new();
+            data.take(size).read_to_end(&mut body)?;
+            let name = name.to_string();
+            self.0
+                .lock()
+                .unwrap()
+                .push(BaseCall::Stream { id, name, body });
+            Ok(())
+        }
+        fn finish(self: Box<Self>) -> io::Result<()> {
+            self.0.lock().unwrap().push(BaseCall::Finish);
+            Ok(())
+        }
+    }
+
+    impl BaseFiles for RecordingBaseFiles {
+        fn create(
+            &self,
+            path: &Path,
+            directory: bool,
+            info: &BasicInfo,
+        ) -> io::Result<Box<dyn StreamSink>> {
+            if directory {
+                fs::create_dir_all(path)?;
+            } else {
+                fs::File::create_new(path)?;
+            }
+            self.calls.lock().unwrap().push(BaseCall::Create {
+                path: self.relative(path),
+                directory,
+                info: *info,
+            });
+            Ok(Box::new(RecordingSink(self.calls.clone())))
+        }
+        fn restore_directory_times(&self, path: &Path, _: &BasicInfo) -> io::Result<()> {
+            let path = self.relative(path);
+            self.calls
+                .lock()
+                .unwrap()
+                .push(BaseCall::RestoreTimes(path));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn base_layer_entries_are_created_then_get_their_streams_like_hcsshims_base_writer() {
+        let (tar, sd, mtime) = windows_metadata_tar();
+        let dir = tempfile::tempdir().unwrap();
+        let files = RecordingBaseFiles {
+            root: dir.path().to_path_buf(),
+            calls: Default::default(),
+        };
+        stage_tar(&tar[..], dir.path(), Layout::Base(&files), "base").unwrap();
+        let calls = files.calls.lock().unwrap().clone();
+        // Each entry's calls, from its Create to its Finish.
+        let entry = |path: &str| -> Vec<BaseCall> {
+            let start = calls
+                .iter()
+                .position(|c| matches!(c, BaseCall::Create { path: p, .. } if p == path))
+                .unwrap_or_else(|| panic!("{path} was never created: {calls:?}"));
+            let len = calls[start..]
+                .iter()
+                .position(|c| *c == BaseCall::Finish)
+                .unwrap();
+            calls[start..=start + len].to_vec()
+        };
+
+        // The file: basic info first (attributes and tar times), then SD, EA, data, ADS.
+        let file = entry("Files/a.txt");
+        let BaseCall::Create {
+            directory, info, ..
+        } = &file[0]
+        else {
+            unreachable!()
+        };
+        assert!(!directory);
+        assert_eq!(info.attributes, attributes::ARCHIVE | attributes::HIDDEN);
+        assert_eq!(
+            (info.last_write, info.last_access, info.creation),
+            (mtime, mtime, mtime)
+        );
+        let streams: Vec<(u32, &str, &[u8])> = file[1..file.len() - 1]
+            .iter()
+            .map(|c| match c {
+                BaseCall::Stream { id, name, body } => (*id, name.as_str(), body.as_slice()),
+                other => panic!("not a stream: {other:?}"),
+            })
+            .collect();
+        assert_eq!(streams.len(), 4, "{streams:?}");
+        assert_eq!(streams[0], (backup::BACKUP_SECURITY_DATA, "", &sd[..]));
+        assert_eq!(streams[1].0, backup::BACKUP_EA_DATA);
+        let eas = backup::decode_extended_attributes(streams[1].2).unwrap();
+        assert_eq!(
+            (eas[0].name.as_str(), &eas[0].value[..]),
+            ("NOTE", &b"v"[..])
+        );
+        assert_eq!(streams[2], (backup::BACKUP_DATA, "", &b"abc"[..]));
+        assert_eq!(
+            streams[3],
+            (backup::BACKUP_ALTERNATE_DATA, ":s:$DATA", &b"xy"[..])
+        );
+
+        // The junction is a directory whose reparse data makes it one; the symlink a file.
+        for (path, directory, target, mount_point) in [
+            ("Files/j", true, r"C:\Users", true),
+            ("Files/l", false, r"..\x", false),
+        ] {
+            let calls = entry(path);
+            assert!(
+                matches!(&calls[0], BaseCall::Create { directory: d, info, .. }
+                    if *d == directory && info.attributes & attributes::REPARSE_POINT != 0),
+                "{calls:?}"
+            );
+            let reparse = calls
+                .iter()
+                .find_map(|c| match c {
+                    BaseCall::Stream { id, body, .. } if *id == backup::BACKUP_REPARSE_DATA => {
+                        Some(body)
+                    }
+                    _ => None,
+                })
+                .unwrap();
+            let point = backup::decode_reparse_point(reparse).unwrap();
+            assert_eq!(
+                (point.target.as_str(), point.mount_point),
+                (target, mount_point)
+            );
+            assert!(!calls
+                .iter()
+                .any(|c| matches!(c, BaseCall::Stream { id, .. } if *id == backup::BACKUP_DATA)));
+        }
+
+        // Directory times come last, children before parents; no legacy-format files.
+        let restored: Vec<&str> = calls
+            .iter()
+            .filter_map(|c| match c {
+                BaseCall::RestoreTimes(path) => Some(path.as_str()),
+                _ => None,
+            })
+            .collect();
+        let first_restore = calls
+            .iter()
+            .position(|c| matches!(c, BaseCall::RestoreTimes(_)))
+            .unwrap();
+        assert_eq!(first_restore, calls.len() - restored.len());
+        assert!(
+            restored.contains(&"Files") && restored.contains(&"Files/j"),
+            "{restored:?}"
+        );
+        let at = |p: &str| restored.iter().position(|r| *r == p).unwrap();
+        assert!(at("Files/j") < at("Files"));
+        assert!(!dir.path().join("Files.$wcidirs$").exists());
+        assert!(!dir.path().join("tombstones.txt").exists());
     }
 
     /// Every stream of a staged file: (attributes, [(id, name, body)]).
@@ -579,8 +834,9 @@ mod tests {
         (attrs, out)
     }
 
-    #[test]
-    fn metadata_reparse_points_and_streams_are_staged_in_go_winio_order() {
+    /// A layer with Windows metadata: `a.txt` (security descriptor, an EA, hidden, an
+    /// alternate stream `s`), junction `j` → `C:\\Users`, file symlink `l` → `..\\x`.
+    fn windows_metadata_tar() -> (Vec<u8>, Vec<u8>, Timestamp) {
         use crate::layer::{
             write_layer, AltStream, ChangeSet, Entry, EntryKind, FileMeta, FileSource,
             LayerCompression, WriteOptions,
@@ -637,8 +893,14 @@ mod tests {
             ..WriteOptions::default()
         };
         let (tar, _) = write_layer(&changes, &options, Vec::new()).unwrap();
+        (tar, sd, mtime)
+    }
+
+    #[test]
+    fn metadata_reparse_points_and_streams_are_staged_in_go_winio_order() {
+        let (tar, sd, _) = windows_metadata_tar();
         let dir = tempfile::tempdir().unwrap();
-        stage_tar(&tar[..], dir.path(), false, "test").unwrap();
+        stage_tar(&tar[..], dir.path(), Layout::Legacy, "test").unwrap();
 
         let (attrs, streams) = streams_of(&dir.path().join("Files/a.txt"));
         assert_eq!(attrs, attributes::ARCHIVE | attributes::HIDDEN);
@@ -705,7 +967,7 @@ mod tests {
             ("Files/b", Some(b"2")),
             ("Files/a:s", Some(b"3")),
         ]);
-        let err = stage_tar(&tar[..], &dir.path().join("a"), false, "l").unwrap_err();
+        let err = stage_tar(&tar[..], &dir.path().join("a"), Layout::Legacy, "l").unwrap_err();
         assert!(
             err.to_string().contains("Files/a:s") && err.to_string().contains("directly follow"),
             "{err}"
@@ -721,7 +983,7 @@ mod tests {
             .append_data(&mut header, "Files/x", &[][..])
             .unwrap();
         let tar = builder.into_inner().unwrap();
-        let err = stage_tar(&tar[..], &dir.path().join("c"), false, "l").unwrap_err();
+        let err = stage_tar(&tar[..], &dir.path().join("c"), Layout::Legacy, "l").unwrap_err();
         assert!(err.to_string().contains("MSWINDOWS.rawsd"), "{err}");
     }
 
@@ -748,7 +1010,7 @@ mod tests {
         }
         let tar = builder.into_inner().unwrap();
         let staging = dir.path().join("staging");
-        let staged = stage_tar(&tar[..], &staging, false, "l").unwrap();
+        let staged = stage_tar(&tar[..], &staging, Layout::Legacy, "l").unwrap();
         assert_eq!(
             staged.pending_links,
             [

@@ -15,9 +15,12 @@
 
 pub mod api;
 pub mod backup;
+pub mod base_files;
 pub mod export;
 #[cfg(any(windows, feature = "check-windows"))]
 pub mod ffi;
+#[cfg(any(windows, feature = "check-windows"))]
+pub mod ffi_files;
 #[cfg(any(windows, feature = "check-windows"))]
 pub mod ffi_hcn;
 pub mod guid;
@@ -69,6 +72,8 @@ pub struct HcsRuntime {
     notices: Mutex<BTreeSet<String>>,
     /// HNS and the network RUN steps join (`None`: steps run without a network adapter).
     network: Option<(Arc<dyn network::NetworkApi>, String)>,
+    /// Where base layers are written (`BackupWrite` on Windows).
+    base_files: Arc<dyn base_files::BaseFiles>,
     /// Declared last so it is dropped last: the VMs above use its folder.
     session: session::Session,
 }
@@ -97,6 +102,7 @@ impl HcsRuntime {
             utility_vms: Mutex::default(),
             notices: Mutex::default(),
             network: None,
+            base_files: Arc::new(base_files::PlainBaseFiles),
         })
     }
 
@@ -107,13 +113,21 @@ impl HcsRuntime {
         self
     }
 
+    /// Base layers are written through `files` (default: [`base_files::PlainBaseFiles`]).
+    pub fn with_base_files(mut self, files: Arc<dyn base_files::BaseFiles>) -> HcsRuntime {
+        self.base_files = files;
+        self
+    }
+
     /// The real runtime on this Windows host.
     #[cfg(any(windows, feature = "check-windows"))]
     pub fn on_host(state_dir: &Path, forced: Option<Isolation>) -> std::io::Result<HcsRuntime> {
         let host = ffi::host_facts()?;
+        ffi_files::enable_layer_privileges()?;
         Ok(
             HcsRuntime::new(Arc::new(ffi::HostComputeApi), state_dir, host, forced)?
-                .with_network(Arc::new(ffi_hcn::HostNetworkApi), network::DEFAULT_NETWORK),
+                .with_network(Arc::new(ffi_hcn::HostNetworkApi), network::DEFAULT_NETWORK)
+                .with_base_files(Arc::new(ffi_files::Win32BaseFiles)),
         )
     }
 
@@ -195,7 +209,11 @@ impl HcsRuntime {
                 let parents: Vec<PathBuf> = imported.iter().rev().cloned().collect();
                 let base = index == 0;
                 if base {
-                    let staged = import::stage_layer(&layer.blob_path, &folder, true)?;
+                    let staged = import::stage_layer(
+                        &layer.blob_path,
+                        &folder,
+                        import::Layout::Base(self.base_files.as_ref()),
+                    )?;
                     self.api.process_base_layer(&folder)?;
                     if staged.has_utility_vm {
                         self.api.process_utility_vm(&folder.join("UtilityVM"))?;
@@ -204,7 +222,11 @@ impl HcsRuntime {
                     let staging = tempfile::Builder::new()
                         .prefix("import-")
                         .tempdir_in(&self.root)?;
-                    let staged = import::stage_layer(&layer.blob_path, staging.path(), false)?;
+                    let staged = import::stage_layer(
+                        &layer.blob_path,
+                        staging.path(),
+                        import::Layout::Legacy,
+                    )?;
                     self.api.import_layer(&folder, staging.path(), &parents)?;
                     import::link_pending(&folder, &parents, &staged.pending_links)
                         .map_err(|e| anyhow::anyhow!("importing layer {}: {e}", layer.diff_id))?;
