@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use super::tests::{image, server_2022, step, write_tar, Collect, Fake, BASE_FILES, IMPORT, RUN};
+use super::tests::{
+    image, layer_ref, server_2022, step, write_tar, Collect, Fake, BASE_FILES, IMPORT, RUN,
+};
 use super::*;
 
 /// A Windows 11 host (client SKU): Hyper-V by default.
@@ -209,10 +211,7 @@ fn a_base_without_a_utility_vm_is_refused_with_a_reason() {
     // The same base without `UtilityVM/`: ProcessUtilityImage never runs, no template exists.
     let base = dir.path().join("plain-base.tar");
     write_tar(&base, &BASE_FILES);
-    spec.layers[0] = crate::runtime::LayerRef {
-        diff_id: "sha256:plain".into(),
-        blob_path: base,
-    };
+    spec.layers[0] = layer_ref(base);
     let fake = Arc::new(Fake::default());
     let runtime = HcsRuntime::new(fake.clone(), dir.path(), windows_11(), None).unwrap();
     let err = runtime.prepare(&spec).err().unwrap().to_string();

@@ -64,6 +64,8 @@ pub struct Staged {
     pub tombstones: usize,
     /// Hard links to make after `ImportLayer` (non-base layers).
     pub pending_links: Vec<PendingLink>,
+    /// `sha256:<hex>` of the uncompressed tar, to check against the image's diff_id.
+    pub diff_id: String,
 }
 
 /// A hard link of a non-base layer, made once the layer folder exists.
@@ -167,11 +169,12 @@ pub fn stage_tar<R: Read>(
     if let Some(e) = failure {
         return Err(e);
     }
-    read.map_err(|e| ImportError::Entry {
+    let summary = read.map_err(|e| ImportError::Entry {
         layer: layer.into(),
         entry: String::new(),
         reason: e.to_string(),
     })?;
+    stager.staged.diff_id = summary.diff_id.to_string();
     stager.close_open()?;
     match base_files {
         Some(files) => {

@@ -45,7 +45,7 @@ use self::guid::Guid;
 use self::host::HostFacts;
 use self::sandbox::{HcsSandbox, Isolated, SandboxParts};
 use self::uvm::UtilityVm;
-use super::{HostTarget, NetworkMode, Runtime, Sandbox, SandboxSpec};
+use super::{HostTarget, LayerRef, NetworkMode, Runtime, Sandbox, SandboxSpec};
 use crate::build::runtimes::Isolation;
 
 /// Marker written into a layer folder once its import finished (a half-imported folder from
@@ -214,6 +214,10 @@ impl HcsRuntime {
                         &folder,
                         import::Layout::Base(self.base_files.as_ref()),
                     )?;
+                    if let Err(e) = check_diff_id(layer, &staged) {
+                        let _ = std::fs::remove_dir_all(&folder);
+                        return Err(e);
+                    }
                     self.api.process_base_layer(&folder)?;
                     if staged.has_utility_vm {
                         self.api.process_utility_vm(&folder.join("UtilityVM"))?;
@@ -227,6 +231,7 @@ impl HcsRuntime {
                         staging.path(),
                         import::Layout::Legacy,
                     )?;
+                    check_diff_id(layer, &staged)?;
                     self.api.import_layer(&folder, staging.path(), &parents)?;
                     import::link_pending(&folder, &parents, &staged.pending_links)
                         .map_err(|e| anyhow::anyhow!("importing layer {}: {e}", layer.diff_id))?;
@@ -237,6 +242,21 @@ impl HcsRuntime {
         }
         Ok(imported.into_iter().rev().collect())
     }
+}
+
+/// Refuses a layer whose content is not what the image config says (`diff_id`), before
+/// Windows turns it into a layer every later build would reuse.
+fn check_diff_id(layer: &LayerRef, staged: &import::Staged) -> anyhow::Result<()> {
+    if staged.diff_id == layer.diff_id {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "layer {}: its uncompressed content is {}, not the diff_id the image config names \
+         ({}); the stored image is damaged or mislabelled — pull or build it again",
+        layer.blob_path.display(),
+        staged.diff_id,
+        layer.diff_id
+    )
 }
 
 /// Undoes what killed builds left: their scratch layers may still be prepared and activated

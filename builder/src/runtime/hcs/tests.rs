@@ -207,6 +207,16 @@ impl OutputSink for Collect {
     }
 }
 
+/// The layer written at `path` (an uncompressed tar: its diff_id is the file's sha256).
+pub(super) fn layer_ref(path: PathBuf) -> LayerRef {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(std::fs::read(&path).unwrap());
+    LayerRef {
+        diff_id: format!("sha256:{}", hex::encode(digest)),
+        blob_path: path,
+    }
+}
+
 pub(super) fn write_tar(path: &Path, entries: &[(&str, Option<&[u8]>)]) {
     let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
     for (name, data) in entries {
@@ -249,16 +259,7 @@ pub(super) fn image(dir: &Path) -> SandboxSpec {
         ],
     );
     SandboxSpec {
-        layers: vec![
-            LayerRef {
-                diff_id: "sha256:base".into(),
-                blob_path: base,
-            },
-            LayerRef {
-                diff_id: "sha256:top".into(),
-                blob_path: top,
-            },
-        ],
+        layers: vec![layer_ref(base), layer_ref(top)],
         network: crate::runtime::NetworkMode::None,
         os_version: "10.0.20348.2700".into(),
     }
@@ -361,7 +362,10 @@ fn a_step_runs_create_start_process_wait_export_close_in_order() {
     assert!(layers[1]["Path"]
         .as_str()
         .unwrap()
-        .ends_with(&hex::encode(sha2::Sha256::digest(b"sha256:base\n"))));
+        .ends_with(&hex::encode(sha2::Sha256::digest(format!(
+            "{}\n",
+            spec.layers[0].diff_id
+        )))));
     assert!(system["Container"]["Storage"]["Path"]
         .as_str()
         .unwrap()
@@ -485,4 +489,37 @@ fn empty_images_and_incompatible_bases_are_refused_with_a_reason() {
     let err = runtime.prepare(&newer).err().unwrap().to_string();
     assert!(err.contains("newer than the host"), "{err}");
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}
+
+#[test]
+fn a_layer_whose_content_is_not_its_diff_id_is_refused_before_windows_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for index in [0, 1] {
+        let mut spec = image(dir.path());
+        spec.layers[index].diff_id = format!("sha256:{}", "0".repeat(64));
+        let fake = Arc::new(Fake::default());
+        let state = dir.path().join(format!("state-{index}"));
+        let runtime = HcsRuntime::new(fake.clone(), &state, server_2022(), None).unwrap();
+        let err = runtime.prepare(&spec).err().unwrap().to_string();
+        assert!(
+            err.contains(&spec.layers[index].diff_id) && err.contains("pull or build it again"),
+            "{err}"
+        );
+        let calls = fake.calls();
+        // Refused before the layer reaches vmcompute: nothing past the good layers ran.
+        let imported: Vec<&str> = calls
+            .iter()
+            .map(String::as_str)
+            .filter(|c| IMPORT.contains(c))
+            .collect();
+        let want: &[&str] = if index == 0 {
+            &[]
+        } else {
+            &["ProcessBaseImage", "ProcessUtilityImage"]
+        };
+        assert_eq!(imported, want);
+        // A half-written base folder is not left behind; the good base stays imported.
+        let folders = std::fs::read_dir(state.join("hcs/layers")).unwrap().count();
+        assert_eq!(folders, index);
+    }
 }
