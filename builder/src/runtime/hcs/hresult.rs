@@ -47,6 +47,10 @@ pub const WAIT_TIMEOUT: u32 = 0x8007_0102;
 pub const ERROR_TIMEOUT: u32 = 0x8007_05B4;
 /// The compute system was already gone (terminate/close after it exited).
 pub const COMPUTE_SYSTEM_DOES_NOT_EXIST: u32 = 0xC037_010E;
+/// A terminate or shutdown of a system that has already stopped (hcsshim
+/// `ErrVmcomputeAlreadyStopped`): a step that timed out or was interrupted is terminated
+/// twice.
+pub const COMPUTE_SYSTEM_ALREADY_STOPPED: u32 = 0xC037_0110;
 /// `HRESULT_FROM_WIN32(ERROR_NOT_FOUND)`: how HNS reports an object it does not have when it
 /// has no `HCN_E_*` code for it (hcsshim's `IsNotFoundError` checks it).
 pub const ELEMENT_NOT_FOUND: u32 = 0x8007_0490;

@@ -27,6 +27,7 @@ pub mod guid;
 pub mod host;
 pub mod hresult;
 pub mod import;
+pub mod interrupt;
 pub mod network;
 pub mod sandbox;
 pub mod schema;
@@ -74,6 +75,8 @@ pub struct HcsRuntime {
     network: Option<(Arc<dyn network::NetworkApi>, String)>,
     /// Where base layers are written (`BackupWrite` on Windows).
     base_files: Arc<dyn base_files::BaseFiles>,
+    /// Ctrl-C: stops the running step and the imports between layers.
+    interrupt: interrupt::Interrupt,
     /// Declared last so it is dropped last: the VMs above use its folder.
     session: session::Session,
 }
@@ -103,6 +106,7 @@ impl HcsRuntime {
             notices: Mutex::default(),
             network: None,
             base_files: Arc::new(base_files::PlainBaseFiles),
+            interrupt: interrupt::Interrupt::default(),
         })
     }
 
@@ -119,15 +123,24 @@ impl HcsRuntime {
         self
     }
 
-    /// The real runtime on this Windows host.
+    /// Steps stop when `interrupt` is requested (default: a flag nobody sets).
+    pub fn with_interrupt(mut self, interrupt: interrupt::Interrupt) -> HcsRuntime {
+        self.interrupt = interrupt;
+        self
+    }
+
+    /// The real runtime on this Windows host (Ctrl-C stops the running step, see
+    /// [`interrupt`]).
     #[cfg(any(windows, feature = "check-windows"))]
     pub fn on_host(state_dir: &Path, forced: Option<Isolation>) -> std::io::Result<HcsRuntime> {
         let host = ffi::host_facts()?;
         ffi_files::enable_layer_privileges()?;
+        interrupt::install_console_handler()?;
         Ok(
             HcsRuntime::new(Arc::new(ffi::HostComputeApi), state_dir, host, forced)?
                 .with_network(Arc::new(ffi_hcn::HostNetworkApi), network::DEFAULT_NETWORK)
-                .with_base_files(Arc::new(ffi_files::Win32BaseFiles)),
+                .with_base_files(Arc::new(ffi_files::Win32BaseFiles))
+                .with_interrupt(interrupt::Interrupt::process()),
         )
     }
 
@@ -195,6 +208,8 @@ impl HcsRuntime {
         let mut chain = Sha256::new();
         let mut imported: Vec<PathBuf> = Vec::new(); // base first
         for (index, layer) in spec.layers.iter().enumerate() {
+            self.interrupt
+                .check(&format!("importing layer {}", layer.diff_id))?;
             chain.update(layer.diff_id.as_bytes());
             chain.update(b"\n");
             let folder = self
@@ -342,6 +357,7 @@ impl Runtime for HcsRuntime {
             id,
             network,
             isolation,
+            interrupt: self.interrupt.clone(),
         })?;
         Ok(Box::new(sandbox))
     }

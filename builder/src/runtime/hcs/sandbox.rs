@@ -6,10 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use super::api::{ComputeApi, ProcessHandle, SystemHandle, WaitOutcome};
+use super::api::{ApiResult, ComputeApi, ProcessHandle, SystemHandle, WaitOutcome};
 use super::export::read_export_folder;
 use super::guid::Guid;
+use super::interrupt::Interrupt;
 use super::network::NetworkAttachment;
 use super::schema;
 use super::uvm::{GuestScratch, UtilityVm};
@@ -39,6 +41,46 @@ pub struct SandboxParts {
     /// The step's HNS endpoint and namespace; detached after the compute system is gone.
     pub network: Option<NetworkAttachment>,
     pub isolation: Isolated,
+    /// Ctrl-C: the step's compute system is terminated and nothing is committed.
+    pub interrupt: Interrupt,
+}
+
+/// How long one wait for the step's process lasts before the interrupt flag is looked at.
+const WAIT_SLICE: Duration = Duration::from_millis(200);
+
+/// How waiting for the step's process ended.
+enum Waited {
+    Exited,
+    TimedOut,
+    Interrupted,
+}
+
+/// Waits for `process` until it exits, `timeout` passes or `interrupt` is requested, in
+/// slices so a request is seen within [`WAIT_SLICE`].
+fn wait_for_exit(
+    api: &dyn ComputeApi,
+    process: ProcessHandle,
+    timeout: Option<Duration>,
+    interrupt: &Interrupt,
+) -> ApiResult<Waited> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let slice = match deadline {
+            Some(deadline) => deadline
+                .saturating_duration_since(Instant::now())
+                .min(WAIT_SLICE),
+            None => WAIT_SLICE,
+        };
+        if api.wait_process(process, Some(slice))? == WaitOutcome::Exited {
+            return Ok(Waited::Exited);
+        }
+        if interrupt.requested() {
+            return Ok(Waited::Interrupted);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(Waited::TimedOut);
+        }
+    }
 }
 
 /// Which steps of the set-up have happened (so teardown undoes exactly those).
@@ -144,7 +186,10 @@ impl HcsSandbox {
             let terminated = api.terminate_compute_system(system);
             api.close_compute_system(system);
             match terminated {
-                Err(e) if e.code != super::hresult::COMPUTE_SYSTEM_DOES_NOT_EXIST => {
+                Err(e)
+                    if e.code != super::hresult::COMPUTE_SYSTEM_DOES_NOT_EXIST
+                        && e.code != super::hresult::COMPUTE_SYSTEM_ALREADY_STOPPED =>
+                {
                     return Err(e.into())
                 }
                 _ => {}
@@ -266,7 +311,16 @@ impl Sandbox for HcsSandbox {
                 });
             }
             drop(tx);
-            let waiter = scope.spawn(|| api.wait_process(handle, process.timeout));
+            let (api, interrupt) = (&api, &self.parts.interrupt);
+            let waiter = scope.spawn(move || {
+                let waited = wait_for_exit(api.as_ref(), handle, process.timeout, interrupt);
+                if !matches!(waited, Ok(Waited::Exited)) {
+                    // The process still holds its pipes open, and the relay below reads until
+                    // they close: end it now (stop_system then finds it stopped).
+                    let _ = api.terminate_compute_system(system);
+                }
+                waited
+            });
             for msg in rx {
                 match msg {
                     Relay::Stdout(b) => output.stdout(&b),
@@ -276,20 +330,26 @@ impl Sandbox for HcsSandbox {
             waiter.join().expect("the wait thread does not panic")
         });
         match outcome? {
-            WaitOutcome::Exited => {
+            Waited::Exited => {
                 let code = api.process_exit_code(handle)?;
                 if let Some(p) = self.progress.process.take() {
                     api.close_process(p);
                 }
                 Ok(ExitStatus { code })
             }
-            WaitOutcome::TimedOut => {
+            Waited::TimedOut => {
                 self.stop_system()?;
                 anyhow::bail!(
                     "the RUN step did not finish within its timeout ({:?}); its compute system \
                      was terminated",
                     process.timeout.unwrap_or_default()
                 )
+            }
+            Waited::Interrupted => {
+                self.stop_system()?;
+                Err(Interrupt::stopped(
+                    "the RUN step ran: its compute system was terminated",
+                ))
             }
         }
     }

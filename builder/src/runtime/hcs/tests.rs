@@ -28,6 +28,31 @@ pub(super) struct Fake {
     /// The step's exit code (3 unless set: the tests check it is passed on).
     pub(super) exit_code: Option<i32>,
     pub(super) documents: Mutex<Vec<String>>,
+    /// Compute systems created (their handles count up from 7) and those terminated.
+    pub(super) systems: Mutex<(usize, Vec<SystemHandle>)>,
+    /// Keeps the never-exiting process's stdout open until its system is terminated.
+    pub(super) pipe_open: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+/// The stdout of a process that never exits: open (reads block) until the sender is dropped.
+struct OpenPipe(std::sync::mpsc::Receiver<()>);
+
+impl std::io::Read for OpenPipe {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        let _ = self.0.recv(); // only ever ends by disconnection
+        Ok(0)
+    }
+}
+
+/// Runs `f`, failing the test if it takes longer than `limit` (instead of hanging the suite).
+pub(super) fn within<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()));
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("did not finish within {limit:?}"))
 }
 
 impl Fake {
@@ -133,7 +158,9 @@ impl ComputeApi for Fake {
     fn create_compute_system(&self, _: &str, document: &str) -> ApiResult<SystemHandle> {
         self.call("HcsCreateComputeSystem")?;
         self.documents.lock().unwrap().push(document.into());
-        Ok(SystemHandle(7))
+        let mut systems = self.systems.lock().unwrap();
+        systems.0 += 1;
+        Ok(SystemHandle(6 + systems.0))
     }
     fn start_compute_system(&self, _: SystemHandle) -> ApiResult<()> {
         self.call("HcsStartComputeSystem")
@@ -158,17 +185,26 @@ impl ComputeApi for Fake {
     ) -> ApiResult<(ProcessHandle, ProcessPipes)> {
         self.call("HcsCreateProcess")?;
         self.documents.lock().unwrap().push(parameters.into());
+        let stdout: Box<dyn std::io::Read + Send> = if self.timeout {
+            let (open, closed) = std::sync::mpsc::channel();
+            *self.pipe_open.lock().unwrap() = Some(open);
+            Box::new(OpenPipe(closed))
+        } else {
+            Box::new(Cursor::new(b"hello out".to_vec()))
+        };
         Ok((
             ProcessHandle(9),
             ProcessPipes {
-                stdout: Some(Box::new(Cursor::new(b"hello out".to_vec()))),
+                stdout: Some(stdout),
                 stderr: Some(Box::new(Cursor::new(b"hello err".to_vec()))),
             },
         ))
     }
-    fn wait_process(&self, _: ProcessHandle, _: Option<Duration>) -> ApiResult<WaitOutcome> {
+    fn wait_process(&self, _: ProcessHandle, wait: Option<Duration>) -> ApiResult<WaitOutcome> {
         self.call("HcsWaitForProcessExit")?;
         Ok(if self.timeout {
+            // A process that never exits: the wait lasts as long as asked.
+            std::thread::sleep(wait.expect("the runtime waits in slices"));
             WaitOutcome::TimedOut
         } else {
             WaitOutcome::Exited
@@ -178,8 +214,19 @@ impl ComputeApi for Fake {
         self.call("HcsGetProcessProperties")?;
         Ok(self.exit_code.unwrap_or(3))
     }
-    fn terminate_compute_system(&self, _: SystemHandle) -> ApiResult<()> {
-        self.call("HcsTerminateComputeSystem")
+    fn terminate_compute_system(&self, system: SystemHandle) -> ApiResult<()> {
+        self.call("HcsTerminateComputeSystem")?;
+        self.pipe_open.lock().unwrap().take(); // the process is gone: its pipes close
+                                               // As HCS does: a second terminate finds the system stopped.
+        let mut systems = self.systems.lock().unwrap();
+        if systems.1.contains(&system) {
+            return Err(HcsError::new(
+                "HcsTerminateComputeSystem",
+                super::hresult::COMPUTE_SYSTEM_ALREADY_STOPPED,
+            ));
+        }
+        systems.1.push(system);
+        Ok(())
     }
     fn close_process(&self, _: ProcessHandle) {
         self.calls.lock().unwrap().push("HcsCloseProcess".into());
@@ -431,41 +478,115 @@ fn a_failure_at_each_call_names_it_and_cleanup_still_runs() {
 
 #[test]
 fn a_timeout_terminates_the_compute_system_and_drop_tears_down() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = image(dir.path());
-    let fake = Arc::new(Fake {
-        timeout: true,
-        ..Fake::default()
+    // The process never exits and keeps its stdout open: only terminating it ends the relay.
+    within(Duration::from_secs(30), || {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = image(dir.path());
+        let fake = Arc::new(Fake {
+            timeout: true,
+            ..Fake::default()
+        });
+        let runtime =
+            HcsRuntime::new(fake.clone(), &dir.path().join("state"), server_2022(), None).unwrap();
+        let mut sandbox = runtime.prepare(&spec).unwrap();
+        let short = ProcessSpec {
+            timeout: Some(Duration::from_millis(500)),
+            ..step()
+        };
+        let started = std::time::Instant::now();
+        let err = sandbox
+            .run(&short, &mut Collect::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("timeout") && err.contains("terminated"),
+            "{err}"
+        );
+        // Waited in slices up to the timeout, not beyond it by more than a slice.
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(500) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        let calls = fake.calls();
+        let waits = calls
+            .iter()
+            .filter(|c| *c == "HcsWaitForProcessExit")
+            .count();
+        assert!(
+            (3..=4).contains(&waits),
+            "{waits} waits of at most 200 ms for 500 ms"
+        );
+        let after_wait: Vec<&str> = calls
+            .iter()
+            .skip_while(|c| *c != "HcsWaitForProcessExit")
+            .skip(waits)
+            .map(String::as_str)
+            .collect();
+        // Terminated as soon as the wait gives up (the pipes close), then again by the teardown
+        // (which finds it stopped: not an error).
+        assert_eq!(
+            after_wait,
+            [
+                "HcsTerminateComputeSystem",
+                "HcsCloseProcess",
+                "HcsTerminateComputeSystem",
+                "HcsCloseComputeSystem"
+            ]
+        );
+        drop(sandbox);
+        let tail: Vec<String> = fake.calls().split_off(calls.len());
+        assert_eq!(tail, ["UnprepareLayer", "DeactivateLayer", "DestroyLayer"]);
     });
-    let runtime =
-        HcsRuntime::new(fake.clone(), &dir.path().join("state"), server_2022(), None).unwrap();
-    let mut sandbox = runtime.prepare(&spec).unwrap();
-    let err = sandbox
-        .run(&step(), &mut Collect::default())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("timeout") && err.contains("terminated"),
-        "{err}"
-    );
-    let calls = fake.calls();
-    let after_wait: Vec<&str> = calls
-        .iter()
-        .skip_while(|c| *c != "HcsWaitForProcessExit")
-        .skip(1)
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        after_wait,
-        [
-            "HcsCloseProcess",
-            "HcsTerminateComputeSystem",
-            "HcsCloseComputeSystem"
-        ]
-    );
-    drop(sandbox);
-    let tail: Vec<String> = fake.calls().split_off(calls.len());
-    assert_eq!(tail, ["UnprepareLayer", "DeactivateLayer", "DestroyLayer"]);
+}
+
+#[test]
+fn ctrl_c_stops_the_running_step_and_everything_is_torn_down() {
+    within(Duration::from_secs(30), || {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = image(dir.path());
+        let fake = Arc::new(Fake {
+            timeout: true,
+            ..Fake::default()
+        });
+        let ctrl_c = interrupt::Interrupt::default();
+        let runtime = HcsRuntime::new(fake.clone(), &dir.path().join("s"), server_2022(), None)
+            .unwrap()
+            .with_interrupt(ctrl_c.clone());
+        let mut sandbox = runtime.prepare(&spec).unwrap();
+        let asker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            ctrl_c.request();
+        });
+        let started = std::time::Instant::now();
+        // The step's own timeout is a minute: the request ends it long before.
+        let err = sandbox
+            .run(&step(), &mut Collect::default())
+            .unwrap_err()
+            .to_string();
+        asker.join().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            err.contains("interrupted (Ctrl-C)") && err.contains("nothing was committed"),
+            "{err}"
+        );
+        let calls = fake.calls();
+        assert!(calls.contains(&"HcsTerminateComputeSystem".to_string()));
+        drop(sandbox);
+        let tail: Vec<String> = fake.calls().split_off(calls.len());
+        assert_eq!(tail, ["UnprepareLayer", "DeactivateLayer", "DestroyLayer"]);
+
+        // Asked before a build starts: no layer is imported.
+        let fake = Arc::new(Fake::default());
+        let ctrl_c = interrupt::Interrupt::default();
+        ctrl_c.request();
+        let runtime = HcsRuntime::new(fake.clone(), &dir.path().join("t"), server_2022(), None)
+            .unwrap()
+            .with_interrupt(ctrl_c);
+        let err = runtime.prepare(&spec).err().unwrap().to_string();
+        assert!(err.contains("while importing layer sha256:"), "{err}");
+        assert!(!fake.calls().iter().any(|c| IMPORT.contains(&c.as_str())));
+    });
 }
 
 #[test]
