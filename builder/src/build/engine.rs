@@ -1007,7 +1007,7 @@ impl Engine<'_> {
             )));
         }
         let network = match run.network {
-            instructions::NetworkMode::Default => self.request.network,
+            instructions::NetworkMode::Default => self.request.network.clone(),
             instructions::NetworkMode::None => NetworkMode::None,
             instructions::NetworkMode::Host => NetworkMode::Host,
         };

@@ -77,7 +77,8 @@ pub struct Args {
     /// Add a label to the image: KEY=VALUE (repeatable).
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
-    /// Network for RUN steps: default (the host's), none or host.
+    /// Network for RUN steps: default (Wine: the host's; HCS: `nat`), none, host, or on
+    /// Windows the name of an HNS network.
     #[arg(long, default_value = "default")]
     pub network: String,
     /// Stop a RUN step after this long (e.g. 10m, 90s).
@@ -145,11 +146,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     {
         bail!("pushing needs a name: add -t REGISTRY/REPO:TAG");
     }
-    let network = match args.network.as_str() {
-        "default" | "host" => NetworkMode::Host,
-        "none" => NetworkMode::None,
-        other => bail!("--network {other}: expected default, host or none"),
-    };
+    let network = parse_network(&args.network)?;
     let path_mode = match args.path_mode.as_str() {
         "buildkit" => PathMode::BuildKit,
         "classic" => PathMode::Classic,
@@ -347,4 +344,43 @@ fn parse_timeout(text: &str) -> anyhow::Result<std::time::Duration> {
         .parse()
         .with_context(|| format!("--timeout {text}: expected e.g. 90s, 10m or 1h"))?;
     Ok(std::time::Duration::from_secs(n * scale))
+}
+
+/// `--network`: `default`/`host`, `none`, or a network's name (HNS names are free text; only
+/// the HCS runtime has named networks, the Wine runtime refuses them).
+fn parse_network(value: &str) -> anyhow::Result<NetworkMode> {
+    Ok(match value {
+        "default" | "host" => NetworkMode::Host,
+        "none" => NetworkMode::None,
+        name if !name.trim().is_empty()
+            && name.len() <= 256
+            && !name.contains(char::is_control) =>
+        {
+            NetworkMode::Named(name.to_string())
+        }
+        other => bail!(
+            "--network {other:?}: expected default, host, none or a network's name (at most 256 \
+             printable characters)"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_values_are_docker_builds() {
+        assert_eq!(parse_network("default").unwrap(), NetworkMode::Host);
+        assert_eq!(parse_network("host").unwrap(), NetworkMode::Host);
+        assert_eq!(parse_network("none").unwrap(), NetworkMode::None);
+        assert_eq!(
+            parse_network("Default Switch").unwrap(),
+            NetworkMode::Named("Default Switch".into())
+        );
+        for bad in ["", "  ", "a\nb", &"n".repeat(257)] {
+            let err = parse_network(bad).unwrap_err().to_string();
+            assert!(err.contains("expected default, host, none"), "{err}");
+        }
+    }
 }

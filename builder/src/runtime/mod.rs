@@ -40,11 +40,15 @@ pub struct ProcessSpec {
 }
 
 /// Network for the step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum NetworkMode {
+    /// The default network: the host's (Wine), HNS `nat` (HCS), as `docker build` gives.
     #[default]
     Host,
     None,
+    /// A network by name (`--network NAME`): an HNS network on Windows, as `docker build
+    /// --network` takes one; a runtime without named networks refuses it.
+    Named(String),
 }
 
 /// What a sandbox is made from.

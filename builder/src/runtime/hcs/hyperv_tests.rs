@@ -378,6 +378,19 @@ fn a_process_isolated_step_gets_its_own_endpoint_and_namespace_for_its_lifetime(
         "detached at commit"
     );
 
+    // `--network NAME`: that HNS network instead of the default one.
+    let hns = Arc::new(HnsFake::new());
+    let runtime = HcsRuntime::new(Arc::new(Fake::default()), dir.path(), server_2022(), None)
+        .unwrap()
+        .with_network(hns.clone(), "nat");
+    let named = SandboxSpec {
+        network: crate::runtime::NetworkMode::Named("transparent".into()),
+        ..image(dir.path())
+    };
+    run(&runtime, &named).unwrap();
+    let query = hns.arg("HcnEnumerateNetworks", 0);
+    assert!(query.contains(r#"\"transparent\""#), "{query}");
+
     // `--network none`: no HNS call at all, no Networking in the document.
     let hns = Arc::new(HnsFake::new());
     let fake = Arc::new(Fake::default());

@@ -153,18 +153,22 @@ impl HcsRuntime {
     }
 
     /// The step's network: its own HNS endpoint in its own namespace on the configured
-    /// network, for process-isolated steps that want one.
+    /// network (or the one `--network NAME` names), for process-isolated steps that want one.
     fn attach_network(
         &self,
-        mode: NetworkMode,
+        mode: &NetworkMode,
         isolation: Isolation,
     ) -> anyhow::Result<Option<network::NetworkAttachment>> {
-        let Some((api, name)) = &self.network else {
+        let Some((api, default_name)) = &self.network else {
             return Ok(None);
         };
-        match (mode, isolation) {
-            (NetworkMode::None, _) => Ok(None),
-            (NetworkMode::Host, Isolation::HyperV) => {
+        let name = match mode {
+            NetworkMode::None => return Ok(None),
+            NetworkMode::Host => default_name,
+            NetworkMode::Named(name) => name,
+        };
+        match isolation {
+            Isolation::HyperV => {
                 self.notice(
                     "Hyper-V isolated RUN steps run without a network adapter (silo does not \
                      hot-add HNS endpoints to the utility VM yet)"
@@ -172,9 +176,7 @@ impl HcsRuntime {
                 );
                 Ok(None)
             }
-            (NetworkMode::Host, Isolation::Process) => {
-                Ok(Some(network::attach(api.clone(), name)?))
-            }
+            Isolation::Process => Ok(Some(network::attach(api.clone(), name)?)),
         }
     }
 
@@ -333,7 +335,7 @@ impl Runtime for HcsRuntime {
         }
         let isolation = self.isolation_for(&spec.os_version)?;
         let parents = self.import_layers(spec)?;
-        let network = self.attach_network(spec.network, isolation)?;
+        let network = self.attach_network(&spec.network, isolation)?;
         let isolation = match isolation {
             Isolation::Process => Isolated::Process,
             Isolation::HyperV => {

@@ -132,6 +132,12 @@ impl Runtime for WineRuntime {
     }
 
     fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>> {
+        if let crate::runtime::NetworkMode::Named(name) = &spec.network {
+            anyhow::bail!(
+                "--network {name:?}: the Wine runtime has the host's network (default, host) and \
+                 none; named networks are HNS networks of the HCS runtime on Windows"
+            );
+        }
         let (wine, system) = self.ensure_ready()?;
         let root = self.sandboxes_dir();
         let committed = self.committed_dir();
@@ -240,7 +246,7 @@ impl WineSandbox {
             wine,
             lowers,
             image_lowers,
-            network: spec.network,
+            network: spec.network.clone(),
             registry,
             hostname,
             committed_dir: PathBuf::new(),
@@ -310,7 +316,7 @@ impl Sandbox for WineSandbox {
             ],
             env: process::environment(process, &cl, &self.fixed_env()),
             cwd,
-            network: self.network,
+            network: self.network.clone(),
             hostname: self.hostname.clone(),
             timeout: process.timeout,
             grace: Duration::from_secs(10),
@@ -361,5 +367,26 @@ impl Drop for WineSandbox {
         if !self.dir.as_os_str().is_empty() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_named_network_is_refused_before_anything_is_set_up() {
+        let state = tempfile::tempdir().unwrap();
+        let runtime = WineRuntime::new(state.path().join("state"));
+        let spec = SandboxSpec {
+            network: crate::runtime::NetworkMode::Named("transparent".into()),
+            ..SandboxSpec::default()
+        };
+        let err = runtime.prepare(&spec).err().unwrap().to_string();
+        assert!(
+            err.contains("\"transparent\"") && err.contains("HCS runtime"),
+            "{err}"
+        );
+        assert!(!state.path().join("state").exists(), "nothing was set up");
     }
 }
