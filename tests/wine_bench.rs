@@ -91,6 +91,7 @@ fn bench_wine_silo() {
         layers: vec![base.clone()],
         network: NetworkMode::Host,
         os_version: String::new(),
+        mounts: Vec::new(),
     };
     let mut silo_times = Vec::new();
     for _ in 0..6 {
@@ -150,6 +151,7 @@ fn bench_wine_silo() {
         layers: vec![base, big],
         network: NetworkMode::Host,
         os_version: String::new(),
+        mounts: Vec::new(),
     };
     let mut commit_times = Vec::new();
     let mut walk_times = Vec::new();

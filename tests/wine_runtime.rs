@@ -153,6 +153,7 @@ fn run_step(layers: &[LayerRef], network: NetworkMode, process: &ProcessSpec) ->
         layers: layers.to_vec(),
         network,
         os_version: String::new(),
+        mounts: Vec::new(),
     };
     let mut sandbox = rt.prepare(&spec).expect("prepare the silo");
     let mut output = Captured::default();
@@ -467,6 +468,7 @@ fn exit_codes_env_workdir_exec_form_and_shell_checks() {
             layers: layers.to_vec(),
             network: NetworkMode::Host,
             os_version: String::new(),
+            mounts: Vec::new(),
         })
         .unwrap();
     let err = sb.run(&ps, &mut Captured::default()).unwrap_err();
@@ -504,6 +506,7 @@ fn timeout_kills_the_step() {
             layers: layers.to_vec(),
             network: NetworkMode::Host,
             os_version: String::new(),
+            mounts: Vec::new(),
         })
         .unwrap();
     let started = std::time::Instant::now();
@@ -575,6 +578,7 @@ fn interrupt_child_mode() {
             layers,
             network: NetworkMode::Host,
             os_version: String::new(),
+            mounts: Vec::new(),
         })
         .unwrap();
     let _ = sb.run(
@@ -677,6 +681,7 @@ fn nothing_is_left_after_a_step_or_an_interrupt() {
         layers: layers.to_vec(),
         network: NetworkMode::Host,
         os_version: String::new(),
+        mounts: Vec::new(),
     };
     drop(runtime().prepare(&spec).unwrap());
     assert_eq!(of_child(), 0, "prepare removes sandboxes of dead processes");

@@ -42,7 +42,9 @@ use crate::layer::changeset::Timestamp;
 use crate::layer::sd::Sid;
 use crate::layer::writer::{LayerCompression, WriteOptions};
 use crate::layer::{ChangeSet, Entry, EntryKind, FileMeta, UnpackFilter, UnpackOptions};
-use crate::runtime::{LayerRef, NetworkMode, OutputSink, ProcessSpec, Runtime, SandboxSpec};
+use crate::runtime::{
+    LayerRef, NetworkMode, OutputSink, ProcessSpec, Runtime, SandboxSpec, StepMount,
+};
 use crate::store::Store;
 
 /// What to build.
@@ -322,6 +324,7 @@ struct SandboxTarget<'a> {
     network: NetworkMode,
     /// The stage's `os.version` (the base image's).
     os_version: String,
+    mounts: Vec<StepMount>,
 }
 
 /// A finished stage: its filesystem state and what a stage built on it inherits.
@@ -1042,6 +1045,7 @@ impl Engine<'_> {
                 layers: &layers,
                 network,
                 os_version,
+                mounts: Vec::new(),
             };
             engine.run_in_sandbox(spec, &process, step_number, failure)
         })
@@ -1146,6 +1150,7 @@ impl Engine<'_> {
             layers: layer_refs,
             network: target.network,
             os_version: target.os_version,
+            mounts: target.mounts,
         };
         let mut sandbox = self
             .runtime

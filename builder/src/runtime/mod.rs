@@ -60,6 +60,20 @@ pub struct SandboxSpec {
     /// The base image's `os.version` (empty when it has none): the HCS runtime decides
     /// process or Hyper-V isolation from it.
     pub os_version: String,
+    /// `RUN --mount`s, resolved by the build engine to host paths.
+    pub mounts: Vec<StepMount>,
+}
+
+/// A host directory or file a RUN step sees at `target` (`RUN --mount`). What the step writes
+/// there goes to `source` (or is refused when `read_only`), never into the step's layer; a
+/// mount point the runtime had to create for it is not committed either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepMount {
+    /// An existing host directory or regular file.
+    pub source: PathBuf,
+    /// Absolute Windows path on drive C: (`C:\src`, `C:\run\secrets\token`).
+    pub target: String,
+    pub read_only: bool,
 }
 
 /// How the step ended.

@@ -309,6 +309,7 @@ pub(super) fn image(dir: &Path) -> SandboxSpec {
         layers: vec![layer_ref(base), layer_ref(top)],
         network: crate::runtime::NetworkMode::None,
         os_version: "10.0.20348.2700".into(),
+        mounts: Vec::new(),
     }
 }
 
