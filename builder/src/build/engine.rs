@@ -28,13 +28,14 @@ use super::layer_pick;
 use super::owner::resolve_chown;
 use super::progress::Progress;
 use super::remote_cache::{RemoteCache, UsedRecord};
+use super::run_mounts;
 use super::url_source::{self, is_url, Checksum, Downloaded};
 use crate::dockerfile::dockerignore::{self, PatternMatcher};
-use crate::dockerfile::instructions::{self, Command, Instruction, Location, Parsed};
+use crate::dockerfile::instructions::{self, Command, Instruction, Location, MountType, Parsed};
 use crate::dockerfile::shell::HostMode;
 use crate::dockerfile::stages::{
-    parse_stages, Base, BaseConfig, BuildOptions, BuildPlan, CopySource, CopyStep, FrontendError,
-    Platform, RunStep, Stage, StageDispatcher, Step,
+    parse_stages, resolve_source, Base, BaseConfig, BuildOptions, BuildPlan, CopySource, CopyStep,
+    FrontendError, Platform, RunStep, Stage, StageDispatcher, Step,
 };
 use crate::dockerfile::winpath::PathMode;
 use crate::image::{self, Flavor};
@@ -66,6 +67,8 @@ pub struct BuildRequest {
     pub network: NetworkMode,
     /// `--timeout` for each RUN step.
     pub run_timeout: Option<std::time::Duration>,
+    /// `--secret`: what `RUN --mount=type=secret` steps may read, by id.
+    pub secrets: run_mounts::Secrets,
 }
 
 /// One built image (one platform).
@@ -333,6 +336,31 @@ struct BuiltStage {
     inherit: BaseConfig,
 }
 
+/// Where a bind mount (or a cache mount's `from=`) reads.
+enum MountTree<'b> {
+    Context,
+    Stage(&'b StageState),
+    Image(Box<StageState>),
+}
+
+/// A `RUN --mount` resolved when the step is planned; made real only when the step runs.
+struct PlannedMount<'b> {
+    mount: instructions::Mount,
+    /// `C:\…`.
+    target: String,
+    tree: Option<(MountTree<'b>, String)>,
+    /// A secret's value (`None`: an optional secret that was not given).
+    secret: Option<Vec<u8>>,
+}
+
+/// What keeps a mount's host path alive (and a cache mount's lock held) while its step runs.
+#[expect(dead_code, reason = "each variant is held for its Drop")]
+enum MountBacking {
+    Dir(tempfile::TempDir),
+    Stage(Rc<tempfile::TempDir>),
+    Cache(run_mounts::CacheLease),
+}
+
 /// How a layer step ended, for progress.
 enum LayerOutcome {
     Cached(u64),
@@ -558,7 +586,7 @@ impl Engine<'_> {
                 Step::Run(run) => {
                     let step = self.progress.begin(label);
                     let number = step.number;
-                    let outcome = self.run(&mut state, cmd, run, number);
+                    let outcome = self.run(&mut state, cmd, run, number, built);
                     self.end_step(step, cmd, outcome)?;
                 }
             }
@@ -846,20 +874,10 @@ impl Engine<'_> {
                 )
             }
             CopySource::Image(reference) => {
-                let base = resolve_base(self.store, reference, self.platform)
-                    .map_err(|e| setup(e.to_string()))?;
-                let source = StageState {
-                    config: base.config,
-                    layers: base.layers,
-                    flavor: base.flavor,
-                    base_history: 0,
-                    files: Rc::new(RefCell::new(None)),
-                    step_layer_time: None,
-                    newest_layer_time: None,
-                };
+                let (source, manifest_digest) = self.image_state(reference)?;
                 let files = self.files_for_copy(&source, &request.sources)?;
                 let root = files.path().to_path_buf();
-                let key = format!("image {}", base.manifest_digest);
+                let key = format!("image {manifest_digest}");
                 (root, format!("image {reference}"), key, false, Some(files))
             }
         };
@@ -998,17 +1016,8 @@ impl Engine<'_> {
         cmd: &Command,
         run: &RunStep,
         step_number: usize,
+        built: &BTreeMap<usize, BuiltStage>,
     ) -> Result<LayerOutcome, BuildError> {
-        let setup = BuildError::Setup;
-        if let Some(mount) = run.mounts.first() {
-            return Err(setup(format!(
-                "RUN --mount=type={},target={}: mounts are not supported by silo's runtimes yet; \
-                 COPY what the step needs in an earlier step (bind), or keep it in the image \
-                 and delete it in the same RUN (cache, tmpfs, secret)",
-                mount.kind.as_str(),
-                mount.target
-            )));
-        }
         let network = match run.network {
             instructions::NetworkMode::Default => self.request.network.clone(),
             instructions::NetworkMode::None => NetworkMode::None,
@@ -1020,9 +1029,15 @@ impl Engine<'_> {
             env.insert(k.to_string(), v.to_string());
         }
         let working_dir = windows_working_dir(&run.working_dir);
+        let (mounts, mount_keys) = self.plan_mounts(&run.mounts, &working_dir, built)?;
         let key = format!(
-            "RUN {:?}\nenv={env:?}\nworkdir={working_dir}\nuser={}\nnetwork={network:?}",
-            run.args, run.user
+            "RUN {:?}\nenv={env:?}\nworkdir={working_dir}\nuser={}\nnetwork={network:?}{}",
+            run.args,
+            run.user,
+            mount_keys
+                .iter()
+                .map(|line| format!("\n{line}"))
+                .collect::<String>()
         );
         let process = ProcessSpec {
             args: run.args.clone(),
@@ -1041,14 +1056,261 @@ impl Engine<'_> {
         let layers = state.layers.clone();
         let os_version = state.config.os_version.clone().unwrap_or_default();
         self.layer_step(state, &key, "", None, move |engine| {
+            // What backs the mounts lives until the step has run.
+            let mut backing = Vec::new();
+            let mut step_mounts = Vec::new();
+            for mount in &mounts {
+                if let Some(step_mount) = engine.materialize_mount(mount, &mut backing)? {
+                    step_mounts.push(step_mount);
+                }
+            }
             let spec = SandboxTarget {
                 layers: &layers,
                 network,
                 os_version,
-                mounts: Vec::new(),
+                mounts: step_mounts,
             };
             engine.run_in_sandbox(spec, &process, step_number, failure)
         })
+    }
+
+    /// Resolves a RUN step's `--mount`s: what each needs, and its line of the cache key
+    /// (a bind mount's content digest, a cache mount's id, a secret's id — never its value).
+    fn plan_mounts<'b>(
+        &self,
+        mounts: &[instructions::Mount],
+        working_dir: &str,
+        built: &'b BTreeMap<usize, BuiltStage>,
+    ) -> Result<(Vec<PlannedMount<'b>>, Vec<String>), BuildError> {
+        let setup = BuildError::Setup;
+        let names: BTreeMap<String, usize> = self
+            .plan
+            .stages
+            .iter()
+            .filter(|stage| !stage.name.is_empty())
+            .map(|stage| (stage.name.to_lowercase(), stage.index))
+            .collect();
+        let (mut planned, mut keys) = (Vec::new(), Vec::new());
+        for mount in mounts {
+            let what = format!("RUN --mount=type={}", mount.kind.as_str());
+            if mount.kind == MountType::Ssh {
+                return Err(setup(format!(
+                    "{what}: silo cannot forward an SSH agent into a Windows step; pass keys or \
+                     tokens with --secret and RUN --mount=type=secret"
+                )));
+            }
+            let target = run_mounts::mount_target(mount, working_dir).map_err(setup)?;
+            let mut secret = None;
+            let mut tree = None;
+            let source_key = match mount.kind {
+                MountType::Ssh | MountType::Tmpfs => String::new(),
+                MountType::Secret => {
+                    let id = run_mounts::secret_id(mount);
+                    match self.request.secrets.get(&id) {
+                        Some(source) => {
+                            secret = Some(run_mounts::read_secret(&id, source).map_err(setup)?)
+                        }
+                        None if mount.required => {
+                            return Err(setup(format!(
+                                "{what}: secret {id:?} is required: pass --secret id={id},src=PATH \
+                                 (or env=VAR)"
+                            )))
+                        }
+                        None => {} // optional and not given: no mount (BuildKit's behaviour)
+                    }
+                    format!("secret {id} given={}", secret.is_some())
+                }
+                MountType::Cache | MountType::Bind => {
+                    let id = match mount.cache_id.as_str() {
+                        "" => target.clone(),
+                        id => id.to_string(),
+                    };
+                    let seeded = mount.kind == MountType::Bind || !mount.from.is_empty();
+                    let mut key = match mount.kind {
+                        MountType::Cache => format!("cache {id} sharing={}", mount.sharing),
+                        _ => String::new(),
+                    };
+                    if seeded {
+                        let from = resolve_source(&mount.from, &names, self.plan.stages.len())
+                            .map_err(|e| setup(format!("{what}: from={}: {e}", mount.from)))?;
+                        let source = match from {
+                            CopySource::Context => MountTree::Context,
+                            CopySource::Stage(i) => MountTree::Stage(
+                                &built
+                                    .get(&i)
+                                    .ok_or_else(|| {
+                                        setup(format!(
+                                            "{what}: from={}: the stage is not built yet",
+                                            mount.from
+                                        ))
+                                    })?
+                                    .state,
+                            ),
+                            CopySource::Image(reference) => {
+                                MountTree::Image(Box::new(self.image_state(&reference)?.0))
+                            }
+                        };
+                        let rel = container_path(&mount.source);
+                        key.push_str(&self.mount_tree_key(&source, &rel)?);
+                        tree = Some((source, rel));
+                    }
+                    key
+                }
+            };
+            keys.push(run_mounts::key_line(mount, &target, &source_key));
+            planned.push(PlannedMount {
+                mount: mount.clone(),
+                target,
+                tree,
+                secret,
+            });
+        }
+        Ok((planned, keys))
+    }
+
+    /// What a mount's source tree contributes to the cache key: the content digest of the
+    /// context's files (after `.dockerignore`), or the layers a stage or image is made of.
+    fn mount_tree_key(&self, tree: &MountTree<'_>, rel: &str) -> Result<String, BuildError> {
+        let layers = match tree {
+            MountTree::Context => {
+                let source =
+                    SourceTree::new(&self.request.context, "the build context", self.ignore);
+                let digest = run_mounts::copy_tree(&source, rel, None, run_mounts::CopyMode::Copy)
+                    .map_err(|e| BuildError::Setup(format!("RUN --mount source: {e}")))?;
+                return Ok(format!("context:{rel} {digest}"));
+            }
+            MountTree::Stage(state) => &state.layers,
+            MountTree::Image(state) => &state.layers,
+        };
+        let diff_ids: Vec<_> = layers.iter().map(|l| l.diff_id.clone()).collect();
+        Ok(format!("layers:{rel} {}", cache::chain_id(&diff_ids)))
+    }
+
+    /// Makes a planned mount real for one step: a private copy of a bind source, a cache
+    /// directory (seeded from `from=` when new), an empty tmpfs directory or a secret's file.
+    /// `None`: an optional secret that was not given.
+    fn materialize_mount(
+        &self,
+        planned: &PlannedMount<'_>,
+        backing: &mut Vec<MountBacking>,
+    ) -> Result<Option<StepMount>, BuildError> {
+        let setup =
+            |e: String| BuildError::Setup(format!("RUN --mount target {}: {e}", planned.target));
+        let scratch = self.scratch.join("mounts");
+        std::fs::create_dir_all(&scratch).map_err(|e| setup(e.to_string()))?;
+        let private_dir = || {
+            tempfile::Builder::new()
+                .prefix("mount-")
+                .tempdir_in(&scratch)
+                .map_err(|e| setup(e.to_string()))
+        };
+        let mount = &planned.mount;
+        let source = match mount.kind {
+            MountType::Secret => {
+                let Some(value) = &planned.secret else {
+                    return Ok(None);
+                };
+                let dir = private_dir()?;
+                let file = dir.path().join("secret");
+                std::fs::write(&file, value).map_err(|e| setup(e.to_string()))?;
+                backing.push(MountBacking::Dir(dir));
+                file
+            }
+            MountType::Tmpfs => {
+                let dir = private_dir()?;
+                let path = dir.path().to_path_buf();
+                backing.push(MountBacking::Dir(dir));
+                path
+            }
+            MountType::Cache => {
+                let id = match mount.cache_id.as_str() {
+                    "" => planned.target.as_str(),
+                    id => id,
+                };
+                let caches = run_mounts::CacheMounts::new(self.store.root().join("cache-mounts"));
+                let lease = caches
+                    .acquire(id, &mount.sharing, &scratch)
+                    .map_err(|e| setup(format!("cache {id:?}: {e}")))?;
+                if let (true, Some((tree, rel))) = (lease.created, &planned.tree) {
+                    self.copy_mount_tree(
+                        tree,
+                        rel,
+                        &lease.path,
+                        run_mounts::CopyMode::Copy,
+                        backing,
+                    )?;
+                }
+                let path = lease.path.clone();
+                backing.push(MountBacking::Cache(lease));
+                path
+            }
+            MountType::Bind => {
+                let (tree, rel) = planned.tree.as_ref().expect("bind mounts have a tree");
+                let dir = private_dir()?;
+                let dest = dir.path().join("m");
+                let mode = match mount.read_only {
+                    true => run_mounts::CopyMode::LinkOrCopy,
+                    false => run_mounts::CopyMode::Copy,
+                };
+                self.copy_mount_tree(tree, rel, &dest, mode, backing)?;
+                backing.push(MountBacking::Dir(dir));
+                dest
+            }
+            MountType::Ssh => unreachable!("refused when planned"),
+        };
+        Ok(Some(StepMount {
+            source,
+            target: planned.target.clone(),
+            read_only: mount.read_only,
+        }))
+    }
+
+    /// Copies `rel` of a mount's source tree to `dest`.
+    fn copy_mount_tree(
+        &self,
+        tree: &MountTree<'_>,
+        rel: &str,
+        dest: &std::path::Path,
+        mode: run_mounts::CopyMode,
+        backing: &mut Vec<MountBacking>,
+    ) -> Result<(), BuildError> {
+        let no_filter = NoFilter;
+        let (root, filter): (PathBuf, &dyn PathFilter) = match tree {
+            MountTree::Context => (self.request.context.clone(), self.ignore),
+            MountTree::Stage(state) => {
+                let files = self.stage_files(state)?;
+                let root = files.path().to_path_buf();
+                backing.push(MountBacking::Stage(files));
+                (root, &no_filter)
+            }
+            MountTree::Image(state) => {
+                let files = self.stage_files(state)?;
+                let root = files.path().to_path_buf();
+                backing.push(MountBacking::Stage(files));
+                (root, &no_filter)
+            }
+        };
+        let source = SourceTree::new(root, "the mount's source", filter);
+        run_mounts::copy_tree(&source, rel, Some(dest), mode)
+            .map(drop)
+            .map_err(|e| BuildError::Setup(format!("RUN --mount source {rel:?}: {e}")))
+    }
+
+    /// An image named by `COPY --from` or `RUN --mount=from=` as a stage state (its files are
+    /// unpacked when first needed), with its manifest digest.
+    fn image_state(&self, reference: &str) -> Result<(StageState, String), BuildError> {
+        let base = resolve_base(self.store, reference, self.platform)
+            .map_err(|e| BuildError::Setup(e.to_string()))?;
+        let state = StageState {
+            config: base.config,
+            layers: base.layers,
+            flavor: base.flavor,
+            base_history: 0,
+            files: Rc::new(RefCell::new(None)),
+            step_layer_time: None,
+            newest_layer_time: None,
+        };
+        Ok((state, base.manifest_digest.to_string()))
     }
 
     /// The files a `COPY --from` of `sources` needs: only the top layers down to the lowest

@@ -29,5 +29,6 @@ pub mod owner;
 pub mod progress;
 pub mod registry_push;
 pub mod remote_cache;
+pub mod run_mounts;
 pub mod runtimes;
 pub mod url_source;

@@ -77,6 +77,9 @@ pub struct Args {
     /// Add a label to the image: KEY=VALUE (repeatable).
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    /// A secret for `RUN --mount=type=secret`: id=ID,src=PATH or id=ID,env=VAR (repeatable).
+    #[arg(long = "secret", value_name = "id=ID,src=PATH|env=VAR")]
+    pub secrets: Vec<String>,
     /// Network for RUN steps: default (Wine: the host's; HCS: `nat`), none, host, or on
     /// Windows the name of an HNS network.
     #[arg(long, default_value = "default")]
@@ -147,6 +150,12 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         bail!("pushing needs a name: add -t REGISTRY/REPO:TAG");
     }
     let network = parse_network(&args.network)?;
+    let mut secrets = crate::build::run_mounts::Secrets::new();
+    for flag in &args.secrets {
+        let (id, source) =
+            crate::build::run_mounts::parse_secret_flag(flag).map_err(|e| anyhow::anyhow!(e))?;
+        secrets.insert(id, source);
+    }
     let path_mode = match args.path_mode.as_str() {
         "buildkit" => PathMode::BuildKit,
         "classic" => PathMode::Classic,
@@ -200,6 +209,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         labels,
         path_mode,
         network,
+        secrets,
         run_timeout,
     };
     let mut progress = Progress::new(mode);

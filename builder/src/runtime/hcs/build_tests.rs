@@ -98,6 +98,7 @@ fn build_on(
         path_mode: Default::default(),
         network: NetworkMode::None,
         run_timeout: None,
+        secrets: Default::default(),
     };
     let mut progress = Progress::new(ProgressMode::Quiet);
     let built = match build(&store, &runtime, &mut progress, &request) {

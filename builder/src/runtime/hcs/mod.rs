@@ -335,6 +335,12 @@ impl Runtime for HcsRuntime {
         }
         let isolation = self.isolation_for(&spec.os_version)?;
         let parents = self.import_layers(spec)?;
+        if let Some(mount) = spec.mounts.first() {
+            anyhow::bail!(
+                "RUN --mount (target {}): the HCS runtime cannot mount yet",
+                mount.target
+            );
+        }
         let network = self.attach_network(&spec.network, isolation)?;
         let isolation = match isolation {
             Isolation::Process => Isolated::Process,

@@ -138,6 +138,12 @@ impl Runtime for WineRuntime {
                  none; named networks are HNS networks of the HCS runtime on Windows"
             );
         }
+        if let Some(mount) = spec.mounts.first() {
+            anyhow::bail!(
+                "RUN --mount (target {}): the Wine runtime cannot mount yet",
+                mount.target
+            );
+        }
         let (wine, system) = self.ensure_ready()?;
         let root = self.sandboxes_dir();
         let committed = self.committed_dir();
