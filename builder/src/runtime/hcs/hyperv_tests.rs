@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::tests::{
-    image, layer_ref, server_2022, step, write_tar, Collect, Fake, BASE_FILES, IMPORT, RUN,
+    image, layer_ref, run, server_2022, step, write_tar, Collect, Fake, BASE_FILES, IMPORT, RUN,
 };
 use super::*;
 
@@ -46,13 +46,6 @@ const COMMIT: [&str; 8] = [
     "DestroyLayer",
 ];
 const SHUTDOWN: [&str; 2] = ["HcsTerminateComputeSystem", "HcsCloseComputeSystem"];
-
-fn run(runtime: &HcsRuntime, spec: &SandboxSpec) -> anyhow::Result<()> {
-    let mut sandbox = runtime.prepare(spec)?;
-    sandbox.run(&step(), &mut Collect::default())?;
-    sandbox.commit()?;
-    Ok(())
-}
 
 fn json_docs(fake: &Fake) -> Vec<serde_json::Value> {
     fake.documents

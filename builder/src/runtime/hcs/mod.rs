@@ -261,6 +261,57 @@ impl HcsRuntime {
     }
 }
 
+/// `RUN --mount`s as the container's `MappedDirectories`. Windows containers map directories
+/// only (as `docker run -v` on Windows): a file mount (a secret) maps the private directory
+/// holding it onto the target's parent, which hides that directory's image contents for the
+/// step — fine for `C:\run\secrets`, the default. Two mounts onto one directory are refused.
+/// Hyper-V steps would need each host directory as a VSMB share mapped in the guest: refused.
+fn mapped_directories(
+    mounts: &[crate::runtime::StepMount],
+    isolation: Isolation,
+) -> anyhow::Result<Vec<schema::MappedDirectory>> {
+    if let (Some(mount), Isolation::HyperV) = (mounts.first(), isolation) {
+        anyhow::bail!(
+            "RUN --mount (target {}): mounts in Hyper-V isolated steps are not supported yet; \
+             build with --isolation process on a host that can run this base process-isolated",
+            mount.target
+        );
+    }
+    let mut mapped: Vec<schema::MappedDirectory> = Vec::new();
+    for mount in mounts {
+        let (host_path, container_path) = if mount.source.is_file() {
+            let (Some(dir), Some((parent, _))) =
+                (mount.source.parent(), mount.target.rsplit_once('\\'))
+            else {
+                anyhow::bail!("RUN --mount target {}: not a file path", mount.target);
+            };
+            (dir.to_path_buf(), parent.to_string())
+        } else {
+            (mount.source.clone(), mount.target.clone())
+        };
+        let container_path = container_path.trim_end_matches('\\').to_string();
+        if container_path.len() <= 2 {
+            anyhow::bail!("RUN --mount target {}: cannot map over C:\\", mount.target);
+        }
+        if mapped
+            .iter()
+            .any(|m| m.container_path.eq_ignore_ascii_case(&container_path))
+        {
+            anyhow::bail!(
+                "RUN --mount target {}: another mount already maps {container_path} (Windows \
+                 containers map whole directories; give file mounts their own directory)",
+                mount.target
+            );
+        }
+        mapped.push(schema::MappedDirectory {
+            host_path: host_path.display().to_string(),
+            container_path,
+            read_only: mount.read_only,
+        });
+    }
+    Ok(mapped)
+}
+
 /// Refuses a layer whose content is not what the image config says (`diff_id`), before
 /// Windows turns it into a layer every later build would reuse.
 fn check_diff_id(layer: &LayerRef, staged: &import::Staged) -> anyhow::Result<()> {
@@ -334,13 +385,8 @@ impl Runtime for HcsRuntime {
             anyhow::bail!("RUN needs a base image: the HCS runtime cannot start on no layers");
         }
         let isolation = self.isolation_for(&spec.os_version)?;
+        let mapped_directories = mapped_directories(&spec.mounts, isolation)?;
         let parents = self.import_layers(spec)?;
-        if let Some(mount) = spec.mounts.first() {
-            anyhow::bail!(
-                "RUN --mount (target {}): the HCS runtime cannot mount yet",
-                mount.target
-            );
-        }
         let network = self.attach_network(&spec.network, isolation)?;
         let isolation = match isolation {
             Isolation::Process => Isolated::Process,
@@ -366,6 +412,7 @@ impl Runtime for HcsRuntime {
             network,
             isolation,
             interrupt: self.interrupt.clone(),
+            mapped_directories,
         })?;
         Ok(Box::new(sandbox))
     }

@@ -43,6 +43,8 @@ pub struct SandboxParts {
     pub isolation: Isolated,
     /// Ctrl-C: the step's compute system is terminated and nothing is committed.
     pub interrupt: Interrupt,
+    /// `RUN --mount`s (process isolation).
+    pub mapped_directories: Vec<schema::MappedDirectory>,
 }
 
 /// How long one wait for the step's process lasts before the interrupt flag is looked at.
@@ -133,6 +135,7 @@ impl HcsSandbox {
                 .network
                 .as_ref()
                 .map(|n| n.namespace_id.to_string()),
+            mapped_directories: sandbox.parts.mapped_directories.clone(),
         };
         let document = match &sandbox.parts.isolation {
             Isolated::Process => {

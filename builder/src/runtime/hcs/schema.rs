@@ -241,6 +241,8 @@ pub struct ContainerInputs {
     pub scratch_volume: String,
     /// The HNS namespace for networking; `None` for no network.
     pub network_namespace: Option<String>,
+    /// Host directories the step sees (`RUN --mount`; process isolation only).
+    pub mapped_directories: Vec<MappedDirectory>,
 }
 
 fn networking(inputs: &ContainerInputs) -> Option<Networking> {
@@ -273,7 +275,7 @@ pub fn process_isolated(inputs: &ContainerInputs) -> ComputeSystem {
                     .collect(),
                 path: inputs.scratch_volume.clone(),
             },
-            mapped_directories: Vec::new(),
+            mapped_directories: inputs.mapped_directories.clone(),
             networking: networking(inputs),
         }),
         virtual_machine: None,

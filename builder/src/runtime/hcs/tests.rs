@@ -333,6 +333,14 @@ pub(super) fn step() -> ProcessSpec {
     }
 }
 
+/// One step on `spec`, run and committed.
+pub(super) fn run(runtime: &HcsRuntime, spec: &SandboxSpec) -> anyhow::Result<()> {
+    let mut sandbox = runtime.prepare(spec)?;
+    sandbox.run(&step(), &mut Collect::default())?;
+    sandbox.commit()?;
+    Ok(())
+}
+
 pub(super) const IMPORT: [&str; 3] = ["ProcessBaseImage", "ProcessUtilityImage", "ImportLayer"];
 const PREPARE: [&str; 6] = [
     "CreateSandboxLayer",
@@ -643,5 +651,77 @@ fn a_layer_whose_content_is_not_its_diff_id_is_refused_before_windows_sees_it() 
         // A half-written base folder is not left behind; the good base stays imported.
         let folders = std::fs::read_dir(state.join("hcs/layers")).unwrap().count();
         assert_eq!(folders, index);
+    }
+}
+
+#[test]
+fn run_mounts_become_mapped_directories_of_a_process_isolated_step() {
+    use crate::runtime::StepMount;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, secrets) = (dir.path().join("src"), dir.path().join("secrets"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("token"), b"s3cret").unwrap();
+    let mount = |source: &Path, target: &str, read_only| StepMount {
+        source: source.to_path_buf(),
+        target: target.into(),
+        read_only,
+    };
+    let spec = SandboxSpec {
+        mounts: vec![
+            mount(&src, r"C:\src", true),
+            mount(&secrets.join("token"), r"C:\run\secrets\token", true),
+        ],
+        ..image(dir.path())
+    };
+    let fake = Arc::new(Fake::default());
+    let runtime =
+        HcsRuntime::new(fake.clone(), &dir.path().join("s"), server_2022(), None).unwrap();
+    run(&runtime, &spec).unwrap();
+    let docs = fake.documents.lock().unwrap().clone();
+    let system: serde_json::Value = serde_json::from_str(&docs[0]).unwrap();
+    let mapped = &system["Container"]["MappedDirectories"];
+    assert_eq!(
+        mapped,
+        &serde_json::json!([
+            {"HostPath": src.display().to_string(), "ContainerPath": r"C:\src", "ReadOnly": true},
+            // A file maps the directory holding it onto the target's parent.
+            {"HostPath": secrets.display().to_string(), "ContainerPath": r"C:\run\secrets", "ReadOnly": true},
+        ])
+    );
+
+    // Refused before anything is imported: two mounts onto one directory, C:\ itself, and
+    // any mount in a Hyper-V step.
+    for (mounts, isolation, needle) in [
+        (
+            vec![mount(&src, r"C:\a", false), mount(&src, r"c:\A\", false)],
+            None,
+            "already maps",
+        ),
+        (vec![mount(&src, r"C:\", false)], None, "cannot map over"),
+        (
+            vec![mount(&src, r"C:\a", false)],
+            Some(Isolation::HyperV),
+            "Hyper-V",
+        ),
+    ] {
+        let fake = Arc::new(Fake::default());
+        let runtime = HcsRuntime::new(
+            fake.clone(),
+            &dir.path().join("t"),
+            server_2022(),
+            isolation,
+        )
+        .unwrap();
+        let spec = SandboxSpec {
+            mounts,
+            ..image(dir.path())
+        };
+        let err = runtime.prepare(&spec).err().unwrap().to_string();
+        assert!(err.contains(needle), "{err}");
+        assert!(
+            !fake.calls().iter().any(|c| IMPORT.contains(&c.as_str())),
+            "{err}"
+        );
     }
 }

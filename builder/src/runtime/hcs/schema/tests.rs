@@ -19,6 +19,11 @@ fn inputs() -> ContainerInputs {
         ],
         scratch_volume: r"\\?\Volume{0d3f4a5e-1111-2222-3333-444455556666}\".into(),
         network_namespace: Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee".into()),
+        mapped_directories: vec![MappedDirectory {
+            host_path: r"C:\ProgramData\silo\build\mounts\mount-1\m".into(),
+            container_path: r"C:\src".into(),
+            read_only: true,
+        }],
     }
 }
 
@@ -51,6 +56,13 @@ fn process_isolated_container_document() {
       ],
       "Path": "\\\\?\\Volume{0d3f4a5e-1111-2222-3333-444455556666}\\"
     },
+    "MappedDirectories": [
+      {
+        "HostPath": "C:\\ProgramData\\silo\\build\\mounts\\mount-1\\m",
+        "ContainerPath": "C:\\src",
+        "ReadOnly": true
+      }
+    ],
     "Networking": {
       "AllowUnqualifiedDnsQuery": true,
       "Namespace": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
