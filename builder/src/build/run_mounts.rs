@@ -469,6 +469,10 @@ mod tests {
         copy_tree(&tree, "app/a.txt", Some(&file), CopyMode::LinkOrCopy).unwrap();
         assert_eq!(fs::read(&file).unwrap(), b"one");
         assert!(copy_tree(&tree, "missing", None, CopyMode::Copy).is_err());
+        // The whole tree (`source` left out).
+        let all = dir.path().join("all");
+        copy_tree(&tree, "", Some(&all), CopyMode::LinkOrCopy).unwrap();
+        assert_eq!(fs::read(all.join("other.txt")).unwrap(), b"not mounted");
     }
 
     #[test]
