@@ -44,6 +44,14 @@ impl std::io::Read for OpenPipe {
     }
 }
 
+/// A fake whose step process never exits (and keeps its stdout open until terminated).
+pub(super) fn never_exiting() -> Arc<Fake> {
+    Arc::new(Fake {
+        timeout: true,
+        ..Fake::default()
+    })
+}
+
 /// Runs `f`, failing the test if it takes longer than `limit` (instead of hanging the suite).
 pub(super) fn within<T: Send + 'static>(
     limit: Duration,
@@ -491,10 +499,7 @@ fn a_timeout_terminates_the_compute_system_and_drop_tears_down() {
     within(Duration::from_secs(30), || {
         let dir = tempfile::tempdir().unwrap();
         let spec = image(dir.path());
-        let fake = Arc::new(Fake {
-            timeout: true,
-            ..Fake::default()
-        });
+        let fake = never_exiting();
         let runtime =
             HcsRuntime::new(fake.clone(), &dir.path().join("state"), server_2022(), None).unwrap();
         let mut sandbox = runtime.prepare(&spec).unwrap();
@@ -554,10 +559,7 @@ fn ctrl_c_stops_the_running_step_and_everything_is_torn_down() {
     within(Duration::from_secs(30), || {
         let dir = tempfile::tempdir().unwrap();
         let spec = image(dir.path());
-        let fake = Arc::new(Fake {
-            timeout: true,
-            ..Fake::default()
-        });
+        let fake = never_exiting();
         let ctrl_c = interrupt::Interrupt::default();
         let runtime = HcsRuntime::new(fake.clone(), &dir.path().join("s"), server_2022(), None)
             .unwrap()
