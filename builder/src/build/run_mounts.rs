@@ -475,6 +475,26 @@ mod tests {
         assert_eq!(fs::read(all.join("other.txt")).unwrap(), b"not mounted");
     }
 
+    proptest::proptest! {
+        /// Dockerfile and command-line text never panics these, and a target that is accepted
+        /// is always an absolute path below C:\ without `.` or `..` parts.
+        #[test]
+        fn arbitrary_targets_and_secret_flags_never_panic(
+            target in "\\PC{0,40}",
+            working_dir in "\\PC{0,20}",
+            flag in "\\PC{0,60}",
+        ) {
+            let mut m = mount("type=cache,target=/x");
+            m.target = target;
+            if let Ok(path) = mount_target(&m, &working_dir) {
+                let rest = path.strip_prefix("C:\\").expect("absolute on C:");
+                proptest::prop_assert!(!rest.is_empty());
+                proptest::prop_assert!(rest.split('\\').all(|p| !p.is_empty() && p != "." && p != ".."));
+            }
+            let _ = parse_secret_flag(&flag);
+        }
+    }
+
     #[test]
     fn cache_mounts_persist_by_id_and_honour_sharing() {
         let dir = tempfile::tempdir().unwrap();
