@@ -58,14 +58,8 @@ fn blob(layout: &Path, digest: &str) -> PathBuf {
         .join(digest.strip_prefix("sha256:").unwrap())
 }
 
-#[test]
-fn hello_builds_with_the_wine_silo_and_rebuilds_from_cache() {
-    require_tool("wine");
-    require_tool("skopeo");
-    require_tool("python3");
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
-    let root = root.as_path();
+/// `silo.local/base:ltsc2022` (os.version 10.0.20348.1) from `silo base create` in `root`.
+fn create_base(root: &Path) {
     ok(
         root,
         &[
@@ -77,6 +71,17 @@ fn hello_builds_with_the_wine_silo_and_rebuilds_from_cache() {
             "10.0.20348.1",
         ],
     );
+}
+
+#[test]
+fn hello_builds_with_the_wine_silo_and_rebuilds_from_cache() {
+    require_tool("wine");
+    require_tool("skopeo");
+    require_tool("python3");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    let root = root.as_path();
+    create_base(root);
     let layout = dir.path().join("out");
     let dest = format!("type=oci,dest={}", layout.display());
     let context = project_root()
@@ -233,4 +238,108 @@ fn hello_builds_with_the_wine_silo_and_rebuilds_from_cache() {
     );
     let refs = run(root, &["store", "refs"]);
     assert!(!String::from_utf8_lossy(&refs.stdout).contains("fail:1"));
+}
+
+#[test]
+fn run_mounts_reach_the_step_and_stay_out_of_its_layers() {
+    require_tool("wine");
+    require_tool("python3");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    let root = root.as_path();
+    create_base(root);
+    let ctx = dir.path().join("ctx");
+    fs::create_dir_all(ctx.join("data")).unwrap();
+    fs::write(ctx.join("data/in.txt"), "from-the-context\r\n").unwrap();
+    fs::write(ctx.join("data/ignored.txt"), "must-not-show\r\n").unwrap();
+    fs::write(ctx.join(".dockerignore"), "data/ignored.txt\n").unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM silo.local/base:ltsc2022\n\
+         RUN --mount=type=bind,source=data,target=C:\\src dir /b C:\\src && type C:\\src\\in.txt\n\
+         RUN --mount=type=cache,id=c1,target=C:\\cache echo cached-value> C:\\cache\\x.txt\n\
+         RUN --mount=type=cache,id=c1,target=/cache type C:\\cache\\x.txt && echo made> C:\\made.txt\n\
+         RUN --mount=type=secret,id=tok type C:\\run\\secrets\\tok\n\
+         RUN --mount=type=tmpfs,target=C:\\scratch echo t> C:\\scratch\\t.txt && type C:\\scratch\\t.txt\n\
+         RUN --mount=target=C:\\ro,source=data (echo x> C:\\ro\\w.txt) || echo write-refused\n\
+         RUN --mount=target=C:\\rw,source=data,rw echo y> C:\\rw\\y.txt && type C:\\rw\\y.txt\n",
+    )
+    .unwrap();
+    let secret = dir.path().join("token.txt");
+    fs::write(&secret, "s3cret-value").unwrap();
+    let layout = dir.path().join("out");
+    let build = || {
+        let dest = format!("type=oci,dest={}", layout.display());
+        let secret_flag = format!("id=tok,src={}", secret.display());
+        let ctx = ctx.display().to_string();
+        let mut args = vec![
+            "build",
+            "--runtime",
+            "wine",
+            "--progress",
+            "plain",
+            "--secret",
+            &secret_flag,
+            "-t",
+            "mounts:v1",
+            "-o",
+            &dest,
+        ];
+        args.push(&ctx);
+        String::from_utf8_lossy(&ok(root, &args).stderr).into_owned()
+    };
+    let log = build();
+    for shown in ["from-the-context", "in.txt", "cached-value", "s3cret-value"] {
+        assert!(log.contains(shown), "{shown} missing:\n{log}");
+    }
+    assert!(
+        !log.contains("ignored.txt"),
+        ".dockerignore applies to bind mounts:\n{log}"
+    );
+    // Read-only binds refuse writes; writable ones write to a throwaway copy.
+    assert!(log.contains("write-refused"), "{log}");
+    assert!(log.lines().any(|l| l.trim_end().ends_with(" y")), "{log}");
+    let context_files: Vec<_> = fs::read_dir(ctx.join("data")).unwrap().flatten().collect();
+    assert_eq!(
+        context_files.len(),
+        2,
+        "the context is untouched: {context_files:?}"
+    );
+    // The cache mount outlives the build, in the store.
+    let caches: Vec<_> = fs::read_dir(root.join("cache-mounts"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("x.txt").is_file())
+        .collect();
+    assert_eq!(caches.len(), 1);
+
+    // No layer holds a mount's files or mount points; the real change is there.
+    let oci = format!("oci:{}:v1", layout.display());
+    let manifest = skopeo_json(&["inspect", "--raw", &oci]);
+    let names: Vec<String> = manifest["layers"].as_array().unwrap()[1..]
+        .iter()
+        .flat_map(|l| python_entries(&blob(&layout, l["digest"].as_str().unwrap())))
+        .map(|(name, _)| name.to_lowercase())
+        .collect();
+    assert!(names.contains(&"files/made.txt".to_string()), "{names:?}");
+    for hidden in [
+        "files/src",
+        "files/cache",
+        "files/run",
+        "files/scratch",
+        "files/ro",
+        "files/rw",
+    ] {
+        assert!(
+            !names.iter().any(|n| n.starts_with(hidden)),
+            "{hidden} leaked into a layer: {names:?}"
+        );
+    }
+
+    // Unchanged: every step is cached. A changed bind source reruns its step.
+    let log = build();
+    assert_eq!(log.matches("CACHED").count(), 7, "{log}");
+    fs::write(ctx.join("data/in.txt"), "changed-context\r\n").unwrap();
+    let log = build();
+    assert!(log.contains("changed-context"), "{log}");
 }

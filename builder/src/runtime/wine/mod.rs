@@ -11,6 +11,7 @@
 //! - [`process`]: ProcessSpec → command line, environment, working directory.
 //! - [`launcher`]: `silo-launch.exe`, which starts a process with an exact command line.
 //! - [`silo`]: the namespaces, the init, output streaming, timeout.
+//! - [`mounts`]: `RUN --mount` targets under `drive_c`, and the mount points they leave.
 //! - [`commit`]: the overlay's upper dir → ChangeSet.
 //!
 //! On disk (`<state>/wine/`): `system/<wine version>/prefix` (system layer), `layers/<hex>/`
@@ -24,6 +25,7 @@
 pub mod commit;
 pub mod launcher;
 pub mod layers;
+pub mod mounts;
 pub mod preflight;
 pub mod process;
 pub mod registry;
@@ -138,12 +140,6 @@ impl Runtime for WineRuntime {
                  none; named networks are HNS networks of the HCS runtime on Windows"
             );
         }
-        if let Some(mount) = spec.mounts.first() {
-            anyhow::bail!(
-                "RUN --mount (target {}): the Wine runtime cannot mount yet",
-                mount.target
-            );
-        }
         let (wine, system) = self.ensure_ready()?;
         let root = self.sandboxes_dir();
         let committed = self.committed_dir();
@@ -159,6 +155,11 @@ impl Runtime for WineRuntime {
             image_lowers.push(dir.join("Files"));
         }
         image_lowers.reverse(); // highest priority first
+                                // Identical layers (two steps that changed nothing have the same diff_id) share one
+                                // unpacked dir, and overlayfs refuses a dir twice (ELOOP). The higher copy already
+                                // decides every path the lower one could, so the lower one goes.
+        let mut seen = std::collections::HashSet::new();
+        image_lowers.retain(|dir| seen.insert(dir.clone()));
         let id = format!(
             "{}-{}-{}",
             std::process::id(),
@@ -182,6 +183,8 @@ pub struct WineSandbox {
     /// The image layers' `Files/` only.
     image_lowers: Vec<PathBuf>,
     network: crate::runtime::NetworkMode,
+    /// `RUN --mount`s.
+    mounts: Vec<crate::runtime::StepMount>,
     registry: registry::Materialized,
     hostname: String,
     /// Where the sandbox moves on commit.
@@ -253,6 +256,7 @@ impl WineSandbox {
             lowers,
             image_lowers,
             network: spec.network.clone(),
+            mounts: spec.mounts.clone(),
             registry,
             hostname,
             committed_dir: PathBuf::new(),
@@ -293,6 +297,7 @@ impl Sandbox for WineSandbox {
         dirs.extend(self.lowers.iter().cloned());
         let rel = process::existing_spelling(&dirs, &rel);
         let drive_c = self.dir.join("prefix/drive_c");
+        let placed = mounts::place(&self.mounts, &dirs, &drive_c)?;
         let cwd = if rel.is_empty() {
             drive_c.clone()
         } else {
@@ -326,9 +331,14 @@ impl Sandbox for WineSandbox {
             hostname: self.hostname.clone(),
             timeout: process.timeout,
             grace: Duration::from_secs(10),
+            binds: placed.iter().map(|p| p.bind.clone()).collect(),
         };
-        let code = silo::run(&spec, output)?;
-        Ok(ExitStatus { code })
+        let upper = self.dir.join("upper");
+        let stubs = mounts::Stubs::before(&upper, &placed);
+        let ran = silo::run(&spec, output);
+        // The mount points go whatever happened: a failed step's sandbox may still be read.
+        stubs.remove(&upper);
+        Ok(ExitStatus { code: ran? })
     }
 
     fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {

@@ -3,7 +3,9 @@
 //!
 //! The silo's init (pid 1 of the new pid namespace, cloned from the caller) makes every mount
 //! private, mounts the overlay root filesystem on the prefix's `drive_c`, a fresh `/proc` and a
-//! private wineserver socket directory, then forks the step's process under Wine. It reaps every
+//! private wineserver socket directory, bind-mounts the step's `RUN --mount` sources at their
+//! targets under `drive_c` (making the mount points it needs; read-only ones remounted
+//! read-only), then forks the step's process under Wine. It reaps every
 //! process that ends up as its child; when the step's process has exited and every other process
 //! has gone (wineserver exits as soon as its last client has, after saving the registry) it
 //! exits with the step's exit code. When init exits the kernel kills whatever is left in the pid
@@ -51,6 +53,19 @@ pub struct SiloSpec {
     /// How long the rest of the tree may take to finish after the step's process exited
     /// before it is terminated.
     pub grace: Duration,
+    /// `RUN --mount`s, mounted in this order.
+    pub binds: Vec<Bind>,
+}
+
+/// A host directory or file bind-mounted into the silo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub source: PathBuf,
+    /// Below `mount_point`; it and its missing parents are created in the overlay.
+    pub target: PathBuf,
+    pub read_only: bool,
+    /// The source is a regular file (the mount point is an empty file).
+    pub file: bool,
 }
 
 /// Why a silo could not run its process.
@@ -81,6 +96,8 @@ enum Stage {
     EnterWorkdir,
     Exec,
     Redirect,
+    MountPoint,
+    BindMount,
 }
 
 impl Stage {
@@ -100,6 +117,8 @@ impl Stage {
             EnterWorkdir,
             Exec,
             Redirect,
+            MountPoint,
+            BindMount,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -153,6 +172,21 @@ impl Stage {
             ),
             Stage::Exec => format!("cannot execute {}: {err}", spec.program.display()),
             Stage::Redirect => format!("silo: redirecting output failed: {err}"),
+            Stage::MountPoint | Stage::BindMount => {
+                let binds: Vec<String> = spec
+                    .binds
+                    .iter()
+                    .map(|b| format!("{} at {}", b.source.display(), b.target.display()))
+                    .collect();
+                let doing = match self {
+                    Stage::MountPoint => "creating the mount points of",
+                    _ => "bind-mounting",
+                };
+                format!(
+                    "silo init: {doing} the RUN --mount sources ({}) failed: {err}{need_root}",
+                    binds.join(", ")
+                )
+            }
         }
     }
 }
@@ -166,6 +200,16 @@ fn cstring(s: impl AsRef<OsStr>) -> Result<CString, SiloError> {
     })
 }
 
+/// A [`Bind`] as the init needs it: C strings, the mount point's missing-parent candidates
+/// (ancestor first) included.
+struct PlannedBind {
+    source: CString,
+    target: CString,
+    parents: Vec<CString>,
+    read_only: bool,
+    file: bool,
+}
+
 /// Everything the cloned init touches, prepared before the clone.
 struct InitPlan {
     base_dir: CString,
@@ -173,6 +217,7 @@ struct InitPlan {
     mount_point: CString,
     server_dir: CString,
     mkdirs: Vec<CString>,
+    binds: Vec<PlannedBind>,
     cwd: CString,
     program: CString,
     argv: Vec<CString>,
@@ -230,6 +275,30 @@ impl InitPlan {
                 mkdirs.push(cstring(&p)?);
             }
         }
+        let mut binds = Vec::new();
+        for bind in &spec.binds {
+            let Ok(rel) = bind.target.strip_prefix(&spec.mount_point) else {
+                return Err(SiloError::Setup(format!(
+                    "mount target {} is outside {}",
+                    bind.target.display(),
+                    spec.mount_point.display()
+                )));
+            };
+            let mut parents = Vec::new();
+            let mut p = spec.mount_point.clone();
+            let components: Vec<_> = rel.components().collect();
+            for c in components.iter().take(components.len().saturating_sub(1)) {
+                p.push(c);
+                parents.push(cstring(&p)?);
+            }
+            binds.push(PlannedBind {
+                source: cstring(&bind.source)?,
+                target: cstring(&bind.target)?,
+                parents,
+                read_only: bind.read_only,
+                file: bind.file,
+            });
+        }
         let argv: Vec<CString> = spec.argv.iter().map(cstring).collect::<Result<_, _>>()?;
         let env: Vec<CString> = spec
             .env
@@ -242,6 +311,7 @@ impl InitPlan {
             mount_point: cstring(&spec.mount_point)?,
             server_dir: cstring(&spec.server_dir)?,
             mkdirs,
+            binds,
             cwd: cstring(&spec.cwd)?,
             program: cstring(&spec.program)?,
             argv,
@@ -528,6 +598,9 @@ extern "C" fn init_main(arg: *mut libc::c_void) -> libc::c_int {
                 report(plan, Stage::MakeWorkdir);
             }
         }
+        for bind in &plan.binds {
+            mount_bind(plan, bind);
+        }
         let worker = libc::fork();
         if worker < 0 {
             report(plan, Stage::Fork);
@@ -554,6 +627,55 @@ extern "C" fn init_main(arg: *mut libc::c_void) -> libc::c_int {
         libc::close(plan.stderr_fd);
         libc::close(plan.stdin_fd);
         libc::_exit(reap(plan, worker))
+    }
+}
+
+/// Makes `bind`'s mount point (and its missing parents) in the overlay and mounts it there.
+///
+/// # Safety
+/// Called in the init only (async-signal-safe calls on prepared strings).
+unsafe fn mount_bind(plan: &InitPlan, bind: &PlannedBind) {
+    let exists = || *libc::__errno_location() == libc::EEXIST;
+    for dir in &bind.parents {
+        if libc::mkdir(dir.as_ptr(), 0o755) != 0 && !exists() {
+            report(plan, Stage::MountPoint);
+        }
+    }
+    if bind.file {
+        let fd = libc::open(
+            bind.target.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+            0o644,
+        );
+        if fd < 0 {
+            report(plan, Stage::MountPoint);
+        }
+        libc::close(fd);
+    } else if libc::mkdir(bind.target.as_ptr(), 0o755) != 0 && !exists() {
+        report(plan, Stage::MountPoint);
+    }
+    let none = std::ptr::null::<libc::c_char>();
+    if libc::mount(
+        bind.source.as_ptr(),
+        bind.target.as_ptr(),
+        none,
+        libc::MS_BIND | libc::MS_REC,
+        std::ptr::null(),
+    ) != 0
+    {
+        report(plan, Stage::BindMount);
+    }
+    // A bind mount takes MS_RDONLY only on a remount.
+    if bind.read_only
+        && libc::mount(
+            none,
+            bind.target.as_ptr(),
+            none,
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+            std::ptr::null(),
+        ) != 0
+    {
+        report(plan, Stage::BindMount);
     }
 }
 
