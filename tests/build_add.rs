@@ -514,54 +514,40 @@ fn copy_link_layers_stay_cached_when_earlier_layers_change() {
 #[test]
 fn run_mounts_that_cannot_work_fail_naming_the_mount_and_what_to_do() {
     let lab = Lab::new();
-    // No SSH agent forwarding into a Windows step.
-    let out = lab.build(
-        "ssh",
-        &format!("FROM {BASE}\nRUN --mount=type=ssh dir\n"),
-        &[],
-        "example.com/mount:ssh",
-    );
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(
-        err.contains("Dockerfile:2") && err.contains("type=ssh") && err.contains("--secret"),
-        "{err}"
-    );
-    // A required secret that was not passed names the flag that passes it.
-    let out = lab.build(
-        "secret",
-        &format!("FROM {BASE}\nRUN --mount=type=secret,id=nuget,required dir\n"),
-        &[],
-        "example.com/mount:secret",
-    );
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(
-        err.contains("Dockerfile:2") && err.contains("--secret id=nuget,src=PATH"),
-        "{err}"
-    );
-    // A bind source missing from the context.
-    let out = lab.build(
-        "bind",
-        &format!("FROM {BASE}\nRUN --mount=type=bind,source=nope,target=/src dir\n"),
-        &[],
-        "example.com/mount:bind",
-    );
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(
-        err.contains("Dockerfile:2") && err.contains("\"nope\" not found"),
-        "{err}"
-    );
-    // A target on another drive.
-    let out = lab.build(
-        "drive",
-        &format!("FROM {BASE}\nRUN --mount=type=cache,target=D:\\cache dir\n"),
-        &[],
-        "example.com/mount:drive",
-    );
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("only drive C:"), "{}", stderr(&out));
+    for (name, run, needles) in [
+        // No SSH agent forwarding into a Windows step.
+        ("ssh", "--mount=type=ssh", &["type=ssh", "--secret"][..]),
+        // A required secret that was not passed names the flag that passes it.
+        (
+            "secret",
+            "--mount=type=secret,id=nuget,required",
+            &["--secret id=nuget,src=PATH"][..],
+        ),
+        // A bind source missing from the context.
+        (
+            "bind",
+            "--mount=type=bind,source=nope,target=/src",
+            &["\"nope\" not found"][..],
+        ),
+        // A target on another drive.
+        (
+            "drive",
+            "--mount=type=cache,target=D:\\cache",
+            &["only drive C:"][..],
+        ),
+    ] {
+        let out = lab.build(
+            name,
+            &format!("FROM {BASE}\nRUN {run} dir\n"),
+            &[],
+            &format!("example.com/mount:{name}"),
+        );
+        assert!(!out.status.success(), "{name}");
+        let err = stderr(&out);
+        for needle in std::iter::once(&"Dockerfile:2").chain(needles) {
+            assert!(err.contains(needle), "{name}: {needle} missing: {err}");
+        }
+    }
 }
 
 /// What the ETag server serves at `/etag` and how many full bodies it sent.
