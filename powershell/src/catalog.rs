@@ -1,0 +1,1 @@
+//! (stub: helper RUNTIME fills this module)

@@ -1,0 +1,1 @@
+//! (stub: helper FRONTEND fills this module)
