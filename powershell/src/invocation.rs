@@ -411,6 +411,12 @@ pub fn parse_argv(
                 "not a known option (see about_PowerShell_exe)",
             ));
         };
+        if spec.name == "version" {
+            return Err(unsupported(
+                "-Version",
+                "running another PowerShell version is not supported; the engine is Windows PowerShell 5.1",
+            ));
+        }
         let value = if spec.value {
             match argv.get(i + 1) {
                 Some(v) => Some(v.clone()),
@@ -427,13 +433,25 @@ pub fn parse_argv(
         match spec.name {
             "command" => {
                 if argv[i + 1] == "-" {
-                    return Err(unsupported("-Command -", "reading commands from standard input is not supported"));
+                    return Err(unsupported(
+                        "-Command -",
+                        "reading commands from standard input is not supported",
+                    ));
                 }
-                return Ok(command_invocation(program.clone(), edition, &argv[i + 1..], options));
+                return Ok(command_invocation(
+                    program.clone(),
+                    edition,
+                    &argv[i + 1..],
+                    options,
+                ));
             }
             "encodedcommand" | "ec" => {
-                let script = decode_encoded_command(value.as_deref().unwrap_or(""))
-                    .ok_or_else(|| InvocationError::BadEncodedCommand { program: program.clone() })?;
+                let script =
+                    decode_encoded_command(value.as_deref().unwrap_or("")).ok_or_else(|| {
+                        InvocationError::BadEncodedCommand {
+                            program: program.clone(),
+                        }
+                    })?;
                 if argv.len() > i + 2 {
                     return Err(unsupported(
                         &argv[i + 2],
@@ -451,9 +469,18 @@ pub fn parse_argv(
             }
             "file" => {
                 if argv[i + 1] == "-" {
-                    return Err(unsupported("-File -", "reading the script from standard input is not supported"));
+                    return Err(unsupported(
+                        "-File -",
+                        "reading the script from standard input is not supported",
+                    ));
                 }
-                return file_invocation(program.clone(), edition, &argv[i + 1..], options, read_file);
+                return file_invocation(
+                    program.clone(),
+                    edition,
+                    &argv[i + 1..],
+                    options,
+                    read_file,
+                );
             }
             "noprofile" => options.no_profile = true,
             "nologo" => options.no_logo = true,
@@ -464,32 +491,45 @@ pub fn parse_argv(
             "inputformat" | "if" => {
                 let v = value.unwrap_or_default();
                 if !"text".starts_with(&v.to_ascii_lowercase()) || v.is_empty() {
-                    return Err(unsupported(&format!("-InputFormat {v}"), "only Text input is supported"));
+                    return Err(unsupported(
+                        &format!("-InputFormat {v}"),
+                        "only Text input is supported",
+                    ));
                 }
                 options.input_format = Some(v);
             }
             "outputformat" | "of" => {
                 let v = value.unwrap_or_default();
                 if !"text".starts_with(&v.to_ascii_lowercase()) || v.is_empty() {
-                    return Err(unsupported(&format!("-OutputFormat {v}"), "only Text output is supported"));
+                    return Err(unsupported(
+                        &format!("-OutputFormat {v}"),
+                        "only Text output is supported",
+                    ));
                 }
                 options.output_format = Some(v);
             }
             "windowstyle" => options.window_style = value,
-            "version" => {
+            "commandwithargs" | "cwa" => {
                 return Err(unsupported(
-                    "-Version",
-                    "running another PowerShell version is not supported; the engine is Windows PowerShell 5.1",
+                    "-CommandWithArgs",
+                    "pwsh 7.4's -CommandWithArgs is not supported",
                 ))
             }
-            "commandwithargs" | "cwa" => {
-                return Err(unsupported("-CommandWithArgs", "pwsh 7.4's -CommandWithArgs is not supported"))
+            "noexit" => {
+                return Err(unsupported(
+                    "-NoExit",
+                    "a build step cannot keep an interactive shell open",
+                ))
             }
-            "noexit" => return Err(unsupported("-NoExit", "a build step cannot keep an interactive shell open")),
             "interactive" | "login" | "help" | "?" => {
                 return Err(unsupported(arg, "not usable in a build step"));
             }
-            other => return Err(unsupported(&format!("-{other}"), "not supported by this engine")),
+            other => {
+                return Err(unsupported(
+                    &format!("-{other}"),
+                    "not supported by this engine",
+                ))
+            }
         }
         i += if spec.value { 2 } else { 1 };
     }

@@ -350,8 +350,15 @@ impl<'a> Parser<'a> {
                     Some('}' | ')') => return Err(p.unexpected()),
                     _ => {}
                 }
-                statements.push(p.statement()?);
+                let statement = p.statement()?;
+                // A statement that ends with its own `}` needs no separator before the next
+                // one (`if ($a) { 1 } Write-Host b`).
+                let compound = ends_with_block(&statement.kind);
+                statements.push(statement);
                 p.ws()?;
+                if compound {
+                    continue;
+                }
                 if p.c.peek() == Some('&') {
                     return Err(p.c.error(
                         "the ampersand (&) character is not allowed here (background jobs and && are PowerShell 6+); quote it to pass it as a string",
@@ -2419,6 +2426,22 @@ impl<'a> Parser<'a> {
             .map_or(rest.len(), |(i, _)| i);
         Some((rest[..len].to_string(), len))
     }
+}
+
+/// Statements that end with a block of their own.
+fn ends_with_block(kind: &StatementKind) -> bool {
+    matches!(
+        kind,
+        StatementKind::If { .. }
+            | StatementKind::While { .. }
+            | StatementKind::Do { .. }
+            | StatementKind::For { .. }
+            | StatementKind::Foreach { .. }
+            | StatementKind::Switch { .. }
+            | StatementKind::Try { .. }
+            | StatementKind::Trap { .. }
+            | StatementKind::Function(_)
+    )
 }
 
 /// The precedence of a binary operator (higher binds tighter).
