@@ -423,8 +423,8 @@ impl<'a> Cursor<'a> {
             }
         }
         let next = self.peek_or_nul();
-        if !force_start_new_token(next)
-            && !(expression_mode && force_start_new_token_after_number(next))
+        if !(force_start_new_token(next)
+            || expression_mode && force_start_new_token_after_number(next))
         {
             not_number = true;
         }
@@ -572,10 +572,8 @@ impl<'a> Cursor<'a> {
         }
         let mut name = String::new();
         while let Some(c) = self.peek() {
-            if is_variable_follow(c) {
-                name.push(c);
-                self.bump();
-            } else if c == ':' && self.peek_nth(1) != Some(':') {
+            // `:` joins a scope or drive to the name (`$env:Path`), `::` does not (`$t::M`).
+            if is_variable_follow(c) || (c == ':' && self.peek_nth(1) != Some(':')) {
                 name.push(c);
                 self.bump();
             } else {
@@ -583,7 +581,7 @@ impl<'a> Cursor<'a> {
             }
         }
         let path = split_qualifier(&name, false);
-        if path.name.is_empty() || path.name.contains(':') {
+        if path.name.is_empty() {
             return Err(ParseError::new(
                 format!(
                     "variable reference ${name} is not valid: ':' was not followed by a valid variable name character (use ${{...}} to delimit the name)"

@@ -34,12 +34,34 @@ pub fn parse(source: &str) -> Result<Script, ParseError> {
             Span::default(),
         ));
     }
-    let mut p = Parser {
-        c: Cursor::new(source),
-        depth: 0,
-    };
-    p.script()
+    // The parser recurses once per nesting level; a thread of its own gives it a stack that
+    // holds MAX_NESTING levels in any build profile, whatever stack the caller runs on.
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("powershell-parser".into())
+            .stack_size(PARSER_STACK_BYTES)
+            .spawn_scoped(scope, || {
+                Parser {
+                    c: Cursor::new(source),
+                    depth: 0,
+                }
+                .script()
+            });
+        match worker {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(e) => Err(ParseError::new(
+                format!("cannot start the parser thread: {e}"),
+                Span::default(),
+            )),
+        }
+    })
 }
+
+/// Stack of the parser thread: MAX_NESTING levels need a few MiB in an unoptimised build;
+/// the memory is only reserved, and touched as deep as a script actually nests.
+const PARSER_STACK_BYTES: usize = 64 << 20;
 
 /// What ends a statement list.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1580,7 +1602,8 @@ impl<'a> Parser<'a> {
             }
             Some(DashOperator::Unary(_)) => None,
             None => {
-                if c1 == '=' || is_dash(c1) {
+                // `-=`, `--`, or a dash-word that is no operator (`-foo`: an error later).
+                if c1 == '=' || is_dash(c1) || c1.is_alphabetic() {
                     None
                 } else {
                     Some((BinaryOp::Subtract, 9, c0.len_utf8()))

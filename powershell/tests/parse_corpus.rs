@@ -6,6 +6,8 @@
 //! The Dockerfile reading here is deliberately simple (escape directive, line continuations,
 //! SHELL, RUN in shell and exec form); silo's real Dockerfile frontend measures the reach.
 
+mod parse_support;
+
 use powershell::invocation;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,7 @@ fn every_powershell_run_step_of_the_corpus_parses() {
     let mut parsed = 0;
     let mut failures = Vec::new();
     let mut refused = Vec::new();
+    let mut dump = String::new();
     for s in &steps {
         let inv = match invocation::parse_command_line(&s.command_line, &|p| {
             Err(format!("{p}: not read by this test"))
@@ -55,13 +58,25 @@ fn every_powershell_run_step_of_the_corpus_parses() {
             }
         };
         match powershell::parser::parse(&inv.script) {
-            Ok(_) => parsed += 1,
+            Ok(script) => {
+                parsed += 1;
+                // PS_CORPUS_DUMP=file writes every script and its tree, for reading by eye.
+                dump.push_str(&format!(
+                    "{}\n{}\n=> {}\n\n",
+                    s.origin,
+                    inv.script,
+                    parse_support::script(&script)
+                ));
+            }
             Err(e) => failures.push(format!(
                 "{}: {e}\n    script: {}",
                 s.origin,
                 one_line(&inv.script, e.span.start as usize)
             )),
         }
+    }
+    if let Ok(path) = std::env::var("PS_CORPUS_DUMP") {
+        std::fs::write(&path, &dump).unwrap_or_else(|e| panic!("{path}: {e}"));
     }
     eprintln!(
         "PowerShell RUN steps in {} Dockerfiles: {} parse of {} ({:.1}%), {} refused by the invocation",
@@ -91,8 +106,14 @@ fn every_powershell_run_step_of_the_corpus_parses() {
 
 /// The script around byte `at`, on one line, for failure messages.
 fn one_line(script: &str, at: usize) -> String {
-    let start = script.floor_char_boundary(at.saturating_sub(60));
-    let end = script.ceil_char_boundary((at + 60).min(script.len()));
+    let boundary = |mut i: usize| {
+        while !script.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = boundary(at.saturating_sub(60));
+    let end = boundary((at + 60).min(script.len()));
     script[start..end].replace('\n', "⏎")
 }
 

@@ -388,6 +388,8 @@ pub fn expr(e: &Expr) -> String {
     match &e.kind {
         ExprKind::Number(n) => number(n),
         ExprKind::String { value, quote } => match quote {
+            // A bareword that looks like a parameter is shown as what it is: a string.
+            QuoteKind::Bare if value.starts_with('-') => format!("bare:{value}"),
             QuoteKind::Bare => value.clone(),
             QuoteKind::Single | QuoteKind::HereSingle => format!("'{value}'"),
             QuoteKind::Double | QuoteKind::HereDouble => format!("{value:?}"),
