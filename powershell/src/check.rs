@@ -623,7 +623,13 @@ impl Checker<'_> {
                             *span,
                         ),
                         ParamMatch::Unknown => {
-                            self.refuse(format!("parameter -{name} of {}", cmdlet.name), *span)
+                            self.refuse(format!("parameter -{name} of {}", cmdlet.name), *span);
+                            // Its value, if any, is not a positional argument to check further.
+                            if value.is_none() {
+                                if let Some(CommandArg::Value(_)) = args.peek() {
+                                    args.next();
+                                }
+                            }
                         }
                     }
                 }
