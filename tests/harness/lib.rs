@@ -39,6 +39,22 @@ pub fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| project_root().join("../shared"))
 }
 
+/// A corpus below [`shared_dir`], or `None` when it is absent — a test then says it is skipped
+/// and why. Under `CI=true` a missing corpus is a failure: CI always has `../shared`.
+pub fn corpus(rel: &str) -> Option<PathBuf> {
+    let path = shared_dir().join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+        "corpus {} is missing (CI=true: ../shared must be beside the project)",
+        path.display()
+    );
+    eprintln!("skipped: corpus absent: {}", path.display());
+    None
+}
+
 /// The `silo` binary built by this workspace (`target/<profile>/silo`, next to the test's
 /// `deps/` directory). Integration tests in the root package cannot use `CARGO_BIN_EXE_silo`
 /// (that works only inside the `silo` package), so `cargo test --workspace` builds it for us.

@@ -402,6 +402,43 @@ impl Engine<'_> {
         self.finish_image(target.state)
     }
 
+    /// Asks the runtime about every RUN step of the stage before its first step runs, so a step
+    /// the runtime cannot run fails the build before anything of the stage happened. With a
+    /// remote cache the step may come from it (built elsewhere, e.g. on Windows), so the refusal
+    /// is a warning there and the step fails only if it must really run.
+    fn check_runs_up_front(
+        &self,
+        stage: &Stage,
+        triggers: &[Command],
+        inherit: &BaseConfig,
+    ) -> Result<(), BuildError> {
+        let mut preview = StageDispatcher::new(self.plan, stage, inherit.clone());
+        preview.config.on_build.clear();
+        for cmd in triggers.iter().chain(stage.commands.iter()) {
+            // Dispatch errors are reported by the real pass, at their step.
+            let Ok(dispatched) = preview.dispatch(cmd) else {
+                break;
+            };
+            let Step::Run(run) = &dispatched.step else {
+                continue;
+            };
+            if let Err(reason) = self.runtime.check_step(&run.command_line) {
+                if self.remote.is_some() {
+                    self.progress.warn(&format!(
+                        "{}:{}: the {} runtime cannot run this step ({reason}); the build fails \
+                         there unless the cache has it",
+                        self.file,
+                        cmd.location.start_line,
+                        self.runtime.name()
+                    ));
+                } else {
+                    return Err(self.step_error(cmd.location, &cmd.original, reason));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn step_error(&self, location: Location, text: &str, reason: String) -> BuildError {
         BuildError::Step {
             file: self.file.clone(),
@@ -548,6 +585,7 @@ impl Engine<'_> {
             }
         };
         let triggers = self.parse_triggers(stage, &triggers)?;
+        self.check_runs_up_front(stage, &triggers, &inherit)?;
         let mut dispatcher = StageDispatcher::new(self.plan, stage, inherit);
         // ONBUILD triggers run once, in the first stage built on the image.
         dispatcher.config.on_build.clear();

@@ -67,6 +67,16 @@ pub struct CheckArgs {
     /// Windows path conventions.
     #[arg(long, value_enum, default_value = "buildkit")]
     pub path_mode: PathArg,
+    /// Also report, per RUN step and without running anything, whether this runtime can run it
+    /// (`wine`: cmd steps under Wine, PowerShell steps in silo's engine) and if not, why.
+    #[arg(long, value_enum)]
+    pub runtime: Option<CheckRuntime>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckRuntime {
+    /// The Wine silo (Linux).
+    Wine,
 }
 
 pub fn run(_globals: &Globals, command: Command) -> anyhow::Result<ExitCode> {
@@ -143,7 +153,11 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             };
             writeln!(out, "{place}: {level}: {rule}{}", d.message)?;
         }
-        let errors = report.errors();
+        let mut refused = 0;
+        if args.runtime == Some(CheckRuntime::Wine) {
+            refused = report_wine_runs(&mut out, file, &report.runs)?;
+        }
+        let errors = report.errors() + refused;
         if errors > 0 {
             failed = true;
             writeln!(
@@ -168,4 +182,65 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints the Wine silo's verdict for every RUN step and a summary; returns how many it refuses.
+#[cfg(target_os = "linux")]
+fn report_wine_runs(
+    out: &mut dyn Write,
+    file: &std::path::Path,
+    runs: &[crate::dockerfile::check::RunInfo],
+) -> anyhow::Result<usize> {
+    use crate::runtime::wine::pwsh::{verdict, Verdict};
+    let (mut ps, mut ps_ok, mut cmd, mut cmd_ok) = (0, 0, 0, 0);
+    for run in runs {
+        let place = format!("{}:{}", file.display(), run.line);
+        match verdict(&run.command_line) {
+            Verdict::Wine => {
+                cmd += 1;
+                cmd_ok += 1;
+                writeln!(out, "{place}: RUN (cmd): runs under Wine")?;
+            }
+            Verdict::PowerShell => {
+                ps += 1;
+                ps_ok += 1;
+                writeln!(out, "{place}: RUN (PowerShell): supported by silo's engine")?;
+            }
+            Verdict::PowerShellFile => {
+                ps += 1;
+                ps_ok += 1;
+                writeln!(
+                    out,
+                    "{place}: RUN (PowerShell -File): the script comes from the image; checked when the step runs"
+                )?;
+            }
+            Verdict::Refused { powershell, reason } => {
+                if powershell {
+                    ps += 1;
+                } else {
+                    cmd += 1;
+                }
+                let kind = if powershell { "PowerShell" } else { "cmd" };
+                writeln!(
+                    out,
+                    "{place}: ERROR: RUN ({kind}) cannot run in the Wine silo: {reason}"
+                )?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "{}: wine: {ps_ok}/{ps} PowerShell RUN step(s) and {cmd_ok}/{cmd} other RUN step(s) can run",
+        file.display()
+    )?;
+    Ok(ps + cmd - ps_ok - cmd_ok)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn report_wine_runs(
+    _out: &mut dyn Write,
+    _file: &std::path::Path,
+    _runs: &[crate::dockerfile::check::RunInfo],
+) -> anyhow::Result<usize> {
+    anyhow::bail!("--runtime wine: the Wine silo runs on Linux hosts only")
 }

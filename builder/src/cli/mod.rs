@@ -71,6 +71,11 @@ pub enum Command {
     Store(store::Command),
     /// Remove store content no ref or cache record uses.
     Prune(prune::Args),
+    /// Runs a PowerShell RUN step with silo's engine; the Wine silo starts it as the step's
+    /// process (not for direct use).
+    #[cfg(target_os = "linux")]
+    #[command(name = "__wine-powershell", hide = true)]
+    WinePowershell,
 }
 
 /// Context every verb gets.
@@ -101,6 +106,11 @@ pub fn main() -> ExitCode {
         Command::Dockerfile(c) => dockerfile::run(&globals, c),
         Command::Store(c) => store::run(&globals, c),
         Command::Prune(a) => prune::run(&globals, a),
+        #[cfg(target_os = "linux")]
+        Command::WinePowershell => {
+            let code = crate::runtime::wine::pwsh::host::engine_main();
+            return ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1));
+        }
     };
     match result {
         Ok(code) => code,

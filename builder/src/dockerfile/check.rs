@@ -44,6 +44,15 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     pub stages: usize,
     pub instructions: usize,
+    /// Every RUN step as it would run (for runtime checks such as `--runtime wine`).
+    pub runs: Vec<RunInfo>,
+}
+
+/// A dispatched RUN step: where it is and the Windows command line it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    pub line: usize,
+    pub command_line: String,
 }
 
 impl Report {
@@ -208,6 +217,12 @@ pub fn check_bytes(bytes: &[u8], files: Option<(&Path, &Path)>, opts: &BuildOpti
                 for cmd in triggers.iter().chain(stage.commands.iter()) {
                     match d.dispatch(cmd) {
                         Ok(done) => {
+                            if let Step::Run(run) = &done.step {
+                                report.runs.push(RunInfo {
+                                    line: cmd.location.start_line,
+                                    command_line: run.command_line.clone(),
+                                });
+                            }
                             if let (Step::Copy(c), Some((context, matcher))) = (&done.step, &ignore)
                             {
                                 if c.from == CopySource::Context && needed.contains(&index) {

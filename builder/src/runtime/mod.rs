@@ -121,4 +121,10 @@ pub trait Runtime {
         None
     }
     fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>>;
+    /// Whether this runtime can run a RUN step's Windows command line, decided without running
+    /// anything (the build asks before a stage's first step, so a step the runtime would refuse
+    /// fails the build before any effect). `Err` is the reason.
+    fn check_step(&self, _command_line: &str) -> Result<(), String> {
+        Ok(())
+    }
 }

@@ -9,6 +9,7 @@
 //! - [`layers`]: image layers unpacked once per diff_id as overlay lower dirs.
 //! - [`registry`]: image hives ⊕ Wine's registry → the silo's `.reg` files, and back to deltas.
 //! - [`process`]: ProcessSpec → command line, environment, working directory.
+//! - [`pwsh`]: PowerShell steps, run by silo's own engine inside the silo.
 //! - [`launcher`]: `silo-launch.exe`, which starts a process with an exact command line.
 //! - [`silo`]: the namespaces, the init, output streaming, timeout.
 //! - [`mounts`]: `RUN --mount` targets under `drive_c`, and the mount points they leave.
@@ -28,6 +29,7 @@ pub mod layers;
 pub mod mounts;
 pub mod preflight;
 pub mod process;
+pub mod pwsh;
 pub mod registry;
 pub mod silo;
 pub mod system_layer;
@@ -131,6 +133,13 @@ fn remove_stale_sandboxes(root: &Path) {
 impl Runtime for WineRuntime {
     fn name(&self) -> &'static str {
         "wine"
+    }
+
+    fn check_step(&self, command_line: &str) -> Result<(), String> {
+        match pwsh::verdict(command_line) {
+            pwsh::Verdict::Refused { reason, .. } => Err(reason),
+            _ => Ok(()),
+        }
     }
 
     fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>> {
@@ -263,6 +272,69 @@ impl WineSandbox {
         })
     }
 
+    fn launcher_path(&self) -> String {
+        self.dir
+            .join("silo-launch.exe")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// The step's process for a PowerShell step: silo's engine (`silo __wine-powershell`), with
+    /// what it needs to start native commands the way a cmd step's process is started.
+    fn engine_process(
+        &self,
+        routed: &pwsh::Routed,
+        process: &ProcessSpec,
+        drive_c: &Path,
+    ) -> anyhow::Result<(PathBuf, Vec<String>, Vec<(String, String)>)> {
+        let exe = pwsh::engine_executable().map_err(anyhow::Error::msg)?;
+        let user = if process.user.trim().is_empty() {
+            system_layer::PROFILE_USER.to_string()
+        } else {
+            process.user.clone()
+        };
+        let proxies = std::env::vars()
+            .filter(|(k, _)| {
+                ["http_proxy", "https_proxy", "all_proxy", "no_proxy"]
+                    .contains(&k.to_ascii_lowercase().as_str())
+            })
+            .collect();
+        let config = pwsh::host::EngineConfig {
+            command_line: routed.command_line.clone(),
+            via_cmd: routed.via_cmd,
+            origin: "RUN".into(),
+            drive_c: drive_c.to_path_buf(),
+            prefix: self.dir.join("prefix"),
+            wine_loader: self.wine.loader.clone(),
+            launcher: PathBuf::from(self.launcher_path()),
+            wine_env: self.fixed_env(),
+            step_env: process
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            cwd: if process.working_dir.trim().is_empty() {
+                "C:\\".into()
+            } else {
+                process.working_dir.clone()
+            },
+            user,
+            computer_name: self.hostname.clone(),
+            network: self.network != crate::runtime::NetworkMode::None,
+            proxies,
+        };
+        let mut env = self.fixed_env();
+        env.push((
+            pwsh::host::CONFIG_VAR.into(),
+            serde_json::to_string(&config)?,
+        ));
+        Ok((
+            exe,
+            vec!["silo".into(), pwsh::ENGINE_SUBCOMMAND.into()],
+            env,
+        ))
+    }
+
     fn fixed_env(&self) -> Vec<(String, String)> {
         let d = |s: &str| self.dir.join(s).to_string_lossy().into_owned();
         vec![
@@ -291,10 +363,18 @@ impl Sandbox for WineSandbox {
     ) -> anyhow::Result<ExitStatus> {
         let cl = process::command_line(process)?;
         let program = process::program_name(process, &cl);
-        process::check_runnable(&program, &self.image_lowers)?;
+        let powershell = pwsh::route(&cl).map_err(anyhow::Error::msg)?;
+        if powershell.is_none() {
+            process::check_runnable(&program, &self.image_lowers)?;
+        }
         let rel = process::workdir_relative(&process.working_dir)?;
         let mut dirs = vec![self.dir.join("upper")];
         dirs.extend(self.lowers.iter().cloned());
+        if let Some(routed) = &powershell {
+            // The whole script is parsed and checked before the silo exists: an unsupported
+            // construct fails the step with nothing run.
+            pwsh::precheck(routed, &dirs, &process.working_dir).map_err(anyhow::Error::msg)?;
+        }
         let rel = process::existing_spelling(&dirs, &rel);
         let drive_c = self.dir.join("prefix/drive_c");
         let placed = mounts::place(&self.mounts, &dirs, &drive_c)?;
@@ -306,6 +386,14 @@ impl Sandbox for WineSandbox {
         // SAFETY: getuid has no preconditions.
         let uid = unsafe { libc::getuid() };
         let server_dir = PathBuf::from(format!("/tmp/.wine-{uid}"));
+        let (program, argv, env) = match &powershell {
+            None => (
+                self.wine.loader.clone(),
+                vec!["wine64".into(), self.launcher_path()],
+                process::environment(process, &cl, &self.fixed_env()),
+            ),
+            Some(routed) => self.engine_process(routed, process, &drive_c)?,
+        };
         silo::ensure_private_dir(&server_dir)
             .with_context(|| format!("creating {}", server_dir.display()))?;
         let spec = silo::SiloSpec {
@@ -317,15 +405,9 @@ impl Sandbox for WineSandbox {
             work: self.dir.join("work"),
             mount_point: drive_c,
             server_dir,
-            program: self.wine.loader.clone(),
-            argv: vec![
-                "wine64".into(),
-                self.dir
-                    .join("silo-launch.exe")
-                    .to_string_lossy()
-                    .into_owned(),
-            ],
-            env: process::environment(process, &cl, &self.fixed_env()),
+            program,
+            argv,
+            env,
             cwd,
             network: self.network.clone(),
             hostname: self.hostname.clone(),

@@ -1,0 +1,338 @@
+//! The engine's side of a PowerShell step: `silo __wine-powershell`, executed by the silo's init
+//! as the step's process (inside the step's namespaces, with the overlay mounted on `drive_c`),
+//! runs the script with silo's PowerShell engine over a [`SiloHost`]:
+//! - files: the mounted `drive_c` (the engine maps Windows paths itself);
+//! - registry: the prefix's Wine registry files ([`super::registry`]);
+//! - native commands: started under Wine through `silo-launch.exe` with the exact command line,
+//!   exactly as a cmd step's process is, then wineserver is waited for so the registry files are
+//!   current again;
+//! - HTTP: reqwest with rustls and the proxy variables the build was started with; refused with
+//!   `--network none`.
+//!
+//! The configuration arrives in one environment variable ([`CONFIG_VAR`], JSON) that the engine
+//! removes from what scripts and native commands see.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use powershell::host::{Host, HostError, HttpResponse, NativeRequest, NativeResult, Registry};
+use serde::{Deserialize, Serialize};
+
+use super::environment::container_environment;
+use super::registry::WineFileRegistry;
+use crate::runtime::wine::launcher::CMDLINE_VAR;
+use crate::runtime::wine::process::{existing_spelling, workdir_relative};
+
+/// Environment variable carrying [`EngineConfig`] to the engine process.
+pub const CONFIG_VAR: &str = "SILO_PWSH_CONFIG";
+
+/// What the engine process needs to know about its silo.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EngineConfig {
+    /// The Windows command line that started "powershell" (`powershell -Command …`).
+    pub command_line: String,
+    /// The line came through `cmd /C`: cmd's `%VAR%` expansion applies first.
+    pub via_cmd: bool,
+    /// Where the script came from, for messages (`Dockerfile:12`).
+    pub origin: String,
+    /// The overlay's mount point: drive `C:\`.
+    pub drive_c: PathBuf,
+    /// The Wine prefix (registry files).
+    pub prefix: PathBuf,
+    /// `wine64` loader and `silo-launch.exe`.
+    pub wine_loader: PathBuf,
+    pub launcher: PathBuf,
+    /// The Unix environment a Wine process of this silo gets (WINEPREFIX, WINESERVER, …).
+    pub wine_env: Vec<(String, String)>,
+    /// The step's `ENV` / build args (the image config's Env).
+    pub step_env: Vec<(String, String)>,
+    /// `C:\…` working directory.
+    pub cwd: String,
+    pub user: String,
+    pub computer_name: String,
+    /// False with `--network none`: downloads are refused up front.
+    pub network: bool,
+    /// HTTP(S)_PROXY / NO_PROXY of the build, for downloads.
+    pub proxies: Vec<(String, String)>,
+}
+
+/// The host of a PowerShell step inside the Wine silo.
+pub struct SiloHost {
+    config: EngineConfig,
+    registry: WineFileRegistry,
+    runtime: Option<tokio::runtime::Runtime>,
+    client: Option<reqwest::Client>,
+}
+
+impl SiloHost {
+    pub fn new(config: EngineConfig) -> SiloHost {
+        let registry = WineFileRegistry::new(&config.prefix);
+        SiloHost {
+            config,
+            registry,
+            runtime: None,
+            client: None,
+        }
+    }
+
+    /// The environment the script starts with (a container process's, see
+    /// [`super::environment`]).
+    pub fn initial_environment(&mut self) -> Vec<(String, String)> {
+        container_environment(
+            &mut self.registry,
+            &self.config.user,
+            &self.config.computer_name,
+            &self.config.step_env,
+        )
+        .0
+    }
+
+    /// Writes the engine's pending registry changes to the prefix.
+    pub fn finish(&mut self) -> Result<(), HostError> {
+        self.registry.flush()
+    }
+
+    /// `C:\a\b` → the existing Unix spelling under `drive_c`.
+    fn unix_dir(&self, windows: &str) -> Result<PathBuf, HostError> {
+        let rel = workdir_relative(windows).map_err(|e| HostError(e.to_string()))?;
+        let rel = existing_spelling(&[self.config.drive_c.clone()], &rel);
+        Ok(if rel.is_empty() {
+            self.config.drive_c.clone()
+        } else {
+            self.config.drive_c.join(rel)
+        })
+    }
+
+    fn wine_command(&self, env: &[(String, String)]) -> Command {
+        let mut cmd = Command::new(&self.config.wine_loader);
+        cmd.env_clear();
+        for (k, v) in &self.config.wine_env {
+            cmd.env(k, v);
+        }
+        let fixed = |k: &str| self.config.wine_env.iter().any(|(f, _)| f == k);
+        for (k, v) in env {
+            if k.eq_ignore_ascii_case("PATH") {
+                // Wine builds %PATH% from the registry; WINEPATH goes in front of it.
+                cmd.env("WINEPATH", v);
+            } else if !fixed(k) && !k.contains('=') && !k.is_empty() {
+                cmd.env(k, v);
+            }
+        }
+        cmd
+    }
+
+    /// Waits for the silo's wineserver to exit (it saves the registry files when it does).
+    fn wait_for_wineserver(&self) {
+        if let Some((_, server)) = self.config.wine_env.iter().find(|(k, _)| k == "WINESERVER") {
+            let mut cmd = Command::new(server);
+            cmd.arg("-w")
+                .env_clear()
+                .envs(self.config.wine_env.iter().cloned());
+            let _ = cmd.stdin(Stdio::null()).stdout(Stdio::null()).status();
+        }
+    }
+
+    fn http(&mut self) -> Result<(&tokio::runtime::Runtime, reqwest::Client), HostError> {
+        if self.runtime.is_none() {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| HostError(format!("starting the HTTP client: {e}")))?;
+            let mut builder = reqwest::Client::builder()
+                .user_agent("Mozilla/5.0 (Windows NT; Windows NT 10.0) WindowsPowerShell/5.1")
+                .no_proxy();
+            for (k, v) in &self.config.proxies {
+                let proxy = match k.to_ascii_lowercase().as_str() {
+                    "http_proxy" => reqwest::Proxy::http(v),
+                    "https_proxy" => reqwest::Proxy::https(v),
+                    "all_proxy" => reqwest::Proxy::all(v),
+                    _ => continue,
+                }
+                .map_err(|e| HostError(format!("{k}={v}: {e}")))?;
+                let no_proxy = self
+                    .config
+                    .proxies
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("no_proxy"))
+                    .and_then(|(_, list)| reqwest::NoProxy::from_string(list));
+                builder = builder.proxy(proxy.no_proxy(no_proxy));
+            }
+            let client = builder
+                .build()
+                .map_err(|e| HostError(format!("starting the HTTP client: {e}")))?;
+            self.runtime = Some(rt);
+            self.client = Some(client);
+        }
+        Ok((
+            self.runtime.as_ref().expect("set above"),
+            self.client.clone().expect("set above"),
+        ))
+    }
+}
+
+impl Host for SiloHost {
+    fn stdout(&mut self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    fn stderr(&mut self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    }
+
+    fn drive_c(&self) -> &Path {
+        &self.config.drive_c
+    }
+
+    fn registry(&mut self) -> &mut dyn Registry {
+        &mut self.registry
+    }
+
+    fn run_native(&mut self, req: &NativeRequest) -> Result<NativeResult, HostError> {
+        // The native program sees the registry as the script left it, and the script sees what
+        // the program changed.
+        self.registry.flush()?;
+        let cwd = self.unix_dir(&req.cwd)?;
+        let mut cmd = self.wine_command(&req.env);
+        cmd.arg(&self.config.launcher)
+            .env(CMDLINE_VAR, &req.command_line)
+            .current_dir(&cwd)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit());
+        cmd.stdout(if req.capture_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        });
+        let mut child = cmd.spawn().map_err(|e| {
+            HostError(format!(
+                "starting {} under Wine ({}): {e}",
+                req.program,
+                self.config.wine_loader.display()
+            ))
+        })?;
+        let mut stdout = Vec::new();
+        if let Some(mut pipe) = child.stdout.take() {
+            pipe.read_to_end(&mut stdout)
+                .map_err(|e| HostError(format!("reading the output of {}: {e}", req.program)))?;
+        }
+        let status = child
+            .wait()
+            .map_err(|e| HostError(format!("waiting for {}: {e}", req.program)))?;
+        self.wait_for_wineserver();
+        let exit_code = status.code().unwrap_or_else(|| {
+            128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)
+        });
+        Ok(NativeResult { exit_code, stdout })
+    }
+
+    fn http_get(
+        &mut self,
+        url: &str,
+        headers: &[(String, String)],
+        sink: &mut dyn std::io::Write,
+    ) -> Result<HttpResponse, HostError> {
+        if !self.config.network {
+            return Err(HostError(format!(
+                "cannot download {url}: the step runs with --network none"
+            )));
+        }
+        let (rt, client) = self.http()?;
+        // Invoke-WebRequest's own progress bar is UI (and usually silenced): the build log gets
+        // one line per download instead.
+        let started = std::time::Instant::now();
+        let mut request = client.get(url);
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        let result = rt.block_on(async {
+            let mut response = request
+                .send()
+                .await
+                .map_err(|e| HostError(format!("{url}: {}", error_chain(&e))))?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let mut bytes = 0u64;
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| HostError(format!("{url}: {}", error_chain(&e))))?
+            {
+                sink.write_all(&chunk)
+                    .map_err(|e| HostError(format!("writing the download of {url}: {e}")))?;
+                bytes += chunk.len() as u64;
+            }
+            Ok::<_, HostError>((HttpResponse { status, headers }, bytes))
+        });
+        let (response, bytes) = result?;
+        let line = format!(
+            "silo: GET {url}: HTTP {}, {bytes} bytes in {:.1}s\n",
+            response.status,
+            started.elapsed().as_secs_f64()
+        );
+        self.stderr(&line);
+        Ok(response)
+    }
+}
+
+/// An error with its causes (reqwest's top-level message alone says little).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// `silo __wine-powershell`: runs the step's script; returns its exit code.
+pub fn engine_main() -> i32 {
+    let config = match std::env::var(CONFIG_VAR)
+        .map_err(|e| e.to_string())
+        .and_then(|s| serde_json::from_str::<EngineConfig>(&s).map_err(|e| e.to_string()))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("silo: the PowerShell engine was started without its configuration ({CONFIG_VAR}: {e}); it runs only inside a Wine silo");
+            return 1;
+        }
+    };
+    let origin = config.origin.clone();
+    let cwd = config.cwd.clone();
+    let drive_c = config.drive_c.clone();
+    let mut command_line = config.command_line.clone();
+    let via_cmd = config.via_cmd;
+    let mut host = SiloHost::new(config);
+    let env = host.initial_environment();
+    if via_cmd {
+        command_line = super::environment::EnvBlock(env.clone()).expand(&command_line);
+    }
+    let invocation = match super::script_of(&command_line, &drive_c, &cwd) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{origin}: {e}");
+            return 1;
+        }
+    };
+    let code = powershell::interp::run_script(&invocation.script, &origin, &mut host, env, &cwd);
+    if let Err(e) = host.finish() {
+        eprintln!("silo: saving the registry changes of the script: {e}");
+        return if code == 0 { 1 } else { code };
+    }
+    code
+}

@@ -1,0 +1,374 @@
+//! PowerShell RUN steps under real Wine, end to end (issue #15): a Dockerfile in the style of the
+//! official language images — the `$ErrorActionPreference = 'Stop'` SHELL, a download from a local
+//! HTTP server (a console program built here with mingw-w64, zipped), Get-FileHash, Expand-Archive,
+//! Move-Item into `C:\Program Files\Tool`, the machine PATH set with
+//! `[Environment]::SetEnvironmentVariable`, the zip removed — then the tool run from PATH by the
+//! next steps in cmd and in PowerShell, and a registry step. The layers are asserted: files, no
+//! trace of the zip, the `System_Delta` with the Environment value and the `Software_Delta` with the
+//! key, read by python-registry as well as by silo. A wrong hash exits 1 and fails the build; an
+//! unsupported cmdlet fails before anything runs.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::Digest as _;
+use silo_tests::fileserver::FileServer;
+use silo_tests::silo;
+use silo_tests::tools::{require_tool, run_ok};
+
+fn run(root: &Path, args: &[&str]) -> Output {
+    silo().env("SILO_ROOT", root).args(args).output().unwrap()
+}
+
+fn ok(root: &Path, args: &[&str]) -> Output {
+    let out = run(root, args);
+    assert!(
+        out.status.success(),
+        "silo {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `tool.exe`: prints its name and version, and its first argument when given.
+const TOOL_C: &str = r#"
+#include <stdio.h>
+int main(int argc, char **argv) {
+    printf("tool 1.0%s%s\n", argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+    return 0;
+}
+"#;
+
+/// Builds tool.exe with mingw-w64 and zips it (Python's zipfile, deflated) as `tool/tool.exe`.
+fn tool_zip(dir: &Path) -> Vec<u8> {
+    require_tool("x86_64-w64-mingw32-gcc");
+    let src = dir.join("tool.c");
+    fs::write(&src, TOOL_C).unwrap();
+    let exe = dir.join("tool.exe");
+    run_ok(
+        Command::new("x86_64-w64-mingw32-gcc")
+            .arg("-O2")
+            .arg("-o")
+            .arg(&exe)
+            .arg(&src),
+    );
+    let zip = dir.join("tool.zip");
+    run_ok(
+        Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sys, zipfile\n\
+                 with zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+                 \x20   z.write(sys.argv[1], 'tool.exe')\n",
+            )
+            .arg(&exe)
+            .arg(&zip),
+    );
+    fs::read(&zip).unwrap()
+}
+
+const DOCKERFILE: &str = r#"# escape=`
+FROM silo.local/base:ltsc2022
+SHELL ["powershell", "-Command", "$ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue';"]
+ARG TOOL_URL
+ARG TOOL_SHA256
+RUN Write-Host ('Downloading {0} ...' -f $env:TOOL_URL); `
+    Invoke-WebRequest -Uri $env:TOOL_URL -OutFile tool.zip -UseBasicParsing; `
+    Write-Host ('Verifying sha256 ({0}) ...' -f $env:TOOL_SHA256); `
+    if ((Get-FileHash tool.zip -Algorithm sha256).Hash -ne $env:TOOL_SHA256) { `
+        Write-Host 'FAILED!'; `
+        exit 1; `
+    }; `
+    Expand-Archive tool.zip -DestinationPath C:\tool-tmp; `
+    Move-Item C:\tool-tmp 'C:\Program Files\Tool'; `
+    $newPath = ('C:\Program Files\Tool;{0}' -f $env:PATH); `
+    Write-Host ('Updating PATH: {0}' -f $newPath); `
+    [Environment]::SetEnvironmentVariable('PATH', $newPath, [EnvironmentVariableTarget]::Machine); `
+    Remove-Item tool.zip -Force
+RUN tool.exe from-powershell; if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+SHELL ["cmd", "/S", "/C"]
+RUN tool.exe from-cmd> C:\from-cmd.txt
+SHELL ["powershell", "-Command", "$ErrorActionPreference = 'Stop';"]
+RUN New-Item -Path HKLM:\SOFTWARE\SiloTest -Force | Out-Null; `
+    Set-ItemProperty -Path HKLM:\SOFTWARE\SiloTest -Name Version -Value '1.0'; `
+    New-ItemProperty -Path HKLM:\SOFTWARE\SiloTest -Name Count -Value 3 -PropertyType DWord | Out-Null; `
+    $out = tool.exe captured; `
+    Set-Content -Path C:\from-ps.txt -Value $out
+"#;
+
+fn create_base(root: &Path) {
+    ok(
+        root,
+        &[
+            "base",
+            "create",
+            "-t",
+            "silo.local/base:ltsc2022",
+            "--os-version",
+            "10.0.20348.1",
+        ],
+    );
+}
+
+fn layout_blob(layout: &Path, digest: &str) -> PathBuf {
+    layout
+        .join("blobs/sha256")
+        .join(digest.strip_prefix("sha256:").unwrap())
+}
+
+/// Names of a layer blob's entries, and the bytes of the ones asked for (Python's tarfile).
+fn layer_entries(blob: &Path) -> Vec<String> {
+    let out = run_ok(Command::new("python3").arg("-c").arg(
+        "import sys, tarfile\nwith tarfile.open(sys.argv[1], 'r:*') as t:\n    print('\\n'.join(m.name for m in t))",
+    ).arg(blob));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn venv_python() -> PathBuf {
+    let python = std::env::var_os("SILO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| silo_tests::project_root().join(".venv"))
+        .join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-test-deps (it installs python-registry)",
+        python.display()
+    );
+    python
+}
+
+/// A value of a key in a layer's delta hive, read by python-registry.
+fn python_registry_value(blob: &Path, hive: &str, key: &str, value: &str) -> String {
+    let script = r#"
+import io, sys, tarfile, tempfile
+from Registry import Registry
+with tarfile.open(sys.argv[1], "r:*") as t:
+    data = t.extractfile(sys.argv[2]).read()
+with tempfile.NamedTemporaryFile() as f:
+    f.write(data); f.flush()
+    reg = Registry.Registry(f.name)
+    key = reg.open(sys.argv[3])
+    print(key.value(sys.argv[4]).value())
+"#;
+    let out = run_ok(
+        Command::new(venv_python())
+            .arg("-c")
+            .arg(script)
+            .arg(blob)
+            .arg(format!("Hives/{hive}"))
+            .arg(key)
+            .arg(value),
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn an_official_style_powershell_dockerfile_builds_under_wine() {
+    require_tool("wine");
+    require_tool("python3");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    create_base(&root);
+    let zip = tool_zip(dir.path());
+    let sha = hex::encode_upper(sha2::Sha256::digest(&zip));
+    let server = FileServer::start();
+    let url = server.publish("/dl/tool.zip", zip);
+    let context = dir.path().join("ctx");
+    fs::create_dir_all(&context).unwrap();
+    fs::write(context.join("Dockerfile"), DOCKERFILE).unwrap();
+    let layout = dir.path().join("out");
+    let dest = format!("type=oci,dest={}", layout.display());
+    let url_arg = format!("TOOL_URL={url}");
+    let sha_arg = format!("TOOL_SHA256={sha}");
+    let out = ok(
+        &root,
+        &[
+            "build",
+            "--runtime",
+            "wine",
+            "--progress",
+            "plain",
+            "--build-arg",
+            &url_arg,
+            "--build-arg",
+            &sha_arg,
+            "-t",
+            "tool:ps",
+            "-o",
+            &dest,
+            context.to_str().unwrap(),
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(log.contains("Downloading http://"), "{log}");
+    assert!(
+        log.contains("tool 1.0 from-powershell"),
+        "the next PowerShell step ran the tool from PATH:\n{log}"
+    );
+    assert_eq!(server.bytes_served("/dl/tool.zip") > 0, true);
+
+    let oci = format!("oci:{}:ps", layout.display());
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout_blob(&layout, &manifest_digest)).unwrap()).unwrap();
+    let layers: Vec<PathBuf> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| layout_blob(&layout, l["digest"].as_str().unwrap()))
+        .collect();
+    assert_eq!(layers.len(), 5, "base + four RUN layers");
+
+    // Step 1: the tool, no zip, no temp dir; the machine PATH in System_Delta.
+    let first = layer_entries(&layers[1]);
+    assert!(
+        first
+            .iter()
+            .any(|n| n == "Files/Program Files/Tool/tool.exe"),
+        "{first:?}"
+    );
+    assert!(
+        !first
+            .iter()
+            .any(|n| n.to_ascii_lowercase().contains("tool.zip")),
+        "{first:?}"
+    );
+    assert!(
+        !first.iter().any(|n| n.starts_with("Files/tool-tmp")),
+        "{first:?}"
+    );
+    assert!(first.iter().any(|n| n == "Hives/System_Delta"), "{first:?}");
+    let path = python_registry_value(
+        &layers[1],
+        "System_Delta",
+        r"ControlSet001\Control\Session Manager\Environment",
+        "PATH",
+    );
+    assert!(
+        path.starts_with(r"C:\Program Files\Tool;"),
+        "python-registry reads PATH = {path}"
+    );
+    let silo_view = ok(
+        &root,
+        &[
+            "registry",
+            &oci,
+            r"HKLM\SYSTEM\ControlSet001\Control\Session Manager\Environment",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&silo_view.stdout).contains(r"C:\Program Files\Tool;"),
+        "{}",
+        String::from_utf8_lossy(&silo_view.stdout)
+    );
+
+    // Step 3 (cmd) found the tool on the machine PATH too.
+    let cmd_layer = layer_entries(&layers[3]);
+    assert!(
+        cmd_layer.iter().any(|n| n == "Files/from-cmd.txt"),
+        "{cmd_layer:?}"
+    );
+    let ls = ok(&root, &["ls", &oci, r"C:\from-cmd.txt"]);
+    assert!(!ls.stdout.is_empty());
+
+    // Step 4: the registry key and values, and the captured output of a native command.
+    let last = layer_entries(&layers[4]);
+    assert!(last.iter().any(|n| n == "Hives/Software_Delta"), "{last:?}");
+    assert_eq!(
+        python_registry_value(&layers[4], "Software_Delta", "SiloTest", "Version"),
+        "1.0"
+    );
+    assert_eq!(
+        python_registry_value(&layers[4], "Software_Delta", "SiloTest", "Count"),
+        "3"
+    );
+    let reg = ok(&root, &["registry", &oci, r"HKLM\SOFTWARE\SiloTest"]);
+    let reg = String::from_utf8_lossy(&reg.stdout);
+    assert!(
+        reg.contains("Version") && reg.contains("REG_SZ") && reg.contains("REG_DWORD"),
+        "{reg}"
+    );
+    assert!(last.iter().any(|n| n == "Files/from-ps.txt"), "{last:?}");
+}
+
+#[test]
+fn a_wrong_hash_fails_the_build_with_exit_1_and_an_unsupported_cmdlet_fails_before_running() {
+    require_tool("wine");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    create_base(&root);
+    let zip = tool_zip(dir.path());
+    let server = FileServer::start();
+    let url = server.publish("/dl/tool.zip", zip);
+    let context = dir.path().join("ctx");
+    fs::create_dir_all(&context).unwrap();
+    fs::write(context.join("Dockerfile"), DOCKERFILE).unwrap();
+    let url_arg = format!("TOOL_URL={url}");
+    let out = run(
+        &root,
+        &[
+            "build",
+            "--runtime",
+            "wine",
+            "--progress",
+            "plain",
+            "--build-arg",
+            &url_arg,
+            "--build-arg",
+            "TOOL_SHA256=0000",
+            context.to_str().unwrap(),
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("FAILED!"), "{log}");
+    assert!(
+        log.contains("exit code: 1") || log.contains("code 1"),
+        "{log}"
+    );
+
+    // An unsupported cmdlet: refused with its line and name, and nothing ran (the marker file of
+    // the statement before it is not written, since the whole script is checked first).
+    let mut f = fs::File::create(context.join("Dockerfile")).unwrap();
+    writeln!(
+        f,
+        "FROM silo.local/base:ltsc2022\nSHELL [\"powershell\", \"-Command\", \"$ErrorActionPreference = 'Stop';\"]\n\
+         RUN Set-Content C:\\marker.txt ran; Get-WmiObject Win32_OperatingSystem"
+    )
+    .unwrap();
+    drop(f);
+    let out = run(
+        &root,
+        &[
+            "build",
+            "--runtime",
+            "wine",
+            "--progress",
+            "plain",
+            context.to_str().unwrap(),
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("Get-WmiObject"), "{log}");
+    assert!(
+        log.contains("Dockerfile:3"),
+        "the Dockerfile position is named:\n{log}"
+    );
+    assert!(
+        log.contains("--runtime hcs"),
+        "the way out is named:\n{log}"
+    );
+    assert!(!log.contains("ran\n"), "{log}");
+}
