@@ -37,7 +37,11 @@ impl RegValue {
     pub fn string(name: &str, kind: u32, text: &str) -> RegValue {
         let mut data = utf16le(text);
         data.extend_from_slice(&[0, 0]);
-        RegValue { name: name.to_string(), kind, data }
+        RegValue {
+            name: name.to_string(),
+            kind,
+            data,
+        }
     }
 
     /// A `REG_MULTI_SZ`: each string NUL-terminated, then one more NUL.
@@ -48,21 +52,31 @@ impl RegValue {
             data.extend_from_slice(&[0, 0]);
         }
         data.extend_from_slice(&[0, 0]);
-        RegValue { name: name.to_string(), kind: REG_MULTI_SZ, data }
+        RegValue {
+            name: name.to_string(),
+            kind: REG_MULTI_SZ,
+            data,
+        }
     }
 
     /// Decodes string data (REG_SZ/EXPAND_SZ): UTF-16LE up to the first NUL.
     pub fn as_text(&self) -> String {
-        let units: Vec<u16> =
-            self.data.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let units: Vec<u16> = self
+            .data
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         let end = units.iter().position(|&u| u == 0).unwrap_or(units.len());
         String::from_utf16_lossy(&units[..end])
     }
 
     /// Decodes REG_MULTI_SZ data into its strings.
     pub fn as_multi(&self) -> Vec<String> {
-        let units: Vec<u16> =
-            self.data.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let units: Vec<u16> = self
+            .data
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         let mut out = Vec::new();
         for part in units.split(|&u| u == 0) {
             if part.is_empty() {
@@ -229,7 +243,11 @@ impl Registry for MemRegistry {
 
     fn subkeys(&mut self, hive: Hive, path: &str) -> Result<Vec<String>, HostError> {
         let p = norm_key(path);
-        let prefix = if p.is_empty() { String::new() } else { format!("{p}\\") };
+        let prefix = if p.is_empty() {
+            String::new()
+        } else {
+            format!("{p}\\")
+        };
         Ok(self
             .keys
             .keys()
@@ -245,7 +263,11 @@ impl Registry for MemRegistry {
 
     fn set_value(&mut self, hive: Hive, path: &str, value: RegValue) -> Result<(), HostError> {
         let key = self.key(hive, path)?;
-        match key.values.iter_mut().find(|v| v.name.eq_ignore_ascii_case(&value.name)) {
+        match key
+            .values
+            .iter_mut()
+            .find(|v| v.name.eq_ignore_ascii_case(&value.name))
+        {
             Some(v) => {
                 v.kind = value.kind;
                 v.data = value.data;
@@ -319,11 +341,17 @@ impl Host for TestHost {
             .native_results
             .get(&file)
             .cloned()
-            .unwrap_or(NativeResult { exit_code: 0, stdout: Vec::new() });
+            .unwrap_or(NativeResult {
+                exit_code: 0,
+                stdout: Vec::new(),
+            });
         if !req.capture_stdout {
             let text = String::from_utf8_lossy(&result.stdout).into_owned();
             self.out.push_str(&text);
-            return Ok(NativeResult { exit_code: result.exit_code, stdout: Vec::new() });
+            return Ok(NativeResult {
+                exit_code: result.exit_code,
+                stdout: Vec::new(),
+            });
         }
         Ok(result)
     }
@@ -342,7 +370,9 @@ impl Host for TestHost {
                     headers: vec![("Content-Type".into(), "application/octet-stream".into())],
                 })
             }
-            None => Err(HostError(format!("Unable to connect to the remote server ({url})"))),
+            None => Err(HostError(format!(
+                "Unable to connect to the remote server ({url})"
+            ))),
         }
     }
 }

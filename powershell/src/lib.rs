@@ -25,3 +25,5 @@ pub mod interp;
 pub mod ops;
 pub mod value;
 pub mod winfs;
+
+pub use interp::{prepare, run_script, Diagnostic, Prepared};
