@@ -667,10 +667,17 @@ pub static CMDLETS: &[CmdletInfo] = &[
     ),
     c("Get-ExecutionPolicy", &[], &[p("Scope", 0), s("List")]),
     c("Unblock-File", &[], &[p("Path", 0), LITERAL]),
+    c("Add-Type", &[], &[va("AssemblyName", &["AN"])]),
 ];
 
 /// Types the engine knows: `[T]` literals and casts, `[T]::Member`, `New-Object T`.
 pub static TYPES: &[TypeInfo] = &[
+    TypeInfo {
+        name: "System.IO.Compression.ZipFile",
+        aliases: &[],
+        static_members: &["ExtractToDirectory"],
+        constructible: false,
+    },
     TypeInfo {
         name: "System.Net.ServicePointManager",
         aliases: &[],
@@ -802,6 +809,7 @@ pub static TYPES: &[TypeInfo] = &[
         name: "System.IO.Directory",
         aliases: &[],
         static_members: &[
+            "Move",
             "Exists",
             "CreateDirectory",
             "Delete",
@@ -967,7 +975,15 @@ pub static TYPES: &[TypeInfo] = &[
     },
     TypeInfo {
         name: "System.Collections.Generic.List",
-        aliases: &[],
+        // New-Object takes the name as one string; the spellings scripts use.
+        aliases: &[
+            "System.Collections.Generic.List[string]",
+            "System.Collections.Generic.List[System.String]",
+            "System.Collections.Generic.List[object]",
+            "System.Collections.Generic.List[System.Object]",
+            "Collections.Generic.List[string]",
+            "Collections.Generic.List[object]",
+        ],
         static_members: &["new"],
         constructible: true,
     },
@@ -1338,7 +1354,6 @@ mod tests {
             assert_eq!(find_cmdlet(alias).map(|c| c.name), Some(cmd), "{alias}");
         }
         assert!(find_cmdlet("Install-WindowsFeature").is_none());
-        assert!(find_cmdlet("Add-Type").is_none());
     }
 
     #[test]

@@ -311,7 +311,11 @@ pub fn to_i32(v: &Value) -> Result<i32, ConvertError> {
 /// Canonical full name of a type written in a script (`[int]`, `[IO.File]`, `[string[]]`), or
 /// None when the engine does not know it.
 pub fn canonical_type(name: &str) -> Option<String> {
-    let n = name.trim().trim_start_matches('[').trim_end_matches(']');
+    let t = name.trim();
+    let n = match t.strip_prefix('[') {
+        Some(inner) => inner.strip_suffix(']').unwrap_or(inner),
+        None => t,
+    };
     if let Some(elem) = n.strip_suffix("[]") {
         return canonical_type(elem).map(|e| format!("{e}[]"));
     }

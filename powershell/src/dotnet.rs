@@ -101,6 +101,7 @@ const TYPES: &[&str] = &[
     "System.ArgumentException",
     "System.InvalidOperationException",
     "System.TimeSpan",
+    "System.IO.Compression.ZipFile",
 ];
 
 /// Canonical full name of a .NET type written with or without `System.` (`Net.WebClient`).
@@ -1307,6 +1308,37 @@ pub fn invoke_static(interp: &mut Interp, tname: &str, name: &str, args: Vec<Val
             std::fs::create_dir_all(w.unix(&drive))
                 .map(|_| crate::cmdlets::items::item_value(interp, &w))
                 .map_err(|e| io_exc("CreateDirectory", argc, &e, &w.display()))
+        }
+        ("System.IO.Directory", "move") => {
+            want("Move", &args, &[2])?;
+            let from = file_target(interp, &sarg(&args, 0))?;
+            let to = file_target(interp, &sarg(&args, 1))?;
+            let (fu, tu) = (from.unix(&drive), to.unix(&drive));
+            if !fu.exists() {
+                Err(method_exc("Move", argc, "System.IO.DirectoryNotFoundException", &format!("Could not find a part of the path '{}'.", from.display())))
+            } else if tu.exists() {
+                Err(method_exc("Move", argc, "System.IO.IOException", "Cannot create a file when that file already exists.\r\n"))
+            } else {
+                std::fs::rename(&fu, &tu).map(|_| Value::Null).map_err(|e| io_exc("Move", argc, &e, &from.display()))
+            }
+        }
+        ("System.IO.Compression.ZipFile", "extracttodirectory") => {
+            want("ExtractToDirectory", &args, &[2])?;
+            if !interp.loaded_assemblies.iter().any(|a| a.eq_ignore_ascii_case("System.IO.Compression.FileSystem")) {
+                return Err(ErrorRecord::new(
+                    "Unable to find type [System.IO.Compression.ZipFile].",
+                    "System.Management.Automation.RuntimeException",
+                    "InvalidOperation",
+                    "TypeNotFound",
+                )
+                .into());
+            }
+            let from = file_target(interp, &sarg(&args, 0))?;
+            let to = file_target(interp, &sarg(&args, 1))?;
+            crate::cmdlets::archive::unzip(&drive, &from, &to, false).map(|_| Value::Null).map_err(|e| {
+                let msg = if e.exists { format!("The file '{}' already exists.", e.message) } else { e.message };
+                method_exc("ExtractToDirectory", argc, "System.IO.IOException", &msg)
+            })
         }
         ("System.IO.Directory", "delete") => {
             let w = file_target(interp, &sarg(&args, 0))?;

@@ -109,6 +109,8 @@ pub struct Interp<'h> {
     pub try_depth: usize,
     /// `[Net.ServicePointManager]::SecurityProtocol`.
     pub security_protocol: i64,
+    /// Assemblies loaded with `Add-Type -AssemblyName` (their types become usable).
+    pub loaded_assemblies: Vec<String>,
     /// Nesting of function/script-block calls (bounded against runaway recursion).
     depth: usize,
 }
@@ -143,6 +145,7 @@ impl<'h> Interp<'h> {
             merged_errors: Vec::new(),
             try_depth: 0,
             security_protocol: 0,
+            loaded_assemblies: Vec::new(),
             depth: 0,
         };
         for (k, v) in [
@@ -455,7 +458,7 @@ impl<'h> Interp<'h> {
             }
         }
         let mut out = Out::host();
-        let r = self.exec_body(&script.body, &mut out, &[]);
+        let r = self.exec_body(&script.body, &mut out, &[], None);
         self.finish(r)
     }
 
@@ -476,7 +479,15 @@ impl<'h> Interp<'h> {
         }
     }
 
-    fn exec_body(&mut self, body: &ast::Body, out: &mut Out, input: &[Value]) -> Res<()> {
+    /// Runs begin/process/end; each input item is `$_` (and the `ValueFromPipeline`
+    /// parameter `pipe_param`, when there is one) for the process block.
+    fn exec_body(
+        &mut self,
+        body: &ast::Body,
+        out: &mut Out,
+        input: &[Value],
+        pipe_param: Option<&str>,
+    ) -> Res<()> {
         if let Some(b) = &body.begin {
             self.exec_block(b, out)?;
         }
@@ -486,6 +497,9 @@ impl<'h> Interp<'h> {
             } else {
                 for item in input {
                     self.set_var("_", item.clone());
+                    if let Some(name) = pipe_param {
+                        self.set_var(name, item.clone());
+                    }
                     self.exec_block(p, out)?;
                 }
             }
@@ -839,9 +853,16 @@ impl<'h> Interp<'h> {
     }
 
     /// Output of a statement as one value (0 items → $null, 1 → the item, more → an array).
+    ///
+    /// A lone expression keeps its value as it is (`$a = @()` is an empty array, `$a = @(1)` an
+    /// array of one); a statement-terminating error ends the enclosing statement too.
     pub fn eval_statement(&mut self, st: &Statement) -> Res<Value> {
+        if let Some(e) = pure_expression(st) {
+            return self.eval(e);
+        }
         let mut o = Out::collect();
-        self.exec_statement(st, &mut o)?;
+        self.exec_statement_inner(st, &mut o)
+            .map_err(|f| add_span(f, st.span))?;
         Ok(unwrap_output(o.items))
     }
 
@@ -1440,9 +1461,10 @@ impl<'h> Interp<'h> {
             return Ok(());
         }
         if body.process.is_some() {
-            return self.exec_body(body, out, &input);
+            let pipe = block.param.as_ref().and_then(pipeline_parameter);
+            return self.exec_body(body, out, &input, pipe.as_deref());
         }
-        self.exec_body(body, out, &[])
+        self.exec_body(body, out, &[], None)
     }
 
     /// Binds arguments to a `param()` block in the current scope; returns unbound positional
@@ -1668,7 +1690,7 @@ impl<'h> Interp<'h> {
             ))
         })?;
         let saved = std::mem::replace(&mut self.source, Rc::from(text));
-        let r = self.exec_body(&prepared.script.body, out, &[]);
+        let r = self.exec_body(&prepared.script.body, out, &[], None);
         self.source = saved;
         r
     }
@@ -1733,12 +1755,7 @@ impl<'h> Interp<'h> {
                     self.exec_discard(st)?;
                     return self.eval(target);
                 }
-                let mut o = Out::collect();
-                match &st.kind {
-                    StatementKind::Pipeline(p) => self.run_pipeline(p, &mut o)?,
-                    _ => self.exec_statement(st, &mut o)?,
-                }
-                unwrap_output(o.items)
+                self.eval_statement(st)?
             }
             ExprKind::Hashtable { entries, ordered } => {
                 let mut h = Hashtable::new(*ordered);
@@ -2040,6 +2057,24 @@ fn is_mandatory(p: &ast::Parameter) -> bool {
     })
 }
 
+/// The parameter marked `[Parameter(ValueFromPipeline)]`, if any.
+fn pipeline_parameter(p: &ast::ParamBlock) -> Option<String> {
+    p.parameters
+        .iter()
+        .find(|x| {
+            parameter_attr(x).is_some_and(|a| {
+                a.named.iter().any(|(n, v)| {
+                    n.eq_ignore_ascii_case("ValueFromPipeline")
+                        && match v {
+                            None => true,
+                            Some(e) => !matches!(&e.kind, ExprKind::Variable(vp) if vp.is("false")),
+                        }
+                })
+            })
+        })
+        .map(|x| x.name.clone())
+}
+
 fn param_position(p: &ast::Parameter) -> Option<i64> {
     parameter_attr(p).and_then(|a| {
         a.named
@@ -2073,6 +2108,19 @@ fn type_of_operand(b: &Value) -> Res<String> {
             convert::canonical_type(&n)
                 .ok_or_else(|| ErrorRecord::runtime(format!("Unable to find type [{n}].")).into())
         }
+    }
+}
+
+/// The expression of a statement that is a single expression without redirections.
+fn pure_expression(st: &Statement) -> Option<&Expr> {
+    match &st.kind {
+        StatementKind::Pipeline(p) if p.elements.len() == 1 => match &p.elements[0] {
+            ast::PipelineElement::Expression {
+                expr, redirections, ..
+            } if redirections.is_empty() => Some(expr),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -133,16 +133,6 @@ fn numeric(op: Arith, a: &Value, b: &Value) -> R {
     })
 }
 
-fn op_name(op: Arith) -> &'static str {
-    match op {
-        Arith::Add => "+",
-        Arith::Sub => "-",
-        Arith::Mul => "*",
-        Arith::Div => "/",
-        Arith::Rem => "%",
-    }
-}
-
 fn no_method(op: Arith, a: &Value) -> OpError {
     let method = match op {
         Arith::Add => "op_Addition",
@@ -225,7 +215,7 @@ fn arith(op: Arith, a: &Value, b: &Value) -> R {
             | Value::Bool(_)
             | Value::Enum(..)
             | Value::Char(_),
-        ) => numeric(op, a, b).map_err(|e| OpError(format!("{} (operator {})", e.0, op_name(op)))),
+        ) => numeric(op, a, b),
         (_, Value::Str(s)) => numeric(op, &Value::string(s.to_string()), b),
         _ => Err(no_method(op, a)),
     }

@@ -87,89 +87,112 @@ pub fn expand_archive(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<()> 
     Ok(())
 }
 
-fn extract(interp: &mut Interp, b: &Bound, src: &WinPath, dest: &WinPath, force: bool) -> Res<()> {
-    let drive = interp.host.drive_c().to_path_buf();
-    let fail = |msg: String, id: &str| -> crate::errors::Flow {
-        b.error(msg, "System.IO.IOException", "InvalidArgument", id)
-            .into()
-    };
-    let file = std::fs::File::open(src.unix(&drive))
-        .map_err(|e| fail(format!("{}: {e}", src.display()), "ArchiveFileOpenError"))?;
+/// Why an extraction failed: the message, an error id, and whether it was an existing file.
+pub struct ExtractError {
+    pub message: String,
+    pub id: &'static str,
+    pub exists: bool,
+}
+
+fn xerr(message: String, id: &'static str) -> ExtractError {
+    ExtractError {
+        message,
+        id,
+        exists: false,
+    }
+}
+
+/// Extracts a zip file into `dest` (created when missing), entries keeping their last-write
+/// time; an existing file is an error unless `overwrite`; entries escaping `dest` are refused.
+pub fn unzip(
+    drive: &std::path::Path,
+    src: &WinPath,
+    dest: &WinPath,
+    overwrite: bool,
+) -> Result<(), ExtractError> {
+    let file = std::fs::File::open(src.unix(drive))
+        .map_err(|e| xerr(format!("{}: {e}", src.display()), "ArchiveFileOpenError"))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| {
-        fail(
-            format!(
-                "Exception calling \"ExtractToFile\": \"{} is not a valid zip archive ({e})\"",
-                src.display()
-            ),
-            "InvalidArchiveFile,Expand-Archive",
+        xerr(
+            format!("{} is not a valid zip archive ({e})", src.display()),
+            "InvalidArchiveFile",
         )
     })?;
-    let dest_unix = dest.unix(&drive);
+    let dest_unix = dest.unix(drive);
     if dest_unix.is_file() {
-        return Err(fail(
+        return Err(xerr(
             format!("The destination path '{}' is a file.", dest.display()),
             "DestinationPathIsFile",
         ));
     }
     std::fs::create_dir_all(&dest_unix)
-        .map_err(|e| fail(format!("{}: {e}", dest.display()), "CreateDirectoryError"))?;
+        .map_err(|e| xerr(format!("{}: {e}", dest.display()), "CreateDirectoryError"))?;
     for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(|e| {
-            fail(
-                format!("{}: {e}", src.display()),
-                "InvalidArchiveFile,Expand-Archive",
-            )
-        })?;
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| xerr(format!("{}: {e}", src.display()), "InvalidArchiveFile"))?;
         let raw_name = entry.name().replace('/', "\\");
-        let Some(rel) = entry.enclosed_name() else {
-            return Err(fail(
+        let outside = || {
+            xerr(
                 format!(
                     "The archive entry '{raw_name}' would be extracted outside the destination {}.",
                     dest.display()
                 ),
                 "InvalidArchiveEntryPath",
-            ));
+            )
+        };
+        let Some(rel) = entry.enclosed_name() else {
+            return Err(outside());
         };
         let rel_text = rel.to_string_lossy().replace('/', "\\");
         let target = winfs::normalize(dest.clone(), &rel_text)
-            .map_err(|e| fail(e.0, "InvalidArchiveEntryPath"))?;
+            .map_err(|e| xerr(e.0, "InvalidArchiveEntryPath"))?;
         if !target.parts.starts_with(&dest.parts) {
-            return Err(fail(
-                format!(
-                    "The archive entry '{raw_name}' would be extracted outside the destination."
-                ),
-                "InvalidArchiveEntryPath",
-            ));
+            return Err(outside());
         }
-        let tu = target.unix(&drive);
+        let tu = target.unix(drive);
         if entry.is_dir() {
             std::fs::create_dir_all(&tu)
-                .map_err(|e| fail(format!("{}: {e}", target.display()), "CreateDirectoryError"))?;
+                .map_err(|e| xerr(format!("{}: {e}", target.display()), "CreateDirectoryError"))?;
             continue;
         }
-        if tu.exists() && !force {
-            return Err(b
-                .error(
-                    format!("Failed to create file '{}' while expanding the archive file '{}' contents as the file '{}' already exists. Use the -Force parameter if you want to overwrite the existing directory '{}' contents when expanding the archive file.", target.display(), src.display(), target.display(), dest.display()),
-                    "System.IO.IOException",
-                    "ResourceExists",
-                    "ExpandArchiveFileExists,Expand-Archive",
-                )
-                .into());
+        if tu.exists() && !overwrite {
+            return Err(ExtractError {
+                message: target.display(),
+                id: "FileExists",
+                exists: true,
+            });
         }
         if let Some(p) = tu.parent() {
             std::fs::create_dir_all(p)
-                .map_err(|e| fail(format!("{}: {e}", target.display()), "CreateDirectoryError"))?;
+                .map_err(|e| xerr(format!("{}: {e}", target.display()), "CreateDirectoryError"))?;
         }
         let mut f = std::fs::File::create(&tu)
-            .map_err(|e| fail(format!("{}: {e}", target.display()), "ExtractError"))?;
+            .map_err(|e| xerr(format!("{}: {e}", target.display()), "ExtractError"))?;
         std::io::copy(&mut entry, &mut f)
-            .map_err(|e| fail(format!("{}: {e}", target.display()), "ExtractError"))?;
+            .map_err(|e| xerr(format!("{}: {e}", target.display()), "ExtractError"))?;
         if let Some(t) = entry.last_modified() {
             let _ = f.set_modified(dos_time(&t));
         }
     }
     Ok(())
+}
+
+fn extract(interp: &mut Interp, b: &Bound, src: &WinPath, dest: &WinPath, force: bool) -> Res<()> {
+    let drive = interp.host.drive_c().to_path_buf();
+    unzip(&drive, src, dest, force).map_err(|e| {
+        if e.exists {
+            b.error(
+                format!("Failed to create file '{}' while expanding the archive file '{}' contents as the file '{}' already exists. Use the -Force parameter if you want to overwrite the existing directory '{}' contents when expanding the archive file.", e.message, src.display(), e.message, dest.display()),
+                "System.IO.IOException",
+                "ResourceExists",
+                "ExpandArchiveFileExists,Expand-Archive",
+            )
+            .into()
+        } else {
+            b.error(e.message, "System.IO.IOException", "InvalidArgument", &format!("{},Expand-Archive", e.id)).into()
+        }
+    })
 }
 
 fn hex_upper(b: &[u8]) -> String {

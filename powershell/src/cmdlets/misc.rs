@@ -593,3 +593,25 @@ pub fn select_string(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<()> {
     }
     Ok(())
 }
+
+/// Assemblies `Add-Type -AssemblyName` can load: those whose types the engine implements.
+const ASSEMBLIES: &[&str] = &["System.IO.Compression.FileSystem", "System.IO.Compression"];
+
+/// Add-Type -AssemblyName for the assemblies above (compiling C# is refused by the check).
+pub fn add_type(interp: &mut Interp, b: &Bound) -> Res<()> {
+    let names = b
+        .strings("AssemblyName")
+        .ok_or_else(|| b.unsupported("Add-Type without -AssemblyName"))?;
+    for n in names {
+        let short = n.split(',').next().unwrap_or(&n).trim().to_string();
+        match ASSEMBLIES.iter().find(|a| a.eq_ignore_ascii_case(&short)) {
+            Some(a) => interp.loaded_assemblies.push((*a).to_string()),
+            None => {
+                return Err(b
+                    .unsupported(&format!("loading the assembly {short}"))
+                    .into())
+            }
+        }
+    }
+    Ok(())
+}

@@ -353,6 +353,7 @@ fn dispatch(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<()> {
         "Get-ChildItem" => items::get_child_item(interp, b, out),
         "Resolve-Path" => items::resolve_path(interp, b, out),
         "Unblock-File" => items::unblock_file(interp, b),
+        "Add-Type" => misc::add_type(interp, b),
         "Split-Path" => location::split_path(interp, b, out),
         "Join-Path" => location::join_path(interp, b, out),
         "Get-Location" => location::get_location(interp, b, out),
