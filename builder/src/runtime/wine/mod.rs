@@ -286,7 +286,7 @@ impl WineSandbox {
         routed: &pwsh::Routed,
         process: &ProcessSpec,
         drive_c: &Path,
-    ) -> anyhow::Result<(PathBuf, Vec<String>, Vec<(String, String)>)> {
+    ) -> anyhow::Result<StepProcess> {
         let exe = pwsh::engine_executable().map_err(anyhow::Error::msg)?;
         let user = if process.user.trim().is_empty() {
             system_layer::PROFILE_USER.to_string()
@@ -300,8 +300,7 @@ impl WineSandbox {
             })
             .collect();
         let config = pwsh::host::EngineConfig {
-            command_line: routed.command_line.clone(),
-            via_cmd: routed.via_cmd,
+            routed: routed.clone(),
             origin: "RUN".into(),
             drive_c: drive_c.to_path_buf(),
             prefix: self.dir.join("prefix"),
@@ -328,11 +327,11 @@ impl WineSandbox {
             pwsh::host::CONFIG_VAR.into(),
             serde_json::to_string(&config)?,
         ));
-        Ok((
-            exe,
-            vec!["silo".into(), pwsh::ENGINE_SUBCOMMAND.into()],
+        Ok(StepProcess {
+            program: exe,
+            argv: vec!["silo".into(), pwsh::ENGINE_SUBCOMMAND.into()],
             env,
-        ))
+        })
     }
 
     fn fixed_env(&self) -> Vec<(String, String)> {
@@ -353,6 +352,13 @@ impl WineSandbox {
             ("LANG".into(), "C.UTF-8".into()),
         ]
     }
+}
+
+/// What the silo's init executes as the step's process.
+struct StepProcess {
+    program: PathBuf,
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Sandbox for WineSandbox {
@@ -386,12 +392,12 @@ impl Sandbox for WineSandbox {
         // SAFETY: getuid has no preconditions.
         let uid = unsafe { libc::getuid() };
         let server_dir = PathBuf::from(format!("/tmp/.wine-{uid}"));
-        let (program, argv, env) = match &powershell {
-            None => (
-                self.wine.loader.clone(),
-                vec!["wine64".into(), self.launcher_path()],
-                process::environment(process, &cl, &self.fixed_env()),
-            ),
+        let StepProcess { program, argv, env } = match &powershell {
+            None => StepProcess {
+                program: self.wine.loader.clone(),
+                argv: vec!["wine64".into(), self.launcher_path()],
+                env: process::environment(process, &cl, &self.fixed_env()),
+            },
             Some(routed) => self.engine_process(routed, process, &drive_c)?,
         };
         silo::ensure_private_dir(&server_dir)

@@ -30,10 +30,8 @@ pub const CONFIG_VAR: &str = "SILO_PWSH_CONFIG";
 /// What the engine process needs to know about its silo.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EngineConfig {
-    /// The Windows command line that started "powershell" (`powershell -Command …`).
-    pub command_line: String,
-    /// The line came through `cmd /C`: cmd's `%VAR%` expansion applies first.
-    pub via_cmd: bool,
+    /// What the step runs: PowerShell command lines, maybe within a cmd line.
+    pub routed: super::Routed,
     /// Where the script came from, for messages (`Dockerfile:12`).
     pub origin: String,
     /// The overlay's mount point: drive `C:\`.
@@ -96,7 +94,7 @@ impl SiloHost {
     /// `C:\a\b` → the existing Unix spelling under `drive_c`.
     fn unix_dir(&self, windows: &str) -> Result<PathBuf, HostError> {
         let rel = workdir_relative(windows).map_err(|e| HostError(e.to_string()))?;
-        let rel = existing_spelling(&[self.config.drive_c.clone()], &rel);
+        let rel = existing_spelling(std::slice::from_ref(&self.config.drive_c), &rel);
         Ok(if rel.is_empty() {
             self.config.drive_c.clone()
         } else {
@@ -313,26 +311,100 @@ pub fn engine_main() -> i32 {
         }
     };
     let origin = config.origin.clone();
-    let cwd = config.cwd.clone();
     let drive_c = config.drive_c.clone();
-    let mut command_line = config.command_line.clone();
-    let via_cmd = config.via_cmd;
+    let routed = config.routed.clone();
+    let mut cwd = config.cwd.clone();
     let mut host = SiloHost::new(config);
-    let env = host.initial_environment();
-    if via_cmd {
-        command_line = super::environment::EnvBlock(env.clone()).expand(&command_line);
-    }
-    let invocation = match super::script_of(&command_line, &drive_c, &cwd) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("{origin}: {e}");
-            return 1;
-        }
+    let mut env = super::environment::EnvBlock(host.initial_environment());
+    // cmd expands %VAR% in the whole line before running any of it.
+    let segments = match &routed.cmd_text {
+        Some(text) => super::cmdline::split(&env.expand(text)),
+        None => routed.segments.clone(),
     };
-    let code = powershell::interp::run_script(&invocation.script, &origin, &mut host, env, &cwd);
+    let mut last = 0;
+    for segment in &segments {
+        if !segment.join.runs_after(last) {
+            continue;
+        }
+        last = if super::is_powershell_segment(&segment.text) {
+            match super::script_of(&segment.text, &drive_c, &cwd) {
+                Ok(invocation) => powershell::interp::run_script(
+                    &invocation.script,
+                    &origin,
+                    &mut host,
+                    env.0.clone(),
+                    &cwd,
+                ),
+                Err(e) => {
+                    eprintln!("{origin}: {e}");
+                    1
+                }
+            }
+        } else {
+            run_cmd_segment(&mut host, &segment.text, &mut cwd, &mut env)
+        };
+    }
     if let Err(e) = host.finish() {
         eprintln!("silo: saving the registry changes of the script: {e}");
-        return if code == 0 { 1 } else { code };
+        return if last == 0 { 1 } else { last };
     }
-    code
+    last
+}
+
+/// One non-PowerShell command of a cmd line that also runs PowerShell. `cd`/`chdir` and
+/// `set NAME=value` change the line's state, as they would in the one cmd.exe process; anything
+/// else runs in its own `cmd /S /C` under Wine.
+fn run_cmd_segment(
+    host: &mut SiloHost,
+    text: &str,
+    cwd: &mut String,
+    env: &mut super::environment::EnvBlock,
+) -> i32 {
+    let (word, rest) = super::cmdline::program_word(text);
+    let rest = rest.trim();
+    if word.eq_ignore_ascii_case("cd") || word.eq_ignore_ascii_case("chdir") {
+        let target = rest
+            .strip_prefix("/d")
+            .or_else(|| rest.strip_prefix("/D"))
+            .unwrap_or(rest)
+            .trim()
+            .trim_matches('"');
+        let joined = if target.len() >= 2 && target.as_bytes()[1] == b':' {
+            target.to_string()
+        } else if let Some(abs) = target.strip_prefix('\\') {
+            format!("C:\\{abs}")
+        } else {
+            format!("{}\\{target}", cwd.trim_end_matches('\\'))
+        };
+        return match host.unix_dir(&joined) {
+            Ok(dir) if dir.is_dir() => {
+                *cwd = joined;
+                0
+            }
+            _ => {
+                host.stderr("The system cannot find the path specified.\r\n");
+                1
+            }
+        };
+    }
+    if word.eq_ignore_ascii_case("set") {
+        if let Some((name, value)) = rest.split_once('=') {
+            env.set(name.trim_start_matches('"'), value.trim_end_matches('"'));
+            return 0;
+        }
+    }
+    let request = NativeRequest {
+        program: r"C:\Windows\System32\cmd.exe".into(),
+        command_line: format!("cmd /S /C \"{text}\""),
+        cwd: cwd.clone(),
+        env: env.0.clone(),
+        capture_stdout: false,
+    };
+    match host.run_native(&request) {
+        Ok(result) => result.exit_code,
+        Err(e) => {
+            host.stderr(&format!("{e}\r\n"));
+            1
+        }
+    }
 }

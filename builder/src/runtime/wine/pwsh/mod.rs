@@ -11,86 +11,29 @@
 //! - [`host`]: the engine process (`silo __wine-powershell`) and its [`host::SiloHost`];
 //! - [`registry`], [`environment`]: the registry and environment block the script sees.
 
+pub mod cmdline;
 pub mod environment;
 pub mod host;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
+pub use cmdline::{Join, Segment};
+
 /// The hidden subcommand the silo's init executes for a PowerShell step.
 pub const ENGINE_SUBCOMMAND: &str = "__wine-powershell";
 
-/// A step the engine runs: the command line PowerShell itself would receive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A step the engine runs: one PowerShell command line, or a cmd line some of whose commands are
+/// PowerShell (`setx /M PATH … && powershell -Command …`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Routed {
-    /// `powershell -Command …` (program first).
-    pub command_line: String,
-    /// The line came through `cmd /C`: cmd's `%VAR%` expansion applies before PowerShell sees it.
-    pub via_cmd: bool,
-}
-
-fn program_word(command_line: &str) -> (String, &str) {
-    let cl = command_line.trim_start();
-    if let Some(rest) = cl.strip_prefix('"') {
-        match rest.find('"') {
-            Some(end) => (rest[..end].to_string(), &rest[end + 1..]),
-            None => (rest.to_string(), ""),
-        }
-    } else {
-        let end = cl.find([' ', '\t']).unwrap_or(cl.len());
-        (cl[..end].to_string(), &cl[end..])
-    }
-}
-
-fn is_cmd(program: &str) -> bool {
-    let base = program.rsplit(['\\', '/']).next().unwrap_or(program);
-    base.eq_ignore_ascii_case("cmd") || base.eq_ignore_ascii_case("cmd.exe")
-}
-
-/// What cmd.exe runs for `cmd [/S] /C <rest>` (its quote rule: with /S, or when the text does
-/// not have exactly two quotes around an existing program, the first and last `"` are removed).
-fn cmd_command(command_line: &str) -> Option<String> {
-    let (program, mut rest) = program_word(command_line);
-    if !is_cmd(&program) {
-        return None;
-    }
-    let mut strip_quotes = false;
-    loop {
-        let t = rest.trim_start();
-        let switch: String = t.chars().take(2).collect();
-        if switch.eq_ignore_ascii_case("/s") {
-            strip_quotes = true;
-            rest = &t[2..];
-        } else if switch.eq_ignore_ascii_case("/c") {
-            rest = &t[2..];
-            break;
-        } else {
-            return None;
-        }
-    }
-    let text = rest.trim_start();
-    if (strip_quotes || text.matches('"').count() != 2) && text.starts_with('"') {
-        let inner = &text[1..];
-        let inner = match inner.rfind('"') {
-            Some(last) => format!("{}{}", &inner[..last], &inner[last + 1..]),
-            None => inner.to_string(),
-        };
-        return Some(inner);
-    }
-    Some(text.to_string())
-}
-
-/// cmd metacharacters outside double quotes: the line is more than one command.
-fn has_cmd_operators(text: &str) -> bool {
-    let mut quoted = false;
-    for c in text.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            '&' | '|' | '<' | '>' | '^' if !quoted => return true,
-            _ => {}
-        }
-    }
-    false
+    /// The commands in order; a PowerShell step is one segment.
+    pub segments: Vec<Segment>,
+    /// The text after `cmd /C` when the step came through cmd: cmd expands `%VAR%` in the whole
+    /// line before running any of it, so the engine expands and re-splits it.
+    pub cmd_text: Option<String>,
 }
 
 /// Whether a program name is PowerShell (`powershell`, `pwsh`, `.exe`, any path to them).
@@ -98,45 +41,53 @@ pub fn is_powershell(program: &str) -> bool {
     powershell::invocation::is_powershell_program(program)
 }
 
-/// Decides whether the step runs in silo's PowerShell engine. `Err` names a step that invokes
-/// PowerShell in a way the engine cannot take over (inside a compound cmd line), which would
-/// otherwise reach Wine's stub.
+/// Whether one command of a cmd line starts PowerShell.
+pub fn is_powershell_segment(text: &str) -> bool {
+    is_powershell(&cmdline::program_word(text).0)
+}
+
+/// Decides whether the step runs in silo's PowerShell engine. `Err` names a step that starts
+/// PowerShell in a way the engine cannot take over, which would otherwise reach Wine's stub.
 pub fn route(command_line: &str) -> Result<Option<Routed>, String> {
-    let (program, _) = program_word(command_line);
-    if is_powershell(&program) {
+    if is_powershell_segment(command_line) {
         return Ok(Some(Routed {
-            command_line: command_line.trim_start().to_string(),
-            via_cmd: false,
+            segments: vec![Segment {
+                join: Join::First,
+                text: command_line.trim().to_string(),
+            }],
+            cmd_text: None,
         }));
     }
-    let Some(inner) = cmd_command(command_line) else {
+    let Some(inner) = cmdline::cmd_command(command_line) else {
         return Ok(None);
     };
-    let (inner_program, _) = program_word(&inner);
-    if is_powershell(&inner_program) {
-        if has_cmd_operators(&inner) {
+    let segments = cmdline::split(&inner);
+    if !segments.iter().any(|s| is_powershell_segment(&s.text)) {
+        if mentions_powershell(&inner) {
             return Err(format!(
-                "this cmd step runs PowerShell as part of a compound command line (`{}`): the Wine \
-                 silo runs PowerShell with silo's own engine only as the whole step — write the \
-                 PowerShell part as its own RUN step (SHELL [\"powershell\", \"-Command\"] or \
-                 `RUN powershell -Command …`), or build with --runtime hcs on Windows",
+                "this cmd step starts PowerShell where silo cannot take it over (`{}`): Wine's \
+                 powershell.exe is a stub that would do nothing — start PowerShell as a command \
+                 of its own (`… && powershell -Command …`) or as its own RUN step, or build with \
+                 --runtime hcs on Windows",
                 inner.trim()
             ));
         }
-        return Ok(Some(Routed {
-            command_line: inner.trim().to_string(),
-            via_cmd: true,
-        }));
+        return Ok(None);
     }
-    if mentions_powershell(&inner) {
-        return Err(format!(
-            "this cmd step starts PowerShell inside a compound command line (`{}`); Wine's \
-             powershell.exe is a stub that would do nothing — run the PowerShell part as its own \
-             RUN step, or build with --runtime hcs on Windows",
-            inner.trim()
-        ));
+    for s in segments.iter().filter(|s| is_powershell_segment(&s.text)) {
+        if cmdline::has_cmd_syntax(&s.text) {
+            return Err(format!(
+                "this cmd step pipes, redirects or groups a PowerShell command (`{}`); silo runs \
+                 PowerShell with its own engine only as a command of its own — move the \
+                 redirection into the PowerShell script, or build with --runtime hcs on Windows",
+                s.text
+            ));
+        }
     }
-    Ok(None)
+    Ok(Some(Routed {
+        segments,
+        cmd_text: Some(inner.trim().to_string()),
+    }))
 }
 
 /// A word `powershell`/`pwsh` (with or without `.exe`) anywhere in a cmd line.
@@ -194,38 +145,68 @@ fn decode_script(bytes: &[u8]) -> String {
     }
 }
 
-/// Parses and checks the step's PowerShell without running anything. `lowers` are the
-/// directories a `-File` script may be read from (the step's view of `C:`, top first).
-pub fn precheck(routed: &Routed, lowers: &[PathBuf], cwd: &str) -> Result<(), String> {
-    let invocation = lowers
+/// Why a routed step's PowerShell cannot be checked or run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CheckFailure {
+    /// A `-File` script that `read_file` could not give: the path as written, and why.
+    FileUnavailable(String),
+    Refused(String),
+}
+
+/// Parses and checks every PowerShell command of `routed`, reading `-File` scripts with
+/// `read_file`; nothing runs.
+fn check_routed(
+    routed: &Routed,
+    read_file: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<(), CheckFailure> {
+    for segment in routed
+        .segments
         .iter()
-        .find_map(|dir| script_of(&routed.command_line, dir, cwd).ok())
-        .map(Ok)
-        .unwrap_or_else(|| {
-            script_of(
-                &routed.command_line,
-                lowers
-                    .first()
-                    .map(PathBuf::as_path)
-                    .unwrap_or(Path::new("/nonexistent")),
-                cwd,
-            )
-        })?;
-    powershell::interp::prepare(&invocation.script)
-        .map(|_| ())
-        .map_err(|diags| {
+        .filter(|s| is_powershell_segment(&s.text))
+    {
+        let unread = std::cell::RefCell::new(None);
+        let read = |path: &str| {
+            read_file(path).inspect_err(|why| *unread.borrow_mut() = Some(why.clone()))
+        };
+        let invocation = match powershell::invocation::parse_command_line(&segment.text, &read) {
+            Ok(i) => i,
+            Err(_) if unread.borrow().is_some() => {
+                return Err(CheckFailure::FileUnavailable(
+                    unread.take().unwrap_or_default(),
+                ))
+            }
+            Err(e) => return Err(CheckFailure::Refused(e.to_string())),
+        };
+        if let Err(diags) = powershell::interp::prepare(&invocation.script) {
             let mut msg =
                 String::from("the Wine silo cannot run this PowerShell (nothing was run):");
             for d in diags.iter().take(5) {
                 msg.push_str(&format!("\n  {d}"));
             }
-            msg.push_str(
-            "\n  silo's PowerShell engine supports the cmdlets, .NET members and language that \
-             real Windows Dockerfiles use (docs/powershell.md); for the rest build with \
-             --runtime hcs on Windows, or write the step in cmd",
-        );
-            msg
-        })
+            return Err(CheckFailure::Refused(msg));
+        }
+    }
+    Ok(())
+}
+
+/// Parses and checks the step's PowerShell without running anything. `lowers` are the
+/// directories a `-File` script is read from (the step's view of `C:`, top first).
+pub fn precheck(routed: &Routed, lowers: &[PathBuf], cwd: &str) -> Result<(), String> {
+    let read = |path: &str| {
+        lowers
+            .iter()
+            .find_map(|dir| read_windows_file(dir, cwd, path).ok())
+            .ok_or_else(|| format!("The argument '{path}' to the -File parameter does not exist."))
+    };
+    match check_routed(routed, &read) {
+        Ok(()) => Ok(()),
+        Err(CheckFailure::FileUnavailable(why)) => Err(why),
+        Err(CheckFailure::Refused(msg)) => Err(format!(
+            "{msg}\n  silo's PowerShell engine supports the cmdlets, .NET members and language \
+             that real Windows Dockerfiles use (docs/powershell.md); for the rest build with \
+             --runtime hcs on Windows, or write the step in cmd"
+        )),
+    }
 }
 
 /// Whether the Wine silo can run a RUN step, decided without running anything.
@@ -233,7 +214,7 @@ pub fn precheck(routed: &Routed, lowers: &[PathBuf], cwd: &str) -> Result<(), St
 pub enum Verdict {
     /// A cmd (or other Windows program) step, run under Wine.
     Wine,
-    /// A PowerShell step silo's engine supports.
+    /// A step whose PowerShell silo's engine supports.
     PowerShell,
     /// A PowerShell step that runs a `-File` script from the image: checked when the step runs.
     PowerShellFile,
@@ -243,42 +224,25 @@ pub enum Verdict {
 
 /// The static answer of `silo dockerfile check --runtime wine` for one RUN command line.
 pub fn verdict(command_line: &str) -> Verdict {
+    let refused = |reason: String| Verdict::Refused {
+        powershell: true,
+        reason,
+    };
     let routed = match route(command_line) {
         Ok(Some(r)) => r,
         Ok(None) => return Verdict::Wine,
-        Err(reason) => {
-            return Verdict::Refused {
-                powershell: true,
-                reason,
-            }
-        }
+        Err(reason) => return refused(reason),
     };
     // A `-File` script lives in the image, which a static check does not have.
-    let wanted_file = std::cell::Cell::new(false);
-    let no_files = |_: &str| -> Result<String, String> {
-        wanted_file.set(true);
-        Err("the script file is in the image".into())
-    };
-    let invocation =
-        match powershell::invocation::parse_command_line(&routed.command_line, &no_files) {
-            Ok(i) => i,
-            Err(_) if wanted_file.get() => return Verdict::PowerShellFile,
-            Err(e) => {
-                return Verdict::Refused {
-                    powershell: true,
-                    reason: e.to_string(),
-                }
-            }
-        };
-    match powershell::interp::prepare(&invocation.script) {
-        Ok(_) => Verdict::PowerShell,
-        Err(diags) => Verdict::Refused {
-            powershell: true,
-            reason: diags
-                .first()
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "not supported".into()),
-        },
+    let no_files = |_: &str| -> Result<String, String> { Err("in the image".into()) };
+    match check_routed(&routed, &no_files) {
+        Ok(()) => Verdict::PowerShell,
+        Err(CheckFailure::FileUnavailable(_)) => Verdict::PowerShellFile,
+        Err(CheckFailure::Refused(msg)) => refused(
+            msg.strip_prefix("the Wine silo cannot run this PowerShell (nothing was run):\n  ")
+                .unwrap_or(&msg)
+                .to_string(),
+        ),
     }
 }
 
@@ -310,34 +274,64 @@ pub fn engine_executable() -> Result<PathBuf, String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn shells_and_single_cmd_commands_are_routed() {
-        let r = route("powershell -Command $ErrorActionPreference = 'Stop'; Write-Host hi")
-            .unwrap()
-            .unwrap();
-        assert!(!r.via_cmd);
-        let r = route(r#"cmd /S /C "powershell -NoProfile -Command Write-Host hi""#)
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            r.command_line,
-            "powershell -NoProfile -Command Write-Host hi"
-        );
-        assert!(r.via_cmd);
-        let r = route(r"cmd /S /C C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe -c 1")
-            .unwrap()
-            .unwrap();
-        assert!(r.command_line.starts_with(r"C:\Windows"));
-        assert_eq!(route("cmd /S /C echo hi").unwrap(), None);
-        assert_eq!(route("cmd /S /C echo powershell-like").unwrap(), None);
+    fn single(r: Option<Routed>) -> String {
+        let r = r.expect("routed");
+        assert_eq!(r.segments.len(), 1);
+        r.segments[0].text.clone()
     }
 
     #[test]
-    fn powershell_inside_a_compound_cmd_line_is_refused() {
-        let e = route("cmd /S /C powershell -Command Write-Host hi && echo done").unwrap_err();
-        assert!(e.contains("compound"), "{e}");
-        let e = route("cmd /S /C echo x && powershell.exe -c 1").unwrap_err();
+    fn shells_and_cmd_lines_with_powershell_commands_are_routed() {
+        let r =
+            route("powershell -Command $ErrorActionPreference = 'Stop'; Write-Host hi").unwrap();
+        assert!(r.as_ref().unwrap().cmd_text.is_none());
+        single(r);
+        let r = route(r#"cmd /S /C "powershell -NoProfile -Command Write-Host hi""#).unwrap();
+        assert_eq!(
+            r.as_ref().unwrap().cmd_text.as_deref(),
+            Some("powershell -NoProfile -Command Write-Host hi")
+        );
+        let r = route(r"cmd /S /C C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe -c 1")
+            .unwrap();
+        assert!(single(r).starts_with(r"C:\Windows"));
+        assert_eq!(route("cmd /S /C echo hi").unwrap(), None);
+        assert_eq!(route("cmd /S /C echo powershell-like").unwrap(), None);
+        let r = route(r#"cmd /S /C setx /M PATH "%PATH%;C:\x" && powershell -c 1 || echo failed"#)
+            .unwrap()
+            .unwrap();
+        let kinds: Vec<bool> = r
+            .segments
+            .iter()
+            .map(|s| is_powershell_segment(&s.text))
+            .collect();
+        assert_eq!(kinds, [false, true, false]);
+    }
+
+    #[test]
+    fn powershell_the_engine_cannot_take_over_is_refused() {
+        let e = route("cmd /S /C powershell -Command Write-Host hi > out.txt").unwrap_err();
+        assert!(e.contains("redirects"), "{e}");
+        let e = route("cmd /S /C for %i in (1) do powershell.exe -c 1").unwrap_err();
         assert!(e.contains("stub"), "{e}");
+    }
+
+    #[test]
+    fn verdicts_name_what_is_refused_and_defer_image_scripts() {
+        assert_eq!(verdict("cmd /S /C echo hi"), Verdict::Wine);
+        assert_eq!(
+            verdict("powershell -Command Write-Host hi"),
+            Verdict::PowerShell
+        );
+        assert_eq!(
+            verdict(r"powershell -File C:\setup.ps1"),
+            Verdict::PowerShellFile
+        );
+        match verdict("powershell -Command Get-WmiObject Win32_OperatingSystem") {
+            Verdict::Refused { reason, .. } => {
+                assert!(reason.contains("Get-WmiObject"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
