@@ -372,3 +372,81 @@ fn a_wrong_hash_fails_the_build_with_exit_1_and_an_unsupported_cmdlet_fails_befo
     );
     assert!(!log.contains("ran\n"), "{log}");
 }
+
+#[test]
+fn a_cmd_line_that_starts_powershell_among_other_commands_runs_each_in_turn() {
+    require_tool("wine");
+    require_tool("python3");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    create_base(&root);
+    let context = dir.path().join("ctx");
+    fs::create_dir_all(&context).unwrap();
+    // The default shell is cmd: `cd` carries over to the PowerShell command, `%GREETING%` is
+    // expanded by cmd before anything runs, `||` runs its right side after a failure, and the
+    // double quotes vanish on the way to PowerShell as they do on Windows.
+    fs::write(
+        context.join("Dockerfile"),
+        "FROM silo.local/base:ltsc2022\n\
+         ENV GREETING=hello\n\
+         RUN mkdir C:\\work && cd C:\\work && powershell -Command \"Set-Content -Path out.txt -Value ('%GREETING% ' + $env:GREETING)\" && echo done> C:\\work\\done.txt\n\
+         RUN powershell -Command exit 3 || echo recovered> C:\\recovered.txt\n",
+    )
+    .unwrap();
+    let layout = dir.path().join("out");
+    let dest = format!("type=oci,dest={}", layout.display());
+    ok(
+        &root,
+        &[
+            "build",
+            "--runtime",
+            "wine",
+            "--progress",
+            "plain",
+            "-t",
+            "mixed:1",
+            "-o",
+            &dest,
+            context.to_str().unwrap(),
+        ],
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout_blob(&layout, &manifest_digest)).unwrap()).unwrap();
+    let layers: Vec<PathBuf> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| layout_blob(&layout, l["digest"].as_str().unwrap()))
+        .collect();
+    let script = r#"
+import sys, tarfile
+with tarfile.open(sys.argv[1], "r:*") as t:
+    for name in sys.argv[2:]:
+        print(repr(t.extractfile(name).read()))
+"#;
+    let out = run_ok(
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&layers[1])
+            .arg("Files/work/out.txt")
+            .arg("Files/work/done.txt"),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["b'hello hello\\r\\n'", "b'done\\r\\n'"],
+        "{text}"
+    );
+    let second = layer_entries(&layers[2]);
+    assert!(
+        second.iter().any(|n| n == "Files/recovered.txt"),
+        "{second:?}"
+    );
+}
