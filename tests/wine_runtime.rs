@@ -476,6 +476,29 @@ fn exit_codes_env_workdir_exec_form_and_shell_checks() {
 }
 
 #[test]
+fn exit_codes_arrive_with_all_32_bits() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let layers = [base_layer(t.path())];
+    // Wine alone passes 8 bits: 9009 would read as 49, 300 as 44, 0xC0000005 as 5.
+    for (command, code) in [
+        ("exit /b 9009", 9009),
+        ("exit /b 300", 300),
+        ("exit /b -1073741819", 0xC000_0005u32 as i32),
+        ("no-such-program-here", 9009),
+        ("exit /b 256", 256),
+    ] {
+        let s = run_step(&layers, NetworkMode::Host, &shell(command));
+        assert_eq!(s.code, code, "{command}");
+        assert!(
+            s.changes.entries.is_empty(),
+            "the exit file stays out of the layer: {:?}",
+            s.changes.entries
+        );
+    }
+}
+
+#[test]
 fn network_none_has_only_loopback() {
     let _g = global_lock();
     let t = tempfile::tempdir().unwrap();

@@ -7,7 +7,15 @@
 //! line from the environment variable `SILO_CMDLINE`, removes that variable, calls
 //! `CreateProcessW(NULL, cmdline, …, bInheritHandles = TRUE, …)` with the launcher's standard
 //! handles, waits for the process and exits with its exit code. If the process cannot be
-//! created it exits with 127 (the shell convention for "command not found"; Wine passes only 8 bits of an exit code) after writing a message.
+//! created it exits with 127 (the shell convention for "command not found") after writing a
+//! message.
+//!
+//! Full exit codes: Wine hands a Windows exit code to Unix as the process's exit status, which
+//! keeps only its low 8 bits (`exit /b 9009` reads as 49). So the launcher also writes the
+//! child's complete 32-bit exit code (4 bytes, little-endian) to the file named by
+//! `SILO_EXITFILE` (a `\\?\unix\…` path outside the silo's `C:`, removed from the child's
+//! environment like `SILO_CMDLINE`); [`read_exit_code`] takes it when its low 8 bits agree with
+//! the Unix status.
 //!
 //! The image is a minimal PE32+ (one RWX section, imports from KERNEL32 only, no relocations,
 //! fixed image base). The x86-64 code is assembled below with a handful of encodings.
@@ -18,12 +26,18 @@ pub const LAUNCH_FAILED_EXIT: u32 = 127;
 /// Environment variable that carries the command line to the launcher.
 pub const CMDLINE_VAR: &str = "SILO_CMDLINE";
 
+/// Environment variable naming the file the launcher writes the full exit code to.
+pub const EXITFILE_VAR: &str = "SILO_EXITFILE";
+
+/// Characters of the exit file's path the launcher accepts.
+const EXITFILE_CHARS: u32 = 2048;
+
 const IMAGE_BASE: u64 = 0x1_4000_0000;
 const SECTION_RVA: u32 = 0x1000;
 const FILE_ALIGN: u32 = 0x200;
 const CMDLINE_CHARS: u32 = 32768;
 
-const IMPORTS: [&str; 8] = [
+const IMPORTS: [&str; 10] = [
     "GetEnvironmentVariableW",
     "SetEnvironmentVariableW",
     "GetStdHandle",
@@ -32,6 +46,8 @@ const IMPORTS: [&str; 8] = [
     "GetExitCodeProcess",
     "ExitProcess",
     "WriteFile",
+    "CreateFileW",
+    "CloseHandle",
 ];
 
 /// Tiny assembler: code bytes plus RIP-relative fixups to named data labels.
@@ -54,6 +70,9 @@ enum Label {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum DataLabel {
     VarName,
+    ExitVarName,
+    ExitPath,
+    Handle,
     StartupInfo,
     ProcessInfo,
     ExitCode,
@@ -126,6 +145,24 @@ pub fn launcher_exe() -> Vec<u8> {
     a.rip(&[0x48, 0x8D, 0x0D], Label::Data(DataLabel::VarName), &[]);
     a.bytes(&[0x31, 0xD2]); // xor edx,edx
     a.call_import("SetEnvironmentVariableW");
+    // The exit file's path, likewise taken out of the child's environment. Without it the
+    // buffer stays empty and CreateFileW below fails, so nothing is written.
+    a.rip(
+        &[0x48, 0x8D, 0x0D],
+        Label::Data(DataLabel::ExitVarName),
+        &[],
+    ); // lea rcx,[name]
+    a.rip(&[0x48, 0x8D, 0x15], Label::Data(DataLabel::ExitPath), &[]); // lea rdx,[path]
+    a.bytes(&[0x41, 0xB8]); // mov r8d, imm32
+    a.bytes(&EXITFILE_CHARS.to_le_bytes());
+    a.call_import("GetEnvironmentVariableW");
+    a.rip(
+        &[0x48, 0x8D, 0x0D],
+        Label::Data(DataLabel::ExitVarName),
+        &[],
+    );
+    a.bytes(&[0x31, 0xD2]); // xor edx,edx
+    a.call_import("SetEnvironmentVariableW");
     // si.hStdInput/Output/Error = GetStdHandle(-10/-11/-12); offsets 80/88/96 in STARTUPINFOW
     for (n, off) in [(-10i32, 80u32), (-11, 88), (-12, 96)] {
         a.bytes(&[0xB9]); // mov ecx, imm32
@@ -179,6 +216,31 @@ pub fn launcher_exe() -> Vec<u8> {
     );
     a.rip(&[0x48, 0x8D, 0x15], Label::Data(DataLabel::ExitCode), &[]); // lea rdx,[code]
     a.call_import("GetExitCodeProcess");
+    // h = CreateFileW(path, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL)
+    let skip = a.new_label();
+    a.rip(&[0x48, 0x8D, 0x0D], Label::Data(DataLabel::ExitPath), &[]); // lea rcx,[path]
+    a.bytes(&[0xBA]); // mov edx, GENERIC_WRITE
+    a.bytes(&0x4000_0000u32.to_le_bytes());
+    a.bytes(&[0x45, 0x31, 0xC0]); // xor r8d,r8d
+    a.bytes(&[0x45, 0x31, 0xC9]); // xor r9d,r9d
+    for (disp, imm) in [(0x20u8, 2i32), (0x28, 0x80), (0x30, 0)] {
+        a.bytes(&[0x48, 0xC7, 0x44, 0x24, disp]); // mov qword [rsp+disp], imm32
+        a.bytes(&imm.to_le_bytes());
+    }
+    a.call_import("CreateFileW");
+    a.bytes(&[0x48, 0x83, 0xF8, 0xFF]); // cmp rax, INVALID_HANDLE_VALUE
+    a.jz(skip);
+    a.rip(&[0x48, 0x89, 0x05], Label::Data(DataLabel::Handle), &[]); // mov [h], rax
+                                                                     // WriteFile(h, &code, 4, &written, NULL); CloseHandle(h)
+    a.bytes(&[0x48, 0x89, 0xC1]); // mov rcx, rax
+    a.rip(&[0x48, 0x8D, 0x15], Label::Data(DataLabel::ExitCode), &[]); // lea rdx,[code]
+    a.bytes(&[0x41, 0xB8, 4, 0, 0, 0]); // mov r8d, 4
+    a.rip(&[0x4C, 0x8D, 0x0D], Label::Data(DataLabel::Written), &[]); // lea r9,[written]
+    a.bytes(&[0x48, 0xC7, 0x44, 0x24, 0x20, 0, 0, 0, 0]); // mov qword [rsp+0x20], 0
+    a.call_import("WriteFile");
+    a.rip(&[0x48, 0x8B, 0x0D], Label::Data(DataLabel::Handle), &[]); // mov rcx,[h]
+    a.call_import("CloseHandle");
+    a.bind(skip);
     // ExitProcess(code)
     a.rip(&[0x8B, 0x0D], Label::Data(DataLabel::ExitCode), &[]); // mov ecx,[code]
     a.call_import("ExitProcess");
@@ -205,6 +267,28 @@ pub fn launcher_exe() -> Vec<u8> {
 /// What the launcher prints when `CreateProcessW` fails (or no command line was given).
 pub const LAUNCH_MESSAGE: &str =
     "silo-launch: the command could not be started (program not found in the silo?)\r\n";
+
+/// The Windows path (Wine's `\\?\unix\` namespace) under which a Windows program reaches the
+/// host file `path`, for [`EXITFILE_VAR`].
+pub fn unix_path_for_windows(path: &std::path::Path) -> String {
+    format!(r"\\?\unix{}", path.to_string_lossy().replace('/', "\\"))
+}
+
+/// The step's full exit code: the launcher's exit file when it agrees with the Unix status
+/// `unix_code` on success or failure (the file is missing when the launcher could not start the
+/// command or was killed), else `unix_code`. Only zero versus non-zero is compared: Wine reports
+/// a code whose low 8 bits are zero (256) as 1, not 0. The file is removed.
+pub fn read_exit_code(exit_file: &std::path::Path, unix_code: i32) -> i32 {
+    let full = std::fs::read(exit_file).ok().and_then(|b| {
+        let bytes: [u8; 4] = b.as_slice().try_into().ok()?;
+        Some(u32::from_le_bytes(bytes))
+    });
+    let _ = std::fs::remove_file(exit_file);
+    match full {
+        Some(code) if (code == 0) == (unix_code == 0) => code as i32,
+        _ => unix_code,
+    }
+}
 
 fn align(v: u32, a: u32) -> u32 {
     v.div_ceil(a) * a
@@ -263,6 +347,13 @@ fn build_image(a: Asm) -> Vec<u8> {
         .flat_map(u16::to_le_bytes)
         .collect();
     put(&mut sec, DataLabel::VarName, &var);
+    let exit_var: Vec<u8> = EXITFILE_VAR
+        .encode_utf16()
+        .chain([0])
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    put(&mut sec, DataLabel::ExitVarName, &exit_var);
+    put(&mut sec, DataLabel::Handle, &[0; 8]);
     let mut si = vec![0u8; STARTUPINFOW_SIZE as usize];
     si[0..4].copy_from_slice(&STARTUPINFOW_SIZE.to_le_bytes());
     si[60..64].copy_from_slice(&STARTF_USESTDHANDLES.to_le_bytes());
@@ -273,9 +364,10 @@ fn build_image(a: Asm) -> Vec<u8> {
     put(&mut sec, DataLabel::Message, LAUNCH_MESSAGE.as_bytes());
     pad8(&mut sec);
     let raw_len = sec.len() as u32;
-    // The command-line buffer is zero-initialised memory past the raw data.
+    // The command-line and exit-path buffers are zero-initialised memory past the raw data.
     data_offs.insert(DataLabel::CmdLine, raw_len);
-    let virtual_len = raw_len + CMDLINE_CHARS * 2 + 16;
+    data_offs.insert(DataLabel::ExitPath, raw_len + CMDLINE_CHARS * 2 + 16);
+    let virtual_len = raw_len + CMDLINE_CHARS * 2 + 16 + EXITFILE_CHARS * 2 + 16;
 
     // Resolve fixups.
     for (pos, label, offset, tail) in &a.fixups {
@@ -364,5 +456,32 @@ mod tests {
         assert_eq!(&img[0x40..0x44], b"PE\0\0");
         assert_eq!(img.len() % FILE_ALIGN as usize, 0);
         assert_eq!(u16::from_le_bytes([img[0x58], img[0x59]]), 0x20B);
+    }
+
+    #[test]
+    fn the_exit_file_gives_the_full_code_when_it_agrees_with_unix() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("exit-code");
+        let write = |code: u32| std::fs::write(&f, code.to_le_bytes()).unwrap();
+        write(9009);
+        assert_eq!(read_exit_code(&f, 49), 9009);
+        assert!(!f.exists(), "read once");
+        write(256);
+        assert_eq!(read_exit_code(&f, 1), 256);
+        write(0xC000_0005);
+        assert_eq!(read_exit_code(&f, 5), 0xC000_0005u32 as i32);
+        write(0);
+        assert_eq!(
+            read_exit_code(&f, 137),
+            137,
+            "a killed launcher's status stands"
+        );
+        assert_eq!(read_exit_code(&f, 127), 127, "no file: the Unix status");
+        std::fs::write(&f, [1, 2]).unwrap();
+        assert_eq!(read_exit_code(&f, 3), 3, "a short file is ignored");
+        assert_eq!(
+            unix_path_for_windows(std::path::Path::new("/var/lib/silo/x/exit-code")),
+            r"\\?\unix\var\lib\silo\x\exit-code"
+        );
     }
 }

@@ -17,7 +17,8 @@
 //! On disk (`<state>/wine/`): `system/<wine version>/prefix` (system layer), `layers/<hex>/`
 //! (unpacked layers), `sandboxes/<pid>-<runtime>-<n>/` (one per prepared sandbox: `upper/`,
 //! `work/`, `prefix/` with the registry files and the `drive_c` mount point, `home/`, `l/<i>`
-//! short links to the lower dirs, `silo-launch.exe`, `wineserver` wrapper). A dropped sandbox's
+//! short links to the lower dirs, `silo-launch.exe`, `wineserver` wrapper, `exit-code` (the
+//! step's full 32-bit exit code, written by the launcher)). A dropped sandbox's
 //! dir is removed; a committed one moves to `committed/` (its ChangeSet streams files from
 //! there) until its [`WineRuntime`] is dropped. Left-overs of dead processes go on the next
 //! `prepare`.
@@ -308,6 +309,9 @@ impl Sandbox for WineSandbox {
         let server_dir = PathBuf::from(format!("/tmp/.wine-{uid}"));
         silo::ensure_private_dir(&server_dir)
             .with_context(|| format!("creating {}", server_dir.display()))?;
+        // Outside `drive_c`, so it never reaches the layer; the launcher writes the full code.
+        let exit_file = self.dir.join("exit-code");
+        let _ = std::fs::remove_file(&exit_file);
         let spec = silo::SiloSpec {
             base_dir: self.dir.clone(),
             lowerdirs: (0..self.lowers.len())
@@ -325,7 +329,14 @@ impl Sandbox for WineSandbox {
                     .to_string_lossy()
                     .into_owned(),
             ],
-            env: process::environment(process, &cl, &self.fixed_env()),
+            env: {
+                let mut env = process::environment(process, &cl, &self.fixed_env());
+                env.push((
+                    launcher::EXITFILE_VAR.into(),
+                    launcher::unix_path_for_windows(&exit_file),
+                ));
+                env
+            },
             cwd,
             network: self.network.clone(),
             hostname: self.hostname.clone(),
@@ -338,7 +349,9 @@ impl Sandbox for WineSandbox {
         let ran = silo::run(&spec, output);
         // The mount points go whatever happened: a failed step's sandbox may still be read.
         stubs.remove(&upper);
-        Ok(ExitStatus { code: ran? })
+        Ok(ExitStatus {
+            code: launcher::read_exit_code(&exit_file, ran?),
+        })
     }
 
     fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
