@@ -498,6 +498,204 @@ fn exit_codes_arrive_with_all_32_bits() {
     }
 }
 
+/// `python-registry`'s view of a hive file: `\\path\\name=TYPE:value` lines for every value.
+fn python_registry_values(file: &Path) -> String {
+    let python = std::env::var_os("SILO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| silo_tests::project_root().join(".venv"))
+        .join("bin/python");
+    let py = Command::new(&python)
+        .arg("-c")
+        .arg(
+            "import sys\nfrom Registry import Registry\nr=Registry.Registry(sys.argv[1])\n\
+             def walk(k, p):\n  for v in k.values(): print(p + '\\\\' + v.name() + '=' + v.value_type_str() + ':' + str(v.value()))\n  \
+             for s in k.subkeys(): walk(s, p + '\\\\' + s.name())\n\
+             walk(r.root(), '')",
+        )
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/install-test-deps)", python.display()));
+    assert!(
+        py.status.success(),
+        "python-registry: {}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    String::from_utf8_lossy(&py.stdout).into_owned()
+}
+
+/// The step's error (it must be refused before anything runs).
+fn refused(layers: &[LayerRef], command: &str) -> String {
+    let mut sb = runtime()
+        .prepare(&SandboxSpec {
+            layers: layers.to_vec(),
+            network: NetworkMode::Host,
+            os_version: String::new(),
+            mounts: Vec::new(),
+        })
+        .unwrap();
+    let mut out = Captured::default();
+    let err = match sb.run(&shell(command), &mut out) {
+        Ok(s) => panic!("`{command}` ran (exit {}): {}", s.code, out.text()),
+        Err(e) => e.to_string(),
+    };
+    assert!(out.out.is_empty() && out.err.is_empty(), "nothing ran");
+    err
+}
+
+#[test]
+fn wine_stubs_are_refused_up_front_or_fail_loudly() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let layers = [base_layer(t.path())];
+    for (command, program, why) in [
+        (
+            "echo a && dism /Online /Enable-Feature /FeatureName:x",
+            "dism",
+            "stub",
+        ),
+        (
+            r"mklink /d C:\lnk C:\Windows",
+            "mklink /d",
+            "symbolic links",
+        ),
+        (r"mklink /j C:\lnk C:\Windows", "mklink /j", "junctions"),
+        (
+            r"if not exist C:\x (icacls C:\x /grant Everyone:F)",
+            "icacls",
+            "ACLs",
+        ),
+        ("net user bob Passw0rd! /add", "net user", "accounts"),
+        (
+            "netsh advfirewall set allprofiles state off",
+            "netsh",
+            "stub",
+        ),
+        (r"certutil -hashfile C:\x SHA256", "certutil", "hash"),
+        (
+            "schtasks /create /tn x /tr x /sc once /st 00:00",
+            "schtasks",
+            "task",
+        ),
+        (
+            "echo hi | powershell -Command Write-Host hi",
+            "powershell",
+            "PowerShell engine",
+        ),
+    ] {
+        let err = refused(&layers, command);
+        assert!(
+            err.starts_with(&format!("`{program}")) && err.contains(why),
+            "{command}: {err}"
+        );
+    }
+    // What the up-front check cannot see (a batch file) meets silo's stand-in, which fails.
+    let s = run_step(
+        &layers,
+        NetworkMode::Host,
+        &shell(r"echo dism /online /get-features> C:\s.cmd && C:\s.cmd"),
+    );
+    assert_eq!(s.code, 1, "{}", s.output.text());
+    let err = String::from_utf8_lossy(&s.output.err);
+    assert!(
+        err.contains("silo: dism.exe cannot run in the Wine silo: Windows features"),
+        "{err}"
+    );
+    // Programs that work under Wine still run: a hard link, net start, sc.
+    let s = run_step(
+        &layers,
+        NetworkMode::Host,
+        &shell(r"echo x> C:\a.txt && mklink /H C:\b.txt C:\a.txt && net start"),
+    );
+    assert_eq!(s.code, 0, "{}", s.output.text());
+    let paths: Vec<&str> = s.changes.entries.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"b.txt"), "{paths:?}");
+}
+
+#[test]
+fn setx_machine_reaches_the_registry_layer_and_later_steps() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let base = base_layer(t.path());
+    let step1 = run_step(
+        std::slice::from_ref(&base),
+        NetworkMode::Host,
+        &shell(
+            r#"setx /M SILO_GREETING "hello world" && setx SILO_TOOLS %NO_SUCH_VAR%\bin /M && setx /M PATH "%PATH%;C:\tools""#,
+        ),
+    );
+    assert_eq!(
+        step1.code,
+        0,
+        "{}{}",
+        step1.output.text(),
+        String::from_utf8_lossy(&step1.output.err)
+    );
+    assert_eq!(
+        step1
+            .output
+            .text()
+            .matches("SUCCESS: Specified value was saved.")
+            .count(),
+        3,
+        "{}",
+        step1.output.text()
+    );
+    assert!(
+        step1.changes.entries.is_empty(),
+        "{:?}",
+        step1.changes.entries
+    );
+    let system = step1
+        .changes
+        .hive_deltas
+        .get(&HiveName::System)
+        .expect("setx /M writes a System delta");
+    let file = t.path().join("System_Delta");
+    std::fs::write(&file, system).unwrap();
+    let values = python_registry_values(&file);
+    let env = r"\ControlSet001\Control\Session Manager\Environment\";
+    assert!(
+        values.contains(&format!("{env}SILO_GREETING=RegSZ:hello world\n")),
+        "{values}"
+    );
+    assert!(
+        values.contains(&format!("{env}SILO_TOOLS=RegExpandSZ:%NO_SUCH_VAR%\\bin\n")),
+        "{values}"
+    );
+    let path_line = values
+        .lines()
+        .find(|l| l.starts_with(&format!("{env}PATH=")))
+        .unwrap_or_else(|| panic!("no PATH in {values}"));
+    assert!(path_line.ends_with(r";C:\tools"), "{path_line}");
+    // silo's own reader agrees.
+    let delta = read_hive(system).unwrap().root;
+    let key = delta
+        .find(r"ControlSet001\Control\Session Manager\Environment")
+        .expect("Environment key in the delta");
+    assert!(key.value("SILO_GREETING").is_some());
+
+    // The next step's environment has them, as Windows builds it from the machine key.
+    let layer1 = write_layer(t.path(), "setx", &step1.changes);
+    let step2 = run_step(
+        &[base.clone(), layer1],
+        NetworkMode::Host,
+        &shell("echo [%SILO_GREETING%] [%SILO_TOOLS%] [%PATH%]"),
+    );
+    assert_eq!(step2.code, 0);
+    let text = step2.output.text();
+    assert!(text.contains("[hello world]"), "{text}");
+    assert!(text.contains(r";C:\tools]"), "{text}");
+
+    // The user's environment cannot be carried into a layer: refused by silo's setx.
+    let s = run_step(&[base], NetworkMode::Host, &shell("setx SILO_USER x"));
+    assert_eq!(s.code, 1);
+    assert!(
+        String::from_utf8_lossy(&s.output.err).contains("setx /M NAME VALUE"),
+        "{}",
+        String::from_utf8_lossy(&s.output.err)
+    );
+}
+
 #[test]
 fn network_none_has_only_loopback() {
     let _g = global_lock();

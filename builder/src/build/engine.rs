@@ -1425,9 +1425,15 @@ impl Engine<'_> {
             step,
             pending: Vec::new(),
         };
+        // A step the runtime refuses or cannot run is reported at its Dockerfile line.
         let status = sandbox
             .run(process, &mut output)
-            .map_err(|e| setup(format!("{e:#}")));
+            .map_err(|e| BuildError::Step {
+                file: failure.file.clone(),
+                line: failure.line,
+                text: failure.text.clone(),
+                reason: format!("{e:#}"),
+            });
         output.flush();
         let status = status?;
         if status.code != 0 {

@@ -10,12 +10,15 @@
 //! - [`registry`]: image hives ⊕ Wine's registry → the silo's `.reg` files, and back to deltas.
 //! - [`process`]: ProcessSpec → command line, environment, working directory.
 //! - [`launcher`]: `silo-launch.exe`, which starts a process with an exact command line.
+//! - [`pe`]: the assembler and PE32+ writer for the Windows programs silo generates.
+//! - [`stubs`]: what Wine only pretends to do, and the up-front refusal of such commands.
+//! - [`tools`]: silo's own programs in the silo (`setx.exe`, stand-ins for refused stubs).
 //! - [`silo`]: the namespaces, the init, output streaming, timeout.
 //! - [`mounts`]: `RUN --mount` targets under `drive_c`, and the mount points they leave.
 //! - [`commit`]: the overlay's upper dir → ChangeSet.
 //!
-//! On disk (`<state>/wine/`): `system/<wine version>/prefix` (system layer), `layers/<hex>/`
-//! (unpacked layers), `sandboxes/<pid>-<runtime>-<n>/` (one per prepared sandbox: `upper/`,
+//! On disk (`<state>/wine/`): `system/<wine version>/prefix` (system layer), `tools/<hash>/`
+//! (the tools layer), `layers/<hex>/` (unpacked layers), `sandboxes/<pid>-<runtime>-<n>/` (one per prepared sandbox: `upper/`,
 //! `work/`, `prefix/` with the registry files and the `drive_c` mount point, `home/`, `l/<i>`
 //! short links to the lower dirs, `silo-launch.exe`, `wineserver` wrapper, `exit-code` (the
 //! step's full 32-bit exit code, written by the launcher)). A dropped sandbox's
@@ -27,11 +30,14 @@ pub mod commit;
 pub mod launcher;
 pub mod layers;
 pub mod mounts;
+pub mod pe;
 pub mod preflight;
 pub mod process;
 pub mod registry;
 pub mod silo;
+pub mod stubs;
 pub mod system_layer;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -168,8 +174,16 @@ impl Runtime for WineRuntime {
             SANDBOX_COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let dir = root.join(&id);
-        let mut sandbox =
-            WineSandbox::create(dir, wine.clone(), system, image_lowers, &layer_dirs, spec)?;
+        let tools = tools::ensure(&self.state_dir).context("making silo's tools layer")?;
+        let mut sandbox = WineSandbox::create(
+            dir,
+            wine.clone(),
+            system,
+            tools,
+            image_lowers,
+            &layer_dirs,
+            spec,
+        )?;
         sandbox.committed_dir = committed.join(&id);
         Ok(Box::new(sandbox))
     }
@@ -179,7 +193,8 @@ impl Runtime for WineRuntime {
 pub struct WineSandbox {
     dir: PathBuf,
     wine: WineInstall,
-    /// Lower dirs, highest priority first (image layers, then the Wine system layer).
+    /// Lower dirs, highest priority first (image layers, silo's tools layer, the Wine system
+    /// layer).
     lowers: Vec<PathBuf>,
     /// The image layers' `Files/` only.
     image_lowers: Vec<PathBuf>,
@@ -197,6 +212,7 @@ impl WineSandbox {
         dir: PathBuf,
         wine: WineInstall,
         system: &SystemLayer,
+        tools: PathBuf,
         image_lowers: Vec<PathBuf>,
         layer_dirs: &[PathBuf],
         spec: &SandboxSpec,
@@ -222,6 +238,7 @@ impl WineSandbox {
             mk(&dir.join(sub))?;
         }
         let mut lowers = image_lowers.clone();
+        lowers.push(tools);
         lowers.push(system.drive_c());
         for (i, l) in lowers.iter().enumerate() {
             std::os::unix::fs::symlink(l, dir.join("l").join(i.to_string()))
@@ -275,7 +292,10 @@ impl WineSandbox {
                 self.wine.loader.to_string_lossy().into_owned(),
             ),
             ("WINESERVER".into(), d("wineserver")),
-            ("WINEDLLOVERRIDES".into(), "winemenubuilder.exe=d".into()),
+            (
+                "WINEDLLOVERRIDES".into(),
+                format!("winemenubuilder.exe=d;{}", tools::dll_overrides()),
+            ),
             ("HOME".into(), d("home")),
             ("USER".into(), system_layer::PROFILE_USER.into()),
             ("LOGNAME".into(), system_layer::PROFILE_USER.into()),
@@ -293,6 +313,7 @@ impl Sandbox for WineSandbox {
         let cl = process::command_line(process)?;
         let program = process::program_name(process, &cl);
         process::check_runnable(&program, &self.image_lowers)?;
+        stubs::check_command_line(&process.args, &cl)?;
         let rel = process::workdir_relative(&process.working_dir)?;
         let mut dirs = vec![self.dir.join("upper")];
         dirs.extend(self.lowers.iter().cloned());
