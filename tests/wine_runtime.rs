@@ -697,6 +697,57 @@ fn setx_machine_reaches_the_registry_layer_and_later_steps() {
 }
 
 #[test]
+fn a_refused_layer_unpack_names_the_entry_and_leaves_nothing() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let base = base_layer(t.path());
+    let layers_dir = state_dir().join("wine/layers");
+    for name in [".wh..", ".wh."] {
+        let path = t.path().join("bad.tar");
+        let mut tar = tar::Builder::new(std::fs::File::create(&path).unwrap());
+        for (entry, data) in [
+            ("Files/ok.txt", &b"fine"[..]),
+            (&format!("Files/{name}")[..], b""),
+        ] {
+            let mut h = tar::Header::new_ustar();
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            // The tar crate refuses odd names in `append_data`; set the name bytes directly.
+            h.as_old_mut().name[..entry.len()].copy_from_slice(entry.as_bytes());
+            h.set_cksum();
+            tar.append(&h, data).unwrap();
+        }
+        tar.into_inner().unwrap().flush().unwrap();
+        let hex = hex::encode(Sha256::digest(std::fs::read(&path).unwrap()));
+        let bad = LayerRef {
+            diff_id: format!("sha256:{hex}"),
+            blob_path: path,
+        };
+        let err = runtime()
+            .prepare(&SandboxSpec {
+                layers: vec![base.clone(), bad],
+                network: NetworkMode::Host,
+                os_version: String::new(),
+                mounts: Vec::new(),
+            })
+            .err()
+            .expect("the layer is refused")
+            .to_string();
+        assert!(
+            err.contains(&format!("Files/{name}")) && err.contains("whiteout must name"),
+            "{name}: {err}"
+        );
+        let left: Vec<String> = std::fs::read_dir(&layers_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(&hex))
+            .collect();
+        assert!(left.is_empty(), "{name}: left behind {left:?}");
+    }
+}
+
+#[test]
 fn network_none_has_only_loopback() {
     let _g = global_lock();
     let t = tempfile::tempdir().unwrap();

@@ -60,10 +60,17 @@ pub fn unpacked_layer(state_dir: &Path, layer: &LayerRef) -> Result<PathBuf, Lay
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
     }
-    std::fs::create_dir_all(tmp.join("Files")).map_err(io(&tmp))?;
-    std::fs::create_dir_all(tmp.join("Hives")).map_err(io(&tmp))?;
-    unpack(layer, &tmp)?;
-    std::fs::write(tmp.join(".complete"), &layer.diff_id).map_err(io(&tmp))?;
+    let made = std::fs::create_dir_all(tmp.join("Files"))
+        .and_then(|()| std::fs::create_dir_all(tmp.join("Hives")))
+        .map_err(io(&tmp))
+        .and_then(|()| unpack(layer, &tmp))
+        .and_then(|()| std::fs::write(tmp.join(".complete"), &layer.diff_id).map_err(io(&tmp)));
+    if let Err(e) = made {
+        // A refused or failed unpack leaves nothing behind (`silo prune` removes what a killed
+        // process left).
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
     match std::fs::rename(&tmp, &dir) {
         Ok(()) => Ok(dir),
         // Another process finished the same layer first: use its copy.
