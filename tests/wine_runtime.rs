@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
@@ -745,6 +746,62 @@ fn a_refused_layer_unpack_names_the_entry_and_leaves_nothing() {
             .collect();
         assert!(left.is_empty(), "{name}: left behind {left:?}");
     }
+}
+
+#[test]
+fn a_copy_gets_a_new_creation_time_and_keeps_the_last_write_time() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let base = base_layer(t.path());
+    let step1 = run_step(
+        std::slice::from_ref(&base),
+        NetworkMode::Host,
+        &shell(r"echo data> C:\a.txt"),
+    );
+    assert_eq!(step1.code, 0);
+    let a = step1
+        .changes
+        .entries
+        .iter()
+        .find(|e| e.path == "a.txt")
+        .unwrap();
+    let a_written = a.meta.modification_time.unwrap();
+    assert!(
+        a.meta.creation_time.is_some(),
+        "a new file has its creation time"
+    );
+    let layer1 = write_layer(t.path(), "a", &step1.changes);
+    let layer1_hex = layer1.diff_id.strip_prefix("sha256:").unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(2100));
+    let step2 = run_step(
+        &[base, layer1],
+        NetworkMode::Host,
+        &shell(r"copy C:\a.txt C:\b.txt"),
+    );
+    assert_eq!(step2.code, 0, "{}", step2.output.text());
+    let b = step2
+        .changes
+        .entries
+        .iter()
+        .find(|e| e.path == "b.txt")
+        .unwrap();
+    // `a.txt` as the silo saw it: the unpacked lower layer's file.
+    let lower_a = state_dir()
+        .join("wine/layers")
+        .join(&layer1_hex)
+        .join("Files/a.txt");
+    let a_mtime = std::fs::metadata(&lower_a).unwrap().mtime();
+    assert_eq!(
+        b.meta.modification_time.unwrap().secs,
+        a_mtime,
+        "CopyFile keeps the last-write time"
+    );
+    let created = b.meta.creation_time.expect("the copy has a creation time");
+    assert!(
+        created.secs >= a_written.secs + 2 && created.secs > a_mtime,
+        "the copy's creation time is when it was made: {created:?} vs a written {a_written:?}, \
+         {a_mtime} below"
+    );
 }
 
 #[test]

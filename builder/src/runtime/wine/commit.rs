@@ -11,6 +11,14 @@
 //! - opaque directories (`trusted.overlay.opaque = y`) → an explicit deletion of every lower
 //!   entry that is not in the upper dir (Windows layers have no opaque whiteouts);
 //! - symlinks → [`EntryKind::Symlink`] with the target in Windows form.
+//!
+//! Times, as Windows sets them: the last-write time is the file's mtime (a copy keeps its
+//! source's, as `CopyFile` does; a change sets it). The creation time of an entry the step
+//! created (nothing of that path below) is when the step created it: the upper file's birth
+//! time (`statx`), or its inode change time where the file system keeps no birth time — so
+//! `copy a b` gives `b` a new creation time, not `a`'s. An entry that exists below (changed
+//! by the step) gets no creation time here (the codec writes its last-write time): the
+//! unpacked lower dirs do not keep the creation time their layer recorded.
 
 use std::collections::BTreeSet;
 use std::ffi::CString;
@@ -52,6 +60,19 @@ fn timestamp(secs: i64, nanos: i64) -> Timestamp {
     Timestamp {
         secs,
         nanos: nanos.clamp(0, 999_999_999) as u32,
+    }
+}
+
+/// When the step created the upper-dir entry `meta` describes: its birth time, else its inode
+/// change time (see the module documentation).
+fn creation_time(meta: &std::fs::Metadata) -> Timestamp {
+    match meta
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+    {
+        Some(d) => timestamp(d.as_secs() as i64, d.subsec_nanos() as i64),
+        None => timestamp(meta.ctime(), meta.ctime_nsec()),
     }
 }
 
@@ -134,9 +155,11 @@ fn walk(upper: &Path, dir: &Path, lowers: &[PathBuf], cs: &mut ChangeSet) -> std
         }
         let meta = std::fs::symlink_metadata(&path)?;
         let ft = meta.file_type();
+        let created_here = !is_whiteout(&meta) && !exists_below(lowers, &rel);
         let file_meta = FileMeta {
             attributes: dos_attributes(&path),
             modification_time: Some(timestamp(meta.mtime(), meta.mtime_nsec())),
+            creation_time: created_here.then(|| creation_time(&meta)),
             ..FileMeta::default()
         };
         if is_whiteout(&meta) {
