@@ -77,6 +77,24 @@ fn write_layer(dir: &Path, name: &str, cs: &ChangeSet) -> LayerRef {
     };
     for e in &cs.entries {
         let p = format!("Files/{}", e.path);
+        if let Some(sd) = &e.meta.security_descriptor {
+            // The descriptor as a PAX record (`MSWINDOWS.rawsd`), as Windows layers carry it.
+            use base64::Engine as _;
+            let body = format!(
+                "MSWINDOWS.rawsd={}\n",
+                base64::engine::general_purpose::STANDARD.encode(sd)
+            );
+            let mut len = body.len() + 3;
+            while format!("{len} {body}").len() != len {
+                len += 1;
+            }
+            let record = format!("{len} {body}");
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(tar::EntryType::XHeader);
+            h.set_size(record.len() as u64);
+            tar.append_data(&mut h, "PaxHeaders/x", record.as_bytes())
+                .unwrap();
+        }
         match &e.kind {
             EntryKind::Directory => dir_header(&mut tar, &p),
             EntryKind::File { source, .. } => {
@@ -801,6 +819,80 @@ fn a_copy_gets_a_new_creation_time_and_keeps_the_last_write_time() {
         created.secs >= a_written.secs + 2 && created.secs > a_mtime,
         "the copy's creation time is when it was made: {created:?} vs a written {a_written:?}, \
          {a_mtime} below"
+    );
+}
+
+/// The owner and the DACL entries `(flags, mask, SID)` of an entry's descriptor.
+fn descriptor(cs: &ChangeSet, path: &str) -> (String, Vec<(u8, u32, String)>) {
+    let e = cs
+        .entries
+        .iter()
+        .find(|e| e.path == path)
+        .unwrap_or_else(|| panic!("no {path} in {:?}", cs.entries));
+    let sd = e.meta.security_descriptor.as_ref().expect("a descriptor");
+    let parsed = silo::layer::sd::parse(sd).expect("a readable descriptor");
+    (
+        parsed.owner.unwrap().to_string(),
+        parsed
+            .dacl
+            .unwrap()
+            .iter()
+            .map(|a| (a.flags, a.mask, a.sid.to_string()))
+            .collect(),
+    )
+}
+
+#[test]
+fn owners_are_the_steps_user_and_dacls_are_inherited() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let base = base_layer(t.path());
+    // Step 1, as ContainerAdministrator: a directory and a file in it.
+    let step1 = run_step(
+        std::slice::from_ref(&base),
+        NetworkMode::Host,
+        &shell(r"mkdir C:\d && echo x> C:\d\a.txt"),
+    );
+    assert_eq!(step1.code, 0);
+    let (owner, d_aces) = descriptor(&step1.changes, "d");
+    assert_eq!(owner, "S-1-5-93-2-1");
+    assert!(
+        d_aces.iter().all(|(flags, _, _)| flags & 0x10 != 0),
+        "only inherited ACEs (from C:\\): {d_aces:?}"
+    );
+    assert!(
+        d_aces.contains(&(0x10, 0x001F_01FF, "S-1-5-93-2-1".into())),
+        "CREATOR OWNER became the owner: {d_aces:?}"
+    );
+    let (owner, a_aces) = descriptor(&step1.changes, "d/a.txt");
+    assert_eq!(owner, "S-1-5-93-2-1");
+    assert!(
+        a_aces.iter().all(|(flags, _, _)| *flags == 0x10),
+        "{a_aces:?}"
+    );
+    let layer1 = write_layer(t.path(), "owned", &step1.changes);
+
+    // Step 2, as ContainerUser: a new file in the directory step 1 made. The directory is in
+    // the layer again with step 1's descriptor; the file is ContainerUser's.
+    let mut as_user = shell(r"echo y> C:\d\b.txt");
+    as_user.user = "ContainerUser".into();
+    let step2 = run_step(&[base, layer1], NetworkMode::Host, &as_user);
+    assert_eq!(step2.code, 0);
+    assert_eq!(
+        descriptor(&step2.changes, "d"),
+        ("S-1-5-93-2-1".to_string(), d_aces.clone()),
+        "the re-emitted parent keeps its descriptor"
+    );
+    let (owner, b_aces) = descriptor(&step2.changes, "d/b.txt");
+    assert_eq!(owner, "S-1-5-93-2-2");
+    assert!(
+        b_aces.iter().all(|(flags, _, _)| *flags == 0x10),
+        "{b_aces:?}"
+    );
+    // d's CREATOR OWNER ACE (inherit-only there) gives the new file's owner full access.
+    assert!(
+        b_aces.contains(&(0x10, 0x001F_01FF, "S-1-5-93-2-2".into())),
+        "{b_aces:?}"
     );
 }
 

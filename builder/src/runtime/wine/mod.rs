@@ -205,6 +205,8 @@ pub struct WineSandbox {
     hostname: String,
     /// Where the sandbox moves on commit.
     committed_dir: PathBuf,
+    /// The step's USER as a SID: the owner of what the step creates.
+    owner: crate::layer::sd::Sid,
 }
 
 impl WineSandbox {
@@ -278,6 +280,7 @@ impl WineSandbox {
             registry,
             hostname,
             committed_dir: PathBuf::new(),
+            owner: crate::layer::sd::Sid::container_administrator(),
         })
     }
 
@@ -314,6 +317,7 @@ impl Sandbox for WineSandbox {
         let program = process::program_name(process, &cl);
         process::check_runnable(&program, &self.image_lowers)?;
         stubs::check_command_line(&process.args, &cl)?;
+        self.owner = process::owner_sid(&process.user)?;
         let rel = process::workdir_relative(&process.working_dir)?;
         let mut dirs = vec![self.dir.join("upper")];
         dirs.extend(self.lowers.iter().cloned());
@@ -387,7 +391,7 @@ impl Sandbox for WineSandbox {
         })?;
         self.dir = self.committed_dir.clone();
         let upper = self.dir.join("upper");
-        let mut cs = commit::changes_from_upper(&upper, &self.lowers)
+        let mut cs = commit::changes_from_upper(&upper, &self.lowers, &self.owner)
             .with_context(|| format!("reading the silo's changes in {}", upper.display()))?;
         cs.hive_deltas = registry::deltas(&self.registry, &self.dir.join("prefix"))
             .context("computing the step's registry changes")?;
