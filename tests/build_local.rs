@@ -732,3 +732,67 @@ fn a_failed_build_leaves_no_ref_and_no_partial_blob() {
     let verify = lab.silo(&["store", "verify"]);
     assert!(verify.status.success(), "{}", stderr(&verify));
 }
+
+/// docker-library's `hello-world` nanoserver Dockerfile does `COPY hello.txt C:`: the classic
+/// builder puts the file in `C:\`; BuildKit refuses the bare drive. silo does both, per mode,
+/// and classic mode writes classic history and WorkingDir.
+#[test]
+fn classic_mode_copies_to_a_bare_drive_and_writes_classic_history() {
+    let lab = Lab::new();
+    lab.base("silo.local/base:ltsc2022", "10.0.20348.1");
+    let ctx = lab.path("hello");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(ctx.join("hello.txt"), "Hello from silo\r\n").unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "# escape=`\nFROM silo.local/base:ltsc2022\nCOPY hello.txt C:\nWORKDIR C:\\app\nCOPY hello.txt C:.\nCMD [\"cmd\", \"/C\", \"type C:\\\\hello.txt\"]\n",
+    )
+    .unwrap();
+    let context = ctx.display().to_string();
+    let buildkit = lab.silo(&["build", "--runtime", "none", &context]);
+    assert!(!buildkit.status.success());
+    let text = stderr(&buildkit);
+    assert!(
+        text.contains("No relative path specified in \"C:\"")
+            && text.contains("--path-mode classic"),
+        "{text}"
+    );
+
+    let out_dir = lab.path("out-hello");
+    let dest = format!("type=oci,dest={}", out_dir.display());
+    lab.silo_ok(&[
+        "build",
+        "--runtime",
+        "none",
+        "--path-mode",
+        "classic",
+        "-t",
+        "example.com/hello:v1",
+        "-o",
+        &dest,
+        &context,
+    ]);
+    let layers = added_layers(&out_dir, 1);
+    let all: Vec<&str> = layers.iter().flatten().map(|e| e.0.as_str()).collect();
+    assert!(all.contains(&"Files/hello.txt"), "{all:?}");
+    assert!(
+        all.contains(&"Files/app/hello.txt"),
+        "C:. is the working directory: {all:?}"
+    );
+    let config = raw_config(&out_dir);
+    assert_eq!(config["config"]["WorkingDir"], "C:\\app");
+    let history: Vec<&str> = config["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["created_by"].as_str())
+        .collect();
+    assert!(
+        history.contains(&"cmd /S /C #(nop) WORKDIR C:\\app"),
+        "{history:?}"
+    );
+    assert!(
+        !history.iter().any(|h| h.contains("# buildkit")),
+        "{history:?}"
+    );
+}

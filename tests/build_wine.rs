@@ -343,3 +343,35 @@ fn run_mounts_reach_the_step_and_stay_out_of_its_layers() {
     let log = build();
     assert!(log.contains("changed-context"), "{log}");
 }
+
+/// A build in `root` (with the base) of a one-file Dockerfile; returns the output.
+fn build_dockerfile(root: &Path, ctx: &Path, dockerfile: &str, extra: &[&str]) -> Output {
+    fs::create_dir_all(ctx).unwrap();
+    fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+    let ctx = ctx.display().to_string();
+    let mut args = vec!["build", "--runtime", "wine", "--progress", "plain"];
+    args.extend_from_slice(extra);
+    args.push(&ctx);
+    run(root, &args)
+}
+
+#[test]
+fn a_full_exit_code_reaches_the_error_and_the_exit_status() {
+    require_tool("wine");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    create_base(&root);
+    let out = build_dockerfile(
+        &root,
+        &dir.path().join("ctx"),
+        "FROM silo.local/base:ltsc2022\nRUN exit /b 9009\n",
+        &[],
+    );
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        log.contains("did not complete successfully: exit code: 9009"),
+        "{log}"
+    );
+    // A Linux exit status has 8 bits: a code above 255 becomes 255 (never 9009 & 0xFF = 49).
+    assert_eq!(out.status.code(), Some(255), "{log}");
+}

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
@@ -76,6 +77,24 @@ fn write_layer(dir: &Path, name: &str, cs: &ChangeSet) -> LayerRef {
     };
     for e in &cs.entries {
         let p = format!("Files/{}", e.path);
+        if let Some(sd) = &e.meta.security_descriptor {
+            // The descriptor as a PAX record (`MSWINDOWS.rawsd`), as Windows layers carry it.
+            use base64::Engine as _;
+            let body = format!(
+                "MSWINDOWS.rawsd={}\n",
+                base64::engine::general_purpose::STANDARD.encode(sd)
+            );
+            let mut len = body.len() + 3;
+            while format!("{len} {body}").len() != len {
+                len += 1;
+            }
+            let record = format!("{len} {body}");
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(tar::EntryType::XHeader);
+            h.set_size(record.len() as u64);
+            tar.append_data(&mut h, "PaxHeaders/x", record.as_bytes())
+                .unwrap();
+        }
         match &e.kind {
             EntryKind::Directory => dir_header(&mut tar, &p),
             EntryKind::File { source, .. } => {
@@ -473,6 +492,408 @@ fn exit_codes_env_workdir_exec_form_and_shell_checks() {
         .unwrap();
     let err = sb.run(&ps, &mut Captured::default()).unwrap_err();
     assert!(err.to_string().contains("PowerShell"), "{err}");
+}
+
+#[test]
+fn exit_codes_arrive_with_all_32_bits() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let layers = [base_layer(t.path())];
+    // Wine alone passes 8 bits: 9009 would read as 49, 300 as 44, 0xC0000005 as 5.
+    for (command, code) in [
+        ("exit /b 9009", 9009),
+        ("exit /b 300", 300),
+        ("exit /b -1073741819", 0xC000_0005u32 as i32),
+        ("no-such-program-here", 9009),
+        ("exit /b 256", 256),
+    ] {
+        let s = run_step(&layers, NetworkMode::Host, &shell(command));
+        assert_eq!(s.code, code, "{command}");
+        assert!(
+            s.changes.entries.is_empty(),
+            "the exit file stays out of the layer: {:?}",
+            s.changes.entries
+        );
+    }
+}
+
+/// `python-registry`'s view of a hive file: `\\path\\name=TYPE:value` lines for every value.
+fn python_registry_values(file: &Path) -> String {
+    let python = std::env::var_os("SILO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| silo_tests::project_root().join(".venv"))
+        .join("bin/python");
+    let py = Command::new(&python)
+        .arg("-c")
+        .arg(
+            "import sys\nfrom Registry import Registry\nr=Registry.Registry(sys.argv[1])\n\
+             def walk(k, p):\n  for v in k.values(): print(p + '\\\\' + v.name() + '=' + v.value_type_str() + ':' + str(v.value()))\n  \
+             for s in k.subkeys(): walk(s, p + '\\\\' + s.name())\n\
+             walk(r.root(), '')",
+        )
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/install-test-deps)", python.display()));
+    assert!(
+        py.status.success(),
+        "python-registry: {}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    String::from_utf8_lossy(&py.stdout).into_owned()
+}
+
+/// The step's error (it must be refused before anything runs).
+fn refused(layers: &[LayerRef], command: &str) -> String {
+    let mut sb = runtime()
+        .prepare(&SandboxSpec {
+            layers: layers.to_vec(),
+            network: NetworkMode::Host,
+            os_version: String::new(),
+            mounts: Vec::new(),
+        })
+        .unwrap();
+    let mut out = Captured::default();
+    let err = match sb.run(&shell(command), &mut out) {
+        Ok(s) => panic!("`{command}` ran (exit {}): {}", s.code, out.text()),
+        Err(e) => e.to_string(),
+    };
+    assert!(out.out.is_empty() && out.err.is_empty(), "nothing ran");
+    err
+}
+
+#[test]
+fn wine_stubs_are_refused_up_front_or_fail_loudly() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let layers = [base_layer(t.path())];
+    for (command, program, why) in [
+        (
+            "echo a && dism /Online /Enable-Feature /FeatureName:x",
+            "dism",
+            "stub",
+        ),
+        (
+            r"mklink /d C:\lnk C:\Windows",
+            "mklink /d",
+            "symbolic links",
+        ),
+        (r"mklink /j C:\lnk C:\Windows", "mklink /j", "junctions"),
+        (
+            r"if not exist C:\x (icacls C:\x /grant Everyone:F)",
+            "icacls",
+            "ACLs",
+        ),
+        ("net user bob Passw0rd! /add", "net user", "accounts"),
+        (
+            "netsh advfirewall set allprofiles state off",
+            "netsh",
+            "stub",
+        ),
+        (r"certutil -hashfile C:\x SHA256", "certutil", "hash"),
+        (
+            "schtasks /create /tn x /tr x /sc once /st 00:00",
+            "schtasks",
+            "task",
+        ),
+        (
+            "echo hi | powershell -Command Write-Host hi",
+            "powershell",
+            "PowerShell engine",
+        ),
+    ] {
+        let err = refused(&layers, command);
+        assert!(
+            err.starts_with(&format!("`{program}")) && err.contains(why),
+            "{command}: {err}"
+        );
+    }
+    // What the up-front check cannot see (a batch file) meets silo's stand-in, which fails.
+    let s = run_step(
+        &layers,
+        NetworkMode::Host,
+        &shell(r"echo dism /online /get-features> C:\s.cmd && C:\s.cmd"),
+    );
+    assert_eq!(s.code, 1, "{}", s.output.text());
+    let err = String::from_utf8_lossy(&s.output.err);
+    assert!(
+        err.contains("silo: dism.exe cannot run in the Wine silo: Windows features"),
+        "{err}"
+    );
+    // Programs that work under Wine still run: a hard link, net start, sc.
+    let s = run_step(
+        &layers,
+        NetworkMode::Host,
+        &shell(r"echo x> C:\a.txt && mklink /H C:\b.txt C:\a.txt && net start"),
+    );
+    assert_eq!(s.code, 0, "{}", s.output.text());
+    let paths: Vec<&str> = s.changes.entries.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"b.txt"), "{paths:?}");
+}
+
+#[test]
+fn setx_machine_reaches_the_registry_layer_and_later_steps() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let base = base_layer(t.path());
+    let step1 = run_step(
+        std::slice::from_ref(&base),
+        NetworkMode::Host,
+        &shell(
+            r#"setx /M SILO_GREETING "hello world" && setx SILO_TOOLS %NO_SUCH_VAR%\bin /M && setx /M PATH "%PATH%;C:\tools""#,
+        ),
+    );
+    assert_eq!(
+        step1.code,
+        0,
+        "{}{}",
+        step1.output.text(),
+        String::from_utf8_lossy(&step1.output.err)
+    );
+    assert_eq!(
+        step1
+            .output
+            .text()
+            .matches("SUCCESS: Specified value was saved.")
+            .count(),
+        3,
+        "{}",
+        step1.output.text()
+    );
+    assert!(
+        step1.changes.entries.is_empty(),
+        "{:?}",
+        step1.changes.entries
+    );
+    let system = step1
+        .changes
+        .hive_deltas
+        .get(&HiveName::System)
+        .expect("setx /M writes a System delta");
+    let file = t.path().join("System_Delta");
+    std::fs::write(&file, system).unwrap();
+    let values = python_registry_values(&file);
+    let env = r"\ControlSet001\Control\Session Manager\Environment\";
+    assert!(
+        values.contains(&format!("{env}SILO_GREETING=RegSZ:hello world\n")),
+        "{values}"
+    );
+    assert!(
+        values.contains(&format!("{env}SILO_TOOLS=RegExpandSZ:%NO_SUCH_VAR%\\bin\n")),
+        "{values}"
+    );
+    let path_line = values
+        .lines()
+        .find(|l| l.starts_with(&format!("{env}PATH=")))
+        .unwrap_or_else(|| panic!("no PATH in {values}"));
+    assert!(path_line.ends_with(r";C:\tools"), "{path_line}");
+    // silo's own reader agrees.
+    let delta = read_hive(system).unwrap().root;
+    let key = delta
+        .find(r"ControlSet001\Control\Session Manager\Environment")
+        .expect("Environment key in the delta");
+    assert!(key.value("SILO_GREETING").is_some());
+
+    // The next step's environment has them, as Windows builds it from the machine key.
+    let layer1 = write_layer(t.path(), "setx", &step1.changes);
+    let step2 = run_step(
+        &[base.clone(), layer1],
+        NetworkMode::Host,
+        &shell("echo [%SILO_GREETING%] [%SILO_TOOLS%] [%PATH%]"),
+    );
+    assert_eq!(step2.code, 0);
+    let text = step2.output.text();
+    assert!(text.contains("[hello world]"), "{text}");
+    assert!(text.contains(r";C:\tools]"), "{text}");
+
+    // The user's environment cannot be carried into a layer: refused by silo's setx.
+    let s = run_step(&[base], NetworkMode::Host, &shell("setx SILO_USER x"));
+    assert_eq!(s.code, 1);
+    assert!(
+        String::from_utf8_lossy(&s.output.err).contains("setx /M NAME VALUE"),
+        "{}",
+        String::from_utf8_lossy(&s.output.err)
+    );
+}
+
+#[test]
+fn a_refused_layer_unpack_names_the_entry_and_leaves_nothing() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let base = base_layer(t.path());
+    let layers_dir = state_dir().join("wine/layers");
+    for name in [".wh..", ".wh."] {
+        let path = t.path().join("bad.tar");
+        let mut tar = tar::Builder::new(std::fs::File::create(&path).unwrap());
+        for (entry, data) in [
+            ("Files/ok.txt", &b"fine"[..]),
+            (&format!("Files/{name}")[..], b""),
+        ] {
+            let mut h = tar::Header::new_ustar();
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            // The tar crate refuses odd names in `append_data`; set the name bytes directly.
+            h.as_old_mut().name[..entry.len()].copy_from_slice(entry.as_bytes());
+            h.set_cksum();
+            tar.append(&h, data).unwrap();
+        }
+        tar.into_inner().unwrap().flush().unwrap();
+        let hex = hex::encode(Sha256::digest(std::fs::read(&path).unwrap()));
+        let bad = LayerRef {
+            diff_id: format!("sha256:{hex}"),
+            blob_path: path,
+        };
+        let err = runtime()
+            .prepare(&SandboxSpec {
+                layers: vec![base.clone(), bad],
+                network: NetworkMode::Host,
+                os_version: String::new(),
+                mounts: Vec::new(),
+            })
+            .err()
+            .expect("the layer is refused")
+            .to_string();
+        assert!(
+            err.contains(&format!("Files/{name}")) && err.contains("whiteout must name"),
+            "{name}: {err}"
+        );
+        let left: Vec<String> = std::fs::read_dir(&layers_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(&hex))
+            .collect();
+        assert!(left.is_empty(), "{name}: left behind {left:?}");
+    }
+}
+
+#[test]
+fn a_copy_gets_a_new_creation_time_and_keeps_the_last_write_time() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let base = base_layer(t.path());
+    let step1 = run_step(
+        std::slice::from_ref(&base),
+        NetworkMode::Host,
+        &shell(r"echo data> C:\a.txt"),
+    );
+    assert_eq!(step1.code, 0);
+    let a = step1
+        .changes
+        .entries
+        .iter()
+        .find(|e| e.path == "a.txt")
+        .unwrap();
+    let a_written = a.meta.modification_time.unwrap();
+    assert!(
+        a.meta.creation_time.is_some(),
+        "a new file has its creation time"
+    );
+    let layer1 = write_layer(t.path(), "a", &step1.changes);
+    let layer1_hex = layer1.diff_id.strip_prefix("sha256:").unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(2100));
+    let step2 = run_step(
+        &[base, layer1],
+        NetworkMode::Host,
+        &shell(r"copy C:\a.txt C:\b.txt"),
+    );
+    assert_eq!(step2.code, 0, "{}", step2.output.text());
+    let b = step2
+        .changes
+        .entries
+        .iter()
+        .find(|e| e.path == "b.txt")
+        .unwrap();
+    // `a.txt` as the silo saw it: the unpacked lower layer's file.
+    let lower_a = state_dir()
+        .join("wine/layers")
+        .join(&layer1_hex)
+        .join("Files/a.txt");
+    let a_mtime = std::fs::metadata(&lower_a).unwrap().mtime();
+    assert_eq!(
+        b.meta.modification_time.unwrap().secs,
+        a_mtime,
+        "CopyFile keeps the last-write time"
+    );
+    let created = b.meta.creation_time.expect("the copy has a creation time");
+    assert!(
+        created.secs >= a_written.secs + 2 && created.secs > a_mtime,
+        "the copy's creation time is when it was made: {created:?} vs a written {a_written:?}, \
+         {a_mtime} below"
+    );
+}
+
+/// The owner and the DACL entries `(flags, mask, SID)` of an entry's descriptor.
+fn descriptor(cs: &ChangeSet, path: &str) -> (String, Vec<(u8, u32, String)>) {
+    let e = cs
+        .entries
+        .iter()
+        .find(|e| e.path == path)
+        .unwrap_or_else(|| panic!("no {path} in {:?}", cs.entries));
+    let sd = e.meta.security_descriptor.as_ref().expect("a descriptor");
+    let parsed = silo::layer::sd::parse(sd).expect("a readable descriptor");
+    (
+        parsed.owner.unwrap().to_string(),
+        parsed
+            .dacl
+            .unwrap()
+            .iter()
+            .map(|a| (a.flags, a.mask, a.sid.to_string()))
+            .collect(),
+    )
+}
+
+#[test]
+fn owners_are_the_steps_user_and_dacls_are_inherited() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let base = base_layer(t.path());
+    // Step 1, as ContainerAdministrator: a directory and a file in it.
+    let step1 = run_step(
+        std::slice::from_ref(&base),
+        NetworkMode::Host,
+        &shell(r"mkdir C:\d && echo x> C:\d\a.txt"),
+    );
+    assert_eq!(step1.code, 0);
+    let (owner, d_aces) = descriptor(&step1.changes, "d");
+    assert_eq!(owner, "S-1-5-93-2-1");
+    assert!(
+        d_aces.iter().all(|(flags, _, _)| flags & 0x10 != 0),
+        "only inherited ACEs (from C:\\): {d_aces:?}"
+    );
+    assert!(
+        d_aces.contains(&(0x10, 0x001F_01FF, "S-1-5-93-2-1".into())),
+        "CREATOR OWNER became the owner: {d_aces:?}"
+    );
+    let (owner, a_aces) = descriptor(&step1.changes, "d/a.txt");
+    assert_eq!(owner, "S-1-5-93-2-1");
+    assert!(
+        a_aces.iter().all(|(flags, _, _)| *flags == 0x10),
+        "{a_aces:?}"
+    );
+    let layer1 = write_layer(t.path(), "owned", &step1.changes);
+
+    // Step 2, as ContainerUser: a new file in the directory step 1 made. The directory is in
+    // the layer again with step 1's descriptor; the file is ContainerUser's.
+    let mut as_user = shell(r"echo y> C:\d\b.txt");
+    as_user.user = "ContainerUser".into();
+    let step2 = run_step(&[base, layer1], NetworkMode::Host, &as_user);
+    assert_eq!(step2.code, 0);
+    assert_eq!(
+        descriptor(&step2.changes, "d"),
+        ("S-1-5-93-2-1".to_string(), d_aces.clone()),
+        "the re-emitted parent keeps its descriptor"
+    );
+    let (owner, b_aces) = descriptor(&step2.changes, "d/b.txt");
+    assert_eq!(owner, "S-1-5-93-2-2");
+    assert!(
+        b_aces.iter().all(|(flags, _, _)| *flags == 0x10),
+        "{b_aces:?}"
+    );
+    // d's CREATOR OWNER ACE (inherit-only there) gives the new file's owner full access.
+    assert!(
+        b_aces.contains(&(0x10, 0x001F_01FF, "S-1-5-93-2-2".into())),
+        "{b_aces:?}"
+    );
 }
 
 #[test]

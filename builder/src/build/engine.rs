@@ -134,9 +134,11 @@ pub enum BuildError {
         text: String,
         reason: String,
     },
-    /// A RUN step's process exited with a non-zero code.
+    /// A RUN step's process exited with a non-zero code: the full 32-bit Windows exit code,
+    /// shown unsigned (`0xC0000005` as 3221225477, as Windows and BuildKit show it).
     #[error(
-        "{file}:{line}: {text}: process \"{command}\" did not complete successfully: exit code: {code}"
+        "{file}:{line}: {text}: process \"{command}\" did not complete successfully: exit code: {}",
+        *.code as u32
     )]
     RunFailed {
         file: String,
@@ -1461,9 +1463,15 @@ impl Engine<'_> {
             step,
             pending: Vec::new(),
         };
+        // A step the runtime refuses or cannot run is reported at its Dockerfile line.
         let status = sandbox
             .run(process, &mut output)
-            .map_err(|e| setup(format!("{e:#}")));
+            .map_err(|e| BuildError::Step {
+                file: failure.file.clone(),
+                line: failure.line,
+                text: failure.text.clone(),
+                reason: format!("{e:#}"),
+            });
         output.flush();
         let status = status?;
         if status.code != 0 {

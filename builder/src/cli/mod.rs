@@ -108,8 +108,13 @@ pub fn main() -> ExitCode {
         Command::Prune(a) => prune::run(&globals, a),
         #[cfg(target_os = "linux")]
         Command::WinePowershell => {
+            // The full code went to the step's exit file; the status only has to agree with it
+            // on success or failure (a code like 256 must not read as 0).
             let code = crate::runtime::wine::pwsh::host::engine_main();
-            return ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1));
+            return match code {
+                0 => ExitCode::SUCCESS,
+                c => ExitCode::from(u8::try_from(c & 0xff).ok().filter(|&b| b != 0).unwrap_or(1)),
+            };
         }
     };
     match result {

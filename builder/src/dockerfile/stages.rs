@@ -1029,6 +1029,38 @@ impl<'a> StageDispatcher<'a> {
         Ok(out)
     }
 
+    /// The classic builder's history text for a BuildKit one: a RUN is its command line as run
+    /// (`cmd /S /C …`, with the `|N k=v` build-arg prefix, no ` # buildkit`); every other
+    /// instruction is committed through the shell with `#(nop)`: `cmd /S /C #(nop) WORKDIR C:\app`
+    /// for WORKDIR, COPY and ADD (moby's `withCmdCommentString`), and two spaces after `#(nop)`
+    /// for the rest (`withCmdComment`: `#(nop) ` and the comment are two argv words). The words
+    /// after `#(nop)` stay BuildKit's except WORKDIR's path (the config's `C:\app`); moby's
+    /// `COPY file:<content hash> in <dest> ` form is not reproduced.
+    fn classic_history(&self, created_by: String) -> String {
+        if created_by.is_empty() {
+            return created_by;
+        }
+        let created_by = created_by
+            .strip_suffix(" # buildkit")
+            .unwrap_or(&created_by)
+            .to_string();
+        if let Some(run) = created_by.strip_prefix("RUN ") {
+            return run.to_string();
+        }
+        let shell = if self.config.shell.is_empty() {
+            default_shell(&self.stage.platform.os)
+        } else {
+            self.config.shell.clone()
+        }
+        .join(" ");
+        let word = created_by.split(' ').next().unwrap_or("");
+        match word {
+            "WORKDIR" => format!("{shell} #(nop) WORKDIR {}", self.config.working_dir),
+            "COPY" | "ADD" => format!("{shell} #(nop) {created_by}"),
+            _ => format!("{shell} #(nop)  {created_by}"),
+        }
+    }
+
     fn with_shell(&self, cmd: &CmdLine) -> Vec<String> {
         if !cmd.prepend_shell {
             return cmd.args.clone();
@@ -1340,6 +1372,9 @@ impl<'a> StageDispatcher<'a> {
             }
         }
         let empty_layer = matches!(step, Step::Config);
+        if self.windows() && self.plan.options.path_mode == PathMode::Classic {
+            created_by = self.classic_history(created_by);
+        }
         Ok(Dispatched {
             command: expanded,
             step,
@@ -1746,6 +1781,30 @@ mod tests {
         };
         assert_eq!(r.args, ["/bin/sh", "-c", "echo hi"]);
         assert!(config.env[0].starts_with("PATH=/usr/local/sbin"));
+    }
+
+    #[test]
+    fn classic_mode_writes_the_classic_builders_history() {
+        let src = "# escape=`\nFROM scratch\nARG V=1\nENV A=b\nWORKDIR C:\\app\nCOPY a.txt C:\nRUN echo %V%\nSHELL [\"cmd\", \"/C\"]\nRUN [\"cmd\", \"/C\", \"ver\"]\nUSER ContainerUser\n";
+        let mut opts = BuildOptions::default();
+        opts.path_mode = PathMode::Classic;
+        let p = plan_with(src, &opts).unwrap();
+        let (config, steps, _) = dispatch(&p, 0);
+        assert_eq!(config.working_dir, "C:\\app");
+        let history: Vec<&str> = steps.iter().map(|s| s.created_by.as_str()).collect();
+        assert_eq!(
+            history,
+            [
+                "cmd /S /C #(nop)  ARG V=1",
+                "cmd /S /C #(nop)  ENV A=b",
+                "cmd /S /C #(nop) WORKDIR C:\\app",
+                "cmd /S /C #(nop) COPY a.txt C:",
+                "|1 V=1 cmd /S /C echo %V%",
+                "cmd /C #(nop)  SHELL [cmd /C]",
+                "|1 V=1 cmd /C ver",
+                "cmd /C #(nop)  USER ContainerUser",
+            ]
+        );
     }
 
     #[test]

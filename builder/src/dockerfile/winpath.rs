@@ -162,7 +162,18 @@ pub fn normalize_copy_dest(
     match mode {
         PathMode::BuildKit => {
             let dir = normalize_path("/", workdir, false)?;
-            let p = check_system_drive(dest, true).map_err(|e| wrap("removing drive letter", e))?;
+            let p = check_system_drive(dest, true).map_err(|e| {
+                let e = wrap("removing drive letter", e);
+                if dest.eq_ignore_ascii_case("c:") {
+                    WinPathError(format!(
+                        "{} (BuildKit refuses a bare drive; silo's --path-mode classic accepts it \
+                         as the classic builder does: the working directory, or C:\\ without one)",
+                        e.0
+                    ))
+                } else {
+                    e
+                }
+            })?;
             if is_abs(&p) {
                 return normalize_path("/", &p, true);
             }
@@ -259,8 +270,17 @@ pub fn classic_workdir_unix(current: &str, requested: &str) -> Result<String, Wi
     Ok(clean_slash(&format!("/{current}/{requested}")))
 }
 
-/// moby's `normalizeDest` for Windows.
+/// moby's `normalizeDest` for Windows. A bare drive (`C:`, `C:.`: the current directory of
+/// drive C:) is the working directory, or `C:\` without one, as a directory — docker-library's
+/// `hello-world` nanoserver image does `COPY hello.txt C:`.
 fn classic_dest(workdir: &str, requested: &str) -> Result<String, WinPathError> {
+    let bare = requested.trim_end_matches('.');
+    if bare.len() == 2 && bare.as_bytes()[1] == b':' && requested.len() <= 3 {
+        if !bare[..1].eq_ignore_ascii_case("c") {
+            return err("Windows does not support destinations not on the system drive (C:)");
+        }
+        return classic_dest(workdir, ".\\").map(|d| if d == ".\\" { "\\".into() } else { d });
+    }
     let mut dest = requested.replace('/', "\\");
     let ends_in_slash = dest.ends_with('\\');
     if windows_has_volume_and_root(&dest) {
@@ -603,5 +623,21 @@ mod tests {
         for src in ["c:\\app", "app", "C:\\windows\\system32"] {
             assert!(classic_check_copy_from_source(src).is_ok(), "{src}");
         }
+    }
+
+    #[test]
+    fn a_bare_system_drive_is_the_working_directory_in_classic_mode() {
+        let c = |wd: &str, dest: &str| normalize_copy_dest(PathMode::Classic, wd, dest);
+        assert_eq!(c("", "C:").as_deref(), Ok("\\"));
+        assert_eq!(c("", "c:.").as_deref(), Ok("\\"));
+        assert_eq!(c("C:\\app", "C:").as_deref(), Ok("\\app\\"));
+        assert_eq!(c("C:\\app", "C:.").as_deref(), Ok("\\app\\"));
+        assert!(c("", "D:").is_err());
+        let e = normalize_copy_dest(PathMode::BuildKit, "", "C:").unwrap_err();
+        assert!(
+            e.0.contains("No relative path specified in \"C:\"")
+                && e.0.contains("--path-mode classic"),
+            "{e}"
+        );
     }
 }

@@ -268,6 +268,204 @@ impl SecurityDescriptor {
     }
 }
 
+/// `NO_PROPAGATE_INHERIT_ACE` and `INHERITED_ACE` flags.
+pub const NO_PROPAGATE_INHERIT_ACE: u8 = 0x04;
+pub const INHERITED_ACE: u8 = 0x10;
+/// `SE_DACL_AUTO_INHERITED`: the DACL was computed by inheritance (NTFS sets it).
+const SE_DACL_AUTO_INHERITED: u16 = 0x0400;
+/// Generic rights and their file mapping (`FILE_GENERIC_*`).
+const GENERIC_READ: u32 = 0x8000_0000;
+const GENERIC_WRITE: u32 = 0x4000_0000;
+const GENERIC_EXECUTE: u32 = 0x2000_0000;
+const FILE_GENERIC_READ: u32 = 0x0012_0089;
+const FILE_GENERIC_WRITE: u32 = 0x0012_0116;
+const FILE_GENERIC_EXECUTE: u32 = 0x0012_00A0;
+
+/// An ACE as read from a descriptor, of any of the SID-bearing basic types (allowed 0, denied 1,
+/// audit 2, alarm 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAce {
+    pub ace_type: u8,
+    pub flags: u8,
+    pub mask: u32,
+    pub sid: Sid,
+}
+
+/// A self-relative descriptor as read: owner, group and DACL (`None`: no DACL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedDescriptor {
+    pub owner: Option<Sid>,
+    pub group: Option<Sid>,
+    pub dacl: Option<Vec<RawAce>>,
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Reads a self-relative descriptor; `None` if it is malformed or its DACL holds ACE types
+/// beyond the basic ones (object ACEs), which silo does not interpret.
+pub fn parse(descriptor: &[u8]) -> Option<ParsedDescriptor> {
+    if descriptor.len() < 20 || descriptor[0] != 1 {
+        return None;
+    }
+    let control = u16_at(descriptor, 2)?;
+    if control & SE_SELF_RELATIVE == 0 {
+        return None;
+    }
+    let sid_at = |field: usize| -> Option<Option<Sid>> {
+        match u32_at(descriptor, field)? {
+            0 => Some(None),
+            off => Some(Some(Sid::decode(descriptor.get(off as usize..)?)?)),
+        }
+    };
+    let owner = sid_at(4)?;
+    let group = sid_at(8)?;
+    let dacl_offset = u32_at(descriptor, 16)? as usize;
+    let dacl = if control & SE_DACL_PRESENT == 0 || dacl_offset == 0 {
+        None
+    } else {
+        let count = u16_at(descriptor, dacl_offset + 4)?;
+        let mut at = dacl_offset + 8;
+        let mut aces = Vec::new();
+        for _ in 0..count {
+            let ace_type = *descriptor.get(at)?;
+            let flags = *descriptor.get(at + 1)?;
+            let size = u16_at(descriptor, at + 2)? as usize;
+            if ace_type > 3 || size < 8 {
+                return None;
+            }
+            let mask = u32_at(descriptor, at + 4)?;
+            let sid = Sid::decode(descriptor.get(at + 8..at + size)?)?;
+            aces.push(RawAce {
+                ace_type,
+                flags,
+                mask,
+                sid,
+            });
+            at += size;
+        }
+        Some(aces)
+    };
+    Some(ParsedDescriptor { owner, group, dacl })
+}
+
+/// Encodes a self-relative descriptor with `control` bits (SE_SELF_RELATIVE and, with a DACL,
+/// SE_DACL_PRESENT are added).
+pub fn encode(owner: &Sid, group: &Sid, control: u16, dacl: Option<&[RawAce]>) -> Vec<u8> {
+    let owner_offset = 20usize;
+    let group_offset = owner_offset + owner.encoded_len();
+    let dacl_offset = group_offset + group.encoded_len();
+    let mut control = control | SE_SELF_RELATIVE;
+    if dacl.is_some() {
+        control |= SE_DACL_PRESENT;
+    }
+    let mut out = Vec::with_capacity(160);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&control.to_le_bytes());
+    out.extend_from_slice(&(owner_offset as u32).to_le_bytes());
+    out.extend_from_slice(&(group_offset as u32).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    let dacl_field = if dacl.is_some() { dacl_offset } else { 0 };
+    out.extend_from_slice(&(dacl_field as u32).to_le_bytes());
+    owner.encode(&mut out);
+    group.encode(&mut out);
+    if let Some(aces) = dacl {
+        let acl_size = 8 + aces.iter().map(|a| 8 + a.sid.encoded_len()).sum::<usize>();
+        out.extend_from_slice(&[ACL_REVISION, 0]);
+        out.extend_from_slice(&(acl_size as u16).to_le_bytes());
+        out.extend_from_slice(&(aces.len() as u16).to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        for ace in aces {
+            out.extend_from_slice(&[ace.ace_type, ace.flags]);
+            out.extend_from_slice(&((8 + ace.sid.encoded_len()) as u16).to_le_bytes());
+            out.extend_from_slice(&ace.mask.to_le_bytes());
+            ace.sid.encode(&mut out);
+        }
+    }
+    out
+}
+
+/// The descriptor NTFS gives a new file or directory created in a directory whose descriptor
+/// is `parent`, for a creator whose owner SID is `owner` (the group is the parent's, SYSTEM
+/// when it has none): the parent's inheritable ACEs in order, marked INHERITED_ACE, with
+/// CREATOR OWNER/CREATOR GROUP mapped to the owner/group and generic rights mapped to file
+/// rights in the effective ACE (plus an inherit-only copy on directories when that mapping
+/// changed it); `NO_PROPAGATE_INHERIT_ACE` stops at the child; object-inherit-only ACEs become
+/// inherit-only on a child directory. The DACL is flagged auto-inherited. `None` when `parent`
+/// cannot be read or has no DACL.
+pub fn inherited(parent: &[u8], owner: &Sid, directory: bool) -> Option<Vec<u8>> {
+    let p = parse(parent)?;
+    let group = p.group.clone().unwrap_or_else(Sid::local_system);
+    let parent_aces = p.dacl?;
+    let effective = |ace: &RawAce| -> RawAce {
+        let sid = if ace.sid == Sid::creator_owner() {
+            owner.clone()
+        } else if ace.sid == Sid::new(3, &[1]) {
+            group.clone()
+        } else {
+            ace.sid.clone()
+        };
+        let mut mask = ace.mask & !(GENERIC_ALL | GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE);
+        for (generic, file) in [
+            (GENERIC_ALL, FILE_ALL_ACCESS),
+            (GENERIC_READ, FILE_GENERIC_READ),
+            (GENERIC_WRITE, FILE_GENERIC_WRITE),
+            (GENERIC_EXECUTE, FILE_GENERIC_EXECUTE),
+        ] {
+            if ace.mask & generic != 0 {
+                mask |= file;
+            }
+        }
+        RawAce {
+            ace_type: ace.ace_type,
+            flags: INHERITED_ACE,
+            mask,
+            sid,
+        }
+    };
+    let oi_ci = OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE;
+    let mut aces = Vec::new();
+    for ace in &parent_aces {
+        let object = ace.flags & OBJECT_INHERIT_ACE != 0;
+        let container = ace.flags & CONTAINER_INHERIT_ACE != 0;
+        let no_propagate = ace.flags & NO_PROPAGATE_INHERIT_ACE != 0;
+        if !directory {
+            if object {
+                aces.push(effective(ace));
+            }
+            continue;
+        }
+        if container {
+            let eff = effective(ace);
+            if no_propagate {
+                aces.push(eff);
+            } else if eff.sid != ace.sid || eff.mask != ace.mask {
+                aces.push(eff);
+                aces.push(RawAce {
+                    flags: (ace.flags & oi_ci) | INHERIT_ONLY_ACE | INHERITED_ACE,
+                    ..ace.clone()
+                });
+            } else {
+                aces.push(RawAce {
+                    flags: (ace.flags & oi_ci) | INHERITED_ACE,
+                    ..eff
+                });
+            }
+        } else if object && !no_propagate {
+            aces.push(RawAce {
+                flags: OBJECT_INHERIT_ACE | INHERIT_ONLY_ACE | INHERITED_ACE,
+                ..ace.clone()
+            });
+        }
+    }
+    Some(encode(owner, &group, SE_DACL_AUTO_INHERITED, Some(&aces)))
+}
+
 /// The owner SID of a self-relative security descriptor (`None` if absent or malformed).
 pub fn owner_of(descriptor: &[u8]) -> Option<Sid> {
     if descriptor.len() < 20 || descriptor[0] != 1 {
@@ -303,6 +501,60 @@ mod tests {
             .unwrap();
         assert_eq!(sd.to_bytes(), expected);
         assert_eq!(owner_of(&expected), Some(Sid::builtin_users()));
+    }
+
+    #[test]
+    fn a_new_file_inherits_the_parents_dacl_as_ntfs_does() {
+        // C:\'s descriptor (silo's default directory one: Windows' system-drive root grants).
+        let root = SecurityDescriptor::default_directory(None).to_bytes();
+        let user = Sid::container_user();
+        let file = parse(&inherited(&root, &user, false).unwrap()).unwrap();
+        assert_eq!(file.owner, Some(user.clone()));
+        let aces: Vec<(u8, u32, String)> = file
+            .dacl
+            .unwrap()
+            .iter()
+            .map(|a| (a.flags, a.mask, a.sid.to_string()))
+            .collect();
+        // (A;ID;FA;;;BA)(A;ID;FA;;;SY)(A;ID;FA;;;<owner>)(A;ID;0x1200a9;;;BU): CREATOR OWNER's
+        // GA becomes the owner's full access; the container-only BU grants do not reach files.
+        assert_eq!(
+            aces,
+            [
+                (INHERITED_ACE, FILE_ALL_ACCESS, "S-1-5-32-544".into()),
+                (INHERITED_ACE, FILE_ALL_ACCESS, "S-1-5-18".into()),
+                (INHERITED_ACE, FILE_ALL_ACCESS, "S-1-5-93-2-2".into()),
+                (
+                    INHERITED_ACE,
+                    FILE_GENERIC_READ_EXECUTE,
+                    "S-1-5-32-545".into()
+                ),
+            ]
+        );
+        let dir = parse(&inherited(&root, &user, true).unwrap()).unwrap();
+        let flags: Vec<(u8, String)> = dir
+            .dacl
+            .unwrap()
+            .iter()
+            .map(|a| (a.flags, a.sid.to_string()))
+            .collect();
+        let oici = OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE;
+        assert_eq!(
+            flags,
+            [
+                (oici | INHERITED_ACE, "S-1-5-32-544".into()),
+                (oici | INHERITED_ACE, "S-1-5-18".into()),
+                (INHERITED_ACE, "S-1-5-93-2-2".into()),
+                (oici | INHERIT_ONLY_ACE | INHERITED_ACE, "S-1-3-0".into()),
+                (oici | INHERITED_ACE, "S-1-5-32-545".into()),
+                (CONTAINER_INHERIT_ACE | INHERITED_ACE, "S-1-5-32-545".into()),
+                (CONTAINER_INHERIT_ACE | INHERITED_ACE, "S-1-5-32-545".into()),
+            ]
+        );
+        // The encoder and the parser agree with the default builder's bytes.
+        let again = parse(&root).unwrap();
+        assert_eq!(again.owner, Some(Sid::builtin_administrators()));
+        assert_eq!(again.dacl.unwrap().len(), 7);
     }
 
     #[test]

@@ -327,6 +327,15 @@ impl Unpacker {
         // Whiteouts: listed, and applied on request.
         match &entry.kind {
             LayerEntryKind::Whiteout { deleted } => {
+                let name = &parts[parts.len() - 1][4..];
+                if matches!(name, "" | "." | "..") {
+                    self.refuse(
+                        &entry.path,
+                        "a whiteout must name the entry it deletes (`.wh.`, `.wh..` and `.wh...` \
+                         name none)",
+                    );
+                    return Ok(());
+                }
                 self.whiteouts.push(deleted.clone());
                 if self.options.apply_whiteouts {
                     let mut victim = parts.clone();

@@ -202,7 +202,41 @@ pub fn prune(store: &Store, dry_run: bool) -> Result<PruneReport> {
             remove_path(&entry.path());
         }
     }
+    for leftover in wine_leftovers(store.root())? {
+        report.temp_removed += 1;
+        if !dry_run {
+            remove_path(&leftover);
+        }
+    }
     Ok(report)
+}
+
+/// What the Wine runtime leaves behind when a silo is killed or fails (see
+/// `runtime/wine/mod.rs`): half-made unpacked layers and tools layers
+/// (`wine/layers/.<hex>.<pid>.tmp`, `wine/tools/.<hash>.<pid>.tmp` — a finished one is renamed
+/// to its name without the dot), and sandboxes (`wine/sandboxes/*`, `wine/committed/*`, which
+/// live only while their build does). Under the exclusive lock no build is running, so all of
+/// it is left-over, including what older silo versions left.
+fn wine_leftovers(root: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for (sub, all) in [
+        ("wine/layers", false),
+        ("wine/tools", false),
+        ("wine/sandboxes", true),
+        ("wine/committed", true),
+    ] {
+        let dir = root.join(sub);
+        if !dir.is_dir() {
+            continue;
+        }
+        for entry in read_dir_sorted(&dir)? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if all || (name.starts_with('.') && name.ends_with(".tmp")) {
+                out.push(entry.path());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The hex of a digest, for messages.
@@ -251,6 +285,26 @@ mod tests {
         ] {
             assert!(BlobSource::has_blob(&store, kept).unwrap(), "{kept} kept");
         }
+    }
+
+    #[test]
+    fn prune_removes_what_a_failed_wine_unpack_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), LockMode::Exclusive).unwrap();
+        let layers = dir.path().join("wine/layers");
+        let half = layers.join(format!(".{}.4242.tmp", "ab".repeat(32)));
+        let done = layers.join("ab".repeat(32));
+        fs::create_dir_all(half.join("Files/Windows")).unwrap();
+        fs::create_dir_all(&done).unwrap();
+        fs::write(done.join(".complete"), "x").unwrap();
+        let sandbox = dir.path().join("wine/sandboxes/4242-0-0");
+        fs::create_dir_all(sandbox.join("upper")).unwrap();
+        let report = prune(&store, true).unwrap();
+        assert_eq!(report.temp_removed, 2);
+        assert!(half.exists(), "dry run");
+        prune(&store, false).unwrap();
+        assert!(!half.exists() && !sandbox.exists());
+        assert!(done.join(".complete").exists(), "a complete layer stays");
     }
 
     #[test]

@@ -11,13 +11,34 @@
 //! - opaque directories (`trusted.overlay.opaque = y`) → an explicit deletion of every lower
 //!   entry that is not in the upper dir (Windows layers have no opaque whiteouts);
 //! - symlinks → [`EntryKind::Symlink`] with the target in Windows form.
+//!
+//! Times, as Windows sets them: the last-write time is the file's mtime (a copy keeps its
+//! source's, as `CopyFile` does; a change sets it). The creation time of an entry the step
+//! created (nothing of that path below) is when the step created it: the upper file's birth
+//! time (`statx`), or its inode change time where the file system keeps no birth time — so
+//! `copy a b` gives `b` a new creation time, not `a`'s. An entry that exists below (changed
+//! by the step) gets no creation time here (the codec writes its last-write time): the
+//! unpacked lower dirs do not keep the creation time their layer recorded.
+//!
+//! Security descriptors, as NTFS gives them (Wine keeps none, so silo decides):
+//! - an entry that exists below (a changed file, or a directory the step wrote into, which is
+//!   now emitted too) keeps the descriptor its layer recorded (the unpack's xattr, copied up by
+//!   overlayfs with the file); without one the codec's default applies;
+//! - an entry the step created is owned by the step's USER and gets the DACL NTFS inheritance
+//!   gives from its parent's descriptor ([`sd::inherited`]); `C:\` itself, which no layer
+//!   records, has silo's default directory descriptor (Windows' system-drive root grants). A
+//!   parent whose descriptor is unknown gives silo's default descriptors with that owner.
 
 use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+
+use super::layers::SD_XATTR;
 use crate::layer::changeset::Timestamp;
+use crate::layer::sd::{self, SecurityDescriptor, Sid};
 use crate::layer::{ChangeSet, Entry, EntryKind, FileMeta, FileSource};
 
 /// FILE_ATTRIBUTE_* bits Wine may store.
@@ -26,11 +47,58 @@ const FILE_ATTRIBUTE_DIRECTORY: u32 = 0x10;
 fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let p = CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
     let n = CString::new(name).ok()?;
-    let mut buf = [0u8; 256];
+    // SAFETY: a size query (NULL buffer, size 0).
+    let size = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), std::ptr::null_mut(), 0) };
+    if size < 0 {
+        return None;
+    }
+    let mut buf = vec![0u8; size as usize];
     // SAFETY: lgetxattr writes at most buf.len() bytes into buf.
     let len =
         unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (len >= 0).then(|| buf[..len as usize].to_vec())
+}
+
+/// What the walk needs to give entries their descriptors: the step's owner SID and the
+/// descriptors of the directories the step created (by path).
+struct Owners<'a> {
+    owner: &'a Sid,
+    lowers: &'a [PathBuf],
+    created: HashMap<String, Vec<u8>>,
+}
+
+impl Owners<'_> {
+    /// The descriptor of the directory `rel` (`""` = `C:\`) as the step sees it.
+    fn of_dir(&self, upper: &Path, rel: &str) -> Option<Vec<u8>> {
+        if rel.is_empty() {
+            return Some(SecurityDescriptor::default_directory(None).to_bytes());
+        }
+        if let Some(sd) = self.created.get(rel) {
+            return Some(sd.clone());
+        }
+        std::iter::once(upper)
+            .chain(self.lowers.iter().map(PathBuf::as_path))
+            .find_map(|dir| xattr(&dir.join(rel), SD_XATTR))
+    }
+
+    /// The descriptor of a new entry `rel` made by the step.
+    fn for_new(&mut self, upper: &Path, rel: &str, directory: bool) -> Vec<u8> {
+        let parent = rel.rsplit_once('/').map_or("", |(p, _)| p);
+        let sd = self
+            .of_dir(upper, parent)
+            .and_then(|p| sd::inherited(&p, self.owner, directory))
+            .unwrap_or_else(|| {
+                if directory {
+                    SecurityDescriptor::default_directory(Some(self.owner)).to_bytes()
+                } else {
+                    SecurityDescriptor::default_file(Some(self.owner)).to_bytes()
+                }
+            });
+        if directory {
+            self.created.insert(rel.to_string(), sd.clone());
+        }
+        sd
+    }
 }
 
 /// Wine's `user.DOSATTRIB`: Samba's text form `0x<hex>` (optionally NUL-terminated).
@@ -55,6 +123,19 @@ fn timestamp(secs: i64, nanos: i64) -> Timestamp {
     }
 }
 
+/// When the step created the upper-dir entry `meta` describes: its birth time, else its inode
+/// change time (see the module documentation).
+fn creation_time(meta: &std::fs::Metadata) -> Timestamp {
+    match meta
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+    {
+        Some(d) => timestamp(d.as_secs() as i64, d.subsec_nanos() as i64),
+        None => timestamp(meta.ctime(), meta.ctime_nsec()),
+    }
+}
+
 /// Paths (relative to `C:\`, `/`-separated) that are Wine's own housekeeping and never part of
 /// a layer. Matched case-insensitively as whole paths or path prefixes.
 const HOUSEKEEPING: &[&str] = &[];
@@ -69,9 +150,20 @@ fn is_housekeeping(rel: &str) -> bool {
 
 /// Builds the file part of a ChangeSet from `upper`, with `lowers` (highest priority first)
 /// consulted only for directories: whether they existed below, and what an opaque one hid.
-pub fn changes_from_upper(upper: &Path, lowers: &[PathBuf]) -> std::io::Result<ChangeSet> {
+/// The changes in `upper` over `lowers` (highest first); entries the step created are owned by
+/// `owner` (the step's USER).
+pub fn changes_from_upper(
+    upper: &Path,
+    lowers: &[PathBuf],
+    owner: &Sid,
+) -> std::io::Result<ChangeSet> {
     let mut cs = ChangeSet::default();
-    walk(upper, upper, lowers, &mut cs)?;
+    let mut owners = Owners {
+        owner,
+        lowers,
+        created: HashMap::new(),
+    };
+    walk(upper, upper, lowers, &mut owners, &mut cs)?;
     Ok(cs)
 }
 
@@ -123,7 +215,13 @@ fn lower_children(lowers: &[PathBuf], rel: &str) -> BTreeSet<String> {
     seen
 }
 
-fn walk(upper: &Path, dir: &Path, lowers: &[PathBuf], cs: &mut ChangeSet) -> std::io::Result<()> {
+fn walk(
+    upper: &Path,
+    dir: &Path,
+    lowers: &[PathBuf],
+    owners: &mut Owners<'_>,
+    cs: &mut ChangeSet,
+) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
@@ -134,9 +232,21 @@ fn walk(upper: &Path, dir: &Path, lowers: &[PathBuf], cs: &mut ChangeSet) -> std
         }
         let meta = std::fs::symlink_metadata(&path)?;
         let ft = meta.file_type();
+        // A directory overlayfs made opaque was deleted and made again by the step.
+        let created_here = !is_whiteout(&meta)
+            && (!exists_below(lowers, &rel) || (ft.is_dir() && is_opaque(&path)));
+        let security_descriptor = if is_whiteout(&meta) || ft.is_symlink() {
+            None
+        } else if created_here {
+            Some(owners.for_new(upper, &rel, ft.is_dir()))
+        } else {
+            xattr(&path, SD_XATTR)
+        };
         let file_meta = FileMeta {
             attributes: dos_attributes(&path),
             modification_time: Some(timestamp(meta.mtime(), meta.mtime_nsec())),
+            creation_time: created_here.then(|| creation_time(&meta)),
+            security_descriptor,
             ..FileMeta::default()
         };
         if is_whiteout(&meta) {
@@ -154,7 +264,9 @@ fn walk(upper: &Path, dir: &Path, lowers: &[PathBuf], cs: &mut ChangeSet) -> std
                     }
                 }
             }
-            if opaque || !exists_below(lowers, &rel) {
+            // A directory that exists below is emitted when its layer recorded a descriptor,
+            // so the layer keeps it (the codec would give an ancestor it adds its default).
+            if opaque || created_here || file_meta.security_descriptor.is_some() {
                 let mut m = file_meta;
                 if let Some(a) = m.attributes.as_mut() {
                     *a |= FILE_ATTRIBUTE_DIRECTORY;
@@ -166,7 +278,7 @@ fn walk(upper: &Path, dir: &Path, lowers: &[PathBuf], cs: &mut ChangeSet) -> std
                     streams: Vec::new(),
                 });
             }
-            walk(upper, &path, lowers, cs)?;
+            walk(upper, &path, lowers, owners, cs)?;
         } else if ft.is_file() {
             cs.entries.push(Entry {
                 path: rel,
@@ -213,7 +325,7 @@ mod tests {
         std::fs::write(upper.join("new/dir/f.txt"), "hello").unwrap();
         std::fs::write(upper.join("old/b.txt"), "b").unwrap();
         make_whiteout(&upper.join("gone.txt")).unwrap();
-        let cs = changes_from_upper(&upper, &[lower]).unwrap();
+        let cs = changes_from_upper(&upper, &[lower], &Sid::container_administrator()).unwrap();
         let paths: Vec<_> = cs.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["new", "new/dir", "new/dir/f.txt", "old/b.txt"]);
         assert_eq!(cs.deletions, ["gone.txt"]);

@@ -5,6 +5,11 @@
 //!
 //! Windows whiteouts (`Files/dir/.wh.name`) become overlayfs whiteouts (a 0/0 character device)
 //! so the layer hides the path in the merged view. A Windows layer never has opaque whiteouts.
+//!
+//! Each file's and directory's security descriptor (`MSWINDOWS.rawsd`) is kept in the xattr
+//! [`SD_XATTR`] of its unpacked copy: overlayfs shows it through the merged view and copies it
+//! up with the file, so the commit can keep a changed entry's descriptor and derive a new
+//! entry's from its parent's (see `commit.rs`).
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -28,6 +33,30 @@ pub enum LayerError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The xattr holding an unpacked entry's binary security descriptor.
+pub const SD_XATTR: &str = "user.silo.rawsd";
+
+/// Sets `user.*` xattr `name` on `path` (not following symlinks).
+pub fn set_xattr(path: &Path, name: &str, value: &[u8]) -> std::io::Result<()> {
+    let p = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::other("NUL in path"))?;
+    let n = CString::new(name).map_err(|_| std::io::Error::other("NUL in name"))?;
+    // SAFETY: valid C strings and a buffer of value.len() bytes.
+    let r = unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The unpacked directory of `layer`, unpacking it first when needed.
@@ -60,10 +89,17 @@ pub fn unpacked_layer(state_dir: &Path, layer: &LayerRef) -> Result<PathBuf, Lay
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
     }
-    std::fs::create_dir_all(tmp.join("Files")).map_err(io(&tmp))?;
-    std::fs::create_dir_all(tmp.join("Hives")).map_err(io(&tmp))?;
-    unpack(layer, &tmp)?;
-    std::fs::write(tmp.join(".complete"), &layer.diff_id).map_err(io(&tmp))?;
+    let made = std::fs::create_dir_all(tmp.join("Files"))
+        .and_then(|()| std::fs::create_dir_all(tmp.join("Hives")))
+        .map_err(io(&tmp))
+        .and_then(|()| unpack(layer, &tmp))
+        .and_then(|()| std::fs::write(tmp.join(".complete"), &layer.diff_id).map_err(io(&tmp)));
+    if let Err(e) = made {
+        // A refused or failed unpack leaves nothing behind (`silo prune` removes what a killed
+        // process left).
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
     match std::fs::rename(&tmp, &dir) {
         Ok(()) => Ok(dir),
         // Another process finished the same layer first: use its copy.
@@ -108,9 +144,21 @@ fn unpack(layer: &LayerRef, dest: &Path) -> Result<(), LayerError> {
         }
         make_whiteout(&target).map_err(io)?;
     }
-    // The registry deltas (skipped by the Files/ unpack).
+    // The registry deltas (skipped by the Files/ unpack) and the security descriptors.
     let blob = open_blob(&layer.blob_path).map_err(|e| bad(e.to_string()))?;
     layer::read_layer(blob, |entry, data| {
+        if let (LayerEntryKind::File | LayerEntryKind::Directory, Some(sd), Some(rel)) = (
+            &entry.kind,
+            &entry.security_descriptor,
+            entry.path.strip_prefix("Files/"),
+        ) {
+            let path = files.join(rel);
+            if path.symlink_metadata().is_err() {
+                return Ok(()); // not unpacked (filtered out, or deleted by a later whiteout)
+            }
+            return set_xattr(&path, SD_XATTR, sd)
+                .map_err(|e| layer::LayerError::io(path.display().to_string(), e));
+        }
         let LayerEntryKind::HiveDelta(hive) = entry.kind else {
             return Ok(());
         };

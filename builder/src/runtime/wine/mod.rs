@@ -11,14 +11,18 @@
 //! - [`process`]: ProcessSpec → command line, environment, working directory.
 //! - [`pwsh`]: PowerShell steps, run by silo's own engine inside the silo.
 //! - [`launcher`]: `silo-launch.exe`, which starts a process with an exact command line.
+//! - [`pe`]: the assembler and PE32+ writer for the Windows programs silo generates.
+//! - [`stubs`]: what Wine only pretends to do, and the up-front refusal of such commands.
+//! - [`tools`]: silo's own programs in the silo (`setx.exe`, stand-ins for refused stubs).
 //! - [`silo`]: the namespaces, the init, output streaming, timeout.
 //! - [`mounts`]: `RUN --mount` targets under `drive_c`, and the mount points they leave.
 //! - [`commit`]: the overlay's upper dir → ChangeSet.
 //!
-//! On disk (`<state>/wine/`): `system/<wine version>/prefix` (system layer), `layers/<hex>/`
-//! (unpacked layers), `sandboxes/<pid>-<runtime>-<n>/` (one per prepared sandbox: `upper/`,
+//! On disk (`<state>/wine/`): `system/<wine version>/prefix` (system layer), `tools/<hash>/`
+//! (the tools layer), `layers/<hex>/` (unpacked layers), `sandboxes/<pid>-<runtime>-<n>/` (one per prepared sandbox: `upper/`,
 //! `work/`, `prefix/` with the registry files and the `drive_c` mount point, `home/`, `l/<i>`
-//! short links to the lower dirs, `silo-launch.exe`, `wineserver` wrapper). A dropped sandbox's
+//! short links to the lower dirs, `silo-launch.exe`, `wineserver` wrapper, `exit-code` (the
+//! step's full 32-bit exit code, written by the launcher)). A dropped sandbox's
 //! dir is removed; a committed one moves to `committed/` (its ChangeSet streams files from
 //! there) until its [`WineRuntime`] is dropped. Left-overs of dead processes go on the next
 //! `prepare`.
@@ -27,12 +31,15 @@ pub mod commit;
 pub mod launcher;
 pub mod layers;
 pub mod mounts;
+pub mod pe;
 pub mod preflight;
 pub mod process;
 pub mod pwsh;
 pub mod registry;
 pub mod silo;
+pub mod stubs;
 pub mod system_layer;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -138,7 +145,9 @@ impl Runtime for WineRuntime {
     fn check_step(&self, command_line: &str) -> Result<(), String> {
         match pwsh::verdict(command_line) {
             pwsh::Verdict::Refused { reason, .. } => Err(reason),
-            _ => Ok(()),
+            _ => route_step(&[], command_line)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
         }
     }
 
@@ -176,8 +185,16 @@ impl Runtime for WineRuntime {
             SANDBOX_COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let dir = root.join(&id);
-        let mut sandbox =
-            WineSandbox::create(dir, wine.clone(), system, image_lowers, &layer_dirs, spec)?;
+        let tools = tools::ensure(&self.state_dir).context("making silo's tools layer")?;
+        let mut sandbox = WineSandbox::create(
+            dir,
+            wine.clone(),
+            system,
+            tools,
+            image_lowers,
+            &layer_dirs,
+            spec,
+        )?;
         sandbox.committed_dir = committed.join(&id);
         Ok(Box::new(sandbox))
     }
@@ -187,7 +204,8 @@ impl Runtime for WineRuntime {
 pub struct WineSandbox {
     dir: PathBuf,
     wine: WineInstall,
-    /// Lower dirs, highest priority first (image layers, then the Wine system layer).
+    /// Lower dirs, highest priority first (image layers, silo's tools layer, the Wine system
+    /// layer).
     lowers: Vec<PathBuf>,
     /// The image layers' `Files/` only.
     image_lowers: Vec<PathBuf>,
@@ -198,6 +216,8 @@ pub struct WineSandbox {
     hostname: String,
     /// Where the sandbox moves on commit.
     committed_dir: PathBuf,
+    /// The step's USER as a SID: the owner of what the step creates.
+    owner: crate::layer::sd::Sid,
 }
 
 impl WineSandbox {
@@ -205,6 +225,7 @@ impl WineSandbox {
         dir: PathBuf,
         wine: WineInstall,
         system: &SystemLayer,
+        tools: PathBuf,
         image_lowers: Vec<PathBuf>,
         layer_dirs: &[PathBuf],
         spec: &SandboxSpec,
@@ -230,6 +251,7 @@ impl WineSandbox {
             mk(&dir.join(sub))?;
         }
         let mut lowers = image_lowers.clone();
+        lowers.push(tools);
         lowers.push(system.drive_c());
         for (i, l) in lowers.iter().enumerate() {
             std::os::unix::fs::symlink(l, dir.join("l").join(i.to_string()))
@@ -269,6 +291,7 @@ impl WineSandbox {
             registry,
             hostname,
             committed_dir: PathBuf::new(),
+            owner: crate::layer::sd::Sid::container_administrator(),
         })
     }
 
@@ -286,6 +309,7 @@ impl WineSandbox {
         routed: &pwsh::Routed,
         process: &ProcessSpec,
         drive_c: &Path,
+        exit_file: &Path,
     ) -> anyhow::Result<StepProcess> {
         let exe = pwsh::engine_executable().map_err(anyhow::Error::msg)?;
         let user = if process.user.trim().is_empty() {
@@ -321,6 +345,7 @@ impl WineSandbox {
             computer_name: self.hostname.clone(),
             network: self.network != crate::runtime::NetworkMode::None,
             proxies,
+            exit_file: exit_file.to_path_buf(),
         };
         let mut env = self.fixed_env();
         env.push((
@@ -345,13 +370,34 @@ impl WineSandbox {
                 self.wine.loader.to_string_lossy().into_owned(),
             ),
             ("WINESERVER".into(), d("wineserver")),
-            ("WINEDLLOVERRIDES".into(), "winemenubuilder.exe=d".into()),
+            (
+                "WINEDLLOVERRIDES".into(),
+                format!("winemenubuilder.exe=d;{}", tools::dll_overrides()),
+            ),
             ("HOME".into(), d("home")),
             ("USER".into(), system_layer::PROFILE_USER.into()),
             ("LOGNAME".into(), system_layer::PROFILE_USER.into()),
             ("LANG".into(), "C.UTF-8".into()),
         ]
     }
+}
+
+/// How a step's command line runs: `Some` when silo's PowerShell engine takes it (see
+/// [`pwsh::route`]). Either way a command that Wine only pretends to run is refused here
+/// ([`stubs`]); the engine's PowerShell commands are its own concern.
+fn route_step(args: &[String], command_line: &str) -> anyhow::Result<Option<pwsh::Routed>> {
+    let powershell = pwsh::route(command_line).map_err(anyhow::Error::msg)?;
+    match &powershell {
+        None => stubs::check_command_line(args, command_line)?,
+        Some(routed) => {
+            for segment in &routed.segments {
+                if !pwsh::is_powershell_segment(&segment.text) {
+                    stubs::check_command_line(&[], &segment.text)?;
+                }
+            }
+        }
+    }
+    Ok(powershell)
 }
 
 /// What the silo's init executes as the step's process.
@@ -369,10 +415,11 @@ impl Sandbox for WineSandbox {
     ) -> anyhow::Result<ExitStatus> {
         let cl = process::command_line(process)?;
         let program = process::program_name(process, &cl);
-        let powershell = pwsh::route(&cl).map_err(anyhow::Error::msg)?;
+        let powershell = route_step(&process.args, &cl)?;
         if powershell.is_none() {
             process::check_runnable(&program, &self.image_lowers)?;
         }
+        self.owner = process::owner_sid(&process.user)?;
         let rel = process::workdir_relative(&process.working_dir)?;
         let mut dirs = vec![self.dir.join("upper")];
         dirs.extend(self.lowers.iter().cloned());
@@ -392,13 +439,24 @@ impl Sandbox for WineSandbox {
         // SAFETY: getuid has no preconditions.
         let uid = unsafe { libc::getuid() };
         let server_dir = PathBuf::from(format!("/tmp/.wine-{uid}"));
+        // Outside `drive_c`, so it never reaches the layer; the launcher (or the PowerShell
+        // engine) writes the step's full 32-bit exit code there.
+        let exit_file = self.dir.join("exit-code");
+        let _ = std::fs::remove_file(&exit_file);
         let StepProcess { program, argv, env } = match &powershell {
             None => StepProcess {
                 program: self.wine.loader.clone(),
                 argv: vec!["wine64".into(), self.launcher_path()],
-                env: process::environment(process, &cl, &self.fixed_env()),
+                env: {
+                    let mut env = process::environment(process, &cl, &self.fixed_env());
+                    env.push((
+                        launcher::EXITFILE_VAR.into(),
+                        launcher::unix_path_for_windows(&exit_file),
+                    ));
+                    env
+                },
             },
-            Some(routed) => self.engine_process(routed, process, &drive_c)?,
+            Some(routed) => self.engine_process(routed, process, &drive_c, &exit_file)?,
         };
         silo::ensure_private_dir(&server_dir)
             .with_context(|| format!("creating {}", server_dir.display()))?;
@@ -426,7 +484,9 @@ impl Sandbox for WineSandbox {
         let ran = silo::run(&spec, output);
         // The mount points go whatever happened: a failed step's sandbox may still be read.
         stubs.remove(&upper);
-        Ok(ExitStatus { code: ran? })
+        Ok(ExitStatus {
+            code: launcher::read_exit_code(&exit_file, ran?),
+        })
     }
 
     fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
@@ -441,7 +501,7 @@ impl Sandbox for WineSandbox {
         })?;
         self.dir = self.committed_dir.clone();
         let upper = self.dir.join("upper");
-        let mut cs = commit::changes_from_upper(&upper, &self.lowers)
+        let mut cs = commit::changes_from_upper(&upper, &self.lowers, &self.owner)
             .with_context(|| format!("reading the silo's changes in {}", upper.display()))?;
         cs.hive_deltas = registry::deltas(&self.registry, &self.dir.join("prefix"))
             .context("computing the step's registry changes")?;

@@ -9,7 +9,8 @@
 //!   the Unix `PATH`, so a step's `PATH` is passed as `WINEPATH`, which Wine puts in front.
 //! - `USER`: Wine has one user and no access checks. Every step runs as the profile the Wine
 //!   system layer was made for (`ContainerAdministrator`); another `USER` (e.g.
-//!   `ContainerUser`) only sets `%USERNAME%`.
+//!   `ContainerUser`) sets `%USERNAME%` and, through [`owner_sid`], the owner of what the step
+//!   creates.
 //! - A program the silo cannot run is refused up front: Wine ships `powershell.exe` and
 //!   `pwsh.exe` only as stubs, so unless an image layer provides them they are reported missing.
 
@@ -27,6 +28,18 @@ pub enum ProcessError {
     NotDriveC(String),
     #[error("{0}")]
     ShellUnavailable(String),
+    #[error(
+        "USER {0}: the Wine silo owns what a step creates by its USER's SID and knows \
+         ContainerAdministrator, ContainerUser, Administrators, Users, SYSTEM and SIDs \
+         (S-1-5-…); other accounts exist only in the image's SAM, which silo does not read"
+    )]
+    UnknownUser(String),
+}
+
+/// The SID owning what a step run as `user` creates (empty: ContainerAdministrator).
+pub fn owner_sid(user: &str) -> Result<crate::layer::sd::Sid, ProcessError> {
+    crate::build::owner::resolve_chown(user.trim())
+        .map_err(|_| ProcessError::UnknownUser(user.to_string()))
 }
 
 /// The Windows command line of the step.

@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use super::environment::container_environment;
 use super::registry::WineFileRegistry;
-use crate::runtime::wine::launcher::CMDLINE_VAR;
+use crate::runtime::wine::launcher::{
+    read_exit_code, unix_path_for_windows, CMDLINE_VAR, EXITFILE_VAR,
+};
 use crate::runtime::wine::process::{existing_spelling, workdir_relative};
 
 /// Environment variable carrying [`EngineConfig`] to the engine process.
@@ -53,6 +55,9 @@ pub struct EngineConfig {
     pub network: bool,
     /// HTTP(S)_PROXY / NO_PROXY of the build, for downloads.
     pub proxies: Vec<(String, String)>,
+    /// Where the step's full 32-bit exit code goes (4 bytes, little-endian), as
+    /// `silo-launch.exe` writes it for a cmd step: a Unix exit status has 8 bits.
+    pub exit_file: PathBuf,
 }
 
 /// The host of a PowerShell step inside the Wine silo.
@@ -196,8 +201,11 @@ impl Host for SiloHost {
         self.registry.flush()?;
         let cwd = self.unix_dir(&req.cwd)?;
         let mut cmd = self.wine_command(&req.env);
+        let exit_file = self.config.exit_file.with_extension("native");
+        let _ = std::fs::remove_file(&exit_file);
         cmd.arg(&self.config.launcher)
             .env(CMDLINE_VAR, &req.command_line)
+            .env(EXITFILE_VAR, unix_path_for_windows(&exit_file))
             .current_dir(&cwd)
             .stdin(Stdio::null())
             .stderr(Stdio::inherit());
@@ -222,9 +230,11 @@ impl Host for SiloHost {
             .wait()
             .map_err(|e| HostError(format!("waiting for {}: {e}", req.program)))?;
         self.wait_for_wineserver();
-        let exit_code = status.code().unwrap_or_else(|| {
+        let unix_code = status.code().unwrap_or_else(|| {
             128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)
         });
+        // $LASTEXITCODE gets the full 32-bit code, as on Windows.
+        let exit_code = read_exit_code(&exit_file, unix_code);
         Ok(NativeResult { exit_code, stdout })
     }
 
@@ -298,7 +308,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// `silo __wine-powershell`: runs the step's script; returns its exit code.
+/// `silo __wine-powershell`: runs the step's script; returns its exit code (also written to the
+/// configuration's exit file).
 pub fn engine_main() -> i32 {
     let config = match std::env::var(CONFIG_VAR)
         .map_err(|e| e.to_string())
@@ -346,8 +357,12 @@ pub fn engine_main() -> i32 {
     }
     if let Err(e) = host.finish() {
         eprintln!("silo: saving the registry changes of the script: {e}");
-        return if last == 0 { 1 } else { last };
+        if last == 0 {
+            last = 1;
+        }
     }
+    // The full code for the runtime (the process's own exit status keeps 8 bits).
+    let _ = std::fs::write(&host.config.exit_file, (last as u32).to_le_bytes());
     last
 }
 
