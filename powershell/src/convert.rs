@@ -1,6 +1,9 @@
 //! PowerShell's conversion rules (LanguagePrimitives): to bool, to string (invariant culture,
 //! arrays joined by `$OFS`), to numbers (hex, exponents, surrounding blanks, multiplier
 //! suffixes), and casts to the named types the engine knows (`[int]`, `[string]`, `[version]`…).
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use crate::value::{Hashtable, ObjKind, Object, Value};
 
@@ -90,10 +93,7 @@ pub fn to_string_ofs(v: &Value, ofs: &str) -> String {
         Value::Int(i) => i.to_string(),
         Value::Long(i) => i.to_string(),
         Value::Double(d) => fmt_double(*d),
-        Value::Decimal(d) => {
-            let s = fmt_double(*d);
-            s
-        }
+        Value::Decimal(d) => fmt_double(*d),
         Value::Byte(b) => b.to_string(),
         Value::Char(c) => c.to_string(),
         Value::Str(s) => s.to_string(),

@@ -3,6 +3,9 @@
 //! constructors (`New-Object`, `::new`), instance members of every value kind (string methods,
 //! array/hashtable members, WebClient, version, datetime, …), enums, and the value types built
 //! here (`[version]`, `[uri]`, `[datetime]`). Anything else fails naming the member.
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use std::cmp::Ordering;
 use std::rc::Rc;
@@ -28,7 +31,7 @@ fn method_exc(method: &str, argc: usize, exc: &str, msg: &str) -> ErrorRecord {
         format!("Exception calling \"{method}\" with \"{argc}\" argument(s): \"{msg}\""),
         exc,
         "NotSpecified",
-        &exc.rsplit('.').next().unwrap_or(exc).to_string(),
+        exc.rsplit('.').next().unwrap_or(exc),
     );
     e.exception = exc.to_string();
     e
@@ -159,7 +162,10 @@ const SPECIAL_FOLDER: &[(&str, i64)] = &[
     ("CommonDesktopDirectory", 25),
 ];
 
-fn enum_table(t: &str) -> Option<(&'static str, &'static [(&'static str, i64)], bool)> {
+/// An enum's full name, its (name, value) table and whether it is a [Flags] enum.
+type EnumTable = (&'static str, &'static [(&'static str, i64)], bool);
+
+fn enum_table(t: &str) -> Option<EnumTable> {
     match t {
         "System.Net.SecurityProtocolType" => {
             Some(("System.Net.SecurityProtocolType", SECURITY_PROTOCOL, true))

@@ -2,6 +2,9 @@
 //! qualified id, position), its rendering on stderr in Windows PowerShell 5.1's format, and the
 //! control-flow signals (`break`, `continue`, `return`, `exit`, terminating errors) the
 //! interpreter unwinds with.
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use crate::ast::Span;
 use crate::value::{ObjKind, Object, Value};

@@ -2,6 +2,9 @@
 //! flattened, hashtables as PowerShell's Name/Value table, objects as a table (up to four
 //! properties) or a list. PowerShell's format data is far richer; what matters here is that the
 //! RUN log is readable and strings/numbers are exact.
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use crate::convert::to_string;
 use crate::value::{ObjKind, Value};

@@ -168,6 +168,8 @@ pub struct MemRegistry {
 
 #[derive(Debug, Default, Clone)]
 struct MemKey {
+    /// The full path as first spelled (what `subkeys` reports).
+    path: String,
     values: Vec<RegValue>,
 }
 
@@ -212,9 +214,15 @@ impl Registry for MemRegistry {
         if p.is_empty() || self.keys.contains_key(&(hive, p.clone())) {
             return Ok(false);
         }
-        let parts: Vec<&str> = p.split('\\').collect();
-        for i in 1..=parts.len() {
-            self.keys.entry((hive, parts[..i].join("\\"))).or_default();
+        let spelled: Vec<&str> = path.split('\\').filter(|c| !c.is_empty()).collect();
+        for i in 1..=spelled.len() {
+            let full = spelled[..i].join("\\");
+            self.keys
+                .entry((hive, full.to_lowercase()))
+                .or_insert_with(|| MemKey {
+                    path: full.clone(),
+                    values: Vec::new(),
+                });
         }
         Ok(true)
     }
@@ -250,10 +258,10 @@ impl Registry for MemRegistry {
         };
         Ok(self
             .keys
-            .keys()
-            .filter(|(h, k)| *h == hive && k.starts_with(&prefix) && k.len() > prefix.len())
-            .map(|(_, k)| k[prefix.len()..].to_string())
-            .filter(|rest| !rest.contains('\\'))
+            .iter()
+            .filter(|((h, k), _)| *h == hive && k.starts_with(&prefix) && k.len() > prefix.len())
+            .filter(|((_, k), _)| !k[prefix.len()..].contains('\\'))
+            .map(|(_, key)| key.path.rsplit('\\').next().unwrap_or("").to_string())
             .collect())
     }
 

@@ -5,6 +5,9 @@
 //! results do not), functions and script blocks with parameter binding, commands (functions,
 //! cmdlets, native programs), error handling (non-terminating vs terminating errors,
 //! `$ErrorActionPreference`, `-ErrorAction`, `$?`, `$Error`, try/catch/finally, `exit`).
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -96,8 +99,10 @@ pub struct Interp<'h> {
     /// move it): the initial location unless `[Environment]::CurrentDirectory` is set.
     pub process_cwd: String,
     pub location_stack: Vec<String>,
-    /// `$?` of the last statement.
+    /// Whether the running statement has succeeded so far (becomes `$?` when it ends).
     pub last_ok: bool,
+    /// `$?`: the success of the last statement that ended.
+    dollar_q: bool,
     /// The `$Error` list (most recent first), shared with the variable.
     pub error_list: Rc<std::cell::RefCell<Vec<Value>>>,
     /// `-ErrorAction` of the cmdlet now running, innermost last.
@@ -139,6 +144,7 @@ impl<'h> Interp<'h> {
             process_cwd: cwd.to_string(),
             location_stack: Vec::new(),
             last_ok: true,
+            dollar_q: true,
             error_list,
             action_override: Vec::new(),
             err_redirect: Vec::new(),
@@ -248,7 +254,7 @@ impl<'h> Interp<'h> {
             "true" => return Some(Value::Bool(true)),
             "false" => return Some(Value::Bool(false)),
             "null" => return Some(Value::Null),
-            "?" => return Some(Value::Bool(self.last_ok)),
+            "?" => return Some(Value::Bool(self.dollar_q)),
             "error" => return Some(Value::Array(self.error_list.clone())),
             "pwd" => return Some(crate::cmdlets::location::path_info(&self.cwd)),
             "psitem" => return self.get_var("_"),
@@ -464,7 +470,7 @@ impl<'h> Interp<'h> {
 
     fn finish(&mut self, r: Res<()>) -> i32 {
         match r {
-            Ok(()) => i32::from(!self.last_ok),
+            Ok(()) => i32::from(!self.dollar_q),
             Err(Flow::Exit(n)) => n,
             Err(Flow::Error(rec)) => {
                 self.record_error(&rec);
@@ -533,13 +539,20 @@ impl<'h> Interp<'h> {
 
     /// Runs one statement; statement-terminating errors are handled here.
     pub fn exec_statement(&mut self, st: &Statement, out: &mut Out) -> Res<()> {
-        match self.exec_statement_inner(st, out) {
+        let r = match self.exec_statement_inner(st, out) {
             Err(Flow::Error(rec)) => {
                 let rec = rec.at(st.span);
                 self.statement_error(rec)
             }
             other => other,
+        };
+        if matches!(
+            st.kind,
+            StatementKind::Pipeline(_) | StatementKind::Assignment { .. }
+        ) {
+            self.dollar_q = self.last_ok;
         }
+        r
     }
 
     fn exec_statement_inner(&mut self, st: &Statement, out: &mut Out) -> Res<()> {
@@ -870,10 +883,6 @@ impl<'h> Interp<'h> {
 
     fn assign(&mut self, target: &Expr, op: AssignOp, value: &Statement) -> Res<()> {
         let rhs = self.eval_statement(value)?;
-        let rhs = match rhs {
-            // `$a = $b` where $b is an array copies the reference, as .NET does.
-            v => v,
-        };
         let new = if op == AssignOp::Assign {
             rhs
         } else {
@@ -985,10 +994,10 @@ impl<'h> Interp<'h> {
                                 }
                             }
                             None => {
-                                if !matches!(v, Value::Null) || !is_void_expr(expr) {
-                                    if !(v.is_null() && is_assignment_like(expr)) {
-                                        me.emit(o, v);
-                                    }
+                                if !(v.is_null()
+                                    && (is_void_expr(expr) || is_assignment_like(expr)))
+                                {
+                                    me.emit(o, v);
                                 }
                             }
                         }
@@ -1428,8 +1437,7 @@ impl<'h> Interp<'h> {
         let mut common_action = None;
         match &block.param {
             Some(p) => {
-                let (remaining, ea) = self.bind_params(p, &args, &mut rest)?;
-                let _ = remaining;
+                let ea = self.bind_params(p, &args, &mut rest)?;
                 common_action = ea;
             }
             None => {
@@ -1474,7 +1482,7 @@ impl<'h> Interp<'h> {
         p: &ast::ParamBlock,
         args: &[Arg],
         rest: &mut Vec<Value>,
-    ) -> Res<((), Option<Action>)> {
+    ) -> Res<Option<Action>> {
         let mut bound: Vec<Option<Value>> = vec![None; p.parameters.len()];
         let is_switch = |prm: &ast::Parameter| {
             prm.attributes.iter().any(|a| matches!(a, ast::AttributeOrType::Type(t) if t.name.eq_ignore_ascii_case("switch") || t.name.eq_ignore_ascii_case("System.Management.Automation.SwitchParameter")))
@@ -1612,7 +1620,7 @@ impl<'h> Interp<'h> {
             };
             self.set_var(&prm.name, v);
         }
-        Ok(((), ea))
+        Ok(ea)
     }
 
     /// `[T]$v`.

@@ -3,6 +3,9 @@
 //! unless `-c…`, an array on the left filters), wildcards (`-like`), regexes (`-match`,
 //! `-replace` with .NET substitutions, `-split`), `-join`, `-f` (.NET composite format),
 //! containment and bitwise operators.
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use std::cmp::Ordering;
 
@@ -862,11 +865,7 @@ pub fn format_value(v: &Value, spec: Option<&str>) -> Result<String, OpError> {
                 let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
                 let e: i32 = e.parse().unwrap_or(0);
                 let sign = if e < 0 { '-' } else { '+' };
-                let m = if letter == 'e' {
-                    m.to_string()
-                } else {
-                    m.to_string()
-                };
+                let m = m.to_string();
                 return Ok(format!(
                     "{m}{}{sign}{:03}",
                     if letter == 'e' { 'e' } else { 'E' },
@@ -1009,7 +1008,7 @@ mod tests {
         assert_eq!(f("{0:X}", vec![Value::Int(255)]), "FF");
         assert_eq!(f("{0:D4}", vec![Value::Int(7)]), "0007");
         assert_eq!(f("{{{0}}}", vec![Value::Int(1)]), "{1}");
-        assert_eq!(f("{0:0.00}", vec![Value::Double(3.14159)]), "3.14");
+        assert_eq!(f("{0:0.00}", vec![Value::Double(1.23456)]), "1.23");
         assert!(format("{1}", &[Value::Int(1)]).is_err());
     }
 }

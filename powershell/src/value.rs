@@ -2,6 +2,9 @@
 //! (reference types, shared like .NET's), script blocks, type literals, enum values, and
 //! property bags for every object a cmdlet or .NET member returns (`Object` with a kind that
 //! says which methods it has).
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -2,6 +2,9 @@
 //! (FileSystem, Registry, Environment), resolving `C:\…`, `c:/…`, relative paths, `..` and `.`
 //! against the current location, matching existing components case-insensitively (NTFS is
 //! case-insensitive, the Unix directory is not) and keeping the spelling of what exists.
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use std::path::{Path, PathBuf};
 

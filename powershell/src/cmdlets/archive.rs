@@ -1,6 +1,9 @@
 //! Expand-Archive (Microsoft.PowerShell.Archive 1.0.1.0 of Windows PowerShell 5.1: .zip only,
 //! destination created, existing files need -Force, entries keep their last-write time) and
 //! Get-FileHash (SHA256 default, SHA1, SHA384, SHA512, MD5; upper-case hex).
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use super::{path_args, Bound};
 use crate::errors::ErrorRecord;

@@ -2,6 +2,9 @@
 //! the ANSI code page), Set-Content/Add-Content (default ANSI, `-Encoding UTF8` with a BOM,
 //! `Unicode` UTF-16LE with a BOM, values as CRLF-terminated lines), Clear-Content, Out-File and
 //! the `>`/`>>` redirections (UTF-16LE "Unicode" by default).
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use super::{input_objects, path_args, Bound};
 use crate::convert::to_string;

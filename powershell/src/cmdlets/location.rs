@@ -1,5 +1,8 @@
 //! Location and path-string cmdlets: Get-Location, Set-Location, Push-Location, Pop-Location,
 //! Split-Path, Join-Path; and the PathInfo objects (`$PWD`, Resolve-Path).
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use super::Bound;
 use crate::errors::ErrorRecord;

@@ -1,6 +1,9 @@
 //! Utility cmdlets: New-Object, Invoke-Expression, Get-Date, the variable cmdlets,
 //! ConvertTo-Json/ConvertFrom-Json (Windows PowerShell 5.1's layout: four-space indent, two
 //! spaces after a colon, HTML characters escaped), Select-String.
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use super::{input_objects, path_args, Bound};
 use crate::convert::to_string;

@@ -1,6 +1,9 @@
 //! Cmdlets: parameter binding against the catalog (named with unambiguous prefixes and aliases,
 //! switches, `-Name:value`, positions, common parameters) and dispatch to the implementations,
 //! one file per group.
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 pub mod archive;
 pub mod content;
@@ -120,13 +123,16 @@ const REMAINING: &[(&str, &str)] = &[
     ("ForEach-Object", "Process"),
 ];
 
+/// Common parameters given to a cmdlet (`-ErrorAction Stop`), by canonical name.
+type CommonArgs = Vec<(&'static str, Value)>;
+
 /// Binds evaluated arguments to `info`'s parameters.
 fn bind(
     info: &'static CmdletInfo,
     invoked_as: &str,
     args: Vec<Arg>,
     span: Span,
-) -> Result<(Bound, Vec<(&'static str, Value)>), ErrorRecord> {
+) -> Result<(Bound, CommonArgs), ErrorRecord> {
     let mut bound = Bound {
         cmdlet: info.name,
         invoked_as: invoked_as.to_string(),

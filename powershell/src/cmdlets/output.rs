@@ -1,6 +1,9 @@
 //! Output cmdlets: Write-Host, Write-Output, Write-Error, Write-Warning, the quiet streams
 //! (Write-Verbose/Debug/Information, shown only when their preference says so), Out-String,
 //! Out-Host, Format-Table/List (text, approximately PowerShell's layout).
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use super::{input_objects, Bound};
 use crate::convert::to_string;

@@ -1,6 +1,9 @@
 //! Pipeline cmdlets: Where-Object (script block and simplified `Where-Object Name -eq x`),
 //! ForEach-Object (-Process/-Begin/-End, -MemberName), Select-Object, Sort-Object,
 //! Measure-Object, Group-Object.
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use std::cmp::Ordering;
 

@@ -1,6 +1,9 @@
 //! Processes: resolving native programs (PATH and PATHEXT over drive C:), building their
 //! command lines with Windows PowerShell 5.1's argument quoting, running them through
 //! `Host::run_native`; Start-Process, Start-Sleep, Get-Command.
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use super::Bound;
 use crate::convert::to_string;

@@ -2,6 +2,9 @@
 //! Get-Item, Get-ChildItem, Test-Path; values for Get-ItemProperty(Value), Set-ItemProperty,
 //! New-ItemProperty, Remove-ItemProperty with the kinds and bytes .NET's RegistryKey.SetValue
 //! writes; Set-/Get-ExecutionPolicy (which live in the registry and the process environment).
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use super::{path_args, Bound};
 use crate::convert::{self, to_string};

@@ -1,6 +1,9 @@
 //! Web cmdlets through `Host::http_get` (GET only): Invoke-WebRequest (-OutFile, or a response
 //! object with StatusCode/Content/Headers), Invoke-RestMethod (JSON → objects, text → string),
 //! and the downloads of `System.Net.WebClient`.
+// ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
+// every fallible operation here; boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 use std::path::Path;
 

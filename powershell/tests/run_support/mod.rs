@@ -3,7 +3,7 @@
 //! Server Core image), a `MemRegistry`, recorded native requests and canned HTTP bodies.
 #![allow(dead_code)]
 
-use powershell::host::{NativeResult, TestHost};
+use powershell::host::{Hive, NativeResult, Registry, TestHost};
 
 pub struct Run {
     pub code: i32,
@@ -75,6 +75,21 @@ pub fn drive() -> tempfile::TempDir {
 pub fn run_with(src: &str, setup: impl FnOnce(&mut TestHost, &std::path::Path)) -> Run {
     let dir = drive();
     let mut host = TestHost::new(dir.path());
+    // The keys every Windows image has.
+    for (hive, key) in [
+        (
+            Hive::LocalMachine,
+            "SOFTWARE\\Microsoft\\Windows\\CurrentVersion",
+        ),
+        (
+            Hive::LocalMachine,
+            "SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment",
+        ),
+        (Hive::CurrentUser, "Environment"),
+        (Hive::CurrentUser, "SOFTWARE"),
+    ] {
+        host.registry.create_key(hive, key).unwrap();
+    }
     setup(&mut host, dir.path());
     let code = powershell::run_script(src, "test", &mut host, env(), "C:\\app");
     Run { code, host, dir }
