@@ -1256,26 +1256,38 @@ impl<'h> Interp<'h> {
     }
 
     /// Evaluates arguments for a native program: each becomes one or more strings.
+    /// Evaluates arguments for a native program into command-line pieces, quoted as 5.1 does:
+    /// an array written with commas (`-S host,1433`) is one argument joined by commas, an array
+    /// value (`$list`) one argument per element; `-name:value` keeps the value next to the name.
     fn native_args(&mut self, args: &[CommandArg]) -> Res<Vec<String>> {
+        use crate::cmdlets::process::quote_arg;
         let mut out = Vec::new();
         for a in args {
             match a {
                 CommandArg::Parameter { name, value, .. } => match value {
                     Some(e) => {
                         let v = self.eval(e)?;
-                        out.push(format!("-{name}:{}", native_text(&v)));
+                        out.push(format!("-{name}:{}", quote_arg(&native_text(&v))));
                     }
                     None => out.push(format!("-{name}")),
                 },
                 CommandArg::Value(e) => {
                     let v = self.eval(e)?;
-                    match &v {
-                        Value::Array(items) => {
+                    match (&e.kind, &v) {
+                        (ExprKind::Array(_), Value::Array(items)) => {
+                            let parts: Vec<String> = items
+                                .borrow()
+                                .iter()
+                                .map(|it| quote_arg(&native_text(it)))
+                                .collect();
+                            out.push(parts.join(","));
+                        }
+                        (_, Value::Array(items)) => {
                             for it in items.borrow().iter() {
-                                out.push(native_text(it));
+                                out.push(quote_arg(&native_text(it)));
                             }
                         }
-                        other => out.push(native_text(other)),
+                        (_, other) => out.push(quote_arg(&native_text(other))),
                     }
                 }
                 CommandArg::Splat { variable, .. } => {
@@ -1283,12 +1295,16 @@ impl<'h> Interp<'h> {
                     match v {
                         Value::Hashtable(h) => {
                             for (k, v) in h.borrow().entries.iter() {
-                                out.push(format!("-{}:{}", to_string(k), native_text(v)));
+                                out.push(format!(
+                                    "-{}:{}",
+                                    to_string(k),
+                                    quote_arg(&native_text(v))
+                                ));
                             }
                         }
                         other => {
                             for it in other.into_items() {
-                                out.push(native_text(&it));
+                                out.push(quote_arg(&native_text(&it)));
                             }
                         }
                     }

@@ -225,6 +225,18 @@ fn native_commands_set_lastexitcode_without_stopping() {
     );
 }
 
+/// about_Parsing: a comma list in argument mode is one native argument joined by commas; an
+/// array variable gives one argument per element; a quoted argument with spaces is quoted.
+#[test]
+fn native_argument_passing() {
+    let r = run("$list = 'a', 'b c'; git -S localhost,1433 -i 'x y.sql' $list -p:'v w' ''");
+    assert_eq!(r.code, 0, "{}", r.err());
+    assert_eq!(
+        r.host.native_requests[0].command_line,
+        "C:\\Windows\\System32\\git.exe -S localhost,1433 -i \"x y.sql\" a \"b c\" -p:\"v w\""
+    );
+}
+
 #[test]
 fn last_native_failure_is_exit_code_1() {
     let r = run_with("cmd /c exit 5", |h, _| {

@@ -83,27 +83,28 @@ fn needs_quotes(s: &str) -> bool {
     false
 }
 
-/// The command line 5.1 builds: the program quoted when it has spaces, each non-empty argument
-/// appended with a space, wrapped in quotes when it has whitespace outside quotes (embedded
-/// quotes and trailing backslashes are not escaped — 5.1 does not either).
-pub fn command_line(program: &str, args: &[String]) -> String {
+/// One native argument as 5.1 puts it on the command line: an empty one is dropped (""),
+/// one with whitespace outside double quotes is wrapped in quotes as it is (embedded quotes and
+/// trailing backslashes are not escaped — 5.1 does not either).
+pub fn quote_arg(a: &str) -> String {
+    if needs_quotes(a) {
+        format!("\"{a}\"")
+    } else {
+        a.to_string()
+    }
+}
+
+/// The command line: the program (quoted when it has spaces) and the non-empty pieces (already
+/// quoted by `quote_arg`), separated by spaces.
+pub fn command_line(program: &str, pieces: &[String]) -> String {
     let mut s = if program.contains(' ') {
         format!("\"{program}\"")
     } else {
         program.to_string()
     };
-    for a in args {
-        if a.is_empty() {
-            continue;
-        }
+    for p in pieces.iter().filter(|p| !p.is_empty()) {
         s.push(' ');
-        if needs_quotes(a) {
-            s.push('"');
-            s.push_str(a);
-            s.push('"');
-        } else {
-            s.push_str(a);
-        }
+        s.push_str(p);
     }
     s
 }
@@ -388,6 +389,9 @@ mod tests {
 
     #[test]
     fn command_lines_quote_like_windows_powershell_5_1() {
+        let command_line = |p: &str, args: &[String]| {
+            command_line(p, &args.iter().map(|a| quote_arg(a)).collect::<Vec<_>>())
+        };
         assert_eq!(
             command_line("C:\\x.exe", &["/i".into(), "a b.msi".into()]),
             "C:\\x.exe /i \"a b.msi\""
