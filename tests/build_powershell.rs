@@ -371,6 +371,30 @@ fn a_wrong_hash_fails_the_build_with_exit_1_and_an_unsupported_cmdlet_fails_befo
         "the way out is named:\n{log}"
     );
     assert!(!log.contains("ran\n"), "{log}");
+
+    // Exit codes keep their 32 bits: a native command's in $LASTEXITCODE, the script's in the
+    // build's error (Wine and a Unix exit status carry 8).
+    fs::write(
+        context.join("Dockerfile"),
+        "FROM silo.local/base:ltsc2022\nSHELL [\"powershell\", \"-Command\"]\n\
+         RUN cmd /c exit 300; Write-Host ('native ' + $LASTEXITCODE); exit 9009\n",
+    )
+    .unwrap();
+    let out = run(
+        &root,
+        &[
+            "build",
+            "--runtime",
+            "wine",
+            "--progress",
+            "plain",
+            context.to_str().unwrap(),
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("native 300"), "{log}");
+    assert!(log.contains("exit code: 9009"), "{log}");
 }
 
 #[test]
