@@ -149,9 +149,8 @@ pub fn recover<'a>(primary: &'a [u8], logs: &[&[u8]]) -> Result<Recovered<'a>, R
         {
             None => {
                 if !old_logs.is_empty() {
-                    reasons.push(
-                        "no old-format log has the primary's last-written time".to_string(),
-                    );
+                    reasons
+                        .push("no old-format log has the primary's last-written time".to_string());
                 }
                 None
             }
@@ -211,7 +210,10 @@ struct LogHeader {
 impl LogHeader {
     fn parse(log: &[u8]) -> Result<LogHeader, String> {
         if log.len() < SECTOR {
-            return Err(format!("{} bytes is shorter than a log's base block", log.len()));
+            return Err(format!(
+                "{} bytes is shorter than a log's base block",
+                log.len()
+            ));
         }
         if &log[..4] != b"regf" {
             return Err("no regf signature".into());
@@ -265,7 +267,9 @@ fn log_entry(log: &[u8], at: usize) -> Result<(LogEntry<'_>, usize), String> {
     let entry = &log[at..at + size];
     let hbins_size = u32_at(entry, 16);
     if hbins_size == 0 || hbins_size as usize % HBIN_ALIGN != 0 {
-        return Err(format!("hive bins size {hbins_size} is not a multiple of 4096"));
+        return Err(format!(
+            "hive bins size {hbins_size} is not a multiple of 4096"
+        ));
     }
     let hash1 = u64::from_le_bytes(entry[24..32].try_into().unwrap());
     let hash2 = u64::from_le_bytes(entry[32..40].try_into().unwrap());
@@ -400,6 +404,18 @@ pub fn new_format_log(primary: &[u8], entries: &[(u32, u32, Vec<(u32, Vec<u8>)>)
     log
 }
 
+/// The 4 KiB pages of `new`'s hive bins that differ from `old`'s (offset in the bins data,
+/// bytes): the dirty pages a log entry turning `old` into `new` carries.
+pub fn changed_pages(old: &[u8], new: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    let bins = |b: &[u8]| b.get(BASE_BLOCK_SIZE..).unwrap_or_default().to_vec();
+    let (old, new) = (bins(old), bins(new));
+    new.chunks(HBIN_ALIGN)
+        .enumerate()
+        .filter(|(i, page)| old.get(i * HBIN_ALIGN..i * HBIN_ALIGN + page.len()) != Some(*page))
+        .map(|(i, page)| ((i * HBIN_ALIGN) as u32, page.to_vec()))
+        .collect()
+}
+
 fn u32_at(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
 }
@@ -426,7 +442,10 @@ mod tests {
             (&[0x86, 0x42, 0xdc, 0x59], 0x7008_F2E8_7E9C_F556),
             (&[0x15, 0x3f, 0xb7, 0x98, 0x26], 0xE6C0_8C6D_A2AF_A997),
             (&[0x09, 0x32, 0xe6, 0x24, 0x6c, 0x47], 0x6F04_BF1A_5EA2_4060),
-            (&[0xab, 0x42, 0x7e, 0xa8, 0xd1, 0x0f, 0xc7], 0xE118_47E4_F067_8C41),
+            (
+                &[0xab, 0x42, 0x7e, 0xa8, 0xd1, 0x0f, 0xc7],
+                0xE118_47E4_F067_8C41,
+            ),
         ];
         for (data, want) in cases {
             assert_eq!(marvin32(data, seed), want, "{data:02x?}");
@@ -440,25 +459,14 @@ mod tests {
         write_hive(&root, &WriteOptions::default()).unwrap()
     }
 
-    /// A dirty primary (old bytes, seq1 = seq2 + 1) whose logs turn it into `new`.
+    /// A dirty primary (old bytes, seq1 = seq2 + 1) and the pages that turn it into `new`.
     fn dirty_pair(old: &[u8], new: &[u8]) -> (Vec<u8>, Vec<(u32, Vec<u8>)>) {
         let mut primary = old.to_vec();
         put_u32(&mut primary, 4, 8);
         put_u32(&mut primary, 8, 7);
         let sum = base_block_checksum(&primary);
         put_u32(&mut primary, 508, sum);
-        let pages = (0..(new.len() - BASE_BLOCK_SIZE) / HBIN_ALIGN)
-            .map(|p| p * HBIN_ALIGN)
-            .filter(|&o| {
-                old.get(BASE_BLOCK_SIZE + o..BASE_BLOCK_SIZE + o + HBIN_ALIGN)
-                    != new.get(BASE_BLOCK_SIZE + o..BASE_BLOCK_SIZE + o + HBIN_ALIGN)
-            })
-            .map(|o| {
-                let at = BASE_BLOCK_SIZE + o;
-                (o as u32, new[at..at + HBIN_ALIGN].to_vec())
-            })
-            .collect();
-        (primary, pages)
+        (primary, changed_pages(old, new))
     }
 
     #[test]
@@ -477,7 +485,13 @@ mod tests {
                 sequence: 8
             }
         );
-        let v = parsed.root.find("A\\B").unwrap().value("v").unwrap().clone();
+        let v = parsed
+            .root
+            .find("A\\B")
+            .unwrap()
+            .value("v")
+            .unwrap()
+            .clone();
         assert_eq!(v, Value::string("v", "new value, longer"));
         assert_eq!((parsed.base.primary_seq, parsed.base.secondary_seq), (8, 8));
     }
@@ -497,7 +511,13 @@ mod tests {
             let (parsed, recovery) = read_hive_recovering(&primary, &logs).unwrap();
             let warning = recovery.warning("SYSTEM").expect("a warning");
             assert!(warning.starts_with("SYSTEM is dirty"), "{warning}");
-            let v = parsed.root.find("A\\B").unwrap().value("v").unwrap().clone();
+            let v = parsed
+                .root
+                .find("A\\B")
+                .unwrap()
+                .value("v")
+                .unwrap()
+                .clone();
             assert_eq!(v, Value::string("v", "old"), "{warning}");
         }
         let (_, r) = read_hive_recovering(&primary, &[&broken]).unwrap();
@@ -511,7 +531,13 @@ mod tests {
         let log = new_format_log(&primary, &[(8, u32_at(&new, 40), pages)]);
         let (parsed, recovery) = read_hive_recovering(&old, &[&log]).unwrap();
         assert_eq!(recovery, Recovery::Clean);
-        let v = parsed.root.find("A\\B").unwrap().value("v").unwrap().clone();
+        let v = parsed
+            .root
+            .find("A\\B")
+            .unwrap()
+            .value("v")
+            .unwrap()
+            .clone();
         assert_eq!(v, Value::string("v", "old"));
     }
 
@@ -541,7 +567,13 @@ mod tests {
         log.extend_from_slice(&data);
         let (parsed, recovery) = read_hive_recovering(&primary, &[&log]).unwrap();
         assert!(matches!(recovery, Recovery::Replayed { sequence: 8, .. }));
-        let v = parsed.root.find("A\\B").unwrap().value("v").unwrap().clone();
+        let v = parsed
+            .root
+            .find("A\\B")
+            .unwrap()
+            .value("v")
+            .unwrap()
+            .clone();
         assert_eq!(v, Value::string("v", "new"));
     }
 }

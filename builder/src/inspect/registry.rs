@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::build::base::BaseImage;
 use crate::hive::layers::merge;
 use crate::hive::path::{self, HivePath};
-use crate::hive::{read_hive, Key};
+use crate::hive::{read_hive, read_hive_recovering, Key};
 use crate::layer::changeset::HiveName;
 use crate::store::Store;
 
@@ -37,6 +37,33 @@ fn parse(index: usize, what: String, bytes: &[u8]) -> Result<Key, InspectError> 
         })
 }
 
+/// Parses a base hive as Windows would load it: a dirty one is recovered from the `.LOG1`/`.LOG2`
+/// files of the same layer, or read as it is with a warning when they cannot be applied.
+fn parse_base(
+    index: usize,
+    hive: HiveName,
+    bytes: &[u8],
+    logs: Option<&[Option<Vec<u8>>; 2]>,
+) -> Result<Key, InspectError> {
+    let what = format!("Files/Windows/System32/config/{}", hive.base_file_name());
+    let logs: Vec<&[u8]> = logs
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(Vec::as_slice)
+        .collect();
+    let (parsed, recovery) =
+        read_hive_recovering(bytes, &logs).map_err(|e| InspectError::Hive {
+            index,
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
+    if let Some(warning) = recovery.warning(&format!("layer {index}: {what}")) {
+        tracing::warn!("{warning}");
+    }
+    Ok(parsed.root)
+}
+
 /// One layer's hive deltas, parsed.
 pub fn layer_deltas(
     store: &Store,
@@ -62,8 +89,8 @@ pub fn merged_registry(store: &Store, image: &BaseImage) -> Result<Registry, Ins
     for index in 0..image.layers.len() {
         let content = read_layer_content(store, image, index, true)?;
         for (hive, bytes) in &content.base_hives {
-            let what = format!("Files/Windows/System32/config/{}", hive.base_file_name());
-            bases.insert(*hive, parse(index, what, bytes)?);
+            let logs = content.hive_logs.get(hive);
+            bases.insert(*hive, parse_base(index, *hive, bytes, logs)?);
             // A layer that replaces the base file starts the hive afresh.
             deltas.remove(hive);
         }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::hive::layers::{self, DiffOptions};
 use crate::hive::tree::{Key, KeyFlags};
 use crate::hive::wine_reg::{self, MachineHives, WineRegFile};
-use crate::hive::{read_hive, write_hive, WriteOptions};
+use crate::hive::{read_hive, read_hive_recovering, write_hive, WriteOptions};
 use crate::layer::HiveName;
 
 use super::process::resolve_case_insensitive;
@@ -107,7 +107,7 @@ fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, 
     let start = match base_index {
         Some(i) => {
             let path = resolve_case_insensitive(&layer_dirs[i], &base_rel).unwrap_or_default();
-            let base = read_hive_file(&path)?;
+            let base = read_base_hive(&layer_dirs[i], &base_rel, &path)?;
             overlay(&mut view, &base);
             i + 1
         }
@@ -122,6 +122,35 @@ fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, 
         }
     }
     Ok(view)
+}
+
+/// Reads a layer's base hive as Windows loads it: a dirty hive is recovered from the
+/// `.LOG1`/`.LOG2` beside it, or read as it is with a warning when they cannot be applied.
+fn read_base_hive(layer_dir: &Path, rel: &str, path: &Path) -> Result<Key, RegistryError> {
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|source| RegistryError::Io {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let primary = read(path)?;
+    let mut logs = Vec::new();
+    for ext in ["LOG1", "LOG2"] {
+        let log_rel = format!("{rel}.{ext}");
+        if let Some(p) = resolve_case_insensitive(layer_dir, &log_rel).filter(|p| p.is_file()) {
+            logs.push(read(&p)?);
+        }
+    }
+    let log_refs: Vec<&[u8]> = logs.iter().map(Vec::as_slice).collect();
+    let (parsed, recovery) =
+        read_hive_recovering(&primary, &log_refs).map_err(|e| RegistryError::Hive {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    if let Some(warning) = recovery.warning(&path.display().to_string()) {
+        tracing::warn!("{warning}");
+    }
+    Ok(parsed.root)
 }
 
 fn read_hive_file(path: &Path) -> Result<Key, RegistryError> {
