@@ -168,19 +168,33 @@ pub fn write_layer_file(dir: &Path, name: &str, tar: &[u8]) -> (PathBuf, String)
     (path, sha256_digest(tar))
 }
 
-/// A one-layer windows/amd64 OCI image (os.version 10.0.16299.15, the hive's Windows 10 1709)
-/// of the uncompressed layer `tar`, written as an OCI layout at `dir` tagged `tag`.
-pub fn write_oci_base(dir: &Path, tag: &str, tar: Vec<u8>) {
-    let blob = Blob::new(OCI_LAYER_TAR, tar);
-    let layer = Layer {
-        diff_id: blob.digest.clone(),
-        blob,
-    };
+/// A windows/amd64 OCI image (os.version 10.0.16299.15, the hive's Windows 10 1709) of the
+/// uncompressed layer tars `layers` (base first), written as an OCI layout at `dir` tagged `tag`.
+pub fn write_oci_image(dir: &Path, tag: &str, layers: Vec<Vec<u8>>) {
+    let layers = layers
+        .into_iter()
+        .map(|tar| {
+            let blob = Blob::new(OCI_LAYER_TAR, tar);
+            Layer {
+                diff_id: blob.digest.clone(),
+                blob,
+            }
+        })
+        .collect();
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "windows",
         "os.version": "10.0.16299.15",
         "config": {"Cmd": ["c:\\windows\\system32\\cmd.exe"]},
     });
-    Image::assemble(config, vec![layer], false).write_oci_layout(dir, tag);
+    Image::assemble(config, layers, false).write_oci_layout(dir, tag);
+}
+
+/// A non-base layer tar holding only `Hives/<name>` = `delta` (e.g. `System_Delta`).
+pub fn delta_layer_tar(name: &str, delta: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    append(&mut b, "Files", None);
+    append(&mut b, "Hives", None);
+    append(&mut b, &format!("Hives/{name}"), Some(delta));
+    b.into_inner().expect("finish the delta layer tar")
 }

@@ -28,6 +28,8 @@ pub const HIVE_SIZE_LIMIT: u64 = 1 << 30;
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
     #[error(transparent)]
+    Key(#[from] registry::KeyError),
+    #[error(transparent)]
     Open(#[from] BaseError),
     #[error("layer {index} ({digest}): {source}")]
     Blob {
