@@ -796,3 +796,77 @@ fn classic_mode_copies_to_a_bare_drive_and_writes_classic_history() {
         "{history:?}"
     );
 }
+
+#[test]
+fn building_again_into_an_oci_layout_replaces_the_image_and_digests_select() {
+    let lab = Lab::new();
+    lab.base("silo.local/base:ltsc2022", "10.0.20348.1");
+    let ctx = lab.path("ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM silo.local/base:ltsc2022\nCOPY a.txt .\n",
+    )
+    .unwrap();
+    let out_dir = lab.path("out");
+    let dest = format!("type=oci,dest={}", out_dir.display());
+    let entries = || -> Vec<Value> {
+        let index: Value =
+            serde_json::from_str(&fs::read_to_string(out_dir.join("index.json")).unwrap()).unwrap();
+        index["manifests"].as_array().unwrap().clone()
+    };
+    let build = |content: &str, tag: Option<&str>| {
+        fs::write(ctx.join("a.txt"), content).unwrap();
+        let mut args = vec![
+            "build",
+            "--runtime",
+            "none",
+            "--progress",
+            "plain",
+            "-o",
+            &dest,
+        ];
+        if let Some(t) = tag {
+            args.extend(["-t", t]);
+        }
+        let c = ctx.display().to_string();
+        args.push(&c);
+        lab.silo_ok(&args);
+    };
+    // Unnamed twice: the second output replaces the first (no untagged twin).
+    build("one\n", None);
+    build("two\n", None);
+    let e = entries();
+    assert_eq!(e.len(), 1, "{e:?}");
+    let unnamed = e[0]["digest"].as_str().unwrap().to_string();
+    // Named twice with the same tag: replaced; another tag is added beside it.
+    build("three\n", Some("example.com/app:v1"));
+    build("four\n", Some("example.com/app:v1"));
+    build("five\n", Some("example.com/app:v2"));
+    let e = entries();
+    let names: Vec<_> = e
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap_or("<untagged>")
+        })
+        .collect();
+    assert_eq!(names, ["<untagged>", "v1", "v2"], "{e:?}");
+    // skopeo (the peer) reads the layout by name; silo selects by digest too.
+    let v1 = format!("oci:{}:v1", out_dir.display());
+    skopeo_json(&["inspect", "--raw", &v1]);
+    let by_digest = format!("oci:{}@{unnamed}", out_dir.display());
+    let out = lab.silo_ok(&["layers", &by_digest]);
+    assert!(!String::from_utf8_lossy(&out.stdout).is_empty());
+    let ambiguous = lab.silo(&["layers", &format!("oci:{}", out_dir.display())]);
+    assert!(
+        !ambiguous.status.success(),
+        "three images: a name or digest is needed"
+    );
+    let missing = lab.silo(&[
+        "layers",
+        &format!("oci:{}@sha256:{}", out_dir.display(), "0".repeat(64)),
+    ]);
+    assert!(!missing.status.success());
+}

@@ -181,3 +181,65 @@ fn bench_wine_silo() {
         c.as_secs_f64() / w.as_secs_f64()
     );
 }
+
+/// 3. `RUN echo hi> C:\x.txt` on a servercore-shaped base with the real Windows 10 SYSTEM hive
+///    (`silo_tests::realbase`, cleaned) against the same base with the minimal SYSTEM hive:
+///    median of 5 (prepare + run + commit) each, interleaved. Target: ≤ 1.2×.
+#[test]
+#[ignore = "benchmark: run with scripts/bench-wine"]
+fn bench_real_base_step() {
+    use silo::hive;
+    use silo::layer::HiveName;
+    use silo_tests::realbase;
+    let Some(real) = realbase::real_system_hive("bench_real_base_step") else {
+        return;
+    };
+    let state = std::env::var_os("SILO_BENCH_STATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wine-state"));
+    let rt = WineRuntime::new(&state);
+    rt.ensure_ready().expect("the Wine silo can run here");
+    let t = tempfile::tempdir_in(&state).unwrap();
+    let base = |name: &str, system: Vec<u8>| {
+        let mut files: realbase::ConfigFiles = HiveName::ALL
+            .into_iter()
+            .map(|h| (h.base_file_name().to_string(), hive::minimal::bytes(h)))
+            .filter(|(n, _)| n != "SYSTEM")
+            .collect();
+        files.push(("SYSTEM".into(), system));
+        let tar = realbase::servercore_layer_tar(&files);
+        let (blob_path, diff_id) = realbase::write_layer_file(t.path(), name, &tar);
+        SandboxSpec {
+            layers: vec![LayerRef { diff_id, blob_path }],
+            network: NetworkMode::Host,
+            os_version: String::new(),
+            mounts: Vec::new(),
+        }
+    };
+    let minimal = base("minimal", hive::minimal::bytes(HiveName::System));
+    let real = base("real", realbase::clean_hive(&real));
+    let step = |spec: &SandboxSpec| {
+        let start = Instant::now();
+        let mut sb = rt.prepare(spec).unwrap();
+        let st = sb.run(&shell(r"echo hi> C:\x.txt"), &mut Quiet).unwrap();
+        assert_eq!(st.code, 0);
+        let cs = sb.commit().unwrap();
+        assert!(cs.hive_deltas.is_empty(), "no registry delta");
+        start.elapsed()
+    };
+    let (mut m, mut r) = (Vec::new(), Vec::new());
+    for i in 0..6 {
+        let (a, b) = (step(&minimal), step(&real));
+        if i > 0 {
+            m.push(a);
+            r.push(b);
+        }
+    }
+    let (m, r) = (median(m), median(r));
+    println!(
+        "RUN echo on a real-hive base: {:.3} s, on the minimal base {:.3} s, ratio {:.2} (target ≤ 1.2)",
+        r.as_secs_f64(),
+        m.as_secs_f64(),
+        r.as_secs_f64() / m.as_secs_f64()
+    );
+}

@@ -10,6 +10,7 @@
 //!   malformed JSON in front of a registry, with per-request byte counters;
 //! - [`image`] and [`windows::WindowsFixture`]: images built and pushed without silo;
 //! - [`skopeo`]: the peer client with the right flags per registry;
+//! - [`realbase`]: a servercore-shaped base layer with the real Windows 10 SYSTEM hive;
 //! - [`silo_cli`]: silo's registry flags in one place, error capture, OCI layout reading.
 
 pub mod dockerd;
@@ -18,6 +19,7 @@ pub mod fileserver;
 pub mod http;
 pub mod image;
 pub mod pki;
+pub mod realbase;
 pub mod registry;
 pub mod silo_cli;
 pub mod skopeo;

@@ -133,3 +133,18 @@ impl Drop for ChildGuard {
 pub fn read_text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
+
+/// The Python of the test venv (`.venv`, or `$SILO_VENV`) that scripts/install-test-deps fills
+/// from scripts/requirements-test.txt (python-registry, regipy, …).
+pub fn venv_python() -> PathBuf {
+    let python = std::env::var_os("SILO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::project_root().join(".venv"))
+        .join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-test-deps",
+        python.display()
+    );
+    python
+}

@@ -147,6 +147,11 @@ fn write_file_output(
         Output::Oci { dest } => {
             let mut layout = OciLayout::create(dest)?;
             let name = tags.first().map(|t| oci_ref_name(t));
+            // A named image replaces the entry of that name (put_manifest); an unnamed one
+            // replaces the previous unnamed output.
+            if name.is_none() {
+                layout.remove_untagged();
+            }
             export(store, result, &mut layout, name.as_deref())
         }
         Output::Docker { dest } => {

@@ -98,7 +98,24 @@ pub fn run(_globals: &Globals, command: Command) -> anyhow::Result<ExitCode> {
 
 fn load(path: &Path, allow_dirty: bool) -> anyhow::Result<crate::hive::ParsedHive> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let parsed = read_hive_with(&bytes, ReadOptions { allow_dirty })
+    // A dirty hive with its transaction logs beside it is recovered as Windows would load it.
+    let logs: Vec<Vec<u8>> = ["LOG1", "LOG2"]
+        .iter()
+        .filter_map(|ext| std::fs::read(format!("{}.{ext}", path.display())).ok())
+        .collect();
+    let log_refs: Vec<&[u8]> = logs.iter().map(Vec::as_slice).collect();
+    let recovered = crate::hive::log::recover(&bytes, &log_refs)
+        .with_context(|| format!("reading hive {}", path.display()))?;
+    if let crate::hive::Recovery::Replayed {
+        entries, sequence, ..
+    } = &recovered.recovery
+    {
+        eprintln!(
+            "{} is dirty: replayed {entries} log entries from its .LOG1/.LOG2 (now sequence {sequence})",
+            path.display()
+        );
+    }
+    let parsed = read_hive_with(&recovered.bytes, ReadOptions { allow_dirty })
         .with_context(|| format!("reading hive {}", path.display()))?;
     if parsed.base.is_dirty() {
         eprintln!(

@@ -31,6 +31,12 @@ pub struct Args {
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let store = open_store(globals, &args.registry)?;
     let image = open_image(&store, &args.reference)?;
+    // One key of the merged registry: read only that key's path in each hive file, which is
+    // what keeps a lookup on a real 15 MB SYSTEM hive fast.
+    if let (None, Some(name)) = (args.layer, &args.key) {
+        let (key, path) = registry::merged_key(&store, &image, name)?;
+        return print_keys(&args, &[(&key, path)]);
+    }
     let (hives, scope) = match args.layer {
         Some(index) => (
             registry::layer_deltas(&store, &image, index)?,
@@ -51,6 +57,10 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     if let (Some(index), None, true) = (args.layer, &args.key, shown.is_empty()) {
         eprintln!("layer {index} carries no hive deltas");
     }
+    print_keys(&args, &shown)
+}
+
+fn print_keys(args: &Args, shown: &[(&Key, String)]) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Json => {
             let keys: Vec<serde_json::Value> = shown
@@ -69,7 +79,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         }
         Format::Text => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for (key, path) in &shown {
+            for (key, path) in shown {
                 render::write_reg_text(key, path, &mut out)?;
             }
             out.flush()?;

@@ -298,9 +298,13 @@ pub enum Transport {
 impl Transport {
     pub fn parse(s: &str) -> Result<Transport> {
         if let Some(rest) = s.strip_prefix("oci:") {
-            let (dir, tag) = match rest.split_once(':') {
-                Some((d, t)) => (d, Some(t.to_string()).filter(|t| !t.is_empty())),
-                None => (rest, None),
+            // `oci:DIR@sha256:…` selects by manifest digest (kept as the tag `@sha256:…`).
+            let (dir, tag) = match rest.rsplit_once("@sha256:") {
+                Some((d, hex)) => (d, Some(format!("@sha256:{hex}"))),
+                None => match rest.split_once(':') {
+                    Some((d, t)) => (d, Some(t.to_string()).filter(|t| !t.is_empty())),
+                    None => (rest, None),
+                },
             };
             if dir.is_empty() {
                 bail!("{s:?}: oci: needs a directory (oci:DIR[:tag])");
@@ -515,6 +519,16 @@ impl OciLayout {
         let index = self.index()?;
         let entries = index["manifests"].as_array().cloned().unwrap_or_default();
         let entry = match tag {
+            Some(t) if t.starts_with("@sha256:") => entries
+                .iter()
+                .find(|e| e["digest"].as_str() == Some(&t[1..]))
+                .with_context(|| {
+                    format!(
+                        "{} has no image with digest {}",
+                        self.dir.display(),
+                        &t[1..]
+                    )
+                })?,
             Some(t) => entries
                 .iter()
                 .find(|e| e["annotations"][REF_NAME].as_str() == Some(t))

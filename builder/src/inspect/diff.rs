@@ -5,11 +5,12 @@
 use crate::build::base::BaseImage;
 use crate::hive::render::data_text;
 use crate::hive::tree::Value;
-use crate::hive::Key;
+use crate::hive::{Key, LayerSemantics};
 use crate::layer::changeset::HiveName;
 use crate::store::Store;
 
-use super::{hive_root_name, merged_files, merged_registry, InspectError, Registry};
+use super::registry::{image_hives, HiveBytes};
+use super::{hive_root_name, merged_files, InspectError};
 
 /// One changed file.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -77,23 +78,75 @@ pub fn diff_images(store: &Store, a: &BaseImage, b: &BaseImage) -> Result<ImageD
             out.files_added.push(after.path.clone());
         }
     }
-    diff_registries(
-        &merged_registry(store, a)?,
-        &merged_registry(store, b)?,
-        &mut out,
-    );
-    Ok(out)
-}
-
-fn diff_registries(a: &Registry, b: &Registry, out: &mut ImageDiff) {
+    let (hives_a, hives_b) = (image_hives(store, a)?, image_hives(store, b)?);
     for hive in HiveName::ALL {
+        let empty = HiveBytes::default();
+        let (ha, hb) = (
+            hives_a.get(&hive).unwrap_or(&empty),
+            hives_b.get(&hive).unwrap_or(&empty),
+        );
+        let (sa, sb) = (ha.sources(), hb.sources());
         let root = hive_root_name(hive);
-        match (a.get(&hive), b.get(&hive)) {
-            (Some(ka), Some(kb)) => diff_keys(ka, kb, root, out),
+        if sa == sb {
+            continue; // the same files: nothing differs
+        }
+        // B built on A (or A on B): only keys the extra deltas touch can differ, so both views
+        // are read only along those keys.
+        let (older, newer, shared, swapped) = if sb.starts_with(&sa) {
+            (ha, hb, sa.len(), false)
+        } else if sa.starts_with(&sb) {
+            (hb, ha, sb.len(), true)
+        } else {
+            (ha, hb, 0, false)
+        };
+        let (ka, kb) = if shared > 0 {
+            let extra = newer.deltas_after(shared)?;
+            let mut roots = Vec::new();
+            for d in &extra {
+                touched_roots(d, "", &mut roots);
+            }
+            let paths: Vec<&str> = roots.iter().map(String::as_str).collect();
+            let old_view = older.project(hive, &paths, None)?;
+            let new_view = newer.project(hive, &paths, None)?;
+            if swapped {
+                (new_view, old_view)
+            } else {
+                (old_view, new_view)
+            }
+        } else {
+            (
+                ha.project(hive, &[""], None)?,
+                hb.project(hive, &[""], None)?,
+            )
+        };
+        match (ka, kb) {
+            (Some(ka), Some(kb)) => diff_keys(&ka, &kb, root, &mut out),
             (Some(_), None) => out.keys_removed.push(root.to_string()),
             (None, Some(_)) => out.keys_added.push(root.to_string()),
             (None, None) => {}
         }
+    }
+    Ok(out)
+}
+
+/// The paths under which a delta can change anything: its nodes that carry values, a class,
+/// non-merge layer semantics, or no subkeys (a new or re-stated key), not looking below them.
+fn touched_roots(delta: &Key, path: &str, out: &mut Vec<String>) {
+    let own = delta.values().next().is_some()
+        || delta.layer != LayerSemantics::Merge
+        || (!delta.inherit_class && delta.class.is_some())
+        || delta.subkeys().next().is_none();
+    if own {
+        out.push(path.to_string());
+        return;
+    }
+    for sub in delta.subkeys() {
+        let child = if path.is_empty() {
+            sub.name.clone()
+        } else {
+            format!("{path}\\{}", sub.name)
+        };
+        touched_roots(sub, &child, out);
     }
 }
 

@@ -28,6 +28,8 @@ pub const HIVE_SIZE_LIMIT: u64 = 1 << 30;
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
     #[error(transparent)]
+    Key(#[from] registry::KeyError),
+    #[error(transparent)]
     Open(#[from] BaseError),
     #[error("layer {index} ({digest}): {source}")]
     Blob {
@@ -81,6 +83,17 @@ pub struct LayerContent {
     pub hive_deltas: BTreeMap<HiveName, Vec<u8>>,
     /// `Files/Windows/System32/config/<HIVE>` bytes (only when asked for).
     pub base_hives: BTreeMap<HiveName, Vec<u8>>,
+    /// `Files/Windows/System32/config/<HIVE>.LOG1`/`.LOG2` bytes, LOG1 first (only when asked
+    /// for): the transaction logs a dirty base hive is recovered from.
+    pub hive_logs: BTreeMap<HiveName, [Option<Vec<u8>>; 2]>,
+}
+
+/// Where a hive-related layer entry goes in [`LayerContent`].
+enum HiveFile {
+    Delta(HiveName),
+    Base(HiveName),
+    /// LOG1 (0) or LOG2 (1) of a base hive.
+    Log(HiveName, usize),
 }
 
 /// Reads layer `index` of `image` once; with `with_hives`, keeps the bytes of its hive deltas
@@ -106,11 +119,11 @@ pub fn read_layer_content(
     read_layer(blob, |entry, data| {
         if with_hives {
             let target = match &entry.kind {
-                LayerEntryKind::HiveDelta(hive) => Some((*hive, true)),
-                LayerEntryKind::File => base_hive_of(&entry.path).map(|h| (h, false)),
+                LayerEntryKind::HiveDelta(hive) => Some(HiveFile::Delta(*hive)),
+                LayerEntryKind::File => base_hive_of(&entry.path),
                 _ => None,
             };
-            if let Some((hive, is_delta)) = target {
+            if let Some(target) = target {
                 if entry.size > HIVE_SIZE_LIMIT {
                     oversize = Some((entry.path.clone(), entry.size));
                 } else {
@@ -118,10 +131,16 @@ pub fn read_layer_content(
                     data.take(HIVE_SIZE_LIMIT)
                         .read_to_end(&mut bytes)
                         .map_err(|e| LayerError::io(format!("reading {}", entry.path), e))?;
-                    if is_delta {
-                        content.hive_deltas.insert(hive, bytes);
-                    } else {
-                        content.base_hives.insert(hive, bytes);
+                    match target {
+                        HiveFile::Delta(hive) => {
+                            content.hive_deltas.insert(hive, bytes);
+                        }
+                        HiveFile::Base(hive) => {
+                            content.base_hives.insert(hive, bytes);
+                        }
+                        HiveFile::Log(hive, n) => {
+                            content.hive_logs.entry(hive).or_default()[n] = Some(bytes);
+                        }
                     }
                 }
             }
@@ -141,14 +160,23 @@ pub fn read_layer_content(
 }
 
 /// The machine hive a `Files/Windows/System32/config/<NAME>` path holds (case-insensitive).
-fn base_hive_of(path: &str) -> Option<HiveName> {
+fn base_hive_of(path: &str) -> Option<HiveFile> {
     let (dir, name) = path.rsplit_once('/')?;
     if !dir.eq_ignore_ascii_case("Files/Windows/System32/config") {
         return None;
     }
-    HiveName::ALL
-        .into_iter()
-        .find(|h| h.base_file_name().eq_ignore_ascii_case(name))
+    let hive_named = |n: &str| {
+        HiveName::ALL
+            .into_iter()
+            .find(|h| h.base_file_name().eq_ignore_ascii_case(n))
+    };
+    if let Some((stem, ext)) = name.rsplit_once('.') {
+        let n = ["LOG1", "LOG2"]
+            .iter()
+            .position(|l| l.eq_ignore_ascii_case(ext))?;
+        return hive_named(stem).map(|h| HiveFile::Log(h, n));
+    }
+    hive_named(name).map(HiveFile::Base)
 }
 
 /// Per-layer facts `silo layers` shows.

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use crate::build::base::BaseImage;
 use crate::hive::layers::merge;
 use crate::hive::path::{self, HivePath};
-use crate::hive::{read_hive, Key};
+use crate::hive::reader::read_paths;
+use crate::hive::{read_hive, read_hive_recovering, Key, ReadOptions};
 use crate::layer::changeset::HiveName;
 use crate::store::Store;
 
@@ -37,6 +38,33 @@ fn parse(index: usize, what: String, bytes: &[u8]) -> Result<Key, InspectError> 
         })
 }
 
+/// Parses a base hive as Windows would load it: a dirty one is recovered from the `.LOG1`/`.LOG2`
+/// files of the same layer, or read as it is with a warning when they cannot be applied.
+fn parse_base(
+    index: usize,
+    hive: HiveName,
+    bytes: &[u8],
+    logs: Option<&[Option<Vec<u8>>; 2]>,
+) -> Result<Key, InspectError> {
+    let what = format!("Files/Windows/System32/config/{}", hive.base_file_name());
+    let logs: Vec<&[u8]> = logs
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(Vec::as_slice)
+        .collect();
+    let (parsed, recovery) =
+        read_hive_recovering(bytes, &logs).map_err(|e| InspectError::Hive {
+            index,
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
+    if let Some(warning) = recovery.warning(&format!("layer {index}: {what}")) {
+        tracing::warn!("{warning}");
+    }
+    Ok(parsed.root)
+}
+
 /// One layer's hive deltas, parsed.
 pub fn layer_deltas(
     store: &Store,
@@ -62,8 +90,8 @@ pub fn merged_registry(store: &Store, image: &BaseImage) -> Result<Registry, Ins
     for index in 0..image.layers.len() {
         let content = read_layer_content(store, image, index, true)?;
         for (hive, bytes) in &content.base_hives {
-            let what = format!("Files/Windows/System32/config/{}", hive.base_file_name());
-            bases.insert(*hive, parse(index, what, bytes)?);
+            let logs = content.hive_logs.get(hive);
+            bases.insert(*hive, parse_base(index, *hive, bytes, logs)?);
             // A layer that replaces the base file starts the hive afresh.
             deltas.remove(hive);
         }
@@ -89,6 +117,174 @@ pub fn merged_registry(store: &Store, image: &BaseImage) -> Result<Registry, Ins
         }
     }
     Ok(merged)
+}
+
+/// One hive of an image as bytes: the base file (with its logs) of the topmost layer that has one
+/// and the deltas of the layers above it, bottom to top.
+#[derive(Default)]
+pub struct HiveBytes {
+    base: Option<HiveFile>,
+    deltas: Vec<HiveFile>,
+}
+
+/// One hive file of a layer.
+struct HiveFile {
+    index: usize,
+    /// The layer's diff_id: the same diff_id means the same bytes.
+    diff_id: String,
+    bytes: Vec<u8>,
+    /// Transaction logs beside a base hive (LOG1 first).
+    logs: Vec<Vec<u8>>,
+}
+
+impl HiveBytes {
+    /// The layers the hive comes from, bottom to top: (diff_id, is base).
+    pub fn sources(&self) -> Vec<(&str, bool)> {
+        self.base
+            .iter()
+            .map(|f| (f.diff_id.as_str(), true))
+            .chain(self.deltas.iter().map(|f| (f.diff_id.as_str(), false)))
+            .collect()
+    }
+
+    /// The delta trees of the layers above the first `skip` sources, parsed whole (deltas are
+    /// small: what a step changed).
+    pub fn deltas_after(&self, skip: usize) -> Result<Vec<Key>, InspectError> {
+        let skip_deltas = skip.saturating_sub(usize::from(self.base.is_some()));
+        self.deltas
+            .iter()
+            .skip(skip_deltas)
+            .map(|f| parse(f.index, "a hive delta".to_string(), &f.bytes))
+            .collect()
+    }
+
+    /// The merged view of the hive restricted to `paths` (see [`read_paths`]), over the first
+    /// `upto` sources (all when `None`). `None` when there is no source.
+    pub fn project(
+        &self,
+        hive: HiveName,
+        paths: &[&str],
+        upto: Option<usize>,
+    ) -> Result<Option<Key>, InspectError> {
+        let upto = upto.unwrap_or(usize::MAX);
+        if upto == 0 || (self.base.is_none() && self.deltas.is_empty()) {
+            return Ok(None);
+        }
+        let hive_err = |index: usize, what: String| {
+            move |e: crate::hive::ReadError| InspectError::Hive {
+                index,
+                what,
+                message: e.to_string(),
+            }
+        };
+        let base = match &self.base {
+            Some(f) => {
+                let what = format!("Files/Windows/System32/config/{}", hive.base_file_name());
+                let logs: Vec<&[u8]> = f.logs.iter().map(Vec::as_slice).collect();
+                let recovered = crate::hive::log::recover(&f.bytes, &logs)
+                    .map_err(hive_err(f.index, what.clone()))?;
+                if let Some(w) = recovered
+                    .recovery
+                    .warning(&format!("layer {}: {what}", f.index))
+                {
+                    tracing::warn!("{w}");
+                }
+                let allow_dirty = matches!(
+                    recovered.recovery,
+                    crate::hive::Recovery::PrimaryAsIs { .. }
+                );
+                read_paths(&recovered.bytes, paths, ReadOptions { allow_dirty })
+                    .map_err(hive_err(f.index, what))?
+                    .root
+            }
+            None => Key::new_root(hive.base_file_name()),
+        };
+        let take = upto.saturating_sub(usize::from(self.base.is_some()));
+        let mut deltas = Vec::new();
+        for f in self.deltas.iter().take(take) {
+            let what = format!("Hives/{}", hive.delta_file_name());
+            deltas.push(
+                read_paths(&f.bytes, paths, ReadOptions::default())
+                    .map_err(hive_err(f.index, what))?
+                    .root,
+            );
+        }
+        let refs: Vec<&Key> = deltas.iter().collect();
+        Ok(merge(&base, &refs))
+    }
+}
+
+/// Every hive of the image as bytes, reading each layer once.
+pub fn image_hives(
+    store: &Store,
+    image: &BaseImage,
+) -> Result<BTreeMap<HiveName, HiveBytes>, InspectError> {
+    let mut out: BTreeMap<HiveName, HiveBytes> = BTreeMap::new();
+    for index in 0..image.layers.len() {
+        let content = read_layer_content(store, image, index, true)?;
+        let diff_id = image.layers[index].diff_id.to_string();
+        let mut logs = content.hive_logs;
+        for (hive, bytes) in content.base_hives {
+            let entry = out.entry(hive).or_default();
+            entry.base = Some(HiveFile {
+                index,
+                diff_id: diff_id.clone(),
+                bytes,
+                logs: logs.remove(&hive).into_iter().flatten().flatten().collect(),
+            });
+            entry.deltas.clear();
+        }
+        for (hive, bytes) in content.hive_deltas {
+            out.entry(hive).or_default().deltas.push(HiveFile {
+                index,
+                diff_id: diff_id.clone(),
+                bytes,
+                logs: Vec::new(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn merged_path(
+    hives: &BTreeMap<HiveName, HiveBytes>,
+    hive: HiveName,
+    path: &str,
+) -> Result<Option<Key>, InspectError> {
+    match hives.get(&hive) {
+        Some(h) => h.project(hive, &[path], None),
+        None => Ok(None),
+    }
+}
+
+/// Finds `name` (reg.exe form) in the image's merged registry reading only that key's path in
+/// each hive file (fast on big real hives); the result is the same as [`find_key`] on
+/// [`merged_registry`]. Returns the key and its printed path.
+pub fn merged_key(
+    store: &Store,
+    image: &BaseImage,
+    name: &str,
+) -> Result<(Key, String), InspectError> {
+    let mut target: HivePath = path::resolve(name).map_err(KeyError::from)?;
+    let not_found = || KeyError::NotFound(name.to_string(), "image's registry");
+    let hives = image_hives(store, image)?;
+    if target.hive == HiveName::System {
+        if let Some(select) = merged_path(&hives, HiveName::System, "Select")? {
+            target.resolve_control_set(&select);
+        }
+    }
+    let root = merged_path(&hives, target.hive, &target.path)?.ok_or_else(not_found)?;
+    let key = if target.path.is_empty() {
+        root
+    } else {
+        root.find(&target.path).cloned().ok_or_else(not_found)?
+    };
+    let printed = if target.path.is_empty() {
+        hive_root_name(target.hive).to_string()
+    } else {
+        format!("{}\\{}", hive_root_name(target.hive), target.path)
+    };
+    Ok((key, printed))
 }
 
 /// Why a key lookup failed.

@@ -20,7 +20,8 @@ type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub enum ImageLocation {
     /// A ref in the content store.
     Store(String),
-    /// `oci:DIR[:tag]` (the path ends at the first `:`, as in skopeo).
+    /// `oci:DIR[:tag]` (the path ends at the first `:`, as in skopeo) or `oci:DIR@sha256:…`
+    /// (then `tag` is `@sha256:…`: the entry with that manifest digest).
     Oci { dir: PathBuf, tag: Option<String> },
     /// `docker-archive:FILE[:ref]`.
     DockerArchive {
@@ -40,7 +41,11 @@ impl ImageLocation {
             }
         }
         if let Some(rest) = text.strip_prefix("oci:") {
-            let (dir, tag) = split(rest);
+            // `oci:DIR@sha256:…` selects by manifest digest (kept as the name `@sha256:…`).
+            let (dir, tag) = match rest.rsplit_once("@sha256:") {
+                Some((dir, hex)) => (PathBuf::from(dir), Some(format!("@sha256:{hex}"))),
+                None => split(rest),
+            };
             if dir.as_os_str().is_empty() {
                 return Err(StoreError::invalid(
                     text,
@@ -223,5 +228,12 @@ mod tests {
             ImageLocation::Store("example.com/a:b".into())
         );
         assert!(ImageLocation::parse("oci:").is_err());
+        assert_eq!(
+            ImageLocation::parse("oci:/tmp/x@sha256:ab12").unwrap(),
+            ImageLocation::Oci {
+                dir: "/tmp/x".into(),
+                tag: Some("@sha256:ab12".into())
+            }
+        );
     }
 }

@@ -163,10 +163,31 @@ impl BlobSink for OciLayout {
     }
 }
 
+impl OciLayout {
+    /// Drops the untagged entries of the index (written on [`ImageSink::finish`]): a build
+    /// output without a name replaces the previous unnamed output, as buildx's does, instead of
+    /// adding an untagged twin beside it.
+    pub fn remove_untagged(&mut self) {
+        let kept: Vec<Descriptor> = self
+            .index
+            .manifests()
+            .iter()
+            .filter(|d| entry_ref_name(d).is_some())
+            .cloned()
+            .collect();
+        self.index.set_manifests(kept);
+    }
+}
+
 impl ImageSource for OciLayout {
     fn resolve(&self, name: Option<&str>) -> Result<Descriptor> {
         let entries = self.index.manifests();
         let found: Vec<&Descriptor> = match name {
+            // `@sha256:…` (from `oci:DIR@sha256:…`) names the entry by manifest digest.
+            Some(name) if name.starts_with("@sha256:") => entries
+                .iter()
+                .filter(|d| d.digest().to_string() == name[1..])
+                .collect(),
             Some(name) => entries
                 .iter()
                 .filter(|d| entry_ref_name(d) == Some(name))
@@ -178,7 +199,12 @@ impl ImageSource for OciLayout {
             [] => Err(StoreError::RefNotFound(format!(
                 "oci:{}{}",
                 self.dir.display(),
-                name.map(|n| format!(":{n}")).unwrap_or_default()
+                name.map(|n| if n.starts_with('@') {
+                    n.to_string()
+                } else {
+                    format!(":{n}")
+                })
+                .unwrap_or_default()
             ))),
             many => {
                 let names: Vec<String> = many

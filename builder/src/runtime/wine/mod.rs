@@ -8,6 +8,7 @@
 //! - [`system_layer`]: the `wineboot -i` prefix made once per Wine version.
 //! - [`layers`]: image layers unpacked once per diff_id as overlay lower dirs.
 //! - [`registry`]: image hives ⊕ Wine's registry → the silo's `.reg` files, and back to deltas.
+//! - [`overrides`]: what the silo's SYSTEM shows instead of the image's (services, host values).
 //! - [`process`]: ProcessSpec → command line, environment, working directory.
 //! - [`pwsh`]: PowerShell steps, run by silo's own engine inside the silo.
 //! - [`launcher`]: `silo-launch.exe`, which starts a process with an exact command line.
@@ -31,6 +32,7 @@ pub mod commit;
 pub mod launcher;
 pub mod layers;
 pub mod mounts;
+pub mod overrides;
 pub mod pe;
 pub mod preflight;
 pub mod process;

@@ -8,6 +8,10 @@
 //! single user) has no `Hives/` delta in a Windows layer (profile hives are files under
 //! `Users/`), so it is taken from the Wine system layer and its changes are not exported.
 //!
+//! The silo's SYSTEM differs from the image's view where Wine must not see the image's
+//! machine (its services, pending renames) or rewrites it (hardware, time zone): see
+//! [`super::overrides`]; those values go back to the image's before the delta is made.
+//!
 //! Noise (research `registry-hives.md` §7.4): wineserver re-stamps keys on every start, so
 //! last-write times are never a change by themselves; and a few subtrees are Wine's own
 //! bookkeeping (its configuration, device enumeration) and never part of a layer.
@@ -19,9 +23,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::hive::layers::{self, DiffOptions};
 use crate::hive::tree::{Key, KeyFlags};
 use crate::hive::wine_reg::{self, MachineHives, WineRegFile};
-use crate::hive::{read_hive, write_hive, WriteOptions};
+use crate::hive::{read_hive, read_hive_recovering, write_hive, WriteOptions};
 use crate::layer::HiveName;
 
+use super::overrides::Overrides;
 use super::process::resolve_case_insensitive;
 use super::system_layer::SystemLayer;
 
@@ -58,7 +63,10 @@ fn write_text(path: &Path, text: &str) -> Result<(), RegistryError> {
 /// The registry a silo started from, kept to diff against after the step.
 #[derive(Debug, Clone)]
 pub struct Materialized {
+    /// The image's view (the diff base).
     hives: MachineHives,
+    /// How the silo's SYSTEM differs from the image's view (taken back out at commit).
+    overrides: Overrides,
     userdef: WineRegFile,
     /// The exact texts written, to skip parsing files the step left alone.
     system_text: String,
@@ -107,7 +115,7 @@ fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, 
     let start = match base_index {
         Some(i) => {
             let path = resolve_case_insensitive(&layer_dirs[i], &base_rel).unwrap_or_default();
-            let base = read_hive_file(&path)?;
+            let base = read_base_hive(&layer_dirs[i], &base_rel, &path)?;
             overlay(&mut view, &base);
             i + 1
         }
@@ -122,6 +130,35 @@ fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, 
         }
     }
     Ok(view)
+}
+
+/// Reads a layer's base hive as Windows loads it: a dirty hive is recovered from the
+/// `.LOG1`/`.LOG2` beside it, or read as it is with a warning when they cannot be applied.
+fn read_base_hive(layer_dir: &Path, rel: &str, path: &Path) -> Result<Key, RegistryError> {
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|source| RegistryError::Io {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let primary = read(path)?;
+    let mut logs = Vec::new();
+    for ext in ["LOG1", "LOG2"] {
+        let log_rel = format!("{rel}.{ext}");
+        if let Some(p) = resolve_case_insensitive(layer_dir, &log_rel).filter(|p| p.is_file()) {
+            logs.push(read(&p)?);
+        }
+    }
+    let log_refs: Vec<&[u8]> = logs.iter().map(Vec::as_slice).collect();
+    let (parsed, recovery) =
+        read_hive_recovering(&primary, &log_refs).map_err(|e| RegistryError::Hive {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    if let Some(warning) = recovery.warning(&path.display().to_string()) {
+        tracing::warn!("{warning}");
+    }
+    Ok(parsed.root)
 }
 
 fn read_hive_file(path: &Path) -> Result<Key, RegistryError> {
@@ -166,12 +203,16 @@ pub fn materialize(
 ) -> Result<Materialized, RegistryError> {
     let wine = wine_registry(system)?;
     let mut hives = wine_reg::machine_to_hives(wine.system.root.clone());
+    let wine_system = hives.system.clone();
     hives.software = image_view(hives.software, layer_dirs, HiveName::Software)?;
     hives.system = image_view(hives.system, layer_dirs, HiveName::System)?;
     let mut userdef = wine.userdef.clone();
     userdef.root = image_view(userdef.root, layer_dirs, HiveName::DefaultUser)?;
+    let overrides = Overrides::plan(&wine_system, &hives.system);
+    let mut silo = hives.clone();
+    overrides.apply(&mut silo.system);
     let machine = WineRegFile {
-        root: wine_reg::hives_to_machine(hives.clone()),
+        root: wine_reg::hives_to_machine(silo),
         ..wine.system.clone()
     };
     let system_text = wine_reg::write(&machine);
@@ -181,6 +222,7 @@ pub fn materialize(
     write_text(&prefix.join("user.reg"), &wine.user_text)?;
     Ok(Materialized {
         hives,
+        overrides,
         userdef,
         system_text,
         userdef_text,
@@ -330,7 +372,8 @@ pub fn deltas(
     let sys_text = read_text(&sys_path)?;
     if !same_but_times_and_noise(&sys_text, &m.system_text, &is_machine_noise) {
         let after = wine_reg::parse(&sys_text, &sys_path.to_string_lossy())?;
-        let after = wine_reg::machine_to_hives(after.root);
+        let mut after = wine_reg::machine_to_hives(after.root);
+        m.overrides.restore(&mut after.system);
         for (hive, base, target) in [
             (HiveName::Software, &m.hives.software, after.software),
             (HiveName::System, &m.hives.system, after.system),

@@ -1,0 +1,317 @@
+//! What the silo's registry shows differently from the image's, and how it is taken back out
+//! before a step's delta is made. A real base image's SYSTEM hive describes a Windows machine:
+//! hundreds of auto-start services and drivers, the build machine's processor and time zone,
+//! renames pending for the next boot. Shown to Wine as they are, Wine's `services.exe` tries to
+//! start every one of those services (~190 failures, ~15 s per step on a Windows 10 hive),
+//! `wineboot` performs the pending renames, and Wine overwrites the hardware and time-zone values
+//! with the host's at every start — all of which would land in the step's layer.
+//!
+//! So the silo sees, per value, an *override* of the image's value:
+//! - **Services** (`ControlSet00N\Services\*`): a service Wine has keeps Wine's values (Wine's
+//!   `ImagePath`, `Start`, `Type`… — the silo's services are Wine's, as a container's are its
+//!   host's); any other service or driver with `Start` 0, 1 or 2 (boot, system, auto) gets
+//!   `Start` = 3 (demand), so it is registered and configurable but not started.
+//! - **Host values** ([`HOST_VALUES`]): the values Wine itself writes at start-up are shown as
+//!   Wine wrote them in the system layer (on this host), so the start-up write changes nothing.
+//! - **Pending renames** (`Session Manager\PendingFileRenameOperations`, `…2`): hidden, so
+//!   `wineboot` does not carry out a Windows machine's reboot-time renames in the step.
+//!
+//! After the step, [`Overrides::restore`] puts the image's value back wherever the value is still
+//! the one the silo showed; a value the step changed (a service it reconfigured, a time zone it
+//! set, a rename it scheduled) differs from the shown one and is committed as the step left it.
+//! The one thing this cannot tell apart is a step writing exactly the shown value (e.g. `sc
+//! config X start= demand` on a service the silo shows as demand-start); such a write is not
+//! committed (docs/wine.md).
+
+use crate::hive::tree::{Key, Value};
+use crate::hive::wine_reg;
+
+/// Values under the current control set that Wine rewrites with the host's at every start:
+/// (key, value names). Shown as Wine has them in the system layer.
+pub const HOST_VALUES: &[(&str, &[&str])] = &[
+    (
+        "Control\\Session Manager\\Environment",
+        &[
+            "NUMBER_OF_PROCESSORS",
+            "PROCESSOR_ARCHITECTURE",
+            "PROCESSOR_IDENTIFIER",
+            "PROCESSOR_LEVEL",
+            "PROCESSOR_REVISION",
+        ],
+    ),
+    (
+        "Control\\TimeZoneInformation",
+        &[
+            "Bias",
+            "StandardName",
+            "StandardBias",
+            "StandardStart",
+            "DaylightName",
+            "DaylightBias",
+            "DaylightStart",
+            "TimeZoneKeyName",
+            "DynamicDaylightTimeDisabled",
+        ],
+    ),
+];
+
+/// Values hidden from the silo (relative to the current control set).
+pub const HIDDEN_VALUES: &[(&str, &[&str])] = &[(
+    "Control\\Session Manager",
+    &[
+        "PendingFileRenameOperations",
+        "PendingFileRenameOperations2",
+    ],
+)];
+
+/// `Start` values Wine's services.exe starts by itself: boot, system and auto start.
+const AUTO_START_MAX: u32 = 2;
+const DEMAND_START: u32 = 3;
+
+/// One value the silo shows differently from the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Override {
+    /// Key path in the SYSTEM hive (from its root).
+    key: String,
+    name: String,
+    /// The image's value (`None`: the image has none).
+    image: Option<Value>,
+    /// What the silo shows (`None`: hidden).
+    silo: Option<Value>,
+}
+
+/// The overrides of one silo's SYSTEM hive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides(Vec<Override>);
+
+impl Overrides {
+    /// The overrides for `image` (the image's SYSTEM view, laid over Wine's) given `wine`
+    /// (the Wine system layer's SYSTEM hive).
+    pub fn plan(wine: &Key, image: &Key) -> Overrides {
+        let ccs = format!("ControlSet{:03}", wine_reg::current_control_set(image));
+        let wine_ccs = format!("ControlSet{:03}", wine_reg::current_control_set(wine));
+        let mut out = Vec::new();
+        let mut add = |key: String, name: &str, image: Option<&Value>, silo: Option<Value>| {
+            if !same(image, silo.as_ref()) {
+                out.push(Override {
+                    key,
+                    name: name.to_string(),
+                    image: image.cloned(),
+                    silo,
+                });
+            }
+        };
+        let services = format!("{ccs}\\Services");
+        let wine_services = wine.find(&format!("{wine_ccs}\\Services"));
+        for service in image.find(&services).into_iter().flat_map(Key::subkeys) {
+            let path = format!("{services}\\{}", service.name);
+            match wine_services.and_then(|w| w.subkey(&service.name)) {
+                Some(theirs) => {
+                    for v in theirs.values() {
+                        add(
+                            path.clone(),
+                            &v.name,
+                            service.value(&v.name),
+                            Some(v.clone()),
+                        );
+                    }
+                }
+                None => {
+                    let start = service.value("Start");
+                    if start.and_then(dword).is_some_and(|s| s <= AUTO_START_MAX) {
+                        add(
+                            path,
+                            "Start",
+                            start,
+                            Some(Value::dword("Start", DEMAND_START)),
+                        );
+                    }
+                }
+            }
+        }
+        for (key, names) in HOST_VALUES {
+            let (ours, theirs) = (
+                image.find(&format!("{ccs}\\{key}")),
+                wine.find(&format!("{wine_ccs}\\{key}")),
+            );
+            for name in *names {
+                let wine_value = theirs.and_then(|k| k.value(name)).cloned();
+                // Only values Wine has: it writes nothing else, so nothing else needs hiding.
+                if wine_value.is_some() {
+                    add(
+                        format!("{ccs}\\{key}"),
+                        name,
+                        ours.and_then(|k| k.value(name)),
+                        wine_value,
+                    );
+                }
+            }
+        }
+        for (key, names) in HIDDEN_VALUES {
+            let ours = image.find(&format!("{ccs}\\{key}"));
+            for name in *names {
+                add(
+                    format!("{ccs}\\{key}"),
+                    name,
+                    ours.and_then(|k| k.value(name)),
+                    None,
+                );
+            }
+        }
+        Overrides(out)
+    }
+
+    /// How many values are overridden.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Sets the silo's values in `system` (the image's view).
+    pub fn apply(&self, system: &mut Key) {
+        for o in &self.0 {
+            set(system, &o.key, &o.name, o.silo.as_ref());
+        }
+    }
+
+    /// Puts the image's value back wherever `after` (the silo's SYSTEM after the step) still
+    /// has the value the silo showed; values the step changed stay as it left them.
+    pub fn restore(&self, after: &mut Key) {
+        for o in &self.0 {
+            let Some(key) = after.find(&o.key) else {
+                continue; // the step deleted the key: that is its change
+            };
+            if same(key.value(&o.name), o.silo.as_ref()) {
+                set(after, &o.key, &o.name, o.image.as_ref());
+            }
+        }
+    }
+}
+
+fn set(root: &mut Key, key: &str, name: &str, value: Option<&Value>) {
+    match value {
+        Some(v) => {
+            root.create_path(key).set_value(v.clone());
+        }
+        None => {
+            if let Some(k) = root.find_mut(key) {
+                k.remove_value(name);
+            }
+        }
+    }
+}
+
+/// Same type and data (names match case-insensitively by construction).
+fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.kind == b.kind && a.data == b.data && a.tombstone == b.tombstone,
+        _ => false,
+    }
+}
+
+fn dword(v: &Value) -> Option<u32> {
+    (v.kind == crate::hive::tree::value_type::REG_DWORD && v.data.len() == 4)
+        .then(|| u32::from_le_bytes(v.data[..4].try_into().unwrap()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn system(services: &[(&str, u32)], env: &str, pending: bool) -> Key {
+        let mut root = Key::new("ROOT");
+        root.create_path("Select")
+            .set_value(Value::dword("Current", 1));
+        for (name, start) in services {
+            let s = root.create_path(&format!("ControlSet001\\Services\\{name}"));
+            s.set_value(Value::dword("Start", *start));
+            s.set_value(Value::string("ImagePath", &format!("{name}.exe")));
+        }
+        root.create_path("ControlSet001\\Control\\Session Manager\\Environment")
+            .set_value(Value::string("NUMBER_OF_PROCESSORS", env));
+        if pending {
+            root.create_path("ControlSet001\\Control\\Session Manager")
+                .set_value(Value::new(
+                    "PendingFileRenameOperations",
+                    7,
+                    b"x\0\0\0".to_vec(),
+                ));
+        }
+        root
+    }
+
+    fn start(k: &Key, service: &str) -> Option<u32> {
+        k.find(&format!("ControlSet001\\Services\\{service}"))
+            .and_then(|s| s.value("Start"))
+            .and_then(dword)
+    }
+
+    #[test]
+    fn silo_sees_wines_services_and_host_values_and_they_go_back() {
+        let wine = system(&[("PlugPlay", 2), ("WineOnly", 2)], "2", false);
+        let image = system(
+            &[("PlugPlay", 3), ("Spooler", 2), ("Disk", 0), ("Manual", 3)],
+            "8",
+            true,
+        );
+        let overrides = Overrides::plan(&wine, &image);
+        let mut silo = image.clone();
+        overrides.apply(&mut silo);
+        assert_eq!(
+            start(&silo, "PlugPlay"),
+            Some(2),
+            "Wine's own service as Wine has it"
+        );
+        assert_eq!(
+            silo.find("ControlSet001\\Services\\PlugPlay")
+                .unwrap()
+                .value("ImagePath"),
+            Some(&Value::string("ImagePath", "PlugPlay.exe"))
+        );
+        assert_eq!(start(&silo, "Spooler"), Some(3));
+        assert_eq!(start(&silo, "Disk"), Some(3));
+        assert_eq!(start(&silo, "Manual"), Some(3));
+        let env = "ControlSet001\\Control\\Session Manager\\Environment";
+        assert_eq!(
+            silo.find(env).unwrap().value("NUMBER_OF_PROCESSORS"),
+            Some(&Value::string("NUMBER_OF_PROCESSORS", "2"))
+        );
+        assert!(silo
+            .find("ControlSet001\\Control\\Session Manager")
+            .unwrap()
+            .value("PendingFileRenameOperations")
+            .is_none());
+
+        // A step that changed nothing gets the image back exactly.
+        let mut after = silo.clone();
+        overrides.restore(&mut after);
+        assert_eq!(after, image);
+
+        // A step that disabled Spooler and set the processor count keeps its values.
+        let mut after = silo.clone();
+        after
+            .find_mut("ControlSet001\\Services\\Spooler")
+            .unwrap()
+            .set_value(Value::dword("Start", 4));
+        after
+            .find_mut(env)
+            .unwrap()
+            .set_value(Value::string("NUMBER_OF_PROCESSORS", "64"));
+        overrides.restore(&mut after);
+        assert_eq!(start(&after, "Spooler"), Some(4));
+        assert_eq!(start(&after, "Disk"), Some(0));
+        assert_eq!(
+            after.find(env).unwrap().value("NUMBER_OF_PROCESSORS"),
+            Some(&Value::string("NUMBER_OF_PROCESSORS", "64"))
+        );
+        assert!(after
+            .find("ControlSet001\\Control\\Session Manager")
+            .unwrap()
+            .value("PendingFileRenameOperations")
+            .is_some());
+    }
+}
