@@ -74,6 +74,8 @@ pub fn describe(code: u32) -> &'static str {
         0x8000_4005 => "unspecified failure",
         0x8000_FFFF => "catastrophic failure",
         0x8007_0032 => "not supported",
+        super::dll::MODULE_NOT_FOUND => "the DLL is not installed",
+        super::dll::PROC_NOT_FOUND => "the DLL lacks this function",
         // The HCS codes hcsshim names (internal/hcs/errors.go).
         0xC037_0103 => "the HCS operation is still pending",
         0xC037_0105 => "the compute system is not in a valid state for this request",

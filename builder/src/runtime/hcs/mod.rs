@@ -16,6 +16,7 @@
 pub mod api;
 pub mod backup;
 pub mod base_files;
+pub mod dll;
 pub mod export;
 #[cfg(any(windows, feature = "check-windows"))]
 pub mod ffi;
@@ -130,18 +131,21 @@ impl HcsRuntime {
     }
 
     /// The real runtime on this Windows host (Ctrl-C stops the running step, see
-    /// [`interrupt`]).
+    /// [`interrupt`]). Fails first, with "HCS not available" and what to install, when
+    /// vmcompute.dll or computecore.dll cannot be loaded (silo.exe itself never links them).
     #[cfg(any(windows, feature = "check-windows"))]
-    pub fn on_host(state_dir: &Path, forced: Option<Isolation>) -> std::io::Result<HcsRuntime> {
-        let host = ffi::host_facts()?;
+    pub fn on_host(state_dir: &Path, forced: Option<Isolation>) -> anyhow::Result<HcsRuntime> {
+        use anyhow::Context;
+        ffi::probe().context("HCS not available")?;
+        let host = ffi::host_facts().context("cannot read this host's Windows version")?;
         ffi_files::enable_layer_privileges()?;
         interrupt::install_console_handler()?;
-        Ok(
-            HcsRuntime::new(Arc::new(ffi::HostComputeApi), state_dir, host, forced)?
-                .with_network(Arc::new(ffi_hcn::HostNetworkApi), network::DEFAULT_NETWORK)
-                .with_base_files(Arc::new(ffi_files::Win32BaseFiles))
-                .with_interrupt(interrupt::Interrupt::process()),
-        )
+        let api = Arc::new(ffi::HostComputeApi::default());
+        Ok(HcsRuntime::new(api, state_dir, host, forced)
+            .with_context(|| format!("cannot create {}", state_dir.join("hcs").display()))?
+            .with_network(Arc::new(ffi_hcn::HostNetworkApi), network::DEFAULT_NETWORK)
+            .with_base_files(Arc::new(ffi_files::Win32BaseFiles))
+            .with_interrupt(interrupt::Interrupt::process()))
     }
 
     /// Prints `message` once per build.
