@@ -50,6 +50,12 @@ use self::uvm::UtilityVm;
 use super::{HostTarget, LayerRef, NetworkMode, Runtime, Sandbox, SandboxSpec};
 use crate::build::runtimes::Isolation;
 
+/// `<state>/hcs`, absolute: vmcompute resolves a relative layer path against its own working
+/// directory (a service's, not silo's), so a relative `--root` must not reach it as given.
+fn hcs_root(state_dir: &Path) -> std::io::Result<PathBuf> {
+    Ok(std::path::absolute(state_dir)?.join("hcs"))
+}
+
 /// Marker written into a layer folder once its import finished (a half-imported folder from
 /// a crash is destroyed and imported again).
 const IMPORTED_MARKER: &str = "silo-imported";
@@ -89,7 +95,7 @@ impl HcsRuntime {
         host: HostFacts,
         forced: Option<Isolation>,
     ) -> std::io::Result<HcsRuntime> {
-        let root = state_dir.join("hcs");
+        let root = hcs_root(state_dir)?;
         std::fs::create_dir_all(root.join("layers"))?;
         let sessions = root.join("sessions");
         reclaim_abandoned_sessions(api.as_ref(), &sessions);
@@ -254,7 +260,11 @@ impl HcsRuntime {
                     )?;
                     check_diff_id(layer, &staged)?;
                     self.api.import_layer(&folder, staging.path(), &parents)?;
-                    import::link_pending(&folder, &parents, &staged.pending_links)
+                    // hcsshim's order: deletions, then hard links.
+                    import::remove_tombstoned(&folder, &staged.tombstones)
+                        .and_then(|()| {
+                            import::link_pending(&folder, &parents, &staged.pending_links)
+                        })
                         .map_err(|e| anyhow::anyhow!("importing layer {}: {e}", layer.diff_id))?;
                 }
                 std::fs::write(folder.join(IMPORTED_MARKER), layer.diff_id.as_bytes())?;
