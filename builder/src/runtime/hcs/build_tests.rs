@@ -81,7 +81,7 @@ fn build_step(
     exit_code: i32,
     run: &str,
     secrets: Secrets,
-) -> Result<(Calls, BTreeMap<String, LayerFile>, Vec<String>), (Calls, BuildError)> {
+) -> Result<Built, (Calls, BuildError)> {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store"), LockMode::Shared).unwrap();
     store_fixture(&store, dir.path(), "fixture:latest", base_os_version);
@@ -144,6 +144,12 @@ fn build_step(
 
 /// The fake's calls, in order.
 type Calls = Vec<String>;
+
+/// The JSON documents the fake was given, in order.
+type Documents = Vec<String>;
+
+/// What a build that succeeded left: the calls, the RUN layer's files, the documents.
+type Built = (Calls, BTreeMap<String, LayerFile>, Documents);
 
 struct LayerFile {
     kind: LayerEntryKind,

@@ -205,18 +205,16 @@ pub fn stage_tar<R: Read>(
     })?;
     stager.staged.diff_id = summary.diff_id.to_string();
     stager.close_open()?;
-    match base_files {
-        Some(files) => {
-            // Children first, so setting a child's times cannot move its parent's again.
-            for (dir, info) in stager.directories.iter().rev() {
-                files
-                    .restore_directory_times(dir, info)
-                    .map_err(|e| stager.io_err(dir, e))?;
-            }
+    // A legacy staging folder gets no tombstones.txt: hcsshim's legacyLayerWriter removes it
+    // from the import folder (`Close`) and deletes the tombstoned paths itself once
+    // `ImportLayer` is done.
+    if let Some(files) = base_files {
+        // Children first, so setting a child's times cannot move its parent's again.
+        for (dir, info) in stager.directories.iter().rev() {
+            files
+                .restore_directory_times(dir, info)
+                .map_err(|e| stager.io_err(dir, e))?;
         }
-        // No tombstones.txt: hcsshim's legacyLayerWriter removes it from the import folder
-        // (`Close`) and deletes the tombstoned paths itself once `ImportLayer` is done.
-        None => {}
     }
     Ok(stager.staged)
 }

@@ -351,8 +351,11 @@ pub fn read_only_share(name: &str, path: &str) -> VirtualSmbShare {
     }
 }
 
-/// The utility VM's one SCSI controller (its key in `Devices.Scsi` and in resource paths).
-const SCSI_CONTROLLER: &str = "0";
+/// The utility VM's one SCSI controller: its key in `Devices.Scsi` and in resource paths is a
+/// GUID, hcsshim's first `ScsiControllerGuids` entry (internal/protocol/guestrequest/types.go:
+/// a V5 GUID of namespace d422512d-2bf2-4752-809d-7b82b5fcb1b4 and the name "0"), as
+/// internal/uvm/create_wcow.go and scsi/backend.go use it — not "0" (issue #19 item 8).
+pub(crate) const SCSI_CONTROLLER: &str = "df6d0690-79e5-55b6-a5ec-c1e2f77f580a";
 
 /// `HcsModifyComputeSystem`'s document: a change to the VM's devices (`ResourcePath`,
 /// `RequestType`, `Settings`) and/or a request HCS forwards to the guest (`GuestRequest`).

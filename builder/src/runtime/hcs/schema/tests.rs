@@ -114,7 +114,7 @@ fn hyperv_utility_vm_and_hosted_container_documents() {
     },
     "Devices": {
       "Scsi": {
-        "0": {
+        "df6d0690-79e5-55b6-a5ec-c1e2f77f580a": {
           "Attachments": {
             "0": {
               "Path": "C:\\scratch\\uvm.vhdx",
@@ -188,7 +188,7 @@ fn hot_add_requests_for_a_step_in_a_utility_vm() {
             r"C:\mounts\scsi\m1"
         )),
         r#"{
-  "ResourcePath": "VirtualMachine/Devices/Scsi/0/Attachments/1",
+  "ResourcePath": "VirtualMachine/Devices/Scsi/df6d0690-79e5-55b6-a5ec-c1e2f77f580a/Attachments/1",
   "RequestType": "Add",
   "Settings": {
     "Path": "C:\\scratch\\sandbox.vhdx",
