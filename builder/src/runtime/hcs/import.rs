@@ -82,6 +82,44 @@ pub struct PendingLink {
     pub in_this_layer: bool,
 }
 
+/// The utility VM files `ProcessUtilityImage` rewrites, and where hcsshim keeps their
+/// imported bytes in the layer folder (`mutatedFiles`, pkg/ociwclayer/import.go).
+pub const MUTATED_UTILITY_VM_FILES: [(&str, &str); 4] = [
+    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD", "bcd.bak"),
+    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG", "bcd.log.bak"),
+    (
+        "UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG1",
+        "bcd.log1.bak",
+    ),
+    (
+        "UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG2",
+        "bcd.log2.bak",
+    ),
+];
+
+/// Copies the boot configuration files of an imported layer's utility VM to `bcd*.bak` in the
+/// layer folder before `ProcessUtilityImage` changes them, as hcsshim's
+/// `writeBackupStreamFromTarAndSaveMutatedFiles` saves them while importing: the layer's own
+/// bytes stay available. Files the layer does not have are skipped.
+pub fn save_mutated_files(layer: &Path) -> io::Result<()> {
+    for (file, backup) in MUTATED_UTILITY_VM_FILES {
+        let source = file
+            .split('/')
+            .fold(layer.to_path_buf(), |p, part| p.join(part));
+        match fs::copy(&source, layer.join(backup)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !source.exists() => {}
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("saving {} as {backup}: {e}", source.display()),
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Deletes a layer's tombstoned paths (`Files/dir/name`) from its imported `layer` folder, as
 /// hcsshim's `legacyLayerWriterWrapper.Close` does after `ImportLayer` (internal/wclayer/
 /// importlayer.go): one entry each, a file or an empty directory; one that is not there is
@@ -603,6 +641,33 @@ mod tests {
         // hcsshim hands ImportLayer no tombstones.txt (legacyLayerWriter.Close removes it);
         // the deletions are made in the layer folder afterwards.
         assert!(!dir.path().join("tombstones.txt").exists());
+    }
+
+    /// issue #19 item 8, after hcsshim's pkg/ociwclayer/import.go `mutatedFiles`: the
+    /// utility VM's BCD files are kept as `bcd.bak`, `bcd.log.bak`, … before
+    /// `ProcessUtilityImage` rewrites them.
+    #[test]
+    fn the_utility_vm_boot_configuration_is_saved_before_processing() {
+        let layer = tempfile::tempdir().unwrap();
+        let boot = layer.path().join("UtilityVM/Files/EFI/Microsoft/Boot");
+        fs::create_dir_all(&boot).unwrap();
+        fs::write(boot.join("BCD"), b"bcd bytes").unwrap();
+        fs::write(boot.join("BCD.LOG1"), b"log1").unwrap();
+        save_mutated_files(layer.path()).unwrap();
+        assert_eq!(
+            fs::read(layer.path().join("bcd.bak")).unwrap(),
+            b"bcd bytes"
+        );
+        assert_eq!(
+            fs::read(layer.path().join("bcd.log1.bak")).unwrap(),
+            b"log1"
+        );
+        assert!(!layer.path().join("bcd.log.bak").exists());
+        assert!(!layer.path().join("bcd.log2.bak").exists());
+        // A layer without a utility VM: nothing to save.
+        let plain = tempfile::tempdir().unwrap();
+        save_mutated_files(plain.path()).unwrap();
+        assert_eq!(fs::read_dir(plain.path()).unwrap().count(), 0);
     }
 
     /// issue #19 item 3, after hcsshim's legacyLayerWriterWrapper.Close: the tombstoned paths

@@ -247,6 +247,7 @@ impl HcsRuntime {
                     }
                     self.api.process_base_layer(&folder)?;
                     if staged.has_utility_vm {
+                        import::save_mutated_files(&folder)?;
                         self.api.process_utility_vm(&folder.join("UtilityVM"))?;
                     }
                 } else {
