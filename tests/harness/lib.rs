@@ -26,8 +26,29 @@ pub mod skopeo;
 pub mod tokenserver;
 pub mod tools;
 pub mod windows;
+pub mod windows_exe;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Records that a test did not check what it is for (a missing part or corpus) and why: on
+/// stderr, and as a line in the file `$SILO_TEST_SKIPS` names, which scripts/test counts in
+/// its closing line (a passing test's stderr is hidden by the test runner). With `CI=true` a
+/// skip is a failure: CI has every part.
+pub fn skip(what: &str, reason: &str) {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} cannot run (CI=true): {reason}");
+    }
+    eprintln!("SKIPPED {what}: {reason}");
+    if let Some(file) = std::env::var_os("SILO_TEST_SKIPS") {
+        use std::io::Write;
+        let line = format!("{what}: {reason}\n");
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+    }
+}
 
 /// The project root (the workspace directory).
 pub fn project_root() -> PathBuf {
@@ -59,7 +80,9 @@ pub fn corpus(rel: &str) -> Option<PathBuf> {
 
 /// The `silo` binary built by this workspace (`target/<profile>/silo`, next to the test's
 /// `deps/` directory). Integration tests in the root package cannot use `CARGO_BIN_EXE_silo`
-/// (that works only inside the `silo` package), so `cargo test --workspace` builds it for us.
+/// (that works only inside the `silo` package), so `cargo test --workspace` builds it for us;
+/// a binary older than silo's sources (a `cargo test --test X` after an edit) is refused, so a
+/// test never passes against yesterday's silo.
 pub fn silo_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe
@@ -72,7 +95,38 @@ pub fn silo_bin() -> PathBuf {
         "{} is missing: run `cargo build -p silo` (scripts/test does) before the end-to-end tests",
         bin.display()
     );
+    assert_current(&bin, "cargo build -p silo");
     bin
+}
+
+/// Panics unless `binary` is newer than every source it was built from — the files cargo's
+/// dep-info (`<binary without extension>.d`, written next to it) lists: silo's and the registry
+/// client's sources, not their test-only modules — naming `build` as the fix.
+pub fn assert_current(binary: &Path, build: &str) {
+    let built = std::fs::metadata(binary)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    let dep_info = binary.with_extension("d");
+    let listed = std::fs::read_to_string(&dep_info)
+        .unwrap_or_else(|e| panic!("{} (cargo's dep-info): {e}", dep_info.display()));
+    // `target: source source …` (a space inside a path is written `\ `).
+    let sources = listed
+        .split_once(": ")
+        .map_or("", |(_, s)| s)
+        .replace("\\ ", "\0");
+    let newest = sources
+        .split_whitespace()
+        .map(|s| PathBuf::from(s.replace('\0', " ")))
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .max();
+    if let Some((newest, path)) = newest {
+        assert!(
+            newest <= built,
+            "{} is older than {}: run `{build}` (scripts/test does) so the tests run today's silo",
+            binary.display(),
+            path.display()
+        );
+    }
 }
 
 /// A `Command` for the `silo` binary.

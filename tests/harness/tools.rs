@@ -28,7 +28,7 @@ pub fn require_tool(tool: &str) -> PathBuf {
     );
 }
 
-fn find_on_path(tool: &str) -> Option<PathBuf> {
+pub fn find_on_path(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(tool))

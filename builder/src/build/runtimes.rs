@@ -75,7 +75,7 @@ fn hcs_runtime(
         .map(|r| Box::new(r) as Box<dyn Runtime>)
         .map_err(|e| RuntimeUnavailable {
             name: "hcs",
-            reason: format!("cannot create {}: {e}", state_dir.join("hcs").display()),
+            reason: format!("{e:#}"),
         })
 }
 

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::store::location::split_path_suffix;
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use registry_client::blobdir::BlobDir;
@@ -301,10 +302,10 @@ impl Transport {
             // `oci:DIR@sha256:…` selects by manifest digest (kept as the tag `@sha256:…`).
             let (dir, tag) = match rest.rsplit_once("@sha256:") {
                 Some((d, hex)) => (d, Some(format!("@sha256:{hex}"))),
-                None => match rest.split_once(':') {
-                    Some((d, t)) => (d, Some(t.to_string()).filter(|t| !t.is_empty())),
-                    None => (rest, None),
-                },
+                None => {
+                    let (d, t) = split_path_suffix(rest);
+                    (d, t.filter(|t| !t.is_empty()).map(String::from))
+                }
             };
             if dir.is_empty() {
                 bail!("{s:?}: oci: needs a directory (oci:DIR[:tag])");
@@ -315,10 +316,8 @@ impl Transport {
             });
         }
         if let Some(rest) = s.strip_prefix("docker-archive:") {
-            let (file, r) = match rest.split_once(':') {
-                Some((f, r)) => (f, Some(r.to_string()).filter(|t| !t.is_empty())),
-                None => (rest, None),
-            };
+            let (file, r) = split_path_suffix(rest);
+            let r = r.filter(|t| !t.is_empty()).map(String::from);
             if file.is_empty() {
                 bail!("{s:?}: docker-archive: needs a file (docker-archive:FILE[:ref])");
             }

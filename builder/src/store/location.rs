@@ -15,13 +15,35 @@ use crate::image::{self, Manifest};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Splits `PATH[:SUFFIX]` (the part after `oci:` or `docker-archive:`) at the first `:` that
+/// ends the path. On Windows a drive letter's colon (`C:\dir`, `C:/dir`) belongs to the path,
+/// as containers/image's `splitPathAndImageWindows` has it; elsewhere the first `:` ends it.
+pub fn split_path_suffix(rest: &str) -> (&str, Option<&str>) {
+    split_path_suffix_for(rest, cfg!(windows))
+}
+
+fn split_path_suffix_for(rest: &str, windows: bool) -> (&str, Option<&str>) {
+    let b = rest.as_bytes();
+    let drive = windows
+        && b.len() >= 3
+        && b[0].is_ascii_alphabetic()
+        && b[1] == b':'
+        && matches!(b[2], b'\\' | b'/');
+    let skip = if drive { 2 } else { 0 };
+    match rest[skip..].find(':') {
+        Some(at) => (&rest[..skip + at], Some(&rest[skip + at + 1..])),
+        None => (rest, None),
+    }
+}
+
 /// A local image location as users type it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageLocation {
     /// A ref in the content store.
     Store(String),
-    /// `oci:DIR[:tag]` (the path ends at the first `:`, as in skopeo) or `oci:DIR@sha256:…`
-    /// (then `tag` is `@sha256:…`: the entry with that manifest digest).
+    /// `oci:DIR[:tag]` (the path ends at the first `:` after a Windows drive letter, as in
+    /// skopeo; see [`split_path_suffix`]) or `oci:DIR@sha256:…` (then `tag` is `@sha256:…`:
+    /// the entry with that manifest digest).
     Oci { dir: PathBuf, tag: Option<String> },
     /// `docker-archive:FILE[:ref]`.
     DockerArchive {
@@ -34,11 +56,9 @@ impl ImageLocation {
     /// Parses `oci:…`, `docker-archive:…`; anything else is a store ref.
     pub fn parse(text: &str) -> Result<ImageLocation> {
         fn split(rest: &str) -> (PathBuf, Option<String>) {
-            match rest.split_once(':') {
-                Some((path, name)) if !name.is_empty() => (PathBuf::from(path), Some(name.into())),
-                Some((path, _)) => (PathBuf::from(path), None),
-                None => (PathBuf::from(rest), None),
-            }
+            let (path, name) = split_path_suffix(rest);
+            let name = name.filter(|n| !n.is_empty()).map(String::from);
+            (PathBuf::from(path), name)
         }
         if let Some(rest) = text.strip_prefix("oci:") {
             // `oci:DIR@sha256:…` selects by manifest digest (kept as the name `@sha256:…`).
@@ -206,6 +226,22 @@ fn pick_windows_entry(entries: &[Descriptor], index: &str) -> Result<Descriptor>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// silo.exe took `oci:Z:\dir:tag` for the directory `Z` (found running it under Wine,
+    /// tests/windows_exe.rs): on Windows a drive letter's colon is part of the path, as in
+    /// containers/image's `splitPathAndImageWindows`.
+    #[test]
+    fn a_windows_drive_letter_is_part_of_the_path() {
+        let windows = |s| split_path_suffix_for(s, true);
+        assert_eq!(windows(r"C:\img\layout:v1"), (r"C:\img\layout", Some("v1")));
+        assert_eq!(windows("C:/img/layout"), ("C:/img/layout", None));
+        assert_eq!(windows("layout:v1"), ("layout", Some("v1")));
+        // A one-letter relative directory with a tag is still that.
+        assert_eq!(windows("d:v1"), ("d", Some("v1")));
+        let linux = |s| split_path_suffix_for(s, false);
+        assert_eq!(linux(r"C:\img:v1"), ("C", Some(r"\img:v1")));
+        assert_eq!(linux("/srv/layout:v1"), ("/srv/layout", Some("v1")));
+    }
 
     #[test]
     fn parse_locations() {

@@ -91,13 +91,31 @@ pub struct Store {
     _lock: lock::StoreLock,
 }
 
-/// The default state directory: `$XDG_DATA_HOME/silo`, else `~/.local/share/silo`.
+/// The default state directory: on Windows `%LOCALAPPDATA%\silo` (a per-user application data
+/// folder, built from path components: no `/` in a Windows path); elsewhere
+/// `$XDG_DATA_HOME/silo`, else `~/.local/share/silo`.
 pub fn default_root() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("silo"));
+    default_root_from(|name| std::env::var_os(name), cfg!(windows))
+}
+
+fn default_root_from(
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+    windows: bool,
+) -> Result<PathBuf> {
+    let var = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if windows {
+        return var("LOCALAPPDATA").map(|d| d.join("silo")).ok_or_else(|| {
+            StoreError::invalid(
+                "state directory",
+                "LOCALAPPDATA is not set; pass --root or set SILO_ROOT",
+            )
+        });
     }
-    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        Some(home) => Ok(PathBuf::from(home).join(".local/share/silo")),
+    if let Some(dir) = var("XDG_DATA_HOME") {
+        return Ok(dir.join("silo"));
+    }
+    match var("HOME") {
+        Some(home) => Ok(home.join(".local").join("share").join("silo")),
         None => Err(StoreError::invalid(
             "state directory",
             "neither XDG_DATA_HOME nor HOME is set; pass --root or set SILO_ROOT",
@@ -511,7 +529,13 @@ pub(crate) fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// Makes a rename into `dir` durable. On Windows there is nothing to do (and nothing that
+/// can be done this way): a directory cannot be opened as a file there (`Access denied`, found
+/// running silo.exe under Wine), and NTFS journals the rename itself.
 fn sync_dir(dir: &Path) -> Result<()> {
+    if cfg!(windows) {
+        return Ok(());
+    }
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| StoreError::io(format!("fsync of {}", dir.display()), e))
@@ -555,6 +579,35 @@ pub(crate) fn check_received(
 mod tests {
     use super::*;
     use oci_spec::image::MediaType;
+
+    /// issue #19: on Windows the default root came from `HOME` joined with `/`. It is
+    /// `%LOCALAPPDATA%\silo` there, and the XDG rules elsewhere.
+    #[test]
+    fn default_root_is_localappdata_on_windows_and_xdg_elsewhere() {
+        fn env<'a>(
+            vars: &'a [(&'a str, &'a str)],
+        ) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
+            move |name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        }
+        let windows = [
+            ("HOME", "/home/u"),
+            ("LOCALAPPDATA", "C:/Users/u/AppData/Local"),
+        ];
+        let root = default_root_from(env(&windows), true).unwrap();
+        assert_eq!(root, Path::new("C:/Users/u/AppData/Local").join("silo"));
+        assert!(default_root_from(env(&[("HOME", "/home/u")]), true).is_err());
+        let linux = default_root_from(env(&[("HOME", "/home/u")]), false).unwrap();
+        assert_eq!(linux, Path::new("/home/u/.local/share/silo"));
+        let xdg = [("HOME", "/home/u"), ("XDG_DATA_HOME", "/data")];
+        assert_eq!(
+            default_root_from(env(&xdg), false).unwrap(),
+            Path::new("/data/silo")
+        );
+    }
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();

@@ -39,8 +39,8 @@ pub type ApiResult<T> = Result<T, HcsError>;
 pub trait ComputeApi: Send + Sync {
     /// vmcompute `NameToGuid`: the layer ID HCS expects for a layer folder's name.
     fn name_to_guid(&self, name: &str) -> ApiResult<Guid>;
-    /// vmcompute `ImportLayer`: `source` is an unpacked layer (`Files/`, `Hives/`,
-    /// `tombstones.txt`).
+    /// vmcompute `ImportLayer`: `source` is an unpacked layer (`Files/`, `Hives/`; deletions
+    /// are made in the layer folder afterwards, as hcsshim does).
     fn import_layer(&self, layer: &Path, source: &Path, parents: &[PathBuf]) -> ApiResult<()>;
     /// vmcompute `ProcessBaseImage`: turns a folder of `Files/` into a base layer (hives set up).
     fn process_base_layer(&self, layer: &Path) -> ApiResult<()>;

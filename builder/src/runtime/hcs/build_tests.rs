@@ -15,6 +15,7 @@ use super::*;
 use crate::build::base::TargetPlatform;
 use crate::build::engine::{build, BuildError, BuildRequest};
 use crate::build::progress::{Progress, ProgressMode};
+use crate::build::run_mounts::{SecretSource, Secrets};
 use crate::image::{build_config, build_manifest, ConfigSpec, Flavor, LayerInfo, WindowsPlatform};
 use crate::layer::reader::{read_layer, LayerEntryKind};
 use crate::store::blobio::{BlobSink, ImageSink};
@@ -71,13 +72,23 @@ fn build_on(
     base_os_version: &str,
     exit_code: i32,
 ) -> Result<(Calls, BTreeMap<String, LayerFile>), (Calls, BuildError)> {
+    build_step(base_os_version, exit_code, "RUN echo hi", Secrets::new()).map(|(c, f, _)| (c, f))
+}
+
+/// [`build_on`] with any RUN line and `--secret`s; also returns the documents HCS was given.
+fn build_step(
+    base_os_version: &str,
+    exit_code: i32,
+    run: &str,
+    secrets: Secrets,
+) -> Result<Built, (Calls, BuildError)> {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store"), LockMode::Shared).unwrap();
     store_fixture(&store, dir.path(), "fixture:latest", base_os_version);
     let context = dir.path().join("context");
     std::fs::create_dir_all(&context).unwrap();
     let dockerfile = context.join("Dockerfile");
-    std::fs::write(&dockerfile, "FROM fixture:latest\nRUN echo hi\n").unwrap();
+    std::fs::write(&dockerfile, format!("FROM fixture:latest\n{run}\n")).unwrap();
 
     let fake = Arc::new(Fake {
         exit_code: Some(exit_code),
@@ -98,7 +109,7 @@ fn build_on(
         path_mode: Default::default(),
         network: NetworkMode::None,
         run_timeout: None,
-        secrets: Default::default(),
+        secrets,
     };
     let mut progress = Progress::new(ProgressMode::Quiet);
     let built = match build(&store, &runtime, &mut progress, &request) {
@@ -127,11 +138,18 @@ fn build_on(
         Ok(())
     })
     .unwrap();
-    Ok((fake.calls(), files))
+    let documents = fake.documents.lock().unwrap().clone();
+    Ok((fake.calls(), files, documents))
 }
 
 /// The fake's calls, in order.
 type Calls = Vec<String>;
+
+/// The JSON documents the fake was given, in order.
+type Documents = Vec<String>;
+
+/// What a build that succeeded left: the calls, the RUN layer's files, the documents.
+type Built = (Calls, BTreeMap<String, LayerFile>, Documents);
 
 struct LayerFile {
     kind: LayerEntryKind,
@@ -186,4 +204,32 @@ fn a_failing_run_step_fails_the_build_with_its_exit_code_and_leaves_nothing() {
         "nothing committed"
     );
     assert_eq!(calls.last().map(String::as_str), Some("DestroyLayer"));
+}
+
+/// docs/build.md: "a missing optional secret is no mount" — the step runs, and the compute
+/// system maps nothing; the same step with `--secret` maps the secret's directory.
+#[test]
+fn a_missing_optional_secret_mounts_nothing() {
+    let run = r"RUN --mount=type=secret,id=token type C:\run\secrets\token";
+    let container = |documents: &[String]| -> serde_json::Value {
+        let document = documents
+            .iter()
+            .find(|d| d.contains("\"Container\""))
+            .expect("a compute-system document");
+        serde_json::from_str(document).unwrap()
+    };
+    let (_, _, documents) = build_step("10.0.20348.2700", 0, run, Secrets::new()).unwrap();
+    let mapped = &container(&documents)["Container"]["MappedDirectories"];
+    assert!(
+        mapped.is_null() || mapped.as_array().is_some_and(|a| a.is_empty()),
+        "{mapped}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token.txt");
+    std::fs::write(&file, "s3cret").unwrap();
+    let given = Secrets::from([("token".to_string(), SecretSource::File(file))]);
+    let (_, _, documents) = build_step("10.0.20348.2700", 0, run, given).unwrap();
+    let mapped = &container(&documents)["Container"]["MappedDirectories"];
+    assert_eq!(mapped[0]["ContainerPath"], r"C:\run\secrets", "{mapped}");
 }

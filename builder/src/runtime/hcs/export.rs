@@ -841,8 +841,18 @@ mod tests {
 
         let staging = dir.path().join("staging");
         let staged = stage_layer(&blob, &staging, Layout::Legacy).unwrap();
-        assert_eq!(staged.tombstones, 2);
-        // The staging folder is in the export format: read it back as if ExportLayer wrote it.
+        let mut tombstones = staged.tombstones.clone();
+        tombstones.sort();
+        assert_eq!(tombstones, ["Files/Windows/Temp/old.log", "Files/app/gone"]);
+        // The staging folder is in the export format but for the deletions, which ExportLayer
+        // lists in tombstones.txt (and ImportLayer is not given): write them that way, then
+        // read the folder back as if ExportLayer wrote it.
+        let mut listed = String::from("\u{feff}Version 1.0\r\n");
+        for path in &staged.tombstones {
+            let inside = path.strip_prefix("Files").unwrap();
+            listed.push_str(&format!("{}\r\n", inside.replace('/', "\\")));
+        }
+        fs::write(staging.join("tombstones.txt"), listed).unwrap();
         let exported = read_export_folder(&staging).unwrap();
         let mut deletions = exported.deletions.clone();
         deletions.sort();

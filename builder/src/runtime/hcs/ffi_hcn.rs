@@ -16,12 +16,33 @@ use std::ptr::null_mut;
 
 use windows_sys::core::{HRESULT, PWSTR};
 use windows_sys::Win32::System::Com::CoTaskMemFree;
-use windows_sys::Win32::System::HostComputeNetwork as hcn;
 
 use super::ffi::{to_sys_guid, utf16_until_nul, wide};
 use super::guid::Guid;
 use super::hresult::HcsError;
 use super::network::{ApiResult, EndpointHandle, NamespaceHandle, NetworkApi, NetworkHandle};
+
+/// computenetwork.dll's HCN functions (hcsshim: hcn/hcn.go), resolved on first use.
+mod computenetwork {
+    use std::ffi::c_void;
+    use windows_sys::core::{GUID, HRESULT, PCWSTR, PWSTR};
+
+    use crate::runtime::hcs::dll::{lazy_functions, COMPUTENETWORK};
+
+    lazy_functions! { COMPUTENETWORK;
+        fn HcnEnumerateNetworks(query: PCWSTR, networks: *mut PWSTR, record: *mut PWSTR) -> HRESULT;
+        fn HcnOpenNetwork(id: *const GUID, network: *mut *mut c_void, record: *mut PWSTR) -> HRESULT;
+        fn HcnCreateEndpoint(network: *const c_void, id: *const GUID, settings: PCWSTR, endpoint: *mut *mut c_void, record: *mut PWSTR) -> HRESULT;
+        fn HcnQueryEndpointProperties(endpoint: *const c_void, query: PCWSTR, properties: *mut PWSTR, record: *mut PWSTR) -> HRESULT;
+        fn HcnCreateNamespace(id: *const GUID, settings: PCWSTR, namespace: *mut *mut c_void, record: *mut PWSTR) -> HRESULT;
+        fn HcnModifyNamespace(namespace: *const c_void, settings: PCWSTR, record: *mut PWSTR) -> HRESULT;
+        fn HcnDeleteEndpoint(id: *const GUID, record: *mut PWSTR) -> HRESULT;
+        fn HcnDeleteNamespace(id: *const GUID, record: *mut PWSTR) -> HRESULT;
+        fn HcnCloseNetwork(network: *const c_void) -> HRESULT;
+        fn HcnCloseEndpoint(endpoint: *const c_void) -> HRESULT;
+        fn HcnCloseNamespace(namespace: *const c_void) -> HRESULT;
+    }
+}
 
 /// Takes ownership of a string HCN allocated (freed with `CoTaskMemFree`).
 fn take_hcn_string(text: PWSTR) -> String {
@@ -59,7 +80,9 @@ impl NetworkApi for HostNetworkApi {
         let query = wide(query);
         let (mut networks, mut record): (PWSTR, PWSTR) = (null_mut(), null_mut());
         // SAFETY: NUL-terminated query; both out-pointers receive strings we then own.
-        let hr = unsafe { hcn::HcnEnumerateNetworks(query.as_ptr(), &mut networks, &mut record) };
+        let hr = unsafe {
+            computenetwork::HcnEnumerateNetworks(query.as_ptr(), &mut networks, &mut record)
+        }?;
         let networks = take_hcn_string(networks);
         check("HcnEnumerateNetworks", hr, record, None)?;
         Ok(networks)
@@ -69,7 +92,7 @@ impl NetworkApi for HostNetworkApi {
         let guid = to_sys_guid(id);
         let (mut network, mut record): (*mut c_void, PWSTR) = (null_mut(), null_mut());
         // SAFETY: valid GUID; out-pointers are valid.
-        let hr = unsafe { hcn::HcnOpenNetwork(&guid, &mut network, &mut record) };
+        let hr = unsafe { computenetwork::HcnOpenNetwork(&guid, &mut network, &mut record) }?;
         check("HcnOpenNetwork", hr, record, Some(id))?;
         Ok(NetworkHandle(network as usize))
     }
@@ -84,14 +107,14 @@ impl NetworkApi for HostNetworkApi {
         let (mut endpoint, mut record): (*mut c_void, PWSTR) = (null_mut(), null_mut());
         // SAFETY: open network handle, valid GUID, NUL-terminated document.
         let hr = unsafe {
-            hcn::HcnCreateEndpoint(
+            computenetwork::HcnCreateEndpoint(
                 network.0 as *const c_void,
                 &guid,
                 settings_w.as_ptr(),
                 &mut endpoint,
                 &mut record,
             )
-        };
+        }?;
         check("HcnCreateEndpoint", hr, record, Some(id))?;
         Ok(EndpointHandle(endpoint as usize))
     }
@@ -105,13 +128,13 @@ impl NetworkApi for HostNetworkApi {
         let (mut properties, mut record): (PWSTR, PWSTR) = (null_mut(), null_mut());
         // SAFETY: open endpoint handle, NUL-terminated query, valid out-pointers.
         let hr = unsafe {
-            hcn::HcnQueryEndpointProperties(
+            computenetwork::HcnQueryEndpointProperties(
                 endpoint.0 as *const c_void,
                 query.as_ptr(),
                 &mut properties,
                 &mut record,
             )
-        };
+        }?;
         let properties = take_hcn_string(properties);
         check("HcnQueryEndpointProperties", hr, record, None)?;
         Ok(properties)
@@ -122,8 +145,13 @@ impl NetworkApi for HostNetworkApi {
         let (mut namespace, mut record): (*mut c_void, PWSTR) = (null_mut(), null_mut());
         // SAFETY: valid GUID and NUL-terminated document; valid out-pointers.
         let hr = unsafe {
-            hcn::HcnCreateNamespace(&guid, settings_w.as_ptr(), &mut namespace, &mut record)
-        };
+            computenetwork::HcnCreateNamespace(
+                &guid,
+                settings_w.as_ptr(),
+                &mut namespace,
+                &mut record,
+            )
+        }?;
         check("HcnCreateNamespace", hr, record, Some(id))?;
         Ok(NamespaceHandle(namespace as usize))
     }
@@ -133,12 +161,12 @@ impl NetworkApi for HostNetworkApi {
         let mut record: PWSTR = null_mut();
         // SAFETY: open namespace handle and a NUL-terminated document.
         let hr = unsafe {
-            hcn::HcnModifyNamespace(
+            computenetwork::HcnModifyNamespace(
                 namespace.0 as *const c_void,
                 settings_w.as_ptr(),
                 &mut record,
             )
-        };
+        }?;
         check("HcnModifyNamespace", hr, record, None)
     }
 
@@ -146,7 +174,7 @@ impl NetworkApi for HostNetworkApi {
         let guid = to_sys_guid(id);
         let mut record: PWSTR = null_mut();
         // SAFETY: valid GUID and out-pointer.
-        let hr = unsafe { hcn::HcnDeleteEndpoint(&guid, &mut record) };
+        let hr = unsafe { computenetwork::HcnDeleteEndpoint(&guid, &mut record) }?;
         check("HcnDeleteEndpoint", hr, record, Some(id))
     }
 
@@ -154,25 +182,25 @@ impl NetworkApi for HostNetworkApi {
         let guid = to_sys_guid(id);
         let mut record: PWSTR = null_mut();
         // SAFETY: valid GUID and out-pointer.
-        let hr = unsafe { hcn::HcnDeleteNamespace(&guid, &mut record) };
+        let hr = unsafe { computenetwork::HcnDeleteNamespace(&guid, &mut record) }?;
         check("HcnDeleteNamespace", hr, record, Some(id))
     }
 
     fn close_network(&self, network: NetworkHandle) -> ApiResult<()> {
         // SAFETY: `network.rs` closes each handle exactly once.
-        let hr = unsafe { hcn::HcnCloseNetwork(network.0 as *const c_void) };
+        let hr = unsafe { computenetwork::HcnCloseNetwork(network.0 as *const c_void) }?;
         check("HcnCloseNetwork", hr, null_mut(), None)
     }
 
     fn close_endpoint(&self, endpoint: EndpointHandle) -> ApiResult<()> {
         // SAFETY: `network.rs` closes each handle exactly once.
-        let hr = unsafe { hcn::HcnCloseEndpoint(endpoint.0 as *const c_void) };
+        let hr = unsafe { computenetwork::HcnCloseEndpoint(endpoint.0 as *const c_void) }?;
         check("HcnCloseEndpoint", hr, null_mut(), None)
     }
 
     fn close_namespace(&self, namespace: NamespaceHandle) -> ApiResult<()> {
         // SAFETY: `network.rs` closes each handle exactly once.
-        let hr = unsafe { hcn::HcnCloseNamespace(namespace.0 as *const c_void) };
+        let hr = unsafe { computenetwork::HcnCloseNamespace(namespace.0 as *const c_void) }?;
         check("HcnCloseNamespace", hr, null_mut(), None)
     }
 }

@@ -41,10 +41,11 @@ fn detail_suffix(detail: &Option<String>) -> String {
 
 /// `E_ACCESSDENIED`: silo was not run elevated.
 pub const E_ACCESSDENIED: u32 = 0x8007_0005;
-/// `HRESULT_FROM_WIN32(WAIT_TIMEOUT)`.
-pub const WAIT_TIMEOUT: u32 = 0x8007_0102;
-/// `HRESULT_FROM_WIN32(ERROR_TIMEOUT)`, the other way a timed-out wait is reported.
-pub const ERROR_TIMEOUT: u32 = 0x8007_05B4;
+/// `HCS_E_OPERATION_TIMEOUT`: how HCS reports a wait that ran out before the operation finished
+/// (hcsshim internal/hcs/v2/operation.go `hcsErrOperationTimeout`). silo waits for operations
+/// without a time limit and for processes on their exit notification, so it only ever meets
+/// this code as an error, which it names.
+pub const HCS_E_OPERATION_TIMEOUT: u32 = 0x8037_0118;
 /// The compute system was already gone (terminate/close after it exited).
 pub const COMPUTE_SYSTEM_DOES_NOT_EXIST: u32 = 0xC037_010E;
 /// A terminate or shutdown of a system that has already stopped (hcsshim
@@ -69,13 +70,16 @@ pub fn describe(code: u32) -> &'static str {
         0x8007_00B7 => "already exists",
         0x8007_0015 => "the device is not ready",
         0x8007_048F => "the device is not connected",
-        WAIT_TIMEOUT | ERROR_TIMEOUT => "the wait timed out",
+        0x8007_0102 | 0x8007_05B4 => "the wait timed out",
         0x8007_0057 => "invalid parameter",
         0x8000_4005 => "unspecified failure",
         0x8000_FFFF => "catastrophic failure",
         0x8007_0032 => "not supported",
+        super::dll::MODULE_NOT_FOUND => "the DLL is not installed",
+        super::dll::PROC_NOT_FOUND => "the DLL lacks this function",
         // The HCS codes hcsshim names (internal/hcs/errors.go).
         0xC037_0103 => "the HCS operation is still pending",
+        HCS_E_OPERATION_TIMEOUT => "the HCS operation timed out (HCS_E_OPERATION_TIMEOUT)",
         0xC037_0105 => "the compute system is not in a valid state for this request",
         0xC037_0106 => "the compute system exited unexpectedly",
         0xC037_010B => "the guest does not support this message",
@@ -123,5 +127,16 @@ mod tests {
             "{text}"
         );
         assert!(HcsError::new("x", 0xC037_010D).to_string().contains("JSON"));
+    }
+
+    /// issue #19 item 2: HCS reports a wait that ran out as `HCS_E_OPERATION_TIMEOUT`
+    /// (0x80370118, hcsshim internal/hcs/v2/operation.go), not as a Win32 wait code.
+    #[test]
+    fn hcs_operation_timeout_is_named() {
+        let text = HcsError::new("HcsWaitForOperationResult", 0x8037_0118).to_string();
+        assert!(
+            text.contains("timed out (HCS_E_OPERATION_TIMEOUT)"),
+            "{text}"
+        );
     }
 }

@@ -20,6 +20,10 @@ fn windows_11() -> HostFacts {
     }
 }
 
+/// hcsshim's first SCSI controller key, `ScsiControllerGuids[0]` in
+/// internal/protocol/guestrequest/types.go (written out here, not taken from silo's schema).
+const HCSSHIM_SCSI_CONTROLLER: &str = "df6d0690-79e5-55b6-a5ec-c1e2f77f580a";
+
 const BOOT: [&str; 3] = [
     "HcsGrantVmAccess",
     "HcsCreateComputeSystem",
@@ -108,7 +112,8 @@ fn a_client_host_runs_steps_in_one_shared_utility_vm() {
         .as_str()
         .unwrap()
         .ends_with("UtilityVM/Files"));
-    let vm_scratch = vm["VirtualMachine"]["Devices"]["Scsi"]["0"]["Attachments"]["0"]["Path"]
+    let vm_scratch = vm["VirtualMachine"]["Devices"]["Scsi"][HCSSHIM_SCSI_CONTROLLER]
+        ["Attachments"]["0"]["Path"]
         .as_str()
         .unwrap();
     assert!(vm_scratch.ends_with("sandbox.vhdx"), "{vm_scratch}");
@@ -129,7 +134,10 @@ fn a_client_host_runs_steps_in_one_shared_utility_vm() {
     assert_eq!(added.len(), 2, "each layer is shared once per VM");
     let attach = docs
         .iter()
-        .find(|d| d["ResourcePath"] == "VirtualMachine/Devices/Scsi/0/Attachments/1")
+        .find(|d| {
+            d["ResourcePath"]
+                == format!("VirtualMachine/Devices/Scsi/{HCSSHIM_SCSI_CONTROLLER}/Attachments/1")
+        })
         .expect("the step's scratch on LUN 1");
     assert!(attach["Settings"]["Path"]
         .as_str()

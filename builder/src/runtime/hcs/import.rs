@@ -16,8 +16,9 @@
 //!   their file). Each directory (also `Files` and `Hives`) gets a `<dir>.$wcidirs$` file in
 //!   that format, a directory symlink or junction too (plus its empty directory, as hcsshim
 //!   leaves it); staged files get the entry's modification and access times (creation time
-//!   too on Windows); `Hives\…` are plain files; deleted paths (`.wh.` entries) go to
-//!   `tombstones.txt`.
+//!   too on Windows); `Hives\…` are plain files; deleted paths (`.wh.` entries) are not
+//!   staged: as hcsshim does, [`remove_tombstoned`] deletes them from the layer folder after
+//!   `ImportLayer`.
 //!
 //! Hard links of non-base layers are not staged: as hcsshim does (`AddLink` → `PendingLinks`),
 //! they come back in [`Staged::pending_links`] and [`link_pending`] makes them in the layer
@@ -61,7 +62,9 @@ pub enum ImportError {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Staged {
     pub has_utility_vm: bool,
-    pub tombstones: usize,
+    /// Paths the layer deletes (`Files/dir/name`, from `.wh.` entries): not handed to
+    /// `ImportLayer`; [`remove_tombstoned`] deletes them from the layer folder after it.
+    pub tombstones: Vec<String>,
     /// Hard links to make after `ImportLayer` (non-base layers).
     pub pending_links: Vec<PendingLink>,
     /// `sha256:<hex>` of the uncompressed tar, to check against the image's diff_id.
@@ -77,6 +80,71 @@ pub struct PendingLink {
     pub target: PathBuf,
     /// The target is a file of this same layer (else: of the nearest parent that has it).
     pub in_this_layer: bool,
+}
+
+/// The utility VM files `ProcessUtilityImage` rewrites, and where hcsshim keeps their
+/// imported bytes in the layer folder (`mutatedFiles`, pkg/ociwclayer/import.go).
+pub const MUTATED_UTILITY_VM_FILES: [(&str, &str); 4] = [
+    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD", "bcd.bak"),
+    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG", "bcd.log.bak"),
+    (
+        "UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG1",
+        "bcd.log1.bak",
+    ),
+    (
+        "UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG2",
+        "bcd.log2.bak",
+    ),
+];
+
+/// Copies the boot configuration files of an imported layer's utility VM to `bcd*.bak` in the
+/// layer folder before `ProcessUtilityImage` changes them, as hcsshim's
+/// `writeBackupStreamFromTarAndSaveMutatedFiles` saves them while importing: the layer's own
+/// bytes stay available. Files the layer does not have are skipped.
+pub fn save_mutated_files(layer: &Path) -> io::Result<()> {
+    for (file, backup) in MUTATED_UTILITY_VM_FILES {
+        let source = file
+            .split('/')
+            .fold(layer.to_path_buf(), |p, part| p.join(part));
+        match fs::copy(&source, layer.join(backup)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !source.exists() => {}
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("saving {} as {backup}: {e}", source.display()),
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a layer's tombstoned paths (`Files/dir/name`) from its imported `layer` folder, as
+/// hcsshim's `legacyLayerWriterWrapper.Close` does after `ImportLayer` (internal/wclayer/
+/// importlayer.go): one entry each, a file or an empty directory; one that is not there is
+/// already deleted.
+pub fn remove_tombstoned(layer: &Path, tombstones: &[String]) -> io::Result<()> {
+    for name in tombstones {
+        let path = name
+            .split('/')
+            .fold(layer.to_path_buf(), |p, part| p.join(part));
+        let removed = match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => fs::remove_dir(&path),
+            Ok(_) => fs::remove_file(&path),
+            Err(e) => Err(e),
+        };
+        match removed {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("deleting tombstoned {}: {e}", path.display()),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Makes `links` in the imported `layer` folder; `parents` nearest first.
@@ -152,7 +220,6 @@ pub fn stage_tar<R: Read>(
         base_files,
         layer,
         staged: Staged::default(),
-        tombstones: String::from("\u{feff}Version 1.0\r\n"),
         open: None,
         added: Default::default(),
         directories: Vec::new(),
@@ -176,18 +243,15 @@ pub fn stage_tar<R: Read>(
     })?;
     stager.staged.diff_id = summary.diff_id.to_string();
     stager.close_open()?;
-    match base_files {
-        Some(files) => {
-            // Children first, so setting a child's times cannot move its parent's again.
-            for (dir, info) in stager.directories.iter().rev() {
-                files
-                    .restore_directory_times(dir, info)
-                    .map_err(|e| stager.io_err(dir, e))?;
-            }
-        }
-        None => {
-            let path = dest.join("tombstones.txt");
-            fs::write(&path, stager.tombstones.as_bytes()).map_err(|e| stager.io_err(&path, e))?;
+    // A legacy staging folder gets no tombstones.txt: hcsshim's legacyLayerWriter removes it
+    // from the import folder (`Close`) and deletes the tombstoned paths itself once
+    // `ImportLayer` is done.
+    if let Some(files) = base_files {
+        // Children first, so setting a child's times cannot move its parent's again.
+        for (dir, info) in stager.directories.iter().rev() {
+            files
+                .restore_directory_times(dir, info)
+                .map_err(|e| stager.io_err(dir, e))?;
         }
     }
     Ok(stager.staged)
@@ -231,7 +295,6 @@ struct Stager<'a> {
     base_files: Option<&'a dyn BaseFiles>,
     layer: &'a str,
     staged: Staged,
-    tombstones: String,
     open: Option<OpenBackup>,
     /// Paths this layer added so far (a hard link's target may be one of them).
     added: std::collections::BTreeSet<String>,
@@ -395,23 +458,19 @@ impl Stager<'_> {
         Ok(())
     }
 
-    /// `.wh.<name>` → a `\dir\name` line of `tombstones.txt` (`.wh..wh..opq` becomes a
-    /// tombstone for `.wh..opq`, as in hcsshim, which has no opaque directories).
+    /// `.wh.<name>` → the deleted path `Files/dir/name`, for [`remove_tombstoned`]
+    /// (`.wh..wh..opq` becomes a deletion of `.wh..opq`, as in hcsshim, which has no opaque
+    /// directories).
     fn tombstone(&mut self, name: &str) -> Result<(), ImportError> {
         if self.base_files.is_some() {
             return Err(self.entry_err(name, "a base layer cannot have tombstones"));
         }
-        let Some(inside) = name.strip_prefix("Files/") else {
+        if !name.starts_with("Files/") {
             return Err(self.entry_err(name, "invalid tombstone (only under Files/)"));
-        };
-        let (parent, file) = match inside.rsplit_once('/') {
-            Some((dir, file)) => (format!("\\{}", dir.replace('/', "\\")), file),
-            None => (String::new(), inside),
-        };
+        }
+        let (parent, file) = name.rsplit_once('/').unwrap_or(("", name));
         let deleted = file.strip_prefix(".wh.").unwrap_or(file);
-        self.tombstones
-            .push_str(&format!("{parent}\\{deleted}\r\n"));
-        self.staged.tombstones += 1;
+        self.staged.tombstones.push(format!("{parent}/{deleted}"));
         Ok(())
     }
 
@@ -564,7 +623,7 @@ mod tests {
         ]);
         let dir = tempfile::tempdir().unwrap();
         let staged = stage_tar(&tar[..], dir.path(), Layout::Legacy, "test").unwrap();
-        assert_eq!(staged.tombstones, 1);
+        assert_eq!(staged.tombstones, ["Files/app/old"]);
         let file = fs::read(dir.path().join("Files/app/a.txt")).unwrap();
         let mut want = attributes::ARCHIVE.to_le_bytes().to_vec();
         want.extend(1u32.to_le_bytes());
@@ -579,10 +638,52 @@ mod tests {
             fs::read(dir.path().join("Hives/System_Delta")).unwrap(),
             b"regf-delta"
         );
+        // hcsshim hands ImportLayer no tombstones.txt (legacyLayerWriter.Close removes it);
+        // the deletions are made in the layer folder afterwards.
+        assert!(!dir.path().join("tombstones.txt").exists());
+    }
+
+    /// issue #19 item 8, after hcsshim's pkg/ociwclayer/import.go `mutatedFiles`: the
+    /// utility VM's BCD files are kept as `bcd.bak`, `bcd.log.bak`, … before
+    /// `ProcessUtilityImage` rewrites them.
+    #[test]
+    fn the_utility_vm_boot_configuration_is_saved_before_processing() {
+        let layer = tempfile::tempdir().unwrap();
+        let boot = layer.path().join("UtilityVM/Files/EFI/Microsoft/Boot");
+        fs::create_dir_all(&boot).unwrap();
+        fs::write(boot.join("BCD"), b"bcd bytes").unwrap();
+        fs::write(boot.join("BCD.LOG1"), b"log1").unwrap();
+        save_mutated_files(layer.path()).unwrap();
         assert_eq!(
-            fs::read(dir.path().join("tombstones.txt")).unwrap(),
-            b"\xEF\xBB\xBFVersion 1.0\r\n\\app\\old\r\n"
+            fs::read(layer.path().join("bcd.bak")).unwrap(),
+            b"bcd bytes"
         );
+        assert_eq!(
+            fs::read(layer.path().join("bcd.log1.bak")).unwrap(),
+            b"log1"
+        );
+        assert!(!layer.path().join("bcd.log.bak").exists());
+        assert!(!layer.path().join("bcd.log2.bak").exists());
+        // A layer without a utility VM: nothing to save.
+        let plain = tempfile::tempdir().unwrap();
+        save_mutated_files(plain.path()).unwrap();
+        assert_eq!(fs::read_dir(plain.path()).unwrap().count(), 0);
+    }
+
+    /// issue #19 item 3, after hcsshim's legacyLayerWriterWrapper.Close: the tombstoned paths
+    /// are deleted from the imported layer folder; one already gone is fine.
+    #[test]
+    fn tombstoned_paths_are_deleted_from_the_layer_folder_after_import() {
+        let layer = tempfile::tempdir().unwrap();
+        fs::create_dir_all(layer.path().join("Files/app/empty")).unwrap();
+        fs::write(layer.path().join("Files/app/old"), b"x").unwrap();
+        fs::write(layer.path().join("Files/app/kept"), b"y").unwrap();
+        let tombstones =
+            ["Files/app/old", "Files/app/empty", "Files/app/never-there"].map(String::from);
+        remove_tombstoned(layer.path(), &tombstones).unwrap();
+        assert!(!layer.path().join("Files/app/old").exists());
+        assert!(!layer.path().join("Files/app/empty").exists());
+        assert!(layer.path().join("Files/app/kept").exists());
     }
 
     #[test]

@@ -16,6 +16,7 @@
 pub mod api;
 pub mod backup;
 pub mod base_files;
+pub mod dll;
 pub mod export;
 #[cfg(any(windows, feature = "check-windows"))]
 pub mod ffi;
@@ -48,6 +49,12 @@ use self::sandbox::{HcsSandbox, Isolated, SandboxParts};
 use self::uvm::UtilityVm;
 use super::{HostTarget, LayerRef, NetworkMode, Runtime, Sandbox, SandboxSpec};
 use crate::build::runtimes::Isolation;
+
+/// `<state>/hcs`, absolute: vmcompute resolves a relative layer path against its own working
+/// directory (a service's, not silo's), so a relative `--root` must not reach it as given.
+fn hcs_root(state_dir: &Path) -> std::io::Result<PathBuf> {
+    Ok(std::path::absolute(state_dir)?.join("hcs"))
+}
 
 /// Marker written into a layer folder once its import finished (a half-imported folder from
 /// a crash is destroyed and imported again).
@@ -88,7 +95,7 @@ impl HcsRuntime {
         host: HostFacts,
         forced: Option<Isolation>,
     ) -> std::io::Result<HcsRuntime> {
-        let root = state_dir.join("hcs");
+        let root = hcs_root(state_dir)?;
         std::fs::create_dir_all(root.join("layers"))?;
         let sessions = root.join("sessions");
         reclaim_abandoned_sessions(api.as_ref(), &sessions);
@@ -130,18 +137,21 @@ impl HcsRuntime {
     }
 
     /// The real runtime on this Windows host (Ctrl-C stops the running step, see
-    /// [`interrupt`]).
+    /// [`interrupt`]). Fails first, with "HCS not available" and what to install, when
+    /// vmcompute.dll or computecore.dll cannot be loaded (silo.exe itself never links them).
     #[cfg(any(windows, feature = "check-windows"))]
-    pub fn on_host(state_dir: &Path, forced: Option<Isolation>) -> std::io::Result<HcsRuntime> {
-        let host = ffi::host_facts()?;
+    pub fn on_host(state_dir: &Path, forced: Option<Isolation>) -> anyhow::Result<HcsRuntime> {
+        use anyhow::Context;
+        ffi::probe().context("HCS not available")?;
+        let host = ffi::host_facts().context("cannot read this host's Windows version")?;
         ffi_files::enable_layer_privileges()?;
         interrupt::install_console_handler()?;
-        Ok(
-            HcsRuntime::new(Arc::new(ffi::HostComputeApi), state_dir, host, forced)?
-                .with_network(Arc::new(ffi_hcn::HostNetworkApi), network::DEFAULT_NETWORK)
-                .with_base_files(Arc::new(ffi_files::Win32BaseFiles))
-                .with_interrupt(interrupt::Interrupt::process()),
-        )
+        let api = Arc::new(ffi::HostComputeApi::default());
+        Ok(HcsRuntime::new(api, state_dir, host, forced)
+            .with_context(|| format!("cannot create {}", state_dir.join("hcs").display()))?
+            .with_network(Arc::new(ffi_hcn::HostNetworkApi), network::DEFAULT_NETWORK)
+            .with_base_files(Arc::new(ffi_files::Win32BaseFiles))
+            .with_interrupt(interrupt::Interrupt::process()))
     }
 
     /// Prints `message` once per build.
@@ -237,6 +247,7 @@ impl HcsRuntime {
                     }
                     self.api.process_base_layer(&folder)?;
                     if staged.has_utility_vm {
+                        import::save_mutated_files(&folder)?;
                         self.api.process_utility_vm(&folder.join("UtilityVM"))?;
                     }
                 } else {
@@ -250,7 +261,11 @@ impl HcsRuntime {
                     )?;
                     check_diff_id(layer, &staged)?;
                     self.api.import_layer(&folder, staging.path(), &parents)?;
-                    import::link_pending(&folder, &parents, &staged.pending_links)
+                    // hcsshim's order: deletions, then hard links.
+                    import::remove_tombstoned(&folder, &staged.tombstones)
+                        .and_then(|()| {
+                            import::link_pending(&folder, &parents, &staged.pending_links)
+                        })
                         .map_err(|e| anyhow::anyhow!("importing layer {}: {e}", layer.diff_id))?;
                 }
                 std::fs::write(folder.join(IMPORTED_MARKER), layer.diff_id.as_bytes())?;

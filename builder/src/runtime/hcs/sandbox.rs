@@ -275,6 +275,41 @@ pub fn system_id(scratch: &Path) -> String {
 enum Relay {
     Stdout(Vec<u8>),
     Stderr(Vec<u8>),
+    /// The wait ended (the process exited, or it was terminated): the pipes get
+    /// [`COPY_AFTER_EXIT`] more.
+    WaitEnded,
+}
+
+/// How long output is still relayed after the step's process has exited. HCS does not always
+/// close a process's pipes when it exits (and a background process the step started can hold
+/// them), so hcsshim stops copying one second after the exit (`CopyAfterExitTimeout` in
+/// internal/cmd/cmd.go and cmd/containerd-shim-runhcs-v1/exec_hcs.go); so does silo.
+pub(super) const COPY_AFTER_EXIT: Duration = Duration::from_secs(1);
+
+/// Relays chunks from the pipe readers to `output` until every reader is done or
+/// [`COPY_AFTER_EXIT`] after the wait ended; says so when output was cut off.
+fn relay(rx: mpsc::Receiver<Relay>, output: &mut dyn OutputSink) {
+    let mut cutoff: Option<Instant> = None;
+    loop {
+        let message = match cutoff {
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+        };
+        match message {
+            Ok(Relay::Stdout(b)) => output.stdout(&b),
+            Ok(Relay::Stderr(b)) => output.stderr(&b),
+            Ok(Relay::WaitEnded) => cutoff = Some(Instant::now() + COPY_AFTER_EXIT),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                eprintln!(
+                    "silo: the RUN step's output pipes were still open {COPY_AFTER_EXIT:?} after \
+                     its process ended (HCS did not close them, or a background process holds \
+                     them); later output is not shown"
+                );
+                return;
+            }
+        }
+    }
 }
 
 impl Sandbox for HcsSandbox {
@@ -289,47 +324,44 @@ impl Sandbox for HcsSandbox {
         let (handle, pipes) = api.create_process(system, &parameters)?;
         self.progress.process = Some(handle);
         // Both pipes are drained while the process runs (a full pipe would block it); chunks
-        // reach the sink on this thread, in arrival order.
+        // reach the sink on this thread, in arrival order. The readers are not scoped: a pipe
+        // HCS never closes must not hold the step (see `COPY_AFTER_EXIT`); such a reader ends
+        // when the compute system is torn down.
         let (tx, rx) = mpsc::channel::<Relay>();
-        let outcome = std::thread::scope(|scope| {
-            for (pipe, is_stdout) in [(pipes.stdout, true), (pipes.stderr, false)] {
-                let Some(mut pipe) = pipe else { continue };
-                let tx = tx.clone();
-                scope.spawn(move || {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n) = pipe.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        let chunk = buf[..n].to_vec();
-                        let msg = if is_stdout {
-                            Relay::Stdout(chunk)
-                        } else {
-                            Relay::Stderr(chunk)
-                        };
-                        if tx.send(msg).is_err() {
-                            break;
-                        }
+        for (pipe, is_stdout) in [(pipes.stdout, true), (pipes.stderr, false)] {
+            let Some(mut pipe) = pipe else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
                     }
-                });
-            }
-            drop(tx);
+                    let chunk = buf[..n].to_vec();
+                    let msg = if is_stdout {
+                        Relay::Stdout(chunk)
+                    } else {
+                        Relay::Stderr(chunk)
+                    };
+                    if tx.send(msg).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let outcome = std::thread::scope(|scope| {
             let (api, interrupt) = (&api, &self.parts.interrupt);
             let waiter = scope.spawn(move || {
                 let waited = wait_for_exit(api.as_ref(), handle, process.timeout, interrupt);
                 if !matches!(waited, Ok(Waited::Exited)) {
-                    // The process still holds its pipes open, and the relay below reads until
-                    // they close: end it now (stop_system then finds it stopped).
+                    // The process still holds its pipes open: end it now (stop_system then
+                    // finds it stopped).
                     let _ = api.terminate_compute_system(system);
                 }
+                let _ = tx.send(Relay::WaitEnded);
                 waited
             });
-            for msg in rx {
-                match msg {
-                    Relay::Stdout(b) => output.stdout(&b),
-                    Relay::Stderr(b) => output.stderr(&b),
-                }
-            }
+            relay(rx, output);
             waiter.join().expect("the wait thread does not panic")
         });
         match outcome? {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `SchemaVersion`; silo speaks 2.1 (Windows Server 2019 / build 17763 and later).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -351,8 +351,11 @@ pub fn read_only_share(name: &str, path: &str) -> VirtualSmbShare {
     }
 }
 
-/// The utility VM's one SCSI controller (its key in `Devices.Scsi` and in resource paths).
-const SCSI_CONTROLLER: &str = "0";
+/// The utility VM's one SCSI controller: its key in `Devices.Scsi` and in resource paths is a
+/// GUID, hcsshim's first `ScsiControllerGuids` entry (internal/protocol/guestrequest/types.go:
+/// a V5 GUID of namespace d422512d-2bf2-4752-809d-7b82b5fcb1b4 and the name "0"), as
+/// internal/uvm/create_wcow.go and scsi/backend.go use it — not "0" (issue #19 item 8).
+pub(crate) const SCSI_CONTROLLER: &str = "df6d0690-79e5-55b6-a5ec-c1e2f77f580a";
 
 /// `HcsModifyComputeSystem`'s document: a change to the VM's devices (`ResourcePath`,
 /// `RequestType`, `Settings`) and/or a request HCS forwards to the guest (`GuestRequest`).
@@ -531,6 +534,38 @@ pub fn process_parameters(process: &crate::runtime::ProcessSpec) -> ProcessParam
         create_std_out_pipe: true,
         create_std_err_pipe: true,
     }
+}
+
+/// A process's status as HCS reports it in the `HcsEventProcessExited` notification (hcsshim
+/// internal/hcs/schema2/process_status.go). Every field is `omitempty` there: a process that
+/// exited with 0 has no `ExitCode` at all.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ProcessStatus {
+    pub process_id: u32,
+    pub exited: bool,
+    pub exit_code: u32,
+    pub last_wait_result: i32,
+}
+
+/// The exit code in an exit notification's `ProcessStatus` document. As in hcsshim's
+/// `waitBackground` (internal/hcs/v2/process.go), an absent `ExitCode` is 0 and a non-zero
+/// `LastWaitResult` means HCS could not wait for the process, so there is no exit code; an
+/// empty or unreadable document has none either. Codes are `DWORD`s (e.g. `0xC0000005`),
+/// returned as the same 32 bits in an `i32`.
+pub fn exit_code_from_status(document: &str) -> Result<i32, String> {
+    if document.trim().is_empty() {
+        return Err("HCS's exit notification carried no process status".into());
+    }
+    let status: ProcessStatus = serde_json::from_str(document)
+        .map_err(|e| format!("unreadable process status {document:?}: {e}"))?;
+    if status.last_wait_result != 0 {
+        return Err(format!(
+            "HCS could not wait for the process (LastWaitResult {:#010x}): {document}",
+            status.last_wait_result
+        ));
+    }
+    Ok(status.exit_code as i32)
 }
 
 #[cfg(test)]

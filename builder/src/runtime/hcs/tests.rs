@@ -32,14 +32,22 @@ pub(super) struct Fake {
     pub(super) systems: Mutex<(usize, Vec<SystemHandle>)>,
     /// Keeps the never-exiting process's stdout open until its system is terminated.
     pub(super) pipe_open: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    /// The process exits at once but its stdout stays open (a background process holds it,
+    /// or HCS does not close it) until the system is terminated.
+    pub(super) lingering_pipe: bool,
 }
 
-/// The stdout of a process that never exits: open (reads block) until the sender is dropped.
-struct OpenPipe(std::sync::mpsc::Receiver<()>);
+/// A stdout that gives `first` (if any), then stays open (reads block) until the sender is
+/// dropped.
+struct OpenPipe(Option<&'static [u8]>, std::sync::mpsc::Receiver<()>);
 
 impl std::io::Read for OpenPipe {
-    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
-        let _ = self.0.recv(); // only ever ends by disconnection
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(first) = self.0.take() {
+            buf[..first.len()].copy_from_slice(first);
+            return Ok(first.len());
+        }
+        let _ = self.1.recv(); // only ever ends by disconnection
         Ok(0)
     }
 }
@@ -92,7 +100,8 @@ impl ComputeApi for Fake {
     }
     fn import_layer(&self, layer: &Path, source: &Path, parents: &[PathBuf]) -> ApiResult<()> {
         self.call("ImportLayer")?;
-        assert!(source.join("tombstones.txt").exists());
+        // hcsshim gives ImportLayer no tombstones.txt: deletions are made after it.
+        assert!(!source.join("tombstones.txt").exists());
         // Layer 2 staged in the legacy format: attributes, then a backup stream with the data.
         assert!(source.join("Files/app.$wcidirs$").is_file());
         let staged = std::fs::read(source.join("Files/app/old")).unwrap();
@@ -193,10 +202,11 @@ impl ComputeApi for Fake {
     ) -> ApiResult<(ProcessHandle, ProcessPipes)> {
         self.call("HcsCreateProcess")?;
         self.documents.lock().unwrap().push(parameters.into());
-        let stdout: Box<dyn std::io::Read + Send> = if self.timeout {
+        let stdout: Box<dyn std::io::Read + Send> = if self.timeout || self.lingering_pipe {
             let (open, closed) = std::sync::mpsc::channel();
             *self.pipe_open.lock().unwrap() = Some(open);
-            Box::new(OpenPipe(closed))
+            let first: Option<&'static [u8]> = self.lingering_pipe.then_some(b"hello out");
+            Box::new(OpenPipe(first, closed))
         } else {
             Box::new(Cursor::new(b"hello out".to_vec()))
         };
@@ -209,7 +219,7 @@ impl ComputeApi for Fake {
         ))
     }
     fn wait_process(&self, _: ProcessHandle, wait: Option<Duration>) -> ApiResult<WaitOutcome> {
-        self.call("HcsWaitForProcessExit")?;
+        self.call("HcsEventProcessExited")?;
         Ok(if self.timeout {
             // A process that never exits: the wait lasts as long as asked.
             std::thread::sleep(wait.expect("the runtime waits in slices"));
@@ -219,7 +229,7 @@ impl ComputeApi for Fake {
         })
     }
     fn process_exit_code(&self, _: ProcessHandle) -> ApiResult<i32> {
-        self.call("HcsGetProcessProperties")?;
+        self.call("ProcessStatus")?;
         Ok(self.exit_code.unwrap_or(3))
     }
     fn terminate_compute_system(&self, system: SystemHandle) -> ApiResult<()> {
@@ -362,8 +372,8 @@ pub(super) const RUN: [&str; 6] = [
     "HcsCreateComputeSystem",
     "HcsStartComputeSystem",
     "HcsCreateProcess",
-    "HcsWaitForProcessExit",
-    "HcsGetProcessProperties",
+    "HcsEventProcessExited",
+    "ProcessStatus",
     "HcsCloseProcess",
 ];
 const COMMIT: [&str; 6] = [
@@ -525,7 +535,7 @@ fn a_timeout_terminates_the_compute_system_and_drop_tears_down() {
         let calls = fake.calls();
         let waits = calls
             .iter()
-            .filter(|c| *c == "HcsWaitForProcessExit")
+            .filter(|c| *c == "HcsEventProcessExited")
             .count();
         assert!(
             (3..=4).contains(&waits),
@@ -533,7 +543,7 @@ fn a_timeout_terminates_the_compute_system_and_drop_tears_down() {
         );
         let after_wait: Vec<&str> = calls
             .iter()
-            .skip_while(|c| *c != "HcsWaitForProcessExit")
+            .skip_while(|c| *c != "HcsEventProcessExited")
             .skip(waits)
             .map(String::as_str)
             .collect();
@@ -598,6 +608,49 @@ fn ctrl_c_stops_the_running_step_and_everything_is_torn_down() {
         assert!(err.contains("while importing layer sha256:"), "{err}");
         assert!(!fake.calls().iter().any(|c| IMPORT.contains(&c.as_str())));
     });
+}
+
+/// hcsshim stops copying a process's output `CopyAfterExitTimeout` (1 s) after it exits
+/// (internal/cmd/cmd.go; exec_hcs.go sets 1 s): HCS does not always close the pipes, and a
+/// background process the step started holds them. Before, the step waited for EOF forever.
+#[test]
+fn output_relay_stops_a_second_after_the_process_exits_with_its_pipes_open() {
+    within(Duration::from_secs(20), || {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = image(dir.path());
+        let fake = Arc::new(Fake {
+            lingering_pipe: true,
+            ..Fake::default()
+        });
+        let runtime =
+            HcsRuntime::new(fake.clone(), &dir.path().join("state"), server_2022(), None).unwrap();
+        let mut sandbox = runtime.prepare(&spec).unwrap();
+        let mut sink = Collect::default();
+        let started = std::time::Instant::now();
+        let status = sandbox.run(&step(), &mut sink).unwrap();
+        let took = started.elapsed();
+        assert_eq!(status.code, 3, "the exit code is passed on");
+        assert!(
+            took >= sandbox::COPY_AFTER_EXIT && took < sandbox::COPY_AFTER_EXIT * 3,
+            "relayed for {took:?} after the exit"
+        );
+        // What came before the exit was relayed.
+        assert_eq!(sink.out, b"hello out");
+        assert_eq!(sink.err, b"hello err");
+        // The commit terminates the system, which closes the lingering pipe.
+        sandbox.commit().unwrap();
+        assert!(fake.pipe_open.lock().unwrap().is_none());
+    });
+}
+
+/// issue #19 item 8: a relative `--root` reached vmcompute as given; HCS resolves layer paths
+/// against its own working directory, so the runtime's root is made absolute first.
+#[test]
+fn a_relative_root_reaches_hcs_absolute() {
+    let root = hcs_root(Path::new("relative/state")).unwrap();
+    assert!(root.is_absolute(), "{}", root.display());
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(root, cwd.join("relative/state/hcs"));
 }
 
 #[test]

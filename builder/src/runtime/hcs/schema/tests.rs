@@ -114,7 +114,7 @@ fn hyperv_utility_vm_and_hosted_container_documents() {
     },
     "Devices": {
       "Scsi": {
-        "0": {
+        "df6d0690-79e5-55b6-a5ec-c1e2f77f580a": {
           "Attachments": {
             "0": {
               "Path": "C:\\scratch\\uvm.vhdx",
@@ -188,7 +188,7 @@ fn hot_add_requests_for_a_step_in_a_utility_vm() {
             r"C:\mounts\scsi\m1"
         )),
         r#"{
-  "ResourcePath": "VirtualMachine/Devices/Scsi/0/Attachments/1",
+  "ResourcePath": "VirtualMachine/Devices/Scsi/df6d0690-79e5-55b6-a5ec-c1e2f77f580a/Attachments/1",
   "RequestType": "Add",
   "Settings": {
     "Path": "C:\\scratch\\sandbox.vhdx",
@@ -266,4 +266,33 @@ fn process_document() {
     assert_eq!(value["WorkingDirectory"], r"C:\");
     assert_eq!(value["CommandLine"], "cmd /S /C dir");
     assert!(value.get("User").is_none(), "{value}");
+}
+
+/// The exit notification's `ProcessStatus` as hcsshim's own type marshals it
+/// (internal/hcs/schema2/process_status.go: `ProcessId`, `Exited`, `ExitCode` and
+/// `LastWaitResult`, all `omitempty`), read as hcsshim's `waitBackground` reads it
+/// (internal/hcs/v2/process.go): exit 0 has no `ExitCode` field.
+#[test]
+fn exit_code_from_an_hcsshim_process_status() {
+    // Go's encoding/json drops the zero ExitCode of `ProcessStatus{ProcessId: 1234, Exited: true}`.
+    assert_eq!(
+        exit_code_from_status(r#"{"ProcessId":1234,"Exited":true}"#),
+        Ok(0)
+    );
+    assert_eq!(
+        exit_code_from_status(r#"{"ProcessId":1234,"Exited":true,"ExitCode":3}"#),
+        Ok(3)
+    );
+    // A DWORD exit code above i32::MAX (STATUS_ACCESS_VIOLATION) keeps its 32 bits.
+    assert_eq!(
+        exit_code_from_status(r#"{"ProcessId":8,"Exited":true,"ExitCode":3221225477}"#),
+        Ok(0xC000_0005_u32 as i32)
+    );
+    // hcsshim takes no exit code when the wait itself failed (LastWaitResult != 0) …
+    let err =
+        exit_code_from_status(r#"{"ProcessId":8,"Exited":true,"LastWaitResult":6}"#).unwrap_err();
+    assert!(err.contains("LastWaitResult 0x00000006"), "{err}");
+    // … nor from an empty or unreadable notification.
+    assert!(exit_code_from_status("").is_err());
+    assert!(exit_code_from_status("{not json").is_err());
 }
