@@ -631,6 +631,43 @@ fn wine_stubs_are_refused_up_front_or_fail_loudly() {
 }
 
 #[test]
+fn wines_fixme_lines_are_marked_and_a_stubbed_program_fails_the_step() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let layers = [base_layer(t.path())];
+    // Not in silo's table: Wine's own fixme line gives the stub away.
+    let mut sb = runtime()
+        .prepare(&SandboxSpec {
+            layers: layers.to_vec(),
+            network: NetworkMode::Host,
+            os_version: String::new(),
+            mounts: Vec::new(),
+        })
+        .unwrap();
+    let mut out = Captured::default();
+    let err = sb
+        .run(&shell("tasklist & echo after"), &mut out)
+        .expect_err("a stub's exit 0 is not success")
+        .to_string();
+    assert!(
+        err.contains("Wine only stubs") && err.contains("wine fixme: tasklist:wmain stub"),
+        "{err}"
+    );
+    let stderr = String::from_utf8_lossy(&out.err);
+    assert!(
+        stderr.contains("wine fixme: tasklist:wmain stub"),
+        "{stderr}"
+    );
+    assert!(out.text().contains("after"), "the step ran: {}", out.text());
+    // Ordinary steps show no raw fixme lines (and Wine's device services' are dropped).
+    let s = run_step(&layers, NetworkMode::Host, &shell("echo quiet"));
+    assert_eq!(s.code, 0);
+    let stderr = String::from_utf8_lossy(&s.output.err);
+    assert!(!stderr.contains(":fixme:"), "{stderr}");
+    assert!(!stderr.contains("fixme: hid:"), "{stderr}");
+}
+
+#[test]
 fn setx_machine_reaches_the_registry_layer_and_later_steps() {
     let _g = global_lock();
     let t = tempfile::tempdir().unwrap();

@@ -16,6 +16,7 @@
 //! - [`silo`]: the namespaces, the init, output streaming, timeout.
 //! - [`mounts`]: `RUN --mount` targets under `drive_c`, and the mount points they leave.
 //! - [`commit`]: the overlay's upper dir → ChangeSet.
+//! - [`fixme`]: Wine's fixme lines in the step's output, and the program stubs they reveal.
 //!
 //! On disk (`<state>/wine/`): `system/<wine version>/prefix` (system layer), `tools/<hash>/`
 //! (the tools layer), `layers/<hex>/` (unpacked layers), `sandboxes/<pid>-<runtime>-<n>/` (one per prepared sandbox: `upper/`,
@@ -27,6 +28,7 @@
 //! `prepare`.
 
 pub mod commit;
+pub mod fixme;
 pub mod launcher;
 pub mod layers;
 pub mod mounts;
@@ -289,7 +291,7 @@ impl WineSandbox {
         vec![
             ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
             ("WINEPREFIX".into(), d("prefix")),
-            ("WINEDEBUG".into(), "-all".into()),
+            ("WINEDEBUG".into(), "-all,fixme+all".into()),
             (
                 "WINELOADER".into(),
                 self.wine.loader.to_string_lossy().into_owned(),
@@ -370,13 +372,21 @@ impl Sandbox for WineSandbox {
             binds: placed.iter().map(|p| p.bind.clone()).collect(),
         };
         let upper = self.dir.join("upper");
-        let stubs = mounts::Stubs::before(&upper, &placed);
-        let ran = silo::run(&spec, output);
+        let mount_stubs = mounts::Stubs::before(&upper, &placed);
+        let mut filter = fixme::FixmeFilter::new(output);
+        let ran = silo::run(&spec, &mut filter);
+        filter.finish();
         // The mount points go whatever happened: a failed step's sandbox may still be read.
-        stubs.remove(&upper);
-        Ok(ExitStatus {
-            code: launcher::read_exit_code(&exit_file, ran?),
-        })
+        mount_stubs.remove(&upper);
+        let code = launcher::read_exit_code(&exit_file, ran?);
+        if code == 0 && !filter.stubs().is_empty() {
+            anyhow::bail!(
+                "the step ran a program that Wine only stubs, so its success is not real \
+                 (no silent success): {}",
+                filter.stubs().join("; ")
+            );
+        }
+        Ok(ExitStatus { code })
     }
 
     fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
