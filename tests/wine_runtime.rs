@@ -733,7 +733,7 @@ fn setx_machine_reaches_the_registry_layer_and_later_steps() {
     // The next step's environment has them, as Windows builds it from the machine key.
     let layer1 = write_layer(t.path(), "setx", &step1.changes);
     let step2 = run_step(
-        &[base.clone(), layer1],
+        &[base.clone(), layer1.clone()],
         NetworkMode::Host,
         &shell("echo [%SILO_GREETING%] [%SILO_TOOLS%] [%PATH%]"),
     );
@@ -741,6 +741,27 @@ fn setx_machine_reaches_the_registry_layer_and_later_steps() {
     let text = step2.output.text();
     assert!(text.contains("[hello world]"), "{text}");
     assert!(text.contains(r";C:\tools]"), "{text}");
+
+    // The image config's Env is over the machine environment, as on Windows: an ENV of the
+    // same name wins, and ENV PATH replaces the machine PATH.
+    let mut with_env = shell("echo [%SILO_GREETING%] [%PATH%]");
+    with_env.env = BTreeMap::from([
+        ("SILO_GREETING".to_string(), "from ENV".to_string()),
+        (
+            "PATH".to_string(),
+            r"C:\Windows\system32;C:\env".to_string(),
+        ),
+    ]);
+    let step3 = run_step(&[base.clone(), layer1], NetworkMode::Host, &with_env);
+    assert_eq!(step3.code, 0, "{}", step3.output.text());
+    assert!(
+        step3
+            .output
+            .text()
+            .contains(r"[from ENV] [C:\Windows\system32;C:\env]"),
+        "{}",
+        step3.output.text()
+    );
 
     // The user's environment cannot be carried into a layer: refused by silo's setx.
     let s = run_step(&[base], NetworkMode::Host, &shell("setx SILO_USER x"));

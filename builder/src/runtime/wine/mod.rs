@@ -339,6 +339,16 @@ impl Sandbox for WineSandbox {
         // Outside `drive_c`, so it never reaches the layer; the launcher writes the full code.
         let exit_file = self.dir.join("exit-code");
         let _ = std::fs::remove_file(&exit_file);
+        let env_file = self.dir.join("environment");
+        let block = launcher::env_block(&process::step_environment(process)).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the step's environment (ENV and build args) has an empty name, a name with \
+                 `=`, or is over {} bytes",
+                launcher::ENV_BLOCK_BYTES
+            )
+        })?;
+        std::fs::write(&env_file, block)
+            .with_context(|| format!("writing {}", env_file.display()))?;
         let spec = silo::SiloSpec {
             base_dir: self.dir.clone(),
             lowerdirs: (0..self.lowers.len())
@@ -361,6 +371,10 @@ impl Sandbox for WineSandbox {
                 env.push((
                     launcher::EXITFILE_VAR.into(),
                     launcher::unix_path_for_windows(&exit_file),
+                ));
+                env.push((
+                    launcher::ENVFILE_VAR.into(),
+                    launcher::unix_path_for_windows(&env_file),
                 ));
                 env
             },
@@ -412,6 +426,7 @@ impl Sandbox for WineSandbox {
             "l",
             "silo-launch.exe",
             "wineserver",
+            "environment",
         ] {
             let p = self.dir.join(scratch);
             let _ = if p.is_dir() {
