@@ -4,7 +4,9 @@
 //!    to exit (what any Wine-based runner pays at least);
 //! 2. commit time of a step that changes one file on an image with a 1 GiB layer, median of 5,
 //!    against the peer: walking that 1 GiB lower tree (what a snapshot diff of the whole tree
-//!    would at least cost).
+//!    would at least cost);
+//! 3. `RUN echo` on a real-hive base against the minimal base;
+//! 4. the first RUN on a fresh state (the Wine system layer included), median of 3.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -241,5 +243,45 @@ fn bench_real_base_step() {
         r.as_secs_f64(),
         m.as_secs_f64(),
         r.as_secs_f64() / m.as_secs_f64()
+    );
+}
+
+/// 4. The first RUN on a fresh state (issue #16's goal: ≤ 5 s wall): the Wine system layer is
+///    made, then `RUN echo hello> C:\hello.txt` (dockerfiles/hello's first RUN) is prepared, run
+///    and committed on a one-file base. Median of 3 fresh state dirs.
+#[test]
+#[ignore = "benchmark: run with scripts/bench-wine"]
+fn bench_first_step_on_a_fresh_state() {
+    let root = tempfile::tempdir().unwrap();
+    let base = layer_with(root.path(), "base", &[("base.txt", 10)]);
+    let mut times = Vec::new();
+    let mut system_times = Vec::new();
+    for i in 0..3 {
+        let state = root.path().join(format!("state-{i}"));
+        let start = Instant::now();
+        let rt = WineRuntime::new(&state);
+        rt.ensure_ready().expect("the Wine silo can run here");
+        system_times.push(start.elapsed());
+        let mut sb = rt
+            .prepare(&SandboxSpec {
+                layers: vec![base.clone()],
+                network: NetworkMode::Host,
+                os_version: String::new(),
+                mounts: Vec::new(),
+            })
+            .unwrap();
+        let st = sb
+            .run(&shell(r"echo hello> C:\hello.txt"), &mut Quiet)
+            .unwrap();
+        assert_eq!(st.code, 0);
+        let cs = sb.commit().unwrap();
+        assert_eq!(cs.entries.len(), 1, "{cs:?}");
+        times.push(start.elapsed());
+    }
+    println!(
+        "first RUN on a fresh state: median {:.1} s (of which the Wine system layer {:.1} s), \
+         goal ≤ 5 s",
+        median(times).as_secs_f64(),
+        median(system_times).as_secs_f64()
     );
 }

@@ -631,6 +631,43 @@ fn wine_stubs_are_refused_up_front_or_fail_loudly() {
 }
 
 #[test]
+fn wines_fixme_lines_are_marked_and_a_stubbed_program_fails_the_step() {
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let layers = [base_layer(t.path())];
+    // Not in silo's table: Wine's own fixme line gives the stub away.
+    let mut sb = runtime()
+        .prepare(&SandboxSpec {
+            layers: layers.to_vec(),
+            network: NetworkMode::Host,
+            os_version: String::new(),
+            mounts: Vec::new(),
+        })
+        .unwrap();
+    let mut out = Captured::default();
+    let err = sb
+        .run(&shell("tasklist & echo after"), &mut out)
+        .expect_err("a stub's exit 0 is not success")
+        .to_string();
+    assert!(
+        err.contains("Wine only stubs") && err.contains("wine fixme: tasklist:wmain stub"),
+        "{err}"
+    );
+    let stderr = String::from_utf8_lossy(&out.err);
+    assert!(
+        stderr.contains("wine fixme: tasklist:wmain stub"),
+        "{stderr}"
+    );
+    assert!(out.text().contains("after"), "the step ran: {}", out.text());
+    // Ordinary steps show no raw fixme lines (and Wine's device services' are dropped).
+    let s = run_step(&layers, NetworkMode::Host, &shell("echo quiet"));
+    assert_eq!(s.code, 0);
+    let stderr = String::from_utf8_lossy(&s.output.err);
+    assert!(!stderr.contains(":fixme:"), "{stderr}");
+    assert!(!stderr.contains("fixme: hid:"), "{stderr}");
+}
+
+#[test]
 fn setx_machine_reaches_the_registry_layer_and_later_steps() {
     let _g = global_lock();
     let t = tempfile::tempdir().unwrap();
@@ -696,7 +733,7 @@ fn setx_machine_reaches_the_registry_layer_and_later_steps() {
     // The next step's environment has them, as Windows builds it from the machine key.
     let layer1 = write_layer(t.path(), "setx", &step1.changes);
     let step2 = run_step(
-        &[base.clone(), layer1],
+        &[base.clone(), layer1.clone()],
         NetworkMode::Host,
         &shell("echo [%SILO_GREETING%] [%SILO_TOOLS%] [%PATH%]"),
     );
@@ -704,6 +741,27 @@ fn setx_machine_reaches_the_registry_layer_and_later_steps() {
     let text = step2.output.text();
     assert!(text.contains("[hello world]"), "{text}");
     assert!(text.contains(r";C:\tools]"), "{text}");
+
+    // The image config's Env is over the machine environment, as on Windows: an ENV of the
+    // same name wins, and ENV PATH replaces the machine PATH.
+    let mut with_env = shell("echo [%SILO_GREETING%] [%PATH%]");
+    with_env.env = BTreeMap::from([
+        ("SILO_GREETING".to_string(), "from ENV".to_string()),
+        (
+            "PATH".to_string(),
+            r"C:\Windows\system32;C:\env".to_string(),
+        ),
+    ]);
+    let step3 = run_step(&[base.clone(), layer1], NetworkMode::Host, &with_env);
+    assert_eq!(step3.code, 0, "{}", step3.output.text());
+    assert!(
+        step3
+            .output
+            .text()
+            .contains(r"[from ENV] [C:\Windows\system32;C:\env]"),
+        "{}",
+        step3.output.text()
+    );
 
     // The user's environment cannot be carried into a layer: refused by silo's setx.
     let s = run_step(&[base], NetworkMode::Host, &shell("setx SILO_USER x"));

@@ -33,6 +33,30 @@ pub const EXITFILE_VAR: &str = "SILO_EXITFILE";
 /// Characters of the exit file's path the launcher accepts.
 const EXITFILE_CHARS: u32 = 2048;
 
+/// Environment variable naming the file with the step's environment (see [`env_block`]).
+pub const ENVFILE_VAR: &str = "SILO_ENVFILE";
+
+/// Bytes of environment the launcher reads (the step's `ENV` and build args).
+pub const ENV_BLOCK_BYTES: u32 = 1 << 20;
+
+/// The launcher's environment file for `vars`: `NAME\0VALUE\0…\0`, UTF-16LE. `None` when it
+/// would not fit in what the launcher reads or a name is empty or holds `=`.
+pub fn env_block(vars: &[(String, String)]) -> Option<Vec<u8>> {
+    let mut units: Vec<u16> = Vec::new();
+    for (name, value) in vars {
+        if name.is_empty() || name.contains('=') {
+            return None;
+        }
+        units.extend(name.encode_utf16());
+        units.push(0);
+        units.extend(value.encode_utf16());
+        units.push(0);
+    }
+    units.push(0);
+    let bytes: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+    (bytes.len() < ENV_BLOCK_BYTES as usize).then_some(bytes)
+}
+
 /// Characters of the command line the launcher accepts.
 const CMDLINE_CHARS: u32 = 32768;
 
@@ -56,8 +80,13 @@ pub fn launcher_exe() -> Vec<u8> {
     let handle = a.bss(8);
     let cmdline = a.bss(CMDLINE_CHARS * 2);
     let exit_path = a.bss(EXITFILE_CHARS * 2);
+    let env_var = a.wide(ENVFILE_VAR);
+    let env_path = a.bss(EXITFILE_CHARS * 2);
+    let env_block = a.bss(ENV_BLOCK_BYTES + 16);
+    let env_read = a.bss(8);
     let fail = a.label();
     let skip = a.label();
+    let (env_loop, env_done) = (a.label(), a.label());
     // sub rsp, 0x68  (entry rsp ≡ 8 mod 16 → aligned; 32 bytes shadow + 6 stack args)
     a.bytes(&[0x48, 0x83, 0xEC, 0x68]);
     // GetEnvironmentVariableW(name, buf, CMDLINE_CHARS)
@@ -82,6 +111,56 @@ pub fn launcher_exe() -> Vec<u8> {
     a.lea([0x48, 0x0D], exit_var);
     a.bytes(&[0x31, 0xD2]); // xor edx,edx
     a.call(K32, "SetEnvironmentVariableW");
+    // The step's environment over what Wine built from the registry: the file named by
+    // SILO_ENVFILE holds NAME\0VALUE\0…\0 (UTF-16); each pair is set with
+    // SetEnvironmentVariableW and the child inherits it.
+    a.lea([0x48, 0x0D], env_var);
+    a.lea([0x48, 0x15], env_path);
+    a.bytes(&[0x41, 0xB8]); // mov r8d, imm32
+    a.bytes(&EXITFILE_CHARS.to_le_bytes());
+    a.call(K32, "GetEnvironmentVariableW");
+    a.lea([0x48, 0x0D], env_var);
+    a.bytes(&[0x31, 0xD2]); // xor edx,edx
+    a.call(K32, "SetEnvironmentVariableW");
+    // h = CreateFileW(path, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, NORMAL, NULL)
+    a.lea([0x48, 0x0D], env_path);
+    a.bytes(&[0xBA]); // mov edx, GENERIC_READ
+    a.bytes(&0x8000_0000u32.to_le_bytes());
+    a.bytes(&[0x41, 0xB8, 1, 0, 0, 0]); // mov r8d, FILE_SHARE_READ
+    a.bytes(&[0x45, 0x31, 0xC9]); // xor r9d,r9d
+    for (disp, imm) in [(0x20u8, 3i32), (0x28, 0x80), (0x30, 0)] {
+        a.stack_arg(disp, imm);
+    }
+    a.call(K32, "CreateFileW");
+    a.bytes(&[0x48, 0x83, 0xF8, 0xFF]); // cmp rax, INVALID_HANDLE_VALUE
+    a.jcc(cc::Z, env_done);
+    a.rip(&[0x48, 0x89, 0x05], handle, 0, &[]); // mov [h], rax
+                                                // ReadFile(h, block, ENV_BLOCK_BYTES, &read, NULL); CloseHandle(h)
+    a.bytes(&[0x48, 0x89, 0xC1]); // mov rcx, rax
+    a.lea([0x48, 0x15], env_block);
+    a.bytes(&[0x41, 0xB8]); // mov r8d, imm32
+    a.bytes(&ENV_BLOCK_BYTES.to_le_bytes());
+    a.lea([0x4C, 0x0D], env_read);
+    a.stack_arg(0x20, 0);
+    a.call(K32, "ReadFile");
+    a.rip(&[0x48, 0x8B, 0x0D], handle, 0, &[]); // mov rcx,[h]
+    a.call(K32, "CloseHandle");
+    // rbx walks the pairs (callee-saved: it survives the calls).
+    a.lea([0x48, 0x1D], env_block); // lea rbx,[block]
+    a.bind(env_loop);
+    a.bytes(&[0x66, 0x83, 0x3B, 0x00]); // cmp word [rbx], 0
+    a.jcc(cc::Z, env_done);
+    a.bytes(&[0x48, 0x89, 0xD9]); // mov rcx, rbx
+    a.call(K32, "lstrlenW");
+    a.bytes(&[0x48, 0x8D, 0x74, 0x43, 0x02]); // lea rsi,[rbx+rax*2+2]  (the value)
+    a.bytes(&[0x48, 0x89, 0xD9]); // mov rcx, rbx
+    a.bytes(&[0x48, 0x89, 0xF2]); // mov rdx, rsi
+    a.call(K32, "SetEnvironmentVariableW");
+    a.bytes(&[0x48, 0x89, 0xF1]); // mov rcx, rsi
+    a.call(K32, "lstrlenW");
+    a.bytes(&[0x48, 0x8D, 0x5C, 0x46, 0x02]); // lea rbx,[rsi+rax*2+2]  (the next name)
+    a.jmp(env_loop);
+    a.bind(env_done);
     // si.hStdInput/Output/Error = GetStdHandle(-10/-11/-12); offsets 80/88/96 in STARTUPINFOW
     for (n, off) in [(-10i32, 80u32), (-11, 88), (-12, 96)] {
         a.bytes(&[0xB9]); // mov ecx, imm32
@@ -181,6 +260,23 @@ mod tests {
         assert_eq!(&img[0..2], b"MZ");
         assert_eq!(&img[0x40..0x44], b"PE\0\0");
         assert_eq!(u16::from_le_bytes([img[0x58], img[0x59]]), 0x20B);
+    }
+
+    #[test]
+    fn the_environment_file_holds_name_value_pairs_in_utf16() {
+        let block = env_block(&[("A".into(), "é".into()), ("PATH".into(), "".into())]).unwrap();
+        let units: Vec<u16> = block
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        assert_eq!(
+            units,
+            [65, 0, 0xE9, 0, 80, 65, 84, 72, 0, 0, 0],
+            "A\\0é\\0PATH\\0\\0 and the final \\0"
+        );
+        assert!(env_block(&[("A=B".into(), "x".into())]).is_none());
+        assert!(env_block(&[("".into(), "x".into())]).is_none());
+        assert_eq!(env_block(&[]).unwrap(), [0, 0]);
     }
 
     #[test]

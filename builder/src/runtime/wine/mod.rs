@@ -18,6 +18,7 @@
 //! - [`silo`]: the namespaces, the init, output streaming, timeout.
 //! - [`mounts`]: `RUN --mount` targets under `drive_c`, and the mount points they leave.
 //! - [`commit`]: the overlay's upper dir → ChangeSet.
+//! - [`fixme`]: Wine's fixme lines in the step's output, and the program stubs they reveal.
 //!
 //! On disk (`<state>/wine/`): `system/<wine version>/prefix` (system layer), `tools/<hash>/`
 //! (the tools layer), `layers/<hex>/` (unpacked layers), `sandboxes/<pid>-<runtime>-<n>/` (one per prepared sandbox: `upper/`,
@@ -29,6 +30,7 @@
 //! `prepare`.
 
 pub mod commit;
+pub mod fixme;
 pub mod launcher;
 pub mod layers;
 pub mod mounts;
@@ -366,7 +368,7 @@ impl WineSandbox {
         vec![
             ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
             ("WINEPREFIX".into(), d("prefix")),
-            ("WINEDEBUG".into(), "-all".into()),
+            ("WINEDEBUG".into(), "-all,fixme+all".into()),
             (
                 "WINELOADER".into(),
                 self.wine.loader.to_string_lossy().into_owned(),
@@ -446,18 +448,34 @@ impl Sandbox for WineSandbox {
         let exit_file = self.dir.join("exit-code");
         let _ = std::fs::remove_file(&exit_file);
         let StepProcess { program, argv, env } = match &powershell {
-            None => StepProcess {
-                program: self.wine.loader.clone(),
-                argv: vec!["wine64".into(), self.launcher_path()],
-                env: {
-                    let mut env = process::environment(process, &cl, &self.fixed_env());
-                    env.push((
-                        launcher::EXITFILE_VAR.into(),
-                        launcher::unix_path_for_windows(&exit_file),
-                    ));
-                    env
-                },
-            },
+            None => {
+                // The launcher sets the step's ENV itself, over what Wine derives.
+                let env_file = self.dir.join("environment");
+                let block = launcher::env_block(&process::step_environment(process))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "the step's environment (ENV and build args) has an empty name, a \
+                             name with `=`, or is over {} bytes",
+                            launcher::ENV_BLOCK_BYTES
+                        )
+                    })?;
+                std::fs::write(&env_file, block)
+                    .with_context(|| format!("writing {}", env_file.display()))?;
+                let mut env = process::environment(process, &cl, &self.fixed_env());
+                env.push((
+                    launcher::EXITFILE_VAR.into(),
+                    launcher::unix_path_for_windows(&exit_file),
+                ));
+                env.push((
+                    launcher::ENVFILE_VAR.into(),
+                    launcher::unix_path_for_windows(&env_file),
+                ));
+                StepProcess {
+                    program: self.wine.loader.clone(),
+                    argv: vec!["wine64".into(), self.launcher_path()],
+                    env,
+                }
+            }
             Some(routed) => self.engine_process(routed, process, &drive_c, &exit_file)?,
         };
         silo::ensure_private_dir(&server_dir)
@@ -482,13 +500,21 @@ impl Sandbox for WineSandbox {
             binds: placed.iter().map(|p| p.bind.clone()).collect(),
         };
         let upper = self.dir.join("upper");
-        let stubs = mounts::Stubs::before(&upper, &placed);
-        let ran = silo::run(&spec, output);
+        let mount_stubs = mounts::Stubs::before(&upper, &placed);
+        let mut filter = fixme::FixmeFilter::new(output);
+        let ran = silo::run(&spec, &mut filter);
+        filter.finish();
         // The mount points go whatever happened: a failed step's sandbox may still be read.
-        stubs.remove(&upper);
-        Ok(ExitStatus {
-            code: launcher::read_exit_code(&exit_file, ran?),
-        })
+        mount_stubs.remove(&upper);
+        let code = launcher::read_exit_code(&exit_file, ran?);
+        if code == 0 && !filter.stubs().is_empty() {
+            anyhow::bail!(
+                "the step ran a program that Wine only stubs, so its success is not real \
+                 (no silent success): {}",
+                filter.stubs().join("; ")
+            );
+        }
+        Ok(ExitStatus { code })
     }
 
     fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
@@ -514,6 +540,7 @@ impl Sandbox for WineSandbox {
             "l",
             "silo-launch.exe",
             "wineserver",
+            "environment",
         ] {
             let p = self.dir.join(scratch);
             let _ = if p.is_dir() {

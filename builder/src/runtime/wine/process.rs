@@ -4,9 +4,9 @@
 //!
 //! - Shell form arrives with `command_line` set (e.g. `cmd /S /C echo hi`): Windows receives it
 //!   verbatim, as Docker passes it. Exec form is joined with Windows quoting.
-//! - `ENV` values become environment variables (Wine imports the Unix environment into the
-//!   Windows one); `PATH` is the exception — Wine builds `%PATH%` from the registry and ignores
-//!   the Unix `PATH`, so a step's `PATH` is passed as `WINEPATH`, which Wine puts in front.
+//! - `ENV` values (build args too) are set by the launcher over the environment Wine builds from
+//!   the registry, as a container's `Env` is on Windows: they win over the machine and user
+//!   Environment keys, and `PATH` replaces the machine PATH ([`step_environment`]).
 //! - `USER`: Wine has one user and no access checks. Every step runs as the profile the Wine
 //!   system layer was made for (`ContainerAdministrator`); another `USER` (e.g.
 //!   `ContainerUser`) sets `%USERNAME%` and, through [`owner_sid`], the owner of what the step
@@ -166,26 +166,35 @@ pub fn existing_spelling(dirs: &[PathBuf], rel: &str) -> String {
     out.join("/")
 }
 
-/// The environment of the step's Wine process: Wine's own variables, then the step's.
+/// The variables the step's process gets over the environment Wine builds from the registry
+/// (machine, then user Environment keys): `ENV`/build args — `PATH` included, which replaces
+/// the machine PATH as a container's `Env` does on Windows — and `USERNAME` for a `USER` other
+/// than the profile's. The launcher sets them (see [`super::launcher::env_block`]): Wine would
+/// otherwise let a registry value win over a Unix environment variable of the same name.
+pub fn step_environment(spec: &ProcessSpec) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    let user = spec.user.trim();
+    if !user.is_empty() && !user.eq_ignore_ascii_case(super::system_layer::PROFILE_USER) {
+        env.push(("USERNAME".to_string(), user.to_string()));
+    }
+    for (k, v) in &spec.env {
+        env.push((k.clone(), v.clone()));
+    }
+    env
+}
+
+/// The Unix environment of the step's Wine process: Wine's own variables, the step's (also
+/// set by the launcher, see [`step_environment`]; `PATH` only there, Wine ignores the Unix
+/// one) and the launcher's command line.
 pub fn environment(
     spec: &ProcessSpec,
     command_line: &str,
     fixed: &[(String, String)],
 ) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = fixed.to_vec();
-    let user = if spec.user.trim().is_empty() {
-        super::system_layer::PROFILE_USER.to_string()
-    } else {
-        spec.user.clone()
-    };
-    if !user.eq_ignore_ascii_case(super::system_layer::PROFILE_USER) {
-        env.push(("USERNAME".into(), user));
-    }
-    for (k, v) in &spec.env {
-        if k.eq_ignore_ascii_case("PATH") {
-            env.push(("WINEPATH".into(), v.clone()));
-        } else if !fixed.iter().any(|(f, _)| f == k) {
-            env.push((k.clone(), v.clone()));
+    for (k, v) in step_environment(spec) {
+        if !k.eq_ignore_ascii_case("PATH") && !fixed.iter().any(|(f, _)| *f == k) {
+            env.push((k, v));
         }
     }
     env.push((CMDLINE_VAR.into(), command_line.to_string()));

@@ -235,10 +235,22 @@ pub const STUBS: &[Stub] = &[
     },
 ];
 
-/// The table entry for a program name or path (`C:\Windows\System32\DISM.exe` → `dism`).
+/// The table entry for a program name or path (`C:\Windows\System32\DISM.exe` → `dism`). A
+/// path into another directory than the system ones (`System32`, `SysWOW64`, `Windows`, also
+/// as `%SystemRoot%\…`) is an image's own program and has none.
 pub fn lookup(program: &str) -> Option<&'static Stub> {
+    let program = program.trim_matches('"');
+    if let Some((dir, _)) = program.rsplit_once(['\\', '/']) {
+        let dir = dir.to_ascii_lowercase().replace('/', "\\");
+        let last = dir.rsplit('\\').next().unwrap_or("");
+        if !matches!(
+            last,
+            "system32" | "syswow64" | "windows" | "%systemroot%" | "%windir%"
+        ) {
+            return None;
+        }
+    }
     let base = program
-        .trim_matches('"')
         .rsplit(['\\', '/'])
         .next()
         .unwrap_or(program)
@@ -617,8 +629,10 @@ mod tests {
         let e =
             check_command_line(&argv("icacls C:\\x /grant"), "icacls C:\\x /grant").unwrap_err();
         assert!(e.to_string().contains("ACLs"), "{e}");
-        // Quoted text is not a command.
+        // Quoted text is not a command; an image's own program of a stub's name is its own.
         check(r#"echo "dism & netsh""#).unwrap();
+        check(r#""C:\Program Files\Git\usr\bin\where.exe" git"#).unwrap();
+        check(r"%SystemRoot%\System32\where.exe git").unwrap_err();
     }
 
     #[test]
