@@ -460,9 +460,24 @@ impl<'a> Parser<'a> {
                 let kw_start = self.c.pos();
                 self.c.reset(kw_start + len);
                 let kind = self.keyword_statement(&word, label, kw_start)?;
+                // The statement ends with its last token, not with blanks skipped after it.
+                let end = match &kind {
+                    StatementKind::Throw(Some(v))
+                    | StatementKind::Return(Some(v))
+                    | StatementKind::Exit(Some(v)) => v.span.end as usize,
+                    StatementKind::Break(Some(e)) | StatementKind::Continue(Some(e)) => {
+                        e.span.end as usize
+                    }
+                    StatementKind::Throw(None)
+                    | StatementKind::Return(None)
+                    | StatementKind::Exit(None)
+                    | StatementKind::Break(None)
+                    | StatementKind::Continue(None) => kw_start + len,
+                    _ => self.c.pos(),
+                };
                 return Ok(Statement {
                     kind,
-                    span: self.c.span_from(start),
+                    span: self.c.span(start, end),
                 });
             }
             if UNSUPPORTED_KEYWORDS.contains(&word.as_str()) {
@@ -945,17 +960,21 @@ impl<'a> Parser<'a> {
                         .error("missing the value to assign after the assignment operator"));
                 }
                 let value = self.statement()?;
+                let span = self.c.span(start, value.span.end as usize);
                 return Ok(Statement {
                     kind: StatementKind::Assignment {
                         target: expr,
                         op,
                         value: Box::new(value),
                     },
-                    span: self.c.span_from(start),
+                    span,
                 });
             }
             let redirections = self.redirections()?;
-            let span = self.c.span_from(start);
+            let end = redirections.last().map_or(expr.span.end, |r| match r {
+                Redirection::File { span, .. } | Redirection::Merge { span, .. } => span.end,
+            });
+            let span = self.c.span(start, end as usize);
             elements.push(PipelineElement::Expression {
                 expr,
                 redirections,
@@ -986,7 +1005,13 @@ impl<'a> Parser<'a> {
             }
             elements.push(PipelineElement::Command(self.command()?));
         }
-        let span = self.c.span_from(start);
+        // The statement ends with its last element, not with the blanks after it.
+        let end = match elements.last() {
+            Some(PipelineElement::Expression { span, .. }) => span.end,
+            Some(PipelineElement::Command(c)) => c.span.end,
+            None => start as u32,
+        };
+        let span = self.c.span(start, end as usize);
         Ok(Statement {
             kind: StatementKind::Pipeline(Pipeline { elements, span }),
             span,
@@ -1094,10 +1119,13 @@ impl<'a> Parser<'a> {
             }
         }
         let name = self.command_name(invocation)?;
+        let mut end;
         let mut args = Vec::new();
         let mut redirections = Vec::new();
         let mut saw_dash_dash = false;
         loop {
+            // The command ends with what was parsed last, not with the blanks after it.
+            end = self.c.pos();
             self.ws()?;
             let Some(ch) = self.c.peek() else { break };
             if matches!(ch, ';' | '|' | ')' | '}') || is_newline(ch) {
@@ -1177,7 +1205,7 @@ impl<'a> Parser<'a> {
             name,
             args,
             redirections,
-            span: self.c.span_from(start),
+            span: self.c.span(start, end),
         })
     }
 
@@ -1284,8 +1312,10 @@ impl<'a> Parser<'a> {
     fn command_argument(&mut self) -> PResult<Expr> {
         let start = self.c.pos();
         let first = self.command_element()?;
+        let after = self.c.pos();
         self.ws()?;
         if self.c.peek() != Some(',') {
+            self.c.reset(after);
             return Ok(first);
         }
         let mut items = vec![first];
@@ -1295,7 +1325,11 @@ impl<'a> Parser<'a> {
                 return Err(self.c.error("missing expression after ','"));
             }
             items.push(self.command_element()?);
+            let after = self.c.pos();
             self.ws()?;
+            if self.c.peek() != Some(',') {
+                self.c.reset(after);
+            }
         }
         Ok(Expr {
             kind: ExprKind::Array(items),

@@ -672,12 +672,15 @@ fn positions_are_line_and_column() {
         e.to_string(),
         "2:6: unexpected token '$y' in expression or statement"
     );
-    let s = parse_support::parse("a\n  Get-Item  x");
+    let src = "a\n  Get-Item  x   # note\n$y = 1 ;";
+    let s = parse_support::parse(src);
     let st = &s.body.end.statements[1];
+    // A statement's span ends with its last token, not with the blanks or comment after it.
     assert_eq!(
         (st.span.line, st.span.col, st.span.start, st.span.end),
         (2, 3, 4, 15)
     );
+    assert_eq!(s.body.end.statements[2].span.text(src), "$y = 1");
     // Columns count characters, not bytes.
     let e = powershell::parser::parse("'é' $x").unwrap_err();
     assert_eq!((e.span.line, e.span.col), (1, 5), "{e}");
@@ -696,4 +699,23 @@ fn bounds() {
     // Nesting within the bound parses.
     let ok = format!("{}1{}", "(".repeat(50), ")".repeat(50));
     assert!(show(&ok).ends_with(&")".repeat(50)));
+}
+
+#[test]
+fn long_single_line_scripts_parse_in_linear_time() {
+    // Columns count characters; a one-line script with many statements must not rescan the line
+    // for every node (it took minutes before the line index had block checkpoints).
+    let src = format!("'é'; {}", "1;".repeat(100_000));
+    let start = std::time::Instant::now();
+    let script = parse_support::parse(&src);
+    assert_eq!(script.body.end.statements.len(), 100_001);
+    let last = script
+        .body
+        .end
+        .statements
+        .last()
+        .map(|s| s.span)
+        .unwrap_or_default();
+    assert_eq!((last.line, last.col), (1, 6 + 2 * 99_999));
+    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
 }
