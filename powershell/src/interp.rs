@@ -178,6 +178,30 @@ impl<'h> Interp<'h> {
         me.set_var_in(0, "PSScriptRoot", Value::str(""));
         me.set_var_in(0, "PSCommandPath", Value::str(""));
         me.set_var_in(0, "LASTEXITCODE", Value::Null);
+        // `$MyInvocation` of a `-Command` script: no file, the script text as the command line.
+        let my_command = Object::new(ObjKind::Custom, "System.Management.Automation.ScriptInfo")
+            .with("Name", Value::str(""))
+            .with("Path", Value::Null)
+            .with("Definition", Value::str(source))
+            .with("CommandType", Value::str("Script"));
+        me.set_var_in(
+            0,
+            "MyInvocation",
+            Value::object(
+                Object::new(
+                    ObjKind::Custom,
+                    "System.Management.Automation.InvocationInfo",
+                )
+                .with("MyCommand", Value::object(my_command))
+                .with("ScriptName", Value::str(""))
+                .with("PSScriptRoot", Value::str(""))
+                .with("PSCommandPath", Value::Null)
+                .with("Line", Value::str(source))
+                .with("InvocationName", Value::str(""))
+                .with("BoundParameters", Value::hashtable(Hashtable::new(false)))
+                .with("UnboundArguments", Value::array(Vec::new())),
+            ),
+        );
         let mut t = Hashtable::new(false);
         t.set(
             Value::str("PSVersion"),

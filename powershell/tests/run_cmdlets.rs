@@ -503,3 +503,53 @@ fn utilities() {
     let r = run("iex 'Get-WmiObject Win32_OperatingSystem'");
     assert!(r.err().contains("Get-WmiObject"), "{}", r.err());
 }
+
+/// What the engine refuses at run time (the check cannot see a value): each refusal names the
+/// cmdlet and the way out, and nothing of the refused command happens.
+#[test]
+fn runtime_refusals() {
+    for (script, what) in [
+        ("Remove-Item C:\\app -Recurse -WhatIf", "-WhatIf"),
+        (
+            "Start-Process cmd -RedirectStandardError e.txt -Wait",
+            "-RedirectStandardError",
+        ),
+        (
+            "New-Item -ItemType SymbolicLink -Path C:\\l -Value C:\\app",
+            "-ItemType symboliclink",
+        ),
+        (
+            "Add-Type -AssemblyName System.Windows.Forms",
+            "loading the assembly System.Windows.Forms",
+        ),
+        ("Get-Command *-Item", "Get-Command with wildcards"),
+        (
+            "Get-Content C:\\Windows\\System32\\cmd.exe -Delimiter ','",
+            "-Delimiter",
+        ),
+        (
+            "Get-Item C:\\app -ErrorVariable ev",
+            "the common parameter -ErrorVariable",
+        ),
+        (
+            "Invoke-WebRequest https://h.test/ -Method Put",
+            "-Method Put",
+        ),
+        (
+            "$wc = New-Object Net.WebClient; $wc.Proxy = $null",
+            "WebClient.Proxy",
+        ),
+        (
+            "Set-Content C:\\app\\x.txt -Value 1 -Encoding UTF7",
+            "-Encoding UTF7",
+        ),
+    ] {
+        let r = run(&format!("{PREFIX}{script}; Write-Host after"));
+        assert_eq!(r.code, 1, "{script}: {}", r.err());
+        assert_eq!(r.out(), "", "{script}");
+        assert!(r.err().contains(what), "{script}: {}", r.err());
+    }
+    let r = run("Remove-Item C:\\app -Recurse -WhatIf");
+    assert!(r.path("app").exists(), "-WhatIf removed nothing");
+    assert!(r.err().contains("--runtime hcs"), "{}", r.err());
+}

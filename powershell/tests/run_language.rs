@@ -186,6 +186,10 @@ fn variables_scopes_env() {
             "9\n9\n",
         ),
         ("$ErrorActionPreference", "Continue\n"),
+        (
+            "$MyInvocation.MyCommand.Path -eq $null; $MyInvocation.ScriptName -eq ''",
+            "True\nTrue\n",
+        ),
     ]);
 }
 
