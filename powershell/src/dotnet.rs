@@ -1341,7 +1341,7 @@ pub fn invoke_static(interp: &mut Interp, tname: &str, name: &str, args: Vec<Val
             }
             let from = file_target(interp, &sarg(&args, 0))?;
             let to = file_target(interp, &sarg(&args, 1))?;
-            crate::cmdlets::archive::unzip(&drive, &from, &to, false).map(|_| Value::Null).map_err(|e| {
+            crate::cmdlets::archive::unzip(&drive, &from, &to, crate::cmdlets::archive::Existing::Fail, &mut Vec::new()).map(|_| Value::Null).map_err(|e| {
                 let msg = if e.exists { format!("The file '{}' already exists.", e.message) } else { e.message };
                 method_exc("ExtractToDirectory", argc, "System.IO.IOException", &msg)
             })

@@ -105,13 +105,26 @@ fn xerr(message: String, id: &'static str) -> ExtractError {
     }
 }
 
+/// What to do with an entry whose file already exists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Replace it (`Expand-Archive -Force`).
+    Overwrite,
+    /// Leave it and go on; the caller reports it (`Expand-Archive`: a non-terminating error per file).
+    Skip,
+    /// Stop with an error (`ZipFile.ExtractToDirectory` throws IOException).
+    Fail,
+}
+
 /// Extracts a zip file into `dest` (created when missing), entries keeping their last-write
-/// time; an existing file is an error unless `overwrite`; entries escaping `dest` are refused.
+/// time; `existing` says what to do with files that exist (skipped ones are listed in
+/// `skipped`); entries escaping `dest` are refused.
 pub fn unzip(
     drive: &std::path::Path,
     src: &WinPath,
     dest: &WinPath,
-    overwrite: bool,
+    existing: Existing,
+    skipped: &mut Vec<String>,
 ) -> Result<(), ExtractError> {
     let file = std::fs::File::open(src.unix(drive))
         .map_err(|e| xerr(format!("{}: {e}", src.display()), "ArchiveFileOpenError"))?;
@@ -159,12 +172,21 @@ pub fn unzip(
                 .map_err(|e| xerr(format!("{}: {e}", target.display()), "CreateDirectoryError"))?;
             continue;
         }
-        if tu.exists() && !overwrite {
-            return Err(ExtractError {
-                message: target.display(),
-                id: "FileExists",
-                exists: true,
-            });
+        if tu.exists() {
+            match existing {
+                Existing::Overwrite => {}
+                Existing::Skip => {
+                    skipped.push(target.display());
+                    continue;
+                }
+                Existing::Fail => {
+                    return Err(ExtractError {
+                        message: target.display(),
+                        id: "FileExists",
+                        exists: true,
+                    })
+                }
+            }
         }
         if let Some(p) = tu.parent() {
             std::fs::create_dir_all(p)
@@ -183,19 +205,33 @@ pub fn unzip(
 
 fn extract(interp: &mut Interp, b: &Bound, src: &WinPath, dest: &WinPath, force: bool) -> Res<()> {
     let drive = interp.host.drive_c().to_path_buf();
-    unzip(&drive, src, dest, force).map_err(|e| {
-        if e.exists {
-            b.error(
-                format!("Failed to create file '{}' while expanding the archive file '{}' contents as the file '{}' already exists. Use the -Force parameter if you want to overwrite the existing directory '{}' contents when expanding the archive file.", e.message, src.display(), e.message, dest.display()),
-                "System.IO.IOException",
-                "ResourceExists",
-                "ExpandArchiveFileExists,Expand-Archive",
-            )
-            .into()
-        } else {
-            b.error(e.message, "System.IO.IOException", "InvalidArgument", &format!("{},Expand-Archive", e.id)).into()
-        }
-    })
+    let mut skipped = Vec::new();
+    let mode = if force {
+        Existing::Overwrite
+    } else {
+        Existing::Skip
+    };
+    unzip(&drive, src, dest, mode, &mut skipped).map_err(|e| {
+        b.error(
+            e.message,
+            "System.IO.IOException",
+            "InvalidArgument",
+            &format!("{},Expand-Archive", e.id),
+        )
+    })?;
+    // The Archive module writes one non-terminating error per existing file and extracts the rest.
+    for file in skipped {
+        let rec = ErrorRecord::new(
+            format!("Failed to create file '{file}' while expanding the archive file '{}' contents as the file '{file}' already exists. Use the -Force parameter if you want to overwrite the existing directory '{file}' contents when expanding the archive file.", src.display()),
+            "System.IO.IOException",
+            "InvalidOperation",
+            "ExpandArchiveFileExists,ExpandArchiveHelper",
+        )
+        .with_target(&file)
+        .at(b.span);
+        interp.write_error(rec)?;
+    }
+    Ok(())
 }
 
 fn hex_upper(b: &[u8]) -> String {
