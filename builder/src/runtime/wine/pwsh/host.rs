@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use super::environment::container_environment;
 use super::registry::WineFileRegistry;
 use crate::runtime::wine::launcher::{
-    read_exit_code, unix_path_for_windows, CMDLINE_VAR, EXITFILE_VAR,
+    env_block, read_exit_code, unix_path_for_windows, CMDLINE_VAR, ENVFILE_VAR, ENV_BLOCK_BYTES,
+    EXITFILE_VAR,
 };
 use crate::runtime::wine::process::{existing_spelling, workdir_relative};
 
@@ -107,22 +108,31 @@ impl SiloHost {
         })
     }
 
-    fn wine_command(&self, env: &[(String, String)]) -> Command {
+    /// `wine64 silo-launch.exe` for a native command: Wine's own variables in the Unix
+    /// environment, the script's environment block in the launcher's environment file (the
+    /// launcher sets each variable over what Wine derives, so `PATH` and everything the script
+    /// changed reach the program exactly), its full exit code in the exit file.
+    fn wine_command(
+        &self,
+        env: &[(String, String)],
+        env_file: &Path,
+        exit_file: &Path,
+    ) -> Result<Command, HostError> {
+        let block = env_block(env).ok_or_else(|| {
+            HostError(format!(
+                "the environment for the native command has an empty name, a name with `=`, or \
+                 is over {ENV_BLOCK_BYTES} bytes"
+            ))
+        })?;
+        std::fs::write(env_file, block)
+            .map_err(|e| HostError(format!("writing {}: {e}", env_file.display())))?;
+        let _ = std::fs::remove_file(exit_file);
         let mut cmd = Command::new(&self.config.wine_loader);
-        cmd.env_clear();
-        for (k, v) in &self.config.wine_env {
-            cmd.env(k, v);
-        }
-        let fixed = |k: &str| self.config.wine_env.iter().any(|(f, _)| f == k);
-        for (k, v) in env {
-            if k.eq_ignore_ascii_case("PATH") {
-                // Wine builds %PATH% from the registry; WINEPATH goes in front of it.
-                cmd.env("WINEPATH", v);
-            } else if !fixed(k) && !k.contains('=') && !k.is_empty() {
-                cmd.env(k, v);
-            }
-        }
-        cmd
+        cmd.env_clear()
+            .envs(self.config.wine_env.iter().cloned())
+            .env(ENVFILE_VAR, unix_path_for_windows(env_file))
+            .env(EXITFILE_VAR, unix_path_for_windows(exit_file));
+        Ok(cmd)
     }
 
     /// Waits for the silo's wineserver to exit (it saves the registry files when it does).
@@ -200,12 +210,11 @@ impl Host for SiloHost {
         // the program changed.
         self.registry.flush()?;
         let cwd = self.unix_dir(&req.cwd)?;
-        let mut cmd = self.wine_command(&req.env);
         let exit_file = self.config.exit_file.with_extension("native");
-        let _ = std::fs::remove_file(&exit_file);
+        let env_file = self.config.exit_file.with_extension("env");
+        let mut cmd = self.wine_command(&req.env, &env_file, &exit_file)?;
         cmd.arg(&self.config.launcher)
             .env(CMDLINE_VAR, &req.command_line)
-            .env(EXITFILE_VAR, unix_path_for_windows(&exit_file))
             .current_dir(&cwd)
             .stdin(Stdio::null())
             .stderr(Stdio::inherit());
