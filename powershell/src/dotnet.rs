@@ -468,9 +468,15 @@ fn dt_field(o: &Object, n: &str) -> i64 {
     o.get(n).and_then(|v| convert::to_i64(v).ok()).unwrap_or(0)
 }
 
-/// `[string]$date`: the invariant culture's "M/d/yyyy h:mm:ss tt"-like default of en-US.
+/// `[string]$date` and `"$date"`.
 pub fn datetime_default_string(o: &Object) -> String {
-    format_datetime(o, "M/d/yyyy h:mm:ss tt")
+    // PowerShell converts with the invariant culture: "MM/dd/yyyy HH:mm:ss".
+    format_datetime(o, "MM/dd/yyyy HH:mm:ss")
+}
+
+/// How the console shows a `[datetime]` (en-US long date and time).
+pub fn datetime_display_string(o: &Object) -> String {
+    format_datetime(o, "dddd, MMMM d, yyyy h:mm:ss tt")
 }
 
 const MONTHS: [&str; 12] = [

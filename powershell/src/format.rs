@@ -56,6 +56,11 @@ pub fn format_values(values: &[Value]) -> String {
         match &flat[i] {
             Value::Null => {}
             Value::Hashtable(_) => out.push_str(&format_table_rows(&[flat[i].clone()], None, true)),
+            Value::Object(o) if o.borrow().kind == ObjKind::DateTime => {
+                out.push('\n');
+                out.push_str(&crate::dotnet::datetime_display_string(&o.borrow()));
+                out.push_str("\n\n");
+            }
             Value::Object(o)
                 if !matches!(
                     o.borrow().kind,

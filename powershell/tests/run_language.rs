@@ -259,6 +259,7 @@ fn collections_and_members() {
         ("$l = New-Object System.Collections.Generic.List[string]; $l.Add('a'); $l.Add('b'); $l.Count; $l[1]", "2\nb\n"),
         ("(1).ToString(); (255).ToString('X2'); (1.5).ToString()", "1\nFF\n1.5\n"),
         ("$s = 'x'; $s.GetType().FullName", "System.String\n"),
+        ("$d = [datetime]'2020-01-02 03:04:05'; \"$d\"; [string]$d; $d", "01/02/2020 03:04:05\n01/02/2020 03:04:05\n\nThursday, January 2, 2020 3:04:05 AM\n\n"),
         ("(Get-Date -Year 2020 -Month 1 -Day 2 -Hour 3 -Minute 4 -Second 5).ToString('yyyy-MM-dd HH:mm:ss')", "2020-01-02 03:04:05\n"),
     ]);
 }
