@@ -340,6 +340,12 @@ fn registry_provider() {
         "0\n",
         "-Force on an existing key recreates it empty"
     );
+    let r4 = ok("(Get-Item hklm:\\software\\microsoft\\windows).Name; (Get-Item HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion).PSChildName");
+    assert_eq!(
+        r4.out(),
+        "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\nCurrentVersion\n",
+        "names as the registry spells them"
+    );
     let r3 = run("New-Item HKLM:\\SOFTWARE\\T3 | Out-Null; New-Item HKLM:\\SOFTWARE\\T3 | Out-Null; New-ItemProperty HKLM:\\SOFTWARE\\Missing -Name a -Value 1");
     assert!(
         r3.err().contains("A key at this path already exists."),

@@ -50,8 +50,32 @@ fn key_missing(h: Hive, k: &str, cmd: &str) -> ErrorRecord {
     ErrorRecord::not_found(&format!("{drive}:\\{k}"), cmd)
 }
 
+/// A key path with each existing component spelled as the registry has it (keys are
+/// case-insensitive; PowerShell shows their stored names).
+pub fn canonical_key(interp: &mut Interp, h: Hive, k: &str) -> String {
+    let reg = interp.host.registry();
+    let mut done: Vec<String> = Vec::new();
+    let parts: Vec<&str> = k.split('\\').filter(|c| !c.is_empty()).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let here = done.join("\\");
+        match reg
+            .subkeys(h, &here)
+            .ok()
+            .and_then(|subs| subs.into_iter().find(|s| s.eq_ignore_ascii_case(part)))
+        {
+            Some(actual) => done.push(actual),
+            None => {
+                done.extend(parts[i..].iter().map(|p| p.to_string()));
+                break;
+            }
+        }
+    }
+    done.join("\\")
+}
+
 /// The RegistryKey object Get-Item / New-Item return.
 pub fn key_value(interp: &mut Interp, h: Hive, k: &str) -> Result<Value, HostError> {
+    let k = &canonical_key(interp, h, k);
     let reg = interp.host.registry();
     let values = reg.values(h, k).unwrap_or_default();
     let subkeys = reg.subkeys(h, k).unwrap_or_default();
@@ -294,7 +318,7 @@ pub fn get_item_property(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<(
             continue;
         }
         let values = reg.values(h, &k).map_err(|e| host_err(b, e))?;
-        let full = full_name(h, &k);
+        let full = full_name(h, &canonical_key(interp, h, &k));
         let mut o = Object::new(
             ObjKind::RegistryProperties,
             "System.Management.Automation.PSCustomObject",
@@ -537,7 +561,7 @@ pub fn set_item_property(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<(
             .set_value(h, &k, rv)
             .map_err(|e| host_err(b, e))?;
         if new || b.switch("PassThru") {
-            let full = full_name(h, &k);
+            let full = full_name(h, &canonical_key(interp, h, &k));
             let mut o = Object::new(
                 ObjKind::RegistryProperties,
                 "System.Management.Automation.PSCustomObject",
