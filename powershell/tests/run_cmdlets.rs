@@ -549,6 +549,14 @@ fn runtime_refusals() {
             "Set-Content C:\\app\\x.txt -Value 1 -Encoding UTF7",
             "-Encoding UTF7",
         ),
+        (
+            "1..3 | Select-Object -First many",
+            "Cannot bind parameter 'First'",
+        ),
+        (
+            "Test-Path C:\\app -PathType Folder",
+            "Cannot bind parameter 'PathType'",
+        ),
     ] {
         let r = run(&format!("{PREFIX}{script}; Write-Host after"));
         assert_eq!(r.code, 1, "{script}: {}", r.err());

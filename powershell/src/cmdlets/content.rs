@@ -275,14 +275,13 @@ pub fn get_content(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<()> {
                 continue;
             }
             let mut lines = split_lines(&text);
-            if let Some(n) = b.get("TotalCount") {
-                let n = crate::convert::to_i64(n).unwrap_or(-1);
+            if let Some(n) = b.int("TotalCount")? {
                 if n >= 0 {
                     lines.truncate(n as usize);
                 }
             }
-            if let Some(n) = b.get("Tail") {
-                let n = crate::convert::to_i64(n).unwrap_or(0).max(0) as usize;
+            if let Some(n) = b.int("Tail")? {
+                let n = n.max(0) as usize;
                 let skip = lines.len().saturating_sub(n);
                 lines.drain(..skip);
             }

@@ -653,7 +653,9 @@ pub fn rename_item(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<()> {
 /// Test-Path: one bool per path.
 pub fn test_path(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<()> {
     let drive = interp.host.drive_c().to_path_buf();
-    let kind = b.str("PathType").map(|s| s.to_ascii_lowercase());
+    let kind = b
+        .choice("PathType", &["Any", "Container", "Leaf"])?
+        .map(|s| s.to_ascii_lowercase());
     let paths = path_args(b);
     if paths.is_empty() || paths.iter().any(|(p, _)| p.is_empty()) {
         return Err(b
@@ -826,9 +828,7 @@ pub fn get_child_item(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<()> 
     if paths.is_empty() {
         paths.push((".".into(), true));
     }
-    let depth = b
-        .get("Depth")
-        .map(|d| crate::convert::to_i64(d).unwrap_or(0));
+    let depth = b.int("Depth")?;
     for (path, wild) in paths {
         match resolve_existing(interp, b, &path, wild)? {
             None => {}

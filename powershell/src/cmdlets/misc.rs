@@ -308,10 +308,7 @@ fn to_json(v: &Value, depth: i64, max: i64, indent: usize, compress: bool) -> St
 
 /// ConvertTo-Json.
 pub fn convert_to_json(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<()> {
-    let max = b
-        .get("Depth")
-        .map(|d| crate::convert::to_i64(d).unwrap_or(2))
-        .unwrap_or(2);
+    let max = b.int("Depth")?.unwrap_or(2);
     let compress = b.switch("Compress");
     let items = input_objects(b);
     let v = if b.input.is_some() && items.len() != 1 {

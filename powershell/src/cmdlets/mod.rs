@@ -63,6 +63,39 @@ impl Bound {
         })
     }
 
+    /// An integer parameter (`-First 2`, `-Depth '3'`); a value that does not convert is the
+    /// binding error PowerShell gives.
+    pub fn int(&self, name: &str) -> Result<Option<i64>, ErrorRecord> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => crate::convert::to_i64(v).map(Some).map_err(|e| {
+                self.invalid(format!(
+                    "Cannot bind parameter '{name}'. Cannot convert value \"{}\" to type \"System.Int32\". Error: \"{}\"",
+                    to_string(v),
+                    e.0
+                ))
+            }),
+        }
+    }
+
+    /// A parameter restricted to a set of names (ValidateSet), returned in its canonical case.
+    pub fn choice(
+        &self,
+        name: &str,
+        set: &[&'static str],
+    ) -> Result<Option<&'static str>, ErrorRecord> {
+        let Some(v) = self.str(name) else {
+            return Ok(None);
+        };
+        match set.iter().find(|c| c.eq_ignore_ascii_case(&v)) {
+            Some(c) => Ok(Some(c)),
+            None => Err(self.invalid(format!(
+                "Cannot bind parameter '{name}'. Cannot convert value \"{v}\": specify one of the following values and try again: {}.",
+                set.join(", ")
+            ))),
+        }
+    }
+
     pub fn set(&mut self, name: &'static str, v: Value) {
         self.params.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         self.params.push((name, v));

@@ -254,16 +254,12 @@ pub fn select_object(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<()> {
             }
         });
     }
-    if let Some(s) = b.get("Skip") {
-        let n = crate::convert::to_i64(s).unwrap_or(0).max(0) as usize;
+    if let Some(n) = b.int("Skip")? {
+        let n = n.max(0) as usize;
         items.drain(..n.min(items.len()));
     }
-    let first = b
-        .get("First")
-        .map(|v| crate::convert::to_i64(v).unwrap_or(0).max(0) as usize);
-    let last = b
-        .get("Last")
-        .map(|v| crate::convert::to_i64(v).unwrap_or(0).max(0) as usize);
+    let first = b.int("First")?.map(|n| n.max(0) as usize);
+    let last = b.int("Last")?.map(|n| n.max(0) as usize);
     if first.is_some() || last.is_some() {
         let mut sel = Vec::new();
         if let Some(f) = first {
