@@ -276,7 +276,11 @@ impl<'a> Parser<'a> {
             self.ws_nl()?;
             let default = if self.c.eat('=') {
                 self.ws_nl()?;
-                Some(self.expression_required("=")?)
+                if self.at_statement_end() || self.c.peek() == Some(',') {
+                    return Err(self.c.error("missing expression after '='"));
+                }
+                // A comma ends the default: it separates parameters (`param($a = 1, $b)`).
+                Some(self.binary(0, false)?)
             } else {
                 None
             };

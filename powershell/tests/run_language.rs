@@ -221,6 +221,8 @@ fn functions_and_script_blocks() {
     check(&[
         ("function Add($a, $b) { $a + $b }; Add 1 2; Add -b 3 -a 4", "3\n7\n"),
         ("function f { param([switch]$Loud, $Name = 'def') if ($Loud) { $Name.ToUpper() } else { $Name } }; f; f x -Loud", "def\nX\n"),
+        // A default ends at the comma that separates the next parameter.
+        ("function g { param($Name = 'def', [switch]$Loud) if ($Loud) { $Name.ToUpper() } else { $Name } }; g; g x -Loud", "def\nX\n"),
         ("function f { param([int]$n) $n + 1 }; f '41'", "42\n"),
         ("function f { \"args: $args\" }; f a b", "args: a b\n"),
         ("function f { return 5; 'not' }; f", "5\n"),

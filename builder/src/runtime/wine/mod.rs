@@ -451,8 +451,8 @@ impl Sandbox for WineSandbox {
             None => {
                 // The launcher sets the step's ENV itself, over what Wine derives.
                 let env_file = self.dir.join("environment");
-                let block = launcher::env_block(&process::step_environment(process))
-                    .ok_or_else(|| {
+                let block =
+                    launcher::env_block(&process::step_environment(process)).ok_or_else(|| {
                         anyhow::anyhow!(
                             "the step's environment (ENV and build args) has an empty name, a \
                              name with `=`, or is over {} bytes",
