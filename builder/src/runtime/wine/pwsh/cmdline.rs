@@ -142,14 +142,15 @@ pub fn split(line: &str) -> Vec<Segment> {
     out
 }
 
-/// Pipes, redirections, escapes or grouping outside quotes: what a PowerShell command inside a
-/// cmd line may not carry (cmd would apply them to powershell.exe's process).
+/// Pipes, redirections or escapes outside quotes: what a PowerShell command inside a cmd line
+/// may not carry (cmd would apply them to powershell.exe's process). Parentheses in the middle of
+/// a command are plain characters to cmd.
 pub fn has_cmd_syntax(text: &str) -> bool {
     let mut quoted = false;
     for c in text.chars() {
         match c {
             '"' => quoted = !quoted,
-            '|' | '<' | '>' | '^' | '(' | ')' if !quoted => return true,
+            '|' | '<' | '>' | '^' if !quoted => return true,
             _ => {}
         }
     }
@@ -203,5 +204,6 @@ mod tests {
     fn cmd_syntax_outside_quotes_is_found() {
         assert!(has_cmd_syntax("powershell -c 1 > out.txt"));
         assert!(!has_cmd_syntax(r#"powershell -c "Get-Item x | Out-Null""#));
+        assert!(!has_cmd_syntax("powershell -c (Get-Item x).Length"));
     }
 }

@@ -63,21 +63,14 @@ pub fn route(command_line: &str) -> Result<Option<Routed>, String> {
     };
     let segments = cmdline::split(&inner);
     if !segments.iter().any(|s| is_powershell_segment(&s.text)) {
-        if mentions_powershell(&inner) {
-            return Err(format!(
-                "this cmd step starts PowerShell where silo cannot take it over (`{}`): Wine's \
-                 powershell.exe is a stub that would do nothing — start PowerShell as a command \
-                 of its own (`… && powershell -Command …`) or as its own RUN step, or build with \
-                 --runtime hcs on Windows",
-                inner.trim()
-            ));
-        }
+        // PowerShell started any other way (`for … do powershell …`, `call`, `if`) is refused
+        // by the stub table's scan of the line (`stubs::check_command_line`).
         return Ok(None);
     }
     for s in segments.iter().filter(|s| is_powershell_segment(&s.text)) {
         if cmdline::has_cmd_syntax(&s.text) {
             return Err(format!(
-                "this cmd step pipes, redirects or groups a PowerShell command (`{}`); silo runs \
+                "this cmd step pipes or redirects a PowerShell command (`{}`); silo runs \
                  PowerShell with its own engine only as a command of its own — move the \
                  redirection into the PowerShell script, or build with --runtime hcs on Windows",
                 s.text
@@ -88,12 +81,6 @@ pub fn route(command_line: &str) -> Result<Option<Routed>, String> {
         segments,
         cmd_text: Some(inner.trim().to_string()),
     }))
-}
-
-/// A word `powershell`/`pwsh` (with or without `.exe`) anywhere in a cmd line.
-fn mentions_powershell(text: &str) -> bool {
-    text.split(|c: char| c.is_whitespace() || "&|()<>\"'=".contains(c))
-        .any(is_powershell)
 }
 
 /// The script a PowerShell command line runs (`-Command` text, `-EncodedCommand`, or a `-File`
@@ -311,8 +298,21 @@ mod tests {
     fn powershell_the_engine_cannot_take_over_is_refused() {
         let e = route("cmd /S /C powershell -Command Write-Host hi > out.txt").unwrap_err();
         assert!(e.contains("redirects"), "{e}");
-        let e = route("cmd /S /C for %i in (1) do powershell.exe -c 1").unwrap_err();
-        assert!(e.contains("stub"), "{e}");
+        // Left to the stub table's scan, which knows cmd's `for … do`.
+        assert_eq!(
+            route("cmd /S /C for %i in (1) do powershell.exe -c 1").unwrap(),
+            None
+        );
+        assert!(crate::runtime::wine::stubs::check_command_line(
+            &[],
+            "cmd /S /C for %i in (1) do powershell.exe -c 1"
+        )
+        .is_err());
+        // A directory named PowerShell in a value is no PowerShell command.
+        assert_eq!(
+            route(r#"cmd /S /C setx /M PATH "%PATH%;%ProgramFiles%\PowerShell""#).unwrap(),
+            None
+        );
     }
 
     #[test]
