@@ -26,7 +26,7 @@ use crate::hive::wine_reg::{self, MachineHives, WineRegFile};
 use crate::hive::{read_hive, read_hive_recovering, write_hive, WriteOptions};
 use crate::layer::HiveName;
 
-use super::overrides::Overrides;
+use super::overrides::{machine_subtrees, Overrides};
 use super::process::resolve_case_insensitive;
 use super::system_layer::SystemLayer;
 
@@ -240,17 +240,19 @@ fn noise_paths(hive: HiveName, ccs: &str) -> Vec<String> {
             "Microsoft\\Windows NT\\CurrentVersion\\Fonts".into(),
             "Microsoft\\Windows\\CurrentVersion\\Fonts".into(),
         ],
-        HiveName::System => vec![
-            "MountedDevices".into(),
-            format!("{ccs}\\Control\\ComputerName"),
-            format!("{ccs}\\Services\\Tcpip\\Parameters"),
-            format!("{ccs}\\Enum"),
-            format!("{ccs}\\Control\\DeviceClasses"),
-            format!("{ccs}\\Control\\Class"),
-            format!("{ccs}\\Control\\Video"),
-            format!("{ccs}\\Control\\GraphicsDrivers"),
-            format!("{ccs}\\Hardware Profiles"),
-        ],
+        HiveName::System => {
+            let mut paths = vec![
+                "MountedDevices".into(),
+                format!("{ccs}\\Control\\ComputerName"),
+                format!("{ccs}\\Services\\Tcpip\\Parameters"),
+                format!("{ccs}\\Control\\Video"),
+                format!("{ccs}\\Control\\GraphicsDrivers"),
+                format!("{ccs}\\Hardware Profiles"),
+            ];
+            // Device enumeration, driver store, upgrade history: the silo shows Wine's.
+            paths.extend(machine_subtrees(ccs));
+            paths
+        }
         _ => vec![],
     }
 }
