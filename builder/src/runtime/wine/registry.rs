@@ -134,7 +134,33 @@ fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, 
 
 /// Reads a layer's base hive as Windows loads it: a dirty hive is recovered from the
 /// `.LOG1`/`.LOG2` beside it, or read as it is with a warning when they cannot be applied.
-fn read_base_hive(layer_dir: &Path, rel: &str, path: &Path) -> Result<Key, RegistryError> {
+///
+/// Layer dirs are unpacked once per diff_id and never change, so the parsed hive is kept for
+/// the next steps of the process (a real base's SYSTEM hive takes a large part of a step to
+/// read and recover); the last few are kept.
+fn read_base_hive(layer_dir: &Path, rel: &str, path: &Path) -> Result<Arc<Key>, RegistryError> {
+    type Cache = Mutex<Vec<(PathBuf, Arc<Key>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    const KEEP: usize = 4;
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((_, k)) = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(p, _)| p == path)
+    {
+        return Ok(k.clone());
+    }
+    let key = Arc::new(read_base_hive_uncached(layer_dir, rel, path)?);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= KEEP {
+        cache.remove(0);
+    }
+    cache.push((path.to_path_buf(), key.clone()));
+    Ok(key)
+}
+
+fn read_base_hive_uncached(layer_dir: &Path, rel: &str, path: &Path) -> Result<Key, RegistryError> {
     let read = |p: &Path| {
         std::fs::read(p).map_err(|source| RegistryError::Io {
             path: p.to_path_buf(),
