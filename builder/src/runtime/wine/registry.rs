@@ -115,7 +115,7 @@ fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, 
     let start = match base_index {
         Some(i) => {
             let path = resolve_case_insensitive(&layer_dirs[i], &base_rel).unwrap_or_default();
-            let base = read_base_hive(&layer_dirs[i], &base_rel, &path)?;
+            let base = read_base_hive(&layer_dirs[i], &base_rel, &path, hive)?;
             overlay(&mut view, &base);
             i + 1
         }
@@ -137,8 +137,15 @@ fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, 
 ///
 /// Layer dirs are unpacked once per diff_id and never change, so the parsed hive is kept for
 /// the next steps of the process (a real base's SYSTEM hive takes a large part of a step to
-/// read and recover); the last few are kept.
-fn read_base_hive(layer_dir: &Path, rel: &str, path: &Path) -> Result<Arc<Key>, RegistryError> {
+/// read and recover); the last few are kept. The machine subtrees of a SYSTEM hive
+/// ([`machine_subtrees`]) are dropped right away: the silo shows Wine's and never commits them,
+/// and on a real hive they are most of its keys.
+fn read_base_hive(
+    layer_dir: &Path,
+    rel: &str,
+    path: &Path,
+    hive: HiveName,
+) -> Result<Arc<Key>, RegistryError> {
     type Cache = Mutex<Vec<(PathBuf, Arc<Key>)>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     const KEEP: usize = 4;
@@ -151,7 +158,17 @@ fn read_base_hive(layer_dir: &Path, rel: &str, path: &Path) -> Result<Arc<Key>, 
     {
         return Ok(k.clone());
     }
-    let key = Arc::new(read_base_hive_uncached(layer_dir, rel, path)?);
+    let mut key = read_base_hive_uncached(layer_dir, rel, path)?;
+    if hive == HiveName::System {
+        let ccs = format!("ControlSet{:03}", wine_reg::current_control_set(&key));
+        for subtree in machine_subtrees(&ccs) {
+            let (parent, name) = subtree.rsplit_once('\\').unwrap_or(("", &subtree));
+            if let Some(parent) = key.find_mut(parent) {
+                parent.remove_subkey(name);
+            }
+        }
+    }
+    let key = Arc::new(key);
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     if cache.len() >= KEEP {
         cache.remove(0);
