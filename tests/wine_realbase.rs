@@ -405,7 +405,11 @@ fn timeline() {
     };
     for base in [&b.minimal, &b.clean] {
         let s = run_step(std::slice::from_ref(base), "echo hi");
-        eprintln!("{:6.2}s step done in {:?}", started.elapsed().as_secs_f64(), s.time);
+        eprintln!(
+            "{:6.2}s step done in {:?}",
+            started.elapsed().as_secs_f64(),
+            s.time
+        );
     }
     done.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
