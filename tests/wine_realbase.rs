@@ -377,3 +377,40 @@ fn registry_and_service_changes_of_a_step_are_committed_exactly() {
         "only A, TimeZoneKeyName and Spooler's Start besides SiloSvc: {values:?}"
     );
 }
+
+/// Not a test: prints which of the silo's processes run when during a step on the real base
+/// (what a slow step waits for). `cargo test --test wine_realbase timeline -- --ignored --nocapture`
+#[test]
+#[ignore = "diagnostic"]
+fn timeline() {
+    let _g = global_lock();
+    let Some(b) = bases("timeline") else { return };
+    let done = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut last = String::new();
+            while !done.load(Ordering::Relaxed) {
+                let mut now: Vec<String> = silo_processes();
+                now.sort();
+                let text = now.join(" | ");
+                if text != last {
+                    eprintln!("{:6.2}s {text}", started.elapsed().as_secs_f64());
+                    last = text;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    for base in [&b.minimal, &b.clean] {
+        let s = run_step(std::slice::from_ref(base), "echo hi");
+        eprintln!(
+            "{:6.2}s step done in {:?}",
+            started.elapsed().as_secs_f64(),
+            s.time
+        );
+    }
+    done.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+}

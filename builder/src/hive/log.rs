@@ -261,12 +261,12 @@ fn new_format_entries(log: &[u8]) -> (Vec<LogEntry<'_>>, Option<String>) {
 
 fn log_entry(log: &[u8], at: usize) -> Result<(LogEntry<'_>, usize), String> {
     let size = u32_at(log, at + 4) as usize;
-    if size < ENTRY_HEADER || size % SECTOR != 0 || at + size > log.len() {
+    if size < ENTRY_HEADER || !size.is_multiple_of(SECTOR) || at + size > log.len() {
         return Err(format!("size {size} is impossible"));
     }
     let entry = &log[at..at + size];
     let hbins_size = u32_at(entry, 16);
-    if hbins_size == 0 || hbins_size as usize % HBIN_ALIGN != 0 {
+    if hbins_size == 0 || !(hbins_size as usize).is_multiple_of(HBIN_ALIGN) {
         return Err(format!(
             "hive bins size {hbins_size} is not a multiple of 4096"
         ));
@@ -368,10 +368,13 @@ pub fn marvin32(data: &[u8], seed: u64) -> u64 {
     (u64::from(p1) << 32) | u64::from(p0)
 }
 
+/// Dirty pages: (offset in the hive-bins data, page bytes).
+pub type Pages = Vec<(u32, Vec<u8>)>;
+
 /// A new-format log file for `primary` (its base block, type 6) holding one `HvLE` entry per
-/// `(sequence, hbins_size, pages)`; pages are (offset in the bins data, bytes). What Windows
-/// writes, for tests and fixtures that need a dirty hive with its logs.
-pub fn new_format_log(primary: &[u8], entries: &[(u32, u32, Vec<(u32, Vec<u8>)>)]) -> Vec<u8> {
+/// `(sequence, hbins_size, pages)`. What Windows writes, for tests and fixtures that need a
+/// dirty hive with its logs.
+pub fn new_format_log(primary: &[u8], entries: &[(u32, u32, Pages)]) -> Vec<u8> {
     let mut log = primary[..SECTOR].to_vec();
     put_u32(&mut log, 28, LOG_TYPE_NEW);
     let seq = entries.first().map_or(u32_at(&log, 4), |e| e.0);
@@ -406,7 +409,7 @@ pub fn new_format_log(primary: &[u8], entries: &[(u32, u32, Vec<(u32, Vec<u8>)>)
 
 /// The 4 KiB pages of `new`'s hive bins that differ from `old`'s (offset in the bins data,
 /// bytes): the dirty pages a log entry turning `old` into `new` carries.
-pub fn changed_pages(old: &[u8], new: &[u8]) -> Vec<(u32, Vec<u8>)> {
+pub fn changed_pages(old: &[u8], new: &[u8]) -> Pages {
     let bins = |b: &[u8]| b.get(BASE_BLOCK_SIZE..).unwrap_or_default().to_vec();
     let (old, new) = (bins(old), bins(new));
     new.chunks(HBIN_ALIGN)

@@ -106,18 +106,15 @@ pub fn diff_images(store: &Store, a: &BaseImage, b: &BaseImage) -> Result<ImageD
                 touched_roots(d, "", &mut roots);
             }
             let paths: Vec<&str> = roots.iter().map(String::as_str).collect();
-            let old_view = older.project(hive, &paths, None)?;
-            let new_view = newer.project(hive, &paths, None)?;
+            let old_view = older.project(hive, &paths)?;
+            let new_view = newer.project(hive, &paths)?;
             if swapped {
                 (new_view, old_view)
             } else {
                 (old_view, new_view)
             }
         } else {
-            (
-                ha.project(hive, &[""], None)?,
-                hb.project(hive, &[""], None)?,
-            )
+            (ha.project(hive, &[""])?, hb.project(hive, &[""])?)
         };
         match (ka, kb) {
             (Some(ka), Some(kb)) => diff_keys(&ka, &kb, root, &mut out),

@@ -8,7 +8,7 @@ use crate::build::base::BaseImage;
 use crate::hive::layers::merge;
 use crate::hive::path::{self, HivePath};
 use crate::hive::reader::read_paths;
-use crate::hive::{read_hive, read_hive_recovering, Key, ReadOptions};
+use crate::hive::{read_hive, Key, ReadOptions};
 use crate::layer::changeset::HiveName;
 use crate::store::Store;
 
@@ -38,33 +38,6 @@ fn parse(index: usize, what: String, bytes: &[u8]) -> Result<Key, InspectError> 
         })
 }
 
-/// Parses a base hive as Windows would load it: a dirty one is recovered from the `.LOG1`/`.LOG2`
-/// files of the same layer, or read as it is with a warning when they cannot be applied.
-fn parse_base(
-    index: usize,
-    hive: HiveName,
-    bytes: &[u8],
-    logs: Option<&[Option<Vec<u8>>; 2]>,
-) -> Result<Key, InspectError> {
-    let what = format!("Files/Windows/System32/config/{}", hive.base_file_name());
-    let logs: Vec<&[u8]> = logs
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(Vec::as_slice)
-        .collect();
-    let (parsed, recovery) =
-        read_hive_recovering(bytes, &logs).map_err(|e| InspectError::Hive {
-            index,
-            what: what.clone(),
-            message: e.to_string(),
-        })?;
-    if let Some(warning) = recovery.warning(&format!("layer {index}: {what}")) {
-        tracing::warn!("{warning}");
-    }
-    Ok(parsed.root)
-}
-
 /// One layer's hive deltas, parsed.
 pub fn layer_deltas(
     store: &Store,
@@ -85,34 +58,9 @@ pub fn layer_deltas(
 /// The merged registry of the image: base hives ⊕ every layer's deltas, bottom to top. A hive
 /// with deltas but no base file starts from an empty root.
 pub fn merged_registry(store: &Store, image: &BaseImage) -> Result<Registry, InspectError> {
-    let mut bases: Registry = BTreeMap::new();
-    let mut deltas: BTreeMap<HiveName, Vec<Key>> = BTreeMap::new();
-    for index in 0..image.layers.len() {
-        let content = read_layer_content(store, image, index, true)?;
-        for (hive, bytes) in &content.base_hives {
-            let logs = content.hive_logs.get(hive);
-            bases.insert(*hive, parse_base(index, *hive, bytes, logs)?);
-            // A layer that replaces the base file starts the hive afresh.
-            deltas.remove(hive);
-        }
-        for (hive, bytes) in &content.hive_deltas {
-            let what = format!("Hives/{}", hive.delta_file_name());
-            deltas
-                .entry(*hive)
-                .or_default()
-                .push(parse(index, what, bytes)?);
-        }
-    }
     let mut merged = Registry::new();
-    for hive in HiveName::ALL {
-        let base = bases.remove(&hive);
-        let layers = deltas.remove(&hive).unwrap_or_default();
-        if base.is_none() && layers.is_empty() {
-            continue;
-        }
-        let base = base.unwrap_or_else(|| Key::new_root(hive.base_file_name()));
-        let refs: Vec<&Key> = layers.iter().collect();
-        if let Some(key) = merge(&base, &refs) {
+    for (hive, bytes) in image_hives(store, image)? {
+        if let Some(key) = bytes.project(hive, &[""])? {
             merged.insert(hive, key);
         }
     }
@@ -158,16 +106,10 @@ impl HiveBytes {
             .collect()
     }
 
-    /// The merged view of the hive restricted to `paths` (see [`read_paths`]), over the first
-    /// `upto` sources (all when `None`). `None` when there is no source.
-    pub fn project(
-        &self,
-        hive: HiveName,
-        paths: &[&str],
-        upto: Option<usize>,
-    ) -> Result<Option<Key>, InspectError> {
-        let upto = upto.unwrap_or(usize::MAX);
-        if upto == 0 || (self.base.is_none() && self.deltas.is_empty()) {
+    /// The merged view of the hive restricted to `paths` (see [`read_paths`]; `""` is the
+    /// whole hive). `None` when there is no source, or a delta tombstoned the root.
+    pub fn project(&self, hive: HiveName, paths: &[&str]) -> Result<Option<Key>, InspectError> {
+        if self.base.is_none() && self.deltas.is_empty() {
             return Ok(None);
         }
         let hive_err = |index: usize, what: String| {
@@ -199,9 +141,8 @@ impl HiveBytes {
             }
             None => Key::new_root(hive.base_file_name()),
         };
-        let take = upto.saturating_sub(usize::from(self.base.is_some()));
         let mut deltas = Vec::new();
-        for f in self.deltas.iter().take(take) {
+        for f in &self.deltas {
             let what = format!("Hives/{}", hive.delta_file_name());
             deltas.push(
                 read_paths(&f.bytes, paths, ReadOptions::default())
@@ -252,7 +193,7 @@ fn merged_path(
     path: &str,
 ) -> Result<Option<Key>, InspectError> {
     match hives.get(&hive) {
-        Some(h) => h.project(hive, &[path], None),
+        Some(h) => h.project(hive, &[path]),
         None => Ok(None),
     }
 }

@@ -13,6 +13,8 @@
 //!   `Start` = 3 (demand), so it is registered and configurable but not started.
 //! - **Host values** ([`HOST_VALUES`]): the values Wine itself writes at start-up are shown as
 //!   Wine wrote them in the system layer (on this host), so the start-up write changes nothing.
+//! - **Machine subtrees** ([`MACHINE_SUBTREES`]: device enumeration, driver store, upgrade
+//!   history): Wine's own instead of the image's, and never committed.
 //! - **Pending renames** (`Session Manager\PendingFileRenameOperations`, `…2`): hidden, so
 //!   `wineboot` does not carry out a Windows machine's reboot-time renames in the step.
 //!
@@ -64,6 +66,27 @@ pub const HIDDEN_VALUES: &[(&str, &[&str])] = &[(
     ],
 )];
 
+/// Subtrees of SYSTEM that describe the build machine's devices and drivers (`{CCS}` = the
+/// current control set): the silo shows Wine's (or nothing) instead of the image's, and they are
+/// never committed (they are part of the runtime's noise paths). On the Windows 10 hive they are
+/// ~32,000 of its 43,000 keys, which Wine would otherwise load, keep and save in every step.
+pub const MACHINE_SUBTREES: &[&str] = &[
+    "{CCS}\\Enum",
+    "{CCS}\\Control\\Class",
+    "{CCS}\\Control\\DeviceClasses",
+    "{CCS}\\Control\\DeviceContainers",
+    "DriverDatabase",
+    "Setup\\Upgrade",
+];
+
+/// [`MACHINE_SUBTREES`] with the control set filled in.
+pub fn machine_subtrees(ccs: &str) -> Vec<String> {
+    MACHINE_SUBTREES
+        .iter()
+        .map(|p| p.replace("{CCS}", ccs))
+        .collect()
+}
+
 /// `Start` values Wine's services.exe starts by itself: boot, system and auto start.
 const AUTO_START_MAX: u32 = 2;
 const DEMAND_START: u32 = 3;
@@ -82,7 +105,11 @@ struct Override {
 
 /// The overrides of one silo's SYSTEM hive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Overrides(Vec<Override>);
+pub struct Overrides {
+    values: Vec<Override>,
+    /// (path in the image, Wine's subtree or `None`) for [`MACHINE_SUBTREES`].
+    subtrees: Vec<(String, Option<Key>)>,
+}
 
 impl Overrides {
     /// The overrides for `image` (the image's SYSTEM view, laid over Wine's) given `wine`
@@ -158,29 +185,52 @@ impl Overrides {
                 );
             }
         }
-        Overrides(out)
+        let subtrees = MACHINE_SUBTREES
+            .iter()
+            .map(|p| {
+                let theirs = wine.find(&p.replace("{CCS}", &wine_ccs)).cloned();
+                (p.replace("{CCS}", &ccs), theirs)
+            })
+            .collect();
+        Overrides {
+            values: out,
+            subtrees,
+        }
     }
 
     /// How many values are overridden.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.values.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.values.is_empty()
     }
 
     /// Sets the silo's values in `system` (the image's view).
     pub fn apply(&self, system: &mut Key) {
-        for o in &self.0 {
+        for o in &self.values {
             set(system, &o.key, &o.name, o.silo.as_ref());
+        }
+        for (path, wine) in &self.subtrees {
+            let (parent, name) = path.rsplit_once('\\').unwrap_or(("", path));
+            let Some(parent) = system.find_mut(parent) else {
+                continue;
+            };
+            parent.remove_subkey(name);
+            if let Some(w) = wine {
+                let mut w = w.clone();
+                w.name = name.to_string();
+                parent.insert_subkey(w);
+            }
         }
     }
 
     /// Puts the image's value back wherever `after` (the silo's SYSTEM after the step) still
     /// has the value the silo showed; values the step changed stay as it left them.
     pub fn restore(&self, after: &mut Key) {
-        for o in &self.0 {
+        // (The machine subtrees are noise paths: the commit puts the image's back.)
+        for o in &self.values {
             let Some(key) = after.find(&o.key) else {
                 continue; // the step deleted the key: that is its change
             };

@@ -26,7 +26,7 @@ use crate::hive::wine_reg::{self, MachineHives, WineRegFile};
 use crate::hive::{read_hive, read_hive_recovering, write_hive, WriteOptions};
 use crate::layer::HiveName;
 
-use super::overrides::Overrides;
+use super::overrides::{machine_subtrees, Overrides};
 use super::process::resolve_case_insensitive;
 use super::system_layer::SystemLayer;
 
@@ -115,7 +115,7 @@ fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, 
     let start = match base_index {
         Some(i) => {
             let path = resolve_case_insensitive(&layer_dirs[i], &base_rel).unwrap_or_default();
-            let base = read_base_hive(&layer_dirs[i], &base_rel, &path)?;
+            let base = read_base_hive(&layer_dirs[i], &base_rel, &path, hive)?;
             overlay(&mut view, &base);
             i + 1
         }
@@ -134,7 +134,50 @@ fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, 
 
 /// Reads a layer's base hive as Windows loads it: a dirty hive is recovered from the
 /// `.LOG1`/`.LOG2` beside it, or read as it is with a warning when they cannot be applied.
-fn read_base_hive(layer_dir: &Path, rel: &str, path: &Path) -> Result<Key, RegistryError> {
+///
+/// Layer dirs are unpacked once per diff_id and never change, so the parsed hive is kept for
+/// the next steps of the process (a real base's SYSTEM hive takes a large part of a step to
+/// read and recover); the last few are kept. The machine subtrees of a SYSTEM hive
+/// ([`machine_subtrees`]) are dropped right away: the silo shows Wine's and never commits them,
+/// and on a real hive they are most of its keys.
+fn read_base_hive(
+    layer_dir: &Path,
+    rel: &str,
+    path: &Path,
+    hive: HiveName,
+) -> Result<Arc<Key>, RegistryError> {
+    type Cache = Mutex<Vec<(PathBuf, Arc<Key>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    const KEEP: usize = 4;
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((_, k)) = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(p, _)| p == path)
+    {
+        return Ok(k.clone());
+    }
+    let mut key = read_base_hive_uncached(layer_dir, rel, path)?;
+    if hive == HiveName::System {
+        let ccs = format!("ControlSet{:03}", wine_reg::current_control_set(&key));
+        for subtree in machine_subtrees(&ccs) {
+            let (parent, name) = subtree.rsplit_once('\\').unwrap_or(("", &subtree));
+            if let Some(parent) = key.find_mut(parent) {
+                parent.remove_subkey(name);
+            }
+        }
+    }
+    let key = Arc::new(key);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= KEEP {
+        cache.remove(0);
+    }
+    cache.push((path.to_path_buf(), key.clone()));
+    Ok(key)
+}
+
+fn read_base_hive_uncached(layer_dir: &Path, rel: &str, path: &Path) -> Result<Key, RegistryError> {
     let read = |p: &Path| {
         std::fs::read(p).map_err(|source| RegistryError::Io {
             path: p.to_path_buf(),
@@ -240,17 +283,19 @@ fn noise_paths(hive: HiveName, ccs: &str) -> Vec<String> {
             "Microsoft\\Windows NT\\CurrentVersion\\Fonts".into(),
             "Microsoft\\Windows\\CurrentVersion\\Fonts".into(),
         ],
-        HiveName::System => vec![
-            "MountedDevices".into(),
-            format!("{ccs}\\Control\\ComputerName"),
-            format!("{ccs}\\Services\\Tcpip\\Parameters"),
-            format!("{ccs}\\Enum"),
-            format!("{ccs}\\Control\\DeviceClasses"),
-            format!("{ccs}\\Control\\Class"),
-            format!("{ccs}\\Control\\Video"),
-            format!("{ccs}\\Control\\GraphicsDrivers"),
-            format!("{ccs}\\Hardware Profiles"),
-        ],
+        HiveName::System => {
+            let mut paths = vec![
+                "MountedDevices".into(),
+                format!("{ccs}\\Control\\ComputerName"),
+                format!("{ccs}\\Services\\Tcpip\\Parameters"),
+                format!("{ccs}\\Control\\Video"),
+                format!("{ccs}\\Control\\GraphicsDrivers"),
+                format!("{ccs}\\Hardware Profiles"),
+            ];
+            // Device enumeration, driver store, upgrade history: the silo shows Wine's.
+            paths.extend(machine_subtrees(ccs));
+            paths
+        }
         _ => vec![],
     }
 }
