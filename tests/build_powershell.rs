@@ -211,7 +211,10 @@ fn an_official_style_powershell_dockerfile_builds_under_wine() {
         log.contains("tool 1.0 from-powershell"),
         "the next PowerShell step ran the tool from PATH:\n{log}"
     );
-    assert_eq!(server.bytes_served("/dl/tool.zip") > 0, true);
+    assert!(
+        server.bytes_served("/dl/tool.zip") > 0,
+        "the zip was downloaded"
+    );
 
     let oci = format!("oci:{}:ps", layout.display());
     let index: serde_json::Value =

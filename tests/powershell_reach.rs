@@ -89,7 +89,7 @@ fn powershell_reach_over_the_public_windows_dockerfiles() {
         *counts.entry(key).or_default() += 1;
     }
     let mut top: Vec<_> = counts.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     for (reason, n) in top.iter().take(25) {
         println!("  {n:4}  {reason}");
     }
