@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 use sha2::Digest as _;
 use silo_tests::fileserver::FileServer;
 use silo_tests::silo;
-use silo_tests::tools::{require_tool, run_ok};
+use silo_tests::tools::{require_tool, run_ok, venv_python};
 
 fn run(root: &Path, args: &[&str]) -> Output {
     silo().env("SILO_ROOT", root).args(args).output().unwrap()
@@ -119,6 +119,24 @@ fn layout_blob(layout: &Path, digest: &str) -> PathBuf {
         .join(digest.strip_prefix("sha256:").unwrap())
 }
 
+/// The layer blobs of the only image in an OCI layout, base first.
+fn layout_layers(layout: &Path) -> Vec<PathBuf> {
+    let read = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+    };
+    let index = read(layout.join("index.json"));
+    let manifest = read(layout_blob(
+        layout,
+        index["manifests"][0]["digest"].as_str().unwrap(),
+    ));
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| layout_blob(layout, l["digest"].as_str().unwrap()))
+        .collect()
+}
+
 /// Names of a layer blob's entries, and the bytes of the ones asked for (Python's tarfile).
 fn layer_entries(blob: &Path) -> Vec<String> {
     let out = run_ok(Command::new("python3").arg("-c").arg(
@@ -128,19 +146,6 @@ fn layer_entries(blob: &Path) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
-}
-
-fn venv_python() -> PathBuf {
-    let python = std::env::var_os("SILO_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| silo_tests::project_root().join(".venv"))
-        .join("bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/install-test-deps (it installs python-registry)",
-        python.display()
-    );
-    python
 }
 
 /// A value of a key in a layer's delta hive, read by python-registry.
@@ -217,20 +222,7 @@ fn an_official_style_powershell_dockerfile_builds_under_wine() {
     );
 
     let oci = format!("oci:{}:ps", layout.display());
-    let index: serde_json::Value =
-        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let manifest_digest = index["manifests"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(layout_blob(&layout, &manifest_digest)).unwrap()).unwrap();
-    let layers: Vec<PathBuf> = manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| layout_blob(&layout, l["digest"].as_str().unwrap()))
-        .collect();
+    let layers = layout_layers(&layout);
     assert_eq!(layers.len(), 5, "base + four RUN layers");
 
     // Step 1: the tool, no zip, no temp dir; the machine PATH in System_Delta.
@@ -437,20 +429,7 @@ fn a_cmd_line_that_starts_powershell_among_other_commands_runs_each_in_turn() {
             context.to_str().unwrap(),
         ],
     );
-    let index: serde_json::Value =
-        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let manifest_digest = index["manifests"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(layout_blob(&layout, &manifest_digest)).unwrap()).unwrap();
-    let layers: Vec<PathBuf> = manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| layout_blob(&layout, l["digest"].as_str().unwrap()))
-        .collect();
+    let layers = layout_layers(&layout);
     let script = r#"
 import sys, tarfile
 with tarfile.open(sys.argv[1], "r:*") as t:

@@ -10,6 +10,7 @@ use std::process::Command;
 
 use silo::hive::tree::{value_type as t, KeyFlags, SYMLINK_VALUE_NAME};
 use silo::hive::{layers, read_hive, write_hive, Key, Value, WriteOptions};
+use silo_tests::tools::venv_python;
 
 /// path (relative to the root, `\`-separated) → value name → (type, bytes)
 type Flat = BTreeMap<String, BTreeMap<String, (u32, Vec<u8>)>>;
@@ -166,19 +167,6 @@ fn require(tool: &str) {
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
     assert!(found, "{tool} is missing: run scripts/install-test-deps");
-}
-
-fn venv_python() -> PathBuf {
-    let python = std::env::var_os("SILO_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| silo_tests::project_root().join(".venv"))
-        .join("bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/install-test-deps (it installs python-registry)",
-        python.display()
-    );
-    python
 }
 
 fn run(cmd: &mut Command) -> String {
