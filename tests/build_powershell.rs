@@ -9,7 +9,6 @@
 //! unsupported cmdlet fails before anything runs.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -117,6 +116,17 @@ fn layout_blob(layout: &Path, digest: &str) -> PathBuf {
     layout
         .join("blobs/sha256")
         .join(digest.strip_prefix("sha256:").unwrap())
+}
+
+/// `silo build --runtime wine [EXTRA…] CONTEXT`, which must fail; its log.
+fn failing_build(root: &Path, context: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["build", "--runtime", "wine", "--progress", "plain"];
+    args.extend_from_slice(extra);
+    args.push(context.to_str().unwrap());
+    let out = run(root, &args);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "the build must fail:\n{log}");
+    log
 }
 
 /// The layer blobs of the only image in an OCI layout, base first.
@@ -310,23 +320,11 @@ fn a_wrong_hash_fails_the_build_with_exit_1_and_an_unsupported_cmdlet_fails_befo
     fs::create_dir_all(&context).unwrap();
     fs::write(context.join("Dockerfile"), DOCKERFILE).unwrap();
     let url_arg = format!("TOOL_URL={url}");
-    let out = run(
+    let log = failing_build(
         &root,
-        &[
-            "build",
-            "--runtime",
-            "wine",
-            "--progress",
-            "plain",
-            "--build-arg",
-            &url_arg,
-            "--build-arg",
-            "TOOL_SHA256=0000",
-            context.to_str().unwrap(),
-        ],
+        &context,
+        &["--build-arg", &url_arg, "--build-arg", "TOOL_SHA256=0000"],
     );
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{log}");
     assert!(log.contains("FAILED!"), "{log}");
     assert!(
         log.contains("exit code: 1") || log.contains("code 1"),
@@ -335,27 +333,13 @@ fn a_wrong_hash_fails_the_build_with_exit_1_and_an_unsupported_cmdlet_fails_befo
 
     // An unsupported cmdlet: refused with its line and name, and nothing ran (the marker file of
     // the statement before it is not written, since the whole script is checked first).
-    let mut f = fs::File::create(context.join("Dockerfile")).unwrap();
-    writeln!(
-        f,
+    fs::write(
+        context.join("Dockerfile"),
         "FROM silo.local/base:ltsc2022\nSHELL [\"powershell\", \"-Command\", \"$ErrorActionPreference = 'Stop';\"]\n\
-         RUN Set-Content C:\\marker.txt ran; Get-WmiObject Win32_OperatingSystem"
+         RUN Set-Content C:\\marker.txt ran; Get-WmiObject Win32_OperatingSystem\n",
     )
     .unwrap();
-    drop(f);
-    let out = run(
-        &root,
-        &[
-            "build",
-            "--runtime",
-            "wine",
-            "--progress",
-            "plain",
-            context.to_str().unwrap(),
-        ],
-    );
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{log}");
+    let log = failing_build(&root, &context, &[]);
     assert!(log.contains("Get-WmiObject"), "{log}");
     assert!(
         log.contains("Dockerfile:3"),
@@ -375,19 +359,7 @@ fn a_wrong_hash_fails_the_build_with_exit_1_and_an_unsupported_cmdlet_fails_befo
          RUN cmd /c exit 300; Write-Host ('native ' + $LASTEXITCODE); exit 9009\n",
     )
     .unwrap();
-    let out = run(
-        &root,
-        &[
-            "build",
-            "--runtime",
-            "wine",
-            "--progress",
-            "plain",
-            context.to_str().unwrap(),
-        ],
-    );
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{log}");
+    let log = failing_build(&root, &context, &[]);
     assert!(log.contains("native 300"), "{log}");
     assert!(log.contains("exit code: 9009"), "{log}");
 }
