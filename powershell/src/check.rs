@@ -60,7 +60,19 @@ pub struct Unsupported {
     /// `.NET member [IO.Compression.ZipFile]::ExtractToDirectory`, `statement trap`.
     pub what: String,
     pub span: Span,
+    /// Set when the thing is a script file (`& C:\x.ps1`) the check could not read: the path
+    /// as written. Such a script is not unsupported as such — it needs the image's files.
+    pub missing_file: Option<String>,
 }
+
+/// Gives the text of a script file for its literal Windows path as written (`C:\x.ps1`,
+/// `.\x.ps1`, relative paths against the location the script starts in), or None when there
+/// is no such file.
+pub type ScriptFiles<'f> = &'f dyn Fn(&str) -> Option<String>;
+
+/// How deep script files may call script files before the check refuses (about_Scripts sets
+/// no limit; real Dockerfiles call one or two levels).
+pub const MAX_SCRIPT_FILE_DEPTH: usize = 8;
 
 impl std::fmt::Display for Unsupported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -259,24 +271,55 @@ const BUILTIN_ALIASES_AND_FUNCTIONS: &[&str] = &[
     "write",
 ];
 
-/// Checks `script` against `catalog`; every unsupported thing, in script order.
+/// Checks `script` against `catalog`; every unsupported thing, in script order. A script file
+/// it calls is refused as missing (no files to read it from): see [`check_with_files`].
 pub fn check(script: &Script, catalog: &Catalog) -> Result<(), Vec<Unsupported>> {
-    let mut functions = Vec::new();
-    collect_functions_in_body(&script.body, &mut functions);
+    check_with_files(script, catalog, &|_| None)
+}
+
+/// Checks `script` and, through `files`, every script file it calls by a literal path
+/// (`& C:\x.ps1`, `.\x.ps1`, `. .\x.ps1`), recursively up to [`MAX_SCRIPT_FILE_DEPTH`].
+/// A problem inside a called file is reported at the call, naming the file and the position
+/// in it.
+pub fn check_with_files(
+    script: &Script,
+    catalog: &Catalog,
+    files: ScriptFiles<'_>,
+) -> Result<(), Vec<Unsupported>> {
+    let (found, _) = check_nested(script, catalog, files, Vec::new(), Vec::new());
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(found)
+    }
+}
+
+/// Checks one script (the step's, or a script file with `stack` the files calling it, lower
+/// case) that sees the functions `inherited` from its callers; returns what it found and the
+/// functions it defines.
+fn check_nested(
+    script: &Script,
+    catalog: &Catalog,
+    files: ScriptFiles<'_>,
+    stack: Vec<String>,
+    inherited: Vec<String>,
+) -> (Vec<Unsupported>, Vec<String>) {
+    let mut own = Vec::new();
+    collect_functions_in_body(&script.body, &mut own);
+    let mut functions = inherited;
+    functions.extend(own.iter().cloned());
     let mut checker = Checker {
         catalog,
         functions,
         found: Vec::new(),
+        files,
+        stack,
     };
     if let Some(p) = &script.param {
         checker.param_block(p);
     }
     checker.body(&script.body);
-    if checker.found.is_empty() {
-        Ok(())
-    } else {
-        Err(checker.found)
-    }
+    (checker.found, own)
 }
 
 impl Catalog {
@@ -355,6 +398,9 @@ struct Checker<'c> {
     /// Functions and filters the script defines (lower-case).
     functions: Vec<String>,
     found: Vec<Unsupported>,
+    files: ScriptFiles<'c>,
+    /// The script files being checked around this one (lower case), outermost first.
+    stack: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -362,7 +408,86 @@ impl Checker<'_> {
         self.found.push(Unsupported {
             what: what.into(),
             span,
+            missing_file: None,
         });
+    }
+
+    /// A script file called by a literal path: read through `files`, parsed and checked like
+    /// the script itself (about_Scripts). Dot-sourcing (`. .\x.ps1`) makes its functions the
+    /// caller's.
+    fn script_file(&mut self, name: &str, c: &Command, span: Span) {
+        if !is_literal_script_path(name) {
+            self.refuse(
+                format!(
+                    "running the PowerShell script file {name} by name (looked up on PATH at run \
+                     time; call it by its path, C:\\… or .\\…)"
+                ),
+                span,
+            );
+            return;
+        }
+        let key = name.to_ascii_lowercase().replace('/', "\\");
+        if self.stack.contains(&key) {
+            // Being checked further out: a recursive call checks the same text.
+            return;
+        }
+        if self.stack.len() >= MAX_SCRIPT_FILE_DEPTH {
+            self.refuse(
+                format!(
+                    "the PowerShell script file {name}: script files calling script files more \
+                     than {MAX_SCRIPT_FILE_DEPTH} deep"
+                ),
+                span,
+            );
+            return;
+        }
+        let Some(text) = (self.files)(name) else {
+            self.found.push(Unsupported {
+                what: format!(
+                    "the PowerShell script file {name} was not found in the image (script files \
+                     are checked before the step runs, so they must exist when it starts)"
+                ),
+                span,
+                missing_file: Some(name.to_string()),
+            });
+            return;
+        };
+        let script = match crate::parser::parse(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                self.refuse(
+                    format!(
+                        "the PowerShell script file {name}, which does not parse (its line {}, \
+                         column {}: {})",
+                        e.span.line, e.span.col, e.message
+                    ),
+                    span,
+                );
+                return;
+            }
+        };
+        let mut stack = self.stack.clone();
+        stack.push(key);
+        let (found, defined) = check_nested(
+            &script,
+            self.catalog,
+            self.files,
+            stack,
+            self.functions.clone(),
+        );
+        for u in found {
+            self.found.push(Unsupported {
+                what: format!(
+                    "in {name} at its line {}, column {}: {}",
+                    u.span.line, u.span.col, u.what
+                ),
+                span,
+                missing_file: u.missing_file,
+            });
+        }
+        if c.invocation == Invocation::DotSource {
+            self.functions.extend(defined);
+        }
     }
 
     fn body(&mut self, b: &Body) {
@@ -546,6 +671,18 @@ impl Checker<'_> {
             CommandName::Expr(e) => match &e.kind {
                 ExprKind::String { value, .. } => self.command_word(value, c, e.span),
                 ExprKind::ScriptBlock(sb) => self.script_block(sb),
+                ExprKind::ExpandableString { parts, .. }
+                    if parts.iter().all(|p| matches!(p, StringPart::Literal(_))) =>
+                {
+                    let text: String = parts
+                        .iter()
+                        .filter_map(|p| match p {
+                            StringPart::Literal(s) => Some(s.as_str()),
+                            _ => None,
+                        })
+                        .collect();
+                    self.command_word(&text, c, e.span)
+                }
                 ExprKind::ExpandableString { parts, .. } if expandable_is_path(parts) => {
                     self.expr(e);
                     if expandable_ends_with_ps1(parts) {
@@ -570,7 +707,7 @@ impl Checker<'_> {
             return;
         }
         if lower.ends_with(".ps1") {
-            self.refuse(format!("running the PowerShell script file {name}"), span);
+            self.script_file(name, c, span);
             return;
         }
         if BUILTIN_ALIASES_AND_FUNCTIONS.contains(&lower.as_str()) {
@@ -816,6 +953,16 @@ fn expandable_is_path(parts: &[StringPart]) -> bool {
     parts
         .iter()
         .any(|p| matches!(p, StringPart::Literal(s) if s.contains(['\\', '/', '.'])))
+}
+
+/// A script file path the check can read before running: absolute on C: or relative to the
+/// current location (`.\`, `..\`, either slash). A bare `x.ps1` is looked up on PATH.
+fn is_literal_script_path(name: &str) -> bool {
+    let n = name.replace('/', "\\");
+    let b = n.as_bytes();
+    (b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\')
+        || n.starts_with(".\\")
+        || n.starts_with("..\\")
 }
 
 fn expandable_ends_with_ps1(parts: &[StringPart]) -> bool {

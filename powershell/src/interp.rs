@@ -118,6 +118,9 @@ pub struct Interp<'h> {
     pub loaded_assemblies: Vec<String>,
     /// Nesting of function/script-block calls (bounded against runaway recursion).
     depth: usize,
+    /// The scope `$script:` names: 0 for the step's script, a script file's own scope while
+    /// it runs (about_Scopes).
+    script_scope: usize,
 }
 
 const MAX_CALL_DEPTH: usize = 100;
@@ -138,6 +141,7 @@ impl<'h> Interp<'h> {
             host,
             source: Rc::from(source),
             scopes: vec![HashMap::new()],
+            script_scope: 0,
             functions: HashMap::new(),
             env,
             cwd: cwd.to_string(),
@@ -322,7 +326,7 @@ impl<'h> Interp<'h> {
                 .get(&lc(&path.name))
                 .map(|(_, v)| v.clone())
                 .unwrap_or(Value::Null)),
-            Some(q) if q == "script" => Ok(self.scopes[0]
+            Some(q) if q == "script" => Ok(self.scopes[self.script_scope]
                 .get(&lc(&path.name))
                 .map(|(_, v)| v.clone())
                 .unwrap_or(Value::Null)),
@@ -351,7 +355,8 @@ impl<'h> Interp<'h> {
                 };
                 self.env_set(name, v);
             }
-            Some(q) if q == "global" || q == "script" => self.set_var_in(0, name, value),
+            Some(q) if q == "global" => self.set_var_in(0, name, value),
+            Some(q) if q == "script" => self.set_var_in(self.script_scope, name, value),
             Some(q) if q == "local" || q == "private" || q == "variable" => {
                 self.set_var(name, value)
             }
@@ -1177,6 +1182,10 @@ impl<'h> Interp<'h> {
                     let args = self.eval_args(&c.args)?;
                     return self.call_function(&f, args, input, out, false);
                 }
+                if lname.ends_with(".ps1") {
+                    let args = self.eval_args(&c.args)?;
+                    return self.run_ps1(name, *span, args, input, out, c.invocation);
+                }
                 let args = self.native_args(&c.args)?;
                 self.run_native_word(name, *span, args, input, out, c.invocation)
             }
@@ -1209,6 +1218,10 @@ impl<'h> Interp<'h> {
                             return crate::cmdlets::invoke(
                                 self, info, &name, args, input, out, c.span,
                             );
+                        }
+                        if lc(&name).ends_with(".ps1") {
+                            let args = self.eval_args(&c.args)?;
+                            return self.run_ps1(&name, e.span, args, input, out, c.invocation);
                         }
                         let args = self.native_args(&c.args)?;
                         self.run_native_word(&name, e.span, args, input, out, c.invocation)
@@ -1354,7 +1367,6 @@ impl<'h> Interp<'h> {
         out: &mut Out,
         invocation: ast::Invocation,
     ) -> Res<()> {
-        let _ = invocation;
         let resolved = crate::cmdlets::process::resolve_program(self, name);
         let Some(program) = resolved else {
             return Err(ErrorRecord::new(
@@ -1368,7 +1380,11 @@ impl<'h> Interp<'h> {
             .into());
         };
         if program.to_ascii_lowercase().ends_with(".ps1") {
-            return self.run_ps1(&program, args, out);
+            let args = args
+                .into_iter()
+                .map(|a| Arg::Positional(Value::string(a), span))
+                .collect();
+            return self.run_ps1(&program, span, args, input, out, invocation);
         }
         if input.as_ref().is_some_and(|i| !i.is_empty()) {
             return Err(ErrorRecord::runtime(format!(
@@ -1384,24 +1400,49 @@ impl<'h> Interp<'h> {
         Ok(())
     }
 
-    /// Runs a `.ps1` file in its own script scope (`& .\x.ps1`, `powershell -File`).
-    fn run_ps1(&mut self, win_path: &str, args: Vec<String>, out: &mut Out) -> Res<()> {
-        let target =
-            crate::winfs::resolve(&self.cwd, win_path).map_err(|e| ErrorRecord::runtime(e.0))?;
-        let crate::winfs::Target::File(w) = target else {
-            return Err(ErrorRecord::runtime(format!("{win_path} is not a file")).into());
+    /// Runs a `.ps1` file (about_Scripts): in a script scope of its own (`& .\x.ps1`,
+    /// `.\x.ps1`) or the caller's (`. .\x.ps1`), its arguments bound to its `param()` block or
+    /// left in `$args`, `$PSScriptRoot`/`$PSCommandPath`/`$MyInvocation` naming the file. `exit
+    /// N` ends the file only: `$LASTEXITCODE` becomes N and `$?` whether N is 0.
+    fn run_ps1(
+        &mut self,
+        win_path: &str,
+        span: ast::Span,
+        args: Vec<Arg>,
+        input: Option<Vec<Value>>,
+        out: &mut Out,
+        invocation: ast::Invocation,
+    ) -> Res<()> {
+        let not_found = || {
+            ErrorRecord::new(
+                format!("The term '{win_path}' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again."),
+                "System.Management.Automation.CommandNotFoundException",
+                "ObjectNotFound",
+                "CommandNotFoundException",
+            )
+            .with_target(win_path)
+            .at(span)
         };
-        let bytes = std::fs::read(w.unix(self.host.drive_c()))
-            .map_err(|e| ErrorRecord::runtime(format!("cannot read {win_path}: {e}")))?;
+        let Ok(crate::winfs::Target::File(w)) = crate::winfs::resolve(&self.cwd, win_path) else {
+            return Err(not_found().into());
+        };
+        let drive_c = self.host.drive_c().to_path_buf();
+        let bytes = std::fs::read(w.unix(&drive_c)).map_err(|_| not_found())?;
         let text = crate::cmdlets::content::decode_text(&bytes);
-        let prepared = crate::prepare(&text).map_err(|d| {
+        // The step's check read this file already; checking it again here covers a file the
+        // script changed or a location it moved to before the call.
+        let cwd = self.cwd.clone();
+        let files = |p: &str| read_script_file(&drive_c, &cwd, p);
+        let prepared = prepare_with_files(&text, &files).map_err(|d| {
             ErrorRecord::runtime(format!(
-                "{win_path}: {}",
+                "{}: {}",
+                w.display(),
                 d.iter()
                     .map(|x| x.to_string())
                     .collect::<Vec<_>>()
                     .join("; ")
             ))
+            .at(span)
         })?;
         let block = Rc::new(ast::ScriptBlock {
             param: prepared.script.param.clone(),
@@ -1410,19 +1451,90 @@ impl<'h> Interp<'h> {
             span: prepared.script.span,
         });
         let f = Function {
-            name: win_path.to_string(),
+            name: w.name(),
             block,
             is_filter: false,
         };
-        let args = args
-            .into_iter()
-            .map(|a| Arg::Positional(Value::string(a), ast::Span::default()))
-            .collect();
+        let path = w.display();
+        let root = w.parent().map(|p| p.display()).unwrap_or_default();
+        let my_command = Object::new(
+            ObjKind::Custom,
+            "System.Management.Automation.ExternalScriptInfo",
+        )
+        .with("Name", Value::string(w.name()))
+        .with("Path", Value::string(path.clone()))
+        .with("Definition", Value::string(path.clone()))
+        .with("Source", Value::string(path.clone()))
+        .with("CommandType", Value::str("ExternalScript"));
+        let my_invocation = Object::new(
+            ObjKind::Custom,
+            "System.Management.Automation.InvocationInfo",
+        )
+        .with("MyCommand", Value::object(my_command))
+        .with("InvocationName", Value::string(win_path.to_string()))
+        .with("ScriptName", Value::str(""))
+        .with("PSScriptRoot", Value::str(""))
+        .with("PSCommandPath", Value::Null)
+        .with("BoundParameters", Value::hashtable(Hashtable::new(false)))
+        .with("UnboundArguments", Value::array(Vec::new()));
+        let script_vars = [
+            ("PSScriptRoot", Value::string(root)),
+            ("PSCommandPath", Value::string(path)),
+            ("MyInvocation", Value::object(my_invocation)),
+        ];
+        let dot_source = invocation == ast::Invocation::DotSource;
+        // Dot-sourced, the file runs in the caller's scope; its automatic variables are the
+        // caller's again afterwards.
+        let saved_vars: Vec<(&str, Option<Value>)> = if dot_source {
+            script_vars
+                .iter()
+                .map(|(k, _)| {
+                    (
+                        *k,
+                        self.scopes
+                            .last()
+                            .and_then(|s| s.get(&lc(k)))
+                            .map(|(_, v)| v.clone()),
+                    )
+                })
+                .collect()
+        } else {
+            self.scopes.push(HashMap::new());
+            Vec::new()
+        };
+        let saved_script_scope = self.script_scope;
+        if !dot_source {
+            self.script_scope = self.scopes.len() - 1;
+        }
+        for (k, v) in script_vars {
+            self.set_var(k, v);
+        }
         // Positions in the .ps1 refer to its own text.
-        let saved = std::mem::replace(&mut self.source, Rc::from(text.as_str()));
-        let r = self.call_function(&f, args, None, out, true);
-        self.source = saved;
-        r
+        let saved_source = std::mem::replace(&mut self.source, Rc::from(text.as_str()));
+        let r = self.call_function(&f, args, input, out, false);
+        self.source = saved_source;
+        self.script_scope = saved_script_scope;
+        if dot_source {
+            for (k, v) in saved_vars {
+                match v {
+                    Some(v) => self.set_var(k, v),
+                    None => {
+                        let top = self.scopes.len() - 1;
+                        self.scopes[top].remove(&lc(k));
+                    }
+                }
+            }
+        } else {
+            self.scopes.pop();
+        }
+        match r {
+            Err(Flow::Exit(code)) => {
+                self.set_var_in(0, "LASTEXITCODE", Value::Int(code));
+                self.last_ok = code == 0;
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Calls a function or script block with bound arguments and pipeline input.
@@ -2344,6 +2456,9 @@ pub struct Prepared {
 pub struct Diagnostic {
     pub message: String,
     pub span: ast::Span,
+    /// Set when the script calls a script file (`& C:\x.ps1`) that could not be read for the
+    /// check: the path as written. The script needs the image's files, it is not unsupported.
+    pub missing_file: Option<String>,
 }
 
 impl std::fmt::Display for Diagnostic {
@@ -2359,26 +2474,53 @@ impl std::fmt::Display for Diagnostic {
 /// The way out named in every refusal.
 pub const WAY_OUT: &str = "use --runtime hcs on Windows, or the cmd equivalent";
 
-/// Parses and checks a script without running anything.
+/// Parses and checks a script without running anything. A script file it calls is refused as
+/// not found: callers with the image's files use [`prepare_with_files`].
 pub fn prepare(source: &str) -> Result<Prepared, Vec<Diagnostic>> {
+    prepare_with_files(source, &|_| None)
+}
+
+/// Parses and checks a script and every script file it calls by a literal path, read through
+/// `files` (see [`crate::check::check_with_files`]); nothing runs.
+pub fn prepare_with_files(
+    source: &str,
+    files: crate::check::ScriptFiles<'_>,
+) -> Result<Prepared, Vec<Diagnostic>> {
     let script = crate::parser::parse(source).map_err(|e| {
         vec![Diagnostic {
             message: e.message.clone(),
             span: e.span,
+            missing_file: None,
         }]
     })?;
-    crate::check::check(&script, crate::catalog::catalog()).map_err(|list| {
+    crate::check::check_with_files(&script, crate::catalog::catalog(), files).map_err(|list| {
         list.into_iter()
             .map(|u| Diagnostic {
-                message: format!(
-                    "{} is not supported by the PowerShell engine of the Wine silo ({WAY_OUT})",
-                    u.what
-                ),
+                message: match &u.missing_file {
+                    Some(_) => format!("{} ({WAY_OUT})", u.what),
+                    None => format!(
+                        "{} is not supported by the PowerShell engine of the Wine silo ({WAY_OUT})",
+                        u.what
+                    ),
+                },
                 span: u.span,
+                missing_file: u.missing_file,
             })
             .collect::<Vec<_>>()
     })?;
     Ok(Prepared { script })
+}
+
+/// A script file's text for the check, read from `drive_c` with the engine's Windows path
+/// rules (relative paths against `cwd`).
+fn read_script_file(drive_c: &std::path::Path, cwd: &str, win_path: &str) -> Option<String> {
+    match crate::winfs::resolve(cwd, win_path).ok()? {
+        crate::winfs::Target::File(w) => {
+            let bytes = std::fs::read(w.unix(drive_c)).ok()?;
+            Some(crate::cmdlets::content::decode_text(&bytes))
+        }
+        _ => None,
+    }
 }
 
 /// Runs a script as `powershell -Command` would and returns its exit code: `exit N` → N; an
@@ -2392,7 +2534,9 @@ pub fn run_script(
     env: Vec<(String, String)>,
     cwd: &str,
 ) -> i32 {
-    let prepared = match prepare(source) {
+    let drive_c = host.drive_c().to_path_buf();
+    let files = |path: &str| read_script_file(&drive_c, cwd, path);
+    let prepared = match prepare_with_files(source, &files) {
         Ok(p) => p,
         Err(diags) => {
             for d in diags {

@@ -135,16 +135,19 @@ fn decode_script(bytes: &[u8]) -> String {
 /// Why a routed step's PowerShell cannot be checked or run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum CheckFailure {
-    /// A `-File` script that `read_file` could not give: the path as written, and why.
+    /// A `-File` script that `read_file` could not give, or a script file the script calls
+    /// (`& C:\x.ps1`) that `script_files` could not give: why, naming the path as written.
     FileUnavailable(String),
     Refused(String),
 }
 
 /// Parses and checks every PowerShell command of `routed`, reading `-File` scripts with
-/// `read_file`; nothing runs.
+/// `read_file` and the script files they call (`& C:\x.ps1`, `. .\x.ps1`) with
+/// `script_files`; nothing runs.
 fn check_routed(
     routed: &Routed,
     read_file: &dyn Fn(&str) -> Result<String, String>,
+    script_files: powershell::check::ScriptFiles<'_>,
 ) -> Result<(), CheckFailure> {
     for segment in routed
         .segments
@@ -164,7 +167,11 @@ fn check_routed(
             }
             Err(e) => return Err(CheckFailure::Refused(e.to_string())),
         };
-        if let Err(diags) = powershell::interp::prepare(&invocation.script) {
+        if let Err(diags) = powershell::interp::prepare_with_files(&invocation.script, script_files)
+        {
+            if diags.iter().all(|d| d.missing_file.is_some()) {
+                return Err(CheckFailure::FileUnavailable(diags[0].to_string()));
+            }
             let mut msg =
                 String::from("the Wine silo cannot run this PowerShell (nothing was run):");
             for d in diags.iter().take(5) {
@@ -185,7 +192,12 @@ pub fn precheck(routed: &Routed, lowers: &[PathBuf], cwd: &str) -> Result<(), St
             .find_map(|dir| read_windows_file(dir, cwd, path).ok())
             .ok_or_else(|| format!("The argument '{path}' to the -File parameter does not exist."))
     };
-    match check_routed(routed, &read) {
+    let script_files = |path: &str| {
+        lowers
+            .iter()
+            .find_map(|dir| read_windows_file(dir, cwd, path).ok())
+    };
+    match check_routed(routed, &read, &script_files) {
         Ok(()) => Ok(()),
         Err(CheckFailure::FileUnavailable(why)) => Err(why),
         Err(CheckFailure::Refused(msg)) => Err(format!(
@@ -203,7 +215,8 @@ pub enum Verdict {
     Wine,
     /// A step whose PowerShell silo's engine supports.
     PowerShell,
-    /// A PowerShell step that runs a `-File` script from the image: checked when the step runs.
+    /// A PowerShell step that runs a script file from the image (`-File`, `& C:\x.ps1`, `.
+    /// .\x.ps1`): checked when the step runs.
     PowerShellFile,
     /// Refused, with the first reason.
     Refused { powershell: bool, reason: String },
@@ -220,9 +233,9 @@ pub fn verdict(command_line: &str) -> Verdict {
         Ok(None) => return Verdict::Wine,
         Err(reason) => return refused(reason),
     };
-    // A `-File` script lives in the image, which a static check does not have.
+    // Script files live in the image, which a static check does not have.
     let no_files = |_: &str| -> Result<String, String> { Err("in the image".into()) };
-    match check_routed(&routed, &no_files) {
+    match check_routed(&routed, &no_files, &|_| None) {
         Ok(()) => Verdict::PowerShell,
         Err(CheckFailure::FileUnavailable(_)) => Verdict::PowerShellFile,
         Err(CheckFailure::Refused(msg)) => refused(
@@ -326,12 +339,65 @@ mod tests {
             verdict(r"powershell -File C:\setup.ps1"),
             Verdict::PowerShellFile
         );
+        for called in [
+            r"& C:\setup.ps1 -Version 1",
+            r".\configure_iis.ps1",
+            r". ./x.ps1",
+        ] {
+            assert_eq!(
+                verdict(&format!("powershell -Command {called}")),
+                Verdict::PowerShellFile,
+                "{called}"
+            );
+        }
+        // A file call does not hide what the step's own script cannot run.
+        assert!(matches!(
+            verdict(r"powershell -Command & C:\setup.ps1; Get-WmiObject x"),
+            Verdict::Refused { .. }
+        ));
+        // A computed path stays refused.
+        assert!(matches!(
+            verdict(r"powershell -Command & $env:TEMP\setup.ps1"),
+            Verdict::Refused { .. }
+        ));
         match verdict("powershell -Command Get-WmiObject Win32_OperatingSystem") {
             Verdict::Refused { reason, .. } => {
                 assert!(reason.contains("Get-WmiObject"), "{reason}")
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn precheck_reads_called_script_files_from_the_steps_drive_c() {
+        // Two layers of C:, top first: the top one carries the script, the lower one the
+        // script it calls.
+        let top = tempfile::tempdir().unwrap();
+        let lower = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(top.path().join("App")).unwrap();
+        std::fs::create_dir_all(lower.path().join("tools")).unwrap();
+        std::fs::write(
+            top.path().join("App/setup.ps1"),
+            "param($Version)\n& C:\\tools\\inner.ps1 $Version",
+        )
+        .unwrap();
+        let lowers = [top.path().to_path_buf(), lower.path().to_path_buf()];
+        let routed = |line: &str| route(line).unwrap().unwrap();
+        let step = routed(r"powershell -Command .\setup.ps1 -Version 1");
+        std::fs::write(lower.path().join("tools/inner.ps1"), "Write-Host $args").unwrap();
+        assert_eq!(precheck(&step, &lowers, r"C:\app"), Ok(()));
+        std::fs::write(lower.path().join("tools/inner.ps1"), "Get-WmiObject x").unwrap();
+        let e = precheck(&step, &lowers, r"C:\app").unwrap_err();
+        assert!(
+            e.contains(r"in C:\tools\inner.ps1 at its line 1, column 1: cmdlet Get-WmiObject"),
+            "{e}"
+        );
+        assert!(e.contains(r"in .\setup.ps1 at its line 2"), "{e}");
+        let e = precheck(&step, &lowers, r"C:\").unwrap_err();
+        assert!(
+            e.contains(r"script file .\setup.ps1 was not found in the image"),
+            "{e}"
+        );
     }
 
     #[test]
