@@ -211,7 +211,7 @@ fn report_wine_runs(
                 ps_ok += 1;
                 writeln!(
                     out,
-                    "{place}: RUN (PowerShell -File): the script comes from the image; checked when the step runs"
+                    "{place}: RUN (PowerShell script file): the script file comes from the image; checked when the step runs"
                 )?;
             }
             Verdict::Refused { powershell, reason } => {
