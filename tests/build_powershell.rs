@@ -6,7 +6,9 @@
 //! next steps in cmd and in PowerShell, and a registry step. The layers are asserted: files, no
 //! trace of the zip, the `System_Delta` with the Environment value and the `Software_Delta` with the
 //! key, read by python-registry as well as by silo. A wrong hash exits 1 and fails the build; an
-//! unsupported cmdlet fails before anything runs.
+//! unsupported cmdlet fails before anything runs. A script file COPY'd into the image is called with
+//! arguments (`exit 3` reaches the caller as `$LASTEXITCODE`), and one with an unsupported cmdlet
+//! fails the step before its first effect.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -427,4 +429,84 @@ with tarfile.open(sys.argv[1], "r:*") as t:
         second.iter().any(|n| n == "Files/recovered.txt"),
         "{second:?}"
     );
+}
+
+#[test]
+fn a_script_file_copied_into_the_image_is_checked_with_the_step_and_then_run() {
+    require_tool("wine");
+    require_tool("python3");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    create_base(&root);
+    let context = dir.path().join("ctx");
+    fs::create_dir_all(&context).unwrap();
+    // A script file with a param() block that ends with `exit 3` (about_Scripts): the caller
+    // goes on with $LASTEXITCODE 3.
+    fs::write(
+        context.join("setup.ps1"),
+        "param($Name)\r\nSet-Content -Path C:\\from-script.txt -Value \"hi $Name from $PSScriptRoot\"\r\nexit 3\r\n",
+    )
+    .unwrap();
+    fs::write(
+        context.join("bad.ps1"),
+        "Write-Host 'in bad'\r\nGet-WmiObject Win32_OperatingSystem\r\n",
+    )
+    .unwrap();
+    fs::write(
+        context.join("Dockerfile"),
+        "FROM silo.local/base:ltsc2022\nSHELL [\"powershell\", \"-Command\", \"$ErrorActionPreference = 'Stop';\"]\n\
+         COPY setup.ps1 bad.ps1 C:/tools/\nWORKDIR C:/tools\n\
+         RUN .\\setup.ps1 -Name silo; Write-Host \"caller goes on after exit $LASTEXITCODE\"\n",
+    )
+    .unwrap();
+    let layout = dir.path().join("out");
+    let dest = format!("type=oci,dest={}", layout.display());
+    let context_arg = context.to_str().unwrap();
+    let out = ok(
+        &root,
+        &[
+            "build",
+            "--runtime",
+            "wine",
+            "--progress",
+            "plain",
+            "-o",
+            &dest,
+            context_arg,
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(log.contains("caller goes on after exit 3"), "{log}");
+    let layers = layout_layers(&layout);
+    let last = layer_entries(layers.last().unwrap());
+    assert!(
+        last.iter().any(|n| n == "Files/from-script.txt"),
+        "{last:?}"
+    );
+    let text = run_ok(
+        Command::new("python3")
+            .arg("-c")
+            .arg("import sys, tarfile\nwith tarfile.open(sys.argv[1], 'r:*') as t:\n    sys.stdout.write(t.extractfile('Files/from-script.txt').read().decode())")
+            .arg(layers.last().unwrap()),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&text.stdout),
+        "hi silo from C:\\tools\r\n"
+    );
+
+    // An unsupported cmdlet inside the called file: the step fails before its first effect,
+    // naming the file and the line in it.
+    fs::write(
+        context.join("Dockerfile"),
+        "FROM silo.local/base:ltsc2022\nSHELL [\"powershell\", \"-Command\", \"$ErrorActionPreference = 'Stop';\"]\n\
+         COPY setup.ps1 bad.ps1 C:/tools/\n\
+         RUN Set-Content C:\\marker.txt ran; & C:\\tools\\bad.ps1\n",
+    )
+    .unwrap();
+    let log = failing_build(&root, &context, &[]);
+    assert!(
+        log.contains("in C:\\tools\\bad.ps1 at its line 2, column 1: cmdlet Get-WmiObject"),
+        "{log}"
+    );
+    assert!(!log.contains("in bad"), "{log}");
 }

@@ -1369,15 +1369,7 @@ impl<'h> Interp<'h> {
     ) -> Res<()> {
         let resolved = crate::cmdlets::process::resolve_program(self, name);
         let Some(program) = resolved else {
-            return Err(ErrorRecord::new(
-                format!("The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again."),
-                "System.Management.Automation.CommandNotFoundException",
-                "ObjectNotFound",
-                "CommandNotFoundException",
-            )
-            .with_target(name)
-            .at(span)
-            .into());
+            return Err(command_not_found(name, span).into());
         };
         if program.to_ascii_lowercase().ends_with(".ps1") {
             let args = args
@@ -1413,16 +1405,7 @@ impl<'h> Interp<'h> {
         out: &mut Out,
         invocation: ast::Invocation,
     ) -> Res<()> {
-        let not_found = || {
-            ErrorRecord::new(
-                format!("The term '{win_path}' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again."),
-                "System.Management.Automation.CommandNotFoundException",
-                "ObjectNotFound",
-                "CommandNotFoundException",
-            )
-            .with_target(win_path)
-            .at(span)
-        };
+        let not_found = || command_not_found(win_path, span);
         let Ok(crate::winfs::Target::File(w)) = crate::winfs::resolve(&self.cwd, win_path) else {
             return Err(not_found().into());
         };
@@ -2509,6 +2492,18 @@ pub fn prepare_with_files(
             .collect::<Vec<_>>()
     })?;
     Ok(Prepared { script })
+}
+
+/// PowerShell's error for a command name that is no cmdlet, function, script file or program.
+fn command_not_found(name: &str, span: ast::Span) -> ErrorRecord {
+    ErrorRecord::new(
+        format!("The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again."),
+        "System.Management.Automation.CommandNotFoundException",
+        "ObjectNotFound",
+        "CommandNotFoundException",
+    )
+    .with_target(name)
+    .at(span)
 }
 
 /// A script file's text for the check, read from `drive_c` with the engine's Windows path
