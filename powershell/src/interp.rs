@@ -599,8 +599,7 @@ impl<'h> Interp<'h> {
                 else_block,
             } => {
                 for (cond, block) in clauses {
-                    let c = self.eval_statement(cond)?;
-                    if to_bool(&c) {
+                    if self.condition(cond)? {
                         return self.exec_block(block, out);
                     }
                 }
@@ -615,7 +614,7 @@ impl<'h> Interp<'h> {
                 body,
             } => {
                 loop {
-                    if !to_bool(&self.eval_statement(condition)?) {
+                    if !self.condition(condition)? {
                         break;
                     }
                     if self.loop_body(body, label, out)? {
@@ -634,7 +633,7 @@ impl<'h> Interp<'h> {
                     if self.loop_body(body, label, out)? {
                         break;
                     }
-                    let c = to_bool(&self.eval_statement(condition)?);
+                    let c = self.condition(condition)?;
                     if c == *until {
                         break;
                     }
@@ -653,7 +652,7 @@ impl<'h> Interp<'h> {
                 }
                 loop {
                     if let Some(c) = condition {
-                        if !to_bool(&self.eval_statement(c)?) {
+                        if !self.condition(c)? {
                             break;
                         }
                     }
@@ -898,6 +897,16 @@ impl<'h> Interp<'h> {
     ///
     /// A lone expression keeps its value as it is (`$a = @()` is an empty array, `$a = @(1)` an
     /// array of one); a statement-terminating error ends the enclosing statement too.
+    /// An `if`/`while`/`do`/`for` condition: a pipeline like any other, so it sets `$?` (after
+    /// `cmd /c exit 3; if ($LASTEXITCODE -ne 0) { … }` a script's `$?` is true again, and
+    /// `powershell -Command` exits 0 if nothing later fails).
+    fn condition(&mut self, st: &Statement) -> Res<bool> {
+        self.last_ok = true;
+        let value = self.eval_statement(st)?;
+        self.dollar_q = self.last_ok;
+        Ok(to_bool(&value))
+    }
+
     pub fn eval_statement(&mut self, st: &Statement) -> Res<Value> {
         if let Some(e) = pure_expression(st) {
             return self.eval(e);

@@ -225,6 +225,24 @@ fn native_commands_set_lastexitcode_without_stopping() {
     );
 }
 
+/// about_Automatic_Variables ($?) and about_PowerShell_exe (-Command's exit code is 1 only when
+/// the last pipeline failed): a native failure the script handles with `if` does not fail the
+/// step — the condition is a pipeline and sets `$?` again (an MSI's 3010 "reboot required").
+#[test]
+fn a_handled_native_failure_does_not_fail_the_step() {
+    let script = format!(
+        "{PREFIX}cmd /c exit 3010; if ($LASTEXITCODE -ne 0 -and $LASTEXITCODE -ne 3010) {{ exit $LASTEXITCODE }}"
+    );
+    let r = run_with(&script, |h, _| {
+        h.native_results.insert("cmd.exe".into(), native(3010, ""));
+    });
+    assert_eq!(r.code, 0, "{}", r.err());
+    let r = run_with(&format!("{PREFIX}cmd /c exit 3010"), |h, _| {
+        h.native_results.insert("cmd.exe".into(), native(3010, ""));
+    });
+    assert_eq!(r.code, 1, "a failing last native command still exits 1");
+}
+
 /// about_Parsing: a comma list in argument mode is one native argument joined by commas; an
 /// array variable gives one argument per element; a quoted argument with spaces is quoted.
 #[test]
