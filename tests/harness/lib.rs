@@ -71,7 +71,10 @@ pub fn corpus(rel: &str) -> Option<PathBuf> {
     }
     skip(
         &format!("corpus {rel}"),
-        &format!("corpus absent: {} (../shared beside the project)", path.display()),
+        &format!(
+            "corpus absent: {} (../shared beside the project)",
+            path.display()
+        ),
     );
     None
 }
