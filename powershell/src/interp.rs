@@ -207,31 +207,19 @@ impl<'h> Interp<'h> {
             ),
         );
         let mut t = Hashtable::new(false);
-        t.set(
-            Value::str("PSVersion"),
-            crate::dotnet::parse_version("5.1.17763.1").unwrap_or(Value::Null),
-        );
+        // $PSVersionTable of Windows PowerShell 5.1 on Server 2019 (17763).
+        let version = |v: &str| crate::dotnet::parse_version(v).unwrap_or(Value::Null);
+        t.set(Value::str("PSVersion"), version("5.1.17763.1"));
         t.set(Value::str("PSEdition"), Value::str("Desktop"));
-        t.set(
-            Value::str("CLRVersion"),
-            crate::dotnet::parse_version("4.0.30319.42000").unwrap_or(Value::Null),
-        );
-        t.set(
-            Value::str("BuildVersion"),
-            crate::dotnet::parse_version("10.0.17763.1").unwrap_or(Value::Null),
-        );
-        t.set(
-            Value::str("WSManStackVersion"),
-            crate::dotnet::parse_version("3.0").unwrap_or(Value::Null),
-        );
-        t.set(
-            Value::str("PSRemotingProtocolVersion"),
-            crate::dotnet::parse_version("2.3").unwrap_or(Value::Null),
-        );
-        t.set(
-            Value::str("SerializationVersion"),
-            crate::dotnet::parse_version("1.1.0.1").unwrap_or(Value::Null),
-        );
+        for (name, v) in [
+            ("CLRVersion", "4.0.30319.42000"),
+            ("BuildVersion", "10.0.17763.1"),
+            ("WSManStackVersion", "3.0"),
+            ("PSRemotingProtocolVersion", "2.3"),
+            ("SerializationVersion", "1.1.0.1"),
+        ] {
+            t.set(Value::str(name), version(v));
+        }
         t.set(
             Value::str("PSCompatibleVersions"),
             Value::array(
