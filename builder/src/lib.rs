@@ -3,6 +3,7 @@
 //! The library holds everything; the `silo` binary only parses the command line and calls in.
 //! Module map (see `../shared/design/ARCHITECTURE.md` for the seams between them):
 //! - [`dockerfile`]: BuildKit-compatible parser, shell lexer, typed instructions, Windows path rules.
+//! - [`error_text`]: an error with its causes, for messages.
 //! - [`image`]: manifests, configs, indexes and Windows platform (`os.version`) rules.
 //! - [`store`]: content-addressed blobs, refs, locks, caches; OCI layout and docker-archive.
 //! - [`layer`]: the Windows layer codec (`ChangeSet` ⇄ tar) and safe unpacking.
@@ -15,6 +16,7 @@
 pub mod build;
 pub mod cli;
 pub mod dockerfile;
+pub mod error_text;
 pub mod hive;
 pub mod image;
 pub mod inspect;

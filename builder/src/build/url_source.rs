@@ -23,6 +23,8 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest as _, Sha256, Sha512};
 
+use crate::error_text::with_causes;
+
 /// The largest body ADD downloads (16 GiB): far above any real installer, small enough that a
 /// hostile server cannot fill the disk unchecked.
 pub const MAX_DOWNLOAD_BYTES: u64 = 16 << 30;
@@ -201,7 +203,7 @@ async fn fetch(
     if let Some(etag) = etag {
         request = request.header(reqwest::header::IF_NONE_MATCH, etag);
     }
-    let mut response = request.send().await.map_err(|e| err(error_chain(&e)))?;
+    let mut response = request.send().await.map_err(|e| err(with_causes(&e)))?;
     let status = response.status();
     if etag.is_some() && status == reqwest::StatusCode::NOT_MODIFIED {
         return Ok(Fetched::NotModified);
@@ -241,7 +243,7 @@ async fn fetch(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| err(format!("reading the body: {}", error_chain(&e))))?
+        .map_err(|e| err(format!("reading the body: {}", with_causes(&e))))?
     {
         received += chunk.len() as u64;
         if received > limit {
@@ -283,18 +285,6 @@ async fn fetch(
         digest,
         etag: response_etag,
     }))
-}
-
-/// reqwest's top-level message hides the cause ("error sending request"); the chain names it.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// An HTTP date in IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`), the only form servers

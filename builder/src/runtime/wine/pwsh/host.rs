@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::environment::container_environment;
 use super::registry::WineFileRegistry;
+use crate::error_text::with_causes;
 use crate::runtime::wine::launcher::{
     env_block, read_exit_code, unix_path_for_windows, CMDLINE_VAR, ENVFILE_VAR, ENV_BLOCK_BYTES,
     EXITFILE_VAR,
@@ -270,7 +271,7 @@ impl Host for SiloHost {
             let mut response = request
                 .send()
                 .await
-                .map_err(|e| HostError(format!("{url}: {}", error_chain(&e))))?;
+                .map_err(|e| HostError(format!("{url}: {}", with_causes(&e))))?;
             let status = response.status().as_u16();
             let headers = response
                 .headers()
@@ -286,7 +287,7 @@ impl Host for SiloHost {
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|e| HostError(format!("{url}: {}", error_chain(&e))))?
+                .map_err(|e| HostError(format!("{url}: {}", with_causes(&e))))?
             {
                 sink.write_all(&chunk)
                     .map_err(|e| HostError(format!("writing the download of {url}: {e}")))?;
@@ -303,18 +304,6 @@ impl Host for SiloHost {
         self.stderr(&line);
         Ok(response)
     }
-}
-
-/// An error with its causes (reqwest's top-level message alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// `silo __wine-powershell`: runs the step's script; returns its exit code (also written to the
