@@ -510,3 +510,106 @@ fn a_script_file_copied_into_the_image_is_checked_with_the_step_and_then_run() {
     );
     assert!(!log.contains("in bad"), "{log}");
 }
+
+/// The MSWINDOWS.rawsd descriptor (base64, as the PAX record holds it) of each entry of a
+/// layer blob whose name starts with `prefix` (Python's tarfile).
+fn layer_descriptors(blob: &Path, prefix: &str) -> Vec<(String, String)> {
+    let out = run_ok(Command::new("python3").arg("-c").arg(
+        "import sys, tarfile\nwith tarfile.open(sys.argv[1], 'r:*') as t:\n    for m in t:\n        if m.name.startswith(sys.argv[2]): print(m.name, m.pax_headers.get('MSWINDOWS.rawsd', '-'))",
+    ).arg(blob).arg(prefix));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, d)| (n.to_string(), d.to_string()))
+        .collect()
+}
+
+/// TeamCity's ACL canonicalization (Get-Acl/Set-Acl of each item's own ACL) re-emits the
+/// items into the step's layer with the descriptors the COPY layer gave them, as the copy-up
+/// of a security change does on Windows; applying another item's different ACL fails the
+/// step. Set-Service -StartupType lands in `System_Delta` as the service's `Start` value.
+#[test]
+fn acl_round_trips_re_emit_items_unchanged_and_set_service_writes_the_start_value() {
+    require_tool("wine");
+    require_tool("python3");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    create_base(&root);
+    let context = dir.path().join("ctx");
+    fs::create_dir_all(context.join("agent/conf")).unwrap();
+    fs::write(context.join("agent/conf/agent.properties"), "a=1\n").unwrap();
+    fs::write(
+        context.join("Dockerfile"),
+        r#"FROM silo.local/base:ltsc2022
+SHELL ["powershell", "-Command", "$ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue';"]
+COPY agent/ C:/BuildAgent/
+RUN $acl = Get-Acl 'C:\BuildAgent'; Set-Acl 'C:\BuildAgent' $acl; \
+    Get-ChildItem 'C:\BuildAgent' -Recurse -Force | ForEach-Object { $a = Get-Acl $_.FullName; Set-Acl $_.FullName $a }; \
+    $acl = Get-Acl 'C:\BuildAgent'; if (-not $acl.AreAccessRulesCanonical) { throw 'ACLs are not canonical' }; \
+    Write-Host "owner: $($acl.Owner)"
+RUN Set-Service -Name spooler -StartupType Disabled; Stop-Service Spooler
+"#,
+    )
+    .unwrap();
+    let layout = dir.path().join("out");
+    let dest = format!("type=oci,dest={}", layout.display());
+    let out = ok(
+        &root,
+        &[
+            "build",
+            "--runtime",
+            "wine",
+            "--progress",
+            "plain",
+            "-o",
+            &dest,
+            context.to_str().unwrap(),
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    // The owner COPY gave the directory (no --chown), read back from its descriptor.
+    assert!(log.contains("owner: BUILTIN\\Administrators"), "{log}");
+    let layers = layout_layers(&layout);
+    assert_eq!(layers.len(), 4, "base, COPY, two RUN layers");
+    let copied = layer_descriptors(&layers[1], "Files/BuildAgent");
+    let reapplied = layer_descriptors(&layers[2], "Files/BuildAgent");
+    assert_eq!(
+        reapplied
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "Files/BuildAgent",
+            "Files/BuildAgent/conf",
+            "Files/BuildAgent/conf/agent.properties"
+        ],
+        "every item whose ACL was re-applied is in the step's layer"
+    );
+    assert!(reapplied.iter().all(|(_, d)| d != "-"), "{reapplied:?}");
+    assert_eq!(reapplied, copied, "with the descriptors it had");
+
+    assert_eq!(
+        python_registry_value(
+            &layers[3],
+            "System_Delta",
+            r"ControlSet001\Services\Spooler",
+            "Start"
+        ),
+        "4"
+    );
+
+    fs::write(
+        context.join("Dockerfile"),
+        r#"FROM silo.local/base:ltsc2022
+SHELL ["powershell", "-Command", "$ErrorActionPreference = 'Stop';"]
+COPY agent/ C:/BuildAgent/
+RUN Set-Acl C:\BuildAgent\conf\agent.properties (Get-Acl C:\Windows)
+"#,
+    )
+    .unwrap();
+    let log = failing_build(&root, &context, &[]);
+    assert!(
+        log.contains("Set-Acl with an ACL other than the item's own"),
+        "{log}"
+    );
+}

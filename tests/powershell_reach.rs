@@ -3,7 +3,7 @@
 //! PowerShell RUN steps silo's engine supports. Every other PowerShell step must be refused up front
 //! with a reason — never accepted and then failing or, worse, silently doing nothing.
 //!
-//! The floor below is the figure measured when the test was last raised (270/306 = 88.2 %,
+//! The floor below is the figure measured when the test was last raised (277/306 = 90.5 %,
 //! 2026-12-07); the goal is ≥ 90 %.
 
 use std::process::Command;
@@ -11,7 +11,7 @@ use std::process::Command;
 use silo_tests::{corpus, silo_bin};
 
 /// Supported share of PowerShell RUN steps (percent) below which the test fails.
-const FLOOR_PERCENT: f64 = 88.0;
+const FLOOR_PERCENT: f64 = 90.0;
 
 #[test]
 fn powershell_reach_over_the_public_windows_dockerfiles() {

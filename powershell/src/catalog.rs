@@ -129,6 +129,28 @@ pub static CMDLETS: &[CmdletInfo] = &[
             s("Force"),
         ],
     ),
+    c("Get-Acl", &[], &[p("Path", 0), LITERAL]),
+    c(
+        "Set-Acl",
+        &[],
+        &[p("Path", 0), p("AclObject", 1), LITERAL, s("Passthru")],
+    ),
+    c(
+        "Stop-Service",
+        &["spsv"],
+        &[pa("Name", 0, &["ServiceName"]), s("Force"), s("NoWait")],
+    ),
+    c(
+        "Set-Service",
+        &[],
+        &[
+            pa("Name", 0, &["ServiceName", "SN"]),
+            va("DisplayName", &["DN"]),
+            v("Description"),
+            va("StartupType", &["StartMode", "SM", "ST"]),
+            v("Status"),
+        ],
+    ),
     c(
         "Get-FileHash",
         &[],

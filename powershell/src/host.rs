@@ -140,6 +140,20 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
 }
 
+/// An item's access control as Get-Acl shows it. The host reads it: only the host knows which
+/// descriptor the item will have in the step's layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclView {
+    /// The self-relative binary descriptor (handed back to `Host::set_acl` by Set-Acl).
+    pub descriptor: Vec<u8>,
+    /// Owner and group as account names (`BUILTIN\Administrators`), or SID strings.
+    pub owner: String,
+    pub group: String,
+    /// .NET's `AreAccessRulesCanonical` / `AreAccessRulesProtected`.
+    pub canonical: bool,
+    pub protected: bool,
+}
+
 /// What the engine needs from its surroundings.
 pub trait Host {
     fn stdout(&mut self, text: &str);
@@ -155,6 +169,11 @@ pub trait Host {
         headers: &[(String, String)],
         sink: &mut dyn std::io::Write,
     ) -> Result<HttpResponse, HostError>;
+    /// The access control of the file or directory at `path` (under `drive_c`).
+    fn get_acl(&mut self, path: &Path) -> Result<AclView, HostError>;
+    /// Writes `descriptor` (from `get_acl`) to the item at `path`; refuses what the host
+    /// cannot apply exactly, saying why.
+    fn set_acl(&mut self, path: &Path, descriptor: &[u8]) -> Result<(), HostError>;
 }
 
 /// An in-memory registry with the same rules as the real one (case-insensitive key and value
@@ -312,6 +331,10 @@ pub struct TestHost {
     pub http: BTreeMap<String, Vec<u8>>,
     /// Every URL requested, with its headers.
     pub http_requests: Vec<(String, Vec<(String, String)>)>,
+    /// What `get_acl` answers for every path.
+    pub acl: AclView,
+    /// Every `set_acl` call: path and descriptor.
+    pub acl_writes: Vec<(PathBuf, Vec<u8>)>,
 }
 
 impl TestHost {
@@ -325,6 +348,14 @@ impl TestHost {
             native_results: BTreeMap::new(),
             http: BTreeMap::new(),
             http_requests: Vec::new(),
+            acl: AclView {
+                descriptor: b"test descriptor".to_vec(),
+                owner: "BUILTIN\\Administrators".into(),
+                group: "NT AUTHORITY\\SYSTEM".into(),
+                canonical: true,
+                protected: false,
+            },
+            acl_writes: Vec::new(),
         }
     }
 }
@@ -382,5 +413,17 @@ impl Host for TestHost {
                 "Unable to connect to the remote server ({url})"
             ))),
         }
+    }
+    fn get_acl(&mut self, path: &Path) -> Result<AclView, HostError> {
+        if path.exists() {
+            Ok(self.acl.clone())
+        } else {
+            Err(HostError(format!("{} does not exist", path.display())))
+        }
+    }
+    fn set_acl(&mut self, path: &Path, descriptor: &[u8]) -> Result<(), HostError> {
+        self.acl_writes
+            .push((path.to_path_buf(), descriptor.to_vec()));
+        Ok(())
     }
 }

@@ -139,6 +139,10 @@ pub enum ObjKind {
     Encoding,
     /// A `[type]` object's members are on `Value::Type`; this is `.GetType()` of a value.
     TypeInfo,
+    /// Get-Acl result: the item's binary security descriptor, for Set-Acl.
+    Security {
+        descriptor: Vec<u8>,
+    },
 }
 
 /// A property bag with a kind and a type name (`GetType().FullName`, `-is`, format).

@@ -567,3 +567,149 @@ fn runtime_refusals() {
     assert!(r.path("app").exists(), "-WhatIf removed nothing");
     assert!(r.err().contains("--runtime hcs"), "{}", r.err());
 }
+
+/// Get-Acl / Set-Acl (Microsoft.PowerShell.Security, "Get-Acl", "Set-Acl"): the security
+/// object's properties, the TeamCity idiom that re-applies each item's own ACL (also through
+/// the pipeline), a missing path, and the refusal of ACL-changing methods before anything runs.
+#[test]
+fn acls() {
+    let r = ok("New-Item -ItemType Directory C:\\BuildAgent\\conf | Out-Null; \
+                $acl = Get-Acl 'C:\\BuildAgent'; Set-Acl 'C:\\BuildAgent' $acl; \
+                Get-ChildItem 'C:\\BuildAgent' -Recurse -Force | ForEach-Object { $a = Get-Acl $_.FullName; Set-Acl $_.FullName $a }; \
+                Get-Acl C:\\app | Set-Acl C:\\app; \
+                $acl = Get-Acl 'C:\\BuildAgent'; $acl.AreAccessRulesCanonical; $acl.AreAccessRulesProtected; $acl.Owner; \
+                $acl.Path; $acl.GetType().FullName; (Get-Acl C:\\Windows\\System32\\cmd.exe).GetType().Name");
+    assert_eq!(
+        lines(&r),
+        [
+            "True",
+            "False",
+            "BUILTIN\\Administrators",
+            "Microsoft.PowerShell.Core\\FileSystem::C:\\BuildAgent",
+            "System.Security.AccessControl.DirectorySecurity",
+            "FileSecurity"
+        ]
+    );
+    let written: Vec<String> = r
+        .host
+        .acl_writes
+        .iter()
+        .map(|(p, d)| {
+            assert_eq!(
+                d, b"test descriptor",
+                "Set-Acl hands back Get-Acl's descriptor"
+            );
+            p.strip_prefix(r.dir.path()).unwrap().display().to_string()
+        })
+        .collect();
+    assert_eq!(written, ["BuildAgent", "BuildAgent/conf", "app"]);
+
+    let r = run("Get-Acl C:\\nothing; 'after'");
+    assert!(
+        r.err()
+            .contains("Cannot find path 'C:\\nothing' because it does not exist."),
+        "{}",
+        r.err()
+    );
+    assert_eq!(
+        r.out(),
+        "after\n",
+        "a missing path is a non-terminating error"
+    );
+
+    let r = run("Set-Acl C:\\app 'text'");
+    assert_ne!(r.code, 0);
+    assert!(r.err().contains("not a Get-Acl result"), "{}", r.err());
+
+    for script in [
+        "$a = Get-Acl C:\\app; $a.SetAccessRule($rule); Set-Acl C:\\app $a",
+        "$r = New-Object System.Security.AccessControl.FileSystemAccessRule('Users','Read','Allow')",
+        "Get-Acl HKLM:\\SOFTWARE -Audit",
+    ] {
+        let r = run(script);
+        assert_ne!(r.code, 0, "{script}");
+        assert!(r.host.acl_writes.is_empty());
+        assert!(r.err().contains("not supported"), "{script}: {}", r.err());
+    }
+}
+
+/// Stop-Service / Set-Service (Microsoft.PowerShell.Management, "Stop-Service", "Set-Service"):
+/// services are found by key name (case-insensitive, wildcards), -StartupType writes `Start`
+/// as the Service Control Manager does (Automatic 2, Manual 3, Disabled 4), an unknown name
+/// is ObjectNotFound, and starting a service is refused.
+#[test]
+fn services() {
+    let setup = |host: &mut powershell::host::TestHost, _: &std::path::Path| {
+        for (name, kind) in [
+            ("Spooler", 0x110u32),
+            ("MSSQL$SQLEXPRESS", 0x10),
+            ("tcpip", 1),
+        ] {
+            let key = format!("SYSTEM\\CurrentControlSet\\Services\\{name}");
+            host.registry.create_key(Hive::LocalMachine, &key).unwrap();
+            host.registry
+                .set_value(
+                    Hive::LocalMachine,
+                    &key,
+                    powershell::host::RegValue {
+                        name: "Type".into(),
+                        kind: 4,
+                        data: kind.to_le_bytes().to_vec(),
+                    },
+                )
+                .unwrap();
+        }
+    };
+    let r = run_with(
+        &format!("{PREFIX}Set-Service -Name spooler -StartupType Automatic; Set-Service MSSQL`$SQLEXPRESS -StartMode Disabled -DisplayName 'SQL'; Stop-Service MSSQL`$SQLEXPRESS; Stop-Service 'Spo*' -Force; Stop-Service 'none*'; 'done'"),
+        setup,
+    );
+    assert_eq!((r.code, r.out()), (0, "done\n"), "{}", r.err());
+    let start = |name: &str| {
+        r.host
+            .registry
+            .value(
+                Hive::LocalMachine,
+                &format!("SYSTEM\\CurrentControlSet\\Services\\{name}"),
+                "Start",
+            )
+            .map(|v| (v.kind, v.data.clone()))
+    };
+    assert_eq!(start("Spooler"), Some((4, 2u32.to_le_bytes().to_vec())));
+    assert_eq!(
+        start("MSSQL$SQLEXPRESS"),
+        Some((4, 4u32.to_le_bytes().to_vec()))
+    );
+    assert_eq!(
+        r.host
+            .registry
+            .value(
+                Hive::LocalMachine,
+                "SYSTEM\\CurrentControlSet\\Services\\MSSQL$SQLEXPRESS",
+                "DisplayName"
+            )
+            .map(|v| v.as_text()),
+        Some("SQL".to_string())
+    );
+
+    for (script, message) in [
+        (
+            "Stop-Service nosuch",
+            "Cannot find any service with service name 'nosuch'.",
+        ),
+        (
+            "Set-Service tcpip -StartupType Manual",
+            "Cannot find any service with service name 'tcpip'.",
+        ),
+        ("Set-Service Spooler -Status Running", "not supported"),
+        (
+            "Set-Service Spooler -StartupType Boot",
+            "specify one of the following values",
+        ),
+        ("Start-Service Spooler", "Start-Service"),
+    ] {
+        let r = run_with(&format!("{PREFIX}{script}"), setup);
+        assert_eq!(r.code, 1, "{script}");
+        assert!(r.err().contains(message), "{script}: {}", r.err());
+    }
+}

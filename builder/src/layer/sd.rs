@@ -127,6 +127,31 @@ impl Sid {
     }
 }
 
+impl Sid {
+    /// The account name Windows shows for a well-known SID (`BUILTIN\Administrators`), as
+    /// .NET's `NTAccount` translation gives it in a Windows container; `None` for other SIDs
+    /// (only the image's own SAM could name them).
+    pub fn account_name(&self) -> Option<&'static str> {
+        let name = match (self.authority, self.sub_authorities.as_slice()) {
+            (1, [0]) => "Everyone",
+            (3, [0]) => "CREATOR OWNER",
+            (3, [1]) => "CREATOR GROUP",
+            (5, [11]) => "NT AUTHORITY\\Authenticated Users",
+            (5, [18]) => "NT AUTHORITY\\SYSTEM",
+            (5, [32, 544]) => "BUILTIN\\Administrators",
+            (5, [32, 545]) => "BUILTIN\\Users",
+            (5, [93, 2, 1]) => "User Manager\\ContainerAdministrator",
+            (5, [93, 2, 2]) => "User Manager\\ContainerUser",
+            (5, [80, 956008885, 3418522649, 1831038044, 1853292631, 2271478464]) => {
+                "NT SERVICE\\TrustedInstaller"
+            }
+            (15, [2, 1]) => "APPLICATION PACKAGE AUTHORITY\\ALL APPLICATION PACKAGES",
+            _ => return None,
+        };
+        Some(name)
+    }
+}
+
 impl fmt::Display for Sid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "S-1-{}", self.authority)?;
@@ -291,12 +316,41 @@ pub struct RawAce {
     pub sid: Sid,
 }
 
-/// A self-relative descriptor as read: owner, group and DACL (`None`: no DACL).
+/// A self-relative descriptor as read: control bits, owner, group and DACL (`None`: no DACL).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedDescriptor {
+    pub control: u16,
     pub owner: Option<Sid>,
     pub group: Option<Sid>,
     pub dacl: Option<Vec<RawAce>>,
+}
+
+/// `SE_DACL_PROTECTED`: the DACL inherits nothing from the parent.
+const SE_DACL_PROTECTED: u16 = 0x1000;
+const ACCESS_DENIED_ACE_TYPE: u8 = 1;
+
+impl ParsedDescriptor {
+    /// Whether the DACL is protected from inheritance (.NET's `AreAccessRulesProtected`).
+    pub fn dacl_protected(&self) -> bool {
+        self.control & SE_DACL_PROTECTED != 0
+    }
+
+    /// Whether the DACL is in canonical order (.NET's `AreAccessRulesCanonical`, MS-DTYP
+    /// 2.4.5): explicit deny ACEs, then explicit allow ACEs, then inherited ACEs. No DACL is
+    /// canonical.
+    pub fn dacl_canonical(&self) -> bool {
+        // 0 = explicit deny, 1 = explicit allow, 2 = inherited: never decreasing.
+        let rank = |ace: &RawAce| match (ace.flags & INHERITED_ACE != 0, ace.ace_type) {
+            (true, _) => 2,
+            (false, ACCESS_DENIED_ACE_TYPE) => 0,
+            (false, _) => 1,
+        };
+        self.dacl
+            .as_deref()
+            .unwrap_or_default()
+            .windows(2)
+            .all(|pair| rank(&pair[0]) <= rank(&pair[1]))
+    }
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -351,7 +405,12 @@ pub fn parse(descriptor: &[u8]) -> Option<ParsedDescriptor> {
         }
         Some(aces)
     };
-    Some(ParsedDescriptor { owner, group, dacl })
+    Some(ParsedDescriptor {
+        control,
+        owner,
+        group,
+        dacl,
+    })
 }
 
 /// Encodes a self-relative descriptor with `control` bits (SE_SELF_RELATIVE and, with a DACL,
@@ -581,5 +640,64 @@ mod tests {
         assert!(Sid::parse("S-1-x").is_none());
         assert!(Sid::parse("nobody").is_none());
         assert!(owner_of(&[1, 0, 0, 0x80, 200, 0, 0, 0]).is_none());
+    }
+
+    /// .NET's canonical order (MS-DTYP 2.4.5 "Order of ACEs in a DACL"): explicit deny, explicit
+    /// allow, inherited; and the protected bit read from the control word.
+    #[test]
+    fn canonical_order_and_protection_are_read_from_the_dacl() {
+        let users = Sid::builtin_users();
+        let ace = |ace_type: u8, flags: u8| RawAce {
+            ace_type,
+            flags,
+            mask: FILE_ALL_ACCESS,
+            sid: users.clone(),
+        };
+        let owner = Sid::builtin_administrators();
+        let read = |control: u16, aces: &[RawAce]| {
+            parse(&encode(&owner, &owner, control, Some(aces))).unwrap()
+        };
+        let canonical = read(
+            0,
+            &[
+                ace(1, 0),
+                ace(0, 0),
+                ace(1, INHERITED_ACE),
+                ace(0, INHERITED_ACE),
+            ],
+        );
+        assert!(canonical.dacl_canonical());
+        assert!(!canonical.dacl_protected());
+        for wrong in [
+            [ace(0, 0), ace(1, 0)],
+            [ace(0, INHERITED_ACE), ace(0, 0)],
+            [ace(1, INHERITED_ACE), ace(1, 0)],
+        ] {
+            assert!(!read(0, &wrong).dacl_canonical(), "{wrong:?}");
+        }
+        assert!(read(SE_DACL_PROTECTED, &[]).dacl_protected());
+        let inherited = inherited(
+            &SecurityDescriptor::default_directory(None).to_bytes(),
+            &Sid::container_user(),
+            false,
+        )
+        .unwrap();
+        assert!(parse(&inherited).unwrap().dacl_canonical());
+    }
+
+    #[test]
+    fn well_known_sids_have_the_names_windows_shows() {
+        assert_eq!(
+            Sid::container_user().account_name(),
+            Some("User Manager\\ContainerUser")
+        );
+        assert_eq!(
+            Sid::builtin_administrators().account_name(),
+            Some("BUILTIN\\Administrators")
+        );
+        assert_eq!(
+            Sid::parse("S-1-5-21-1-2-3-1001").unwrap().account_name(),
+            None
+        );
     }
 }

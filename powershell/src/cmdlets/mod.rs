@@ -14,6 +14,8 @@ pub mod output;
 pub mod pipeline;
 pub mod process;
 pub mod registry;
+pub mod security;
+pub mod services;
 pub mod web;
 
 use crate::ast::Span;
@@ -405,6 +407,10 @@ fn dispatch(interp: &mut Interp, b: &Bound, out: &mut Out) -> Res<()> {
         "Invoke-WebRequest" | "Invoke-RestMethod" => web::invoke_web_request(interp, b, out),
         "Expand-Archive" => archive::expand_archive(interp, b, out),
         "Get-FileHash" => archive::get_file_hash(interp, b, out),
+        "Get-Acl" => security::get_acl(interp, b, out),
+        "Set-Acl" => security::set_acl(interp, b, out),
+        "Stop-Service" => services::stop_service(interp, b),
+        "Set-Service" => services::set_service(interp, b),
         "Start-Process" => process::start_process(interp, b, out),
         "Start-Sleep" => process::start_sleep(interp, b),
         "Get-Command" => process::get_command(interp, b, out),

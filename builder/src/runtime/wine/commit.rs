@@ -101,6 +101,33 @@ impl Owners<'_> {
     }
 }
 
+/// The descriptor the commit gives the entry at `path` of the silo's merged `C:` view `root`,
+/// as a process inside the silo can tell it (Get-Acl): the descriptor its layer recorded (the
+/// xattr shows through the merged view and is copied up with the entry), else the one NTFS
+/// inheritance gives a new entry from its parent's, as [`Owners::for_new`] does for the commit.
+pub fn descriptor_in_view(root: &Path, path: &Path, owner: &Sid) -> Vec<u8> {
+    let directory = path.is_dir();
+    if path == root {
+        return SecurityDescriptor::default_directory(None).to_bytes();
+    }
+    if let Some(recorded) = xattr(path, SD_XATTR) {
+        return recorded;
+    }
+    let parent = path
+        .parent()
+        .filter(|p| p.starts_with(root))
+        .map(|p| descriptor_in_view(root, p, owner));
+    parent
+        .and_then(|p| sd::inherited(&p, owner, directory))
+        .unwrap_or_else(|| {
+            if directory {
+                SecurityDescriptor::default_directory(Some(owner)).to_bytes()
+            } else {
+                SecurityDescriptor::default_file(Some(owner)).to_bytes()
+            }
+        })
+}
+
 /// Wine's `user.DOSATTRIB`: Samba's text form `0x<hex>` (optionally NUL-terminated).
 fn dos_attributes(path: &Path) -> Option<u32> {
     let raw = xattr(path, "user.DOSATTRIB")?;

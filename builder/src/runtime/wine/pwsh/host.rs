@@ -16,17 +16,22 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use powershell::host::{Host, HostError, HttpResponse, NativeRequest, NativeResult, Registry};
+use powershell::host::{
+    AclView, Host, HostError, HttpResponse, NativeRequest, NativeResult, Registry,
+};
 use serde::{Deserialize, Serialize};
 
 use super::environment::container_environment;
 use super::registry::WineFileRegistry;
 use crate::error_text::with_causes;
+use crate::layer::sd::{self, Sid};
+use crate::runtime::wine::commit::descriptor_in_view;
 use crate::runtime::wine::launcher::{
     env_block, read_exit_code, unix_path_for_windows, CMDLINE_VAR, ENVFILE_VAR, ENV_BLOCK_BYTES,
     EXITFILE_VAR,
 };
-use crate::runtime::wine::process::{existing_spelling, workdir_relative};
+use crate::runtime::wine::layers::{set_xattr, SD_XATTR};
+use crate::runtime::wine::process::{existing_spelling, owner_sid, workdir_relative};
 
 /// Environment variable carrying [`EngineConfig`] to the engine process.
 pub const CONFIG_VAR: &str = "SILO_PWSH_CONFIG";
@@ -303,6 +308,66 @@ impl Host for SiloHost {
         );
         self.stderr(&line);
         Ok(response)
+    }
+
+    fn get_acl(&mut self, path: &Path) -> Result<AclView, HostError> {
+        let descriptor = self.descriptor(path)?;
+        let parsed = sd::parse(&descriptor).ok_or_else(|| {
+            HostError("its security descriptor holds ACEs silo cannot read (object ACEs)".into())
+        })?;
+        let name = |sid: Option<&Sid>| {
+            sid.map(|s| {
+                s.account_name()
+                    .map_or_else(|| s.to_string(), str::to_string)
+            })
+            .unwrap_or_default()
+        };
+        Ok(AclView {
+            owner: name(parsed.owner.as_ref()),
+            group: name(parsed.group.as_ref()),
+            canonical: parsed.dacl_canonical(),
+            protected: parsed.dacl_protected(),
+            descriptor,
+        })
+    }
+
+    /// Re-applies an item's own canonical ACL, as a Get-Acl/Set-Acl round trip does on
+    /// Windows: the descriptor stays the same and the item is written into the step's layer
+    /// (the xattr write copies it up). Anything else would need silo to reproduce how Windows
+    /// merges, re-inherits and reorders a changed ACL, so it is refused.
+    fn set_acl(&mut self, path: &Path, descriptor: &[u8]) -> Result<(), HostError> {
+        let own = self.descriptor(path)?;
+        if descriptor != own.as_slice() {
+            return Err(HostError(
+                "Set-Acl with an ACL other than the item's own (from another item, or changed) \
+                 is not supported in the Wine silo: only re-applying an item's own ACL is"
+                    .into(),
+            ));
+        }
+        if !sd::parse(&own).is_some_and(|p| p.dacl_canonical()) {
+            return Err(HostError(
+                "its ACL is not in canonical order, and how Windows would reorder it on Set-Acl \
+                 is not reproduced in the Wine silo"
+                    .into(),
+            ));
+        }
+        if path.is_symlink() {
+            // The commit writes symbolic links without a descriptor; nothing to keep.
+            return Ok(());
+        }
+        set_xattr(path, SD_XATTR, &own)
+            .map_err(|e| HostError(format!("recording the descriptor: {e}")))
+    }
+}
+
+impl SiloHost {
+    /// The descriptor the step's layer will record for the item at `path`.
+    fn descriptor(&self, path: &Path) -> Result<Vec<u8>, HostError> {
+        if path.symlink_metadata().is_err() {
+            return Err(HostError("the item does not exist".into()));
+        }
+        let owner = owner_sid(&self.config.user).map_err(|e| HostError(e.to_string()))?;
+        Ok(descriptor_in_view(&self.config.drive_c, path, &owner))
     }
 }
 
