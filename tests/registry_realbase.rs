@@ -25,6 +25,13 @@ fn run(root: &Path, args: &[&str]) -> (String, String, f64) {
     (stdout, stderr, secs)
 }
 
+/// Median wall time of `n` more runs of `silo ARGS` (the machine is noisy: one run says little).
+fn median_secs(root: &Path, args: &[&str], n: usize) -> f64 {
+    let mut secs: Vec<f64> = (0..n).map(|_| run(root, args).2).collect();
+    secs.sort_by(f64::total_cmp);
+    secs[n / 2]
+}
+
 fn config_files(system: Vec<u8>, logs: Vec<(&str, Vec<u8>)>) -> realbase::ConfigFiles {
     let mut files: realbase::ConfigFiles = HiveName::ALL
         .into_iter()
@@ -59,8 +66,9 @@ fn one_key_of_a_real_dirty_hive_is_recovered_and_read_lazily() {
     let image_b = format!("oci:{}:base", b.display());
 
     let key = r"HKLM\SYSTEM\CurrentControlSet\Control\FromLog";
-    let (out, err, secs) = run(&root, &["registry", &image_a, key]);
-    eprintln!("silo registry (one key, 15 MB dirty hive + LOG1): {secs:.3} s");
+    let (out, err, _) = run(&root, &["registry", &image_a, key]);
+    let secs = median_secs(&root, &["registry", &image_a, key], 5);
+    eprintln!("silo registry (one key, 15 MB dirty hive + LOG1): median of 5 {secs:.3} s");
     assert!(out.contains("Marker") && out.contains("replayed"), "{out}");
     assert!(!err.contains("dirty"), "replayed, no warning: {err}");
 
@@ -145,15 +153,14 @@ fn diff_of_an_image_built_on_a_real_base_reads_only_what_changed() {
         vec![base_tar, realbase::delta_layer_tar("System_Delta", &delta)],
     );
     let root = t.path().join("state");
-    let (out, _, secs) = run(
-        &root,
-        &[
-            "diff",
-            &format!("oci:{}:base", a.display()),
-            &format!("oci:{}:app", b.display()),
-        ],
+    let (image_a, image_b) = (
+        format!("oci:{}:base", a.display()),
+        format!("oci:{}:app", b.display()),
     );
-    eprintln!("silo diff (15 MB base hive, one-service delta): {secs:.3} s\n{out}");
+    let args = ["diff", image_a.as_str(), image_b.as_str()];
+    let (out, _, _) = run(&root, &args);
+    let secs = median_secs(&root, &args, 5);
+    eprintln!("silo diff (15 MB base hive, one-service delta): median of 5 {secs:.3} s (goal < 0.1 s)\n{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines,

@@ -9,8 +9,9 @@ use crate::hive::{Key, LayerSemantics};
 use crate::layer::changeset::HiveName;
 use crate::store::Store;
 
-use super::registry::{image_hives, HiveBytes};
-use super::{hive_root_name, merged_files, InspectError};
+use super::files::merged_files_with;
+use super::registry::{image_hives_with, HiveBytes};
+use super::{hive_root_name, InspectError, LayerReads};
 
 /// One changed file.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -57,8 +58,10 @@ impl ImageDiff {
 /// Compares the merged files and registries of `a` and `b`.
 pub fn diff_images(store: &Store, a: &BaseImage, b: &BaseImage) -> Result<ImageDiff, InspectError> {
     let mut out = ImageDiff::default();
-    let files_a = merged_files(store, a)?;
-    let files_b = merged_files(store, b)?;
+    // One pass per distinct layer serves both images' files and registries.
+    let mut reads = LayerReads::new(store, true);
+    let files_a = merged_files_with(&mut reads, a)?;
+    let files_b = merged_files_with(&mut reads, b)?;
     for (key, before) in &files_a {
         match files_b.get(key) {
             None => out.files_removed.push(before.path.clone()),
@@ -78,7 +81,10 @@ pub fn diff_images(store: &Store, a: &BaseImage, b: &BaseImage) -> Result<ImageD
             out.files_added.push(after.path.clone());
         }
     }
-    let (hives_a, hives_b) = (image_hives(store, a)?, image_hives(store, b)?);
+    let (hives_a, hives_b) = (
+        image_hives_with(&mut reads, a)?,
+        image_hives_with(&mut reads, b)?,
+    );
     for hive in HiveName::ALL {
         let empty = HiveBytes::default();
         let (ha, hb) = (

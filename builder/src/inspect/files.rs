@@ -8,7 +8,7 @@ use crate::build::base::BaseImage;
 use crate::layer::reader::{LayerEntry, LayerEntryKind};
 use crate::store::Store;
 
-use super::{read_layer_content, timestamp_text, InspectError};
+use super::{read_layer_content, timestamp_text, InspectError, LayerReads};
 
 /// One file, directory, link or whiteout as `silo ls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -130,9 +130,22 @@ pub fn merged_files(
     store: &Store,
     image: &BaseImage,
 ) -> Result<BTreeMap<String, FileInfo>, InspectError> {
+    merged_files_with(&mut LayerReads::new(store, false), image)
+}
+
+/// [`merged_files`] through `reads` (layers shared with other views are read once).
+pub fn merged_files_with(
+    reads: &mut LayerReads,
+    image: &BaseImage,
+) -> Result<BTreeMap<String, FileInfo>, InspectError> {
     let mut view: BTreeMap<String, FileInfo> = BTreeMap::new();
     for index in 0..image.layers.len() {
-        let files = layer_files(store, image, index)?;
+        let content = reads.content(image, index)?;
+        let files = content
+            .entries
+            .iter()
+            .filter_map(|e| file_info(e, index))
+            .collect();
         apply_layer(&mut view, files);
     }
     Ok(view)

@@ -8,8 +8,9 @@ pub mod diff;
 pub mod files;
 pub mod registry;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
+use std::rc::Rc;
 
 use crate::build::base::{resolve_base, BaseError, BaseImage, ImageLayer, TargetPlatform};
 use crate::layer::changeset::HiveName;
@@ -86,6 +87,47 @@ pub struct LayerContent {
     /// `Files/Windows/System32/config/<HIVE>.LOG1`/`.LOG2` bytes, LOG1 first (only when asked
     /// for): the transaction logs a dirty base hive is recovered from.
     pub hive_logs: BTreeMap<HiveName, [Option<Vec<u8>>; 2]>,
+}
+
+/// Layer contents read once per command, by diff_id (the same diff_id is the same bytes): a
+/// verb that looks at several views of images sharing layers — `diff` reads the files and the
+/// registry of two images, usually one built on the other — decompresses each distinct layer
+/// once instead of once per view and image.
+pub struct LayerReads<'a> {
+    store: &'a Store,
+    with_hives: bool,
+    read: HashMap<String, Rc<LayerContent>>,
+}
+
+impl<'a> LayerReads<'a> {
+    /// With `with_hives`, the contents keep hive bytes (see [`read_layer_content`]).
+    pub fn new(store: &'a Store, with_hives: bool) -> LayerReads<'a> {
+        LayerReads {
+            store,
+            with_hives,
+            read: HashMap::new(),
+        }
+    }
+
+    /// Layer `index` of `image`, read on first use.
+    pub fn content(
+        &mut self,
+        image: &BaseImage,
+        index: usize,
+    ) -> Result<Rc<LayerContent>, InspectError> {
+        let diff_id = layer_at(image, index)?.diff_id.to_string();
+        if let Some(content) = self.read.get(&diff_id) {
+            return Ok(Rc::clone(content));
+        }
+        let content = Rc::new(read_layer_content(
+            self.store,
+            image,
+            index,
+            self.with_hives,
+        )?);
+        self.read.insert(diff_id, Rc::clone(&content));
+        Ok(content)
+    }
 }
 
 /// Where a hive-related layer entry goes in [`LayerContent`].

@@ -12,7 +12,7 @@ use crate::hive::{read_hive, Key, ReadOptions};
 use crate::layer::changeset::HiveName;
 use crate::store::Store;
 
-use super::{read_layer_content, InspectError};
+use super::{read_layer_content, InspectError, LayerReads};
 
 /// Machine hives by name.
 pub type Registry = BTreeMap<HiveName, Key>;
@@ -160,26 +160,41 @@ pub fn image_hives(
     store: &Store,
     image: &BaseImage,
 ) -> Result<BTreeMap<HiveName, HiveBytes>, InspectError> {
+    image_hives_with(&mut LayerReads::new(store, true), image)
+}
+
+/// [`image_hives`] through `reads` (made `with_hives`; layers shared with other views are read
+/// once).
+pub fn image_hives_with(
+    reads: &mut LayerReads,
+    image: &BaseImage,
+) -> Result<BTreeMap<HiveName, HiveBytes>, InspectError> {
     let mut out: BTreeMap<HiveName, HiveBytes> = BTreeMap::new();
     for index in 0..image.layers.len() {
-        let content = read_layer_content(store, image, index, true)?;
+        let content = reads.content(image, index)?;
         let diff_id = image.layers[index].diff_id.to_string();
-        let mut logs = content.hive_logs;
-        for (hive, bytes) in content.base_hives {
-            let entry = out.entry(hive).or_default();
+        for (hive, bytes) in &content.base_hives {
+            let entry = out.entry(*hive).or_default();
             entry.base = Some(HiveFile {
                 index,
                 diff_id: diff_id.clone(),
-                bytes,
-                logs: logs.remove(&hive).into_iter().flatten().flatten().collect(),
+                bytes: bytes.clone(),
+                logs: content
+                    .hive_logs
+                    .get(hive)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .cloned()
+                    .collect(),
             });
             entry.deltas.clear();
         }
-        for (hive, bytes) in content.hive_deltas {
-            out.entry(hive).or_default().deltas.push(HiveFile {
+        for (hive, bytes) in &content.hive_deltas {
+            out.entry(*hive).or_default().deltas.push(HiveFile {
                 index,
                 diff_id: diff_id.clone(),
-                bytes,
+                bytes: bytes.clone(),
                 logs: Vec::new(),
             });
         }
