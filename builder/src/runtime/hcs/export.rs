@@ -13,9 +13,15 @@
 //!   to `Files`.
 //!
 //! Times come from the export file's own metadata (modification time; creation time too on
-//! Windows), as hcsshim takes them from the file's basic info. Hard links are not recognised:
-//! a file with several links (NumberOfLinks > 1) becomes separate copies in the layer.
+//! Windows), as hcsshim takes them from the file's basic info.
+//!
+//! Hard links, as hcsshim's `ociwclayer.ExportLayerToTar` rebuilds them: a file with several
+//! links (NumberOfLinks > 1) is written once under the first name the walk meets, and every
+//! other name with the same file identity becomes a hard-link entry to it (no data; hcsshim
+//! writes the link's times and attributes, silo also the shared file's descriptor rather than a
+//! default one).
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -69,7 +75,7 @@ pub fn read_export_folder(folder: &Path) -> Result<ChangeSet, ExportError> {
     let mut changes = ChangeSet::default();
     let files = folder.join("Files");
     if files.is_dir() {
-        walk_files(&files, "", &mut changes.entries)?;
+        walk_files(&files, "", &mut changes.entries, &mut HashMap::new())?;
     }
     let hives = folder.join("Hives");
     if hives.is_dir() {
@@ -106,7 +112,43 @@ pub fn read_export_folder(folder: &Path) -> Result<ChangeSet, ExportError> {
     Ok(changes)
 }
 
-fn walk_files(dir: &Path, prefix: &str, entries: &mut Vec<Entry>) -> Result<(), ExportError> {
+/// A file's identity on its volume (volume, file index), for files with more than one link.
+type LinkIdentity = (u64, u64);
+
+/// The identity of the file at `path` when it has several links (`None` for a single link).
+#[cfg(unix)]
+fn link_identity(path: &Path, meta: &fs::Metadata) -> Result<Option<LinkIdentity>, ExportError> {
+    use std::os::unix::fs::MetadataExt;
+    let _ = path;
+    Ok((meta.nlink() > 1).then(|| (meta.dev(), meta.ino())))
+}
+
+/// The identity of the file at `path` when it has several links (`None` for a single link):
+/// `GetFileInformationByHandle`'s link count, volume serial number and file index, the
+/// identity hcsshim takes from `FileStandardInfo`/`FileIdInfo`.
+#[cfg(windows)]
+fn link_identity(path: &Path, _meta: &fs::Metadata) -> Result<Option<LinkIdentity>, ExportError> {
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Storage::FileSystem::{
+        GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION,
+    };
+    let file = fs::File::open(path).map_err(io(path))?;
+    // SAFETY: a zeroed plain-data struct the call fills in.
+    let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: `file` is an open handle for the duration of the call; `info` is writable.
+    if unsafe { GetFileInformationByHandle(file.as_raw_handle() as _, &mut info) } == 0 {
+        return Err(io(path)(std::io::Error::last_os_error()));
+    }
+    let index = (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow);
+    Ok((info.nNumberOfLinks > 1).then_some((u64::from(info.dwVolumeSerialNumber), index)))
+}
+
+fn walk_files(
+    dir: &Path,
+    prefix: &str,
+    entries: &mut Vec<Entry>,
+    links: &mut HashMap<LinkIdentity, String>,
+) -> Result<(), ExportError> {
     let mut items: Vec<_> = fs::read_dir(dir)
         .map_err(io(dir))?
         .collect::<Result<_, _>>()
@@ -139,7 +181,7 @@ fn walk_files(dir: &Path, prefix: &str, entries: &mut Vec<Entry>) -> Result<(), 
             let entry = parsed.into_entry(rel.clone(), true)?;
             if !is_reparse {
                 entries.push(entry);
-                walk_files(&path, &rel, entries)?;
+                walk_files(&path, &rel, entries, links)?;
                 continue;
             }
             if fs_meta.is_dir() && fs::read_dir(&path).map_err(io(&path))?.next().is_some() {
@@ -150,7 +192,29 @@ fn walk_files(dir: &Path, prefix: &str, entries: &mut Vec<Entry>) -> Result<(), 
             }
             entry
         } else if fs_meta.is_file() {
-            read_backup_file(&path, false)?.into_entry(rel, false)?
+            let parsed = read_backup_file(&path, false)?;
+            match link_identity(&path, &fs_meta)? {
+                Some(id) => match links.get(&id) {
+                    Some(first) => Entry {
+                        path: rel,
+                        kind: EntryKind::HardLink {
+                            target: first.clone(),
+                        },
+                        // The shared file's metadata; its data, EAs and streams stay with
+                        // the first name.
+                        meta: FileMeta {
+                            extended_attributes: Default::default(),
+                            ..parsed.meta
+                        },
+                        streams: Vec::new(),
+                    },
+                    None => {
+                        links.insert(id, rel.clone());
+                        parsed.into_entry(rel, false)?
+                    }
+                },
+                None => parsed.into_entry(rel, false)?,
+            }
         } else {
             return Err(unexpected(
                 &path,
@@ -417,7 +481,7 @@ mod tests {
     use crate::layer::sd::{SecurityDescriptor, Sid};
     use crate::layer::{list_layer, write_layer, LayerCompression, WriteOptions};
     use crate::runtime::hcs::backup::{encode_extended_attributes, ExtendedAttribute};
-    use crate::runtime::hcs::import::{stage_layer, Layout};
+    use crate::runtime::hcs::import::{link_pending, stage_layer, Layout};
 
     fn shared_delta_hive() -> Vec<u8> {
         let path = concat!(
@@ -819,6 +883,19 @@ mod tests {
                     },
                     FileMeta::default(),
                 ),
+                // A second name of data.bin (after it in walk order: the first name met keeps
+                // the data, as in hcsshim): staged as a hard link, read back as one
+                // (hcsshim's ExportLayerToTar keeps links), with the shared file's metadata.
+                entry(
+                    "app/nested/link-to-data.bin",
+                    EntryKind::HardLink {
+                        target: "app/nested/data.bin".into(),
+                    },
+                    meta(
+                        attributes::ARCHIVE | attributes::READONLY,
+                        sd(Sid::builtin_administrators(), false),
+                    ),
+                ),
             ],
             deletions: vec!["Windows/Temp/old.log".into(), "app/gone".into()],
             hive_deltas: BTreeMap::new(),
@@ -853,6 +930,9 @@ mod tests {
             listed.push_str(&format!("{}\r\n", inside.replace('/', "\\")));
         }
         fs::write(staging.join("tombstones.txt"), listed).unwrap();
+        // The hard link, made after the import as the runtime does.
+        assert_eq!(staged.pending_links.len(), 1);
+        link_pending(&staging, &[], &staged.pending_links).unwrap();
         let exported = read_export_folder(&staging).unwrap();
         let mut deletions = exported.deletions.clone();
         deletions.sort();
@@ -883,6 +963,11 @@ mod tests {
             |k| matches!(k, LayerEntryKind::AltStream { stream, .. } if stream == "Zone.Identifier")
         ));
         assert!(kinds.contains(&&LayerEntryKind::HiveDelta(HiveName::System)));
+        let link = again
+            .iter()
+            .find(|k| k.0 == "Files/app/nested/link-to-data.bin")
+            .unwrap();
+        assert_eq!(link.1, LayerEntryKind::HardLink, "{link:?}");
         let xattrs = &again
             .iter()
             .find(|k| k.0 == "Files/app/nested/data.bin")
