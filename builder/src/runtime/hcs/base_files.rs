@@ -66,6 +66,13 @@ pub trait BaseFiles: Send + Sync {
     /// Sets a directory's times again once everything in it is written (adding children
     /// changed them), as hcsshim's `reapplyDirectoryTimes` does at `Close`.
     fn restore_directory_times(&self, path: &Path, info: &BasicInfo) -> io::Result<()>;
+    /// Copies the entry `from` (a file, a directory without its children, or a reparse point
+    /// itself) to the new path `to` with its basic info and every backup stream, as hcsshim's
+    /// `copyFileWithMetadata` does when it clones a parent's utility VM. `to`'s parent exists.
+    fn copy_entry(&self, from: &Path, to: &Path, directory: bool) -> io::Result<()>;
+    /// Gives the directory `to` the basic info of `from` again (after its children were
+    /// added), as `reapplyDirectoryTimes` does for a clone.
+    fn copy_directory_times(&self, from: &Path, to: &Path) -> io::Result<()>;
 }
 
 /// The base-layer writer for hosts without NTFS: data streams, directories and times only.
@@ -97,6 +104,32 @@ impl BaseFiles for PlainBaseFiles {
 
     fn restore_directory_times(&self, path: &Path, info: &BasicInfo) -> io::Result<()> {
         fs::File::open(path)?.set_times(file_times(info))
+    }
+
+    fn copy_entry(&self, from: &Path, to: &Path, directory: bool) -> io::Result<()> {
+        let meta = fs::symlink_metadata(from)?;
+        if meta.file_type().is_symlink() {
+            // A reparse point stays one: the link, never its target.
+            #[cfg(unix)]
+            return std::os::unix::fs::symlink(fs::read_link(from)?, to);
+            #[cfg(not(unix))]
+            return Err(io::Error::other("copying a link needs NTFS"));
+        }
+        if directory {
+            fs::create_dir(to)?;
+        } else {
+            fs::copy(from, to)?;
+        }
+        self.copy_directory_times(from, to)
+    }
+
+    fn copy_directory_times(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let meta = fs::metadata(from)?;
+        let mut times = fs::FileTimes::new().set_modified(meta.modified()?);
+        if let Ok(accessed) = meta.accessed() {
+            times = times.set_accessed(accessed);
+        }
+        fs::File::open(to)?.set_times(times)
     }
 }
 

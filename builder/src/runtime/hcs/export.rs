@@ -917,7 +917,7 @@ mod tests {
         };
 
         let staging = dir.path().join("staging");
-        let staged = stage_layer(&blob, &staging, Layout::Legacy).unwrap();
+        let staged = stage_layer(&blob, &staging, Layout::Legacy(None)).unwrap();
         let mut tombstones = staged.tombstones.clone();
         tombstones.sort();
         assert_eq!(tombstones, ["Files/Windows/Temp/old.log", "Files/app/gone"]);

@@ -31,9 +31,9 @@ use windows_sys::Win32::Security::{
     TOKEN_ADJUST_PRIVILEGES, TOKEN_PRIVILEGES, TOKEN_QUERY,
 };
 use windows_sys::Win32::Storage::FileSystem::{
-    BackupWrite, CreateFileW, FileBasicInfo, SetFileInformationByHandle, CREATE_NEW,
-    FILE_BASIC_INFO, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT, FILE_SHARE_READ,
-    OPEN_EXISTING, WRITE_DAC, WRITE_OWNER,
+    BackupRead, BackupWrite, CreateFileW, FileBasicInfo, GetFileInformationByHandleEx,
+    SetFileInformationByHandle, CREATE_NEW, FILE_BASIC_INFO, FILE_FLAG_BACKUP_SEMANTICS,
+    FILE_FLAG_OPEN_REPARSE_POINT, FILE_SHARE_READ, OPEN_EXISTING, WRITE_DAC, WRITE_OWNER,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
@@ -151,19 +151,64 @@ impl Win32BaseFiles {
     }
 
     fn set_basic_info(handle: &OwnedHandle, info: &BasicInfo) -> io::Result<()> {
-        let basic = FILE_BASIC_INFO {
-            CreationTime: BasicInfo::filetime(info.creation),
-            LastAccessTime: BasicInfo::filetime(info.last_access),
-            LastWriteTime: BasicInfo::filetime(info.last_write),
-            ChangeTime: BasicInfo::filetime(info.last_write),
-            FileAttributes: info.attributes,
+        Win32BaseFiles::set_basic_info_raw(
+            handle,
+            &FILE_BASIC_INFO {
+                CreationTime: BasicInfo::filetime(info.creation),
+                LastAccessTime: BasicInfo::filetime(info.last_access),
+                LastWriteTime: BasicInfo::filetime(info.last_write),
+                ChangeTime: BasicInfo::filetime(info.last_write),
+                FileAttributes: info.attributes,
+            },
+        )
+    }
+
+    /// An existing entry opened for `BackupRead` (the reparse point itself, not its target).
+    fn open_source(path: &Path) -> io::Result<OwnedHandle> {
+        let name = verbatim(path);
+        // SAFETY: a NUL-terminated path; no security attributes or template.
+        let handle = unsafe {
+            CreateFileW(
+                name.as_ptr(),
+                GENERIC_READ | ACCESS_SYSTEM_SECURITY,
+                FILE_SHARE_READ,
+                null(),
+                OPEN_EXISTING,
+                FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT,
+                null_mut(),
+            )
         };
+        if handle == INVALID_HANDLE_VALUE {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(OwnedHandle(handle))
+    }
+
+    fn basic_info_raw(handle: &OwnedHandle) -> io::Result<FILE_BASIC_INFO> {
+        // SAFETY: a zeroed plain-data struct the call fills in.
+        let mut basic: FILE_BASIC_INFO = unsafe { std::mem::zeroed() };
+        // SAFETY: an open handle and a writable FILE_BASIC_INFO of the size given.
+        let got = unsafe {
+            GetFileInformationByHandleEx(
+                handle.0,
+                FileBasicInfo,
+                (&mut basic as *mut FILE_BASIC_INFO).cast::<c_void>(),
+                size_of::<FILE_BASIC_INFO>() as u32,
+            )
+        };
+        if got == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(basic)
+    }
+
+    fn set_basic_info_raw(handle: &OwnedHandle, basic: &FILE_BASIC_INFO) -> io::Result<()> {
         // SAFETY: an open handle and a FILE_BASIC_INFO of the size given.
         let set = unsafe {
             SetFileInformationByHandle(
                 handle.0,
                 FileBasicInfo,
-                (&basic as *const FILE_BASIC_INFO).cast::<c_void>(),
+                (basic as *const FILE_BASIC_INFO).cast::<c_void>(),
                 size_of::<FILE_BASIC_INFO>() as u32,
             )
         };
@@ -195,6 +240,81 @@ impl BaseFiles for Win32BaseFiles {
     fn restore_directory_times(&self, path: &Path, info: &BasicInfo) -> io::Result<()> {
         let handle = Win32BaseFiles::open(path, true)?;
         Win32BaseFiles::set_basic_info(&handle, info)
+    }
+
+    /// `BackupRead` of the source (security and SACL included) replayed into `BackupWrite` on
+    /// the new entry, after its basic info is set from the source's.
+    fn copy_entry(&self, from: &Path, to: &Path, directory: bool) -> io::Result<()> {
+        let source = Win32BaseFiles::open_source(from)?;
+        let info = Win32BaseFiles::basic_info_raw(&source)?;
+        let handle = Win32BaseFiles::open(to, directory)?;
+        Win32BaseFiles::set_basic_info_raw(&handle, &info)?;
+        let mut restore = BackupWriteHandle {
+            handle,
+            context: null_mut(),
+        };
+        let mut backup = BackupReadHandle {
+            handle: source,
+            context: null_mut(),
+        };
+        io::copy(&mut backup, &mut restore)?;
+        Ok(())
+    }
+
+    fn copy_directory_times(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let info = Win32BaseFiles::basic_info_raw(&Win32BaseFiles::open_source(from)?)?;
+        Win32BaseFiles::set_basic_info_raw(&Win32BaseFiles::open(to, true)?, &info)
+    }
+}
+
+/// Reads an entry's backup stream with `BackupRead`.
+struct BackupReadHandle {
+    handle: OwnedHandle,
+    context: *mut c_void,
+}
+
+impl Read for BackupReadHandle {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        let mut read = 0u32;
+        // SAFETY: an open handle, `len` writable bytes, and the context of earlier calls on it.
+        // Security is processed: the descriptor (with its SACL) is part of the stream.
+        let ok = unsafe {
+            BackupRead(
+                self.handle.0,
+                buf.as_mut_ptr(),
+                len,
+                &mut read,
+                0,
+                1,
+                &mut self.context,
+            )
+        };
+        if ok == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(read as usize)
+    }
+}
+
+impl Drop for BackupReadHandle {
+    fn drop(&mut self) {
+        if self.context.is_null() {
+            return;
+        }
+        let mut read = 0u32;
+        // SAFETY: bAbort = TRUE frees the backup context (the documented way to end one).
+        unsafe {
+            BackupRead(
+                self.handle.0,
+                null_mut(),
+                0,
+                &mut read,
+                1,
+                1,
+                &mut self.context,
+            )
+        };
     }
 }
 

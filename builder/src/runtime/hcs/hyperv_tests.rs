@@ -205,6 +205,60 @@ fn process_isolation_falls_back_to_hyperv_for_an_older_base_and_forcing_wins() {
     assert!(fake.calls().contains(&"HcsGrantVmAccess".to_string()));
 }
 
+/// issue #19 item 4: a layer that changes the utility VM gets its own processed copy
+/// (`ProcessUtilityImage` on that layer's folder, after `ImportLayer`), and Hyper-V boots the
+/// uppermost layer that has one, as hcsshim's `uvmfolder.LocateUVMFolder` picks it.
+#[test]
+fn a_layer_that_changes_the_utility_vm_is_processed_and_booted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = image(dir.path());
+    let top = dir.path().join("top-uvm.tar");
+    write_tar(
+        &top,
+        &[
+            ("Hives", None),
+            ("Files", None),
+            ("Files/app", None),
+            ("Files/app/old", Some(b"x")),
+            ("UtilityVM", None),
+            ("UtilityVM/Files", None),
+            ("UtilityVM/Files/patched.sys", Some(b"p")),
+        ],
+    );
+    spec.layers[1] = layer_ref(top);
+    let fake = Arc::new(Fake::default());
+    let runtime = HcsRuntime::new(fake.clone(), &dir.path().join("s"), windows_11(), None).unwrap();
+    run(&runtime, &spec).unwrap();
+    let calls = fake.calls();
+    assert_eq!(
+        calls[..4],
+        [
+            "ProcessBaseImage",
+            "ProcessUtilityImage",
+            "ImportLayer",
+            "ProcessUtilityImage"
+        ]
+    );
+    let docs = json_docs(&fake);
+    let vm = docs
+        .iter()
+        .find(|d| d.get("VirtualMachine").is_some())
+        .expect("the utility VM document");
+    let os = vm["VirtualMachine"]["Devices"]["VirtualSmb"]["Shares"][0]["Path"]
+        .as_str()
+        .unwrap();
+    let folder = std::path::Path::new(os).parent().unwrap().parent().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(folder.join(IMPORTED_MARKER)).unwrap(),
+        spec.layers[1].diff_id,
+        "the VM boots from the top layer's utility VM"
+    );
+    assert_eq!(
+        std::fs::read(folder.join("UtilityVM/Files/patched.sys")).unwrap(),
+        b"p"
+    );
+}
+
 #[test]
 fn a_base_without_a_utility_vm_is_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();

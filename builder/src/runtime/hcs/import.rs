@@ -20,6 +20,9 @@
 //!   staged: as hcsshim does, [`remove_tombstoned`] deletes them from the layer folder after
 //!   `ImportLayer`.
 //!
+//! A non-base layer's `UtilityVM/…` entries are not staged either: they are written into its
+//! layer folder over a clone of the nearest parent's utility VM ([`UtilityVmTarget`]).
+//!
 //! Hard links of non-base layers are not staged: as hcsshim does (`AddLink` → `PendingLinks`),
 //! they come back in [`Staged::pending_links`] and [`link_pending`] makes them in the layer
 //! folder after `ImportLayer`, to a target of this layer or of the nearest parent holding it.
@@ -69,6 +72,9 @@ pub struct Staged {
     pub pending_links: Vec<PendingLink>,
     /// `sha256:<hex>` of the uncompressed tar, to check against the image's diff_id.
     pub diff_id: String,
+    /// The [`MUTATED_UTILITY_VM_FILES`] this layer carries (tar names), for
+    /// [`save_mutated_files`].
+    pub mutated_files: Vec<String>,
 }
 
 /// A hard link of a non-base layer, made once the layer folder exists.
@@ -97,12 +103,15 @@ pub const MUTATED_UTILITY_VM_FILES: [(&str, &str); 4] = [
     ),
 ];
 
-/// Copies the boot configuration files of an imported layer's utility VM to `bcd*.bak` in the
-/// layer folder before `ProcessUtilityImage` changes them, as hcsshim's
-/// `writeBackupStreamFromTarAndSaveMutatedFiles` saves them while importing: the layer's own
-/// bytes stay available. Files the layer does not have are skipped.
-pub fn save_mutated_files(layer: &Path) -> io::Result<()> {
+/// Copies the boot configuration files an imported layer carries (`carried`, tar names: see
+/// [`Staged::mutated_files`]) to `bcd*.bak` in the layer folder before `ProcessUtilityImage`
+/// changes them, as hcsshim's `writeBackupStreamFromTarAndSaveMutatedFiles` saves them while
+/// importing: the layer's own bytes stay available. A clone's files are not the layer's.
+pub fn save_mutated_files(layer: &Path, carried: &[String]) -> io::Result<()> {
     for (file, backup) in MUTATED_UTILITY_VM_FILES {
+        if !carried.iter().any(|c| c == file) {
+            continue;
+        }
         let source = file
             .split('/')
             .fold(layer.to_path_buf(), |p, part| p.join(part));
@@ -189,8 +198,73 @@ pub fn link_pending(layer: &Path, parents: &[PathBuf], links: &[PendingLink]) ->
 pub enum Layout<'a> {
     /// A base layer, written in place through these files.
     Base(&'a dyn BaseFiles),
-    /// A non-base layer, staged in the legacy format for `ImportLayer`.
-    Legacy,
+    /// A non-base layer, staged in the legacy format for `ImportLayer`; its `UtilityVM/…`
+    /// entries go to the target (without one they are refused).
+    Legacy(Option<UtilityVmTarget<'a>>),
+}
+
+/// Where a non-base layer's utility VM goes: straight into its layer folder, over a clone of
+/// the nearest parent's (`UtilityVM/Files` hard-linked; directories, reparse points and the
+/// `BCD*` files `ProcessUtilityImage` rewrites copied with their metadata), as hcsshim's
+/// `legacyLayerWriter.initUtilityVM` does — a utility VM is one folder, never layered.
+#[derive(Clone, Copy)]
+pub struct UtilityVmTarget<'a> {
+    /// The folder of the layer being imported.
+    pub layer: &'a Path,
+    /// The nearest parent's layer folder.
+    pub parent: &'a Path,
+    /// Writes entries with their metadata (`BackupWrite` on Windows).
+    pub files: &'a dyn BaseFiles,
+}
+
+/// Clones `target.parent`'s `UtilityVM/Files` into `target.layer` (see [`UtilityVmTarget`]).
+fn clone_parent_utility_vm(target: &UtilityVmTarget) -> io::Result<()> {
+    let source = target.parent.join("UtilityVM").join("Files");
+    match fs::symlink_metadata(&source) {
+        Ok(meta) if meta.is_dir() => {}
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "the layer changes a utility VM, but its parent layer {} has none to clone \
+                     (no UtilityVM/Files directory)",
+                    target.parent.display()
+                ),
+            ))
+        }
+    }
+    fs::create_dir_all(target.layer.join("UtilityVM"))?;
+    let mutated: Vec<PathBuf> = MUTATED_UTILITY_VM_FILES
+        .iter()
+        .map(|(file, _)| Path::new(file).to_path_buf())
+        .collect();
+    // Directories in walk order, to give them their times again once filled.
+    let mut directories = Vec::new();
+    let mut pending = vec![PathBuf::from("UtilityVM/Files")];
+    while let Some(rel) = pending.pop() {
+        let (from, to) = (target.parent.join(&rel), target.layer.join(&rel));
+        let meta = fs::symlink_metadata(&from)?;
+        let is_link = meta.file_type().is_symlink();
+        if meta.is_dir() && !is_link {
+            target.files.copy_entry(&from, &to, true)?;
+            directories.push(rel.clone());
+            let mut children: Vec<_> = fs::read_dir(&from)?
+                .map(|e| e.map(|e| rel.join(e.file_name())))
+                .collect::<io::Result<_>>()?;
+            children.sort();
+            pending.extend(children.into_iter().rev());
+        } else if is_link || mutated.contains(&rel) {
+            target.files.copy_entry(&from, &to, false)?;
+        } else {
+            fs::hard_link(&from, &to)?;
+        }
+    }
+    for rel in directories.iter().rev() {
+        target
+            .files
+            .copy_directory_times(&target.parent.join(rel), &target.layer.join(rel))?;
+    }
+    Ok(())
 }
 
 /// Stages `blob` (compressed or not) into `dest` in `layout`.
@@ -211,13 +285,15 @@ pub fn stage_tar<R: Read>(
     layout: Layout,
     layer: &str,
 ) -> Result<Staged, ImportError> {
-    let base_files = match layout {
-        Layout::Base(files) => Some(files),
-        Layout::Legacy => None,
+    let (base_files, utility_vm) = match layout {
+        Layout::Base(files) => (Some(files), None),
+        Layout::Legacy(utility_vm) => (None, utility_vm),
     };
     let mut stager = Stager {
         dest,
         base_files,
+        utility_vm,
+        utility_vm_cloned: false,
         layer,
         staged: Staged::default(),
         open: None,
@@ -246,7 +322,7 @@ pub fn stage_tar<R: Read>(
     // A legacy staging folder gets no tombstones.txt: hcsshim's legacyLayerWriter removes it
     // from the import folder (`Close`) and deletes the tombstoned paths itself once
     // `ImportLayer` is done.
-    if let Some(files) = base_files {
+    if let Some(files) = base_files.or(utility_vm.map(|u| u.files)) {
         // Children first, so setting a child's times cannot move its parent's again.
         for (dir, info) in stager.directories.iter().rev() {
             files
@@ -293,12 +369,16 @@ struct Stager<'a> {
     dest: &'a Path,
     /// `Some` for a base layer.
     base_files: Option<&'a dyn BaseFiles>,
+    /// Where a non-base layer's utility VM goes, and whether the parent's is cloned yet.
+    utility_vm: Option<UtilityVmTarget<'a>>,
+    utility_vm_cloned: bool,
     layer: &'a str,
     staged: Staged,
     open: Option<OpenBackup>,
     /// Paths this layer added so far (a hard link's target may be one of them).
     added: std::collections::BTreeSet<String>,
-    /// A base layer's directories, in creation order, with the times they get at the end.
+    /// The directories written in place (a base layer's, a non-base layer's utility VM's), in
+    /// creation order, with the times they get at the end.
     directories: Vec<(PathBuf, BasicInfo)>,
 }
 
@@ -337,12 +417,19 @@ impl Stager<'_> {
                 "absolute path or `..` component (refused: it would escape)",
             )
         })?;
+        let base = self.base_files.is_some();
+        let in_utility_vm = name == "UtilityVM" || name.starts_with("UtilityVM/");
+        if in_utility_vm && !base {
+            return self.utility_vm_entry(entry, &rel, data);
+        }
         let target = self.dest.join(&rel);
         let in_files = name.starts_with("Files/") || name.starts_with("UtilityVM/Files/");
         if name.starts_with("UtilityVM/Files") {
             self.staged.has_utility_vm = true;
         }
-        let base = self.base_files.is_some();
+        if MUTATED_UTILITY_VM_FILES.iter().any(|(f, _)| *f == name) {
+            self.staged.mutated_files.push(name.to_string());
+        }
         // A base layer keeps every entry's metadata; the legacy format has it for `Files\…`.
         let with_metadata = base || in_files;
         if let LayerEntryKind::AltStream { file, stream } = &entry.kind {
@@ -444,6 +531,139 @@ impl Stager<'_> {
         }
     }
 
+    /// A non-base layer's `UtilityVM…` entry, as hcsshim's `legacyLayerWriter` handles it:
+    /// written in place in the layer folder over the parent's cloned utility VM (a file
+    /// replaces the clone's hard link, a directory of another kind replaces what is there; a
+    /// whiteout deletes from the clone, which must have the path); hard links are made after
+    /// the import, like the layer's others.
+    fn utility_vm_entry(
+        &mut self,
+        entry: &LayerEntry,
+        rel: &Path,
+        data: &mut dyn Read,
+    ) -> Result<(), ImportError> {
+        let name = entry.path.as_str();
+        let Some(target) = self.utility_vm else {
+            return Err(self.entry_err(
+                name,
+                "a utility VM in a non-base layer needs its parent layer's utility VM (none given)",
+            ));
+        };
+        if !self.utility_vm_cloned {
+            self.close_open()?;
+            clone_parent_utility_vm(&target)
+                .map_err(|e| self.io_err(&target.layer.join("UtilityVM"), e))?;
+            self.utility_vm_cloned = true;
+        }
+        if name == "UtilityVM" {
+            return Ok(());
+        }
+        if !(name == "UtilityVM/Files" || name.starts_with("UtilityVM/Files/")) {
+            return Err(self.entry_err(name, "invalid UtilityVM layer (only UtilityVM/Files/…)"));
+        }
+        self.staged.has_utility_vm = true;
+        let path = target.layer.join(rel);
+        match &entry.kind {
+            LayerEntryKind::AltStream { .. } => {
+                let Some(open) = self.open.as_mut().filter(|o| {
+                    matches!(&entry.kind, LayerEntryKind::AltStream { file, .. } if o.entry == *file)
+                }) else {
+                    return Err(self.entry_err(
+                        name,
+                        "an alternate data stream must directly follow its file or directory",
+                    ));
+                };
+                let LayerEntryKind::AltStream { stream, .. } = &entry.kind else {
+                    unreachable!("matched above")
+                };
+                let result = open.sink.stream(
+                    backup::BACKUP_ALTERNATE_DATA,
+                    &backup::alternate_data_name(stream),
+                    entry.size,
+                    data,
+                );
+                let file = open.file.clone();
+                return result.map_err(|e| self.io_err(&file, e));
+            }
+            LayerEntryKind::Whiteout { .. } | LayerEntryKind::OpaqueWhiteout { .. } => {
+                self.close_open()?;
+                let (parent, file) = name.rsplit_once('/').unwrap_or(("", name));
+                let deleted = target
+                    .layer
+                    .join(parent)
+                    .join(file.strip_prefix(".wh.").unwrap_or(file));
+                let meta = fs::symlink_metadata(&deleted).map_err(|e| self.io_err(&deleted, e))?;
+                let removed = if meta.is_dir() {
+                    fs::remove_dir_all(&deleted)
+                } else {
+                    fs::remove_file(&deleted)
+                };
+                return removed.map_err(|e| self.io_err(&deleted, e));
+            }
+            LayerEntryKind::HardLink => {
+                self.close_open()?;
+                let link = entry.link_target.as_deref().unwrap_or_default();
+                let relative = safe_relative(link)
+                    .filter(|_| link.starts_with("UtilityVM/Files/"))
+                    .ok_or_else(|| {
+                        self.entry_err(name, "a utility VM hard link must target UtilityVM/Files/")
+                    })?;
+                // The clone is in the layer folder already: the target is this layer's.
+                self.staged.pending_links.push(PendingLink {
+                    path: rel.to_path_buf(),
+                    target: relative,
+                    in_this_layer: true,
+                });
+                return Ok(());
+            }
+            _ => {}
+        }
+        self.close_open()?;
+        if MUTATED_UTILITY_VM_FILES.iter().any(|(f, _)| *f == name) {
+            self.staged.mutated_files.push(name.to_string());
+        }
+        // Whatever the clone has at the path goes, unless it is a directory staying one.
+        let directory_stays = entry.kind == LayerEntryKind::Directory
+            && fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && !m.is_symlink());
+        if !directory_stays {
+            let removed = match fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() && !m.is_symlink() => fs::remove_dir_all(&path),
+                Ok(_) => fs::remove_file(&path),
+                Err(_) => Ok(()),
+            };
+            removed.map_err(|e| self.io_err(&path, e))?;
+        }
+        self.create_parent(&path)?;
+        match &entry.kind {
+            LayerEntryKind::Directory => {
+                let attrs = entry.attributes.unwrap_or(0) | attributes::DIRECTORY;
+                self.begin(entry, &path, attrs, None)
+            }
+            LayerEntryKind::File => {
+                let attrs = entry.attributes.unwrap_or(attributes::ARCHIVE);
+                self.begin(entry, &path, attrs, None)?;
+                let open = self.open.as_mut().expect("just opened");
+                let result = open.sink.stream(backup::BACKUP_DATA, "", entry.size, data);
+                result.map_err(|e| self.io_err(&path, e))
+            }
+            LayerEntryKind::Symlink | LayerEntryKind::Junction => {
+                let junction = entry.kind == LayerEntryKind::Junction;
+                let link = entry.link_target.as_deref().unwrap_or_default();
+                if link.is_empty() {
+                    return Err(self.entry_err(name, "a symlink without a target"));
+                }
+                let reparse = backup::encode_reparse_point(&link.replace('/', "\\"), junction)
+                    .map_err(|e| self.entry_err(name, e.to_string()))?;
+                let mut attrs = entry.attributes.unwrap_or(0) | attributes::REPARSE_POINT;
+                if junction {
+                    attrs |= attributes::DIRECTORY;
+                }
+                self.begin(entry, &path, attrs, Some(reparse))
+            }
+            other => Err(self.entry_err(name, format!("{other:?} cannot be part of a utility VM"))),
+        }
+    }
+
     fn create_parent(&self, target: &Path) -> Result<(), ImportError> {
         match target.parent() {
             Some(parent) => fs::create_dir_all(parent).map_err(|e| self.io_err(parent, e)),
@@ -507,7 +727,12 @@ impl Stager<'_> {
             .map_err(|reason| self.entry_err(name, reason))?;
         let directory = attrs & attributes::DIRECTORY != 0;
         let info = basic_info(entry, attrs);
-        let (file, mut sink): (PathBuf, Box<dyn StreamSink>) = match self.base_files {
+        let in_place = if entry.path.starts_with("UtilityVM") && self.base_files.is_none() {
+            self.utility_vm.map(|u| u.files)
+        } else {
+            self.base_files
+        };
+        let (file, mut sink): (PathBuf, Box<dyn StreamSink>) = match in_place {
             Some(files) => {
                 self.create_parent(target)?;
                 let sink = files
@@ -622,7 +847,7 @@ mod tests {
             ("Hives/System_Delta", Some(b"regf-delta")),
         ]);
         let dir = tempfile::tempdir().unwrap();
-        let staged = stage_tar(&tar[..], dir.path(), Layout::Legacy, "test").unwrap();
+        let staged = stage_tar(&tar[..], dir.path(), Layout::Legacy(None), "test").unwrap();
         assert_eq!(staged.tombstones, ["Files/app/old"]);
         let file = fs::read(dir.path().join("Files/app/a.txt")).unwrap();
         let mut want = attributes::ARCHIVE.to_le_bytes().to_vec();
@@ -653,7 +878,12 @@ mod tests {
         fs::create_dir_all(&boot).unwrap();
         fs::write(boot.join("BCD"), b"bcd bytes").unwrap();
         fs::write(boot.join("BCD.LOG1"), b"log1").unwrap();
-        save_mutated_files(layer.path()).unwrap();
+        fs::write(boot.join("BCD.LOG2"), b"a clone's, not the layer's").unwrap();
+        let carried = [
+            "UtilityVM/Files/EFI/Microsoft/Boot/BCD".to_string(),
+            "UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG1".to_string(),
+        ];
+        save_mutated_files(layer.path(), &carried).unwrap();
         assert_eq!(
             fs::read(layer.path().join("bcd.bak")).unwrap(),
             b"bcd bytes"
@@ -666,8 +896,110 @@ mod tests {
         assert!(!layer.path().join("bcd.log2.bak").exists());
         // A layer without a utility VM: nothing to save.
         let plain = tempfile::tempdir().unwrap();
-        save_mutated_files(plain.path()).unwrap();
+        save_mutated_files(plain.path(), &[]).unwrap();
         assert_eq!(fs::read_dir(plain.path()).unwrap().count(), 0);
+    }
+
+    /// issue #19 item 4, after hcsshim's internal/wclayer/legacy.go (`initUtilityVM`,
+    /// `cloneTree`, `Add`, `Remove`, `AddLink`): a non-base layer that changes the utility VM
+    /// gets the nearest parent's whole `UtilityVM/Files` in its own folder — files
+    /// hard-linked, directories and the `BCD*` files copied — and its entries written over it
+    /// in place: a changed file replaces its hard link (the parent's file stays as it was), a
+    /// whiteout deletes from the clone, a hard link is made after the import. Without a parent
+    /// utility VM the layer is refused, naming why.
+    #[cfg(unix)]
+    #[test]
+    fn a_utility_vm_in_a_non_base_layer_is_written_over_a_clone_of_the_parents() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let parent = dir.path().join("parent");
+        let boot = parent.join("UtilityVM/Files/EFI/Microsoft/Boot");
+        fs::create_dir_all(&boot).unwrap();
+        fs::create_dir_all(parent.join("UtilityVM/Files/Windows/System32")).unwrap();
+        fs::write(boot.join("BCD"), b"parent bcd").unwrap();
+        for (name, body) in [
+            ("kernel.dll", "k"),
+            ("driver.sys", "old"),
+            ("gone.dll", "g"),
+        ] {
+            fs::write(
+                parent.join("UtilityVM/Files/Windows/System32").join(name),
+                body,
+            )
+            .unwrap();
+        }
+        let tar = tar_of(&[
+            ("Files", None),
+            ("Files/app.txt", Some(b"app")),
+            ("UtilityVM", None),
+            ("UtilityVM/Files", None),
+            ("UtilityVM/Files/Windows/System32/driver.sys", Some(b"new")),
+            ("UtilityVM/Files/Windows/System32/.wh.gone.dll", Some(b"")),
+            ("UtilityVM/Files/Windows/System32/added.dll", Some(b"added")),
+        ]);
+        let (layer, staging) = (dir.path().join("layer"), dir.path().join("staging"));
+        let files = base_files::PlainBaseFiles;
+        let target = UtilityVmTarget {
+            layer: &layer,
+            parent: &parent,
+            files: &files,
+        };
+        let staged = stage_tar(&tar[..], &staging, Layout::Legacy(Some(target)), "l").unwrap();
+        assert!(staged.has_utility_vm, "ProcessUtilityImage must run");
+        assert!(staged.mutated_files.is_empty(), "the BCD is the clone's");
+        let sys =
+            |root: &Path, name: &str| root.join("UtilityVM/Files/Windows/System32").join(name);
+        // Unchanged files are the parent's, hard-linked; the BCD is a copy.
+        assert_eq!(
+            fs::metadata(sys(&layer, "kernel.dll")).unwrap().ino(),
+            fs::metadata(sys(&parent, "kernel.dll")).unwrap().ino()
+        );
+        let bcd = "UtilityVM/Files/EFI/Microsoft/Boot/BCD";
+        assert_eq!(fs::read(layer.join(bcd)).unwrap(), b"parent bcd");
+        assert_ne!(
+            fs::metadata(layer.join(bcd)).unwrap().ino(),
+            fs::metadata(parent.join(bcd)).unwrap().ino(),
+            "ProcessUtilityImage rewrites the BCD: never through a link into the parent"
+        );
+        // The layer's own changes, written in place; the parent is untouched.
+        assert_eq!(fs::read(sys(&layer, "driver.sys")).unwrap(), b"new");
+        assert_eq!(fs::read(sys(&parent, "driver.sys")).unwrap(), b"old");
+        assert_eq!(fs::read(sys(&layer, "added.dll")).unwrap(), b"added");
+        assert!(!sys(&layer, "gone.dll").exists());
+        assert!(sys(&parent, "gone.dll").exists());
+        // Files/… still goes to the staging folder for ImportLayer, and nothing of the utility
+        // VM does.
+        assert!(staging.join("Files/app.txt").is_file());
+        assert!(!staging.join("UtilityVM").exists());
+
+        // No utility VM below: refused with the reason.
+        let bare = dir.path().join("bare");
+        fs::create_dir_all(&bare).unwrap();
+        let target = UtilityVmTarget {
+            layer: &dir.path().join("layer2"),
+            parent: &bare,
+            files: &files,
+        };
+        let err = stage_tar(
+            &tar[..],
+            &dir.path().join("staging2"),
+            Layout::Legacy(Some(target)),
+            "l",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("has none to clone"), "{err}");
+        let err = stage_tar(
+            &tar[..],
+            &dir.path().join("staging3"),
+            Layout::Legacy(None),
+            "l",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("needs its parent layer's utility VM"),
+            "{err}"
+        );
     }
 
     /// issue #19 item 3, after hcsshim's legacyLayerWriterWrapper.Close: the tombstoned paths
@@ -725,7 +1057,8 @@ mod tests {
         let err = stage_tar(&tar[..], &dir.path().join("d"), plain, "base").unwrap_err();
         assert!(err.to_string().contains("Files/a"), "{err}");
         let tar = tar_of(&[("Hives/.wh.System_Delta", Some(b""))]);
-        let err = stage_tar(&tar[..], &dir.path().join("c"), Layout::Legacy, "l").unwrap_err();
+        let err =
+            stage_tar(&tar[..], &dir.path().join("c"), Layout::Legacy(None), "l").unwrap_err();
         assert!(err.to_string().contains("invalid tombstone"), "{err}");
     }
 
@@ -811,6 +1144,12 @@ mod tests {
                 .unwrap()
                 .push(BaseCall::RestoreTimes(path));
             Ok(())
+        }
+        fn copy_entry(&self, from: &Path, to: &Path, directory: bool) -> io::Result<()> {
+            base_files::PlainBaseFiles.copy_entry(from, to, directory)
+        }
+        fn copy_directory_times(&self, from: &Path, to: &Path) -> io::Result<()> {
+            base_files::PlainBaseFiles.copy_directory_times(from, to)
         }
     }
 
@@ -1004,7 +1343,7 @@ mod tests {
     fn metadata_reparse_points_and_streams_are_staged_in_go_winio_order() {
         let (tar, sd, _) = windows_metadata_tar();
         let dir = tempfile::tempdir().unwrap();
-        stage_tar(&tar[..], dir.path(), Layout::Legacy, "test").unwrap();
+        stage_tar(&tar[..], dir.path(), Layout::Legacy(None), "test").unwrap();
 
         let (attrs, streams) = streams_of(&dir.path().join("Files/a.txt"));
         assert_eq!(attrs, attributes::ARCHIVE | attributes::HIDDEN);
@@ -1071,7 +1410,8 @@ mod tests {
             ("Files/b", Some(b"2")),
             ("Files/a:s", Some(b"3")),
         ]);
-        let err = stage_tar(&tar[..], &dir.path().join("a"), Layout::Legacy, "l").unwrap_err();
+        let err =
+            stage_tar(&tar[..], &dir.path().join("a"), Layout::Legacy(None), "l").unwrap_err();
         assert!(
             err.to_string().contains("Files/a:s") && err.to_string().contains("directly follow"),
             "{err}"
@@ -1087,7 +1427,8 @@ mod tests {
             .append_data(&mut header, "Files/x", &[][..])
             .unwrap();
         let tar = builder.into_inner().unwrap();
-        let err = stage_tar(&tar[..], &dir.path().join("c"), Layout::Legacy, "l").unwrap_err();
+        let err =
+            stage_tar(&tar[..], &dir.path().join("c"), Layout::Legacy(None), "l").unwrap_err();
         assert!(err.to_string().contains("MSWINDOWS.rawsd"), "{err}");
     }
 
@@ -1114,7 +1455,7 @@ mod tests {
         }
         let tar = builder.into_inner().unwrap();
         let staging = dir.path().join("staging");
-        let staged = stage_tar(&tar[..], &staging, Layout::Legacy, "l").unwrap();
+        let staged = stage_tar(&tar[..], &staging, Layout::Legacy(None), "l").unwrap();
         assert_eq!(
             staged.pending_links,
             [

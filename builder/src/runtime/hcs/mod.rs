@@ -247,26 +247,43 @@ impl HcsRuntime {
                     }
                     self.api.process_base_layer(&folder)?;
                     if staged.has_utility_vm {
-                        import::save_mutated_files(&folder)?;
+                        import::save_mutated_files(&folder, &staged.mutated_files)?;
                         self.api.process_utility_vm(&folder.join("UtilityVM"))?;
                     }
                 } else {
                     let staging = tempfile::Builder::new()
                         .prefix("import-")
                         .tempdir_in(&self.root)?;
+                    // A utility VM the layer changes is written into its folder over a clone
+                    // of the nearest parent's, before ImportLayer (hcsshim's order).
+                    let utility_vm = import::UtilityVmTarget {
+                        layer: &folder,
+                        parent: &parents[0],
+                        files: self.base_files.as_ref(),
+                    };
                     let staged = import::stage_layer(
                         &layer.blob_path,
                         staging.path(),
-                        import::Layout::Legacy,
+                        import::Layout::Legacy(Some(utility_vm)),
                     )?;
                     check_diff_id(layer, &staged)?;
                     self.api.import_layer(&folder, staging.path(), &parents)?;
-                    // hcsshim's order: deletions, then hard links.
+                    // hcsshim's order: deletions, hard links, then the utility VM's processing.
                     import::remove_tombstoned(&folder, &staged.tombstones)
                         .and_then(|()| {
                             import::link_pending(&folder, &parents, &staged.pending_links)
                         })
+                        .and_then(|()| {
+                            if staged.has_utility_vm {
+                                import::save_mutated_files(&folder, &staged.mutated_files)
+                            } else {
+                                Ok(())
+                            }
+                        })
                         .map_err(|e| anyhow::anyhow!("importing layer {}: {e}", layer.diff_id))?;
+                    if staged.has_utility_vm {
+                        self.api.process_utility_vm(&folder.join("UtilityVM"))?;
+                    }
                 }
                 std::fs::write(folder.join(IMPORTED_MARKER), layer.diff_id.as_bytes())?;
             }
@@ -406,8 +423,13 @@ impl Runtime for HcsRuntime {
         let isolation = match isolation {
             Isolation::Process => Isolated::Process,
             Isolation::HyperV => {
-                let base = parents.last().expect("at least one layer was imported");
-                Isolated::HyperV(self.utility_vm(base)?)
+                // The uppermost layer with a utility VM boots (hcsshim's
+                // `uvmfolder.LocateUVMFolder`); a layer that changes it holds a whole one.
+                let with_vm = parents
+                    .iter()
+                    .find(|folder| folder.join("UtilityVM").is_dir())
+                    .unwrap_or_else(|| parents.last().expect("at least one layer was imported"));
+                Isolated::HyperV(self.utility_vm(with_vm)?)
             }
         };
         let step = self.next_step.fetch_add(1, Ordering::Relaxed);
