@@ -17,6 +17,7 @@
 //! - [`tools`]: silo's own programs in the silo (`setx.exe`, stand-ins for refused stubs).
 //! - [`silo`]: the namespaces, the init, output streaming, timeout.
 //! - [`mounts`]: `RUN --mount` targets under `drive_c`, and the mount points they leave.
+//! - [`links`]: `mklink` made real by silo's engine, and the link journal the commit reads.
 //! - [`commit`]: the overlay's upper dir → ChangeSet.
 //! - [`fixme`]: Wine's fixme lines in the step's output, and the program stubs they reveal.
 //!
@@ -33,6 +34,7 @@ pub mod commit;
 pub mod fixme;
 pub mod launcher;
 pub mod layers;
+pub mod links;
 pub mod mounts;
 pub mod overrides;
 pub mod pe;
@@ -350,6 +352,7 @@ impl WineSandbox {
             network: self.network != crate::runtime::NetworkMode::None,
             proxies,
             exit_file: exit_file.to_path_buf(),
+            links_file: self.dir.join(LINKS_FILE),
         };
         let mut env = self.fixed_env();
         env.push((
@@ -386,16 +389,19 @@ impl WineSandbox {
     }
 }
 
-/// How a step's command line runs: `Some` when silo's PowerShell engine takes it (see
-/// [`pwsh::route`]). Either way a command that Wine only pretends to run is refused here
-/// ([`stubs`]); the engine's PowerShell commands are its own concern.
+/// The link journal in a sandbox's dir (outside `drive_c`): what [`links`] made.
+const LINKS_FILE: &str = "links";
+
+/// How a step's command line runs: `Some` when silo's engine takes it (see [`pwsh::route`]).
+/// Either way a command that Wine only pretends to run is refused here ([`stubs`]); the
+/// engine's own commands (PowerShell, mklink) are its concern.
 fn route_step(args: &[String], command_line: &str) -> anyhow::Result<Option<pwsh::Routed>> {
     let powershell = pwsh::route(command_line).map_err(anyhow::Error::msg)?;
     match &powershell {
         None => stubs::check_command_line(args, command_line)?,
         Some(routed) => {
             for segment in &routed.segments {
-                if !pwsh::is_powershell_segment(&segment.text) {
+                if !pwsh::is_engine_segment(&segment.text) {
                     stubs::check_command_line(&[], &segment.text)?;
                 }
             }
@@ -529,7 +535,9 @@ impl Sandbox for WineSandbox {
         })?;
         self.dir = self.committed_dir.clone();
         let upper = self.dir.join("upper");
-        let mut cs = commit::changes_from_upper(&upper, &self.lowers, &self.owner)
+        let links = links::read_journal(&self.dir.join(LINKS_FILE))
+            .context("reading the links the step made")?;
+        let mut cs = commit::changes_from_upper(&upper, &self.lowers, &self.owner, &links)
             .with_context(|| format!("reading the silo's changes in {}", upper.display()))?;
         cs.hive_deltas = registry::deltas(&self.registry, &self.dir.join("prefix"))
             .context("computing the step's registry changes")?;
@@ -541,6 +549,7 @@ impl Sandbox for WineSandbox {
             "silo-launch.exe",
             "wineserver",
             "environment",
+            LINKS_FILE,
         ] {
             let p = self.dir.join(scratch);
             let _ = if p.is_dir() {

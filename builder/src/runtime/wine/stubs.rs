@@ -23,6 +23,13 @@ pub enum Verdict {
     MadeReal(&'static str),
     /// The program is refused as a whole.
     Refused(&'static str),
+    /// silo's engine makes it real when it is a command of its own in the step's cmd line
+    /// (`works`, see [`super::pwsh::route`]); met anywhere else by the scan (inside `if`,
+    /// `for`, `call`, parentheses, a nested `cmd /c`), it is refused with `reason`.
+    MadeRealAsCommand {
+        works: &'static str,
+        reason: &'static str,
+    },
     /// Some uses work under Wine (`allows` says which, from the arguments); the others are
     /// refused with the reason.
     Partly {
@@ -67,11 +74,14 @@ pub const STUBS: &[Stub] = &[
         wine: "cmd's builtin: /H makes a hard link; file and /D symbolic links call Wine's \
                CreateSymbolicLinkW stub and /J fails with \"Failed to open\", all exiting 0 \
                with nothing made",
-        verdict: Verdict::Partly {
-            allows: |args| args.iter().any(|a| a.eq_ignore_ascii_case("/h")),
-            works: "mklink /H (hard links)",
-            reason: "Wine cannot make symbolic links or junctions (its CreateSymbolicLinkW is a \
-                     stub and junctions fail), yet mklink exits 0 with nothing made",
+        verdict: Verdict::MadeRealAsCommand {
+            works: "silo's engine makes file and /D symbolic links, /J junctions and /H hard \
+                    links on the step's C: (the layer gets the entries Windows records) when \
+                    mklink is a command of its own in the cmd line (`a && mklink … & b`)",
+            reason: "silo makes links only for mklink as a command of its own in the step's \
+                     cmd line (Wine's own mklink cannot make symbolic links or junctions, yet \
+                     exits 0); inside `if`, `for`, `call`, parentheses, a nested `cmd /c` or a \
+                     batch file it cannot — write it as a command of its own",
         },
     },
     Stub {
@@ -285,6 +295,7 @@ pub fn refusal(argv: &[String]) -> Option<Refusal> {
             works,
             reason,
         } if !allows(args) => format!("{reason}; only {works} works"),
+        Verdict::MadeRealAsCommand { reason, .. } => reason.to_string(),
         _ => return None,
     };
     Some(Refusal {
@@ -617,9 +628,9 @@ mod tests {
         let e = check("echo hi && DISM.exe /Online /Enable-Feature /FeatureName:x").unwrap_err();
         assert!(e.to_string().starts_with("`DISM.exe /Online"), "{e}");
         assert!(e.to_string().contains("Wine's dism.exe is a stub"), "{e}");
-        let e = check(r"mklink /d C:\l C:\t").unwrap_err();
-        assert!(e.to_string().contains("only mklink /H"), "{e}");
-        check(r"mklink /H C:\l C:\t").unwrap();
+        // The scan sees mklink only where silo's engine does not take it.
+        let e = check(r"if not exist C:\l mklink /d C:\l C:\t").unwrap_err();
+        assert!(e.to_string().contains("a command of its own"), "{e}");
         let e = check("net user bob pw /add").unwrap_err();
         assert!(e.to_string().contains("accounts"), "{e}");
         check("net start & sc query x & wmic os get caption & setx /M A b").unwrap();

@@ -60,6 +60,8 @@ pub struct EngineConfig {
     /// Where the step's full 32-bit exit code goes (4 bytes, little-endian), as
     /// `silo-launch.exe` writes it for a cmd step: a Unix exit status has 8 bits.
     pub exit_file: PathBuf,
+    /// The link journal the commit reads (see [`crate::runtime::wine::links`]).
+    pub links_file: PathBuf,
 }
 
 /// The host of a PowerShell step inside the Wine silo.
@@ -364,9 +366,9 @@ pub fn engine_main() -> i32 {
     last
 }
 
-/// One non-PowerShell command of a cmd line that also runs PowerShell. `cd`/`chdir` and
-/// `set NAME=value` change the line's state, as they would in the one cmd.exe process; anything
-/// else runs in its own `cmd /S /C` under Wine.
+/// One non-PowerShell command of a cmd line the engine runs. `cd`/`chdir` and `set NAME=value`
+/// change the line's state, as they would in the one cmd.exe process; `mklink` is made by silo
+/// ([`crate::runtime::wine::links`]); anything else runs in its own `cmd /S /C` under Wine.
 fn run_cmd_segment(
     host: &mut SiloHost,
     text: &str,
@@ -406,6 +408,9 @@ fn run_cmd_segment(
             return 0;
         }
     }
+    if crate::runtime::wine::links::is_mklink_segment(text) {
+        return mklink(host, text, cwd);
+    }
     let request = NativeRequest {
         program: r"C:\Windows\System32\cmd.exe".into(),
         command_line: format!("cmd /S /C \"{text}\""),
@@ -420,4 +425,22 @@ fn run_cmd_segment(
             1
         }
     }
+}
+
+/// A mklink command: the link made on the step's `C:`, with Windows' output.
+fn mklink(host: &mut SiloHost, text: &str, cwd: &str) -> i32 {
+    use crate::runtime::wine::links::{Mklink, Place, SYNTAX_ERROR};
+    let Some(command) = Mklink::parse(text) else {
+        host.stderr(SYNTAX_ERROR);
+        return 1;
+    };
+    let outcome = command.run(&Place {
+        drive_c: &host.config.drive_c,
+        cwd,
+        user: &host.config.user,
+        journal: &host.config.links_file,
+    });
+    host.stdout(&outcome.stdout);
+    host.stderr(&outcome.stderr);
+    outcome.code
 }

@@ -5,6 +5,9 @@
 //! `powershell.exe` (Wine's stub, or a real one an image layer carries, which needs the .NET
 //! Framework that Wine cannot host).
 //!
+//! The same engine takes a cmd line's `mklink` commands, which Wine cannot do
+//! ([`super::links`]).
+//!
 //! - [`route`]: which steps go to the engine, and the PowerShell command line they give it;
 //! - [`precheck`]: the whole script parsed and checked before the silo starts, so an unsupported
 //!   construct fails the step before any effect;
@@ -46,7 +49,13 @@ pub fn is_powershell_segment(text: &str) -> bool {
     is_powershell(&cmdline::program_word(text).0)
 }
 
-/// Decides whether the step runs in silo's PowerShell engine. `Err` names a step that starts
+/// Whether one command of a cmd line runs in silo's engine rather than under Wine: PowerShell,
+/// or mklink (which Wine cannot do, see [`super::links`]).
+pub fn is_engine_segment(text: &str) -> bool {
+    is_powershell_segment(text) || super::links::is_mklink_segment(text)
+}
+
+/// Decides whether the step runs in silo's engine (PowerShell, mklink). `Err` names a step that starts
 /// PowerShell in a way the engine cannot take over, which would otherwise reach Wine's stub.
 pub fn route(command_line: &str) -> Result<Option<Routed>, String> {
     if is_powershell_segment(command_line) {
@@ -62,20 +71,30 @@ pub fn route(command_line: &str) -> Result<Option<Routed>, String> {
         return Ok(None);
     };
     let segments = cmdline::split(&inner);
-    if !segments.iter().any(|s| is_powershell_segment(&s.text)) {
-        // PowerShell started any other way (`for … do powershell …`, `call`, `if`) is refused
-        // by the stub table's scan of the line (`stubs::check_command_line`).
+    if !segments.iter().any(|s| is_engine_segment(&s.text)) {
+        // PowerShell or mklink started any other way (`for … do powershell …`, `call`, `if`)
+        // is refused by the stub table's scan of the line (`stubs::check_command_line`).
         return Ok(None);
     }
-    for s in segments.iter().filter(|s| is_powershell_segment(&s.text)) {
-        if cmdline::has_cmd_syntax(&s.text) {
-            return Err(format!(
+    for s in segments.iter().filter(|s| is_engine_segment(&s.text)) {
+        if !cmdline::has_cmd_syntax(&s.text) {
+            continue;
+        }
+        return Err(if is_powershell_segment(&s.text) {
+            format!(
                 "this cmd step pipes or redirects a PowerShell command (`{}`); silo runs \
                  PowerShell with its own engine only as a command of its own — move the \
                  redirection into the PowerShell script, or build with --runtime hcs on Windows",
                 s.text
-            ));
-        }
+            )
+        } else {
+            format!(
+                "this cmd step pipes, redirects or escapes in a mklink command (`{}`); silo \
+                 makes links with its own engine only for mklink as a plain command of its own \
+                 — drop the redirection, or build with --runtime hcs on Windows",
+                s.text
+            )
+        });
     }
     Ok(Some(Routed {
         segments,
@@ -229,8 +248,9 @@ pub fn verdict(command_line: &str) -> Verdict {
         reason,
     };
     let routed = match route(command_line) {
-        Ok(Some(r)) => r,
-        Ok(None) => return Verdict::Wine,
+        Ok(Some(r)) if r.segments.iter().any(|s| is_powershell_segment(&s.text)) => r,
+        // A cmd line whose engine commands are mklink only: a cmd step.
+        Ok(_) => return Verdict::Wine,
         Err(reason) => return refused(reason),
     };
     // Script files live in the image, which a static check does not have.
@@ -305,6 +325,27 @@ mod tests {
             .map(|s| is_powershell_segment(&s.text))
             .collect();
         assert_eq!(kinds, [false, true, false]);
+    }
+
+    #[test]
+    fn mklink_commands_of_their_own_go_to_the_engine() {
+        let r = route(r"cmd /S /C mkdir C:\t && mklink /J C:\j C:\t & dir C:\j")
+            .unwrap()
+            .unwrap();
+        let engine: Vec<bool> = r
+            .segments
+            .iter()
+            .map(|s| is_engine_segment(&s.text))
+            .collect();
+        assert_eq!(engine, [false, true, false]);
+        // A cmd step still, for `dockerfile check`.
+        assert_eq!(verdict(r"cmd /S /C mklink /D C:\l C:\t"), Verdict::Wine);
+        let e = route(r"cmd /S /C mklink /D C:\l C:\t > nul").unwrap_err();
+        assert!(e.contains("mklink") && e.contains("redirects"), "{e}");
+        // Nested: not the engine's; the stub table's scan refuses it.
+        let nested = r"cmd /S /C if not exist C:\l mklink /D C:\l C:\t";
+        assert_eq!(route(nested).unwrap(), None);
+        assert!(crate::runtime::wine::stubs::check_command_line(&[], nested).is_err());
     }
 
     #[test]
