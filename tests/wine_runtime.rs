@@ -587,12 +587,18 @@ fn wine_stubs_are_refused_up_front_or_fail_loudly() {
             "dism",
             "stub",
         ),
+        // silo makes links for mklink as a command of its own (tests/wine_links.rs), not inside
+        // `if`, `for` or parentheses.
         (
-            r"mklink /d C:\lnk C:\Windows",
+            r"if not exist C:\lnk mklink /d C:\lnk C:\Windows",
             "mklink /d",
-            "symbolic links",
+            "a command of its own",
         ),
-        (r"mklink /j C:\lnk C:\Windows", "mklink /j", "junctions"),
+        (
+            r"for %i in (1) do mklink /j C:\lnk%i C:\Windows",
+            "mklink /j",
+            "a command of its own",
+        ),
         (
             r"if not exist C:\x (icacls C:\x /grant Everyone:F)",
             "icacls",
@@ -634,7 +640,7 @@ fn wine_stubs_are_refused_up_front_or_fail_loudly() {
         err.contains("silo: dism.exe cannot run in the Wine silo: Windows features"),
         "{err}"
     );
-    // Programs that work under Wine still run: a hard link, net start, sc.
+    // Programs that work under Wine still run (net start), next to silo's mklink.
     let s = run_step(
         &layers,
         NetworkMode::Host,
