@@ -74,8 +74,9 @@ pub fn is_mklink_segment(text: &str) -> bool {
 }
 
 /// Splits mklink's argument text into words the way cmd's builtins read them: whitespace
-/// outside quotes separates, quotes are removed.
-fn words(text: &str) -> Vec<String> {
+/// outside quotes separates, quotes are removed; with whether a word was quoted (a quoted
+/// `"/php"` is a name, not a switch).
+fn words(text: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut quoted = false;
@@ -88,7 +89,7 @@ fn words(text: &str) -> Vec<String> {
             }
             c if c.is_whitespace() && !quoted => {
                 if any || !word.is_empty() {
-                    out.push(std::mem::take(&mut word));
+                    out.push((std::mem::take(&mut word), any));
                 }
                 any = false;
             }
@@ -96,7 +97,7 @@ fn words(text: &str) -> Vec<String> {
         }
     }
     if any || !word.is_empty() {
-        out.push(word);
+        out.push((word, any));
     }
     out
 }
@@ -109,8 +110,9 @@ impl Mklink {
             super::pwsh::cmdline::program_word(command.trim_start().trim_start_matches('@'));
         let mut kind = None;
         let mut names = Vec::new();
-        for word in words(rest) {
+        for (word, quoted) in words(rest) {
             let switch = match word.to_ascii_lowercase().as_str() {
+                _ if quoted => None,
                 "/d" => Some(LinkKind::DirectorySymlink),
                 "/h" => Some(LinkKind::HardLink),
                 "/j" => Some(LinkKind::Junction),
@@ -519,7 +521,12 @@ mod tests {
         assert_eq!(stored(r"mklink /D l ..\t", r"C:\app"), r"..\t");
         assert_eq!(stored(r"mklink l \t\x.txt", r"C:\app"), r"C:\t\x.txt");
         assert_eq!(stored(r"mklink l C:/a/./b/../c", r"C:\app"), r"C:\a\c");
-        // Junctions always hold the full path.
+        // Junctions always hold the full path; `/` separators and rooted paths as Windows
+        // reads them (dd-trace-php's `mklink /J "/php" "/php-nts"`).
+        assert_eq!(
+            stored(r#"mklink /J "/php" "/php-nts""#, r"C:\app"),
+            r"C:\php-nts"
+        );
         assert_eq!(stored(r"mklink /J j data", r"C:\app\"), r"C:\app\data");
         assert_eq!(stored(r"mklink /J j ..\..\..\x", r"C:\app"), r"C:\x");
         let err = Mklink::parse(r"mklink /J j D:\x")
