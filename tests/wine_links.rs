@@ -338,3 +338,24 @@ RUN mklink /D C:\j C:\Windows
     }
     assert_eq!(out.status.code(), Some(1), "{log}");
 }
+
+#[test]
+fn a_mklink_silo_cannot_take_meets_wines_stub_and_fails_the_step() {
+    require_tool("wine");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    create_base(&root);
+    // In a batch file the up-front scan cannot see mklink: Wine's cmd runs it, and its
+    // CreateSymbolicLinkW stub's fixme line fails the step (it would exit 0 with no link).
+    let dockerfile = r#"FROM silo.local/base:ltsc2022
+USER ContainerAdministrator
+RUN echo mklink /D C:\l C:\Windows> C:\links.cmd && C:\links.cmd
+"#;
+    let (out, _) = build(&root, dir.path(), dockerfile);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("Wine only stubs") && log.contains("wine fixme: file:CreateSymbolicLinkW"),
+        "{log}"
+    );
+}
