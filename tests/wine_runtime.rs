@@ -784,8 +784,18 @@ fn setx_machine_reaches_the_registry_layer_and_later_steps() {
         step3.output.text()
     );
 
-    // The user's environment cannot be carried into a layer: refused by silo's setx.
-    let s = run_step(&[base], NetworkMode::Host, &shell("setx SILO_USER x"));
+    // The user's environment cannot be carried into a layer: refused up front, and by silo's
+    // setx where the scan cannot see it (a batch file).
+    let err = refused(std::slice::from_ref(&base), "setx SILO_USER x");
+    assert!(
+        err.starts_with("`setx SILO_USER x`") && err.contains("NTUSER.DAT"),
+        "{err}"
+    );
+    let s = run_step(
+        &[base],
+        NetworkMode::Host,
+        &shell(r"echo setx SILO_USER x> C:\u.cmd && C:\u.cmd"),
+    );
     assert_eq!(s.code, 1);
     assert!(
         String::from_utf8_lossy(&s.output.err).contains("setx /M NAME VALUE"),

@@ -30,8 +30,8 @@ pub enum Verdict {
         works: &'static str,
         reason: &'static str,
     },
-    /// Some uses work under Wine (`allows` says which, from the arguments); the others are
-    /// refused with the reason.
+    /// Some uses work, under Wine or with silo's own program (`allows` says which, from the
+    /// arguments); the others are refused with the reason.
     Partly {
         allows: fn(&[String]) -> bool,
         works: &'static str,
@@ -64,10 +64,19 @@ pub const STUBS: &[Stub] = &[
     Stub {
         program: "setx",
         wine: "a stub: prints a fixme, writes nothing, exits 0",
-        verdict: Verdict::MadeReal(
-            "silo's setx.exe writes `setx /M NAME value` to the machine Environment key \
-             (REG_SZ, or REG_EXPAND_SZ when the value holds `%`)",
-        ),
+        verdict: Verdict::Partly {
+            allows: |args| {
+                args.iter()
+                    .any(|a| a.eq_ignore_ascii_case("/m") || a.eq_ignore_ascii_case("-m"))
+            },
+            works: "`setx /M NAME VALUE` (silo's setx.exe writes the machine Environment key: \
+                    REG_SZ, or REG_EXPAND_SZ when the value holds `%`)",
+            reason: "setx without /M writes the user's HKCU\\Environment, which Windows keeps \
+                     in the user's profile hive (C:\\Users\\<user>\\NTUSER.DAT, a file of the \
+                     layer; not a Hives/ delta: DefaultUser_Delta is HKU\\.DEFAULT); the Wine \
+                     silo keeps HKCU in Wine's own user.reg and writes no profile hive into the \
+                     layer, so the value would be lost after the step",
+        },
     },
     Stub {
         program: "mklink",
@@ -634,6 +643,9 @@ mod tests {
         let e = check("net user bob pw /add").unwrap_err();
         assert!(e.to_string().contains("accounts"), "{e}");
         check("net start & sc query x & wmic os get caption & setx /M A b").unwrap();
+        check("setx A b -m").unwrap();
+        let e = check("setx A b").unwrap_err();
+        assert!(e.to_string().contains("NTUSER.DAT"), "{e}");
         let e = check("powershell -Command Write-Host hi").unwrap_err();
         assert!(e.to_string().contains("PowerShell engine"), "{e}");
         // Exec form: the program itself.
