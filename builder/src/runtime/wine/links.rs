@@ -367,11 +367,17 @@ impl Mklink {
             // `C:\` itself.
             return Outcome::fail(ALREADY_EXISTS);
         };
-        let parent_rel = existing_spelling(&dirs, parent_rel);
-        let parent = join(place.drive_c, &parent_rel);
-        if !parent.is_dir() {
+        let parent = join(place.drive_c, &existing_spelling(&dirs, parent_rel));
+        // A parent reached through a link (`C:\junc\x`): the link lands where that points, and
+        // the journal and the Linux target must name that place.
+        let Some(parent_rel) = parent
+            .is_dir()
+            .then(|| real_rel(place.drive_c, &parent))
+            .flatten()
+        else {
             return Outcome::fail(PATH_NOT_FOUND);
-        }
+        };
+        let parent = join(place.drive_c, &parent_rel);
         if existing_name(&parent, name).is_some() {
             return Outcome::fail(ALREADY_EXISTS);
         }
@@ -433,6 +439,14 @@ impl Mklink {
             )),
         }
     }
+}
+
+/// Where `dir` really is below `drive_c` (links resolved), `/`-separated; `None` outside it.
+fn real_rel(drive_c: &Path, dir: &Path) -> Option<String> {
+    let root = drive_c.canonicalize().ok()?;
+    let real = dir.canonicalize().ok()?;
+    let rel = real.strip_prefix(&root).ok()?;
+    Some(rel.to_string_lossy().into_owned())
 }
 
 fn split_parent(rel: &str) -> Option<(&str, &str)> {
@@ -584,6 +598,18 @@ mod tests {
         assert_eq!(j["j"].target, r"C:\DATA\SUB");
         assert_eq!(j["app/rel"].target, r"..\data\f.txt");
         assert_eq!(j["app/rel"].unix_target, "../Data/f.txt");
+        // A link made through a junction lands where the junction points.
+        let o = run(r"mklink C:\j\through ..\f.txt");
+        assert_eq!(o.code, 0, "{o:?}");
+        assert_eq!(
+            std::fs::read_link(c.join("Data/sub/through")).unwrap(),
+            Path::new("../../Data/f.txt")
+        );
+        assert_eq!(std::fs::read_to_string(c.join("j/through")).unwrap(), "x");
+        assert_eq!(
+            read_journal(&journal_file).unwrap()["Data/sub/through"].target,
+            r"..\f.txt"
+        );
         // Windows' errors.
         assert_eq!(run(r"mklink /D D C:\x"), Outcome::fail(ALREADY_EXISTS));
         assert_eq!(run(r"mklink C:\no\l C:\x"), Outcome::fail(PATH_NOT_FOUND));
