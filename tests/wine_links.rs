@@ -144,7 +144,7 @@ const REPARSE_POINT: u32 = 0x400;
 const DOCKERFILE: &str = r#"FROM silo.local/base:ltsc2022
 USER ContainerAdministrator
 RUN mkdir C:\data\sub && echo from-sub> C:\data\sub\f.txt && echo from-file> C:\data\file.txt
-RUN mklink /D C:\dlink C:\data && mklink C:\flink C:\data\file.txt && mklink /J C:\junc C:\data\sub && cd /d C:\data && mklink /D reld sub && mklink relf file.txt && mklink /J relj sub && mklink /H C:\hard.txt C:\data\file.txt && type C:\junc\f.txt
+RUN mklink /D C:\dlink C:\data && mklink C:\flink C:\data\file.txt && mklink /J C:\junc C:\data\sub && cd /d C:\data && mklink /D reld sub && mklink relf file.txt && mklink /J relj sub && mklink /H C:\hard.txt C:\data\file.txt && type C:\junc\f.txt && pushd C:\data\sub && mklink /D up .. && popd && mklink /D popped C:\data
 RUN type C:\dlink\sub\f.txt && type C:\flink && type C:\data\reld\f.txt && type C:\data\relf && type C:\data\relj\f.txt && type C:\hard.txt && dir /b C:\junc
 "#;
 
@@ -236,6 +236,25 @@ fn mklink_makes_the_links_windows_records_and_later_steps_follow_them() {
             SYMLINK,
             "file.txt",
             true,
+        ),
+        // Made after `pushd C:\data\sub`, and after `popd` back in `C:\data`.
+        (
+            "Files/data/sub/up",
+            LayerEntryKind::Symlink,
+            "..",
+            true,
+            SYMLINK,
+            "..",
+            true,
+        ),
+        (
+            "Files/data/popped",
+            LayerEntryKind::Symlink,
+            r"C:\data",
+            true,
+            SYMLINK,
+            r"\??\C:\data",
+            false,
         ),
         (
             "Files/data/relj",

@@ -325,6 +325,8 @@ pub fn engine_main() -> i32 {
     let drive_c = config.drive_c.clone();
     let routed = config.routed.clone();
     let mut cwd = config.cwd.clone();
+    // `pushd`'s directory stack.
+    let mut pushed = Vec::new();
     let mut host = SiloHost::new(config);
     let mut env = super::environment::EnvBlock(host.initial_environment());
     // cmd expands %VAR% in the whole line before running any of it.
@@ -352,7 +354,7 @@ pub fn engine_main() -> i32 {
                 }
             }
         } else {
-            run_cmd_segment(&mut host, &segment.text, &mut cwd, &mut env)
+            run_cmd_segment(&mut host, &segment.text, &mut cwd, &mut pushed, &mut env)
         };
     }
     if let Err(e) = host.finish() {
@@ -366,13 +368,15 @@ pub fn engine_main() -> i32 {
     last
 }
 
-/// One non-PowerShell command of a cmd line the engine runs. `cd`/`chdir` and `set NAME=value`
-/// change the line's state, as they would in the one cmd.exe process; `mklink` is made by silo
-/// ([`crate::runtime::wine::links`]); anything else runs in its own `cmd /S /C` under Wine.
+/// One non-PowerShell command of a cmd line the engine runs. `cd`/`chdir`, `pushd`/`popd` and
+/// `set NAME=value` change the line's state, as they would in the one cmd.exe process; `mklink`
+/// is made by silo ([`crate::runtime::wine::links`]); anything else runs in its own
+/// `cmd /S /C` under Wine.
 fn run_cmd_segment(
     host: &mut SiloHost,
     text: &str,
     cwd: &mut String,
+    pushed: &mut Vec<String>,
     env: &mut super::environment::EnvBlock,
 ) -> i32 {
     let (word, rest) = super::cmdline::program_word(text);
@@ -381,26 +385,22 @@ fn run_cmd_segment(
         let target = rest
             .strip_prefix("/d")
             .or_else(|| rest.strip_prefix("/D"))
-            .unwrap_or(rest)
-            .trim()
-            .trim_matches('"');
-        let joined = if target.len() >= 2 && target.as_bytes()[1] == b':' {
-            target.to_string()
-        } else if let Some(abs) = target.strip_prefix('\\') {
-            format!("C:\\{abs}")
-        } else {
-            format!("{}\\{target}", cwd.trim_end_matches('\\'))
-        };
-        return match host.unix_dir(&joined) {
-            Ok(dir) if dir.is_dir() => {
-                *cwd = joined;
-                0
-            }
-            _ => {
-                host.stderr("The system cannot find the path specified.\r\n");
-                1
-            }
-        };
+            .unwrap_or(rest);
+        return change_dir(host, target, cwd);
+    }
+    if word.eq_ignore_ascii_case("pushd") && !rest.is_empty() {
+        let before = cwd.clone();
+        let code = change_dir(host, rest, cwd);
+        if code == 0 {
+            pushed.push(before);
+        }
+        return code;
+    }
+    if word.eq_ignore_ascii_case("popd") && rest.is_empty() {
+        if let Some(dir) = pushed.pop() {
+            *cwd = dir;
+        }
+        return 0;
     }
     if word.eq_ignore_ascii_case("set") {
         if let Some((name, value)) = rest.split_once('=') {
@@ -422,6 +422,29 @@ fn run_cmd_segment(
         Ok(result) => result.exit_code,
         Err(e) => {
             host.stderr(&format!("{e}\r\n"));
+            1
+        }
+    }
+}
+
+/// `cd` to `target` (relative to `cwd`, rooted, or `C:\…`), with cmd's error when it is no
+/// directory.
+fn change_dir(host: &mut SiloHost, target: &str, cwd: &mut String) -> i32 {
+    let target = target.trim().trim_matches('"');
+    let joined = if target.len() >= 2 && target.as_bytes()[1] == b':' {
+        target.to_string()
+    } else if let Some(abs) = target.strip_prefix('\\') {
+        format!("C:\\{abs}")
+    } else {
+        format!("{}\\{target}", cwd.trim_end_matches('\\'))
+    };
+    match host.unix_dir(&joined) {
+        Ok(dir) if dir.is_dir() => {
+            *cwd = joined;
+            0
+        }
+        _ => {
+            host.stderr("The system cannot find the path specified.\r\n");
             1
         }
     }
