@@ -402,7 +402,7 @@ fn run_cmd_segment(
         }
         return 0;
     }
-    if word.eq_ignore_ascii_case("set") {
+    if word.eq_ignore_ascii_case("set") && !rest.starts_with('/') {
         if let Some((name, value)) = rest.split_once('=') {
             env.set(name.trim_start_matches('"'), value.trim_end_matches('"'));
             return 0;

@@ -76,6 +76,22 @@ pub fn route(command_line: &str) -> Result<Option<Routed>, String> {
         // is refused by the stub table's scan of the line (`stubs::check_command_line`).
         return Ok(None);
     }
+    // The engine keeps `cd`, `pushd`/`popd` and `set NAME=value` between the commands it runs
+    // one by one; `set /a` and `set /p` would run in a cmd.exe of their own and their variable
+    // would not reach the next command.
+    if let Some(s) = segments.iter().find(|s| {
+        let (word, rest) = cmdline::program_word(&s.text);
+        let rest = rest.trim_start().to_ascii_lowercase();
+        word.eq_ignore_ascii_case("set") && (rest.starts_with("/a") || rest.starts_with("/p"))
+    }) {
+        return Err(format!(
+            "`{}` in a cmd line that silo's engine runs (for its PowerShell or mklink commands): \
+             the engine runs the line's other commands one by one and keeps only `cd`, \
+             `pushd`/`popd` and `set NAME=value` between them — compute the value in a step of \
+             its own, or build with --runtime hcs on Windows",
+            s.text
+        ));
+    }
     for s in segments.iter().filter(|s| is_engine_segment(&s.text)) {
         if !cmdline::has_cmd_syntax(&s.text) {
             continue;
@@ -340,6 +356,8 @@ mod tests {
         assert_eq!(engine, [false, true, false]);
         // A cmd step still, for `dockerfile check`.
         assert_eq!(verdict(r"cmd /S /C mklink /D C:\l C:\t"), Verdict::Wine);
+        let e = route(r"cmd /S /C set /a N=1+1 && mklink /D C:\l%N% C:\t").unwrap_err();
+        assert!(e.contains("set /a"), "{e}");
         let e = route(r"cmd /S /C mklink /D C:\l C:\t > nul").unwrap_err();
         assert!(e.contains("mklink") && e.contains("redirects"), "{e}");
         // Nested: not the engine's; the stub table's scan refuses it.
