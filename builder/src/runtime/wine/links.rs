@@ -399,8 +399,9 @@ impl Mklink {
             Err(p) => return problem(p, &self.target),
         };
         let target_rel = existing_spelling(&dirs, &drive_relative(&target_full));
-        let result = match (self.kind, stored) {
-            (LinkKind::HardLink, _) => {
+        let result = match stored {
+            // Only a hard link stores no target.
+            None => {
                 let source = join(place.drive_c, &target_rel);
                 match std::fs::metadata(&source) {
                     Err(_) => return Outcome::fail(FILE_NOT_FOUND),
@@ -408,7 +409,7 @@ impl Mklink {
                     Ok(_) => std::fs::hard_link(&source, &link_path),
                 }
             }
-            (kind, Some(target)) => {
+            Some(target) => {
                 // Relative from the link's directory, so it resolves inside the overlay (and
                 // in any later lower dir the layer is unpacked to).
                 let depth = parent_rel.split('/').filter(|c| !c.is_empty()).count();
@@ -418,14 +419,13 @@ impl Mklink {
                 }
                 let made = MadeLink {
                     path: rel_path,
-                    kind,
+                    kind: self.kind,
                     target,
                     unix_target: unix_target.clone(),
                 };
                 std::os::unix::fs::symlink(&unix_target, &link_path)
                     .and_then(|()| journal(place.journal, &made))
             }
-            (_, None) => unreachable!("symbolic links and junctions store a target"),
         };
         match result {
             Ok(()) => Outcome {
