@@ -150,7 +150,11 @@ impl Runtime for WineRuntime {
 
     fn check_step(&self, command_line: &str) -> Result<(), String> {
         match pwsh::verdict(command_line) {
-            pwsh::Verdict::Refused { reason, .. } => Err(reason),
+            pwsh::Verdict::Refused {
+                powershell: true,
+                reason,
+            } => Err(reason),
+            // A cmd step's refusal in full (the program, the reason, nothing was run).
             _ => route_step(&[], command_line)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
@@ -396,18 +400,26 @@ const LINKS_FILE: &str = "links";
 /// Either way a command that Wine only pretends to run is refused here ([`stubs`]); the
 /// engine's own commands (PowerShell, mklink) are its concern.
 fn route_step(args: &[String], command_line: &str) -> anyhow::Result<Option<pwsh::Routed>> {
-    let powershell = pwsh::route(command_line).map_err(anyhow::Error::msg)?;
-    match &powershell {
-        None => stubs::check_command_line(args, command_line)?,
-        Some(routed) => {
-            for segment in &routed.segments {
-                if !pwsh::is_engine_segment(&segment.text) {
-                    stubs::check_command_line(&[], &segment.text)?;
-                }
-            }
-        }
-    }
-    Ok(powershell)
+    let routed = pwsh::route(command_line).map_err(anyhow::Error::msg)?;
+    check_stubs(args, command_line, routed.as_ref())?;
+    Ok(routed)
+}
+
+/// The stub table's check of a step: its whole command line, or, when silo's engine runs it
+/// (`routed`), the commands the engine leaves to Wine.
+fn check_stubs(
+    args: &[String],
+    command_line: &str,
+    routed: Option<&pwsh::Routed>,
+) -> Result<(), stubs::Refusal> {
+    let Some(routed) = routed else {
+        return stubs::check_command_line(args, command_line);
+    };
+    routed
+        .segments
+        .iter()
+        .filter(|s| !pwsh::is_engine_segment(&s.text))
+        .try_for_each(|s| stubs::check_command_line(&[], &s.text))
 }
 
 /// What the silo's init executes as the step's process.

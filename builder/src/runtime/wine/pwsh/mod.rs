@@ -265,9 +265,26 @@ pub fn verdict(command_line: &str) -> Verdict {
     };
     let routed = match route(command_line) {
         Ok(Some(r)) if r.segments.iter().any(|s| is_powershell_segment(&s.text)) => r,
-        // A cmd line whose engine commands are mklink only: a cmd step.
-        Ok(_) => return Verdict::Wine,
-        Err(reason) => return refused(reason),
+        // A cmd step (its engine commands, if any, are mklink): what the stub table refuses.
+        Ok(routed) => {
+            return match super::check_stubs(&[], command_line, routed.as_ref()) {
+                Ok(()) => Verdict::Wine,
+                Err(r) => Verdict::Refused {
+                    powershell: false,
+                    reason: format!("`{}`: {}", r.command, r.reason),
+                },
+            }
+        }
+        Err(reason) => {
+            // A cmd line refused for its mklink (or `set /a`) alone is a cmd step.
+            let powershell = is_powershell_segment(command_line)
+                || cmdline::cmd_command(command_line).is_none_or(|inner| {
+                    cmdline::split(&inner)
+                        .iter()
+                        .any(|s| is_powershell_segment(&s.text))
+                });
+            return Verdict::Refused { powershell, reason };
+        }
     };
     // Script files live in the image, which a static check does not have.
     let no_files = |_: &str| -> Result<String, String> { Err("in the image".into()) };
@@ -360,6 +377,13 @@ mod tests {
         assert!(e.contains("set /a"), "{e}");
         let e = route(r"cmd /S /C mklink /D C:\l C:\t > nul").unwrap_err();
         assert!(e.contains("mklink") && e.contains("redirects"), "{e}");
+        assert!(matches!(
+            verdict(r"cmd /S /C mklink /D C:\l C:\t > nul"),
+            Verdict::Refused {
+                powershell: false,
+                ..
+            }
+        ));
         // Nested: not the engine's; the stub table's scan refuses it.
         let nested = r"cmd /S /C if not exist C:\l mklink /D C:\l C:\t";
         assert_eq!(route(nested).unwrap(), None);
@@ -390,6 +414,16 @@ mod tests {
     #[test]
     fn verdicts_name_what_is_refused_and_defer_image_scripts() {
         assert_eq!(verdict("cmd /S /C echo hi"), Verdict::Wine);
+        match verdict("cmd /S /C echo hi && setx FOO bar") {
+            Verdict::Refused {
+                powershell: false,
+                reason,
+            } => assert!(
+                reason.starts_with("`setx FOO bar`: ") && reason.contains("NTUSER"),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             verdict("powershell -Command Write-Host hi"),
             Verdict::PowerShell
