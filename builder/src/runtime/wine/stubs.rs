@@ -89,8 +89,8 @@ pub const STUBS: &[Stub] = &[
                     mklink is a command of its own in the cmd line (`a && mklink … & b`)",
             reason: "silo makes links only for mklink as a command of its own in the step's \
                      cmd line (Wine's own mklink cannot make symbolic links or junctions, yet \
-                     exits 0); inside `if`, `for`, `call`, parentheses, a nested `cmd /c` or a \
-                     batch file it cannot — write it as a command of its own",
+                     exits 0); inside `if`, `for`, `call`, parentheses or a nested `cmd /c` it \
+                     cannot — write it as a command of its own",
         },
     },
     Stub {
