@@ -6,6 +6,8 @@
 //!   attribute for `/D` and junctions, a tar hard link for `/H`; and the reparse buffer Windows'
 //!   import makes of each (tag, substitute and print names, relative flag);
 //! - the step itself and the next step (its layer unpacked as an overlay lower) follow each link;
+//! - a `for /f … in ('command') do mklink …` loop (the busybox image's form) makes one link per
+//!   output line, echoing each body as cmd does;
 //! - `silo ls` shows them with their kind and target;
 //! - Windows' output ("symbolic link created for …") and errors: an existing link path exits 1
 //!   with "Cannot create a file when that file already exists.", ContainerUser may make a
@@ -145,7 +147,8 @@ const DOCKERFILE: &str = r#"FROM silo.local/base:ltsc2022
 USER ContainerAdministrator
 RUN mkdir C:\data\sub && echo from-sub> C:\data\sub\f.txt && echo from-file> C:\data\file.txt
 RUN mklink /D C:\dlink C:\data && mklink C:\flink C:\data\file.txt && mklink /J C:\junc C:\data\sub && cd /d C:\data && mklink /D reld sub && mklink relf file.txt && mklink /J relj sub && mklink /H C:\hard.txt C:\data\file.txt && type C:\junc\f.txt && pushd C:\data\sub && mklink /D up .. && popd && mklink /D popped C:\data
-RUN type C:\dlink\sub\f.txt && type C:\flink && type C:\data\reld\f.txt && type C:\data\relf && type C:\data\relj\f.txt && type C:\hard.txt && dir /b C:\junc
+RUN echo ar> C:\data\names.txt && echo  ls>> C:\data\names.txt && FOR /f "tokens=*" %i IN ('type C:\data\names.txt') DO mklink C:\data\%i.exe C:\data\file.txt
+RUN type C:\data\ls.exe && type C:\dlink\sub\f.txt && type C:\flink && type C:\data\reld\f.txt && type C:\data\relf && type C:\data\relj\f.txt && type C:\hard.txt && dir /b C:\junc
 "#;
 
 #[test]
@@ -173,16 +176,16 @@ fn mklink_makes_the_links_windows_records_and_later_steps_follow_them() {
     // the layer as an overlay lower) follows every link.
     let said = |line: &str| log.lines().filter(|l| l.trim_end() == line).count();
     assert_eq!(said("#3 from-sub"), 1, "{log}");
-    assert_eq!(said("#4 from-sub"), 3, "{log}");
-    assert_eq!(said("#4 from-file"), 3, "{log}");
+    assert_eq!(said("#5 from-sub"), 3, "{log}");
+    assert_eq!(said("#5 from-file"), 4, "{log}");
     assert_eq!(
-        said("#4 f.txt"),
+        said("#5 f.txt"),
         1,
         "`dir` lists the junction's target: {log}"
     );
 
     let layers = layout_layers(&layout);
-    assert_eq!(layers.len(), 4, "base + three RUN layers");
+    assert_eq!(layers.len(), 5, "base + four RUN layers");
     let (entries, _) = list_layer(fs::File::open(&layers[2]).unwrap()).unwrap();
     let entry = |path: &str| -> &LayerEntry {
         entries
@@ -300,6 +303,24 @@ fn mklink_makes_the_links_windows_records_and_later_steps_follow_them() {
         python_entry(&layers[2], "Files/hard.txt").0,
         "hardlink".to_string()
     );
+
+    // The `for /f` loop echoed each body as cmd does, and made one link per output line.
+    for name in ["ar", "ls"] {
+        let body = format!(r"mklink C:\data\{name}.exe C:\data\file.txt");
+        assert_eq!(said(&format!(r"#4 C:\>{body}")), 1, "{log}");
+        let made =
+            format!(r"#4 symbolic link created for C:\data\{name}.exe <<===>> C:\data\file.txt");
+        assert_eq!(said(&made), 1, "{log}");
+    }
+    let (looped, _) = list_layer(fs::File::open(&layers[3]).unwrap()).unwrap();
+    for name in ["ar", "ls"] {
+        let e = looped
+            .iter()
+            .find(|e| e.path == format!("Files/data/{name}.exe"))
+            .unwrap_or_else(|| panic!("{name}.exe not in the loop's layer"));
+        assert_eq!(e.kind, LayerEntryKind::Symlink);
+        assert_eq!(e.link_target.as_deref(), Some(r"C:\data\file.txt"));
+    }
 
     // `silo ls` shows the links with their kind and target.
     let oci = format!("oci:{}:test", layout.display());

@@ -587,15 +587,15 @@ fn wine_stubs_are_refused_up_front_or_fail_loudly() {
             "dism",
             "stub",
         ),
-        // silo makes links for mklink as a command of its own (tests/wine_links.rs), not inside
-        // `if`, `for` or parentheses.
+        // silo makes links for mklink as a command of its own or a `for` loop's body
+        // (tests/wine_links.rs), not inside `if`, `call` or parentheses.
         (
             r"if not exist C:\lnk mklink /d C:\lnk C:\Windows",
             "mklink /d",
             "a command of its own",
         ),
         (
-            r"for %i in (1) do mklink /j C:\lnk%i C:\Windows",
+            r"call mklink /j C:\lnk C:\Windows",
             "mklink /j",
             "a command of its own",
         ),

@@ -86,11 +86,13 @@ pub const STUBS: &[Stub] = &[
         verdict: Verdict::MadeRealAsCommand {
             works: "silo's engine makes file and /D symbolic links, /J junctions and /H hard \
                     links on the step's C: (the layer gets the entries Windows records) when \
-                    mklink is a command of its own in the cmd line (`a && mklink … & b`)",
+                    mklink is a command of its own in the cmd line (`a && mklink … & b`) or \
+                    the body of a `for` loop that ends it",
             reason: "silo makes links only for mklink as a command of its own in the step's \
                      cmd line (Wine's own mklink cannot make symbolic links or junctions, yet \
-                     exits 0); inside `if`, `for`, `call`, parentheses or a nested `cmd /c` it \
-                     cannot — write it as a command of its own",
+                     exits 0); inside `if`, `call`, parentheses or a nested `cmd /c` it cannot \
+                     — write it as a command of its own, or as the body of a `for` loop that \
+                     ends the line",
         },
     },
     Stub {

@@ -411,6 +411,9 @@ fn run_cmd_segment(
     if crate::runtime::wine::links::is_mklink_segment(text) {
         return mklink(host, text, cwd);
     }
+    if super::is_mklink_loop(text) {
+        return mklink_loop(host, text, cwd, env);
+    }
     let request = NativeRequest {
         program: r"C:\Windows\System32\cmd.exe".into(),
         command_line: format!("cmd /S /C \"{text}\""),
@@ -448,6 +451,50 @@ fn change_dir(host: &mut SiloHost, target: &str, cwd: &mut String) -> i32 {
             1
         }
     }
+}
+
+/// A `for` loop whose body is mklink ([`super::cmdfor`]): the values (the set's items, or the
+/// lines of a command run under Wine), then the body per value, echoed first as cmd does.
+fn mklink_loop(
+    host: &mut SiloHost,
+    text: &str,
+    cwd: &str,
+    env: &super::environment::EnvBlock,
+) -> i32 {
+    use super::cmdfor::{ForLoop, Source};
+    let looped = match ForLoop::parse(text) {
+        Ok(l) => l,
+        Err(e) => {
+            host.stderr(&format!("silo: {e}\r\n"));
+            return 1;
+        }
+    };
+    let values = match &looped.source {
+        Source::Items(items) => items.clone(),
+        Source::Command { command, rule } => {
+            let request = NativeRequest {
+                program: r"C:\Windows\System32\cmd.exe".into(),
+                command_line: format!("cmd /S /C \"{command}\""),
+                cwd: cwd.to_string(),
+                env: env.0.clone(),
+                capture_stdout: true,
+            };
+            match host.run_native(&request) {
+                Ok(result) => rule.values(&String::from_utf8_lossy(&result.stdout)),
+                Err(e) => {
+                    host.stderr(&format!("{e}\r\n"));
+                    return 1;
+                }
+            }
+        }
+    };
+    let mut last = 0;
+    for value in values {
+        let body = looped.body_for(&value);
+        host.stdout(&format!("\r\n{cwd}>{body}\r\n"));
+        last = mklink(host, &body, cwd);
+    }
+    last
 }
 
 /// A mklink command: the link made on the step's `C:`, with Windows' output.

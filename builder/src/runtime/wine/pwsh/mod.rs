@@ -14,6 +14,7 @@
 //! - [`host`]: the engine process (`silo __wine-powershell`) and its [`host::SiloHost`];
 //! - [`registry`], [`environment`]: the registry and environment block the script sees.
 
+pub mod cmdfor;
 pub mod cmdline;
 pub mod environment;
 pub mod host;
@@ -52,7 +53,12 @@ pub fn is_powershell_segment(text: &str) -> bool {
 /// Whether one command of a cmd line runs in silo's engine rather than under Wine: PowerShell,
 /// or mklink (which Wine cannot do, see [`super::links`]).
 pub fn is_engine_segment(text: &str) -> bool {
-    is_powershell_segment(text) || super::links::is_mklink_segment(text)
+    is_powershell_segment(text) || super::links::is_mklink_segment(text) || is_mklink_loop(text)
+}
+
+/// Whether one command of a cmd line is a `for` loop whose body is mklink ([`cmdfor`]).
+pub fn is_mklink_loop(text: &str) -> bool {
+    cmdfor::is_for(text) && cmdfor::body_of(text).is_some_and(super::links::is_mklink_segment)
 }
 
 /// Decides whether the step runs in silo's engine (PowerShell, mklink). `Err` names a step that starts
@@ -91,6 +97,21 @@ pub fn route(command_line: &str) -> Result<Option<Routed>, String> {
              its own, or build with --runtime hcs on Windows",
             s.text
         ));
+    }
+    for (n, s) in segments.iter().enumerate() {
+        if !is_mklink_loop(&s.text) {
+            continue;
+        }
+        // In cmd the loop's body runs to the end of the line, `&&` and all.
+        if n + 1 < segments.len() {
+            return Err(format!(
+                "a `for` loop that runs mklink (`{}`) must end the cmd line: what follows it \
+                 would be part of its body, which silo's engine runs as one mklink — put the \
+                 rest in a step of its own",
+                s.text
+            ));
+        }
+        cmdfor::ForLoop::parse(&s.text)?;
     }
     for s in segments.iter().filter(|s| is_engine_segment(&s.text)) {
         if !cmdline::has_cmd_syntax(&s.text) {
@@ -384,6 +405,15 @@ mod tests {
                 ..
             }
         ));
+        // A loop whose body is mklink, at the end of the line.
+        let r = route(r#"cmd /S /C mkdir C:\b && FOR /f "tokens=*" %i IN ('type C:\l.txt') DO mklink C:\b\%i.exe C:\bb.exe"#)
+            .unwrap()
+            .unwrap();
+        assert!(is_mklink_loop(&r.segments[1].text));
+        let e = route(r"cmd /S /C for %i in (a) do mklink C:\%i C:\t && echo x").unwrap_err();
+        assert!(e.contains("must end the cmd line"), "{e}");
+        let e = route(r"cmd /S /C for /r C:\ %i in (*) do mklink C:\%i C:\t").unwrap_err();
+        assert!(e.contains("/r"), "{e}");
         // Nested: not the engine's; the stub table's scan refuses it.
         let nested = r"cmd /S /C if not exist C:\l mklink /D C:\l C:\t";
         assert_eq!(route(nested).unwrap(), None);
