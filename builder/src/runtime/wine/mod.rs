@@ -406,7 +406,8 @@ fn route_step(args: &[String], command_line: &str) -> anyhow::Result<Option<pwsh
 }
 
 /// The stub table's check of a step: its whole command line, or, when silo's engine runs it
-/// (`routed`), the commands the engine leaves to Wine.
+/// (`routed`), the commands the engine leaves to Wine — a mklink loop's `('command')` among them
+/// (a refused program there would give the loop no values and the step a silent success).
 fn check_stubs(
     args: &[String],
     command_line: &str,
@@ -415,11 +416,20 @@ fn check_stubs(
     let Some(routed) = routed else {
         return stubs::check_command_line(args, command_line);
     };
-    routed
-        .segments
-        .iter()
-        .filter(|s| !pwsh::is_engine_segment(&s.text))
-        .try_for_each(|s| stubs::check_command_line(&[], &s.text))
+    routed.segments.iter().try_for_each(|s| {
+        if pwsh::is_mklink_loop(&s.text) {
+            return match pwsh::cmdfor::ForLoop::parse(&s.text).map(|l| l.source) {
+                Ok(pwsh::cmdfor::Source::Command { command, .. }) => {
+                    stubs::check_command_line(&[], &command)
+                }
+                _ => Ok(()),
+            };
+        }
+        if pwsh::is_engine_segment(&s.text) {
+            return Ok(());
+        }
+        stubs::check_command_line(&[], &s.text)
+    })
 }
 
 /// What the silo's init executes as the step's process.
@@ -587,6 +597,21 @@ impl Drop for WineSandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mklink_loops_command_is_checked_against_the_stub_table() {
+        let e = route_step(
+            &[],
+            r"cmd /S /C for /f %i in ('where busybox') do mklink C:\%i.exe C:\b.exe",
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("`where busybox`"), "{e}");
+        route_step(
+            &[],
+            r"cmd /S /C for /f %i in ('type C:\l.txt') do mklink C:\%i.exe C:\b.exe",
+        )
+        .unwrap();
+    }
 
     #[test]
     fn a_named_network_is_refused_before_anything_is_set_up() {
