@@ -587,12 +587,18 @@ fn wine_stubs_are_refused_up_front_or_fail_loudly() {
             "dism",
             "stub",
         ),
+        // silo makes links for mklink as a command of its own or a `for` loop's body
+        // (tests/wine_links.rs), not inside `if`, `call` or parentheses.
         (
-            r"mklink /d C:\lnk C:\Windows",
+            r"if not exist C:\lnk mklink /d C:\lnk C:\Windows",
             "mklink /d",
-            "symbolic links",
+            "a command of its own",
         ),
-        (r"mklink /j C:\lnk C:\Windows", "mklink /j", "junctions"),
+        (
+            r"call mklink /j C:\lnk C:\Windows",
+            "mklink /j",
+            "a command of its own",
+        ),
         (
             r"if not exist C:\x (icacls C:\x /grant Everyone:F)",
             "icacls",
@@ -634,7 +640,7 @@ fn wine_stubs_are_refused_up_front_or_fail_loudly() {
         err.contains("silo: dism.exe cannot run in the Wine silo: Windows features"),
         "{err}"
     );
-    // Programs that work under Wine still run: a hard link, net start, sc.
+    // Programs that work under Wine still run (net start), next to silo's mklink.
     let s = run_step(
         &layers,
         NetworkMode::Host,
@@ -778,8 +784,18 @@ fn setx_machine_reaches_the_registry_layer_and_later_steps() {
         step3.output.text()
     );
 
-    // The user's environment cannot be carried into a layer: refused by silo's setx.
-    let s = run_step(&[base], NetworkMode::Host, &shell("setx SILO_USER x"));
+    // The user's environment cannot be carried into a layer: refused up front, and by silo's
+    // setx where the scan cannot see it (a batch file).
+    let err = refused(std::slice::from_ref(&base), "setx SILO_USER x");
+    assert!(
+        err.starts_with("`setx SILO_USER x`") && err.contains("NTUSER.DAT"),
+        "{err}"
+    );
+    let s = run_step(
+        &[base],
+        NetworkMode::Host,
+        &shell(r"echo setx SILO_USER x> C:\u.cmd && C:\u.cmd"),
+    );
     assert_eq!(s.code, 1);
     assert!(
         String::from_utf8_lossy(&s.output.err).contains("setx /M NAME VALUE"),

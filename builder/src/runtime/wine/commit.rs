@@ -10,7 +10,13 @@
 //! - whiteouts (character device 0/0) → deletions;
 //! - opaque directories (`trusted.overlay.opaque = y`) → an explicit deletion of every lower
 //!   entry that is not in the upper dir (Windows layers have no opaque whiteouts);
-//! - symlinks → [`EntryKind::Symlink`] with the target in Windows form.
+//! - symlinks that silo's mklink made (the link journal, [`super::links`]) → the entry Windows
+//!   records: [`EntryKind::Symlink`] (a directory one for `/D`) or [`EntryKind::Junction`] with
+//!   the target as Windows stored it, a descriptor and attributes like any new entry; other
+//!   symlinks → [`EntryKind::Symlink`] with the target in Windows form;
+//! - a file with more than one name in the upper dir (`mklink /H`) → its first name (in walk
+//!   order) as a file, the others as [`EntryKind::HardLink`]s to it, as Windows' layer export
+//!   writes a file whose link count is above one.
 //!
 //! Times, as Windows sets them: the last-write time is the file's mtime (a copy keeps its
 //! source's, as `CopyFile` does; a change sets it). The creation time of an entry the step
@@ -37,12 +43,15 @@ use std::path::{Path, PathBuf};
 use std::collections::HashMap;
 
 use super::layers::SD_XATTR;
+use super::links::{LinkKind, MadeLink};
 use crate::layer::changeset::Timestamp;
 use crate::layer::sd::{self, SecurityDescriptor, Sid};
 use crate::layer::{ChangeSet, Entry, EntryKind, FileMeta, FileSource};
 
 /// FILE_ATTRIBUTE_* bits Wine may store.
 const FILE_ATTRIBUTE_DIRECTORY: u32 = 0x10;
+/// What NTFS gives a new file (a file symbolic link included).
+const FILE_ATTRIBUTE_ARCHIVE: u32 = 0x20;
 
 fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let p = CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
@@ -65,6 +74,10 @@ struct Owners<'a> {
     owner: &'a Sid,
     lowers: &'a [PathBuf],
     created: HashMap<String, Vec<u8>>,
+    /// The links silo's mklink made, by path.
+    links: &'a HashMap<String, MadeLink>,
+    /// Files with more than one name: (device, inode) → the first name met.
+    names: HashMap<(u64, u64), String>,
 }
 
 impl Owners<'_> {
@@ -178,17 +191,20 @@ fn is_housekeeping(rel: &str) -> bool {
 /// Builds the file part of a ChangeSet from `upper`, with `lowers` (highest priority first)
 /// consulted only for directories: whether they existed below, and what an opaque one hid.
 /// The changes in `upper` over `lowers` (highest first); entries the step created are owned by
-/// `owner` (the step's USER).
+/// `owner` (the step's USER); `links` are the links silo's mklink made (the link journal).
 pub fn changes_from_upper(
     upper: &Path,
     lowers: &[PathBuf],
     owner: &Sid,
+    links: &HashMap<String, MadeLink>,
 ) -> std::io::Result<ChangeSet> {
     let mut cs = ChangeSet::default();
     let mut owners = Owners {
         owner,
         lowers,
         created: HashMap::new(),
+        links,
+        names: HashMap::new(),
     };
     walk(upper, upper, lowers, &mut owners, &mut cs)?;
     Ok(cs)
@@ -262,10 +278,20 @@ fn walk(
         // A directory overlayfs made opaque was deleted and made again by the step.
         let created_here = !is_whiteout(&meta)
             && (!exists_below(lowers, &rel) || (ft.is_dir() && is_opaque(&path)));
-        let security_descriptor = if is_whiteout(&meta) || ft.is_symlink() {
+        // A link silo's mklink made, if the step left it as it was made.
+        let made = ft
+            .is_symlink()
+            .then(|| owners.links.get(&rel))
+            .flatten()
+            .filter(|m| std::fs::read_link(&path).is_ok_and(|t| t == Path::new(&m.unix_target)))
+            .cloned();
+        let directory_link = made
+            .as_ref()
+            .is_some_and(|m| m.kind != LinkKind::FileSymlink);
+        let security_descriptor = if is_whiteout(&meta) || (ft.is_symlink() && made.is_none()) {
             None
         } else if created_here {
-            Some(owners.for_new(upper, &rel, ft.is_dir()))
+            Some(owners.for_new(upper, &rel, ft.is_dir() || directory_link))
         } else {
             xattr(&path, SD_XATTR)
         };
@@ -307,13 +333,59 @@ fn walk(
             }
             walk(upper, &path, lowers, owners, cs)?;
         } else if ft.is_file() {
-            cs.entries.push(Entry {
-                path: rel,
-                kind: EntryKind::File {
+            let first_name = if meta.nlink() > 1 {
+                let first = owners
+                    .names
+                    .entry((meta.dev(), meta.ino()))
+                    .or_insert_with(|| rel.clone());
+                (*first != rel).then(|| first.clone())
+            } else {
+                None
+            };
+            let kind = match first_name {
+                Some(target) => EntryKind::HardLink { target },
+                None => EntryKind::File {
                     source: FileSource::Path(path.clone()),
                     size: meta.len(),
                 },
+            };
+            cs.entries.push(Entry {
+                path: rel,
+                kind,
                 meta: file_meta,
+                streams: Vec::new(),
+            });
+        } else if let Some(made) = made {
+            let (kind, attributes) = match made.kind {
+                LinkKind::Junction => (
+                    EntryKind::Junction {
+                        target: made.target,
+                    },
+                    FILE_ATTRIBUTE_DIRECTORY,
+                ),
+                LinkKind::DirectorySymlink => (
+                    EntryKind::Symlink {
+                        target: made.target,
+                        directory: true,
+                    },
+                    FILE_ATTRIBUTE_DIRECTORY,
+                ),
+                // A hard link is no symlink; the journal never holds one.
+                LinkKind::FileSymlink | LinkKind::HardLink => (
+                    EntryKind::Symlink {
+                        target: made.target,
+                        directory: false,
+                    },
+                    FILE_ATTRIBUTE_ARCHIVE,
+                ),
+            };
+            cs.entries.push(Entry {
+                path: rel,
+                kind,
+                meta: FileMeta {
+                    attributes: Some(attributes),
+                    ..file_meta
+                },
                 streams: Vec::new(),
             });
         } else if ft.is_symlink() {
@@ -352,13 +424,91 @@ mod tests {
         std::fs::write(upper.join("new/dir/f.txt"), "hello").unwrap();
         std::fs::write(upper.join("old/b.txt"), "b").unwrap();
         make_whiteout(&upper.join("gone.txt")).unwrap();
-        let cs = changes_from_upper(&upper, &[lower], &Sid::container_administrator()).unwrap();
+        let cs = changes_from_upper(
+            &upper,
+            &[lower],
+            &Sid::container_administrator(),
+            &HashMap::new(),
+        )
+        .unwrap();
         let paths: Vec<_> = cs.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["new", "new/dir", "new/dir/f.txt", "old/b.txt"]);
         assert_eq!(cs.deletions, ["gone.txt"]);
         match &cs.entries[2].kind {
             EntryKind::File { size, .. } => assert_eq!(*size, 5),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn journaled_links_and_second_names_become_windows_link_entries() {
+        let t = tempfile::tempdir().unwrap();
+        let lower = t.path().join("lower");
+        let upper = t.path().join("upper");
+        std::fs::create_dir_all(lower.join("data")).unwrap();
+        std::fs::create_dir_all(upper.join("app")).unwrap();
+        std::fs::write(upper.join("app/a.txt"), "a").unwrap();
+        std::fs::hard_link(upper.join("app/a.txt"), upper.join("b.txt")).unwrap();
+        std::os::unix::fs::symlink("../data", upper.join("app/d")).unwrap();
+        std::os::unix::fs::symlink("data", upper.join("j")).unwrap();
+        std::os::unix::fs::symlink("data", upper.join("replaced")).unwrap();
+        std::os::unix::fs::symlink("data", upper.join("other")).unwrap();
+        let made = |path: &str, kind, target: &str, unix: &str| {
+            let m = MadeLink {
+                path: path.into(),
+                kind,
+                target: target.into(),
+                unix_target: unix.into(),
+            };
+            (path.to_string(), m)
+        };
+        let links: HashMap<_, _> = [
+            made("app/d", LinkKind::DirectorySymlink, r"..\data", "../data"),
+            made("j", LinkKind::Junction, r"C:\data", "data"),
+            // Made by mklink, then replaced by another link: no longer the journal's.
+            made("replaced", LinkKind::Junction, r"C:\x", "x"),
+        ]
+        .into_iter()
+        .collect();
+        let cs =
+            changes_from_upper(&upper, &[lower], &Sid::container_administrator(), &links).unwrap();
+        let kind = |p: &str| {
+            let e = cs.entries.iter().find(|e| e.path == p).unwrap();
+            (
+                e.kind.clone(),
+                e.meta.attributes,
+                e.meta.security_descriptor.is_some(),
+            )
+        };
+        assert!(matches!(kind("app/a.txt").0, EntryKind::File { .. }));
+        assert_eq!(
+            kind("b.txt").0,
+            EntryKind::HardLink {
+                target: "app/a.txt".into()
+            }
+        );
+        assert_eq!(
+            kind("app/d"),
+            (
+                EntryKind::Symlink {
+                    target: r"..\data".into(),
+                    directory: true
+                },
+                Some(FILE_ATTRIBUTE_DIRECTORY),
+                true
+            )
+        );
+        assert_eq!(
+            kind("j").0,
+            EntryKind::Junction {
+                target: r"C:\data".into()
+            }
+        );
+        for p in ["replaced", "other"] {
+            assert!(
+                matches!(kind(p).0, EntryKind::Symlink { ref target, .. } if target == "data"),
+                "{p}"
+            );
         }
     }
 }

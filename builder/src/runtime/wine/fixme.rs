@@ -4,15 +4,21 @@
 //! stderr into `wine fixme: <channel>:<function> <message>`, drops the channels that Wine's own
 //! device services print at every start whatever the step does ([`NOISE_CHANNELS`]), and
 //! records the lines that say a *program* is a stub (`fixme:<program>:wmain stub: …`, or
-//! `main`): a step that ran one cannot have done what it said, so the runtime fails it even when
-//! it exited 0 (see [`FixmeFilter::stubs`]). Every other fixme is shown, not fatal: Wine prints
-//! many for calls whose stubbing does not change the result.
+//! `main`), or that a call whose whole effect is missing was stubbed ([`FATAL_FUNCTIONS`]): a
+//! step that ran one cannot have done what it said, so the runtime fails it even when it exited
+//! 0 (see [`FixmeFilter::stubs`]). Every other fixme is shown, not fatal: Wine prints many for
+//! calls whose stubbing does not change the result.
 
 use crate::runtime::OutputSink;
 
 /// Channels whose fixmes come from Wine's device services at start-up (`winedevice.exe`,
 /// `plugplay`), not from what the step does.
 pub const NOISE_CHANNELS: &[&str] = &["hid", "plugplay", "wineusb", "winebus"];
+
+/// Stubbed functions that report success with nothing done, whatever called them: Wine 8.0's
+/// `CreateSymbolicLinkW` makes no link (cmd's own `mklink` in a batch file, where silo's engine
+/// cannot take it, an installer).
+pub const FATAL_FUNCTIONS: &[&str] = &["CreateSymbolicLinkW", "CreateSymbolicLinkA"];
 
 /// The prefix that marks Wine's fixme lines in the step's output.
 pub const PREFIX: &str = "wine fixme: ";
@@ -61,7 +67,9 @@ impl<'a> FixmeFilter<'a> {
             fixme.function,
             fixme.message.trim_end()
         );
-        if matches!(fixme.function, "wmain" | "main") && fixme.message.contains("stub") {
+        let program_stub =
+            matches!(fixme.function, "wmain" | "main") && fixme.message.contains("stub");
+        if program_stub || FATAL_FUNCTIONS.contains(&fixme.function) {
             self.stubs.push(text.clone());
         }
         self.inner.stderr(format!("{text}\n").as_bytes());
@@ -129,17 +137,22 @@ mod tests {
         let mut f = FixmeFilter::new(&mut sink);
         f.stderr(b"0094:fixme:hid:handle_IRP_MN_QUERY_ID Unhandled type 00000005\nreal ");
         f.stderr(b"error\n0388:fixme:shutdown:wmain stub: L\"shutdown\" L\"/r\"\n");
-        f.stderr(b"010c:fixme:ole:CoInitializeSecurity stub\nno newline");
+        f.stderr(b"010c:fixme:ole:CoInitializeSecurity stub\n");
+        f.stderr(b"0024:fixme:file:CreateSymbolicLinkW (L\"l\" L\"t\" 1): stub\nno newline");
         f.finish();
         let stubs = f.stubs().to_vec();
         assert_eq!(
             String::from_utf8(sink.0).unwrap(),
             "real error\nwine fixme: shutdown:wmain stub: L\"shutdown\" L\"/r\"\n\
-             wine fixme: ole:CoInitializeSecurity stub\nno newline"
+             wine fixme: ole:CoInitializeSecurity stub\n\
+             wine fixme: file:CreateSymbolicLinkW (L\"l\" L\"t\" 1): stub\nno newline"
         );
         assert_eq!(
             stubs,
-            ["wine fixme: shutdown:wmain stub: L\"shutdown\" L\"/r\""]
+            [
+                "wine fixme: shutdown:wmain stub: L\"shutdown\" L\"/r\"",
+                "wine fixme: file:CreateSymbolicLinkW (L\"l\" L\"t\" 1): stub"
+            ]
         );
     }
 

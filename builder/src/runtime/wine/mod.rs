@@ -17,6 +17,7 @@
 //! - [`tools`]: silo's own programs in the silo (`setx.exe`, stand-ins for refused stubs).
 //! - [`silo`]: the namespaces, the init, output streaming, timeout.
 //! - [`mounts`]: `RUN --mount` targets under `drive_c`, and the mount points they leave.
+//! - [`links`]: `mklink` made real by silo's engine, and the link journal the commit reads.
 //! - [`commit`]: the overlay's upper dir → ChangeSet.
 //! - [`fixme`]: Wine's fixme lines in the step's output, and the program stubs they reveal.
 //!
@@ -33,6 +34,7 @@ pub mod commit;
 pub mod fixme;
 pub mod launcher;
 pub mod layers;
+pub mod links;
 pub mod mounts;
 pub mod overrides;
 pub mod pe;
@@ -148,7 +150,11 @@ impl Runtime for WineRuntime {
 
     fn check_step(&self, command_line: &str) -> Result<(), String> {
         match pwsh::verdict(command_line) {
-            pwsh::Verdict::Refused { reason, .. } => Err(reason),
+            pwsh::Verdict::Refused {
+                powershell: true,
+                reason,
+            } => Err(reason),
+            // A cmd step's refusal in full (the program, the reason, nothing was run).
             _ => route_step(&[], command_line)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
@@ -350,6 +356,7 @@ impl WineSandbox {
             network: self.network != crate::runtime::NetworkMode::None,
             proxies,
             exit_file: exit_file.to_path_buf(),
+            links_file: self.dir.join(LINKS_FILE),
         };
         let mut env = self.fixed_env();
         env.push((
@@ -386,22 +393,43 @@ impl WineSandbox {
     }
 }
 
-/// How a step's command line runs: `Some` when silo's PowerShell engine takes it (see
-/// [`pwsh::route`]). Either way a command that Wine only pretends to run is refused here
-/// ([`stubs`]); the engine's PowerShell commands are its own concern.
+/// The link journal in a sandbox's dir (outside `drive_c`): what [`links`] made.
+const LINKS_FILE: &str = "links";
+
+/// How a step's command line runs: `Some` when silo's engine takes it (see [`pwsh::route`]).
+/// Either way a command that Wine only pretends to run is refused here ([`stubs`]); the
+/// engine's own commands (PowerShell, mklink) are its concern.
 fn route_step(args: &[String], command_line: &str) -> anyhow::Result<Option<pwsh::Routed>> {
-    let powershell = pwsh::route(command_line).map_err(anyhow::Error::msg)?;
-    match &powershell {
-        None => stubs::check_command_line(args, command_line)?,
-        Some(routed) => {
-            for segment in &routed.segments {
-                if !pwsh::is_powershell_segment(&segment.text) {
-                    stubs::check_command_line(&[], &segment.text)?;
+    let routed = pwsh::route(command_line).map_err(anyhow::Error::msg)?;
+    check_stubs(args, command_line, routed.as_ref())?;
+    Ok(routed)
+}
+
+/// The stub table's check of a step: its whole command line, or, when silo's engine runs it
+/// (`routed`), the commands the engine leaves to Wine — a mklink loop's `('command')` among them
+/// (a refused program there would give the loop no values and the step a silent success).
+fn check_stubs(
+    args: &[String],
+    command_line: &str,
+    routed: Option<&pwsh::Routed>,
+) -> Result<(), stubs::Refusal> {
+    let Some(routed) = routed else {
+        return stubs::check_command_line(args, command_line);
+    };
+    routed.segments.iter().try_for_each(|s| {
+        if pwsh::is_mklink_loop(&s.text) {
+            return match pwsh::cmdfor::ForLoop::parse(&s.text).map(|l| l.source) {
+                Ok(pwsh::cmdfor::Source::Command { command, .. }) => {
+                    stubs::check_command_line(&[], &command)
                 }
-            }
+                _ => Ok(()),
+            };
         }
-    }
-    Ok(powershell)
+        if pwsh::is_engine_segment(&s.text) {
+            return Ok(());
+        }
+        stubs::check_command_line(&[], &s.text)
+    })
 }
 
 /// What the silo's init executes as the step's process.
@@ -529,7 +557,9 @@ impl Sandbox for WineSandbox {
         })?;
         self.dir = self.committed_dir.clone();
         let upper = self.dir.join("upper");
-        let mut cs = commit::changes_from_upper(&upper, &self.lowers, &self.owner)
+        let links = links::read_journal(&self.dir.join(LINKS_FILE))
+            .context("reading the links the step made")?;
+        let mut cs = commit::changes_from_upper(&upper, &self.lowers, &self.owner, &links)
             .with_context(|| format!("reading the silo's changes in {}", upper.display()))?;
         cs.hive_deltas = registry::deltas(&self.registry, &self.dir.join("prefix"))
             .context("computing the step's registry changes")?;
@@ -541,6 +571,7 @@ impl Sandbox for WineSandbox {
             "silo-launch.exe",
             "wineserver",
             "environment",
+            LINKS_FILE,
         ] {
             let p = self.dir.join(scratch);
             let _ = if p.is_dir() {
@@ -566,6 +597,21 @@ impl Drop for WineSandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mklink_loops_command_is_checked_against_the_stub_table() {
+        let e = route_step(
+            &[],
+            r"cmd /S /C for /f %i in ('where busybox') do mklink C:\%i.exe C:\b.exe",
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("`where busybox`"), "{e}");
+        route_step(
+            &[],
+            r"cmd /S /C for /f %i in ('type C:\l.txt') do mklink C:\%i.exe C:\b.exe",
+        )
+        .unwrap();
+    }
 
     #[test]
     fn a_named_network_is_refused_before_anything_is_set_up() {

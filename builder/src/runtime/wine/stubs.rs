@@ -23,8 +23,15 @@ pub enum Verdict {
     MadeReal(&'static str),
     /// The program is refused as a whole.
     Refused(&'static str),
-    /// Some uses work under Wine (`allows` says which, from the arguments); the others are
-    /// refused with the reason.
+    /// silo's engine makes it real when it is a command of its own in the step's cmd line
+    /// (`works`, see [`super::pwsh::route`]); met anywhere else by the scan (inside `if`,
+    /// `for`, `call`, parentheses, a nested `cmd /c`), it is refused with `reason`.
+    MadeRealAsCommand {
+        works: &'static str,
+        reason: &'static str,
+    },
+    /// Some uses work, under Wine or with silo's own program (`allows` says which, from the
+    /// arguments); the others are refused with the reason.
     Partly {
         allows: fn(&[String]) -> bool,
         works: &'static str,
@@ -57,21 +64,35 @@ pub const STUBS: &[Stub] = &[
     Stub {
         program: "setx",
         wine: "a stub: prints a fixme, writes nothing, exits 0",
-        verdict: Verdict::MadeReal(
-            "silo's setx.exe writes `setx /M NAME value` to the machine Environment key \
-             (REG_SZ, or REG_EXPAND_SZ when the value holds `%`)",
-        ),
+        verdict: Verdict::Partly {
+            allows: |args| {
+                args.iter()
+                    .any(|a| a.eq_ignore_ascii_case("/m") || a.eq_ignore_ascii_case("-m"))
+            },
+            works: "`setx /M NAME VALUE` (silo's setx.exe writes the machine Environment key: \
+                    REG_SZ, or REG_EXPAND_SZ when the value holds `%`)",
+            reason: "setx without /M writes the user's HKCU\\Environment, which Windows keeps \
+                     in the user's profile hive (C:\\Users\\<user>\\NTUSER.DAT, a file of the \
+                     layer; not a Hives/ delta: DefaultUser_Delta is HKU\\.DEFAULT); the Wine \
+                     silo keeps HKCU in Wine's own user.reg and writes no profile hive into the \
+                     layer, so the value would be lost after the step",
+        },
     },
     Stub {
         program: "mklink",
         wine: "cmd's builtin: /H makes a hard link; file and /D symbolic links call Wine's \
                CreateSymbolicLinkW stub and /J fails with \"Failed to open\", all exiting 0 \
                with nothing made",
-        verdict: Verdict::Partly {
-            allows: |args| args.iter().any(|a| a.eq_ignore_ascii_case("/h")),
-            works: "mklink /H (hard links)",
-            reason: "Wine cannot make symbolic links or junctions (its CreateSymbolicLinkW is a \
-                     stub and junctions fail), yet mklink exits 0 with nothing made",
+        verdict: Verdict::MadeRealAsCommand {
+            works: "silo's engine makes file and /D symbolic links, /J junctions and /H hard \
+                    links on the step's C: (the layer gets the entries Windows records) when \
+                    mklink is a command of its own in the cmd line (`a && mklink … & b`) or \
+                    the body of a `for` loop that ends it",
+            reason: "silo makes links only for mklink as a command of its own in the step's \
+                     cmd line (Wine's own mklink cannot make symbolic links or junctions, yet \
+                     exits 0); inside `if`, `call`, parentheses or a nested `cmd /c` it cannot \
+                     — write it as a command of its own, or as the body of a `for` loop that \
+                     ends the line",
         },
     },
     Stub {
@@ -285,6 +306,7 @@ pub fn refusal(argv: &[String]) -> Option<Refusal> {
             works,
             reason,
         } if !allows(args) => format!("{reason}; only {works} works"),
+        Verdict::MadeRealAsCommand { reason, .. } => reason.to_string(),
         _ => return None,
     };
     Some(Refusal {
@@ -617,12 +639,15 @@ mod tests {
         let e = check("echo hi && DISM.exe /Online /Enable-Feature /FeatureName:x").unwrap_err();
         assert!(e.to_string().starts_with("`DISM.exe /Online"), "{e}");
         assert!(e.to_string().contains("Wine's dism.exe is a stub"), "{e}");
-        let e = check(r"mklink /d C:\l C:\t").unwrap_err();
-        assert!(e.to_string().contains("only mklink /H"), "{e}");
-        check(r"mklink /H C:\l C:\t").unwrap();
+        // The scan sees mklink only where silo's engine does not take it.
+        let e = check(r"if not exist C:\l mklink /d C:\l C:\t").unwrap_err();
+        assert!(e.to_string().contains("a command of its own"), "{e}");
         let e = check("net user bob pw /add").unwrap_err();
         assert!(e.to_string().contains("accounts"), "{e}");
         check("net start & sc query x & wmic os get caption & setx /M A b").unwrap();
+        check("setx A b -m").unwrap();
+        let e = check("setx A b").unwrap_err();
+        assert!(e.to_string().contains("NTUSER.DAT"), "{e}");
         let e = check("powershell -Command Write-Host hi").unwrap_err();
         assert!(e.to_string().contains("PowerShell engine"), "{e}");
         // Exec form: the program itself.

@@ -65,6 +65,8 @@ pub struct EngineConfig {
     /// Where the step's full 32-bit exit code goes (4 bytes, little-endian), as
     /// `silo-launch.exe` writes it for a cmd step: a Unix exit status has 8 bits.
     pub exit_file: PathBuf,
+    /// The link journal the commit reads (see [`crate::runtime::wine::links`]).
+    pub links_file: PathBuf,
 }
 
 /// The host of a PowerShell step inside the Wine silo.
@@ -388,6 +390,8 @@ pub fn engine_main() -> i32 {
     let drive_c = config.drive_c.clone();
     let routed = config.routed.clone();
     let mut cwd = config.cwd.clone();
+    // `pushd`'s directory stack.
+    let mut pushed = Vec::new();
     let mut host = SiloHost::new(config);
     let mut env = super::environment::EnvBlock(host.initial_environment());
     // cmd expands %VAR% in the whole line before running any of it.
@@ -415,7 +419,7 @@ pub fn engine_main() -> i32 {
                 }
             }
         } else {
-            run_cmd_segment(&mut host, &segment.text, &mut cwd, &mut env)
+            run_cmd_segment(&mut host, &segment.text, &mut cwd, &mut pushed, &mut env)
         };
     }
     if let Err(e) = host.finish() {
@@ -429,13 +433,15 @@ pub fn engine_main() -> i32 {
     last
 }
 
-/// One non-PowerShell command of a cmd line that also runs PowerShell. `cd`/`chdir` and
-/// `set NAME=value` change the line's state, as they would in the one cmd.exe process; anything
-/// else runs in its own `cmd /S /C` under Wine.
+/// One non-PowerShell command of a cmd line the engine runs. `cd`/`chdir`, `pushd`/`popd` and
+/// `set NAME=value` change the line's state, as they would in the one cmd.exe process; `mklink`
+/// is made by silo ([`crate::runtime::wine::links`]); anything else runs in its own
+/// `cmd /S /C` under Wine.
 fn run_cmd_segment(
     host: &mut SiloHost,
     text: &str,
     cwd: &mut String,
+    pushed: &mut Vec<String>,
     env: &mut super::environment::EnvBlock,
 ) -> i32 {
     let (word, rest) = super::cmdline::program_word(text);
@@ -444,32 +450,34 @@ fn run_cmd_segment(
         let target = rest
             .strip_prefix("/d")
             .or_else(|| rest.strip_prefix("/D"))
-            .unwrap_or(rest)
-            .trim()
-            .trim_matches('"');
-        let joined = if target.len() >= 2 && target.as_bytes()[1] == b':' {
-            target.to_string()
-        } else if let Some(abs) = target.strip_prefix('\\') {
-            format!("C:\\{abs}")
-        } else {
-            format!("{}\\{target}", cwd.trim_end_matches('\\'))
-        };
-        return match host.unix_dir(&joined) {
-            Ok(dir) if dir.is_dir() => {
-                *cwd = joined;
-                0
-            }
-            _ => {
-                host.stderr("The system cannot find the path specified.\r\n");
-                1
-            }
-        };
+            .unwrap_or(rest);
+        return change_dir(host, target, cwd);
     }
-    if word.eq_ignore_ascii_case("set") {
+    if word.eq_ignore_ascii_case("pushd") && !rest.is_empty() {
+        let before = cwd.clone();
+        let code = change_dir(host, rest, cwd);
+        if code == 0 {
+            pushed.push(before);
+        }
+        return code;
+    }
+    if word.eq_ignore_ascii_case("popd") && rest.is_empty() {
+        if let Some(dir) = pushed.pop() {
+            *cwd = dir;
+        }
+        return 0;
+    }
+    if word.eq_ignore_ascii_case("set") && !rest.starts_with('/') {
         if let Some((name, value)) = rest.split_once('=') {
             env.set(name.trim_start_matches('"'), value.trim_end_matches('"'));
             return 0;
         }
+    }
+    if crate::runtime::wine::links::is_mklink_segment(text) {
+        return mklink(host, text, cwd);
+    }
+    if super::is_mklink_loop(text) {
+        return mklink_loop(host, text, cwd, env);
     }
     let request = NativeRequest {
         program: r"C:\Windows\System32\cmd.exe".into(),
@@ -485,4 +493,89 @@ fn run_cmd_segment(
             1
         }
     }
+}
+
+/// `cd` to `target` (relative to `cwd`, rooted, or `C:\…`), with cmd's error when it is no
+/// directory.
+fn change_dir(host: &mut SiloHost, target: &str, cwd: &mut String) -> i32 {
+    let target = target.trim().trim_matches('"');
+    let joined = if target.len() >= 2 && target.as_bytes()[1] == b':' {
+        target.to_string()
+    } else if let Some(abs) = target.strip_prefix('\\') {
+        format!("C:\\{abs}")
+    } else {
+        format!("{}\\{target}", cwd.trim_end_matches('\\'))
+    };
+    match host.unix_dir(&joined) {
+        Ok(dir) if dir.is_dir() => {
+            *cwd = joined;
+            0
+        }
+        _ => {
+            host.stderr("The system cannot find the path specified.\r\n");
+            1
+        }
+    }
+}
+
+/// A `for` loop whose body is mklink ([`super::cmdfor`]): the values (the set's items, or the
+/// lines of a command run under Wine), then the body per value, echoed first as cmd does.
+fn mklink_loop(
+    host: &mut SiloHost,
+    text: &str,
+    cwd: &str,
+    env: &super::environment::EnvBlock,
+) -> i32 {
+    use super::cmdfor::{ForLoop, Source};
+    let looped = match ForLoop::parse(text) {
+        Ok(l) => l,
+        Err(e) => {
+            host.stderr(&format!("silo: {e}\r\n"));
+            return 1;
+        }
+    };
+    let values = match &looped.source {
+        Source::Items(items) => items.clone(),
+        Source::Command { command, rule } => {
+            let request = NativeRequest {
+                program: r"C:\Windows\System32\cmd.exe".into(),
+                command_line: format!("cmd /S /C \"{command}\""),
+                cwd: cwd.to_string(),
+                env: env.0.clone(),
+                capture_stdout: true,
+            };
+            match host.run_native(&request) {
+                Ok(result) => rule.values(&String::from_utf8_lossy(&result.stdout)),
+                Err(e) => {
+                    host.stderr(&format!("{e}\r\n"));
+                    return 1;
+                }
+            }
+        }
+    };
+    let mut last = 0;
+    for value in values {
+        let body = looped.body_for(&value);
+        host.stdout(&format!("\r\n{cwd}>{body}\r\n"));
+        last = mklink(host, &body, cwd);
+    }
+    last
+}
+
+/// A mklink command: the link made on the step's `C:`, with Windows' output.
+fn mklink(host: &mut SiloHost, text: &str, cwd: &str) -> i32 {
+    use crate::runtime::wine::links::{Mklink, Place, SYNTAX_ERROR};
+    let Some(command) = Mklink::parse(text) else {
+        host.stderr(SYNTAX_ERROR);
+        return 1;
+    };
+    let outcome = command.run(&Place {
+        drive_c: &host.config.drive_c,
+        cwd,
+        user: &host.config.user,
+        journal: &host.config.links_file,
+    });
+    host.stdout(&outcome.stdout);
+    host.stderr(&outcome.stderr);
+    outcome.code
 }

@@ -5,12 +5,16 @@
 //! `powershell.exe` (Wine's stub, or a real one an image layer carries, which needs the .NET
 //! Framework that Wine cannot host).
 //!
+//! The same engine takes a cmd line's `mklink` commands, which Wine cannot do
+//! ([`super::links`]).
+//!
 //! - [`route`]: which steps go to the engine, and the PowerShell command line they give it;
 //! - [`precheck`]: the whole script parsed and checked before the silo starts, so an unsupported
 //!   construct fails the step before any effect;
 //! - [`host`]: the engine process (`silo __wine-powershell`) and its [`host::SiloHost`];
 //! - [`registry`], [`environment`]: the registry and environment block the script sees.
 
+pub mod cmdfor;
 pub mod cmdline;
 pub mod environment;
 pub mod host;
@@ -46,7 +50,18 @@ pub fn is_powershell_segment(text: &str) -> bool {
     is_powershell(&cmdline::program_word(text).0)
 }
 
-/// Decides whether the step runs in silo's PowerShell engine. `Err` names a step that starts
+/// Whether one command of a cmd line runs in silo's engine rather than under Wine: PowerShell,
+/// or mklink (which Wine cannot do, see [`super::links`]).
+pub fn is_engine_segment(text: &str) -> bool {
+    is_powershell_segment(text) || super::links::is_mklink_segment(text) || is_mklink_loop(text)
+}
+
+/// Whether one command of a cmd line is a `for` loop whose body is mklink ([`cmdfor`]).
+pub fn is_mklink_loop(text: &str) -> bool {
+    cmdfor::is_for(text) && cmdfor::body_of(text).is_some_and(super::links::is_mklink_segment)
+}
+
+/// Decides whether the step runs in silo's engine (PowerShell, mklink). `Err` names a step that starts
 /// PowerShell in a way the engine cannot take over, which would otherwise reach Wine's stub.
 pub fn route(command_line: &str) -> Result<Option<Routed>, String> {
     if is_powershell_segment(command_line) {
@@ -62,20 +77,61 @@ pub fn route(command_line: &str) -> Result<Option<Routed>, String> {
         return Ok(None);
     };
     let segments = cmdline::split(&inner);
-    if !segments.iter().any(|s| is_powershell_segment(&s.text)) {
-        // PowerShell started any other way (`for … do powershell …`, `call`, `if`) is refused
-        // by the stub table's scan of the line (`stubs::check_command_line`).
+    if !segments.iter().any(|s| is_engine_segment(&s.text)) {
+        // PowerShell or mklink started any other way (`for … do powershell …`, `call`, `if`)
+        // is refused by the stub table's scan of the line (`stubs::check_command_line`).
         return Ok(None);
     }
-    for s in segments.iter().filter(|s| is_powershell_segment(&s.text)) {
-        if cmdline::has_cmd_syntax(&s.text) {
+    // The engine keeps `cd`, `pushd`/`popd` and `set NAME=value` between the commands it runs
+    // one by one; `set /a` and `set /p` would run in a cmd.exe of their own and their variable
+    // would not reach the next command.
+    if let Some(s) = segments.iter().find(|s| {
+        let (word, rest) = cmdline::program_word(&s.text);
+        let rest = rest.trim_start().to_ascii_lowercase();
+        word.eq_ignore_ascii_case("set") && (rest.starts_with("/a") || rest.starts_with("/p"))
+    }) {
+        return Err(format!(
+            "`{}` in a cmd line that silo's engine runs (for its PowerShell or mklink commands): \
+             the engine runs the line's other commands one by one and keeps only `cd`, \
+             `pushd`/`popd` and `set NAME=value` between them — compute the value in a step of \
+             its own, or build with --runtime hcs on Windows",
+            s.text
+        ));
+    }
+    for (n, s) in segments.iter().enumerate() {
+        if !is_mklink_loop(&s.text) {
+            continue;
+        }
+        // In cmd the loop's body runs to the end of the line, `&&` and all.
+        if n + 1 < segments.len() {
             return Err(format!(
+                "a `for` loop that runs mklink (`{}`) must end the cmd line: what follows it \
+                 would be part of its body, which silo's engine runs as one mklink — put the \
+                 rest in a step of its own",
+                s.text
+            ));
+        }
+        cmdfor::ForLoop::parse(&s.text)?;
+    }
+    for s in segments.iter().filter(|s| is_engine_segment(&s.text)) {
+        if !cmdline::has_cmd_syntax(&s.text) {
+            continue;
+        }
+        return Err(if is_powershell_segment(&s.text) {
+            format!(
                 "this cmd step pipes or redirects a PowerShell command (`{}`); silo runs \
                  PowerShell with its own engine only as a command of its own — move the \
                  redirection into the PowerShell script, or build with --runtime hcs on Windows",
                 s.text
-            ));
-        }
+            )
+        } else {
+            format!(
+                "this cmd step pipes, redirects or escapes in a mklink command (`{}`); silo \
+                 makes links with its own engine only for mklink as a plain command of its own \
+                 — drop the redirection, or build with --runtime hcs on Windows",
+                s.text
+            )
+        });
     }
     Ok(Some(Routed {
         segments,
@@ -229,9 +285,27 @@ pub fn verdict(command_line: &str) -> Verdict {
         reason,
     };
     let routed = match route(command_line) {
-        Ok(Some(r)) => r,
-        Ok(None) => return Verdict::Wine,
-        Err(reason) => return refused(reason),
+        Ok(Some(r)) if r.segments.iter().any(|s| is_powershell_segment(&s.text)) => r,
+        // A cmd step (its engine commands, if any, are mklink): what the stub table refuses.
+        Ok(routed) => {
+            return match super::check_stubs(&[], command_line, routed.as_ref()) {
+                Ok(()) => Verdict::Wine,
+                Err(r) => Verdict::Refused {
+                    powershell: false,
+                    reason: format!("`{}`: {}", r.command, r.reason),
+                },
+            }
+        }
+        Err(reason) => {
+            // A cmd line refused for its mklink (or `set /a`) alone is a cmd step.
+            let powershell = is_powershell_segment(command_line)
+                || cmdline::cmd_command(command_line).is_none_or(|inner| {
+                    cmdline::split(&inner)
+                        .iter()
+                        .any(|s| is_powershell_segment(&s.text))
+                });
+            return Verdict::Refused { powershell, reason };
+        }
     };
     // Script files live in the image, which a static check does not have.
     let no_files = |_: &str| -> Result<String, String> { Err("in the image".into()) };
@@ -308,6 +382,45 @@ mod tests {
     }
 
     #[test]
+    fn mklink_commands_of_their_own_go_to_the_engine() {
+        let r = route(r"cmd /S /C mkdir C:\t && mklink /J C:\j C:\t & dir C:\j")
+            .unwrap()
+            .unwrap();
+        let engine: Vec<bool> = r
+            .segments
+            .iter()
+            .map(|s| is_engine_segment(&s.text))
+            .collect();
+        assert_eq!(engine, [false, true, false]);
+        // A cmd step still, for `dockerfile check`.
+        assert_eq!(verdict(r"cmd /S /C mklink /D C:\l C:\t"), Verdict::Wine);
+        let e = route(r"cmd /S /C set /a N=1+1 && mklink /D C:\l%N% C:\t").unwrap_err();
+        assert!(e.contains("set /a"), "{e}");
+        let e = route(r"cmd /S /C mklink /D C:\l C:\t > nul").unwrap_err();
+        assert!(e.contains("mklink") && e.contains("redirects"), "{e}");
+        assert!(matches!(
+            verdict(r"cmd /S /C mklink /D C:\l C:\t > nul"),
+            Verdict::Refused {
+                powershell: false,
+                ..
+            }
+        ));
+        // A loop whose body is mklink, at the end of the line.
+        let r = route(r#"cmd /S /C mkdir C:\b && FOR /f "tokens=*" %i IN ('type C:\l.txt') DO mklink C:\b\%i.exe C:\bb.exe"#)
+            .unwrap()
+            .unwrap();
+        assert!(is_mklink_loop(&r.segments[1].text));
+        let e = route(r"cmd /S /C for %i in (a) do mklink C:\%i C:\t && echo x").unwrap_err();
+        assert!(e.contains("must end the cmd line"), "{e}");
+        let e = route(r"cmd /S /C for /r C:\ %i in (*) do mklink C:\%i C:\t").unwrap_err();
+        assert!(e.contains("/r"), "{e}");
+        // Nested: not the engine's; the stub table's scan refuses it.
+        let nested = r"cmd /S /C if not exist C:\l mklink /D C:\l C:\t";
+        assert_eq!(route(nested).unwrap(), None);
+        assert!(crate::runtime::wine::stubs::check_command_line(&[], nested).is_err());
+    }
+
+    #[test]
     fn powershell_the_engine_cannot_take_over_is_refused() {
         let e = route("cmd /S /C powershell -Command Write-Host hi > out.txt").unwrap_err();
         assert!(e.contains("redirects"), "{e}");
@@ -331,6 +444,16 @@ mod tests {
     #[test]
     fn verdicts_name_what_is_refused_and_defer_image_scripts() {
         assert_eq!(verdict("cmd /S /C echo hi"), Verdict::Wine);
+        match verdict("cmd /S /C echo hi && setx FOO bar") {
+            Verdict::Refused {
+                powershell: false,
+                reason,
+            } => assert!(
+                reason.starts_with("`setx FOO bar`: ") && reason.contains("NTUSER"),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             verdict("powershell -Command Write-Host hi"),
             Verdict::PowerShell
