@@ -530,6 +530,246 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A tar entry written with raw name bytes (tar's own setters refuse the hostile names these
+    /// tests need).
+    fn raw_entry<W: Write>(
+        tar: &mut tar::Builder<W>,
+        name: &str,
+        kind: tar::EntryType,
+        data: &[u8],
+        link: &str,
+    ) {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_entry_type(kind);
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        tar.append(&h, data).unwrap();
+    }
+
+    /// An artifact blob: the manifest (with `key` and `from_wine`), then `entries`
+    /// (name, type, data, link target).
+    fn artifact(
+        dir: &Path,
+        key: &str,
+        from_wine: Vec<WineFile>,
+        entries: &[(&str, tar::EntryType, &[u8], &str)],
+    ) -> PathBuf {
+        let manifest = serde_json::to_vec(&Manifest {
+            format: FORMAT.into(),
+            version: FORMAT_VERSION,
+            key: key.into(),
+            wine_version: "test".into(),
+            from_wine,
+        })
+        .unwrap();
+        let path = dir.join("artifact.tar.zst");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut tar = tar::Builder::new(zstd::stream::write::Encoder::new(file, 1).unwrap());
+        raw_entry(
+            &mut tar,
+            MANIFEST_NAME,
+            tar::EntryType::Regular,
+            &manifest,
+            "",
+        );
+        for (name, kind, data, link) in entries {
+            raw_entry(&mut tar, name, *kind, data, link);
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+        path
+    }
+
+    const DIR: tar::EntryType = tar::EntryType::Directory;
+    const FILE: tar::EntryType = tar::EntryType::Regular;
+    const LINK: tar::EntryType = tar::EntryType::Symlink;
+
+    /// A minimal good prefix.
+    const GOOD: &[(&str, tar::EntryType, &[u8], &str)] = &[
+        ("prefix/", DIR, b"", ""),
+        ("prefix/system.reg", FILE, b"WINE REGISTRY Version 2\n", ""),
+        ("prefix/drive_c/", DIR, b"", ""),
+        ("prefix/drive_c/Windows/", DIR, b"", ""),
+        ("prefix/drive_c/windows", LINK, b"", "Windows"),
+    ];
+
+    /// Unpacks `entries` after [`GOOD`]; the error, if refused.
+    fn unpack_with(
+        from_wine: Vec<WineFile>,
+        entries: &[(&str, tar::EntryType, &[u8], &str)],
+    ) -> Result<(), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let all: Vec<_> = GOOD.iter().chain(entries).copied().collect();
+        let blob = artifact(dir.path(), "k", from_wine, &all);
+        unpack(&blob, "k", &dir.path().join("out"))
+    }
+
+    #[test]
+    fn hostile_artifacts_are_refused_naming_the_entry() {
+        assert_eq!(unpack_with(Vec::new(), &[]), Ok(()));
+        let refused = |entries: &[(&str, tar::EntryType, &[u8], &str)], want: &str| {
+            let e = unpack_with(Vec::new(), entries).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        };
+        refused(
+            &[("prefix/../escape", FILE, b"x", "")],
+            "\"prefix/../escape\"",
+        );
+        refused(&[("other/x", FILE, b"x", "")], "outside prefix/");
+        refused(
+            &[("prefix/etc", LINK, b"", "/etc")],
+            "not a plain relative path",
+        );
+        refused(&[("prefix/up", LINK, b"", "../..")], "leaves the prefix");
+        refused(
+            &[
+                ("prefix/win", LINK, b"", "drive_c"),
+                ("prefix/win/x", FILE, b"x", ""),
+            ],
+            "nothing is written through one",
+        );
+        refused(&[("prefix/system.reg", FILE, b"again", "")], "File exists");
+        refused(
+            &[("prefix/h", tar::EntryType::Link, b"", "system.reg")],
+            "not allowed",
+        );
+        refused(
+            &[("prefix/dev", tar::EntryType::Char, b"", "")],
+            "not allowed",
+        );
+        // Files named from Wine's install only from its directories, by plain names.
+        let wine_file = |dir: &str, name: &str| WineFile {
+            path: "drive_c/Windows/x".into(),
+            dir: dir.into(),
+            name: name.into(),
+            size: 1,
+            mode: 0o644,
+        };
+        let e = unpack_with(vec![wine_file("/etc", "passwd")], &[]).unwrap_err();
+        assert!(e.contains("not one of this host's Wine directories"), "{e}");
+        if let Some(dir) = wine_dirs().next() {
+            let e = unpack_with(vec![wine_file(dir, "../../../etc/passwd")], &[]).unwrap_err();
+            assert!(e.contains("not a plain file name"), "{e}");
+        }
+        // Another key, and a tar without the manifest first.
+        let dir = tempfile::tempdir().unwrap();
+        let blob = artifact(dir.path(), "other", Vec::new(), GOOD);
+        let e = unpack(&blob, "k", &dir.path().join("out")).unwrap_err();
+        assert!(e.contains("made for another Wine install"), "{e}");
+    }
+
+    #[test]
+    fn a_packed_prefix_installs_and_a_forged_blob_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let wine = WineInstall {
+            loader: "/nonexistent/wine64".into(),
+            wineboot: "/nonexistent/wineboot".into(),
+            server: "/nonexistent/wineserver".into(),
+            version: "wine-test".into(),
+        };
+        // A prefix as `wineboot` leaves it, with one of Wine's own files when this host has one.
+        let prefix = dir.path().join("made/prefix");
+        let system32 = prefix.join("drive_c/Windows/System32");
+        std::fs::create_dir_all(&system32).unwrap();
+        std::fs::create_dir_all(prefix.join("dosdevices")).unwrap();
+        std::fs::write(prefix.join("system.reg"), "WINE REGISTRY Version 2\n").unwrap();
+        std::fs::write(system32.join("silo.txt"), "mine").unwrap();
+        std::os::unix::fs::symlink("Windows", prefix.join("drive_c/windows")).unwrap();
+        std::os::unix::fs::symlink("../drive_c", prefix.join("dosdevices/c:")).unwrap();
+        std::os::unix::fs::symlink("/dev/ttyS0", prefix.join("dosdevices/com1")).unwrap();
+        let wine_file = wine_dirs()
+            .flat_map(|d| {
+                dir_files(Path::new(d))
+                    .unwrap()
+                    .into_keys()
+                    .map(move |n| (d, n))
+            })
+            .next();
+        if let Some((d, name)) = &wine_file {
+            std::fs::copy(Path::new(d).join(name), system32.join(name)).unwrap();
+        }
+        let mut packed = Vec::new();
+        pack(&SystemLayer { prefix }, &wine, &mut packed).unwrap();
+        let blob = dir.path().join("blob");
+        std::fs::write(&blob, &packed).unwrap();
+        let digest = file_digest(&blob).unwrap();
+
+        // A forged blob (bytes that do not hash to the digest named) is refused up front.
+        let state = dir.path().join("state");
+        let forged = dir.path().join("forged");
+        let mut bytes = packed.clone();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&forged, bytes).unwrap();
+        let e = install(&state, &wine, &forged, &digest)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("digest mismatch"), "{e}");
+        assert!(system_layer::existing(&state, &wine).is_none());
+
+        let layer = install(&state, &wine, &blob, &digest).unwrap();
+        let root = layer.prefix.parent().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join(system_layer::ORIGIN)).unwrap(),
+            format!("cache {digest}")
+        );
+        let system32 = layer.prefix.join("drive_c/Windows/System32");
+        assert_eq!(
+            std::fs::read_to_string(system32.join("silo.txt")).unwrap(),
+            "mine"
+        );
+        assert_eq!(
+            std::fs::read_link(layer.prefix.join("dosdevices/c:")).unwrap(),
+            Path::new("../drive_c")
+        );
+        assert!(std::fs::symlink_metadata(layer.prefix.join("dosdevices/com1")).is_err());
+        if let Some((d, name)) = &wine_file {
+            assert!(same_bytes(&system32.join(name), &Path::new(d).join(name)).unwrap());
+            // Carried by name, not in the tar.
+            let decoder = zstd::stream::read::Decoder::new(packed.as_slice()).unwrap();
+            let mut tar = tar::Archive::new(decoder);
+            let carried: Vec<String> = tar
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap().path().unwrap().display().to_string())
+                .collect();
+            assert!(carried.contains(&"prefix/drive_c/Windows/System32/silo.txt".to_string()));
+            assert!(
+                !carried.iter().any(|p| p.ends_with(&format!("/{name}"))),
+                "{carried:?}"
+            );
+        }
+        // A hostile artifact with the right key and digest is refused by the unpack, and its
+        // half-made dir removed.
+        let state2 = dir.path().join("state2");
+        let hostile: Vec<_> = GOOD
+            .iter()
+            .copied()
+            .chain([("prefix/../x", FILE, &b"x"[..], "")])
+            .collect();
+        let blob = artifact(dir.path(), &key(&wine).unwrap(), Vec::new(), &hostile);
+        let digest = file_digest(&blob).unwrap();
+        let e = install(&state2, &wine, &blob, &digest)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is refused") && e.contains("prefix/../x"), "{e}");
+        let left: Vec<_> = std::fs::read_dir(state2.join("wine/system"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != ".lock")
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        // Nothing half-made is left beside the layer.
+        let names: Vec<_> = std::fs::read_dir(root.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
+    }
+
     #[test]
     fn links_must_stay_inside_the_prefix() {
         let ok = |rel: &str, link: &str| check_link(Path::new(rel), Path::new(link));
