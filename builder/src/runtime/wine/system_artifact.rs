@@ -3,10 +3,10 @@
 //! instead of running `wineboot -i` for about 20 (docs/wine.md, "The system layer from a build
 //! cache").
 //!
-//! Of the ~700 MB a prefix holds, ~98% are Wine's own PE and NLS files that `wineboot` copied
+//! Of the ~726 MB a prefix holds, 724 MB are Wine's own PE and NLS files that `wineboot` copied
 //! unchanged into `System32`/`SysWOW64`. The artifact names those (directory, file name, size)
 //! instead of carrying them, and the import copies them from this host's Wine install; the rest
-//! (registry, profile, a few generated files, the case links) travels in the tar, a few MB.
+//! (registry, profile, a few generated files, the case links) travels in the tar: ~175 KB.
 //!
 //! **Key.** An artifact is used only where its key equals this host's: the artifact format, the
 //! system layer's `LAYOUT_VERSION`, Wine's version string and a fingerprint of Wine's file
