@@ -5,7 +5,8 @@
 //!
 //! Of the ~726 MB a prefix holds, 724 MB are Wine's own PE and NLS files that `wineboot` copied
 //! unchanged into `System32`/`SysWOW64`. The artifact names those (directory, file name, size)
-//! instead of carrying them, and the import copies them from this host's Wine install; the rest
+//! instead of carrying them, and the import hard-links them from this host's Wine install (copies
+//! them when it is on another file system); the rest
 //! (registry, profile, a few generated files, the case links) travels in the tar: ~175 KB.
 //!
 //! **Key.** An artifact is used only where its key equals this host's: the artifact format, the
@@ -446,10 +447,17 @@ fn unpack(blob: &Path, want_key: &str, prefix: &Path) -> Result<(), String> {
             )));
         }
         let target = safe_target(prefix, Path::new(&file.path)).map_err(|why| refuse(&why))?;
-        let mut out = create_new(&target).map_err(|e| refuse(&e.to_string()))?;
-        let mut input = std::fs::File::open(&source).map_err(|e| refuse(&e.to_string()))?;
-        std::io::copy(&mut input, &mut out).map_err(|e| refuse(&e.to_string()))?;
-        set_mode(&target, file.mode & 0o777).map_err(|e| refuse(&e.to_string()))?;
+        // A hard link costs nothing, and the layer is an overlay lower dir that nothing writes
+        // (overlayfs copies a file up before a step changes it). Across file systems, or when
+        // the mode differs (a chmod would change Wine's own file), a copy.
+        let linked = meta.mode() & 0o777 == file.mode & 0o777
+            && std::fs::hard_link(&source, &target).is_ok();
+        if !linked {
+            let mut out = create_new(&target).map_err(|e| refuse(&e.to_string()))?;
+            let mut input = std::fs::File::open(&source).map_err(|e| refuse(&e.to_string()))?;
+            std::io::copy(&mut input, &mut out).map_err(|e| refuse(&e.to_string()))?;
+            set_mode(&target, file.mode & 0o777).map_err(|e| refuse(&e.to_string()))?;
+        }
     }
     if !prefix.join("system.reg").is_file() || !prefix.join("drive_c").is_dir() {
         return Err("it holds no Wine prefix (system.reg and drive_c/ are missing)".into());
