@@ -8,6 +8,12 @@
 //! hit is used by something that needs its bytes (a later RUN, `COPY --from`, an output or a
 //! store tag). The registry client is async and the engine is sync: every call goes through
 //! `block_on` on one runtime owned by [`RemoteCache`].
+//!
+//! The export also carries the runtime's host setup when it has one ([`SetupArtifact`]: the Wine
+//! system layer), as one more layer blob listed under `setups` with its key; an import with a
+//! fresh state dir installs the setup whose key is this host's before the first step, so the
+//! runtime need not make it. A setup blob that cannot be fetched or is refused (digest
+//! mismatch, unsafe entry, another key) is a warning and the runtime makes the setup itself.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -24,6 +30,7 @@ use super::base::BlobHome;
 use super::cache::{self, CachedLayer};
 use super::engine::BuildResult;
 use super::progress::Progress;
+use crate::runtime::SetupArtifact;
 use crate::store::{BlobSource, ImageSource, Store, StoreError};
 
 /// The media type of a cache export's config: the list of cache records.
@@ -78,6 +85,11 @@ pub enum RemoteCacheError {
     Store(#[from] StoreError),
     #[error("starting the async runtime for the remote cache: {0}")]
     Runtime(std::io::Error),
+    #[error("exporting the runtime's setup ({media_type}): {message}")]
+    Setup {
+        media_type: &'static str,
+        message: String,
+    },
 }
 
 /// Which flag a spec came from (they accept different options).
@@ -191,6 +203,25 @@ struct CacheConfig {
     format: String,
     version: u32,
     records: Vec<CacheRecordEntry>,
+    /// Runtime setups (the Wine system layer); absent in caches made before they were carried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    setups: Vec<SetupEntry>,
+}
+
+/// A runtime's host setup carried by the cache: its key and the blob holding it (also listed
+/// among the manifest's layers).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetupEntry {
+    pub key: String,
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+}
+
+/// The store record remembering which blob holds the packed setup of a key.
+fn setup_record_key(key: &str) -> String {
+    format!("setup:{key}")
 }
 
 /// One record: the step key and the layer it produced.
@@ -226,6 +257,8 @@ struct Shared {
 pub struct RemoteCache {
     shared: Rc<Shared>,
     imported: HashMap<String, RemoteRecord>,
+    /// Imported setups by key, with the cache they came from.
+    setups: HashMap<String, (SetupEntry, Rc<RegistryLayers>)>,
     /// Where each import came from (mount sources for the export).
     sources: Vec<Reference>,
     clients: ClientFactory,
@@ -269,6 +302,7 @@ impl RemoteCache {
                 served: RefCell::new(BTreeSet::new()),
             }),
             imported: HashMap::new(),
+            setups: HashMap::new(),
             sources: Vec::new(),
             clients,
         };
@@ -295,7 +329,7 @@ impl RemoteCache {
         let bytes = runtime
             .block_on(client.fetch_small(&reference, &config, CONFIG_LIMIT))
             .map_err(|e| e.to_string())?;
-        let records = parse_config(&bytes, &layers)?;
+        let (records, setups) = parse_config(&bytes, &layers)?;
         let source = Rc::new(RegistryLayers {
             shared: self.shared.clone(),
             client,
@@ -304,6 +338,11 @@ impl RemoteCache {
             layers,
         });
         let count = records.len();
+        for setup in setups {
+            self.setups
+                .entry(setup.key.clone())
+                .or_insert_with(|| (setup, source.clone()));
+        }
         for record in records {
             self.imported
                 .entry(record.key)
@@ -314,6 +353,54 @@ impl RemoteCache {
         }
         self.sources.push(reference);
         Ok(count)
+    }
+
+    /// Installs the runtime's setup from the imported caches when this state dir lacks it and a
+    /// cache holds the one for this host's key. Never fails the build: a setup that cannot be
+    /// fetched or is refused is a warning, and the runtime makes it itself as without a cache.
+    pub fn install_setup(&self, setup: &dyn SetupArtifact, store: &Store, progress: &Progress) {
+        if self.setups.is_empty() || !matches!(setup.is_made(), Ok(false)) {
+            return;
+        }
+        // Without a key the runtime cannot run here; its first step says why.
+        let Ok(key) = setup.key() else {
+            return;
+        };
+        let Some((entry, source)) = self
+            .setups
+            .get(&key)
+            .filter(|(e, _)| e.media_type == setup.media_type())
+        else {
+            progress.note(&format!(
+                "the cache holds no {} for this host (key {key}); it is made here",
+                setup.media_type()
+            ));
+            return;
+        };
+        let started = std::time::Instant::now();
+        let installed = Digest::try_from(entry.digest.as_str())
+            .map_err(|e| e.to_string())
+            .and_then(|digest| {
+                source.fetch(&digest).map_err(|e| e.to_string())?;
+                let blob = store.blob_path(&digest).map_err(|e| e.to_string())?;
+                setup
+                    .install(&blob, &entry.digest)
+                    .map_err(|e| format!("{e:#}"))
+            });
+        match installed {
+            Ok(()) => progress.note(&format!(
+                "installed {} {} ({} bytes) from cache {} in {:.1} s",
+                entry.media_type,
+                entry.digest,
+                entry.size,
+                source.reference,
+                started.elapsed().as_secs_f64()
+            )),
+            Err(e) => progress.warn(&format!(
+                "not using {} {} from cache {}: {e}; it is made here instead",
+                entry.media_type, entry.digest, source.reference
+            )),
+        }
     }
 
     /// The imported layer for a step key, with a home that fetches its blob when read.
@@ -367,6 +454,7 @@ impl RemoteCache {
         spec: &RegistryCacheSpec,
         store: &Store,
         result: &BuildResult,
+        setup: Option<&dyn SetupArtifact>,
     ) -> Result<ExportReport, RemoteCacheError> {
         let reference = Reference::parse(&spec.reference).map_err(|e| RemoteCacheError::Spec {
             flag: "--cache-to",
@@ -420,7 +508,11 @@ impl RemoteCache {
                     .ensure_in_store(store, &record.layer.descriptor)?;
             }
         }
-        let (manifest_bytes, config_bytes) = cache_manifest(&records);
+        let setups = match setup {
+            Some(setup) if matches!(setup.is_made(), Ok(true)) => vec![packed_setup(store, setup)?],
+            _ => Vec::new(),
+        };
+        let (manifest_bytes, config_bytes) = cache_manifest(&records, &setups);
         store.put_blob_bytes(&config_bytes)?;
         let manifest = RawManifest::from_bytes(
             &spec.reference,
@@ -441,6 +533,7 @@ impl RemoteCache {
             .map_err(registry_err)?;
         Ok(ExportReport {
             records: records.len(),
+            setups: setups.len(),
             digest: report.digest,
             uploaded: report.uploaded,
             mounted: report.mounted,
@@ -453,10 +546,46 @@ impl RemoteCache {
 #[derive(Debug, Clone)]
 pub struct ExportReport {
     pub records: usize,
+    /// Runtime setups exported (0 or 1).
+    pub setups: usize,
     pub digest: String,
     pub uploaded: usize,
     pub mounted: usize,
     pub present: usize,
+}
+
+/// The setup made in this state dir as a blob in the store: packed once per key and
+/// remembered by a store record (which keeps the blob through `silo prune`).
+fn packed_setup(store: &Store, setup: &dyn SetupArtifact) -> Result<SetupEntry, RemoteCacheError> {
+    let media_type = setup.media_type();
+    let err = |e: anyhow::Error| RemoteCacheError::Setup {
+        media_type,
+        message: format!("{e:#}"),
+    };
+    let key = setup.key().map_err(err)?;
+    let record_key = setup_record_key(&key);
+    if let Some(record) = store.get_record(&record_key)? {
+        if let Ok(entry) = serde_json::from_value::<SetupEntry>(record.data) {
+            let digest = Digest::try_from(entry.digest.as_str());
+            if let Ok(digest) = digest {
+                if store.has_blob(&digest)? {
+                    return Ok(entry);
+                }
+            }
+        }
+    }
+    let mut writer = store.begin_blob()?;
+    setup.pack(&mut writer).map_err(err)?;
+    let (digest, size) = writer.commit(None)?;
+    let entry = SetupEntry {
+        key,
+        media_type: media_type.to_string(),
+        digest: digest.to_string(),
+        size,
+    };
+    let data = serde_json::to_value(&entry).expect("a setup entry serializes");
+    store.put_record(&record_key, std::slice::from_ref(&digest), &data)?;
+    Ok(entry)
 }
 
 /// The records `mode` exports, each key once: `max` all of them, `min` those whose layer is in
@@ -478,10 +607,11 @@ fn select_records(all: &[UsedRecord], result: &BuildResult, mode: CacheMode) -> 
 }
 
 /// The cache export's manifest and config bytes for `records`.
-fn cache_manifest(records: &[UsedRecord]) -> (Vec<u8>, Vec<u8>) {
+fn cache_manifest(records: &[UsedRecord], setups: &[SetupEntry]) -> (Vec<u8>, Vec<u8>) {
     let config = CacheConfig {
         format: FORMAT_NAME.to_string(),
         version: FORMAT_VERSION,
+        setups: setups.to_vec(),
         records: records
             .iter()
             .map(|r| CacheRecordEntry {
@@ -491,11 +621,25 @@ fn cache_manifest(records: &[UsedRecord]) -> (Vec<u8>, Vec<u8>) {
             .collect(),
     };
     let config_bytes = serde_json::to_vec(&config).expect("cache records serialize");
-    let mut layers: Vec<&Descriptor> = Vec::new();
+    let mut layers: Vec<serde_json::Value> = Vec::new();
+    let mut listed = BTreeSet::new();
     for record in records {
         let d = &record.layer.descriptor;
-        if !layers.iter().any(|l| l.digest() == d.digest()) {
-            layers.push(d);
+        if listed.insert(d.digest().to_string()) {
+            layers.push(serde_json::json!({
+                "mediaType": d.media_type().to_string(),
+                "digest": d.digest().to_string(),
+                "size": d.size(),
+            }));
+        }
+    }
+    for setup in setups {
+        if listed.insert(setup.digest.clone()) {
+            layers.push(serde_json::json!({
+                "mediaType": setup.media_type,
+                "digest": setup.digest,
+                "size": setup.size,
+            }));
         }
     }
     let manifest = serde_json::json!({
@@ -506,11 +650,7 @@ fn cache_manifest(records: &[UsedRecord]) -> (Vec<u8>, Vec<u8>) {
             "digest": crate::store::digest_of_bytes(&config_bytes).to_string(),
             "size": config_bytes.len(),
         },
-        "layers": layers.iter().map(|d| serde_json::json!({
-            "mediaType": d.media_type().to_string(),
-            "digest": d.digest().to_string(),
-            "size": d.size(),
-        })).collect::<Vec<_>>(),
+        "layers": layers,
         "annotations": { "org.opencontainers.image.description": "silo build cache" },
     });
     let manifest_bytes = serde_json::to_vec(&manifest).expect("JSON values serialize");
@@ -554,12 +694,12 @@ fn parse_manifest(manifest: &RawManifest) -> Result<(BlobRef, HashMap<String, Bl
     ))
 }
 
-/// The records of a cache config, checked: the right format and version, and every record's
-/// layer among the manifest's layers.
+/// The records and setups of a cache config, checked: the right format and version, and every
+/// record's layer and setup's blob among the manifest's layers.
 fn parse_config(
     bytes: &[u8],
     layers: &HashMap<String, BlobRef>,
-) -> Result<Vec<CacheRecordEntry>, String> {
+) -> Result<(Vec<CacheRecordEntry>, Vec<SetupEntry>), String> {
     let config: CacheConfig =
         serde_json::from_slice(bytes).map_err(|e| format!("cache config: {e}"))?;
     if config.format != FORMAT_NAME {
@@ -597,7 +737,18 @@ fn parse_config(
             ));
         }
     }
-    Ok(config.records)
+    for setup in &config.setups {
+        let agrees = layers
+            .get(&setup.digest)
+            .is_some_and(|l| l.size == setup.size && l.media_type == setup.media_type);
+        if !agrees {
+            return Err(format!(
+                "setup {} ({}, {} bytes of {}) is not among the cache manifest's layers",
+                setup.key, setup.digest, setup.size, setup.media_type
+            ));
+        }
+    }
+    Ok((config.records, config.setups))
 }
 
 /// Layers of one imported cache: reading one fetches it (verified) from the registry into the
@@ -720,7 +871,13 @@ mod tests {
                 home: BlobHome::Store,
             })
             .collect();
-        let (manifest_bytes, config_bytes) = cache_manifest(&records);
+        let setup = SetupEntry {
+            key: "wine-system:sha256:k".into(),
+            media_type: "application/vnd.silo.wine.system.v1.tar+zstd".into(),
+            digest: format!("sha256:{}", "5".repeat(64)),
+            size: 4096,
+        };
+        let (manifest_bytes, config_bytes) = cache_manifest(&records, std::slice::from_ref(&setup));
         let manifest = RawManifest::from_bytes(
             "t",
             manifest_bytes,
@@ -728,9 +885,17 @@ mod tests {
         )
         .unwrap();
         let (config, layers) = parse_manifest(&manifest).unwrap();
-        assert_eq!(layers.len(), 2, "each layer blob once");
+        assert_eq!(layers.len(), 3, "each layer blob once, and the setup's");
         assert_eq!(config.size, config_bytes.len() as u64);
-        let back = parse_config(&config_bytes, &layers).unwrap();
+        let (back, setups) = parse_config(&config_bytes, &layers).unwrap();
+        assert_eq!(setups.len(), 1);
+        assert_eq!(setups[0].digest, setup.digest);
+        // A setup whose blob the manifest lacks is refused.
+        let mut no_setup = layers.clone();
+        no_setup.remove(&setup.digest);
+        assert!(parse_config(&config_bytes, &no_setup)
+            .unwrap_err()
+            .contains("setup"));
         assert_eq!(
             back.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
             ["k1", "k2", "k3"]

@@ -233,6 +233,11 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             clients,
         )?)
     };
+    // Before the first step: the runtime's setup (the Wine system layer) from the cache, so a
+    // fresh state dir need not make it.
+    if let (Some(remote), Some(setup)) = (&remote, runtime.setup_artifact()) {
+        remote.install_setup(setup, &store, &progress);
+    }
     let built = engine::build_with_cache(
         &store,
         runtime.as_ref(),
@@ -260,12 +265,13 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(remote) = &remote {
         for spec in &cache_to {
-            match remote.export(spec, &store, &result) {
+            match remote.export(spec, &store, &result, runtime.setup_artifact()) {
                 Ok(report) => progress.note(&format!(
-                    "exported cache to {}: {} records; blobs: {} uploaded, {} mounted, {} \
-                     already there ({})",
+                    "exported cache to {}: {} records, {} runtime setup; blobs: {} uploaded, {} \
+                     mounted, {} already there ({})",
                     spec.reference,
                     report.records,
+                    report.setups,
                     report.uploaded,
                     report.mounted,
                     report.present,

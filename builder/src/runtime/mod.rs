@@ -127,4 +127,27 @@ pub trait Runtime {
     fn check_step(&self, _command_line: &str) -> Result<(), String> {
         Ok(())
     }
+    /// The host setup this runtime makes once per state dir and a build cache can carry (the
+    /// Wine system layer), when it has one.
+    fn setup_artifact(&self) -> Option<&dyn SetupArtifact> {
+        None
+    }
+}
+
+/// Host setup a runtime makes once per state dir and that a build cache can carry between
+/// machines as one content-addressed blob, so a fresh machine need not make it (the Wine system
+/// layer: docs/wine.md, "The system layer from a build cache").
+pub trait SetupArtifact {
+    /// What the blob is (a registry cache lists it with this media type).
+    fn media_type(&self) -> &'static str;
+    /// Everything the setup depends on, as one key: equal keys mean interchangeable setups.
+    /// `Err` when the runtime cannot run on this host.
+    fn key(&self) -> anyhow::Result<String>;
+    /// Whether the setup is made in this state dir.
+    fn is_made(&self) -> anyhow::Result<bool>;
+    /// Writes the setup made in this state dir to `out`.
+    fn pack(&self, out: &mut dyn std::io::Write) -> anyhow::Result<()>;
+    /// Makes the setup from `blob`, refusing it (and leaving nothing behind) unless its sha256 is
+    /// `digest` and it unpacks safely.
+    fn install(&self, blob: &std::path::Path, digest: &str) -> anyhow::Result<()>;
 }

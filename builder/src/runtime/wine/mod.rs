@@ -6,6 +6,7 @@
 //! Modules:
 //! - [`preflight`]: Wine binaries, root, overlayfs, kernel — checked up front.
 //! - [`system_layer`]: the `wineboot -i` prefix made once per Wine version.
+//! - [`system_artifact`]: the system layer as a blob a build cache carries between machines.
 //! - [`layers`]: image layers unpacked once per diff_id as overlay lower dirs.
 //! - [`registry`]: image hives ⊕ Wine's registry → the silo's `.reg` files, and back to deltas.
 //! - [`overrides`]: what the silo's SYSTEM shows instead of the image's (services, host values).
@@ -44,6 +45,7 @@ pub mod pwsh;
 pub mod registry;
 pub mod silo;
 pub mod stubs;
+pub mod system_artifact;
 pub mod system_layer;
 pub mod tools;
 
@@ -98,6 +100,36 @@ impl WineRuntime {
     }
 }
 
+/// The Wine system layer as a build cache artifact (`system_artifact`).
+impl crate::runtime::SetupArtifact for WineRuntime {
+    fn media_type(&self) -> &'static str {
+        system_artifact::MEDIA_TYPE
+    }
+
+    fn key(&self) -> anyhow::Result<String> {
+        let wine = preflight::find_wine()?;
+        system_artifact::key(&wine).context("reading Wine's install for the system layer key")
+    }
+
+    fn is_made(&self) -> anyhow::Result<bool> {
+        let wine = preflight::find_wine()?;
+        Ok(system_layer::existing(&self.state_dir, &wine).is_some())
+    }
+
+    fn pack(&self, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+        let wine = preflight::find_wine()?;
+        let layer = system_layer::existing(&self.state_dir, &wine)
+            .context("this state dir has no Wine system layer to export")?;
+        system_artifact::pack(&layer, &wine, out).context("packing the Wine system layer")
+    }
+
+    fn install(&self, blob: &Path, digest: &str) -> anyhow::Result<()> {
+        let wine = preflight::find_wine()?;
+        system_artifact::install(&self.state_dir, &wine, blob, digest)?;
+        Ok(())
+    }
+}
+
 static SANDBOX_COUNTER: AtomicU64 = AtomicU64::new(0);
 static RUNTIME_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -146,6 +178,10 @@ fn remove_stale_sandboxes(root: &Path) {
 impl Runtime for WineRuntime {
     fn name(&self) -> &'static str {
         "wine"
+    }
+
+    fn setup_artifact(&self) -> Option<&dyn crate::runtime::SetupArtifact> {
+        Some(self)
     }
 
     fn check_step(&self, command_line: &str) -> Result<(), String> {

@@ -20,8 +20,9 @@ use std::process::Command;
 
 use super::preflight::{version_slug, WineInstall};
 
-/// Bumped when the layout below changes, so old system layers are rebuilt.
-const LAYOUT_VERSION: u32 = 3;
+/// Bumped when the layout below changes, so old system layers are rebuilt (and artifacts of
+/// another layout are not used: it is part of their key).
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// The account Wine's profile is created for.
 pub const PROFILE_USER: &str = "ContainerAdministrator";
@@ -58,6 +59,9 @@ pub enum SystemLayerError {
         status: String,
         stderr: String,
     },
+    /// An imported system layer artifact was refused (see `system_artifact`).
+    #[error("{0}")]
+    Artifact(String),
 }
 
 /// Case renames: (Wine's name, Windows' name), parents before children.
@@ -73,44 +77,94 @@ const CASE_RENAMES: &[(&str, &str)] = &[
     ("users", "Users"),
 ];
 
-/// Returns the system layer for this Wine, creating it when missing (under an exclusive lock,
-/// so concurrent builds make it once).
+/// Where this Wine's system layer lives: `<state>/wine/system/<version>-v<LAYOUT_VERSION>/`.
+pub fn layer_dir(state_dir: &Path, wine: &WineInstall) -> PathBuf {
+    state_dir
+        .join("wine")
+        .join("system")
+        .join(format!("{}-v{LAYOUT_VERSION}", version_slug(&wine.version)))
+}
+
+/// The system layer of this Wine when it is complete in `state_dir`.
+pub fn existing(state_dir: &Path, wine: &WineInstall) -> Option<SystemLayer> {
+    let dir = layer_dir(state_dir, wine);
+    dir.join(COMPLETE).exists().then(|| SystemLayer {
+        prefix: dir.join("prefix"),
+    })
+}
+
+/// Marks a finished layer (its content is the Wine version).
+const COMPLETE: &str = ".complete";
+/// Says how the layer was made: `wineboot`, or `cache <digest>` for an imported artifact.
+pub const ORIGIN: &str = ".origin";
+
+/// Returns the system layer for this Wine, creating it with `wineboot -i` when missing (under an
+/// exclusive lock, so concurrent builds make it once).
 pub fn ensure(state_dir: &Path, wine: &WineInstall) -> Result<SystemLayer, SystemLayerError> {
-    let root = state_dir.join("wine").join("system");
-    let io = |dir: &Path| {
-        let dir = dir.to_path_buf();
-        move |source| SystemLayerError::Io { dir, source }
-    };
-    std::fs::create_dir_all(&root).map_err(io(&root))?;
-    let name = format!("{}-v{LAYOUT_VERSION}", version_slug(&wine.version));
-    let dir = root.join(&name);
+    make_with(state_dir, wine, "wineboot", |prefix| wineboot(wine, prefix))
+}
+
+/// Makes the system layer unless it is complete: `fill` fills a fresh prefix dir (in a temp dir
+/// beside the layer's, removed again when `fill` fails); the result becomes the layer, its
+/// [`ORIGIN`] file saying `origin`. The one place a system layer comes into being, for
+/// `wineboot` and for an imported artifact alike.
+pub fn make_with(
+    state_dir: &Path,
+    wine: &WineInstall,
+    origin: &str,
+    fill: impl FnOnce(&Path) -> Result<(), SystemLayerError>,
+) -> Result<SystemLayer, SystemLayerError> {
+    let dir = layer_dir(state_dir, wine);
     let layer = SystemLayer {
         prefix: dir.join("prefix"),
     };
-    if dir.join(".complete").exists() {
+    if dir.join(COMPLETE).exists() {
         return Ok(layer);
     }
+    let root = dir.parent().expect("layer_dir has a parent").to_path_buf();
+    std::fs::create_dir_all(&root).map_err(io_err(&root))?;
     let lock_path = root.join(".lock");
-    let lock = std::fs::File::create(&lock_path).map_err(io(&lock_path))?;
+    let lock = std::fs::File::create(&lock_path).map_err(io_err(&lock_path))?;
     // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
     if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
-        return Err(io(&lock_path)(std::io::Error::last_os_error()));
+        return Err(io_err(&lock_path)(std::io::Error::last_os_error()));
     }
-    if dir.join(".complete").exists() {
+    if dir.join(COMPLETE).exists() {
         return Ok(layer);
     }
+    let name = dir
+        .file_name()
+        .expect("layer_dir has a name")
+        .to_string_lossy();
     let tmp = root.join(format!(".{name}.tmp"));
     if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+        std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
     }
-    let prefix = tmp.join("prefix");
-    let home = tmp.join("home");
-    std::fs::create_dir_all(&home).map_err(io(&home))?;
+    std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    if let Err(e) = fill(&tmp.join("prefix")) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    std::fs::write(tmp.join(ORIGIN), origin).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, &dir).map_err(io_err(&dir))?;
+    std::fs::write(dir.join(COMPLETE), &wine.version).map_err(io_err(&dir))?;
+    Ok(layer)
+}
+
+fn io_err(dir: &Path) -> impl FnOnce(std::io::Error) -> SystemLayerError {
+    let dir = dir.to_path_buf();
+    move |source| SystemLayerError::Io { dir, source }
+}
+
+/// `wineboot -i` into `prefix`, shaped and settled.
+fn wineboot(wine: &WineInstall, prefix: &Path) -> Result<(), SystemLayerError> {
+    let home = prefix.with_file_name("home");
+    std::fs::create_dir_all(&home).map_err(io_err(&home))?;
     let out = Command::new(&wine.wineboot)
         .arg("-i")
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("WINEPREFIX", &prefix)
+        .env("WINEPREFIX", prefix)
         .env("WINEDEBUG", "-all")
         .env("WINELOADER", &wine.loader)
         .env("HOME", &home)
@@ -118,30 +172,27 @@ pub fn ensure(state_dir: &Path, wine: &WineInstall) -> Result<SystemLayer, Syste
         .env("LOGNAME", PROFILE_USER)
         .env("LANG", "C.UTF-8")
         .output()
-        .map_err(io(&prefix))?;
+        .map_err(io_err(prefix))?;
     // wineboot returns before wineserver has saved the registry; wait for it.
     let flushed = Command::new(&wine.server)
         .arg("-w")
-        .env("WINEPREFIX", &prefix)
+        .env("WINEPREFIX", prefix)
         .env("HOME", &home)
         .status();
     if !out.status.success() || !prefix.join("system.reg").exists() || flushed.is_err() {
         return Err(SystemLayerError::Wineboot {
-            dir: prefix,
+            dir: prefix.to_path_buf(),
             status: out.status.to_string(),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         });
     }
-    shape_prefix(&prefix).map_err(io(&prefix))?;
+    shape_prefix(prefix).map_err(io_err(prefix))?;
     // Twice: the first start rewrites what changed with the new layout (fonts, devices), the
     // second one what the first left half-done.
     for _ in 0..2 {
-        settle(wine, &prefix, &home).map_err(io(&prefix))?;
+        settle(wine, prefix, &home).map_err(io_err(prefix))?;
     }
-    std::fs::remove_dir_all(&home).map_err(io(&home))?;
-    std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
-    std::fs::write(dir.join(".complete"), &wine.version).map_err(io(&dir))?;
-    Ok(layer)
+    std::fs::remove_dir_all(&home).map_err(io_err(&home))
 }
 
 /// Runs one do-nothing process on the shaped prefix the way a silo runs one, so that what Wine
