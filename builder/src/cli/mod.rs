@@ -88,7 +88,10 @@ pub struct Globals {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let globals = Globals { root: cli.root };
+    // A relative --root/SILO_ROOT names the same directory wherever a runtime later runs
+    // (Wine refuses a relative WINEPREFIX; a silo changes its working directory).
+    let root = cli.root.map(|r| std::path::absolute(&r).unwrap_or(r));
+    let globals = Globals { root };
     let result = match cli.command {
         Command::Build(a) => build::run(&globals, a),
         Command::Pull(a) => pull::run(&globals, a),
