@@ -1,7 +1,7 @@
 //! silo: a daemonless toolkit that builds, pulls, pushes and inspects Windows container images.
 //!
 //! The library holds everything; the `silo` binary only parses the command line and calls in.
-//! Module map (see `../shared/design/ARCHITECTURE.md` for the seams between them):
+//! Module map:
 //! - [`dockerfile`]: BuildKit-compatible parser, shell lexer, typed instructions, Windows path rules.
 //! - [`error_text`]: an error with its causes, for messages.
 //! - [`image`]: manifests, configs, indexes and Windows platform (`os.version`) rules.
@@ -12,6 +12,8 @@
 //! - [`runtime`]: the `Runtime` trait and its implementations (`wine`, `hcs`, `none`).
 //! - [`build`]: the build engine (stage graph → steps → layers → image).
 //! - [`cli`]: one module per verb of the `silo` command.
+// Unsafe code only where an FFI or system call needs it, each module allowing it says why.
+#![deny(unsafe_code)]
 
 pub mod build;
 pub mod cli;

@@ -4,6 +4,8 @@
 //! ([`check`], [`catalog`]) before anything runs; then the interpreter ([`interp`]) runs it
 //! against a [`host::Host`] (files under drive C:, the registry, native commands, HTTP).
 //! The design is described in `docs/powershell.md`.
+// Unsafe code only where an FFI or system call needs it, each module allowing it says why.
+#![deny(unsafe_code)]
 
 // Front end: text → checked AST.
 pub mod ast;

@@ -189,6 +189,7 @@ const WRITEBACK_EVERY: u64 = 8 << 20;
 /// download — about a third of a 1 GiB pull's time here. Started early, the disk works while the
 /// network does. Best effort: failure only loses the overlap, `sync_all` still reports errors.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // sync_file_range has no safe wrapper in std.
 fn start_writeback(file: &File) {
     use std::os::fd::AsRawFd;
     // SAFETY: plain syscall on a file descriptor we own; offset 0, length 0 = the whole file.

@@ -3,6 +3,8 @@
 //! it reads from and writes to blob source/sink traits ([`transfer`]) and knows nothing of the
 //! store's on-disk layout. Windows platform selection lives in [`platform`] so the builder can
 //! reuse it.
+// Unsafe code only where an FFI or system call needs it, each module allowing it says why.
+#![deny(unsafe_code)]
 
 pub mod auth;
 pub mod blobdir;

@@ -313,7 +313,7 @@ impl Selection {
                 format!(
                     "  {mark} #{} {p} {}: {}",
                     v.index,
-                    short(&v.digest),
+                    short_digest(&v.digest),
                     v.reason
                 )
             })
@@ -322,8 +322,13 @@ impl Selection {
     }
 }
 
-fn short(digest: &str) -> &str {
-    let end = digest.len().min("sha256:".len() + 12);
+/// A digest shortened for messages and progress lines: the algorithm and 12 hex digits
+/// (`sha256:0123456789ab`).
+pub fn short_digest(digest: &str) -> &str {
+    let end = digest
+        .find(':')
+        .map_or(12, |colon| colon + 1 + 12)
+        .min(digest.len());
     &digest[..end]
 }
 

@@ -264,6 +264,7 @@ fn thread_cpu_ms() -> f64 {
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime only writes the timespec we pass, which outlives the call.
+    #[allow(unsafe_code)] // the thread's CPU clock has no std API.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     if rc != 0 {
         return f64::NAN;

@@ -13,12 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::build::progress::human_size;
 use crate::store::location::split_path_suffix;
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use registry_client::blobdir::BlobDir;
 use registry_client::credentials::CredentialEnv;
 use registry_client::manifest::{self, RawManifest};
+use registry_client::platform::short_digest;
 use registry_client::{
     BlobOutcome, Client, ClientConfig, Credential, CredentialSource, DefaultCredentials,
     ImageToPush, Isolation, OsVersion, PlatformRequest, Progress, Reference,
@@ -820,28 +822,6 @@ impl CliProgress {
     }
 }
 
-fn short(digest: &str) -> &str {
-    let cut = digest
-        .find(':')
-        .map(|i| i + 13)
-        .unwrap_or(12)
-        .min(digest.len());
-    &digest[..cut]
-}
-
-fn human(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.2} GiB", b / (1024.0 * 1024.0 * 1024.0))
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", b / (1024.0 * 1024.0))
-    } else if b >= 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else {
-        format!("{bytes} B")
-    }
-}
-
 impl Progress for CliProgress {
     fn blob_started(&self, digest: &str, size: u64, already: u64) {
         let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
@@ -856,15 +836,19 @@ impl Progress for CliProgress {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
-        bar.set_prefix(short(digest).to_string());
+        bar.set_prefix(short_digest(digest).to_string());
         bar.set_position(already);
         if self.mode == ProgressMode::Plain {
             let resumed = if already > 0 {
-                format!(" (resuming at {})", human(already))
+                format!(" (resuming at {})", human_size(already))
             } else {
                 String::new()
             };
-            eprintln!("{} start {}{resumed}", short(digest), human(size));
+            eprintln!(
+                "{} start {}{resumed}",
+                short_digest(digest),
+                human_size(size)
+            );
         }
         bars.insert(digest.to_string(), (bar, Instant::now(), already));
     }
@@ -912,12 +896,12 @@ impl Progress for CliProgress {
                 self.multi.remove(bar);
                 format!(
                     "{} {what} {} in {secs:.1}s ({}/s)",
-                    short(digest),
-                    human(bar.length().unwrap_or(0)),
-                    human((moved as f64 / secs) as u64)
+                    short_digest(digest),
+                    human_size(bar.length().unwrap_or(0)),
+                    human_size((moved as f64 / secs) as u64)
                 )
             }
-            None => format!("{} {what}", short(digest)),
+            None => format!("{} {what}", short_digest(digest)),
         };
         match self.mode {
             ProgressMode::Plain => eprintln!("{line}"),

@@ -127,6 +127,7 @@ fn link_identity(path: &Path, meta: &fs::Metadata) -> Result<Option<LinkIdentity
 /// `GetFileInformationByHandle`'s link count, volume serial number and file index, the
 /// identity hcsshim takes from `FileStandardInfo`/`FileIdInfo`.
 #[cfg(windows)]
+#[allow(unsafe_code)] // GetFileInformationByHandle is a Win32 call.
 fn link_identity(path: &Path, _meta: &fs::Metadata) -> Result<Option<LinkIdentity>, ExportError> {
     use std::os::windows::io::AsRawHandle;
     use windows_sys::Win32::Storage::FileSystem::{

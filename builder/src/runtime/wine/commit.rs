@@ -34,6 +34,8 @@
 //!   gives from its parent's descriptor ([`sd::inherited`]); `C:\` itself, which no layer
 //!   records, has silo's default directory descriptor (Windows' system-drive root grants). A
 //!   parent whose descriptor is unknown gives silo's default descriptors with that owner.
+// xattrs (Wine's DOS attributes, overlayfs' opaque mark, descriptors) have no std API.
+#![allow(unsafe_code)]
 
 use std::collections::BTreeSet;
 use std::ffi::CString;

@@ -10,6 +10,8 @@
 //! [`SD_XATTR`] of its unpacked copy: overlayfs shows it through the merged view and copies it
 //! up with the file, so the commit can keep a changed entry's descriptor and derive a new
 //! entry's from its parent's (see `commit.rs`).
+// xattrs and whiteout device nodes (mknod) have no std API.
+#![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};

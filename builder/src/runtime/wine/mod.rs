@@ -167,6 +167,7 @@ fn remove_stale_sandboxes(root: &Path) {
             continue;
         };
         // SAFETY: kill with signal 0 only checks for existence.
+        #[allow(unsafe_code)] // a process's existence has no std API.
         let alive = unsafe { libc::kill(pid, 0) } == 0
             || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
         if !alive {
@@ -505,6 +506,7 @@ impl Sandbox for WineSandbox {
             drive_c.join(&rel)
         };
         // SAFETY: getuid has no preconditions.
+        #[allow(unsafe_code)] // the real uid has no std API.
         let uid = unsafe { libc::getuid() };
         let server_dir = PathBuf::from(format!("/tmp/.wine-{uid}"));
         // Outside `drive_c`, so it never reaches the layer; the launcher (or the PowerShell

@@ -2,6 +2,8 @@
 //! message that says what is missing and what to do: the Wine binaries (Debian package
 //! `wine64`), root (or CAP_SYS_ADMIN) for namespaces and mounts, overlayfs in the kernel, and a
 //! kernel new enough for overlayfs with whiteouts and the namespaces used.
+// statfs and geteuid have no std API.
+#![allow(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

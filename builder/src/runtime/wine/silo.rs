@@ -16,6 +16,8 @@
 //! The child side of `clone` must not allocate (the caller may be multi-threaded): everything it
 //! needs is prepared as C strings and pointer arrays before the clone, and it reports failures
 //! through a pipe as fixed-size records.
+// Namespaces, clone, mounts, pipes and signals are libc calls: this module is the silo's system-call layer.
+#![allow(unsafe_code)]
 
 use std::ffi::{CString, OsStr};
 use std::io;

@@ -126,7 +126,9 @@ pub fn make_with(
     let lock_path = root.join(".lock");
     let lock = std::fs::File::create(&lock_path).map_err(io_err(&lock_path))?;
     // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
-    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
+    #[allow(unsafe_code)] // file locks have no std API before Rust 1.89.
+    let locked = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    if locked != 0 {
         return Err(io_err(&lock_path)(std::io::Error::last_os_error()));
     }
     if dir.join(COMPLETE).exists() {
