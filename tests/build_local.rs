@@ -43,14 +43,7 @@ impl Lab {
     }
 
     fn silo_ok(&self, args: &[&str]) -> Output {
-        let out = self.silo(args);
-        assert!(
-            out.status.success(),
-            "silo {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        silo_tests::succeeded(args, self.silo(args))
     }
 
     /// `silo base create` into the store.

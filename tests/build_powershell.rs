@@ -12,27 +12,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use sha2::Digest as _;
 use silo_tests::fileserver::FileServer;
-use silo_tests::silo;
 use silo_tests::tools::{require_tool, run_ok, venv_python};
-
-fn run(root: &Path, args: &[&str]) -> Output {
-    silo().env("SILO_ROOT", root).args(args).output().unwrap()
-}
-
-fn ok(root: &Path, args: &[&str]) -> Output {
-    let out = run(root, args);
-    assert!(
-        out.status.success(),
-        "silo {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use silo_tests::{silo_in as run, silo_ok_in as ok};
 
 /// `tool.exe`: prints its name and version, and its first argument when given.
 const TOOL_C: &str = r#"

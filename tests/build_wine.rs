@@ -9,23 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
+use silo_tests::project_root;
 use silo_tests::tools::{require_tool, run_ok};
-use silo_tests::{project_root, silo};
-
-fn run(root: &Path, args: &[&str]) -> Output {
-    silo().env("SILO_ROOT", root).args(args).output().unwrap()
-}
-
-fn ok(root: &Path, args: &[&str]) -> Output {
-    let out = run(root, args);
-    assert!(
-        out.status.success(),
-        "silo {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use silo_tests::{silo_in as run, silo_ok_in as ok};
 
 fn skopeo_json(args: &[&str]) -> Value {
     let out = run_ok(std::process::Command::new("skopeo").args(args));

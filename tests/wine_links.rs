@@ -19,23 +19,8 @@ use std::process::{Command, Output};
 
 use silo::layer::{list_layer, LayerEntry, LayerEntryKind};
 use silo::runtime::hcs::backup::encode_reparse_point;
-use silo_tests::silo;
 use silo_tests::tools::{require_tool, run_ok};
-
-fn run(root: &Path, args: &[&str]) -> Output {
-    silo().env("SILO_ROOT", root).args(args).output().unwrap()
-}
-
-fn ok(root: &Path, args: &[&str]) -> Output {
-    let out = run(root, args);
-    assert!(
-        out.status.success(),
-        "silo {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use silo_tests::{silo_in as run, silo_ok_in as ok};
 
 fn create_base(root: &Path) {
     ok(

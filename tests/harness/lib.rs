@@ -134,3 +134,24 @@ pub fn assert_current(binary: &Path, build: &str) {
 pub fn silo() -> std::process::Command {
     std::process::Command::new(silo_bin())
 }
+
+/// `silo ARGS` with its state in `root` (`SILO_ROOT`), run to completion.
+pub fn silo_in(root: &Path, args: &[&str]) -> std::process::Output {
+    silo().env("SILO_ROOT", root).args(args).output().unwrap()
+}
+
+/// [`silo_in`], which must succeed (the failure shows silo's output).
+pub fn silo_ok_in(root: &Path, args: &[&str]) -> std::process::Output {
+    succeeded(args, silo_in(root, args))
+}
+
+/// `out` of `silo ARGS`, which must have succeeded (the failure shows silo's output).
+pub fn succeeded(args: &[&str], out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "silo {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
