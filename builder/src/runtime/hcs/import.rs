@@ -482,19 +482,7 @@ impl Stager<'_> {
                          a base layer",
                     ));
                 }
-                let junction = entry.kind == LayerEntryKind::Junction;
-                let link = entry.link_target.as_deref().unwrap_or_default();
-                if link.is_empty() {
-                    return Err(self.entry_err(name, "a symlink without a target"));
-                }
-                // go-winio applies FromSlash to the link name.
-                let reparse = backup::encode_reparse_point(&link.replace('/', "\\"), junction)
-                    .map_err(|e| self.entry_err(name, e.to_string()))?;
-                let mut attrs = entry.attributes.unwrap_or(0) | attributes::REPARSE_POINT;
-                if junction {
-                    attrs |= attributes::DIRECTORY;
-                }
-                self.begin(entry, &target, attrs, Some(reparse))
+                self.begin_link(entry, &target)
             }
             LayerEntryKind::HardLink => {
                 let link = entry.link_target.as_deref().unwrap_or_default();
@@ -529,6 +517,24 @@ impl Stager<'_> {
                 ),
             )),
         }
+    }
+
+    /// Opens a symlink or junction entry at `target` with its reparse data.
+    fn begin_link(&mut self, entry: &LayerEntry, target: &Path) -> Result<(), ImportError> {
+        let name = entry.path.as_str();
+        let junction = entry.kind == LayerEntryKind::Junction;
+        let link = entry.link_target.as_deref().unwrap_or_default();
+        if link.is_empty() {
+            return Err(self.entry_err(name, "a symlink without a target"));
+        }
+        // go-winio applies FromSlash to the link name.
+        let reparse = backup::encode_reparse_point(&link.replace('/', "\\"), junction)
+            .map_err(|e| self.entry_err(name, e.to_string()))?;
+        let mut attrs = entry.attributes.unwrap_or(0) | attributes::REPARSE_POINT;
+        if junction {
+            attrs |= attributes::DIRECTORY;
+        }
+        self.begin(entry, target, attrs, Some(reparse))
     }
 
     /// A non-base layer's `UtilityVM…` entry, as hcsshim's `legacyLayerWriter` handles it:
@@ -646,20 +652,7 @@ impl Stager<'_> {
                 let result = open.sink.stream(backup::BACKUP_DATA, "", entry.size, data);
                 result.map_err(|e| self.io_err(&path, e))
             }
-            LayerEntryKind::Symlink | LayerEntryKind::Junction => {
-                let junction = entry.kind == LayerEntryKind::Junction;
-                let link = entry.link_target.as_deref().unwrap_or_default();
-                if link.is_empty() {
-                    return Err(self.entry_err(name, "a symlink without a target"));
-                }
-                let reparse = backup::encode_reparse_point(&link.replace('/', "\\"), junction)
-                    .map_err(|e| self.entry_err(name, e.to_string()))?;
-                let mut attrs = entry.attributes.unwrap_or(0) | attributes::REPARSE_POINT;
-                if junction {
-                    attrs |= attributes::DIRECTORY;
-                }
-                self.begin(entry, &path, attrs, Some(reparse))
-            }
+            LayerEntryKind::Symlink | LayerEntryKind::Junction => self.begin_link(entry, &path),
             other => Err(self.entry_err(name, format!("{other:?} cannot be part of a utility VM"))),
         }
     }
