@@ -224,9 +224,20 @@ fn bench_real_base_step() {
     let step = |spec: &SandboxSpec| {
         let start = Instant::now();
         let mut sb = rt.prepare(spec).unwrap();
+        let t1 = start.elapsed();
         let st = sb.run(&shell(r"echo hi> C:\x.txt"), &mut Quiet).unwrap();
+        let t2 = start.elapsed();
         assert_eq!(st.code, 0);
         let cs = sb.commit().unwrap();
+        // SILO_PHASES=1 prints where each step's time goes.
+        if std::env::var_os("SILO_PHASES").is_some() {
+            eprintln!(
+                "prepare {:.3} run {:.3} commit {:.3}",
+                t1.as_secs_f64(),
+                (t2 - t1).as_secs_f64(),
+                (start.elapsed() - t2).as_secs_f64()
+            );
+        }
         assert!(cs.hive_deltas.is_empty(), "no registry delta");
         start.elapsed()
     };

@@ -1025,6 +1025,75 @@ fn timeout_kills_the_step() {
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 
+/// Wine's start-up runs on one CPU (its request/reply round trips with wineserver are cheaper
+/// there), and the step's own process gets every CPU silo had back from the launcher: sampled
+/// from /proc while a step runs `ping`.
+#[test]
+fn wine_starts_on_one_cpu_and_the_step_gets_every_cpu() {
+    let own = cpus_allowed("self");
+    if own.split([',', '-']).count() < 2 {
+        eprintln!("SKIP: this process may run on one CPU only ({own}); nothing to pin");
+        return;
+    }
+    let _g = global_lock();
+    let t = tempfile::tempdir().unwrap();
+    let layers = [base_layer(t.path())];
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeMap::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                for line in silo_processes() {
+                    let (pid, cmd) = line.split_once(": ").unwrap();
+                    let program = cmd.split(' ').next().unwrap_or("").rsplit(['\\', '/']);
+                    let program = program
+                        .into_iter()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_lowercase();
+                    seen.insert(program, cpus_allowed(pid));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            seen
+        })
+    };
+    let step = run_step(
+        &layers,
+        NetworkMode::Host,
+        &shell("ping -n 4 127.0.0.1 >nul"),
+    );
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = sampler.join().unwrap();
+    assert_eq!(step.code, 0, "{}", step.output.text());
+    let server = seen
+        .iter()
+        .find(|(p, _)| p.starts_with("wineserver"))
+        .map(|(_, c)| c.clone())
+        .unwrap_or_else(|| panic!("no wineserver seen: {seen:?}"));
+    assert!(
+        !server.contains([',', '-']),
+        "wineserver runs on one CPU, not {server}: {seen:?}"
+    );
+    let ping = seen
+        .iter()
+        .find(|(p, _)| p.starts_with("ping"))
+        .map(|(_, c)| c.clone())
+        .unwrap_or_else(|| panic!("the step's ping was not seen: {seen:?}"));
+    assert_eq!(ping, own, "the step's process has every CPU back: {seen:?}");
+}
+
+/// `Cpus_allowed_list` of a /proc entry (`self` or a pid).
+fn cpus_allowed(pid: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// Processes whose environment names the Wine state dir (every Wine process of a silo has
 /// `WINEPREFIX=<state>/wine/sandboxes/…`).
 fn silo_processes() -> Vec<String> {

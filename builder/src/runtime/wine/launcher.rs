@@ -36,6 +36,14 @@ const EXITFILE_CHARS: u32 = 2048;
 /// Environment variable naming the file with the step's environment (see [`env_block`]).
 pub const ENVFILE_VAR: &str = "SILO_ENVFILE";
 
+/// Environment variable with the CPUs (hex mask, bit N for CPU N) the step's process gets: Wine's
+/// start-up ran pinned to one CPU (`silo::StartupPin`), and the launcher, which runs once it is
+/// over, hands the step the CPUs silo had. Removed from the child's environment.
+pub const AFFINITY_VAR: &str = "SILO_AFFINITY";
+
+/// Characters of the affinity mask the launcher reads (16 hex digits and the NUL).
+const AFFINITY_CHARS: u32 = 24;
+
 /// Bytes of environment the launcher reads (the step's `ENV` and build args).
 pub const ENV_BLOCK_BYTES: u32 = 1 << 20;
 
@@ -64,6 +72,7 @@ const STARTUPINFOW_SIZE: u32 = 104;
 const STARTF_USESTDHANDLES: u32 = 0x100;
 
 const K32: &str = "KERNEL32.dll";
+const MSVCRT: &str = "msvcrt.dll";
 
 /// The launcher executable's bytes.
 pub fn launcher_exe() -> Vec<u8> {
@@ -84,8 +93,11 @@ pub fn launcher_exe() -> Vec<u8> {
     let env_path = a.bss(EXITFILE_CHARS * 2);
     let env_block = a.bss(ENV_BLOCK_BYTES + 16);
     let env_read = a.bss(8);
+    let affinity_var = a.wide(AFFINITY_VAR);
+    let affinity = a.bss(AFFINITY_CHARS * 2);
     let fail = a.label();
     let skip = a.label();
+    let keep_affinity = a.label();
     let (env_loop, env_done) = (a.label(), a.label());
     // sub rsp, 0x68  (entry rsp ≡ 8 mod 16 → aligned; 32 bytes shadow + 6 stack args)
     a.bytes(&[0x48, 0x83, 0xEC, 0x68]);
@@ -161,6 +173,32 @@ pub fn launcher_exe() -> Vec<u8> {
     a.bytes(&[0x48, 0x8D, 0x5C, 0x46, 0x02]); // lea rbx,[rsi+rax*2+2]  (the next name)
     a.jmp(env_loop);
     a.bind(env_done);
+    // The step's CPUs: SetProcessAffinityMask(GetCurrentProcess(), _wcstoui64(mask, NULL, 16))
+    // when SILO_AFFINITY holds a mask; the child inherits the process's affinity.
+    a.lea([0x48, 0x0D], affinity_var);
+    a.lea([0x48, 0x15], affinity);
+    a.bytes(&[0x41, 0xB8]); // mov r8d, imm32
+    a.bytes(&AFFINITY_CHARS.to_le_bytes());
+    a.call(K32, "GetEnvironmentVariableW");
+    a.bytes(&[0x89, 0xC3]); // mov ebx, eax  (callee-saved: survives the next call)
+    a.lea([0x48, 0x0D], affinity_var);
+    a.bytes(&[0x31, 0xD2]); // xor edx,edx
+    a.call(K32, "SetEnvironmentVariableW");
+    a.bytes(&[0x83, 0xFB, 0x00]); // cmp ebx, 0
+    a.jcc(cc::Z, keep_affinity);
+    a.bytes(&[0x83, 0xFB]); // cmp ebx, imm8: a value that did not fit is ignored
+    a.bytes(&[AFFINITY_CHARS as u8]);
+    a.jcc(cc::AE, keep_affinity);
+    a.lea([0x48, 0x0D], affinity);
+    a.bytes(&[0x31, 0xD2]); // xor edx,edx
+    a.bytes(&[0x41, 0xB8, 16, 0, 0, 0]); // mov r8d, 16
+    a.call(MSVCRT, "_wcstoui64");
+    a.bytes(&[0x48, 0x85, 0xC0]); // test rax,rax
+    a.jcc(cc::Z, keep_affinity);
+    a.bytes(&[0x48, 0x89, 0xC2]); // mov rdx, rax
+    a.bytes(&[0x48, 0xC7, 0xC1, 0xFF, 0xFF, 0xFF, 0xFF]); // mov rcx, -1  (GetCurrentProcess())
+    a.call(K32, "SetProcessAffinityMask");
+    a.bind(keep_affinity);
     // si.hStdInput/Output/Error = GetStdHandle(-10/-11/-12); offsets 80/88/96 in STARTUPINFOW
     for (n, off) in [(-10i32, 80u32), (-11, 88), (-12, 96)] {
         a.bytes(&[0xB9]); // mov ecx, imm32

@@ -265,6 +265,8 @@ pub struct WineSandbox {
     committed_dir: PathBuf,
     /// The step's USER as a SID: the owner of what the step creates.
     owner: crate::layer::sd::Sid,
+    /// The CPU Wine starts on, and the CPUs the step gets back (`silo::StartupPin`).
+    startup_pin: Option<silo::StartupPin>,
 }
 
 impl WineSandbox {
@@ -339,6 +341,7 @@ impl WineSandbox {
             hostname,
             committed_dir: PathBuf::new(),
             owner: crate::layer::sd::Sid::container_administrator(),
+            startup_pin: silo::startup_pin(),
         })
     }
 
@@ -427,6 +430,14 @@ impl WineSandbox {
             ("LOGNAME".into(), system_layer::PROFILE_USER.into()),
             ("LANG".into(), "C.UTF-8".into()),
         ]
+        .into_iter()
+        .chain(self.startup_pin.map(|pin| {
+            (
+                launcher::AFFINITY_VAR.to_string(),
+                format!("{:x}", pin.original),
+            )
+        }))
+        .collect()
     }
 }
 
@@ -564,6 +575,7 @@ impl Sandbox for WineSandbox {
             timeout: process.timeout,
             grace: Duration::from_secs(10),
             binds: placed.iter().map(|p| p.bind.clone()).collect(),
+            startup_cpu: self.startup_pin.map(|pin| pin.cpu),
         };
         let upper = self.dir.join("upper");
         let mount_stubs = mounts::Stubs::before(&upper, &placed);

@@ -28,6 +28,7 @@ pub struct Label(usize);
 
 /// Condition codes for [`Program::jcc`] (the low nibble of `0F 8x`).
 pub mod cc {
+    pub const AE: u8 = 0x3;
     pub const Z: u8 = 0x4;
     pub const NZ: u8 = 0x5;
     pub const GE: u8 = 0xD;
