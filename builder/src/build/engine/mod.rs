@@ -1,0 +1,356 @@
+//! The build engine: runs the stages a target needs, step by step, for each requested platform.
+//!
+//! The Dockerfile frontend (`crate::dockerfile::stages`) parses the stages, expands each
+//! instruction, keeps the image config and says what each command needs done
+//! ([`Step`](crate::dockerfile::stages::Step)): nothing more for metadata, a RUN, a COPY/ADD or a WORKDIR directory. This engine
+//! does those steps. A stage starts from its base — an image, read lazily (manifest and config
+//! only), or an earlier stage. COPY/ADD/WORKDIR build a [`ChangeSet`](crate::layer::ChangeSet) directly, RUN gets one from
+//! the [`Runtime`]; the layer codec turns it into a blob in the store. Before a layer step runs,
+//! its cache key (parent chain, expanded instruction, input digests) is looked up; a hit reuses
+//! the recorded layer. Nothing is written to the store but complete, verified blobs and records;
+//! refs are set only after the whole build succeeded (see `output`).
+//!
+//! This module owns the request, the result, [`BuildError`] and the engine's state; the work is
+//! split by role: `stage` walks the stages and their commands, `layer_step` looks a layer step
+//! up in the cache or makes it (and WORKDIR), `copy_step` does COPY/ADD (URLs included),
+//! `run_step` does RUN (mounts, sandbox, output), `sources` gives the files of stages and images,
+//! `finish` turns a stage into an image and the images into an index.
+
+mod copy_step;
+mod finish;
+mod layer_step;
+mod run_step;
+mod sources;
+mod stage;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oci_spec::image::Descriptor;
+
+use super::base::{ImageLayer, TargetPlatform};
+use super::config::ImageConfig;
+use super::progress::Progress;
+use super::remote_cache::{RemoteCache, UsedRecord};
+use super::run_mounts;
+use crate::dockerfile::dockerignore::{self, PatternMatcher};
+use crate::dockerfile::shell::HostMode;
+use crate::dockerfile::stages::{
+    parse_stages, BaseConfig, BuildOptions, BuildPlan, FrontendError, Platform,
+};
+use crate::dockerfile::winpath::PathMode;
+use crate::image::Flavor;
+use crate::runtime::{NetworkMode, Runtime};
+use crate::store::Store;
+use finish::make_index;
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The build context directory.
+    pub context: PathBuf,
+    /// The Dockerfile.
+    pub dockerfile: PathBuf,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    /// One entry per platform; at least one.
+    pub platforms: Vec<TargetPlatform>,
+    pub no_cache: bool,
+    /// `--label`: added to the final image's labels.
+    pub labels: BTreeMap<String, String>,
+    pub path_mode: PathMode,
+    /// `--network` for RUN steps that do not set their own.
+    pub network: NetworkMode,
+    /// `--timeout` for each RUN step.
+    pub run_timeout: Option<std::time::Duration>,
+    /// `--secret`: what `RUN --mount=type=secret` steps may read, by id.
+    pub secrets: run_mounts::Secrets,
+}
+
+/// One built image (one platform).
+#[derive(Debug, Clone)]
+pub struct BuiltImage {
+    pub config: ImageConfig,
+    pub config_descriptor: Descriptor,
+    pub config_bytes: Vec<u8>,
+    /// The manifest's descriptor (its platform is in `config`: os.version, os.features).
+    pub manifest_descriptor: Descriptor,
+    pub manifest_bytes: Vec<u8>,
+    pub layers: Vec<ImageLayer>,
+    pub flavor: Flavor,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone)]
+pub struct BuildResult {
+    pub images: Vec<BuiltImage>,
+    /// The index over `images` when several platforms were built.
+    pub index: Option<(Descriptor, Vec<u8>)>,
+    /// Every cache record the build used or created, in step order (for `--cache-to`).
+    pub cache_records: Vec<UsedRecord>,
+}
+
+impl BuildResult {
+    /// The descriptor and bytes an output names: the index, or the only manifest.
+    pub fn top(&self) -> (&Descriptor, &[u8]) {
+        match &self.index {
+            Some((d, b)) => (d, b),
+            None => (
+                &self.images[0].manifest_descriptor,
+                &self.images[0].manifest_bytes,
+            ),
+        }
+    }
+
+    /// What `--iidfile` and `--quiet` report: the config digest (docker's image ID) of a
+    /// single-platform build, the index digest of a multi-platform one.
+    pub fn image_id(&self) -> String {
+        match &self.index {
+            Some((d, _)) => d.digest().to_string(),
+            None => self.images[0].config_descriptor.digest().to_string(),
+        }
+    }
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The Dockerfile itself is wrong (parse, flags, stage graph).
+    #[error("{file}:{line}: {message}")]
+    Dockerfile {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    /// A step failed: where, what was written, why.
+    #[error("{file}:{line}: {text}: {reason}")]
+    Step {
+        file: String,
+        line: usize,
+        text: String,
+        reason: String,
+    },
+    /// A RUN step's process exited with a non-zero code: the full 32-bit Windows exit code,
+    /// shown unsigned (`0xC0000005` as 3221225477, as Windows and BuildKit show it).
+    #[error(
+        "{file}:{line}: {text}: process \"{command}\" did not complete successfully: exit code: {}",
+        *.code as u32
+    )]
+    RunFailed {
+        file: String,
+        line: usize,
+        text: String,
+        command: String,
+        code: i32,
+    },
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl BuildError {
+    /// The exit code of a failed RUN, to pass on as silo's own.
+    pub fn run_exit_code(&self) -> Option<i32> {
+        match self {
+            BuildError::RunFailed { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// Builds the request. `store` holds layers, cache records and the results.
+pub fn build(
+    store: &Store,
+    runtime: &dyn Runtime,
+    progress: &mut Progress,
+    request: &BuildRequest,
+) -> Result<BuildResult, BuildError> {
+    build_with_cache(store, runtime, progress, request, None)
+}
+
+/// [`build`] that also looks steps up in the records imported from `--cache-from`.
+pub fn build_with_cache(
+    store: &Store,
+    runtime: &dyn Runtime,
+    progress: &mut Progress,
+    request: &BuildRequest,
+    remote: Option<&RemoteCache>,
+) -> Result<BuildResult, BuildError> {
+    let bytes = std::fs::read(&request.dockerfile).map_err(|e| {
+        BuildError::Setup(format!(
+            "reading Dockerfile {}: {e}",
+            request.dockerfile.display()
+        ))
+    })?;
+    let file = request
+        .dockerfile
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "Dockerfile".into());
+    let parsed = crate::dockerfile::parse(&bytes)
+        .map_err(|e| BuildError::Setup(format!("{}: {e}", request.dockerfile.display())))?;
+    for warning in &parsed.warnings {
+        progress.warn(&format!("{file}:{}: {}", warning.line, warning.short));
+    }
+    if !request.context.is_dir() {
+        return Err(BuildError::Setup(format!(
+            "build context {} is not a directory",
+            request.context.display()
+        )));
+    }
+    let ignore = dockerignore::load_for_build(&request.dockerfile, &request.context)
+        .map_err(|e| BuildError::Setup(format!(".dockerignore: {e}")))?;
+    let epoch = source_date_epoch(request)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("build-")
+        .tempdir_in(store.root().join("tmp"))
+        .map_err(|e| BuildError::Setup(format!("creating a scratch directory: {e}")))?;
+
+    let mut images = Vec::new();
+    let mut cache_records = Vec::new();
+    for (n, platform) in request.platforms.iter().enumerate() {
+        let mut target_platform = Platform::windows_amd64();
+        target_platform.os_version = platform.os_version.clone().unwrap_or_default();
+        let options = BuildOptions {
+            build_args: request.build_args.clone(),
+            target_platform,
+            build_platform: Platform::host(),
+            host: HostMode::Linux,
+            path_mode: request.path_mode,
+            target: request.target.clone(),
+        };
+        let plan = parse_stages(&parsed.ast, parsed.escape_token, &options)
+            .map_err(|e| frontend_error(&file, e))?;
+        let first = n == 0;
+        if first {
+            for w in &plan.warnings {
+                progress.warn(&format!("{file}:{}: {} ({})", w.line, w.message, w.rule));
+            }
+            let unused = plan.unused_build_args();
+            if !unused.is_empty() {
+                progress.warn(&format!(
+                    "one or more build-args {unused:?} were not consumed"
+                ));
+            }
+        }
+        let mut engine = Engine {
+            store,
+            runtime,
+            progress: &mut *progress,
+            request,
+            plan: &plan,
+            file: file.clone(),
+            ignore: &ignore,
+            epoch,
+            now: epoch.unwrap_or_else(now_secs),
+            platform,
+            scratch: scratch.path().to_path_buf(),
+            multi_platform: request.platforms.len() > 1,
+            show_warnings: first,
+            remote,
+            used: Vec::new(),
+        };
+        images.push(engine.build_plan()?);
+        cache_records.append(&mut engine.used);
+    }
+    let index = if images.len() > 1 {
+        Some(make_index(store, &images)?)
+    } else {
+        None
+    };
+    Ok(BuildResult {
+        images,
+        index,
+        cache_records,
+    })
+}
+
+fn frontend_error(file: &str, e: FrontendError) -> BuildError {
+    match e.location {
+        Some(location) => BuildError::Dockerfile {
+            file: file.to_string(),
+            line: location.start_line,
+            message: e.message,
+        },
+        None => BuildError::Setup(e.message),
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `SOURCE_DATE_EPOCH` from `--build-arg` (BuildKit's way), else the environment (buildx
+/// passes it on that way).
+fn source_date_epoch(request: &BuildRequest) -> Result<Option<i64>, BuildError> {
+    let value = request
+        .build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
+        .filter(|v| !v.trim().is_empty());
+    match value {
+        None => Ok(None),
+        Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
+            BuildError::Setup(format!(
+                "SOURCE_DATE_EPOCH={v:?}: expected a number of seconds since 1970"
+            ))
+        }),
+    }
+}
+
+/// The filesystem side of a stage: what the frontend's config does not hold.
+#[derive(Clone)]
+struct StageState {
+    /// The full image config (the base's, with every field kept), updated from the frontend's
+    /// view after each command.
+    config: ImageConfig,
+    layers: Vec<ImageLayer>,
+    flavor: Flavor,
+    /// How many history entries came from the base image (their times are kept as they were).
+    base_history: usize,
+    /// The stage's files, unpacked when a later `COPY --from` needs them.
+    files: Rc<RefCell<Option<Rc<tempfile::TempDir>>>>,
+    /// Creation time of the layer the current step added (for its history entry).
+    step_layer_time: Option<i64>,
+    /// The newest creation time of the layers this build added: the image's `created`.
+    newest_layer_time: Option<i64>,
+}
+
+/// A finished stage: its filesystem state and what a stage built on it inherits.
+struct BuiltStage {
+    state: StageState,
+    inherit: BaseConfig,
+}
+
+/// How a layer step ended, for progress.
+enum LayerOutcome {
+    Cached(u64),
+    Built(u64),
+}
+
+struct Engine<'a> {
+    store: &'a Store,
+    runtime: &'a dyn Runtime,
+    progress: &'a mut Progress,
+    request: &'a BuildRequest,
+    plan: &'a BuildPlan,
+    file: String,
+    ignore: &'a PatternMatcher,
+    epoch: Option<i64>,
+    now: i64,
+    platform: &'a TargetPlatform,
+    scratch: PathBuf,
+    multi_platform: bool,
+    /// Lint warnings are shown for the first platform only (they are the same for all).
+    show_warnings: bool,
+    /// Records imported from `--cache-from`, looked up after the store's.
+    remote: Option<&'a RemoteCache>,
+    /// The cache records this platform's build used or created.
+    used: Vec<UsedRecord>,
+}
