@@ -327,7 +327,7 @@ fn mapped_directories(
         }
         if mapped
             .iter()
-            .any(|m| m.container_path.eq_ignore_ascii_case(&container_path))
+            .any(|m| crate::layer::ntfs_eq(&m.container_path, &container_path))
         {
             anyhow::bail!(
                 "RUN --mount target {}: another mount already maps {container_path} (Windows \
