@@ -22,7 +22,7 @@ impl Engine<'_> {
         copy: &CopyStep,
         built: &BTreeMap<usize, BuiltStage>,
     ) -> Result<LayerOutcome, BuildError> {
-        let setup = BuildError::Setup;
+        let refused = BuildError::Refused;
         if !copy.chmod.is_empty() && self.show_warnings {
             self.progress.warn(&format!(
                 "{}:{}: --chmod is ignored for Windows images (Windows files have ACLs, not modes)",
@@ -30,13 +30,13 @@ impl Engine<'_> {
             ));
         }
         if copy.keep_git_dir {
-            return Err(setup(
+            return Err(refused(
                 "--keep-git-dir: git sources are not supported by silo".into(),
             ));
         }
         for source in &copy.sources {
             if source.starts_with("git@") || source.ends_with(".git") {
-                return Err(setup(format!(
+                return Err(refused(format!(
                     "{source}: git sources are not supported by silo"
                 )));
             }
@@ -67,10 +67,10 @@ impl Engine<'_> {
         let dest = format!("/{}", copy.dest.replace('\\', "/").trim_start_matches('/'));
         let owner = match copy.chown.as_str() {
             "" => None,
-            chown => Some(resolve_chown(chown).map_err(|e| setup(e.to_string()))?),
+            chown => Some(resolve_chown(chown)?),
         };
         let exclude =
-            PatternMatcher::new(&copy.exclude).map_err(|e| setup(format!("--exclude: {e}")))?;
+            PatternMatcher::new(&copy.exclude).map_err(|e| BuildError::failed("--exclude", e))?;
         let unpack = copy.is_add && copy.unpack != Some(false);
         let request = CopyRequest {
             sources: paths,
@@ -99,7 +99,7 @@ impl Engine<'_> {
             ),
             CopySource::Stage(i) => {
                 let source = built.get(i).ok_or_else(|| {
-                    setup(format!(
+                    refused(format!(
                         "cannot copy from stage {i}, it needs to be defined before the current stage"
                     ))
                 })?;
@@ -164,12 +164,11 @@ impl Engine<'_> {
                     // goes with the build's scratch directory.
                     let _ = dir.keep();
                 }
-                let plan = plan_copy(&tree, &request, &add_scratch)
-                    .map_err(|e| BuildError::Setup(e.to_string()))?;
+                let plan = plan_copy(&tree, &request, &add_scratch)?;
                 Ok(plan.changes)
             });
         }
-        let plan = plan_copy(&tree, &request, &add_scratch).map_err(|e| setup(e.to_string()))?;
+        let plan = plan_copy(&tree, &request, &add_scratch)?;
         let changes = plan.changes;
         let scratch_dirs = plan.scratch;
         let outcome =
@@ -185,18 +184,12 @@ impl Engine<'_> {
     /// or, when the server answers 304 to the recorded ETag, the digest recorded with it (and
     /// nothing downloaded).
     fn fetch_with_etag(&self, url: &str) -> Result<(Checksum, Option<UrlDownload>), BuildError> {
-        let setup = BuildError::Setup;
-        let store_err = |e: crate::store::StoreError| setup(e.to_string());
         let record_key = format!("add-url-etag {url}");
-        let recorded = self
-            .store
-            .get_record(&record_key)
-            .map_err(store_err)?
-            .and_then(|r| {
-                let etag = r.data.get("etag")?.as_str()?.to_string();
-                let digest = Checksum::parse(r.data.get("digest")?.as_str()?).ok()?;
-                Some((etag, digest))
-            });
+        let recorded = self.store.get_record(&record_key)?.and_then(|r| {
+            let etag = r.data.get("etag")?.as_str()?.to_string();
+            let digest = Checksum::parse(r.data.get("digest")?.as_str()?).ok()?;
+            Some((etag, digest))
+        });
         let dir = self.url_scratch_dir()?;
         let fetched = url_source::fetch_if_changed(
             url,
@@ -204,21 +197,17 @@ impl Engine<'_> {
             dir.path(),
             url_source::MAX_DOWNLOAD_BYTES,
             recorded.as_ref().map(|(etag, _)| etag.as_str()),
-        )
-        .map_err(|e| setup(e.to_string()))?;
+        )?;
         match (fetched, recorded) {
             (url_source::Fetched::NotModified, Some((_, digest))) => Ok((digest, None)),
-            (url_source::Fetched::NotModified, None) => Err(setup(format!(
+            (url_source::Fetched::NotModified, None) => Err(BuildError::Refused(format!(
                 "ADD {url}: the server answered 304 Not Modified to a plain GET"
             ))),
             (url_source::Fetched::Downloaded(downloaded), _) => {
-                let digest =
-                    Checksum::parse(&downloaded.digest).map_err(|e| setup(e.to_string()))?;
+                let digest = Checksum::parse(&downloaded.digest)?;
                 if let Some(etag) = &downloaded.etag {
                     let data = serde_json::json!({"etag": etag, "digest": downloaded.digest});
-                    self.store
-                        .put_record(&record_key, &[], &data)
-                        .map_err(store_err)?;
+                    self.store.put_record(&record_key, &[], &data)?;
                 }
                 Ok((digest, Some((downloaded, dir))))
             }
@@ -229,11 +218,11 @@ impl Engine<'_> {
     fn url_scratch_dir(&self) -> Result<tempfile::TempDir, BuildError> {
         let scratch = self.scratch.join("add");
         std::fs::create_dir_all(&scratch)
-            .map_err(|e| BuildError::Setup(format!("creating {}: {e}", scratch.display())))?;
+            .map_err(|e| BuildError::io(format!("creating {}", scratch.display()), e))?;
         tempfile::Builder::new()
             .prefix("url-")
             .tempdir_in(&scratch)
-            .map_err(|e| BuildError::Setup(format!("creating a scratch directory: {e}")))
+            .map_err(|e| BuildError::io("creating a scratch directory", e))
     }
 
     /// ADD's URL sources, each downloaded into its own scratch directory (kept alive with the
@@ -243,13 +232,11 @@ impl Engine<'_> {
         urls: &[String],
         checksum: Option<&Checksum>,
     ) -> Result<Vec<UrlDownload>, BuildError> {
-        let setup = BuildError::Setup;
         let mut out = Vec::with_capacity(urls.len());
         for url in urls {
             let dir = self.url_scratch_dir()?;
             let downloaded =
-                url_source::download(url, checksum, dir.path(), url_source::MAX_DOWNLOAD_BYTES)
-                    .map_err(|e| setup(e.to_string()))?;
+                url_source::download(url, checksum, dir.path(), url_source::MAX_DOWNLOAD_BYTES)?;
             out.push((downloaded, dir));
         }
         Ok(out)
@@ -262,11 +249,9 @@ type UrlDownload = (Downloaded, tempfile::TempDir);
 fn url_checksum(copy: &CopyStep, urls: &[String]) -> Result<Option<Checksum>, BuildError> {
     match copy.checksum.as_str() {
         "" => Ok(None),
-        text if copy.sources.len() != 1 || urls.len() != 1 => Err(BuildError::Setup(format!(
+        text if copy.sources.len() != 1 || urls.len() != 1 => Err(BuildError::Refused(format!(
             "--checksum={text} needs exactly one source, an http(s) URL"
         ))),
-        text => Checksum::parse(text)
-            .map(Some)
-            .map_err(|e| BuildError::Setup(e.to_string())),
+        text => Ok(Some(Checksum::parse(text)?)),
     }
 }

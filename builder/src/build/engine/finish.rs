@@ -10,7 +10,6 @@ use crate::store::Store;
 
 impl Engine<'_> {
     pub(super) fn finish_image(&mut self, mut state: StageState) -> Result<BuiltImage, BuildError> {
-        let setup = |e: String| BuildError::Setup(e);
         for (k, v) in &self.request.labels {
             state.config.set_label(k, v);
         }
@@ -25,10 +24,7 @@ impl Engine<'_> {
         let created = image::rfc3339(self.clamped(state.newest_layer_time.unwrap_or(self.now)));
         state.config.stamp_created(&created, state.base_history);
         let config_bytes = state.config.to_bytes();
-        let config_digest = self
-            .store
-            .put_blob_bytes(&config_bytes)
-            .map_err(|e| setup(e.to_string()))?;
+        let config_digest = self.store.put_blob_bytes(&config_bytes)?;
         let config_descriptor = Descriptor::new(
             state.flavor.config_media_type(),
             config_bytes.len() as u64,
@@ -36,11 +32,8 @@ impl Engine<'_> {
         );
         let layer_descriptors: Vec<Descriptor> =
             state.layers.iter().map(|l| l.descriptor.clone()).collect();
-        let manifest = image::build_manifest(&config_descriptor, &layer_descriptors, state.flavor)
-            .map_err(|e| setup(e.to_string()))?;
-        self.store
-            .put_blob_bytes(&manifest.bytes)
-            .map_err(|e| setup(e.to_string()))?;
+        let manifest = image::build_manifest(&config_descriptor, &layer_descriptors, state.flavor)?;
+        self.store.put_blob_bytes(&manifest.bytes)?;
         // The platform (os.version, os.features) goes into the index entry of multi-platform
         // builds (see `make_index`); OCI layouts and the store name the manifest itself.
         let manifest_descriptor = manifest.descriptor.clone();
@@ -95,9 +88,7 @@ pub(super) fn make_index(
         "manifests": manifests,
     });
     let bytes = serde_json::to_vec(&index).expect("JSON values serialize");
-    let digest = store
-        .put_blob_bytes(&bytes)
-        .map_err(|e| BuildError::Setup(e.to_string()))?;
+    let digest = store.put_blob_bytes(&bytes)?;
     Ok((
         Descriptor::new(media_type, bytes.len() as u64, digest),
         bytes,

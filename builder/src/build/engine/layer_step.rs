@@ -76,9 +76,8 @@ impl Engine<'_> {
             &format!("{instruction}\nflavor={:?}", state.flavor),
             inputs,
         );
-        let store_err = |e: crate::store::StoreError| BuildError::Setup(e.to_string());
         if !self.request.no_cache {
-            let hit = match cache::lookup(self.store, &key).map_err(store_err)? {
+            let hit = match cache::lookup(self.store, &key)? {
                 Some(hit) => Some((hit, BlobHome::Store)),
                 None => self.remote.and_then(|r| r.lookup(&key)),
             };
@@ -100,13 +99,13 @@ impl Engine<'_> {
         };
         let stored =
             crate::layer::write_layer_to_store(self.store, &changes, &options, state.flavor)
-                .map_err(|e| BuildError::Setup(format!("writing the layer: {e}")))?;
+                .map_err(|e| BuildError::layer("writing the layer", e))?;
         let layer = CachedLayer {
             descriptor: stored.descriptor,
             diff_id: stored.digests.diff_id,
             created: Some(self.now),
         };
-        cache::remember(self.store, &key, &layer).map_err(store_err)?;
+        cache::remember(self.store, &key, &layer)?;
         let size = layer.descriptor.size();
         self.add_layer(state, &key, layer, BlobHome::Store);
         Ok(LayerOutcome::Built(size))

@@ -31,20 +31,24 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use oci_spec::image::Descriptor;
 
-use super::base::{ImageLayer, TargetPlatform};
+use super::base::{BaseError, ImageLayer, TargetPlatform};
 use super::config::ImageConfig;
+use super::copy::CopyError;
+use super::owner::UnknownAccount;
 use super::progress::Progress;
 use super::remote_cache::{RemoteCache, UsedRecord};
 use super::run_mounts;
+use super::url_source::UrlError;
 use crate::dockerfile::dockerignore::{self, PatternMatcher};
 use crate::dockerfile::shell::HostMode;
 use crate::dockerfile::stages::{
     parse_stages, BaseConfig, BuildOptions, BuildPlan, FrontendError, Platform,
 };
 use crate::dockerfile::winpath::PathMode;
-use crate::image::Flavor;
-use crate::runtime::{NetworkMode, Runtime};
-use crate::store::Store;
+use crate::image::{Flavor, ImageError};
+use crate::layer::LayerError;
+use crate::runtime::{NetworkMode, Runtime, RuntimeError};
+use crate::store::{Store, StoreError};
 use finish::make_index;
 
 /// What to build.
@@ -125,13 +129,14 @@ pub enum BuildError {
         line: usize,
         message: String,
     },
-    /// A step failed: where, what was written, why.
-    #[error("{file}:{line}: {text}: {reason}")]
+    /// A step failed: where, what was written, and the failure (kept as the source).
+    #[error("{file}:{line}: {text}: {cause}")]
     Step {
         file: String,
         line: usize,
         text: String,
-        reason: String,
+        #[source]
+        cause: Box<BuildError>,
     },
     /// A RUN step's process exited with a non-zero code: the full 32-bit Windows exit code,
     /// shown unsigned (`0xC0000005` as 3221225477, as Windows and BuildKit show it).
@@ -146,11 +151,95 @@ pub enum BuildError {
         command: String,
         code: i32,
     },
+    /// The build cannot do what was asked; the reason says what (an unsupported source or
+    /// mount, a bad flag or argument value, a missing input, a server answer it cannot use).
     #[error("{0}")]
-    Setup(String),
+    Refused(String),
+    /// The Dockerfile's frontend failed at no particular line (e.g. an unknown `--target`).
+    #[error(transparent)]
+    Frontend(#[from] FrontendError),
+    /// A host file or directory could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A base image, or an image named by `--from`, could not be resolved (boxed: the error
+    /// is large and rare).
+    #[error(transparent)]
+    Base(Box<BaseError>),
+    /// A COPY/ADD could not be planned from its sources.
+    #[error(transparent)]
+    Copy(#[from] CopyError),
+    /// An ADD URL could not be fetched, or its `--checksum` is wrong.
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    /// `--chown` names no account silo knows.
+    #[error(transparent)]
+    Account(#[from] UnknownAccount),
+    /// The image's manifest could not be made.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A layer could not be opened, read, unpacked or written; `what` says which and how.
+    #[error("{what}: {source}")]
+    Layer {
+        what: String,
+        #[source]
+        source: Box<LayerError>,
+    },
+    /// The runtime could not prepare the step's sandbox or run its process (its own chain of
+    /// causes shown).
+    #[error("{0:#}")]
+    Runtime(#[from] RuntimeError),
+    /// The runtime could not commit what the step changed.
+    #[error("committing the step's changes: {0:#}")]
+    Commit(#[source] RuntimeError),
+    /// Another part of the build failed on `what`.
+    #[error("{what}: {source}")]
+    Failed {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl From<BaseError> for BuildError {
+    fn from(e: BaseError) -> Self {
+        BuildError::Base(Box::new(e))
+    }
 }
 
 impl BuildError {
+    /// An I/O failure on `what` (a path or an action).
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        BuildError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// A failure of another part on `what`.
+    pub(crate) fn failed(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        BuildError::Failed {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
+    /// A layer failure on `what` (e.g. `reading layer sha256:…`).
+    pub(crate) fn layer(what: impl Into<String>, source: LayerError) -> Self {
+        BuildError::Layer {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
+
     /// The exit code of a failed RUN, to pass on as silo's own.
     pub fn run_exit_code(&self) -> Option<i32> {
         match self {
@@ -179,10 +268,10 @@ pub fn build_with_cache(
     remote: Option<&RemoteCache>,
 ) -> Result<BuildResult, BuildError> {
     let bytes = std::fs::read(&request.dockerfile).map_err(|e| {
-        BuildError::Setup(format!(
-            "reading Dockerfile {}: {e}",
-            request.dockerfile.display()
-        ))
+        BuildError::io(
+            format!("reading Dockerfile {}", request.dockerfile.display()),
+            e,
+        )
     })?;
     let file = request
         .dockerfile
@@ -190,23 +279,23 @@ pub fn build_with_cache(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "Dockerfile".into());
     let parsed = crate::dockerfile::parse(&bytes)
-        .map_err(|e| BuildError::Setup(format!("{}: {e}", request.dockerfile.display())))?;
+        .map_err(|e| BuildError::failed(request.dockerfile.display().to_string(), e))?;
     for warning in &parsed.warnings {
         progress.warn(&format!("{file}:{}: {}", warning.line, warning.short));
     }
     if !request.context.is_dir() {
-        return Err(BuildError::Setup(format!(
+        return Err(BuildError::Refused(format!(
             "build context {} is not a directory",
             request.context.display()
         )));
     }
     let ignore = dockerignore::load_for_build(&request.dockerfile, &request.context)
-        .map_err(|e| BuildError::Setup(format!(".dockerignore: {e}")))?;
+        .map_err(|e| BuildError::failed(".dockerignore", e))?;
     let epoch = source_date_epoch(request)?;
     let scratch = tempfile::Builder::new()
         .prefix("build-")
         .tempdir_in(store.root().join("tmp"))
-        .map_err(|e| BuildError::Setup(format!("creating a scratch directory: {e}")))?;
+        .map_err(|e| BuildError::io("creating a scratch directory", e))?;
 
     let mut images = Vec::new();
     let mut cache_records = Vec::new();
@@ -274,7 +363,7 @@ fn frontend_error(file: &str, e: FrontendError) -> BuildError {
             line: location.start_line,
             message: e.message,
         },
-        None => BuildError::Setup(e.message),
+        None => BuildError::Frontend(e),
     }
 }
 
@@ -297,7 +386,7 @@ fn source_date_epoch(request: &BuildRequest) -> Result<Option<i64>, BuildError> 
     match value {
         None => Ok(None),
         Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
-            BuildError::Setup(format!(
+            BuildError::Refused(format!(
                 "SOURCE_DATE_EPOCH={v:?}: expected a number of seconds since 1970"
             ))
         }),
@@ -353,4 +442,107 @@ struct Engine<'a> {
     remote: Option<&'a RemoteCache>,
     /// The cache records this platform's build used or created.
     used: Vec<UsedRecord>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::path::Path;
+
+    use super::*;
+    use crate::build::progress::ProgressMode;
+    use crate::runtime::none::NoneRuntime;
+    use crate::store::LockMode;
+
+    fn request(context: &Path, dockerfile: &Path) -> BuildRequest {
+        BuildRequest {
+            context: context.to_path_buf(),
+            dockerfile: dockerfile.to_path_buf(),
+            build_args: BTreeMap::new(),
+            target: None,
+            platforms: vec![TargetPlatform {
+                os_version: None,
+                host: None,
+            }],
+            no_cache: true,
+            labels: BTreeMap::new(),
+            path_mode: Default::default(),
+            network: NetworkMode::None,
+            run_timeout: None,
+            secrets: Default::default(),
+        }
+    }
+
+    // A failure keeps what caused it as its source (an I/O error, the runtime's error) and its
+    // message still says all of it, located at the step when there is one.
+    #[test]
+    fn failures_keep_their_source_and_their_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store"), LockMode::Shared).unwrap();
+        let context = dir.path().join("context");
+        std::fs::create_dir_all(&context).unwrap();
+        let mut progress = Progress::new(ProgressMode::Quiet);
+        let runtime = NoneRuntime::new();
+
+        let missing = request(&context, &context.join("Dockerfile"));
+        let err = build(&store, &runtime, &mut progress, &missing).unwrap_err();
+        assert!(
+            matches!(&err, BuildError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+            "{err:?}"
+        );
+        assert!(err.to_string().starts_with("reading Dockerfile "), "{err}");
+
+        let dockerfile = context.join("Dockerfile");
+        std::fs::write(&dockerfile, "FROM nothing-here\n").unwrap();
+        let err = build(
+            &store,
+            &runtime,
+            &mut progress,
+            &request(&context, &dockerfile),
+        )
+        .unwrap_err();
+        let BuildError::Step { line: 1, cause, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(matches!(**cause, BuildError::Base(_)), "{cause:?}");
+        assert!(
+            err.to_string()
+                .starts_with("Dockerfile:1: FROM nothing-here: "),
+            "{err}"
+        );
+
+        // A base made by silo's base writer, so the RUN reaches the runtime.
+        let spec = crate::image::base::BaseSpec {
+            os_version: "10.0.20348.1".into(),
+            os_features: Vec::new(),
+            architecture: oci_spec::image::Arch::Amd64,
+            compression: crate::layer::LayerCompression::Gzip(1),
+            flavor: Flavor::Oci,
+        };
+        let mut sink = Store::open(dir.path().join("store"), LockMode::Shared).unwrap();
+        crate::image::base::create_base_image(&mut sink, Some("base"), &spec).unwrap();
+        std::fs::write(&dockerfile, "FROM base\nRUN echo hi\n").unwrap();
+        let err = build(
+            &store,
+            &runtime,
+            &mut progress,
+            &request(&context, &dockerfile),
+        )
+        .unwrap_err();
+        let BuildError::Step { line, cause, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*line, 2, "{err}");
+        assert!(
+            matches!(**cause, BuildError::Runtime(RuntimeError::NoRuntime(_))),
+            "{cause:?}"
+        );
+        let source = err.source().expect("the step's cause");
+        assert!(source.source().is_some(), "the runtime's error under it");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("Dockerfile:2: RUN echo hi: RUN needs a runtime"),
+            "{text}"
+        );
+    }
 }

@@ -124,7 +124,7 @@ impl Engine<'_> {
         working_dir: &str,
         built: &'b BTreeMap<usize, BuiltStage>,
     ) -> Result<(Vec<PlannedMount<'b>>, Vec<String>), BuildError> {
-        let setup = BuildError::Setup;
+        let refused = BuildError::Refused;
         let names: BTreeMap<String, usize> = self
             .plan
             .stages
@@ -136,12 +136,12 @@ impl Engine<'_> {
         for mount in mounts {
             let what = format!("RUN --mount=type={}", mount.kind.as_str());
             if mount.kind == MountType::Ssh {
-                return Err(setup(format!(
+                return Err(refused(format!(
                     "{what}: silo cannot forward an SSH agent into a Windows step; pass keys or \
                      tokens with --secret and RUN --mount=type=secret"
                 )));
             }
-            let target = run_mounts::mount_target(mount, working_dir).map_err(setup)?;
+            let target = run_mounts::mount_target(mount, working_dir).map_err(refused)?;
             let mut secret = None;
             let mut tree = None;
             let source_key = match mount.kind {
@@ -150,10 +150,10 @@ impl Engine<'_> {
                     let id = run_mounts::secret_id(mount);
                     match self.request.secrets.get(&id) {
                         Some(source) => {
-                            secret = Some(run_mounts::read_secret(&id, source).map_err(setup)?)
+                            secret = Some(run_mounts::read_secret(&id, source).map_err(refused)?)
                         }
                         None if mount.required => {
-                            return Err(setup(format!(
+                            return Err(refused(format!(
                                 "{what}: secret {id:?} is required: pass --secret id={id},src=PATH \
                                  (or env=VAR)"
                             )))
@@ -174,14 +174,14 @@ impl Engine<'_> {
                     };
                     if seeded {
                         let from = resolve_source(&mount.from, &names, self.plan.stages.len())
-                            .map_err(|e| setup(format!("{what}: from={}: {e}", mount.from)))?;
+                            .map_err(|e| refused(format!("{what}: from={}: {e}", mount.from)))?;
                         let source = match from {
                             CopySource::Context => MountTree::Context,
                             CopySource::Stage(i) => MountTree::Stage(
                                 &built
                                     .get(&i)
                                     .ok_or_else(|| {
-                                        setup(format!(
+                                        refused(format!(
                                             "{what}: from={}: the stage is not built yet",
                                             mount.from
                                         ))
@@ -218,7 +218,7 @@ impl Engine<'_> {
                 let source =
                     SourceTree::new(&self.request.context, "the build context", self.ignore);
                 let digest = run_mounts::copy_tree(&source, rel, None, run_mounts::CopyMode::Copy)
-                    .map_err(|e| BuildError::Setup(format!("RUN --mount source: {e}")))?;
+                    .map_err(|e| BuildError::failed("RUN --mount source", e))?;
                 return Ok(format!("context:{rel} {digest}"));
             }
             MountTree::Stage(state) => &state.layers,
@@ -236,15 +236,15 @@ impl Engine<'_> {
         planned: &PlannedMount<'_>,
         backing: &mut Vec<MountBacking>,
     ) -> Result<Option<StepMount>, BuildError> {
-        let setup =
-            |e: String| BuildError::Setup(format!("RUN --mount target {}: {e}", planned.target));
+        let what = format!("RUN --mount target {}", planned.target);
+        let io = |e: std::io::Error| BuildError::io(&what, e);
         let scratch = self.scratch.join("mounts");
-        std::fs::create_dir_all(&scratch).map_err(|e| setup(e.to_string()))?;
+        std::fs::create_dir_all(&scratch).map_err(io)?;
         let private_dir = || {
             tempfile::Builder::new()
                 .prefix("mount-")
                 .tempdir_in(&scratch)
-                .map_err(|e| setup(e.to_string()))
+                .map_err(io)
         };
         let mount = &planned.mount;
         let source = match mount.kind {
@@ -254,7 +254,7 @@ impl Engine<'_> {
                 };
                 let dir = private_dir()?;
                 let file = dir.path().join("secret");
-                std::fs::write(&file, value).map_err(|e| setup(e.to_string()))?;
+                std::fs::write(&file, value).map_err(io)?;
                 backing.push(MountBacking::Dir(dir));
                 file
             }
@@ -272,7 +272,7 @@ impl Engine<'_> {
                 let caches = run_mounts::CacheMounts::new(self.store.root().join("cache-mounts"));
                 let lease = caches
                     .acquire(id, &mount.sharing, &scratch)
-                    .map_err(|e| setup(format!("cache {id:?}: {e}")))?;
+                    .map_err(|e| BuildError::io(format!("{what}: cache {id:?}"), e))?;
                 if let (true, Some((tree, rel))) = (lease.created, &planned.tree) {
                     self.copy_mount_tree(
                         tree,
@@ -335,7 +335,7 @@ impl Engine<'_> {
         let source = SourceTree::new(root, "the mount's source", filter);
         run_mounts::copy_tree(&source, rel, Some(dest), mode)
             .map(drop)
-            .map_err(|e| BuildError::Setup(format!("RUN --mount source {rel:?}: {e}")))
+            .map_err(|e| BuildError::failed(format!("RUN --mount source {rel:?}"), e))
     }
     /// Runs one RUN step's process in a fresh sandbox on `target`'s layers and commits what it
     /// changed.
@@ -346,13 +346,14 @@ impl Engine<'_> {
         step: usize,
         failure: RunFailure,
     ) -> Result<ChangeSet, BuildError> {
-        let setup = |m: String| BuildError::Setup(m);
         let mut layer_refs = Vec::with_capacity(target.layers.len());
         for layer in target.layers {
             let blob_path = layer
                 .home
                 .ensure_in_store(self.store, &layer.descriptor)
-                .map_err(|e| setup(format!("fetching layer {}: {e}", layer.descriptor.digest())))?;
+                .map_err(|e| {
+                    BuildError::failed(format!("fetching layer {}", layer.descriptor.digest()), e)
+                })?;
             layer_refs.push(LayerRef {
                 diff_id: layer.diff_id.to_string(),
                 blob_path,
@@ -364,10 +365,7 @@ impl Engine<'_> {
             os_version: target.os_version,
             mounts: target.mounts,
         };
-        let mut sandbox = self
-            .runtime
-            .prepare(&spec)
-            .map_err(|e| setup(format!("{e:#}")))?;
+        let mut sandbox = self.runtime.prepare(&spec)?;
         let mut output = StepOutput {
             progress: self.progress,
             step,
@@ -380,7 +378,7 @@ impl Engine<'_> {
                 file: failure.file.clone(),
                 line: failure.line,
                 text: failure.text.clone(),
-                reason: format!("{e:#}"),
+                cause: Box::new(BuildError::Runtime(e)),
             });
         output.flush();
         let status = status?;
@@ -397,9 +395,7 @@ impl Engine<'_> {
         }
         // The runtime keeps what the change set's files point into until it is dropped (after
         // the build), so the layer can be written from them.
-        sandbox
-            .commit()
-            .map_err(|e| setup(format!("committing the step's changes: {e:#}")))
+        sandbox.commit().map_err(BuildError::Commit)
     }
 }
 /// Where a RUN step is, for its failure message.

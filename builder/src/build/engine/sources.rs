@@ -13,8 +13,7 @@ impl Engine<'_> {
     /// An image named by `COPY --from` or `RUN --mount=from=` as a stage state (its files are
     /// unpacked when first needed), with its manifest digest.
     pub(super) fn image_state(&self, reference: &str) -> Result<(StageState, String), BuildError> {
-        let base = resolve_base(self.store, reference, self.platform)
-            .map_err(|e| BuildError::Setup(e.to_string()))?;
+        let base = resolve_base(self.store, reference, self.platform)?;
         let state = StageState {
             config: base.config,
             layers: base.layers,
@@ -38,14 +37,15 @@ impl Engine<'_> {
         if let Some(dir) = source.files.borrow().as_ref() {
             return Ok(dir.clone());
         }
-        let lowest = layer_pick::lowest_needed_layer(sources, source.layers.len(), |i| {
-            let layer = &source.layers[i];
-            let blob = self.open_layer(layer)?;
-            let (entries, _) = crate::layer::reader::list_layer(blob).map_err(|e| {
-                BuildError::Setup(format!("reading layer {}: {e}", layer.descriptor.digest()))
+        let lowest =
+            layer_pick::lowest_needed_layer::<BuildError>(sources, source.layers.len(), |i| {
+                let layer = &source.layers[i];
+                let blob = self.open_layer(layer)?;
+                let (entries, _) = crate::layer::reader::list_layer(blob).map_err(|e| {
+                    BuildError::layer(format!("reading layer {}", layer.descriptor.digest()), e)
+                })?;
+                Ok(entries)
             })?;
-            Ok(entries)
-        })?;
         if lowest == 0 {
             return self.stage_files(source);
         }
@@ -68,22 +68,21 @@ impl Engine<'_> {
 
     /// A layer's blob, fetched into the store first when it lives elsewhere.
     fn open_layer(&self, layer: &ImageLayer) -> Result<std::fs::File, BuildError> {
-        let setup = |m: String| BuildError::Setup(m);
+        let digest = layer.descriptor.digest();
         let path = layer
             .home
             .ensure_in_store(self.store, &layer.descriptor)
-            .map_err(|e| setup(format!("fetching layer {}: {e}", layer.descriptor.digest())))?;
+            .map_err(|e| BuildError::failed(format!("fetching layer {digest}"), e))?;
         crate::layer::unpack::open_blob(&path)
-            .map_err(|e| setup(format!("opening layer {}: {e}", layer.descriptor.digest())))
+            .map_err(|e| BuildError::layer(format!("opening layer {digest}"), e))
     }
 
     /// Unpacks `layers` (bottom first) into a fresh scratch directory, applying whiteouts.
     fn flatten(&self, layers: &[ImageLayer]) -> Result<tempfile::TempDir, BuildError> {
-        let setup = |m: String| BuildError::Setup(m);
         let dir = tempfile::Builder::new()
             .prefix("stage-")
             .tempdir_in(&self.scratch)
-            .map_err(|e| setup(format!("creating a scratch directory: {e}")))?;
+            .map_err(|e| BuildError::io("creating a scratch directory", e))?;
         for layer in layers {
             let blob = self.open_layer(layer)?;
             crate::layer::unpack::unpack_with(
@@ -95,10 +94,7 @@ impl Engine<'_> {
                 },
             )
             .map_err(|e| {
-                setup(format!(
-                    "unpacking layer {}: {e}",
-                    layer.descriptor.digest()
-                ))
+                BuildError::layer(format!("unpacking layer {}", layer.descriptor.digest()), e)
             })?;
         }
         Ok(dir)

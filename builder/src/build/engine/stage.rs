@@ -67,19 +67,26 @@ impl Engine<'_> {
     }
 
     fn step_error(&self, location: Location, text: &str, reason: String) -> BuildError {
+        self.step_failed(location, text, BuildError::Refused(reason))
+    }
+
+    /// `cause`, located at a step.
+    fn step_failed(&self, location: Location, text: &str, cause: BuildError) -> BuildError {
         BuildError::Step {
             file: self.file.clone(),
             line: location.start_line,
             text: text.trim().to_string(),
-            reason,
+            cause: Box::new(cause),
         }
     }
 
     /// Gives an error without a location the command's file:line and text.
     fn locate(&self, cmd: &Command, error: BuildError) -> BuildError {
         match error {
-            BuildError::Setup(reason) => self.step_error(cmd.location, &cmd.original, reason),
-            other => other,
+            located @ (BuildError::Dockerfile { .. }
+            | BuildError::Step { .. }
+            | BuildError::RunFailed { .. }) => located,
+            cause => self.step_failed(cmd.location, &cmd.original, cause),
         }
     }
 
@@ -183,10 +190,10 @@ impl Engine<'_> {
                     Ok(base) => base,
                     Err(e) => {
                         self.progress.fail(step, &e.to_string());
-                        return Err(self.step_error(
+                        return Err(self.step_failed(
                             stage.from.location,
                             &stage.from.original,
-                            e.to_string(),
+                            BuildError::from(e),
                         ));
                     }
                 };
