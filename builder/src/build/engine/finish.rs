@@ -4,8 +4,7 @@
 use oci_spec::image::{Descriptor, MediaType};
 
 use super::{BuildError, BuiltImage, Engine, StageState};
-use crate::image;
-use crate::image::Flavor;
+use crate::image::{self, Flavor};
 use crate::store::Store;
 
 impl Engine<'_> {

@@ -23,6 +23,8 @@ mod run_step;
 mod sources;
 mod stage;
 
+use finish::make_index;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -49,7 +51,6 @@ use crate::image::{Flavor, ImageError};
 use crate::layer::LayerError;
 use crate::runtime::{NetworkMode, Runtime, RuntimeError};
 use crate::store::{Store, StoreError};
-use finish::make_index;
 
 /// What to build.
 #[derive(Debug, Clone)]
