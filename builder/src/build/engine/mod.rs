@@ -474,6 +474,19 @@ mod tests {
         }
     }
 
+    /// The cause of a failure located at a step, after checking the line, the message and that
+    /// `source()` leads to the cause.
+    fn at_step<'e>(err: &'e BuildError, want_line: usize, want_text: &str) -> &'e BuildError {
+        let BuildError::Step { line, cause, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*line, want_line, "{err}");
+        assert!(err.to_string().starts_with(want_text), "{err}");
+        let source = err.source().expect("the step's cause as its source");
+        assert_eq!(source.to_string(), cause.to_string());
+        cause
+    }
+
     // A failure keeps what caused it as its source (an I/O error, the runtime's error) and its
     // message still says all of it, located at the step when there is one.
     #[test]
@@ -482,35 +495,25 @@ mod tests {
         let store = Store::open(dir.path().join("store"), LockMode::Shared).unwrap();
         let context = dir.path().join("context");
         std::fs::create_dir_all(&context).unwrap();
+        let dockerfile = context.join("Dockerfile");
         let mut progress = Progress::new(ProgressMode::Quiet);
-        let runtime = NoneRuntime::new();
-
-        let missing = request(&context, &context.join("Dockerfile"));
-        let err = build(&store, &runtime, &mut progress, &missing).unwrap_err();
+        let mut fails = |text: Option<&str>| {
+            if let Some(text) = text {
+                std::fs::write(&dockerfile, text).unwrap();
+            }
+            let request = request(&context, &dockerfile);
+            build(&store, &NoneRuntime::new(), &mut progress, &request).unwrap_err()
+        };
+        let err = fails(None);
         assert!(
             matches!(&err, BuildError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
             "{err:?}"
         );
         assert!(err.to_string().starts_with("reading Dockerfile "), "{err}");
 
-        let dockerfile = context.join("Dockerfile");
-        std::fs::write(&dockerfile, "FROM nothing-here\n").unwrap();
-        let err = build(
-            &store,
-            &runtime,
-            &mut progress,
-            &request(&context, &dockerfile),
-        )
-        .unwrap_err();
-        let BuildError::Step { line: 1, cause, .. } = &err else {
-            panic!("{err:?}")
-        };
-        assert!(matches!(**cause, BuildError::Base(_)), "{cause:?}");
-        assert!(
-            err.to_string()
-                .starts_with("Dockerfile:1: FROM nothing-here: "),
-            "{err}"
-        );
+        let err = fails(Some("FROM nothing-here\n"));
+        let cause = at_step(&err, 1, "Dockerfile:1: FROM nothing-here: ");
+        assert!(matches!(cause, BuildError::Base(_)), "{cause:?}");
 
         // A base made by silo's base writer, so the RUN reaches the runtime.
         let spec = crate::image::base::BaseSpec {
@@ -522,28 +525,12 @@ mod tests {
         };
         let mut sink = Store::open(dir.path().join("store"), LockMode::Shared).unwrap();
         crate::image::base::create_base_image(&mut sink, Some("base"), &spec).unwrap();
-        std::fs::write(&dockerfile, "FROM base\nRUN echo hi\n").unwrap();
-        let err = build(
-            &store,
-            &runtime,
-            &mut progress,
-            &request(&context, &dockerfile),
-        )
-        .unwrap_err();
-        let BuildError::Step { line, cause, .. } = &err else {
-            panic!("{err:?}")
-        };
-        assert_eq!(*line, 2, "{err}");
+        let err = fails(Some("FROM base\nRUN echo hi\n"));
+        let cause = at_step(&err, 2, "Dockerfile:2: RUN echo hi: RUN needs a runtime");
         assert!(
-            matches!(**cause, BuildError::Runtime(RuntimeError::NoRuntime(_))),
+            matches!(cause, BuildError::Runtime(RuntimeError::NoRuntime(_))),
             "{cause:?}"
         );
-        let source = err.source().expect("the step's cause");
-        assert!(source.source().is_some(), "the runtime's error under it");
-        let text = err.to_string();
-        assert!(
-            text.starts_with("Dockerfile:2: RUN echo hi: RUN needs a runtime"),
-            "{text}"
-        );
+        assert!(cause.source().is_some(), "the runtime's error under it");
     }
 }
