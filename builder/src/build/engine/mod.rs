@@ -533,4 +533,32 @@ mod tests {
         );
         assert!(cause.source().is_some(), "the runtime's error under it");
     }
+
+    // A runtime's own chain of causes (anyhow contexts) stays in the message, as before the
+    // errors were typed, and is the source chain underneath.
+    #[test]
+    fn runtime_chains_stay_in_the_message() {
+        let failed = || {
+            RuntimeError::Failed(
+                anyhow::anyhow!("permission denied").context("mounting the layers"),
+            )
+        };
+        assert_eq!(failed().to_string(), "mounting the layers");
+        assert_eq!(
+            format!("{:#}", failed()),
+            "mounting the layers: permission denied"
+        );
+        let commit = BuildError::Commit(failed());
+        assert_eq!(
+            commit.to_string(),
+            "committing the step's changes: mounting the layers: permission denied"
+        );
+        let runtime = commit.source().expect("the runtime's error");
+        assert_eq!(runtime.to_string(), "mounting the layers");
+        assert_eq!(runtime.source().unwrap().to_string(), "permission denied");
+        assert_eq!(
+            BuildError::Runtime(failed()).to_string(),
+            "mounting the layers: permission denied"
+        );
+    }
 }
