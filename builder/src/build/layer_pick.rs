@@ -83,8 +83,9 @@ fn entry_path(entry: &LayerEntry) -> Option<&str> {
     }
 }
 
+/// The comparison key of a `/` path: as NTFS compares names.
 fn fold(path: &str) -> String {
-    path.trim_matches('/').to_lowercase()
+    crate::layer::ntfs_fold(path.trim_matches('/'))
 }
 
 enum Relation {
@@ -203,5 +204,18 @@ mod tests {
             vec![file("x")],
         ];
         assert_eq!(walk(&["data/a"], &linked), (0, vec![2, 1]));
+    }
+
+    // Names match as NTFS compares them (upper-casing): `ſ` is `s` and `ς` is `σ` there, though
+    // lower-casing keeps them apart; `ß` (upper case `SS`, two characters) is only itself.
+    #[test]
+    fn names_match_as_ntfs_compares_them() {
+        let layers = vec![
+            vec![dir("data")],
+            vec![file("data/Straße.txt"), file("data/ΛΟΓΟΣ.txt")],
+            vec![file("x")],
+        ];
+        assert_eq!(walk(&["data/ſtraße.txt", "data/λογος.txt"], &layers).0, 1);
+        assert_eq!(walk(&["data/strasse.txt"], &layers).0, 0);
     }
 }

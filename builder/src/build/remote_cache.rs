@@ -30,7 +30,7 @@ use super::base::BlobHome;
 use super::cache::{self, CachedLayer};
 use super::engine::BuildResult;
 use super::progress::Progress;
-use crate::runtime::SetupArtifact;
+use crate::runtime::{RuntimeError, SetupArtifact};
 use crate::store::{BlobSource, ImageSource, Store, StoreError};
 
 /// The media type of a cache export's config: the list of cache records.
@@ -79,16 +79,32 @@ pub enum RemoteCacheError {
         #[source]
         source: registry_client::Error,
     },
+    /// The cache is not one this silo reads (wrong media type, format, version, listing).
     #[error("cache {reference}: {message}")]
     Format { reference: String, message: String },
+    /// The cache's manifest or config is not valid JSON of its kind.
+    #[error("cache {reference}: {what}: {source}")]
+    Json {
+        reference: String,
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("starting the async runtime for the remote cache: {0}")]
     Runtime(std::io::Error),
-    #[error("exporting the runtime's setup ({media_type}): {message}")]
+    #[error("exporting the runtime's setup ({media_type}): {source:#}")]
     Setup {
         media_type: &'static str,
-        message: String,
+        #[source]
+        source: RuntimeError,
+    },
+    /// The runtime refused or failed to install a setup from the cache.
+    #[error("{source:#}")]
+    SetupInstall {
+        #[source]
+        source: RuntimeError,
     },
 }
 
@@ -312,24 +328,38 @@ impl RemoteCache {
                     "importing cache manifest from {}: {count} records",
                     spec.reference
                 )),
-                Err(e) => progress.warn(&format!("failed to import cache {}: {e}", spec.reference)),
+                Err(e) => progress.warn(&format!("failed to import {e}")),
             }
         }
         Ok(cache)
     }
 
-    fn import_one(&mut self, spec: &RegistryCacheSpec, store: &Store) -> Result<usize, String> {
-        let reference = Reference::parse(&spec.reference).map_err(|e| e.to_string())?;
-        let client = (self.clients)(spec)?;
+    fn import_one(
+        &mut self,
+        spec: &RegistryCacheSpec,
+        store: &Store,
+    ) -> Result<usize, RemoteCacheError> {
+        let at = spec.reference.as_str();
+        let format = |message: String| RemoteCacheError::Format {
+            reference: at.to_string(),
+            message,
+        };
+        let registry_err = |source| RemoteCacheError::Registry {
+            reference: at.to_string(),
+            source,
+        };
+        let reference = Reference::parse(at).map_err(registry_err)?;
+        // The factory is the command's (its message is all it gives).
+        let client = (self.clients)(spec).map_err(format)?;
         let runtime = &self.shared.runtime;
         let manifest = runtime
             .block_on(client.get_manifest(&reference))
-            .map_err(|e| e.to_string())?;
-        let (config, layers) = parse_manifest(&manifest)?;
+            .map_err(registry_err)?;
+        let (config, layers) = parse_manifest(at, &manifest)?;
         let bytes = runtime
             .block_on(client.fetch_small(&reference, &config, CONFIG_LIMIT))
-            .map_err(|e| e.to_string())?;
-        let (records, setups) = parse_config(&bytes, &layers)?;
+            .map_err(registry_err)?;
+        let (records, setups) = parse_config(at, &bytes, &layers)?;
         let source = Rc::new(RegistryLayers {
             shared: self.shared.clone(),
             client,
@@ -378,15 +408,18 @@ impl RemoteCache {
             return;
         };
         let started = std::time::Instant::now();
-        let installed = Digest::try_from(entry.digest.as_str())
-            .map_err(|e| e.to_string())
-            .and_then(|digest| {
-                source.fetch(&digest).map_err(|e| e.to_string())?;
-                let blob = store.blob_path(&digest).map_err(|e| e.to_string())?;
-                setup
-                    .install(&blob, &entry.digest)
-                    .map_err(|e| format!("{e:#}"))
-            });
+        let installed = (|| {
+            let digest =
+                Digest::try_from(entry.digest.as_str()).map_err(|e| RemoteCacheError::Format {
+                    reference: source.reference.to_string(),
+                    message: format!("setup digest {:?}: {e}", entry.digest),
+                })?;
+            source.fetch(&digest)?;
+            let blob = store.blob_path(&digest)?;
+            setup
+                .install(&blob, &entry.digest)
+                .map_err(|source| RemoteCacheError::SetupInstall { source })
+        })();
         match installed {
             Ok(()) => progress.note(&format!(
                 "installed {} {} ({} bytes) from cache {} in {:.1} s",
@@ -558,10 +591,7 @@ pub struct ExportReport {
 /// remembered by a store record (which keeps the blob through `silo prune`).
 fn packed_setup(store: &Store, setup: &dyn SetupArtifact) -> Result<SetupEntry, RemoteCacheError> {
     let media_type = setup.media_type();
-    let err = |e: anyhow::Error| RemoteCacheError::Setup {
-        media_type,
-        message: format!("{e:#}"),
-    };
+    let err = |source: RuntimeError| RemoteCacheError::Setup { media_type, source };
     let key = setup.key().map_err(err)?;
     let record_key = setup_record_key(&key);
     if let Some(record) = store.get_record(&record_key)? {
@@ -658,17 +688,31 @@ fn cache_manifest(records: &[UsedRecord], setups: &[SetupEntry]) -> (Vec<u8>, Ve
 }
 
 /// The config blob and layer digests of a cache manifest; anything else is not a silo cache.
-fn parse_manifest(manifest: &RawManifest) -> Result<(BlobRef, HashMap<String, BlobRef>), String> {
+fn parse_manifest(
+    reference: &str,
+    manifest: &RawManifest,
+) -> Result<(BlobRef, HashMap<String, BlobRef>), RemoteCacheError> {
+    let format = |message: String| RemoteCacheError::Format {
+        reference: reference.to_string(),
+        message,
+    };
     if manifest.is_index() {
-        return Err("is an index, not a silo build cache manifest".into());
+        return Err(format(
+            "is an index, not a silo build cache manifest".into(),
+        ));
     }
-    let image = manifest.image().map_err(|e| e.to_string())?;
+    let image = manifest
+        .image()
+        .map_err(|source| RemoteCacheError::Registry {
+            reference: reference.to_string(),
+            source,
+        })?;
     let config = image.config();
     if config.media_type().to_string() != CONFIG_MEDIA_TYPE {
-        return Err(format!(
+        return Err(format(format!(
             "is not a silo build cache (its config media type is {}, expected {CONFIG_MEDIA_TYPE})",
             config.media_type()
-        ));
+        )));
     }
     let layers = image
         .layers()
@@ -697,36 +741,45 @@ fn parse_manifest(manifest: &RawManifest) -> Result<(BlobRef, HashMap<String, Bl
 /// The records and setups of a cache config, checked: the right format and version, and every
 /// record's layer and setup's blob among the manifest's layers.
 fn parse_config(
+    reference: &str,
     bytes: &[u8],
     layers: &HashMap<String, BlobRef>,
-) -> Result<(Vec<CacheRecordEntry>, Vec<SetupEntry>), String> {
+) -> Result<(Vec<CacheRecordEntry>, Vec<SetupEntry>), RemoteCacheError> {
+    let format = |message: String| RemoteCacheError::Format {
+        reference: reference.to_string(),
+        message,
+    };
     let config: CacheConfig =
-        serde_json::from_slice(bytes).map_err(|e| format!("cache config: {e}"))?;
+        serde_json::from_slice(bytes).map_err(|source| RemoteCacheError::Json {
+            reference: reference.to_string(),
+            what: "cache config",
+            source,
+        })?;
     if config.format != FORMAT_NAME {
-        return Err(format!(
+        return Err(format(format!(
             "cache config format {:?}, expected {FORMAT_NAME:?}",
             config.format
-        ));
+        )));
     }
     if config.version != FORMAT_VERSION {
-        return Err(format!(
+        return Err(format(format!(
             "cache format version {} (this silo reads version {FORMAT_VERSION}); export it again \
              with this silo",
             config.version
-        ));
+        )));
     }
     for record in &config.records {
         let d = &record.layer.descriptor;
         let digest = d.digest().to_string();
         let Some(listed) = layers.get(&digest) else {
-            return Err(format!(
+            return Err(format(format!(
                 "record {} names layer {digest}, which the cache manifest does not hold",
                 record.key
-            ));
+            )));
         };
         // The record's descriptor goes into built manifests: it must agree with the listing.
         if listed.size != d.size() || listed.media_type != d.media_type().to_string() {
-            return Err(format!(
+            return Err(format(format!(
                 "record {} describes layer {digest} as {} bytes of {}, the manifest as {} bytes \
                  of {}",
                 record.key,
@@ -734,7 +787,7 @@ fn parse_config(
                 d.media_type(),
                 listed.size,
                 listed.media_type
-            ));
+            )));
         }
     }
     for setup in &config.setups {
@@ -742,10 +795,10 @@ fn parse_config(
             .get(&setup.digest)
             .is_some_and(|l| l.size == setup.size && l.media_type == setup.media_type);
         if !agrees {
-            return Err(format!(
+            return Err(format(format!(
                 "setup {} ({}, {} bytes of {}) is not among the cache manifest's layers",
                 setup.key, setup.digest, setup.size, setup.media_type
-            ));
+            )));
         }
     }
     Ok((config.records, config.setups))
@@ -884,17 +937,18 @@ mod tests {
             Some(registry_client::manifest::OCI_MANIFEST),
         )
         .unwrap();
-        let (config, layers) = parse_manifest(&manifest).unwrap();
+        let (config, layers) = parse_manifest("t", &manifest).unwrap();
         assert_eq!(layers.len(), 3, "each layer blob once, and the setup's");
         assert_eq!(config.size, config_bytes.len() as u64);
-        let (back, setups) = parse_config(&config_bytes, &layers).unwrap();
+        let (back, setups) = parse_config("t", &config_bytes, &layers).unwrap();
         assert_eq!(setups.len(), 1);
         assert_eq!(setups[0].digest, setup.digest);
         // A setup whose blob the manifest lacks is refused.
         let mut no_setup = layers.clone();
         no_setup.remove(&setup.digest);
-        assert!(parse_config(&config_bytes, &no_setup)
+        assert!(parse_config("t", &config_bytes, &no_setup)
             .unwrap_err()
+            .to_string()
             .contains("setup"));
         assert_eq!(
             back.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
@@ -903,8 +957,9 @@ mod tests {
         // A record naming a layer the manifest lacks is refused.
         let mut fewer = layers.clone();
         fewer.remove(layer(2).descriptor.digest().as_ref());
-        assert!(parse_config(&config_bytes, &fewer)
+        assert!(parse_config("t", &config_bytes, &fewer)
             .unwrap_err()
+            .to_string()
             .contains("does not hold"));
         // A record disagreeing with the manifest about a layer's size is refused.
         let mut resized = layers.clone();
@@ -912,15 +967,17 @@ mod tests {
             .get_mut(layer(1).descriptor.digest().as_ref())
             .unwrap()
             .size += 1;
-        assert!(parse_config(&config_bytes, &resized)
+        assert!(parse_config("t", &config_bytes, &resized)
             .unwrap_err()
+            .to_string()
             .contains("bytes"));
         // Another version is refused with a hint, not misread.
         let mut doc: serde_json::Value = serde_json::from_slice(&config_bytes).unwrap();
         doc["version"] = 2.into();
         let newer = serde_json::to_vec(&doc).unwrap();
-        assert!(parse_config(&newer, &layers)
+        assert!(parse_config("t", &newer, &layers)
             .unwrap_err()
+            .to_string()
             .contains("version 2"));
     }
 }

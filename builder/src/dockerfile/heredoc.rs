@@ -4,305 +4,28 @@
 //! escapes kept, unset variables kept as written) and treats every word matching
 //! `^(\d*)<<(-?)([^<]*)$` as a heredoc: optional fd, `-` to strip leading tabs, then the name,
 //! which is lexed again with and without quote removal: if that changes the quote count the name
-//! was quoted and the body is not expanded. This module carries a private copy of exactly that
-//! lexer subset (an empty environment, `SkipUnsetEnv`), so the parser does not depend on the full
-//! shell lexer.
+//! was quoted and the body is not expanded. The lexing is `shell`'s lexer with an empty
+//! environment and `skip_unset_env`, exactly as BuildKit configures its own.
 
 use super::ast::Heredoc;
-use super::goquote::{is_digit, is_letter, is_space, quote};
+use super::goquote::quote;
+use super::shell::{Env, HostMode, Lexer};
 
-/// A lexer error, worded as BuildKit's.
-type LexResult<T> = Result<T, String>;
-
-/// The word accumulator of BuildKit's lexer (`wordsStruct`).
-#[derive(Default)]
-struct Words {
-    word: String,
-    words: Vec<String>,
-    in_word: bool,
-}
-
-impl Words {
-    fn add_char(&mut self, c: char) {
-        if is_space(c) && self.in_word {
-            if !self.word.is_empty() {
-                self.words.push(std::mem::take(&mut self.word));
-                self.in_word = false;
-            }
-        } else if !is_space(c) {
-            self.add_raw_char(c);
-        }
-    }
-
-    fn add_raw_char(&mut self, c: char) {
-        self.word.push(c);
-        self.in_word = true;
-    }
-
-    fn add_string(&mut self, s: &str) {
-        for c in s.chars() {
-            self.add_char(c);
-        }
-    }
-
-    fn add_raw_string(&mut self, s: &str) {
-        self.word.push_str(s);
-        self.in_word = true;
-    }
-
-    fn finish(mut self) -> Vec<String> {
-        if !self.word.is_empty() {
-            self.words.push(std::mem::take(&mut self.word));
-        }
-        self.words
-    }
-}
-
-/// BuildKit's shell lexer restricted to what heredoc detection uses: escape token `\`, no
-/// variables set, unset ones kept verbatim.
-struct Lexer {
-    chars: Vec<char>,
-    pos: usize,
-    raw_quotes: bool,
-    raw_escapes: bool,
-}
-
-const ESCAPE: char = '\\';
-
-impl Lexer {
-    fn new(text: &str, raw_quotes: bool, raw_escapes: bool) -> Lexer {
-        let chars: Vec<char> = text.chars().collect();
-        // Go's text/scanner skips a byte-order mark at the very start.
-        let pos = usize::from(chars.first() == Some(&'\u{feff}'));
-        Lexer {
-            chars,
-            pos,
-            raw_quotes,
-            raw_escapes,
-        }
-    }
-
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
-    }
-
-    fn next(&mut self) -> Option<char> {
-        let c = self.peek()?;
-        self.pos += 1;
-        Some(c)
-    }
-
-    /// `ProcessWords`: the words of the whole text, or BuildKit's error.
-    fn process_words(mut self, source: &str) -> LexResult<Vec<String>> {
-        let raw = self.raw_escapes;
-        self.process_stop_on(None, raw)
-            .map(|(_, words)| words)
-            .map_err(|e| format!("failed to process {}: {e}", quote(source)))
-    }
-
-    fn process_stop_on(
-        &mut self,
-        stop: Option<char>,
-        raw_escapes: bool,
-    ) -> LexResult<(String, Vec<String>)> {
-        let saved = std::mem::replace(&mut self.raw_escapes, raw_escapes);
-        let result = self.process_stop_on_inner(stop);
-        self.raw_escapes = saved;
-        result
-    }
-
-    fn process_stop_on_inner(&mut self, stop: Option<char>) -> LexResult<(String, Vec<String>)> {
-        let mut result = String::new();
-        let mut words = Words::default();
-        while let Some(c) = self.peek() {
-            if stop == Some(c) {
-                self.pos += 1;
-                return Ok((result, words.finish()));
-            }
-            match c {
-                '$' => {
-                    let value = self.process_dollar()?;
-                    result.push_str(&value);
-                    words.add_string(&value);
-                }
-                '\'' | '"' => {
-                    let value = if c == '\'' {
-                        self.process_single_quote()?
-                    } else {
-                        self.process_double_quote()?
-                    };
-                    result.push_str(&value);
-                    words.add_raw_string(&value);
-                }
-                _ => {
-                    let mut c = self.next().expect("peeked");
-                    if c == ESCAPE {
-                        if self.raw_escapes {
-                            words.add_raw_char(c);
-                            result.push(c);
-                        }
-                        match self.next() {
-                            None => break,
-                            Some(escaped) => c = escaped,
-                        }
-                        words.add_raw_char(c);
-                    } else {
-                        words.add_char(c);
-                    }
-                    result.push(c);
-                }
-            }
-        }
-        if let Some(stop) = stop {
-            return Err(format!(
-                "unexpected end of statement while looking for matching {stop}"
-            ));
-        }
-        Ok((result, words.finish()))
-    }
-
-    fn process_single_quote(&mut self) -> LexResult<String> {
-        let mut result = String::new();
-        let open = self.next().expect("peeked quote");
-        if self.raw_quotes {
-            result.push(open);
-        }
-        loop {
-            match self.next() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching single-quote"
-                            .into(),
-                    )
-                }
-                Some('\'') => {
-                    if self.raw_quotes {
-                        result.push('\'');
-                    }
-                    return Ok(result);
-                }
-                Some(c) => result.push(c),
-            }
-        }
-    }
-
-    fn process_double_quote(&mut self) -> LexResult<String> {
-        let mut result = String::new();
-        let open = self.next().expect("peeked quote");
-        if self.raw_quotes {
-            result.push(open);
-        }
-        loop {
-            match self.peek() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching double-quote"
-                            .into(),
-                    )
-                }
-                Some('"') => {
-                    self.pos += 1;
-                    if self.raw_quotes {
-                        result.push('"');
-                    }
-                    return Ok(result);
-                }
-                Some('$') => {
-                    let value = self.process_dollar()?;
-                    result.push_str(&value);
-                }
-                Some(_) => {
-                    let mut c = self.next().expect("peeked");
-                    if c == ESCAPE {
-                        if self.raw_escapes {
-                            result.push(c);
-                        }
-                        match self.peek() {
-                            None => continue,
-                            Some('"' | '$' | ESCAPE) => c = self.next().expect("peeked"),
-                            Some(_) => {}
-                        }
-                    }
-                    result.push(c);
-                }
-            }
-        }
-    }
-
-    fn process_dollar(&mut self) -> LexResult<String> {
-        self.pos += 1; // `$`
-        if self.peek() != Some('{') {
-            let name = self.process_name();
-            return Ok(format!("${name}"));
-        }
-        self.pos += 1; // `{`
-        match self.peek() {
-            None => return Err("syntax error: missing '}'".into()),
-            Some('{' | '}' | ':') => return Err("syntax error: bad substitution".into()),
-            Some(_) => {}
-        }
-        let name = self.process_name();
-        // Go's scanner returns EOF (-1) here; `string(rune(-1))` is U+FFFD.
-        let mut modifier = self.next();
-        let mut modifier_text = String::from(modifier.unwrap_or('\u{fffd}'));
-        match modifier {
-            Some('}') => Ok(format!("${{{name}}}")),
-            Some(':' | '+' | '-' | '?' | '#' | '%') => {
-                if modifier == Some(':') {
-                    modifier = self.next();
-                    modifier_text.push(modifier.unwrap_or('\u{fffd}'));
-                }
-                let raw = matches!(modifier, Some('#' | '%'));
-                let word = self.stop_on_or_missing('}', raw, "syntax error: missing '}'")?;
-                Ok(format!("${{{name}{modifier_text}{word}}}"))
-            }
-            Some('/') => {
-                if self.peek() == Some('/') {
-                    self.pos += 1;
-                }
-                let pattern =
-                    self.stop_on_or_missing('/', true, "syntax error: missing '/' in ${}")?;
-                let replacement =
-                    self.stop_on_or_missing('}', true, "syntax error: missing '}'")?;
-                Ok(format!("${{{name}/{pattern}/{replacement}}}"))
-            }
-            _ => Err(format!(
-                "unsupported modifier ({modifier_text}) in substitution"
-            )),
-        }
-    }
-
-    /// `processStopOn` inside `${…}`: an error at end of input becomes `missing`.
-    fn stop_on_or_missing(&mut self, stop: char, raw: bool, missing: &str) -> LexResult<String> {
-        match self.process_stop_on(Some(stop), raw) {
-            Ok((word, _)) => Ok(word),
-            Err(_) if self.peek().is_none() => Err(missing.to_string()),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn process_name(&mut self) -> String {
-        let mut name = String::new();
-        while let Some(c) = self.peek() {
-            if name.is_empty() && is_digit(c) {
-                while let Some(d) = self.peek().filter(|&d| is_digit(d)) {
-                    self.pos += 1;
-                    name.push(d);
-                }
-                return name;
-            }
-            if name.is_empty() && matches!(c, '@' | '*' | '#' | '?' | '-' | '$' | '!' | '0') {
-                self.pos += 1;
-                return c.to_string();
-            }
-            if !is_letter(c) && !is_digit(c) && c != '_' {
-                break;
-            }
-            self.pos += 1;
-            name.push(c);
-        }
-        name
-    }
+/// The words of `text` as BuildKit's heredoc code lexes them: escape token `\` (whatever the
+/// Dockerfile's escape directive says), no variables set and unset ones kept verbatim; the
+/// error is worded as BuildKit's (`failed to process "…": …`).
+fn lex_words(text: &str, raw_quotes: bool, raw_escapes: bool) -> Result<Vec<String>, String> {
+    let lexer = Lexer {
+        raw_quotes,
+        raw_escapes,
+        skip_unset_env: true,
+        ..Lexer::new('\\')
+    };
+    // Go's text/scanner, under BuildKit's lexer, skips a byte-order mark at the very start.
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    lexer
+        .process_words(body, &Env::new(HostMode::Linux))
+        .map_err(|e| format!("failed to process {}: {}", quote(text), e.reason))
 }
 
 /// Splits `^(\d*)<<(-?)([^<]*)$`: (fd digits, chomp, name part).
@@ -337,11 +60,11 @@ pub fn parse_heredoc(word: &str) -> Result<Option<Heredoc>, String> {
     if rest.is_empty() {
         return Ok(None);
     }
-    let words = Lexer::new(rest, false, false).process_words(rest)?;
+    let words = lex_words(rest, false, false)?;
     if words.len() != 1 {
         return Ok(None);
     }
-    let raw_words = Lexer::new(rest, true, false).process_words(rest)?;
+    let raw_words = lex_words(rest, true, false)?;
     if raw_words.len() != words.len() {
         return Err(format!(
             "internal lexing of heredoc produced inconsistent results: {rest}"
@@ -361,11 +84,8 @@ pub fn parse_heredoc(word: &str) -> Result<Option<Heredoc>, String> {
 /// The heredocs a (joined) instruction line opens, in order. A line the lexer cannot split
 /// (e.g. an unterminated quote) opens none, as in BuildKit.
 pub fn heredocs_from_line(line: &str) -> Result<Vec<Heredoc>, String> {
-    let words = Lexer::new(line, true, true)
-        .process_words(line)
-        .unwrap_or_default();
     let mut docs = Vec::new();
-    for word in words {
+    for word in lex_words(line, true, true).unwrap_or_default() {
         if let Some(doc) = parse_heredoc(&word)? {
             docs.push(doc);
         }
@@ -453,7 +173,7 @@ mod tests {
 
     #[test]
     fn lexer_keeps_unset_variables() {
-        let words = |s: &str| Lexer::new(s, true, true).process_words(s);
+        let words = |s: &str| lex_words(s, true, true);
         assert_eq!(
             words("a $B ${C} ${D:-x y} ${E/f/g} ${F//h/i}").unwrap(),
             ["a", "$B", "${C}", "${D:-x", "y}", "${E/f/g}", "${F/h/i}"]
@@ -468,5 +188,23 @@ mod tests {
         assert!(words("${}")
             .unwrap_err()
             .ends_with("syntax error: bad substitution"));
+    }
+
+    // The heredoc lexer is the shell lexer: what it refuses in `${…}` (here `:#`, which BuildKit
+    // rejects even for unset variables) a heredoc name cannot hold, and a line it cannot split
+    // opens no heredoc (BuildKit ignores that lexing error).
+    #[test]
+    fn heredoc_lexing_is_the_shell_lexers() {
+        assert_eq!(
+            parse_heredoc("<<${A:#x}").unwrap_err(),
+            "failed to process \"${A:#x}\": unsupported modifier (:#) in substitution"
+        );
+        assert!(heredocs_from_line("RUN <<EOF ${A:#x}").unwrap().is_empty());
+        assert_eq!(
+            heredocs_from_line("RUN <<EOF ${A:-x}").unwrap()[0].name,
+            "EOF"
+        );
+        // Go's text/scanner skips a byte-order mark at the start of the lexed text.
+        assert_eq!(parse_heredoc("<<\u{feff}EOF").unwrap().unwrap().name, "EOF");
     }
 }

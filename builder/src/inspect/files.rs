@@ -106,9 +106,10 @@ pub fn file_info(entry: &LayerEntry, layer: usize) -> Option<FileInfo> {
     })
 }
 
-/// Case-insensitive map key of a `\`-separated path.
+/// Case-insensitive map key of a `\`-separated path, as NTFS compares names (so the view is
+/// also in NTFS directory order).
 fn fold(path: &str) -> String {
-    path.to_lowercase()
+    crate::layer::ntfs_fold(path)
 }
 
 /// The raw entries of one layer (whiteouts included).
@@ -225,5 +226,18 @@ mod tests {
         assert_eq!(paths, ["Keep.txt"]);
         let kept = filter_path(view.into_values().collect(), Some("C:\\KEEP.TXT"));
         assert_eq!(kept.len(), 1);
+    }
+
+    // Paths match as NTFS compares names: `ς` and `σ` are one letter there (both upper-case
+    // to `Σ`), though lower-casing keeps them apart.
+    #[test]
+    fn whiteouts_match_names_as_ntfs_does() {
+        let mut view = BTreeMap::new();
+        apply_layer(
+            &mut view,
+            vec![info("Λόγος", "dir", 0), info("Λόγος\\a", "file", 0)],
+        );
+        apply_layer(&mut view, vec![info("λόγοσ", "whiteout", 1)]);
+        assert!(view.is_empty(), "{view:?}");
     }
 }

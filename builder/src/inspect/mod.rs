@@ -15,7 +15,7 @@ use std::rc::Rc;
 use crate::build::base::{resolve_base, BaseError, BaseImage, ImageLayer, TargetPlatform};
 use crate::layer::changeset::HiveName;
 use crate::layer::reader::{read_layer, LayerEntry, LayerEntryKind};
-use crate::layer::LayerError;
+use crate::layer::{ntfs_eq, LayerError};
 use crate::store::{Store, StoreError};
 
 pub use diff::{diff_images, ImageDiff};
@@ -204,18 +204,16 @@ pub fn read_layer_content(
 /// The machine hive a `Files/Windows/System32/config/<NAME>` path holds (case-insensitive).
 fn base_hive_of(path: &str) -> Option<HiveFile> {
     let (dir, name) = path.rsplit_once('/')?;
-    if !dir.eq_ignore_ascii_case("Files/Windows/System32/config") {
+    if !ntfs_eq(dir, "Files/Windows/System32/config") {
         return None;
     }
     let hive_named = |n: &str| {
         HiveName::ALL
             .into_iter()
-            .find(|h| h.base_file_name().eq_ignore_ascii_case(n))
+            .find(|h| ntfs_eq(h.base_file_name(), n))
     };
     if let Some((stem, ext)) = name.rsplit_once('.') {
-        let n = ["LOG1", "LOG2"]
-            .iter()
-            .position(|l| l.eq_ignore_ascii_case(ext))?;
+        let n = ["LOG1", "LOG2"].iter().position(|l| ntfs_eq(l, ext))?;
         return hive_named(stem).map(|h| HiveFile::Log(h, n));
     }
     hive_named(name).map(HiveFile::Base)

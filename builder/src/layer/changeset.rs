@@ -46,11 +46,12 @@ impl HiveName {
         }
     }
 
-    /// Parses a delta file name case-insensitively (hcsshim matches them that way).
+    /// Parses a delta file name case-insensitively (hcsshim matches them that way), as NTFS
+    /// compares names.
     pub fn from_delta_file_name(name: &str) -> Option<HiveName> {
         HiveName::ALL
             .into_iter()
-            .find(|h| h.delta_file_name().eq_ignore_ascii_case(name))
+            .find(|h| super::ntfs_eq(h.delta_file_name(), name))
     }
 }
 

@@ -111,16 +111,24 @@ pub fn write_layer_to_store(
 #[cfg(test)]
 mod tests;
 
-/// A name as NTFS compares it on import: per-character simple upper-casing (characters whose
-/// upper case is more than one character, like `ß`, stay as they are).
+/// One character as NTFS compares names (its `$UpCase` table): simple upper-casing;
+/// characters whose upper case is more than one character, like `ß`, stay as they are.
+fn ntfs_upcase(ch: char) -> char {
+    let mut up = ch.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => ch,
+    }
+}
+
+/// A name or path as NTFS compares it. This is silo's one case fold for Windows names: every
+/// case-insensitive lookup, key or comparison of file names and paths goes through it (or
+/// [`ntfs_eq`]), so `σ`/`ς`, `ſ`/`s` and the like match exactly when NTFS says they do.
 pub(crate) fn ntfs_fold(name: &str) -> String {
-    name.chars()
-        .map(|ch| {
-            let mut up = ch.to_uppercase();
-            match (up.next(), up.next()) {
-                (Some(u), None) => u,
-                _ => ch,
-            }
-        })
-        .collect()
+    name.chars().map(ntfs_upcase).collect()
+}
+
+/// Whether NTFS takes two names (or paths) for the same one.
+pub(crate) fn ntfs_eq(a: &str, b: &str) -> bool {
+    a.chars().map(ntfs_upcase).eq(b.chars().map(ntfs_upcase))
 }

@@ -702,3 +702,17 @@ fn a_range_of_a_host_file_is_streamed_and_a_short_one_is_an_error() {
         "{err}"
     );
 }
+
+// silo's one case fold is NTFS's: per-character simple upper-casing.
+#[test]
+fn names_fold_as_ntfs_upcases_them() {
+    assert_eq!(ntfs_fold("Straße/ſub/λόγος"), "STRAßE/SUB/ΛΌΓΟΣ");
+    assert!(
+        ntfs_eq("λόγοσ", "ΛΌΓΟς") && ntfs_eq("ſ", "S") && ntfs_eq("$recycle.bin", "$Recycle.Bin")
+    );
+    assert!(!ntfs_eq("straße", "STRASSE") && !ntfs_eq("a", "ab"));
+    assert_eq!(
+        HiveName::from_delta_file_name("software_delta"),
+        Some(HiveName::Software)
+    );
+}

@@ -82,6 +82,23 @@ pub struct ExitStatus {
     pub code: i32,
 }
 
+/// Why a runtime could not prepare a sandbox, run a step's process, commit what it changed or
+/// handle its setup artifact. A runtime's own failure keeps its chain of causes as the source;
+/// `{:#}` shows the whole chain, as the build's messages do.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A process was asked of `--runtime none` (or of `auto` that found no runtime).
+    #[error(transparent)]
+    NoRuntime(#[from] none::RunNotSupported),
+    /// The step asks for something this runtime does not offer (e.g. a named network under
+    /// Wine, a sandbox with no layers under HCS).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The runtime failed; its message and causes.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 /// Where the step's output goes (stdout and stderr lines, already prefixed or not).
 pub trait OutputSink: Send {
     fn stdout(&mut self, bytes: &[u8]);
@@ -94,11 +111,11 @@ pub trait Sandbox {
         &mut self,
         process: &ProcessSpec,
         output: &mut dyn OutputSink,
-    ) -> anyhow::Result<ExitStatus>;
+    ) -> Result<ExitStatus, RuntimeError>;
     /// Snapshots what the processes changed. Consumes the sandbox; its resources are released.
     /// Files the ChangeSet refers to (`FileSource::Path`) stay readable until the runtime that
     /// made the sandbox is dropped.
-    fn commit(self: Box<Self>) -> anyhow::Result<ChangeSet>;
+    fn commit(self: Box<Self>) -> Result<ChangeSet, RuntimeError>;
 }
 
 /// The Windows host a runtime runs RUN steps on, for picking a base image from a
@@ -120,7 +137,7 @@ pub trait Runtime {
     fn host_target(&self) -> Option<HostTarget> {
         None
     }
-    fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>>;
+    fn prepare(&self, spec: &SandboxSpec) -> Result<Box<dyn Sandbox>, RuntimeError>;
     /// Whether this runtime can run a RUN step's Windows command line, decided without running
     /// anything (the build asks before a stage's first step, so a step the runtime would refuse
     /// fails the build before any effect). `Err` is the reason.
@@ -142,12 +159,12 @@ pub trait SetupArtifact {
     fn media_type(&self) -> &'static str;
     /// Everything the setup depends on, as one key: equal keys mean interchangeable setups.
     /// `Err` when the runtime cannot run on this host.
-    fn key(&self) -> anyhow::Result<String>;
+    fn key(&self) -> Result<String, RuntimeError>;
     /// Whether the setup is made in this state dir.
-    fn is_made(&self) -> anyhow::Result<bool>;
+    fn is_made(&self) -> Result<bool, RuntimeError>;
     /// Writes the setup made in this state dir to `out`.
-    fn pack(&self, out: &mut dyn std::io::Write) -> anyhow::Result<()>;
+    fn pack(&self, out: &mut dyn std::io::Write) -> Result<(), RuntimeError>;
     /// Makes the setup from `blob`, refusing it (and leaving nothing behind) unless its sha256 is
     /// `digest` and it unpacks safely.
-    fn install(&self, blob: &std::path::Path, digest: &str) -> anyhow::Result<()>;
+    fn install(&self, blob: &std::path::Path, digest: &str) -> Result<(), RuntimeError>;
 }

@@ -1,7 +1,7 @@
 //! The `none` runtime: builds that need no process (COPY/ADD/metadata) work on any host; a RUN
 //! step fails with a message naming the runtimes that could run it and how to get them.
 
-use super::{Runtime, Sandbox, SandboxSpec};
+use super::{Runtime, RuntimeError, Sandbox, SandboxSpec};
 
 /// Why `--runtime none` (or `auto` on a host with no runtime) cannot run a step.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,7 @@ impl Runtime for NoneRuntime {
         "none"
     }
 
-    fn prepare(&self, _spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>> {
+    fn prepare(&self, _spec: &SandboxSpec) -> Result<Box<dyn Sandbox>, RuntimeError> {
         Err(self.error().into())
     }
 }

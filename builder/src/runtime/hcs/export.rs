@@ -159,7 +159,7 @@ fn walk_files(
         let name = item.file_name().to_string_lossy().into_owned();
         let path = item.path();
         // Windows' recycle bin is never part of a layer (hcsshim skips it too).
-        if prefix.is_empty() && name.eq_ignore_ascii_case("$Recycle.Bin") {
+        if prefix.is_empty() && crate::layer::ntfs_eq(&name, "$Recycle.Bin") {
             continue;
         }
         // A directory's metadata, read with the directory.

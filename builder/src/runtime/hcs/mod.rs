@@ -47,7 +47,7 @@ use self::guid::Guid;
 use self::host::HostFacts;
 use self::sandbox::{HcsSandbox, Isolated, SandboxParts};
 use self::uvm::UtilityVm;
-use super::{HostTarget, LayerRef, NetworkMode, Runtime, Sandbox, SandboxSpec};
+use super::{HostTarget, LayerRef, NetworkMode, Runtime, RuntimeError, Sandbox, SandboxSpec};
 use crate::build::runtimes::Isolation;
 
 /// `<state>/hcs`, absolute: vmcompute resolves a relative layer path against its own working
@@ -327,7 +327,7 @@ fn mapped_directories(
         }
         if mapped
             .iter()
-            .any(|m| m.container_path.eq_ignore_ascii_case(&container_path))
+            .any(|m| crate::layer::ntfs_eq(&m.container_path, &container_path))
         {
             anyhow::bail!(
                 "RUN --mount target {}: another mount already maps {container_path} (Windows \
@@ -412,10 +412,19 @@ impl Runtime for HcsRuntime {
         })
     }
 
-    fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>> {
+    fn prepare(&self, spec: &SandboxSpec) -> Result<Box<dyn Sandbox>, RuntimeError> {
         if spec.layers.is_empty() {
-            anyhow::bail!("RUN needs a base image: the HCS runtime cannot start on no layers");
+            return Err(RuntimeError::Unsupported(
+                "RUN needs a base image: the HCS runtime cannot start on no layers".into(),
+            ));
         }
+        Ok(self.prepare_sandbox(spec)?)
+    }
+}
+
+impl HcsRuntime {
+    /// [`Runtime::prepare`] on at least one layer.
+    fn prepare_sandbox(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>> {
         let isolation = self.isolation_for(&spec.os_version)?;
         let mapped_directories = mapped_directories(&spec.mounts, isolation)?;
         let parents = self.import_layers(spec)?;

@@ -16,7 +16,7 @@ use super::network::NetworkAttachment;
 use super::schema;
 use super::uvm::{GuestScratch, UtilityVm};
 use crate::layer::ChangeSet;
-use crate::runtime::{ExitStatus, OutputSink, ProcessSpec, Sandbox};
+use crate::runtime::{ExitStatus, OutputSink, ProcessSpec, RuntimeError, Sandbox};
 
 /// Where the step's container runs.
 pub enum Isolated {
@@ -317,6 +317,21 @@ impl Sandbox for HcsSandbox {
         &mut self,
         process: &ProcessSpec,
         output: &mut dyn OutputSink,
+    ) -> Result<ExitStatus, RuntimeError> {
+        Ok(self.run_process(process, output)?)
+    }
+
+    fn commit(self: Box<Self>) -> Result<ChangeSet, RuntimeError> {
+        Ok(self.commit_changes()?)
+    }
+}
+
+impl HcsSandbox {
+    /// [`Sandbox::run`].
+    fn run_process(
+        &mut self,
+        process: &ProcessSpec,
+        output: &mut dyn OutputSink,
     ) -> anyhow::Result<ExitStatus> {
         let system = self.system()?;
         let api = self.parts.api.clone();
@@ -389,7 +404,8 @@ impl Sandbox for HcsSandbox {
         }
     }
 
-    fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
+    /// [`Sandbox::commit`].
+    fn commit_changes(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
         self.stop_system()?;
         self.detach_network()?;
         self.release_scratch()?;

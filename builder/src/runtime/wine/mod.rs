@@ -57,7 +57,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::layer::ChangeSet;
-use crate::runtime::{ExitStatus, OutputSink, ProcessSpec, Runtime, Sandbox, SandboxSpec};
+use crate::runtime::{
+    ExitStatus, OutputSink, ProcessSpec, Runtime, RuntimeError, Sandbox, SandboxSpec,
+};
 
 use preflight::WineInstall;
 use system_layer::SystemLayer;
@@ -106,26 +108,28 @@ impl crate::runtime::SetupArtifact for WineRuntime {
         system_artifact::MEDIA_TYPE
     }
 
-    fn key(&self) -> anyhow::Result<String> {
-        let wine = preflight::find_wine()?;
-        system_artifact::key(&wine).context("reading Wine's install for the system layer key")
+    fn key(&self) -> Result<String, RuntimeError> {
+        let wine = preflight::find_wine().map_err(anyhow::Error::new)?;
+        Ok(system_artifact::key(&wine)
+            .context("reading Wine's install for the system layer key")?)
     }
 
-    fn is_made(&self) -> anyhow::Result<bool> {
-        let wine = preflight::find_wine()?;
+    fn is_made(&self) -> Result<bool, RuntimeError> {
+        let wine = preflight::find_wine().map_err(anyhow::Error::new)?;
         Ok(system_layer::existing(&self.state_dir, &wine).is_some())
     }
 
-    fn pack(&self, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-        let wine = preflight::find_wine()?;
+    fn pack(&self, out: &mut dyn std::io::Write) -> Result<(), RuntimeError> {
+        let wine = preflight::find_wine().map_err(anyhow::Error::new)?;
         let layer = system_layer::existing(&self.state_dir, &wine)
             .context("this state dir has no Wine system layer to export")?;
-        system_artifact::pack(&layer, &wine, out).context("packing the Wine system layer")
+        Ok(system_artifact::pack(&layer, &wine, out).context("packing the Wine system layer")?)
     }
 
-    fn install(&self, blob: &Path, digest: &str) -> anyhow::Result<()> {
-        let wine = preflight::find_wine()?;
-        system_artifact::install(&self.state_dir, &wine, blob, digest)?;
+    fn install(&self, blob: &Path, digest: &str) -> Result<(), RuntimeError> {
+        let wine = preflight::find_wine().map_err(anyhow::Error::new)?;
+        system_artifact::install(&self.state_dir, &wine, blob, digest)
+            .map_err(anyhow::Error::new)?;
         Ok(())
     }
 }
@@ -198,13 +202,20 @@ impl Runtime for WineRuntime {
         }
     }
 
-    fn prepare(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>> {
+    fn prepare(&self, spec: &SandboxSpec) -> Result<Box<dyn Sandbox>, RuntimeError> {
         if let crate::runtime::NetworkMode::Named(name) = &spec.network {
-            anyhow::bail!(
+            return Err(RuntimeError::Unsupported(format!(
                 "--network {name:?}: the Wine runtime has the host's network (default, host) and \
                  none; named networks are HNS networks of the HCS runtime on Windows"
-            );
+            )));
         }
+        Ok(self.prepare_sandbox(spec)?)
+    }
+}
+
+impl WineRuntime {
+    /// [`Runtime::prepare`] once the request is one Wine can serve.
+    fn prepare_sandbox(&self, spec: &SandboxSpec) -> anyhow::Result<Box<dyn Sandbox>> {
         let (wine, system) = self.ensure_ready()?;
         let root = self.sandboxes_dir();
         let committed = self.committed_dir();
@@ -492,6 +503,21 @@ impl Sandbox for WineSandbox {
         &mut self,
         process: &ProcessSpec,
         output: &mut dyn OutputSink,
+    ) -> Result<ExitStatus, RuntimeError> {
+        Ok(self.run_process(process, output)?)
+    }
+
+    fn commit(self: Box<Self>) -> Result<ChangeSet, RuntimeError> {
+        Ok(self.commit_changes()?)
+    }
+}
+
+impl WineSandbox {
+    /// [`Sandbox::run`].
+    fn run_process(
+        &mut self,
+        process: &ProcessSpec,
+        output: &mut dyn OutputSink,
     ) -> anyhow::Result<ExitStatus> {
         let cl = process::command_line(process)?;
         let program = process::program_name(process, &cl);
@@ -595,7 +621,8 @@ impl Sandbox for WineSandbox {
         Ok(ExitStatus { code })
     }
 
-    fn commit(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
+    /// [`Sandbox::commit`].
+    fn commit_changes(mut self: Box<Self>) -> anyhow::Result<ChangeSet> {
         // The ChangeSet streams files from the upper dir: keep it (in `committed/`) until the
         // runtime is dropped; the rest of the sandbox goes now.
         std::fs::rename(&self.dir, &self.committed_dir).with_context(|| {
