@@ -51,7 +51,7 @@ pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -270,7 +270,7 @@ pub struct WineSandbox {
     network: crate::runtime::NetworkMode,
     /// `RUN --mount`s.
     mounts: Vec<crate::runtime::StepMount>,
-    registry: registry::Materialized,
+    registry: Arc<registry::Materialized>,
     hostname: String,
     /// Where the sandbox moves on commit.
     committed_dir: PathBuf,

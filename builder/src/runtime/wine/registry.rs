@@ -71,6 +71,7 @@ pub struct Materialized {
     /// The exact texts written, to skip parsing files the step left alone.
     system_text: String,
     userdef_text: String,
+    user_text: String,
 }
 
 /// Wine's registry files of a system layer, parsed once per process.
@@ -239,11 +240,71 @@ fn overlay(bottom: &mut Key, top: &Key) {
 }
 
 /// Writes the silo's registry files into `prefix` and returns what was written.
+///
+/// The view depends only on the Wine system layer and the layers that carry a base hive or a
+/// hive delta, and unpacked layer dirs never change; so the last few views are kept and a step
+/// whose layers add no registry files to an earlier step's (a COPY, a RUN that changed files
+/// only — most steps of a build) writes the same texts again instead of rebuilding them. On a
+/// real Windows 10 SYSTEM hive that is most of a step's preparation (`scripts/bench-wine`).
 pub fn materialize(
     system: &SystemLayer,
     layer_dirs: &[PathBuf],
     prefix: &Path,
-) -> Result<Materialized, RegistryError> {
+) -> Result<Arc<Materialized>, RegistryError> {
+    type Cache = Mutex<Vec<((PathBuf, Vec<PathBuf>), Arc<Materialized>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    const KEEP: usize = 2;
+    let key = (system.prefix.clone(), registry_layers(layer_dirs));
+    let cache = CACHE.get_or_init(Default::default);
+    let cached = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, m)| m.clone());
+    let m = match cached {
+        Some(m) => m,
+        None => {
+            let m = Arc::new(build_view(system, layer_dirs)?);
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.len() >= KEEP {
+                cache.remove(0);
+            }
+            cache.push((key, m.clone()));
+            m
+        }
+    };
+    write_text(&prefix.join("system.reg"), &m.system_text)?;
+    write_text(&prefix.join("userdef.reg"), &m.userdef_text)?;
+    write_text(&prefix.join("user.reg"), &m.user_text)?;
+    Ok(m)
+}
+
+/// The layer dirs (in order) that hold a base hive or a hive delta: the only ones the registry
+/// view depends on.
+fn registry_layers(layer_dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let files: Vec<String> = HiveName::ALL
+        .into_iter()
+        .flat_map(|h| {
+            [
+                format!("Files/Windows/System32/config/{}", h.base_file_name()),
+                format!("Hives/{}", h.delta_file_name()),
+            ]
+        })
+        .collect();
+    layer_dirs
+        .iter()
+        .filter(|d| {
+            files
+                .iter()
+                .any(|rel| resolve_case_insensitive(d, rel).is_some_and(|p| p.is_file()))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The image's registry laid over the system layer's, with the silo's overrides, as texts.
+fn build_view(system: &SystemLayer, layer_dirs: &[PathBuf]) -> Result<Materialized, RegistryError> {
     let wine = wine_registry(system)?;
     let mut hives = wine_reg::machine_to_hives(wine.system.root.clone());
     let wine_system = hives.system.clone();
@@ -258,17 +319,13 @@ pub fn materialize(
         root: wine_reg::hives_to_machine(silo),
         ..wine.system.clone()
     };
-    let system_text = wine_reg::write(&machine);
-    let userdef_text = wine_reg::write(&userdef);
-    write_text(&prefix.join("system.reg"), &system_text)?;
-    write_text(&prefix.join("userdef.reg"), &userdef_text)?;
-    write_text(&prefix.join("user.reg"), &wine.user_text)?;
     Ok(Materialized {
+        system_text: wine_reg::write(&machine),
+        userdef_text: wine_reg::write(&userdef),
+        user_text: wine.user_text.clone(),
         hives,
         overrides,
         userdef,
-        system_text,
-        userdef_text,
     })
 }
 
