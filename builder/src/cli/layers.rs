@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::transport::AccessOpts;
+use super::access::AccessOpts;
 use super::Globals;
 use crate::build::base::BaseImage;
 use crate::inspect;
@@ -24,7 +24,7 @@ pub enum Format {
 /// Opens the store (shared lock) for inspection, with `access` (credential and TLS flags) set
 /// for the registry refs the command reads; their fetches draw no progress.
 pub(super) fn open_store(globals: &Globals, access: &AccessOpts) -> anyhow::Result<Store> {
-    access.use_for_registry_refs(super::transport::ProgressMode::None)?;
+    access.use_for_registry_refs(super::progress::ProgressMode::None)?;
     Store::open_default(globals.root.as_deref(), LockMode::Shared).context("opening the store")
 }
 

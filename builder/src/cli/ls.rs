@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
+use super::access::AccessOpts;
 use super::layers::{open_image, open_store, print_json, Format};
-use super::transport::AccessOpts;
 use super::Globals;
 use crate::inspect::{self, files};
 

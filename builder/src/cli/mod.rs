@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod access;
 mod base;
 mod build;
 mod copy;
@@ -15,12 +16,12 @@ mod layers;
 mod login;
 mod logout;
 mod ls;
+mod progress;
 mod prune;
 mod pull;
 mod push;
 mod registry;
 mod store;
-mod transport;
 
 /// Build, pull, push and inspect Windows container images — no daemon, any host.
 #[derive(Debug, Parser)]

@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use super::access::AccessOpts;
 use super::layers::{open_image, open_store, print_json, Format};
-use super::transport::AccessOpts;
 use super::Globals;
 use crate::hive::render;
 use crate::hive::Key;
