@@ -21,9 +21,9 @@ use registry_client::blobdir::BlobDir;
 use registry_client::{Client, PlatformRequest, RawManifest, Reference};
 use serde_json::Value;
 
-use super::access::{runtime, RegistryOpts};
+use super::access::runtime;
 use super::progress::CliProgress;
-use super::push::ForeignOpts;
+use super::push::TransferOpts;
 use super::Globals;
 use crate::image::Flavor;
 use crate::store::docker_archive::DockerArchiveWriter;
@@ -41,9 +41,7 @@ pub struct Args {
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
     #[command(flatten)]
-    pub foreign: ForeignOpts,
-    #[command(flatten)]
-    pub registry: RegistryOpts,
+    pub transfer: TransferOpts,
 }
 
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
@@ -53,8 +51,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         &args.source,
         &dest,
         args.platform.as_deref(),
-        &args.foreign,
-        &args.registry,
+        &args.transfer,
     )?;
     println!("{digest}");
     Ok(ExitCode::SUCCESS)
@@ -66,9 +63,9 @@ pub(super) fn transfer(
     source: &str,
     dest: &ImageLocation,
     platform: Option<&str>,
-    foreign: &ForeignOpts,
-    registry: &RegistryOpts,
+    transfer: &TransferOpts,
 ) -> Result<String> {
+    let registry = &transfer.registry;
     let platform = platform.map(PlatformRequest::parse).transpose()?;
     // An OCI layout takes OCI manifests only: a docker-archive's (made-up) manifest is made so.
     let archive_flavor = match dest {
@@ -82,7 +79,7 @@ pub(super) fn transfer(
     )?;
     let progress = registry.progress();
     let rt = runtime()?;
-    let opts = foreign.options();
+    let opts = transfer.options();
     let digest = match (src, dest) {
         (SourceImage::Registry(s), ImageLocation::Store(d) | ImageLocation::Registry(d)) => {
             let d = Reference::parse(d)?;
@@ -147,10 +144,12 @@ pub(super) fn transfer(
                 &image,
                 &mut layout,
                 Some(&tag),
-                platform_json.as_ref(),
                 &local.what,
             )?;
             note_left_out(&progress, &copied.foreign_left_out);
+            if let Some(platform) = &platform_json {
+                layout.set_platform(&tag, platform)?;
+            }
             layout.finish()?;
             image.root.digest
         }
@@ -203,12 +202,10 @@ pub(super) fn name_in_layout(
     tag: &str,
     platform: Option<&Value>,
 ) -> Result<()> {
-    layout.put_manifest_with_platform(
-        &descriptor_of(manifest)?,
-        &manifest.bytes,
-        Some(tag),
-        platform,
-    )?;
+    layout.put_manifest(&descriptor_of(manifest)?, &manifest.bytes, Some(tag))?;
+    if let Some(platform) = platform {
+        layout.set_platform(tag, platform)?;
+    }
     layout.finish()?;
     Ok(())
 }
@@ -230,7 +227,6 @@ pub(super) fn write_archive(
         &image,
         &mut archive,
         name,
-        None,
         &local.what,
     )
     .with_context(|| format!("writing docker-archive {}", path.display()))?;

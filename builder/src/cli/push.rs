@@ -15,9 +15,9 @@ use super::access::RegistryOpts;
 use super::Globals;
 use crate::store::ImageLocation;
 
-/// Foreign-layer flags shared by push and copy.
+/// The flags push and copy share: the foreign-layer policy and how to reach registries.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ForeignOpts {
+pub struct TransferOpts {
     /// Upload foreign (non-distributable) layers as they are.
     #[arg(long, conflicts_with = "strip_foreign_urls")]
     pub include_nondistributable: bool,
@@ -25,9 +25,11 @@ pub struct ForeignOpts {
     /// air-gapped mirrors; changes the manifest digest).
     #[arg(long)]
     pub strip_foreign_urls: bool,
+    #[command(flatten)]
+    pub registry: RegistryOpts,
 }
 
-impl ForeignOpts {
+impl TransferOpts {
     pub fn options(&self) -> PushOptions {
         PushOptions {
             foreign: if self.strip_foreign_urls {
@@ -50,9 +52,7 @@ pub struct Args {
     /// Destination registry reference.
     pub destination: String,
     #[command(flatten)]
-    pub foreign: ForeignOpts,
-    #[command(flatten)]
-    pub registry: RegistryOpts,
+    pub transfer: TransferOpts,
 }
 
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
@@ -63,14 +63,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
              use `silo copy` for oci:/docker-archive: destinations"
         );
     }
-    let digest = super::copy::transfer(
-        globals,
-        &args.source,
-        &dest,
-        None,
-        &args.foreign,
-        &args.registry,
-    )?;
+    let digest = super::copy::transfer(globals, &args.source, &dest, None, &args.transfer)?;
     println!("{digest}");
     Ok(ExitCode::SUCCESS)
 }

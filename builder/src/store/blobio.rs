@@ -68,6 +68,11 @@ pub trait BlobSink {
     }
 }
 
+/// `path` when a file is there (what [`BlobSource::blob_file`] returns for blob directories).
+pub fn existing_file(path: PathBuf) -> Option<PathBuf> {
+    path.is_file().then_some(path)
+}
+
 /// Puts the file `from` at `to` as the blob `digest`: hashes it first (a corrupt source is never
 /// linked), then hard-links it through a temporary name so `to` appears whole, or copies it when
 /// linking is not possible (another filesystem).
@@ -112,19 +117,6 @@ pub trait ImageSink: BlobSink {
         bytes: &[u8],
         name: Option<&str>,
     ) -> Result<(), StoreError>;
-
-    /// [`ImageSink::put_manifest`] for a manifest chosen from an index, keeping that entry's
-    /// `platform` object as the index had it (`os.version` included). Only an OCI layout has an
-    /// index to keep it in; elsewhere it is the plain `put_manifest`.
-    fn put_manifest_with_platform(
-        &mut self,
-        descriptor: &Descriptor,
-        bytes: &[u8],
-        name: Option<&str>,
-        _platform: Option<&serde_json::Value>,
-    ) -> Result<(), StoreError> {
-        self.put_manifest(descriptor, bytes, name)
-    }
 
     /// Makes everything written visible (rewrites index.json, closes an archive). Nothing written
     /// before `finish` is guaranteed to be visible if the process stops.

@@ -231,8 +231,7 @@ pub struct Copied {
 }
 
 /// Copies `image` (blobs first, then manifests, inner ones before the root) from `source` into
-/// `sink`, naming the root `name`; `platform` is the root's index-entry platform for sinks that
-/// keep one (an OCI layout). Blob files are hard-linked where both sides are directories on one
+/// `sink`, naming the root `name`. Blob files are hard-linked where both sides are directories on one
 /// filesystem (after their digest is checked); every blob is verified on the way in. Call
 /// [`ImageSink::finish`] afterwards.
 pub fn copy_image(
@@ -240,7 +239,6 @@ pub fn copy_image(
     image: &ImageToPush,
     sink: &mut dyn ImageSink,
     name: Option<&str>,
-    platform: Option<&Value>,
     what: &str,
 ) -> Result<Copied> {
     let mut report = Copied::default();
@@ -271,7 +269,7 @@ pub fn copy_image(
         )?;
     }
     let root = descriptor_of(&image.root)?;
-    sink.put_manifest_with_platform(&root, &image.root.bytes, name, platform)?;
+    sink.put_manifest(&root, &image.root.bytes, name)?;
     Ok(report)
 }
 

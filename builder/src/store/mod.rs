@@ -501,8 +501,7 @@ impl BlobSource for Store {
     }
 
     fn blob_file(&self, digest: &Digest) -> Result<Option<PathBuf>> {
-        let path = self.blob_path(digest)?;
-        Ok(path.is_file().then_some(path))
+        Ok(blobio::existing_file(self.blob_path(digest)?))
     }
 }
 

@@ -137,13 +137,12 @@ impl BlobSource for OciLayout {
         }
     }
 
-    fn has_blob(&self, digest: &Digest) -> Result<bool> {
-        Ok(self.blob_path(digest)?.exists())
+    fn blob_file(&self, digest: &Digest) -> Result<Option<PathBuf>> {
+        Ok(super::blobio::existing_file(self.blob_path(digest)?))
     }
 
-    fn blob_file(&self, digest: &Digest) -> Result<Option<PathBuf>> {
-        let path = self.blob_path(digest)?;
-        Ok(path.is_file().then_some(path))
+    fn has_blob(&self, digest: &Digest) -> Result<bool> {
+        Ok(self.blob_path(digest)?.exists())
     }
 }
 
@@ -198,6 +197,20 @@ impl OciLayout {
     /// adding an untagged twin beside it.
     pub fn remove_untagged(&mut self) {
         self.retain_entries(|d| entry_ref_name(d).is_some());
+    }
+
+    /// Sets the `platform` of the entry named `name` (written on [`ImageSink::finish`]) to the
+    /// object an index had for it, as written there (`os.version` included): a manifest chosen
+    /// from an index keeps what it was chosen by.
+    pub fn set_platform(&mut self, name: &str, platform: &serde_json::Value) -> Result<()> {
+        let at = self
+            .index
+            .manifests()
+            .iter()
+            .position(|d| entry_ref_name(d) == Some(name))
+            .ok_or_else(|| StoreError::RefNotFound(format!("oci:{}:{name}", self.dir.display())))?;
+        self.raw_entries[at]["platform"] = platform.clone();
+        Ok(())
     }
 
     /// Keeps the index entries (and their JSON) for which `keep` holds.
@@ -267,16 +280,6 @@ impl ImageSink for OciLayout {
         bytes: &[u8],
         name: Option<&str>,
     ) -> Result<()> {
-        self.put_manifest_with_platform(descriptor, bytes, name, None)
-    }
-
-    fn put_manifest_with_platform(
-        &mut self,
-        descriptor: &Descriptor,
-        bytes: &[u8],
-        name: Option<&str>,
-        platform: Option<&serde_json::Value>,
-    ) -> Result<()> {
         self.put_blob(descriptor.digest(), descriptor.size(), &mut &bytes[..])?;
         let mut entry = descriptor.clone();
         let mut annotations: HashMap<String, String> =
@@ -291,11 +294,8 @@ impl ImageSink for OciLayout {
             Some(name) => entry_ref_name(d) != Some(name),
             None => !(d.digest() == descriptor.digest() && entry_ref_name(d).is_none()),
         });
-        let mut json = serde_json::to_value(&entry)
+        let json = serde_json::to_value(&entry)
             .map_err(|e| StoreError::invalid("index entry", e.to_string()))?;
-        if let Some(platform) = platform {
-            json["platform"] = platform.clone();
-        }
         let mut manifests = self.index.manifests().clone();
         manifests.push(entry);
         self.index.set_manifests(manifests);
@@ -364,9 +364,8 @@ mod tests {
         );
         let platform = serde_json::json!({"os": "windows", "architecture": "amd64", "os.version": "10.0.20348.2700"});
         let mut layout = OciLayout::create(&path).unwrap();
-        layout
-            .put_manifest_with_platform(&desc, bytes, Some("v1"), Some(&platform))
-            .unwrap();
+        layout.put_manifest(&desc, bytes, Some("v1")).unwrap();
+        layout.set_platform("v1", &platform).unwrap();
         layout.finish().unwrap();
         let mut layout = OciLayout::open(&path).unwrap();
         layout.put_manifest(&desc, bytes, Some("v2")).unwrap();
