@@ -7,8 +7,7 @@
 //!   was looked in first;
 //! - push, copy and inspect take store names, `oci:DIR` and `docker-archive:FILE` alike.
 
-use std::path::PathBuf;
-use std::process::Output;
+use std::path::Path;
 
 use serde_json::Value;
 use silo_tests::image::sha256_digest;
@@ -16,76 +15,43 @@ use silo_tests::registry::Registry;
 use silo_tests::silo_cli;
 use silo_tests::skopeo::skopeo;
 use silo_tests::tools::{free_port, run_ok};
+use silo_tests::{silo_in, silo_ok_in};
 
-/// Separate stores (by name) under one temporary directory, and a private HOME.
-struct Lab {
-    dir: tempfile::TempDir,
+/// `silo ARGS` with its state in `root`, which must succeed; its stdout.
+fn ok(root: &Path, args: &[String]) -> String {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    String::from_utf8_lossy(&silo_ok_in(root, &args).stdout).into_owned()
 }
 
-impl Lab {
-    fn new() -> Lab {
-        Lab {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
+/// `silo ARGS` with its state in `root`, which must fail without panicking; its stderr.
+fn fails(root: &Path, args: &[String]) -> String {
+    let list: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = silo_in(root, &list);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "silo {args:?} succeeded");
+    assert!(!stderr.contains("panicked"), "silo panicked:\n{stderr}");
+    stderr
+}
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
+/// `silo base create -t name` in the store `root`; the digest the store names.
+fn base(root: &Path, name: &str, os_version: &str) -> String {
+    ok(
+        root,
+        &args(&["base", "create", "-t", name, "--os-version", os_version]),
+    );
+    stored_digest(&ok(root, &args(&["store", "refs"])), name)
+}
 
-    fn silo(&self, store: &str, args: &[String]) -> Output {
-        silo_cli::command(args, &self.path("home"))
-            .env("SILO_ROOT", self.path(store))
-            .output()
-            .unwrap()
-    }
-
-    /// Runs silo, which must succeed; its stdout.
-    fn ok(&self, store: &str, args: &[String]) -> String {
-        let out = self.silo(store, args);
-        assert!(
-            out.status.success(),
-            "silo {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Runs silo, which must fail without panicking; its stderr.
-    fn fails(&self, store: &str, args: &[String]) -> String {
-        let out = self.silo(store, args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(
-            !out.status.success(),
-            "silo {args:?} succeeded:\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        assert!(!stderr.contains("panicked"), "silo panicked:\n{stderr}");
-        stderr
-    }
-
-    /// `silo base create -t name` in `store`; the digest the store names.
-    fn base(&self, store: &str, name: &str, os_version: &str) -> String {
-        self.ok(
-            store,
-            &args(&["base", "create", "-t", name, "--os-version", os_version]),
-        );
-        stored_digest(&self.ok(store, &args(&["store", "refs"])), name)
-    }
-
-    /// A build context whose Dockerfile starts `FROM base` and copies one file.
-    fn context(&self, base: &str) -> String {
-        let dir = self.path("ctx");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("app.txt"), b"hello\n").unwrap();
-        std::fs::write(
-            dir.join("Dockerfile"),
-            format!("FROM {base}\nCOPY app.txt /app.txt\n"),
-        )
-        .unwrap();
-        dir.display().to_string()
-    }
+/// A build context in `dir` whose Dockerfile starts `FROM base` and copies one file.
+fn context(dir: &Path, base: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("app.txt"), b"hello\n").unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {base}\nCOPY app.txt /app.txt\n"),
+    )
+    .unwrap();
+    dir.display().to_string()
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -133,35 +99,42 @@ fn skopeo_raw(registry: &Registry, reference: &str) -> Vec<u8> {
 fn a_stored_name_is_read_from_the_store_by_every_verb() {
     let registry = Registry::no_auth();
     let flags = silo_cli::transport_flags(&registry);
-    let lab = Lab::new();
+    let work = tempfile::tempdir().unwrap();
+    let store = |name: &str| work.path().join(name);
     let dead = format!("127.0.0.1:{}", free_port());
     let name = format!("{dead}/rule/app:v1");
-    let digest = lab.base("s", &name, "10.0.20348.1");
+    let digest = base(&store("s"), &name, "10.0.20348.1");
 
     let pushed = registry.reference("rule/pushed:v1");
-    let out = lab.ok("s", &with(args(&["push", &name, &pushed]), &flags));
+    let out = ok(&store("s"), &with(args(&["push", &name, &pushed]), &flags));
     assert_eq!(printed_digest(&out), digest, "push read the store's image");
     assert_eq!(sha256_digest(&skopeo_raw(&registry, &pushed)), digest);
 
-    let layout = format!("oci:{}:v1", lab.path("layout").display());
-    let out = lab.ok("s", &args(&["copy", &name, &layout]));
+    let layout = format!("oci:{}:v1", store("layout").display());
+    let out = ok(&store("s"), &args(&["copy", &name, &layout]));
     assert_eq!(printed_digest(&out), digest, "copy read the store's image");
 
-    let shown = json(&lab.ok("s", &args(&["inspect", &name, "--format", "json"])));
+    let shown = json(&ok(
+        &store("s"),
+        &args(&["inspect", &name, "--format", "json"]),
+    ));
     assert_eq!(shown["digest"], digest.as_str(), "{shown}");
     assert_eq!(shown["platform"]["os.version"], "10.0.20348.1");
 
-    let layers = json(&lab.ok("s", &args(&["layers", &name, "--format", "json"])));
+    let layers = json(&ok(
+        &store("s"),
+        &args(&["layers", &name, "--format", "json"]),
+    ));
     assert_eq!(layers["manifest_digest"], digest.as_str());
-    let files = json(&lab.ok("s", &args(&["ls", &name, "--format", "json"])));
+    let files = json(&ok(&store("s"), &args(&["ls", &name, "--format", "json"])));
     assert!(!files.as_array().unwrap().is_empty(), "{files}");
-    lab.ok("s", &args(&["registry", &name, "--format", "json"]));
-    let diff = lab.ok("s", &args(&["diff", &name, &name]));
+    ok(&store("s"), &args(&["registry", &name, "--format", "json"]));
+    let diff = ok(&store("s"), &args(&["diff", &name, &name]));
     assert!(diff.contains("no differences"), "{diff}");
-    let context = lab.context(&name);
-    lab.ok(
-        "s",
-        &args(&["build", "--runtime", "none", "-t", "built:1", &context]),
+    let dockerfile = context(&store("ctx"), &name);
+    ok(
+        &store("s"),
+        &args(&["build", "--runtime", "none", "-t", "built:1", &dockerfile]),
     );
 
     // `docker://` forces the registry, which is not running.
@@ -171,7 +144,7 @@ fn a_stored_name_is_read_from_the_store_by_every_verb() {
         args(&["layers", &forced]),
         args(&["copy", &forced, &layout]),
     ] {
-        let err = lab.fails("s", &with(verb.clone(), &flags));
+        let err = fails(&store("s"), &with(verb.clone(), &flags));
         assert!(err.contains(&dead), "{verb:?}: {err}");
         assert!(!err.contains("is not in the store"), "{verb:?}: {err}");
     }
@@ -183,45 +156,55 @@ fn a_stored_name_is_read_from_the_store_by_every_verb() {
 fn an_absent_name_is_read_from_the_registry_and_errors_say_so() {
     let registry = Registry::no_auth();
     let flags = silo_cli::transport_flags(&registry);
-    let lab = Lab::new();
+    let work = tempfile::tempdir().unwrap();
+    let store = |name: &str| work.path().join(name);
     // Made in one store and pushed; the store "fresh" never holds it.
-    lab.base("seed", "seed:1", "10.0.20348.1");
+    base(&store("seed"), "seed:1", "10.0.20348.1");
     let remote = registry.reference("only/remote:v1");
-    let digest = printed_digest(&lab.ok("seed", &with(args(&["push", "seed:1", &remote]), &flags)));
+    let digest = printed_digest(&ok(
+        &store("seed"),
+        &with(args(&["push", "seed:1", &remote]), &flags),
+    ));
 
-    let shown = json(&lab.ok(
-        "fresh",
+    let shown = json(&ok(
+        &store("fresh"),
         &with(args(&["inspect", &remote, "--format", "json"]), &flags),
     ));
     assert_eq!(shown["digest"], digest.as_str());
-    let layers = json(&lab.ok(
-        "fresh",
+    let layers = json(&ok(
+        &store("fresh"),
         &with(args(&["layers", &remote, "--format", "json"]), &flags),
     ));
     assert_eq!(layers["manifest_digest"], digest.as_str());
-    lab.ok("fresh", &with(args(&["ls", &remote]), &flags));
-    let layout = format!("oci:{}:v1", lab.path("layout").display());
-    let out = lab.ok("fresh", &with(args(&["copy", &remote, &layout]), &flags));
+    ok(&store("fresh"), &with(args(&["ls", &remote]), &flags));
+    let layout = format!("oci:{}:v1", store("layout").display());
+    let out = ok(
+        &store("fresh"),
+        &with(args(&["copy", &remote, &layout]), &flags),
+    );
     assert_eq!(printed_digest(&out), digest);
     let again = registry.reference("only/again:v1");
-    let out = lab.ok("fresh", &with(args(&["push", &remote, &again]), &flags));
+    let out = ok(
+        &store("fresh"),
+        &with(args(&["push", &remote, &again]), &flags),
+    );
     assert_eq!(printed_digest(&out), digest, "registry to registry");
     assert_eq!(sha256_digest(&skopeo_raw(&registry, &again)), digest);
-    let context = lab.context(&remote);
-    lab.ok(
-        "fresh",
+    let dockerfile = context(&store("ctx"), &remote);
+    ok(
+        &store("fresh"),
         &with(
-            args(&["build", "--runtime", "none", "-t", "built:1", &context]),
+            args(&["build", "--runtime", "none", "-t", "built:1", &dockerfile]),
             &flags,
         ),
     );
     // Nothing of it was named in the store by reading it.
-    let refs = lab.ok("fresh", &args(&["store", "refs"]));
+    let refs = ok(&store("fresh"), &args(&["store", "refs"]));
     assert!(!refs.contains("only/remote"), "{refs}");
 
     let absent = format!("127.0.0.1:{}/absent/app:v1", free_port());
     let rule = format!("\"{absent}\" is not in the store; looked up {absent} on the registry");
-    let context = lab.context(&absent);
+    let dockerfile = context(&store("ctx"), &absent);
     // (`--retries 1` where a verb has it: a refused connection is retried with back-off.)
     for verb in [
         args(&["inspect", &absent, "--retries", "1"]),
@@ -231,9 +214,9 @@ fn an_absent_name_is_read_from_the_registry_and_errors_say_so() {
         args(&["ls", &absent]),
         args(&["registry", &absent]),
         args(&["diff", &absent, &remote]),
-        args(&["build", "--runtime", "none", &context]),
+        args(&["build", "--runtime", "none", &dockerfile]),
     ] {
-        let err = lab.fails("fresh", &with(verb.clone(), &flags));
+        let err = fails(&store("fresh"), &with(verb.clone(), &flags));
         assert!(err.contains(&rule), "{verb:?}: {err}");
     }
 }
@@ -244,13 +227,17 @@ fn an_absent_name_is_read_from_the_registry_and_errors_say_so() {
 fn push_copy_and_inspect_take_store_oci_and_archive_sources() {
     let registry = Registry::no_auth();
     let flags = silo_cli::transport_flags(&registry);
-    let lab = Lab::new();
-    let digest = lab.base("s", "app:1", "10.0.20348.1");
-    let stored = json(&lab.ok("s", &args(&["inspect", "app:1", "--config"])));
-    let layout = format!("oci:{}:v1", lab.path("layout").display());
-    let archive = format!("docker-archive:{}", lab.path("app.tar").display());
-    lab.ok("s", &args(&["copy", "app:1", &layout]));
-    lab.ok("s", &args(&["copy", "app:1", &format!("{archive}:app:1")]));
+    let work = tempfile::tempdir().unwrap();
+    let store = |name: &str| work.path().join(name);
+    let digest = base(&store("s"), "app:1", "10.0.20348.1");
+    let stored = json(&ok(&store("s"), &args(&["inspect", "app:1", "--config"])));
+    let layout = format!("oci:{}:v1", store("layout").display());
+    let archive = format!("docker-archive:{}", store("app.tar").display());
+    ok(&store("s"), &args(&["copy", "app:1", &layout]));
+    ok(
+        &store("s"),
+        &args(&["copy", "app:1", &format!("{archive}:app:1")]),
+    );
 
     for (source, repo) in [
         ("app:1", "store"),
@@ -258,18 +245,21 @@ fn push_copy_and_inspect_take_store_oci_and_archive_sources() {
         (&archive[..], "archive"),
     ] {
         let pushed = registry.reference(&format!("push/{repo}:v1"));
-        let out = lab.ok("s", &with(args(&["push", source, &pushed]), &flags));
+        let out = ok(&store("s"), &with(args(&["push", source, &pushed]), &flags));
         let pushed_digest = printed_digest(&out);
         let raw = skopeo_raw(&registry, &pushed);
         assert_eq!(sha256_digest(&raw), pushed_digest, "{source}");
         let copied = registry.reference(&format!("copy/{repo}:v1"));
-        let out = lab.ok("s", &with(args(&["copy", source, &copied]), &flags));
+        let out = ok(&store("s"), &with(args(&["copy", source, &copied]), &flags));
         assert_eq!(printed_digest(&out), pushed_digest, "{source}: copy = push");
 
-        let shown = json(&lab.ok("s", &args(&["inspect", source, "--format", "json"])));
+        let shown = json(&ok(
+            &store("s"),
+            &args(&["inspect", source, "--format", "json"]),
+        ));
         assert_eq!(shown["digest"], pushed_digest.as_str(), "{source}");
         assert_eq!(shown["platform"]["os.version"], "10.0.20348.1", "{source}");
-        let config = json(&lab.ok("s", &args(&["inspect", source, "--config"])));
+        let config = json(&ok(&store("s"), &args(&["inspect", source, "--config"])));
         assert_eq!(config, stored, "{source}: the same config");
         let manifest: Value = serde_json::from_slice(&raw).unwrap();
         assert_eq!(
@@ -282,6 +272,6 @@ fn push_copy_and_inspect_take_store_oci_and_archive_sources() {
             assert_eq!(pushed_digest, digest, "{source}");
         }
     }
-    let raw = lab.ok("s", &args(&["inspect", &layout, "--raw"]));
+    let raw = ok(&store("s"), &args(&["inspect", &layout, "--raw"]));
     assert_eq!(sha256_digest(raw.as_bytes()), digest);
 }
