@@ -282,8 +282,10 @@ pub fn descriptor_of(m: &RawManifest) -> Result<Descriptor> {
     ))
 }
 
-/// A local image's blobs as the registry client's push source: each blob is read on a blocking
-/// thread and streamed in 1 MiB chunks (the stores are synchronous, the client is not).
+/// A local image's blobs as the registry client's push source. A blob kept as a file (the store,
+/// an OCI layout) is streamed from the file the way the client streams its own; any other (a
+/// docker-archive member) is read on a blocking thread and streamed in 256 KiB chunks (the
+/// sources are synchronous, the client is not).
 pub struct PushBlobs(pub Arc<dyn ImageSource + Send + Sync>);
 
 impl registry_client::BlobSource for PushBlobs {
@@ -300,7 +302,17 @@ impl registry_client::BlobSource for PushBlobs {
         Box::pin(async move {
             let parsed =
                 parse_sha256(&digest).map_err(|e| registry_client::Error::Other(e.to_string()))?;
-            let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+            let file = source
+                .blob_file(&parsed)
+                .map_err(|e| registry_client::Error::Other(e.to_string()))?;
+            if let Some(path) = file {
+                use tokio::io::AsyncSeekExt;
+                let io = |e| registry_client::Error::io(format!("reading {}", path.display()), e);
+                let mut f = tokio::fs::File::open(&path).await.map_err(io)?;
+                f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
+                return Ok(registry_client::blobdir::file_stream(f));
+            }
+            let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
             tokio::task::spawn_blocking(move || {
                 let send = |item| tx.blocking_send(item).is_ok();
                 let mut reader = match source.open_blob(&parsed) {
@@ -315,7 +327,7 @@ impl registry_client::BlobSource for PushBlobs {
                     send(Err(e));
                     return;
                 }
-                let mut buf = vec![0u8; 1 << 20];
+                let mut buf = vec![0u8; 256 << 10];
                 loop {
                     match reader.read(&mut buf) {
                         Ok(0) => return,
