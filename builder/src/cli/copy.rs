@@ -35,7 +35,10 @@ use crate::store::{ImageLocation, ImageSink, RegistryLocation};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Source: a name in the store (else the registry), `docker://REF`, `oci:DIR[:tag]` or
+    /// `docker-archive:FILE[:ref]`.
     pub source: String,
+    /// Destination: a registry reference, `oci:DIR[:tag]` or `docker-archive:FILE[:ref]`.
     pub destination: String,
     /// Copy only this platform's manifest (os/arch[:os.version]) instead of a whole index.
     #[arg(long, value_name = "PLATFORM")]

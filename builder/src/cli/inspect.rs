@@ -26,7 +26,8 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image reference.
+    /// Image: a name in the store (else the registry), `docker://REF`, `oci:DIR[:tag]` or
+    /// `docker-archive:FILE[:ref]`.
     pub reference: String,
     /// Print the manifest the reference names, byte for byte.
     #[arg(long, conflicts_with = "config")]

@@ -42,7 +42,7 @@ pub enum Command {
     Pull(pull::Args),
     /// Push an image to a registry.
     Push(push::Args),
-    /// Copy an image between registries and local layouts.
+    /// Copy an image between the store, registries, OCI layouts and docker-archives.
     Copy(copy::Args),
     /// Show an image's manifest, config and platform choice.
     Inspect(inspect::Args),
