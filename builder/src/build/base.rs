@@ -10,15 +10,14 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use oci_spec::image::ImageIndex;
-use oci_spec::image::{Descriptor, Digest};
+use oci_spec::image::{Descriptor, Digest, ImageIndex};
 use registry_client::platform::{OsVersion, PlatformRequest};
 
 use super::config::ImageConfig;
 use super::runtimes::Isolation;
-use crate::image::{self, Flavor, Manifest};
+use crate::image::{self, Flavor};
 use crate::runtime::HostTarget;
-use crate::store::location::select_index_entry;
+use crate::store::location::{read_image_manifest, select_index_entry};
 use crate::store::registry_source::RegistryImage;
 use crate::store::{self, BlobSource, ImageLocation, ImageSource, Located, Store, StoreError};
 
@@ -253,19 +252,10 @@ pub fn resolve_base(
         Opened::Registry(image) => (image.as_ref(), BlobHome::Registry(image.clone()), None),
     };
     let top = source.resolve(name).map_err(store_err)?;
-    let mut descriptor = top;
-    let mut bytes = source.read_blob(descriptor.digest()).map_err(store_err)?;
-    let manifest = loop {
-        match image::parse_manifest(&bytes, descriptor.digest().as_ref())
-            .map_err(|e| invalid(e.to_string()))?
-        {
-            Manifest::Image(m) => break m,
-            Manifest::Index(index) => {
-                descriptor = pick_entry(reference, &bytes, &index, platform)?;
-                bytes = source.read_blob(descriptor.digest()).map_err(store_err)?;
-            }
-        }
-    };
+    let (descriptor, manifest, _) =
+        read_image_manifest(source, top, store_err, |bytes, index, _| {
+            pick_entry(reference, bytes, index, platform)
+        })?;
     let flavor = match manifest.media_type() {
         Some(m) if m.to_string() == image::docker::MANIFEST => Flavor::Docker,
         _ => Flavor::Oci,

@@ -288,6 +288,41 @@ impl ImageLocation {
     }
 }
 
+/// Reads the image manifest `top` leads to, each document verified against its digest: `top`
+/// itself, or — through an index, and indexes nested in it down to
+/// [`registry_client::manifest::MAX_INDEX_DEPTH`] levels — the entry `pick` chooses (given the
+/// index's bytes, the parsed index and its digest). Returns the manifest's descriptor, the
+/// manifest and its bytes. Errors of the source become `E` through `store_err`. Build bases and
+/// [`OpenedImage`] read images through this one walk.
+pub fn read_image_manifest<E>(
+    source: &dyn ImageSource,
+    top: Descriptor,
+    store_err: impl Fn(StoreError) -> E,
+    mut pick: impl FnMut(&[u8], &ImageIndex, &str) -> Result<Descriptor, E>,
+) -> Result<(Descriptor, ImageManifest, Vec<u8>), E> {
+    let mut descriptor = top;
+    let mut bytes = source.read_blob(descriptor.digest()).map_err(&store_err)?;
+    for _ in 0..=registry_client::manifest::MAX_INDEX_DEPTH {
+        let digest = descriptor.digest().to_string();
+        match image::parse_manifest(&bytes, &digest)
+            .map_err(|e| store_err(StoreError::invalid("manifest", e.to_string())))?
+        {
+            Manifest::Image(m) => return Ok((descriptor, *m, bytes)),
+            Manifest::Index(index) => {
+                descriptor = pick(&bytes, &index, &digest)?;
+                bytes = source.read_blob(descriptor.digest()).map_err(&store_err)?;
+            }
+        }
+    }
+    Err(store_err(StoreError::invalid(
+        format!("index {}", descriptor.digest()),
+        format!(
+            "nested more than {} levels below the image's root; refusing",
+            registry_client::manifest::MAX_INDEX_DEPTH
+        ),
+    )))
+}
+
 /// An image opened from a local location: its manifest, config and the source of its blobs
 /// (layers are read on demand through [`OpenedImage::source`]).
 pub struct OpenedImage {
@@ -307,19 +342,8 @@ impl OpenedImage {
     /// `os.version` ([`select_index_entry`]); reads manifest and config, verifying their digests.
     pub fn open(source: Box<dyn ImageSource>, name: Option<&str>) -> Result<OpenedImage> {
         let top = source.resolve(name)?;
-        let mut descriptor = top.clone();
-        let mut bytes = source.read_blob(descriptor.digest())?;
-        let manifest = loop {
-            match image::parse_manifest(&bytes, descriptor.digest().as_ref())
-                .map_err(|e| StoreError::invalid("manifest", e.to_string()))?
-            {
-                Manifest::Image(m) => break *m,
-                Manifest::Index(index) => {
-                    descriptor = pick_windows_entry(&bytes, &index, descriptor.digest().as_ref())?;
-                    bytes = source.read_blob(descriptor.digest())?;
-                }
-            }
-        };
+        let (descriptor, manifest, bytes) =
+            read_image_manifest(source.as_ref(), top.clone(), |e| e, pick_windows_entry)?;
         let config_bytes = source.read_blob(manifest.config().digest())?;
         let config = image::parse_config(&config_bytes, manifest.config().digest().as_ref())
             .map_err(|e| StoreError::invalid("config", e.to_string()))?;
