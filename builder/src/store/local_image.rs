@@ -39,9 +39,10 @@ pub fn open_source_image(
     store_root: Option<&Path>,
     archive_flavor: Flavor,
 ) -> Result<SourceImage> {
-    let store = match location.needs_store() {
-        true => Some(Store::open_default(store_root, LockMode::Shared)?),
-        false => None,
+    let store = if location.needs_store() {
+        Some(Store::open_default(store_root, LockMode::Shared)?)
+    } else {
+        None
     };
     let (source, name): (Box<dyn ImageSource + Send + Sync>, Option<String>) = match location {
         ImageLocation::Oci { .. } | ImageLocation::DockerArchive { .. } => {
