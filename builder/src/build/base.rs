@@ -1,5 +1,6 @@
-//! Base images of a build: where an image named in `FROM` or `COPY --from` comes from (the
-//! store, a registry (`docker://REF` or `host/repo:tag`), `oci:DIR[:tag]`,
+//! Base images of a build: where an image named in `FROM` or `COPY --from` comes from (by the
+//! image-location rule of [`ImageLocation::locate`]: a bare name is the store's image when the
+//! store holds it, else the registry's; `docker://REF`, `oci:DIR[:tag]`,
 //! `docker-archive:FILE[:ref]`), which entry of an index matches the
 //! requested platform (by `os.version`), and where each layer's bytes live. Only the manifest and
 //! config are read up front; a layer blob is read when a step needs its bytes (RUN, COPY --from)
@@ -9,15 +10,16 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use oci_spec::image::{Descriptor, Digest};
-use registry_client::platform::{windows_compatible, OsVersion};
+use oci_spec::image::{Descriptor, Digest, ImageIndex};
+use registry_client::platform::{OsVersion, PlatformRequest};
 
 use super::config::ImageConfig;
 use super::runtimes::Isolation;
-use crate::image::{self, Flavor, Manifest};
+use crate::image::{self, Flavor};
 use crate::runtime::HostTarget;
-use crate::store::registry_source::{self, RegistryImage};
-use crate::store::{self, BlobSource, ImageLocation, ImageSource, Store, StoreError};
+use crate::store::location::{read_image_manifest, select_index_entry};
+use crate::store::registry_source::RegistryImage;
+use crate::store::{self, BlobSource, ImageLocation, ImageSource, Located, Store, StoreError};
 
 /// Where a layer's (or any blob's) bytes can be read.
 #[derive(Clone)]
@@ -115,12 +117,8 @@ pub enum BaseError {
         #[source]
         source: StoreError,
     },
-    #[error(
-        "base image {name:?} is not in the local store; use `silo base create -t {name}`, an \
-         oci:DIR or docker-archive:FILE location, or a registry reference (docker://REF or \
-         HOST/REPO:TAG)"
-    )]
-    NotLocal { name: String },
+    #[error("base image {name}: {message}")]
+    Registry { name: String, message: String },
     #[error("base image {name}: {message}")]
     Invalid { name: String, message: String },
     #[error(
@@ -192,7 +190,7 @@ impl TargetPlatform {
 }
 
 /// Where a base's manifest, config and layers are read from.
-enum Located {
+enum Opened {
     /// The content store, by ref.
     Store(String),
     /// An OCI layout or docker-archive, and the name inside it.
@@ -201,39 +199,27 @@ enum Located {
     Registry(Rc<RegistryImage>),
 }
 
-/// The image source and the name inside it for a base reference.
-fn open_location(store: &Store, reference: &str) -> Result<Located, BaseError> {
-    let open_registry = |name: &str| {
-        RegistryImage::open(store.root(), name)
-            .map(|image| Located::Registry(Rc::new(image)))
-            .map_err(|source| BaseError::Store {
-                name: reference.into(),
-                source,
-            })
-    };
-    if let Some(rest) = reference.strip_prefix("docker://") {
-        return open_registry(rest);
-    }
-    let location = ImageLocation::parse(reference).map_err(|source| BaseError::Store {
+/// The image source and the name inside it for a base reference, by the bare-name rule
+/// ([`ImageLocation::locate`]): the store when it holds the name, else the registry.
+fn open_location(store: &Store, reference: &str) -> Result<Opened, BaseError> {
+    let store_err = |source| BaseError::Store {
         name: reference.into(),
         source,
-    })?;
-    match location {
-        ImageLocation::Store(name) => match store.get_ref(&name) {
-            Ok(_) => Ok(Located::Store(name)),
-            // A host-qualified name that is not in the store is read from its registry.
-            Err(StoreError::RefNotFound(_)) => match registry_source::registry_reference(&name) {
-                Some(remote) => open_registry(remote),
-                None => Err(BaseError::NotLocal { name }),
-            },
-            Err(source) => Err(BaseError::Store { name, source }),
-        },
-        other => {
-            let (source, name) = other.open_source(None).map_err(|source| BaseError::Store {
-                name: reference.into(),
-                source,
-            })?;
-            Ok(Located::Source(Rc::from(source), name))
+    };
+    let location = ImageLocation::parse(reference).map_err(store_err)?;
+    match location.locate(Some(store)).map_err(store_err)? {
+        Located::Store(name) => Ok(Opened::Store(name)),
+        Located::Local { source, name } => {
+            let source: Rc<dyn ImageSource> = Rc::from(source as Box<dyn ImageSource>);
+            Ok(Opened::Source(source, name))
+        }
+        Located::Registry(remote) => {
+            RegistryImage::open(store.root(), &remote.reference.to_string())
+                .map(|image| Opened::Registry(Rc::new(image)))
+                .map_err(|e| BaseError::Registry {
+                    name: reference.into(),
+                    message: remote.failure(&e),
+                })
         }
     }
 }
@@ -257,28 +243,19 @@ pub fn resolve_base(
         message,
     };
     let (source, home, name): (&dyn ImageSource, BlobHome, Option<&str>) = match &located {
-        Located::Store(name) => (store, BlobHome::Store, Some(name)),
-        Located::Source(source, name) => (
+        Opened::Store(name) => (store, BlobHome::Store, Some(name)),
+        Opened::Source(source, name) => (
             source.as_ref(),
             BlobHome::Source(source.clone()),
             name.as_deref(),
         ),
-        Located::Registry(image) => (image.as_ref(), BlobHome::Registry(image.clone()), None),
+        Opened::Registry(image) => (image.as_ref(), BlobHome::Registry(image.clone()), None),
     };
     let top = source.resolve(name).map_err(store_err)?;
-    let mut descriptor = top;
-    let mut bytes = source.read_blob(descriptor.digest()).map_err(store_err)?;
-    let manifest = loop {
-        match image::parse_manifest(&bytes, descriptor.digest().as_ref())
-            .map_err(|e| invalid(e.to_string()))?
-        {
-            Manifest::Image(m) => break m,
-            Manifest::Index(_) => {
-                descriptor = pick_entry(reference, &bytes, platform)?;
-                bytes = source.read_blob(descriptor.digest()).map_err(store_err)?;
-            }
-        }
-    };
+    let (descriptor, manifest, _) =
+        read_image_manifest(source, top, store_err, |bytes, index, _| {
+            pick_entry(reference, bytes, index, platform)
+        })?;
     let flavor = match manifest.media_type() {
         Some(m) if m.to_string() == image::docker::MANIFEST => Flavor::Docker,
         _ => Flavor::Oci,
@@ -337,138 +314,71 @@ pub fn resolve_base(
     })
 }
 
-/// A platform entry of an index as the JSON has it. Read from the raw document because the
-/// `os.version`/`os.features` keys are what matter here and oci-spec 0.8 (de)serializes them
-/// under other names.
-struct IndexEntry {
-    descriptor: Descriptor,
-    os: String,
-    architecture: String,
-    os_version: Option<String>,
-}
-
-fn index_entries(bytes: &[u8]) -> Result<Vec<IndexEntry>, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| format!("index is not JSON: {e}"))?;
-    let manifests = value
-        .get("manifests")
-        .and_then(|m| m.as_array())
-        .ok_or("index has no manifests array")?;
-    manifests
-        .iter()
-        .map(|m| {
-            let descriptor: Descriptor =
-                serde_json::from_value(m.clone()).map_err(|e| format!("bad index entry: {e}"))?;
-            let platform = m.get("platform");
-            let text = |key: &str| {
-                platform
-                    .and_then(|p| p.get(key))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-            };
-            Ok(IndexEntry {
-                descriptor,
-                os: text("os").unwrap_or_default(),
-                architecture: text("architecture").unwrap_or_default(),
-                os_version: text("os.version").or_else(|| text("os_version")),
-            })
-        })
-        .collect()
-}
-
-/// The index entry for `platform`: windows/amd64 entries whose `os.version` matches; among
-/// several, the highest version (numerically). With a host, only entries it can run count
-/// (the registry client's compatibility rules, per isolation in order of preference), and the
-/// host's own build ranks first — what Docker on that host would pull.
+/// The index entry for `platform`, chosen by the one platform selector silo has
+/// ([`registry_client::platform::select_entries`], which pulls, `copy --platform` and `inspect`
+/// use too): windows/amd64 entries whose `os.version` starts with the requested one; among
+/// several, the highest version. With a host, only entries it can run count (tried per
+/// isolation in order of preference), and the host's own build ranks first — what Docker on
+/// that host would pull.
 fn pick_entry(
     name: &str,
     index_bytes: &[u8],
+    index: &ImageIndex,
     platform: &TargetPlatform,
 ) -> Result<Descriptor, BaseError> {
-    let entries = index_entries(index_bytes).map_err(|message| BaseError::Invalid {
+    let invalid = |e: StoreError| BaseError::Invalid {
         name: name.into(),
-        message,
-    })?;
-    let windows: Vec<&IndexEntry> = entries
-        .iter()
-        .filter(|e| {
-            (e.os.is_empty() || e.os == "windows")
-                && (e.architecture.is_empty() || e.architecture == "amd64")
-        })
-        .collect();
-    let matching: Vec<&IndexEntry> = windows
-        .iter()
-        .copied()
-        .filter(|e| platform.matches(e.os_version.as_deref()))
-        .collect();
-    let chosen = match &platform.host {
-        None => matching
-            .iter()
-            .max_by_key(|e| version_key(e.os_version.as_deref()))
-            .copied(),
-        Some(host) => host.isolations.iter().find_map(|isolation| {
-            matching
-                .iter()
-                .filter(|e| runs_on(host, *isolation, e.os_version.as_deref()))
-                .max_by_key(|e| {
-                    let version = e.os_version.as_deref();
-                    let own_build = version
-                        .and_then(OsVersion::parse)
-                        .is_some_and(|v| v.build == host.os_version.build);
-                    (version.is_some(), own_build, version_key(version))
-                })
-                .copied()
-        }),
+        message: e.to_string(),
     };
-    match chosen {
-        Some(e) => Ok(e.descriptor.clone()),
-        None => Err(BaseError::NoPlatform {
-            name: name.into(),
-            wanted: match (&platform.os_version, &platform.host) {
-                (Some(v), _) => v.clone(),
-                (None, Some(host)) => format!(
-                    "one this host ({}) can run with {} isolation",
-                    host.os_version,
-                    host.isolations
-                        .iter()
-                        .map(|i| match i {
-                            Isolation::Process => "process",
-                            Isolation::HyperV => "Hyper-V",
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" or ")
-                ),
-                (None, None) => "any".into(),
-            },
-            have: windows
-                .iter()
-                .map(|e| {
-                    e.os_version
-                        .clone()
-                        .unwrap_or_else(|| "no os.version".into())
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
-        }),
+    let mut want = PlatformRequest::windows_amd64();
+    want.os_version = platform.os_version.as_deref().and_then(OsVersion::parse);
+    let tries: Vec<Option<Isolation>> = match &platform.host {
+        None => vec![None],
+        Some(host) => host.isolations.iter().copied().map(Some).collect(),
+    };
+    let mut have = String::new();
+    for isolation in tries {
+        if let (Some(host), Some(isolation)) = (&platform.host, isolation) {
+            want.host = Some(host.os_version);
+            want.isolation = isolation;
+        }
+        let (chosen, selection) = select_index_entry(index_bytes, index, &want).map_err(invalid)?;
+        if let Some(entry) = chosen {
+            return Ok(entry);
+        }
+        have = selection
+            .verdicts
+            .iter()
+            .filter_map(|v| v.platform.as_ref())
+            .filter(|p| p.os == "windows")
+            .map(|p| {
+                p.os_version
+                    .clone()
+                    .unwrap_or_else(|| "no os.version".into())
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
     }
-}
-
-/// Whether `host` can run an image of `os_version` with `isolation`; an entry without one
-/// is given the benefit of the doubt (the registry client's rule too).
-fn runs_on(host: &HostTarget, isolation: Isolation, os_version: Option<&str>) -> bool {
-    match os_version.map(OsVersion::parse) {
-        Some(Some(image)) => windows_compatible(&host.os_version, &image, isolation).is_ok(),
-        Some(None) => false,
-        None => true,
-    }
-}
-
-fn version_key(version: Option<&str>) -> Vec<u64> {
-    version
-        .unwrap_or_default()
-        .split('.')
-        .map(|n| n.parse().unwrap_or(0))
-        .collect()
+    Err(BaseError::NoPlatform {
+        name: name.into(),
+        wanted: match (&platform.os_version, &platform.host) {
+            (Some(v), _) => v.clone(),
+            (None, Some(host)) => format!(
+                "one this host ({}) can run with {} isolation",
+                host.os_version,
+                host.isolations
+                    .iter()
+                    .map(|i| match i {
+                        Isolation::Process => "process",
+                        Isolation::HyperV => "Hyper-V",
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            (None, None) => "any".into(),
+        },
+        have,
+    })
 }
 
 #[cfg(test)]
@@ -494,12 +404,21 @@ mod tests {
             .unwrap()
     }
 
+    fn parsed(index: &[u8]) -> ImageIndex {
+        serde_json::from_slice(index).unwrap()
+    }
+
     #[test]
     fn index_entries_are_picked_by_os_version_keys_as_written() {
         let index = &index(&["10.0.17763.5820", "10.0.20348.1850", "10.0.20348.2461"]);
         let pick = |v: &str| {
-            pick_entry("x", index, &TargetPlatform::parse(v).unwrap())
-                .map(|d| d.digest().to_string().chars().last().unwrap())
+            pick_entry(
+                "x",
+                index,
+                &parsed(index),
+                &TargetPlatform::parse(v).unwrap(),
+            )
+            .map(|d| d.digest().to_string().chars().last().unwrap())
         };
         assert_eq!(pick("windows/amd64:10.0.17763").unwrap(), '1');
         assert_eq!(pick("windows/amd64:10.0.20348").unwrap(), '3');
@@ -520,7 +439,7 @@ mod tests {
                     isolations: isolations.to_vec(),
                 }),
             };
-            pick_entry("x", index, &platform)
+            pick_entry("x", index, &parsed(index), &platform)
                 .map(|d| d.digest().to_string().chars().last().unwrap())
                 .map_err(|e| e.to_string())
         };

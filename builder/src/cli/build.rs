@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 
-use super::transport::AccessOpts;
+use super::access::AccessOpts;
 use super::Globals;
 use crate::build::base::TargetPlatform;
 use crate::build::engine::{self, BuildRequest};
@@ -194,9 +194,9 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     }
     // Blob transfers (lazy base layers, the push) draw like `silo pull/push` do.
     args.registry.use_for_registry_refs(match mode {
-        ProgressMode::Auto => super::transport::ProgressMode::Auto,
-        ProgressMode::Plain => super::transport::ProgressMode::Plain,
-        ProgressMode::Quiet => super::transport::ProgressMode::None,
+        ProgressMode::Auto => super::progress::ProgressMode::Auto,
+        ProgressMode::Plain => super::progress::ProgressMode::Plain,
+        ProgressMode::Quiet => super::progress::ProgressMode::None,
     })?;
 
     let request = BuildRequest {

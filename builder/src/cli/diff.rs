@@ -3,8 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::layers::{open_image, open_store, print_json, Format};
-use super::transport::AccessOpts;
+use super::layers::{open_image, print_json, Format, InspectOpts};
 use super::Globals;
 use crate::inspect;
 
@@ -14,18 +13,16 @@ pub struct Args {
     pub a: String,
     /// The newer image.
     pub b: String,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
     #[command(flatten)]
-    pub registry: AccessOpts,
+    pub opts: InspectOpts,
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let store = open_store(globals, &args.registry)?;
+    let store = args.opts.open_store(globals)?;
     let a = open_image(&store, &args.a)?;
     let b = open_image(&store, &args.b)?;
     let diff = inspect::diff_images(&store, &a, &b)?;
-    if args.format == Format::Json {
+    if args.opts.format == Format::Json {
         print_json(&diff)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -1,16 +1,22 @@
-//! `silo inspect REF [--raw] [--config] [--format json]`: show an image in a registry — the root
-//! manifest (`--raw` prints its exact bytes), the platform chosen from an index with the reason
+//! `silo inspect REF [--raw] [--config] [--format json]`: show an image — from the store, a
+//! registry, `oci:DIR[:tag]` or `docker-archive:FILE[:ref]` (a bare name is the store's image when
+//! the store holds it, else the registry's) — the root manifest (`--raw` prints its exact bytes), the platform chosen from an index with the reason
 //! every other entry was not, the layers (foreign ones with their urls) and the config.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{Context, Result};
 use registry_client::manifest::blobs_of;
+use registry_client::platform::Selection;
+use registry_client::RawManifest;
 use serde_json::{json, Value};
 
-use super::transport::{runtime, PlatformOpts, RegistryOpts, Transport};
+use super::access::{runtime, PlatformOpts, RegistryOpts};
 use super::Globals;
+use crate::image::Flavor;
+use crate::store::local_image::{open_source_image, SourceImage};
+use crate::store::{parse_sha256, ImageLocation, METADATA_LIMIT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -20,7 +26,8 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image reference.
+    /// Image: a name in the store (else the registry), `docker://REF`, `oci:DIR[:tag]` or
+    /// `docker-archive:FILE[:ref]`.
     pub reference: String,
     /// Print the manifest the reference names, byte for byte.
     #[arg(long, conflicts_with = "config")]
@@ -37,24 +44,76 @@ pub struct Args {
     pub registry: RegistryOpts,
 }
 
-pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
-    let Transport::Registry(reference) = Transport::parse(&args.reference)? else {
-        bail!("silo inspect takes a registry reference");
-    };
-    let progress = args.registry.progress();
-    let client = args.registry.client(&[reference.registry()], progress)?;
-    let rt = runtime()?;
-    let mut out = std::io::stdout().lock();
-    if args.raw {
-        let root = rt.block_on(client.get_manifest(&reference))?;
-        out.write_all(&root.bytes)?;
-        return Ok(ExitCode::SUCCESS);
-    }
+/// What is shown of an image, from a registry or a local location alike.
+struct Inspected {
+    name: String,
+    /// What the location names (an index or a manifest).
+    root: RawManifest,
+    /// The chosen image manifest.
+    manifest: RawManifest,
+    selection: Option<Selection>,
+    config: Vec<u8>,
+}
+
+pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
+    let location = ImageLocation::parse(&args.reference)?;
     let want = args.platform.request()?;
-    let resolved = rt.block_on(client.resolve(&reference, &want))?;
-    let image = resolved.manifest.image()?;
-    let (config_ref, layers) = blobs_of(&image);
-    let config = rt.block_on(client.fetch_small(&reference, &config_ref, 16 << 20))?;
+    let mut out = std::io::stdout().lock();
+    let shown = match open_source_image(&location, globals.root.as_deref(), Flavor::Docker)? {
+        SourceImage::Registry(remote) => {
+            let progress = args.registry.progress();
+            let client = args
+                .registry
+                .client(&[remote.reference.registry()], progress)?;
+            let rt = runtime()?;
+
+            if args.raw {
+                let root = rt
+                    .block_on(client.get_manifest(&remote.reference))
+                    .with_context(|| remote.context())?;
+                out.write_all(&root.bytes)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let resolved = rt
+                .block_on(client.resolve(&remote.reference, &want))
+                .with_context(|| remote.context())?;
+            let (config_ref, _) = blobs_of(&resolved.manifest.image()?);
+            let config = rt
+                .block_on(client.fetch_small(&remote.reference, &config_ref, METADATA_LIMIT))
+                .with_context(|| remote.context())?;
+            Inspected {
+                name: remote.reference.to_string(),
+                root: resolved.root,
+                manifest: resolved.manifest,
+                selection: resolved.selection,
+                config,
+            }
+        }
+        SourceImage::Local(local) => {
+            if args.raw {
+                out.write_all(&local.tree.root.bytes)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let chosen = local.select(&want)?;
+            let (config_ref, _) = blobs_of(&chosen.manifest.image()?);
+            let config = local.source.read_blob(&parse_sha256(&config_ref.digest)?)?;
+            Inspected {
+                name: local.name.clone().unwrap_or_else(|| local.what.clone()),
+                root: local.tree.root.clone(),
+                manifest: chosen.manifest,
+                selection: chosen.selection,
+                config,
+            }
+        }
+    };
+    let Inspected {
+        name,
+        root,
+        manifest,
+        selection,
+        config,
+    } = shown;
+    let (config_ref, layers) = blobs_of(&manifest.image()?);
     if args.config {
         out.write_all(&config)?;
         return Ok(ExitCode::SUCCESS);
@@ -65,16 +124,16 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
         .map(|l| json!({"digest": l.digest, "size": l.size, "mediaType": l.media_type, "foreign": l.is_foreign(), "urls": l.urls}))
         .collect();
     let summary = json!({
-        "name": reference.to_string(),
-        "digest": resolved.root.digest,
-        "mediaType": resolved.root.media_type,
-        "manifest": { "digest": resolved.manifest.digest, "mediaType": resolved.manifest.media_type },
+        "name": name,
+        "digest": root.digest,
+        "mediaType": root.media_type,
+        "manifest": { "digest": manifest.digest, "mediaType": manifest.media_type },
         "platform": {
             "os": cfg["os"], "architecture": cfg["architecture"],
             "os.version": cfg["os.version"], "os.features": cfg["os.features"],
         },
         "request": want.to_string(),
-        "selection": resolved.selection,
+        "selection": selection,
         "config": { "digest": config_ref.digest, "size": config_ref.size },
         "layers": layer_json,
         "created": cfg["created"],
@@ -87,18 +146,10 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(out, "Name:        {reference}")?;
-    writeln!(
-        out,
-        "Digest:      {} ({})",
-        resolved.root.digest, resolved.root.media_type
-    )?;
-    if let Some(sel) = &resolved.selection {
-        writeln!(
-            out,
-            "Platform:    {} (request {want})",
-            resolved.manifest.digest
-        )?;
+    writeln!(out, "Name:        {name}")?;
+    writeln!(out, "Digest:      {} ({})", root.digest, root.media_type)?;
+    if let Some(sel) = &selection {
+        writeln!(out, "Platform:    {} (request {want})", manifest.digest)?;
         writeln!(out, "Index entries:")?;
         writeln!(out, "{}", sel.explain())?;
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::transport::AccessOpts;
+use super::access::AccessOpts;
 use super::Globals;
 use crate::build::base::BaseImage;
 use crate::inspect;
@@ -21,14 +21,27 @@ pub enum Format {
     Json,
 }
 
-/// Opens the store (shared lock) for inspection, with `access` (credential and TLS flags) set
-/// for the registry refs the command reads; their fetches draw no progress.
-pub(super) fn open_store(globals: &Globals, access: &AccessOpts) -> anyhow::Result<Store> {
-    access.use_for_registry_refs(super::transport::ProgressMode::None)?;
-    Store::open_default(globals.root.as_deref(), LockMode::Shared).context("opening the store")
+/// The flags every inspection verb takes: the output format and how to reach registries.
+#[derive(Debug, clap::Args)]
+pub struct InspectOpts {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    #[command(flatten)]
+    pub registry: AccessOpts,
 }
 
-/// Opens `reference` (store ref, `oci:DIR[:tag]` or `docker-archive:FILE`).
+impl InspectOpts {
+    /// Opens the store (shared lock) for inspection, with the credential and TLS flags set for
+    /// the registry images the command reads; their fetches draw no progress.
+    pub(super) fn open_store(&self, globals: &Globals) -> anyhow::Result<Store> {
+        self.registry
+            .use_for_registry_refs(super::progress::ProgressMode::None)?;
+        Store::open_default(globals.root.as_deref(), LockMode::Shared).context("opening the store")
+    }
+}
+
+/// Opens `reference`, any image location (the bare-name rule: the store's image when the store
+/// holds the name, else the registry's; `docker://`, `oci:`, `docker-archive:`).
 pub(super) fn open_image(store: &Store, reference: &str) -> anyhow::Result<BaseImage> {
     inspect::open_image(store, reference).with_context(|| format!("opening image {reference}"))
 }
@@ -40,24 +53,22 @@ pub(super) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image: a store ref, a registry ref (`docker://REF`, `HOST/REPO:TAG`), `oci:DIR[:tag]` or
-    /// `docker-archive:FILE`.
+    /// Image: a name in the store (else the registry's), `docker://REF`, `oci:DIR[:tag]` or
+    /// `docker-archive:FILE[:ref]`.
     pub reference: String,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
     /// Download a registry image's layers to count their entries and hive deltas (by default
     /// only the manifest and config are fetched).
     #[arg(long)]
     pub fetch_layers: bool,
     #[command(flatten)]
-    pub registry: AccessOpts,
+    pub opts: InspectOpts,
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let store = open_store(globals, &args.registry)?;
+    let store = args.opts.open_store(globals)?;
     let image = open_image(&store, &args.reference)?;
     let layers = inspect::layer_summaries(&store, &image, args.fetch_layers)?;
-    if args.format == Format::Json {
+    if args.opts.format == Format::Json {
         print_json(&serde_json::json!({
             "image": args.reference,
             "manifest_digest": image.manifest_digest.to_string(),

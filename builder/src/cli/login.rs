@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use registry_client::Reference;
 
-use super::transport::{runtime, RegistryOpts};
+use super::access::{runtime, RegistryOpts};
 use super::Globals;
 
 #[derive(Debug, clap::Args)]
@@ -20,7 +20,7 @@ pub struct Args {
     pub username: Option<String>,
     /// Password (prefer --password-stdin: arguments are visible to other users).
     #[arg(long, short = 'p', conflicts_with = "password_stdin")]
-    pub password: Option<super::transport::Secret>,
+    pub password: Option<super::access::Secret>,
     /// Read the password from standard input.
     #[arg(long)]
     pub password_stdin: bool,
@@ -67,7 +67,7 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
     };
     if !args.no_verify {
         let mut opts = args.registry_opts.clone();
-        opts.access.creds = Some(super::transport::Secret(format!("{username}:{password}")));
+        opts.access.creds = Some(super::access::Secret(format!("{username}:{password}")));
         let progress = opts.progress();
         let client = opts.client(&[&name], progress)?;
         runtime()?.block_on(client.check_login(&r))?;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use super::access::RegistryOpts;
 use super::login::registry_ref;
-use super::transport::RegistryOpts;
 use super::Globals;
 
 #[derive(Debug, clap::Args)]

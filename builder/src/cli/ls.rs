@@ -3,29 +3,26 @@
 
 use std::process::ExitCode;
 
-use super::layers::{open_image, open_store, print_json, Format};
-use super::transport::AccessOpts;
+use super::layers::{open_image, print_json, Format, InspectOpts};
 use super::Globals;
 use crate::inspect::{self, files};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image: a store ref, a registry ref (`docker://REF`, `HOST/REPO:TAG`), `oci:DIR[:tag]` or
-    /// `docker-archive:FILE`.
+    /// Image: a name in the store (else the registry's), `docker://REF`, `oci:DIR[:tag]` or
+    /// `docker-archive:FILE[:ref]`.
     pub reference: String,
     /// Only this path and what is under it (`C:\app`, `app/x`, case-insensitive).
     pub path: Option<String>,
     /// Show one layer's raw entries (0 = base layer) instead of the merged view.
     #[arg(long)]
     pub layer: Option<usize>,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
     #[command(flatten)]
-    pub registry: AccessOpts,
+    pub opts: InspectOpts,
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let store = open_store(globals, &args.registry)?;
+    let store = args.opts.open_store(globals)?;
     let image = open_image(&store, &args.reference)?;
     let all = match args.layer {
         Some(index) => files::layer_files(&store, &image, index)?,
@@ -34,7 +31,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             .collect(),
     };
     let shown = files::filter_path(all, args.path.as_deref());
-    if args.format == Format::Json {
+    if args.opts.format == Format::Json {
         print_json(&shown)?;
         return Ok(ExitCode::SUCCESS);
     }

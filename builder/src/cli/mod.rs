@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod access;
 mod base;
 mod build;
 mod copy;
@@ -15,12 +16,12 @@ mod layers;
 mod login;
 mod logout;
 mod ls;
+mod progress;
 mod prune;
 mod pull;
 mod push;
 mod registry;
 mod store;
-mod transport;
 
 /// Build, pull, push and inspect Windows container images — no daemon, any host.
 #[derive(Debug, Parser)]
@@ -41,7 +42,7 @@ pub enum Command {
     Pull(pull::Args),
     /// Push an image to a registry.
     Push(push::Args),
-    /// Copy an image between registries and local layouts.
+    /// Copy an image between the store, registries, OCI layouts and docker-archives.
     Copy(copy::Args),
     /// Show an image's manifest, config and platform choice.
     Inspect(inspect::Args),

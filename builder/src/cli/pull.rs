@@ -1,26 +1,29 @@
-//! `silo pull REF [--output oci:DIR[:tag]]`: resolve the reference (choosing a platform from an
-//! index with the Windows `os.version` rules), then fetch manifest, config and layers — in
-//! parallel, resumable, digest-verified — into an OCI layout (default: the silo store's layout),
-//! or into a `docker load`-able `docker-archive:FILE[:name]` assembled from the store.
+//! `silo pull REF [--output DEST]`: resolve the reference on its registry (choosing a platform
+//! from an index with the Windows `os.version` rules), then fetch manifest, config and layers — in
+//! parallel, resumable, digest-verified — into the store (the default; named by the full
+//! reference, or `--output NAME`), an OCI layout (`oci:DIR[:tag]`), or a `docker load`-able
+//! `docker-archive:FILE[:name]` assembled from the store. `pull` always reads the registry: a bare
+//! REF is a registry reference here, which is how a stored name is refreshed.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use registry_client::Reference;
 
-use super::transport::{
-    chosen_platform, runtime, write_docker_archive, OciLayout, PlatformOpts, RegistryOpts,
-    StoreImages, Transport,
-};
+use super::access::{runtime, PlatformOpts, RegistryOpts};
+use super::copy::{name_in_layout, write_archive};
 use super::Globals;
+use crate::store::local_image::{descriptor_of, LocalImage};
+use crate::store::oci_layout::OciLayout;
+use crate::store::{ImageLocation, LockMode, RegistryLocation, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Image reference (`[docker://]registry/repo[:tag][@digest]`).
     pub reference: String,
-    /// Where to write: `oci:DIR[:tag]` or `docker-archive:FILE[:name]` (default: the store's OCI
-    /// layout under --root).
+    /// Where to write: a store name, `oci:DIR[:tag]` or `docker-archive:FILE[:name]` (default:
+    /// the store, named by the full reference).
     #[arg(long, short = 'o', value_name = "DEST")]
     pub output: Option<String>,
     #[command(flatten)]
@@ -30,26 +33,18 @@ pub struct Args {
 }
 
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
-    let Transport::Registry(reference) = Transport::parse(&args.reference)? else {
-        bail!("silo pull takes a registry reference; use `silo copy` between local formats");
+    let reference = match ImageLocation::parse(&args.reference)? {
+        ImageLocation::Store(text) | ImageLocation::Registry(text) => Reference::parse(&text)?,
+        _ => bail!("silo pull reads a registry (REF or docker://REF); use `silo copy` from oci:/docker-archive:"),
     };
-    /// Where the blobs go and how the result is named.
-    enum Dest {
-        Store,
-        Oci(OciLayout, String),
-        Archive(PathBuf, String),
-    }
-    let dest = match args.output.as_deref().map(Transport::parse).transpose()? {
-        None => Dest::Store,
-        Some(Transport::Oci { dir, tag }) => Dest::Oci(
-            OciLayout::new(dir),
-            tag.unwrap_or_else(|| reference.manifest_ref().to_string()),
-        ),
-        // A docker-archive is assembled from blobs pulled into the store (a cache).
-        Some(Transport::DockerArchive { file, reference: name }) => {
-            Dest::Archive(file, name.unwrap_or_else(|| familiar(&reference)))
-        }
-        Some(Transport::Registry(_)) => bail!("--output must be local (oci:DIR or docker-archive:FILE); use `silo copy` to copy between registries"),
+    let source = RegistryLocation {
+        reference: reference.clone(),
+        bare: None,
+    };
+    let dest = match args.output.as_deref().map(ImageLocation::parse).transpose()? {
+        None => ImageLocation::Store(reference.to_string()),
+        Some(ImageLocation::Registry(_)) => bail!("--output must be local (a store name, oci:DIR or docker-archive:FILE); use `silo copy` to copy between registries"),
+        Some(dest) => dest,
     };
     let want = args.platform.request()?;
     let progress = args.registry.progress();
@@ -57,7 +52,9 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         .registry
         .client(&[reference.registry()], progress.clone())?;
     let rt = runtime()?;
-    let resolved = rt.block_on(client.resolve(&reference, &want))?;
+    let resolved = rt
+        .block_on(client.resolve(&reference, &want))
+        .with_context(|| source.context())?;
     if let Some(c) = resolved
         .selection
         .as_ref()
@@ -74,32 +71,49 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         ));
     }
     match dest {
-        Dest::Oci(layout, tag) => {
-            layout.init()?;
-            rt.block_on(client.pull_resolved(&resolved, Arc::new(layout.blobs())))?;
-            layout.tag(&tag, &resolved.manifest, chosen_platform(&resolved))?;
+        ImageLocation::Oci { dir, tag } => {
+            let mut layout = OciLayout::create(&dir)?;
+            let blobs = Arc::new(registry_client::blobdir::BlobDir::new(dir.join("blobs")));
+            rt.block_on(client.pull_resolved(&resolved, blobs))?;
+            let tag = tag.unwrap_or_else(|| reference.manifest_ref().to_string());
+            name_in_layout(
+                &mut layout,
+                &resolved.manifest,
+                &tag,
+                resolved.chosen_platform.as_ref(),
+            )?;
             progress.println(&format!(
                 "pulled {reference} into {} as {tag:?}",
-                layout.dir.display()
+                dir.display()
             ));
         }
-        Dest::Store | Dest::Archive(..) => {
-            let store = StoreImages::open(globals.root.as_deref())?;
-            rt.block_on(client.pull_resolved(&resolved, Arc::new(store.blobs.clone())))?;
-            store.name(&reference.to_string(), &resolved.manifest)?;
-            if let Dest::Archive(file, name) = dest {
-                write_docker_archive(&file, &store.blobs, &resolved.manifest, Some(&name))?;
-                progress.println(&format!(
-                    "wrote {reference} to {} as {name}",
-                    file.display()
-                ));
-            } else {
-                progress.println(&format!(
-                    "pulled {reference} into the store {}",
-                    store.store.root().display()
-                ));
-            }
+        ImageLocation::Store(name) => {
+            let store = Store::open_default(globals.root.as_deref(), LockMode::Shared)?;
+            rt.block_on(client.pull_resolved(&resolved, Arc::new(store.pull_blobs())))?;
+            store.set_ref(&name, &descriptor_of(&resolved.manifest)?)?;
+            progress.println(&format!(
+                "pulled {reference} into the store {} as {name}",
+                store.root().display()
+            ));
         }
+        // A docker-archive is assembled from blobs pulled into the store (a cache).
+        ImageLocation::DockerArchive {
+            path,
+            reference: name,
+        } => {
+            let store = Store::open_default(globals.root.as_deref(), LockMode::Shared)?;
+            rt.block_on(client.pull_resolved(&resolved, Arc::new(store.pull_blobs())))?;
+            let stored = reference.to_string();
+            store.set_ref(&stored, &descriptor_of(&resolved.manifest)?)?;
+            let name = name.unwrap_or_else(|| familiar(&reference));
+            let local = LocalImage::open(Arc::new(store), Some(stored), reference.to_string())?;
+            write_archive(&local, &want, &path, Some(&name), &progress)?;
+            progress.println(&format!(
+                "wrote {reference} to {} as {name}",
+                path.display()
+            ));
+        }
+        ImageLocation::Registry(_) => unreachable!("refused above"),
     }
     println!("{}", resolved.manifest.digest);
     Ok(ExitCode::SUCCESS)

@@ -5,8 +5,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::layers::{open_image, open_store, print_json, Format};
-use super::transport::AccessOpts;
+use super::layers::{open_image, print_json, Format, InspectOpts};
 use super::Globals;
 use crate::hive::render;
 use crate::hive::Key;
@@ -14,22 +13,20 @@ use crate::inspect::{self, registry};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image: a store ref, a registry ref (`docker://REF`, `HOST/REPO:TAG`), `oci:DIR[:tag]` or
-    /// `docker-archive:FILE`.
+    /// Image: a name in the store (else the registry's), `docker://REF`, `oci:DIR[:tag]` or
+    /// `docker-archive:FILE[:ref]`.
     pub reference: String,
     /// A key in reg.exe form (`HKLM\SOFTWARE\Microsoft`); all hives when omitted.
     pub key: Option<String>,
     /// Show one layer's hive deltas (0 = base layer) instead of the merged registry.
     #[arg(long)]
     pub layer: Option<usize>,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
     #[command(flatten)]
-    pub registry: AccessOpts,
+    pub opts: InspectOpts,
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let store = open_store(globals, &args.registry)?;
+    let store = args.opts.open_store(globals)?;
     let image = open_image(&store, &args.reference)?;
     // One key of the merged registry: read only that key's path in each hive file, which is
     // what keeps a lookup on a real 15 MB SYSTEM hive fast.
@@ -61,7 +58,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn print_keys(args: &Args, shown: &[(&Key, String)]) -> anyhow::Result<ExitCode> {
-    match args.format {
+    match args.opts.format {
         Format::Json => {
             let keys: Vec<serde_json::Value> = shown
                 .iter()

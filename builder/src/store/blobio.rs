@@ -3,6 +3,7 @@
 //! content into and out of any of them without knowing which one it is.
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, Digest};
 
@@ -20,6 +21,12 @@ pub trait BlobSource {
 
     /// Whether the blob is present.
     fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError>;
+
+    /// The file holding the blob, for sources that keep blobs as files (the store, an OCI
+    /// layout): a copy can then hard-link it. `None` otherwise, or when it is absent.
+    fn blob_file(&self, _digest: &Digest) -> Result<Option<PathBuf>, StoreError> {
+        Ok(None)
+    }
 
     /// Reads a small blob (manifest, config, index) into memory, bounded by [`METADATA_LIMIT`],
     /// and checks that its bytes match the digest.
@@ -51,6 +58,47 @@ pub trait BlobSink {
         size: u64,
         data: &mut dyn Read,
     ) -> Result<(), StoreError>;
+
+    /// [`BlobSink::put_blob`] from a file. Sinks that keep blobs as files hard-link it when they
+    /// can ([`link_verified`]); the others read it.
+    fn put_blob_file(&mut self, digest: &Digest, size: u64, path: &Path) -> Result<(), StoreError> {
+        let mut file =
+            std::fs::File::open(path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
+        self.put_blob(digest, size, &mut file)
+    }
+}
+
+/// `path` when a file is there (what [`BlobSource::blob_file`] returns for blob directories).
+pub fn existing_file(path: PathBuf) -> Option<PathBuf> {
+    path.is_file().then_some(path)
+}
+
+/// Puts the file `from` at `to` as the blob `digest`: hashes it first (a corrupt source is never
+/// linked), then hard-links it through a temporary name so `to` appears whole, or copies it when
+/// linking is not possible (another filesystem).
+pub fn link_verified(from: &Path, to: &Path, digest: &Digest, size: u64) -> Result<(), StoreError> {
+    let file =
+        std::fs::File::open(from).map_err(|e| StoreError::io(from.display().to_string(), e))?;
+    let mut reader = super::digest::HashingReader::new(std::io::BufReader::new(file));
+    std::io::copy(&mut reader, &mut std::io::sink())
+        .map_err(|e| StoreError::io(from.display().to_string(), e))?;
+    let (actual, read) = reader.finish();
+    super::check_received(&from.display().to_string(), digest, &actual, size, read)?;
+    let dir = to.parent().unwrap_or(Path::new("."));
+    let temp = tempfile::Builder::new()
+        .prefix(".link-")
+        .tempfile_in(dir)
+        .map_err(|e| StoreError::io(dir.display().to_string(), e))?
+        .into_temp_path();
+    let staged = temp.to_path_buf();
+    std::fs::remove_file(&staged).map_err(|e| StoreError::io(staged.display().to_string(), e))?;
+    if std::fs::hard_link(from, &staged).is_err() {
+        std::fs::copy(from, &staged)
+            .map_err(|e| StoreError::io(staged.display().to_string(), e))?;
+    }
+    std::fs::rename(&staged, to).map_err(|e| StoreError::io(to.display().to_string(), e))?;
+    let _ = temp.keep(); // renamed away: nothing left to delete
+    Ok(())
 }
 
 /// Somewhere whole images can be read from: blobs plus named manifests.

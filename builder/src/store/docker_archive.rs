@@ -32,6 +32,8 @@ pub struct ArchiveImage {
 /// A docker-archive opened for reading. Blobs are read in place (seek to the member's offset).
 pub struct DockerArchive {
     path: PathBuf,
+    /// The kind of manifest synthesized for each image.
+    flavor: Flavor,
     images: Vec<ArchiveImage>,
     /// Member path → (data offset, size).
     members: HashMap<String, (u64, u64)>,
@@ -50,6 +52,13 @@ impl DockerArchive {
     /// Indexes the archive: member offsets, manifest.json, and one synthesized Docker v2s2
     /// manifest per image. Layers not named by digest are hashed once here.
     pub fn open(path: impl Into<PathBuf>) -> Result<DockerArchive> {
+        DockerArchive::open_as(path, Flavor::Docker)
+    }
+
+    /// [`DockerArchive::open`] with manifests of `flavor`: OCI ones for an OCI layout, whose
+    /// readers (skopeo's `oci:` among them) take only OCI manifests from index.json. Config and
+    /// layer bytes are the same either way; only the (never published) manifest differs.
+    pub fn open_as(path: impl Into<PathBuf>, flavor: Flavor) -> Result<DockerArchive> {
         let path = path.into();
         let file = File::open(&path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
         let mut archive = tar::Archive::new(io::BufReader::new(file));
@@ -72,6 +81,7 @@ impl DockerArchive {
         }
         let mut this = DockerArchive {
             path,
+            flavor,
             images: Vec::new(),
             members,
             by_digest: HashMap::new(),
@@ -135,7 +145,7 @@ impl DockerArchive {
         self.by_digest
             .insert(config_digest.clone(), image.config.clone());
         let config_desc = Descriptor::new(
-            Flavor::Docker.config_media_type(),
+            self.flavor.config_media_type(),
             config_bytes.len() as u64,
             config_digest,
         );
@@ -151,12 +161,12 @@ impl DockerArchive {
             let digest = self.member_digest(layer)?;
             self.by_digest.insert(digest.clone(), layer.clone());
             layers.push(Descriptor::new(
-                Flavor::Docker.layer_media_type(compression),
+                self.flavor.layer_media_type(compression),
                 size,
                 digest,
             ));
         }
-        let manifest = image::build_manifest(&config_desc, &layers, Flavor::Docker)
+        let manifest = image::build_manifest(&config_desc, &layers, self.flavor)
             .map_err(|e| archive_err(&self.path, e.to_string()))?;
         let tags = image.repo_tags.clone().unwrap_or_default();
         self.manifests
@@ -193,13 +203,11 @@ impl BlobSource for DockerArchive {
 impl ImageSource for DockerArchive {
     fn resolve(&self, name: Option<&str>) -> Result<Descriptor> {
         let found: Vec<&(Descriptor, Vec<u8>, Vec<String>)> = match name {
-            Some(name) => {
-                let wanted = normalize_tag(name);
-                self.manifests
-                    .iter()
-                    .filter(|m| m.2.iter().any(|t| normalize_tag(t) == wanted))
-                    .collect()
-            }
+            Some(name) => self
+                .manifests
+                .iter()
+                .filter(|m| m.2.iter().any(|t| super::same_image_name(t, name)))
+                .collect(),
             None => self.manifests.iter().collect(),
         };
         match found.as_slice() {

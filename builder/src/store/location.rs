@@ -5,13 +5,15 @@
 
 use std::path::PathBuf;
 
-use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest, Os};
+use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
+use registry_client::platform::{self, PlatformRequest, Selection};
 
 use super::blobio::ImageSource;
 use super::docker_archive::{DockerArchive, DockerArchiveWriter};
 use super::oci_layout::OciLayout;
 use super::{ImageSink, LockMode, Store, StoreError};
-use crate::image::{self, Manifest};
+use crate::image::{self, Flavor, Manifest};
+use registry_client::Reference;
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -36,11 +38,16 @@ fn split_path_suffix_for(rest: &str, windows: bool) -> (&str, Option<&str>) {
     }
 }
 
-/// A local image location as users type it.
+/// An image location as users type it, for every verb (build bases, pull, push, copy, inspect,
+/// layers, ls, diff, registry). The one rule for bare names is [`ImageLocation::locate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageLocation {
-    /// A ref in the content store.
+    /// A bare name (`app`, `app:1`, `host:5000/team/app:1`). As a source: the store's image when
+    /// the store holds that name, else the registry's (see [`ImageLocation::locate`]). As the
+    /// destination of `pull`, `build -t` and `base create -t`: a store ref.
     Store(String),
+    /// `docker://REF`: the registry, even when the store holds the name.
+    Registry(String),
     /// `oci:DIR[:tag]` (the path ends at the first `:` after a Windows drive letter, as in
     /// skopeo; see [`split_path_suffix`]) or `oci:DIR@sha256:…` (then `tag` is `@sha256:…`:
     /// the entry with that manifest digest).
@@ -52,15 +59,90 @@ pub enum ImageLocation {
     },
 }
 
+impl std::fmt::Display for ImageLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let suffix = |n: &Option<String>| match n {
+            Some(n) if n.starts_with('@') => n.clone(),
+            Some(n) => format!(":{n}"),
+            None => String::new(),
+        };
+        match self {
+            ImageLocation::Store(name) => f.write_str(name),
+            ImageLocation::Registry(text) => write!(f, "docker://{text}"),
+            ImageLocation::Oci { dir, tag } => write!(f, "oci:{}{}", dir.display(), suffix(tag)),
+            ImageLocation::DockerArchive { path, reference } => {
+                write!(f, "docker-archive:{}{}", path.display(), suffix(reference))
+            }
+        }
+    }
+}
+
+/// Where a source location's image is, once the bare-name rule has been applied.
+pub enum Located {
+    /// In the content store, under this ref (as the store spells it).
+    Store(String),
+    /// In a registry.
+    Registry(RegistryLocation),
+    /// In an OCI layout or a docker-archive, under this name.
+    Local {
+        source: Box<dyn ImageSource + Send + Sync>,
+        name: Option<String>,
+    },
+}
+
+/// A registry image a location names, and how the location got there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryLocation {
+    pub reference: Reference,
+    /// The bare name the user typed when the store did not hold it (`None` for `docker://`).
+    pub bare: Option<String>,
+}
+
+impl RegistryLocation {
+    /// What a failed lookup on the registry was, saying how the location got there: "NAME is
+    /// not in the store; looked up REF on the registry" for a bare name, "REF" otherwise.
+    pub fn context(&self) -> String {
+        match &self.bare {
+            Some(name) => format!(
+                "{name:?} is not in the store; looked up {} on the registry",
+                self.reference
+            ),
+            None => self.reference.to_string(),
+        }
+    }
+
+    /// `error` of a lookup on the registry (with its causes), after [`RegistryLocation::context`].
+    pub fn failure(&self, error: &(dyn std::error::Error + 'static)) -> String {
+        format!(
+            "{}: {}",
+            self.context(),
+            crate::error_text::with_causes(error)
+        )
+    }
+}
+
+/// A registry reference, or an error saying which text it was.
+fn parse_reference(text: &str, typed: &str) -> Result<Reference> {
+    Reference::parse(text).map_err(|e| StoreError::invalid(typed, e.to_string()))
+}
+
 impl ImageLocation {
-    /// Parses `oci:…`, `docker-archive:…`; anything else is a store ref.
+    /// Parses `docker://REF`, `oci:…`, `docker-archive:…`; anything else is a bare name.
     pub fn parse(text: &str) -> Result<ImageLocation> {
         fn split(rest: &str) -> (PathBuf, Option<String>) {
             let (path, name) = split_path_suffix(rest);
             let name = name.filter(|n| !n.is_empty()).map(String::from);
             (PathBuf::from(path), name)
         }
-        if let Some(rest) = text.strip_prefix("oci:") {
+        if let Some(rest) = text.strip_prefix("docker://") {
+            if rest.is_empty() {
+                return Err(StoreError::invalid(
+                    text,
+                    "docker:// needs a reference: docker://HOST/REPO[:TAG]",
+                ));
+            }
+            Ok(ImageLocation::Registry(rest.to_string()))
+        } else if let Some(rest) = text.strip_prefix("oci:") {
             // `oci:DIR@sha256:…` selects by manifest digest (kept as the name `@sha256:…`).
             let (dir, tag) = match rest.rsplit_once("@sha256:") {
                 Some((dir, hex)) => (PathBuf::from(dir), Some(format!("@sha256:{hex}"))),
@@ -84,12 +166,81 @@ impl ImageLocation {
             Ok(ImageLocation::DockerArchive { path, reference })
         } else if text.is_empty() {
             Err(StoreError::invalid("image", "empty image reference"))
+        } else if let Some((scheme, _)) = text.split_once("://") {
+            Err(StoreError::invalid(
+                text,
+                format!("unknown transport {scheme}:// (use docker://, oci: or docker-archive:)"),
+            ))
         } else {
             Ok(ImageLocation::Store(text.to_string()))
         }
     }
 
-    /// Opens the location for reading. `store_root` is `--root` (store refs only).
+    /// Whether [`ImageLocation::locate`] needs the store (a bare name does).
+    pub fn needs_store(&self) -> bool {
+        matches!(self, ImageLocation::Store(_))
+    }
+
+    /// The bare-name rule, the one every verb reading an image goes through: `docker://REF` is
+    /// the registry; `oci:`/`docker-archive:` are opened; a bare name is the store's image when
+    /// the store holds that name ([`Store::find_ref`]: `app`, `app:latest` and
+    /// `docker.io/library/app:latest` are one name), else the registry's. `store` is needed
+    /// only for bare names ([`ImageLocation::needs_store`]).
+    pub fn locate(&self, store: Option<&Store>) -> Result<Located> {
+        match self {
+            ImageLocation::Store(name) => {
+                let store = store.ok_or_else(|| {
+                    StoreError::invalid(
+                        name.as_str(),
+                        "a bare name is looked up in the store first, and no store was opened",
+                    )
+                })?;
+                if let Some((stored, _)) = store.find_ref(name)? {
+                    return Ok(Located::Store(stored));
+                }
+                let reference = Reference::parse(name).map_err(|e| {
+                    StoreError::invalid(
+                        format!("image {name:?}"),
+                        format!("not in the store (see `silo store refs`), and not a registry reference: {e}"),
+                    )
+                })?;
+                Ok(Located::Registry(RegistryLocation {
+                    reference,
+                    bare: Some(name.clone()),
+                }))
+            }
+            ImageLocation::Registry(text) => Ok(Located::Registry(RegistryLocation {
+                reference: parse_reference(text, &format!("docker://{text}"))?,
+                bare: None,
+            })),
+            ImageLocation::Oci { .. } | ImageLocation::DockerArchive { .. } => {
+                let (source, name) = self.open_local(Flavor::Docker)?;
+                Ok(Located::Local { source, name })
+            }
+        }
+    }
+
+    /// Opens an `oci:` or `docker-archive:` location for reading; a docker-archive's manifest
+    /// (it has none; one is made) is of `archive_flavor`.
+    pub fn open_local(
+        &self,
+        archive_flavor: Flavor,
+    ) -> Result<(Box<dyn ImageSource + Send + Sync>, Option<String>)> {
+        match self {
+            ImageLocation::Oci { dir, tag } => Ok((Box::new(OciLayout::open(dir)?), tag.clone())),
+            ImageLocation::DockerArchive { path, reference } => Ok((
+                Box::new(DockerArchive::open_as(path, archive_flavor)?),
+                reference.clone(),
+            )),
+            other => Err(StoreError::invalid(
+                other.to_string(),
+                "not a local location (oci:DIR or docker-archive:FILE)",
+            )),
+        }
+    }
+
+    /// Opens the location for reading without the bare-name rule: a bare name is a store ref
+    /// (`store_root` is `--root`).
     pub fn open_source(
         &self,
         store_root: Option<&std::path::Path>,
@@ -99,9 +250,9 @@ impl ImageLocation {
                 Box::new(Store::open_default(store_root, LockMode::Shared)?),
                 Some(name.clone()),
             ),
-            ImageLocation::Oci { dir, tag } => (Box::new(OciLayout::open(dir)?), tag.clone()),
-            ImageLocation::DockerArchive { path, reference } => {
-                (Box::new(DockerArchive::open(path)?), reference.clone())
+            other => {
+                let (source, name) = other.open_local(Flavor::Docker)?;
+                (source, name)
             }
         })
     }
@@ -121,6 +272,12 @@ impl ImageLocation {
                 Box::new(DockerArchiveWriter::create(path)?),
                 reference.clone(),
             ),
+            ImageLocation::Registry(text) => {
+                return Err(StoreError::invalid(
+                    format!("docker://{text}"),
+                    "a registry is not a local destination (push it with `silo push`)",
+                ))
+            }
         })
     }
 
@@ -129,6 +286,41 @@ impl ImageLocation {
         let (source, name) = self.open_source(store_root)?;
         OpenedImage::open(source, name.as_deref())
     }
+}
+
+/// Reads the image manifest `top` leads to, each document verified against its digest: `top`
+/// itself, or — through an index, and indexes nested in it down to
+/// [`registry_client::manifest::MAX_INDEX_DEPTH`] levels — the entry `pick` chooses (given the
+/// index's bytes, the parsed index and its digest). Returns the manifest's descriptor, the
+/// manifest and its bytes. Errors of the source become `E` through `store_err`. Build bases and
+/// [`OpenedImage`] read images through this one walk.
+pub fn read_image_manifest<E>(
+    source: &dyn ImageSource,
+    top: Descriptor,
+    store_err: impl Fn(StoreError) -> E,
+    mut pick: impl FnMut(&[u8], &ImageIndex, &str) -> Result<Descriptor, E>,
+) -> Result<(Descriptor, ImageManifest, Vec<u8>), E> {
+    let mut descriptor = top;
+    let mut bytes = source.read_blob(descriptor.digest()).map_err(&store_err)?;
+    for _ in 0..=registry_client::manifest::MAX_INDEX_DEPTH {
+        let digest = descriptor.digest().to_string();
+        match image::parse_manifest(&bytes, &digest)
+            .map_err(|e| store_err(StoreError::invalid("manifest", e.to_string())))?
+        {
+            Manifest::Image(m) => return Ok((descriptor, *m, bytes)),
+            Manifest::Index(index) => {
+                descriptor = pick(&bytes, &index, &digest)?;
+                bytes = source.read_blob(descriptor.digest()).map_err(&store_err)?;
+            }
+        }
+    }
+    Err(store_err(StoreError::invalid(
+        format!("index {}", descriptor.digest()),
+        format!(
+            "nested more than {} levels below the image's root; refusing",
+            registry_client::manifest::MAX_INDEX_DEPTH
+        ),
+    )))
 }
 
 /// An image opened from a local location: its manifest, config and the source of its blobs
@@ -146,24 +338,12 @@ pub struct OpenedImage {
 }
 
 impl OpenedImage {
-    /// Resolves `name` in `source`; for an index, picks the Windows entry (the only entry when
-    /// there is just one); reads manifest and config, verifying their digests.
+    /// Resolves `name` in `source`; for an index, picks the windows/amd64 entry with the highest
+    /// `os.version` ([`select_index_entry`]); reads manifest and config, verifying their digests.
     pub fn open(source: Box<dyn ImageSource>, name: Option<&str>) -> Result<OpenedImage> {
         let top = source.resolve(name)?;
-        let mut descriptor = top.clone();
-        let mut bytes = source.read_blob(descriptor.digest())?;
-        let manifest = loop {
-            match image::parse_manifest(&bytes, descriptor.digest().as_ref())
-                .map_err(|e| StoreError::invalid("manifest", e.to_string()))?
-            {
-                Manifest::Image(m) => break *m,
-                Manifest::Index(index) => {
-                    descriptor =
-                        pick_windows_entry(index.manifests(), descriptor.digest().as_ref())?;
-                    bytes = source.read_blob(descriptor.digest())?;
-                }
-            }
-        };
+        let (descriptor, manifest, bytes) =
+            read_image_manifest(source.as_ref(), top.clone(), |e| e, pick_windows_entry)?;
         let config_bytes = source.read_blob(manifest.config().digest())?;
         let config = image::parse_config(&config_bytes, manifest.config().digest().as_ref())
             .map_err(|e| StoreError::invalid("config", e.to_string()))?;
@@ -200,27 +380,33 @@ impl OpenedImage {
     }
 }
 
-/// The Windows entry of an index; with several, the first one (platform choice by os.version is
-/// the caller's refinement).
-fn pick_windows_entry(entries: &[Descriptor], index: &str) -> Result<Descriptor> {
-    if let [only] = entries {
-        return Ok(only.clone());
-    }
-    entries
-        .iter()
-        .find(|d| {
-            d.platform()
-                .as_ref()
-                .map(|p| p.os() == &Os::Windows)
-                .unwrap_or(false)
-        })
-        .cloned()
-        .ok_or_else(|| {
-            StoreError::invalid(
-                format!("index {index}"),
-                "no windows entry among its manifests",
-            )
-        })
+/// The entry of an index (its bytes and parsed form) that the one platform selector
+/// ([`registry_client::platform::select_entries`]: highest `os.version` among the entries
+/// matching `want`) chooses, with the verdict on every entry.
+pub fn select_index_entry(
+    index_bytes: &[u8],
+    index: &ImageIndex,
+    want: &PlatformRequest,
+) -> Result<(Option<Descriptor>, Selection)> {
+    let entries =
+        platform::entries(index_bytes).map_err(|e| StoreError::invalid("index", e.to_string()))?;
+    let selection = platform::select_entries(&entries, want);
+    let chosen = selection
+        .chosen
+        .and_then(|i| index.manifests().get(i).cloned());
+    Ok((chosen, selection))
+}
+
+/// The windows/amd64 entry of an index with the highest `os.version` ([`select_index_entry`]).
+fn pick_windows_entry(index_bytes: &[u8], index: &ImageIndex, digest: &str) -> Result<Descriptor> {
+    let (chosen, selection) =
+        select_index_entry(index_bytes, index, &PlatformRequest::windows_amd64())?;
+    chosen.ok_or_else(|| {
+        StoreError::invalid(
+            format!("index {digest}"),
+            format!("no windows/amd64 entry:\n{}", selection.explain()),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -265,11 +451,65 @@ mod tests {
         );
         assert!(ImageLocation::parse("oci:").is_err());
         assert_eq!(
+            ImageLocation::parse("docker://127.0.0.1:5000/a/b:1").unwrap(),
+            ImageLocation::Registry("127.0.0.1:5000/a/b:1".into())
+        );
+        assert!(ImageLocation::parse("docker://").is_err());
+        let err = ImageLocation::parse("ftp://x/y").unwrap_err().to_string();
+        assert!(err.contains("unknown transport ftp://"), "{err}");
+        assert_eq!(
             ImageLocation::parse("oci:/tmp/x@sha256:ab12").unwrap(),
             ImageLocation::Oci {
                 dir: "/tmp/x".into(),
                 tag: Some("@sha256:ab12".into())
             }
         );
+    }
+
+    /// The bare-name rule: a name the store holds (in any spelling of the same reference) is
+    /// the store's; another is the registry's, and its errors say the store was looked in.
+    #[test]
+    fn bare_names_are_the_stores_when_it_holds_them_else_the_registrys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), LockMode::Shared).unwrap();
+        let digest = store.put_blob_bytes(b"{}").unwrap();
+        let desc = Descriptor::new(oci_spec::image::MediaType::ImageManifest, 2, digest);
+        store
+            .set_ref("docker.io/library/pulled:latest", &desc)
+            .unwrap();
+        store.set_ref("built:1", &desc).unwrap();
+        let locate = |text: &str| ImageLocation::parse(text).unwrap().locate(Some(&store));
+        for (typed, stored) in [
+            ("pulled", "docker.io/library/pulled:latest"),
+            ("pulled:latest", "docker.io/library/pulled:latest"),
+            ("built:1", "built:1"),
+            ("docker.io/library/built:1", "built:1"),
+        ] {
+            match locate(typed).unwrap() {
+                Located::Store(name) => assert_eq!(name, stored, "{typed}"),
+                _ => panic!("{typed} should be the store's"),
+            }
+        }
+        let Located::Registry(remote) = locate("127.0.0.1:5000/absent:1").unwrap() else {
+            panic!("an absent name is the registry's")
+        };
+        assert_eq!(remote.bare.as_deref(), Some("127.0.0.1:5000/absent:1"));
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let message = remote.failure(&refused);
+        assert!(
+            message.contains("is not in the store; looked up 127.0.0.1:5000/absent:1 on the registry: connection refused"),
+            "{message}"
+        );
+        let Located::Registry(remote) = locate("docker://built:1").unwrap() else {
+            panic!("docker:// is the registry even when the store holds the name")
+        };
+        assert_eq!(remote.reference.to_string(), "docker.io/library/built:1");
+        assert!(remote.bare.is_none());
+        // A bare name needs the store to be looked up in.
+        assert!(ImageLocation::parse("built:1")
+            .unwrap()
+            .locate(None)
+            .is_err());
     }
 }

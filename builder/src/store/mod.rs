@@ -15,6 +15,7 @@ pub mod blobio;
 pub mod digest;
 pub mod docker_archive;
 pub mod gc;
+pub mod local_image;
 pub mod location;
 mod lock;
 pub mod oci_layout;
@@ -29,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 pub use blobio::{BlobSink, BlobSource, ImageSink, ImageSource, METADATA_LIMIT};
 pub use digest::{canonical_json, digest_of_bytes, parse_sha256, sha256_hex};
-pub use location::{ImageLocation, OpenedImage};
+pub use location::{ImageLocation, Located, OpenedImage, RegistryLocation};
 pub use lock::LockMode;
 
 /// Everything that can go wrong in the store and the on-disk layouts.
@@ -57,9 +58,7 @@ pub enum StoreError {
     },
     #[error("blob {0} is not in the store (pull or build the image that uses it)")]
     BlobNotFound(String),
-    #[error(
-        "no image named {0:?} (see `silo store refs`, or give an oci:/docker-archive: location)"
-    )]
+    #[error("no image named {0:?} (the store's names: `silo store refs`)")]
     RefNotFound(String),
     #[error("{what} is larger than {limit} bytes; refusing to read it into memory")]
     TooLarge { what: String, limit: u64 },
@@ -89,6 +88,20 @@ type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     root: PathBuf,
     _lock: lock::StoreLock,
+}
+
+/// Whether two image names name the same image once normalised as registry references
+/// (`app` = `app:latest` = `docker.io/library/app:latest`); names that are not references are
+/// the same only when spelled the same. The store's refs and a docker-archive's RepoTags are
+/// matched by this.
+pub fn same_image_name(a: &str, b: &str) -> bool {
+    use registry_client::Reference;
+    a == b || matches!((Reference::parse(a), Reference::parse(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+/// [`Store::pull_blobs`] of the store at `root`.
+pub fn pull_blobs(root: &Path) -> registry_client::blobdir::BlobDir {
+    registry_client::blobdir::BlobDir::with_staging(root.join("blobs"), root.join("tmp/pull"))
 }
 
 /// The default state directory: on Windows `%LOCALAPPDATA%\silo` (a per-user application data
@@ -147,6 +160,12 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The blob directory as the registry client writes it: pulls land in `blobs/sha256/`,
+    /// partial downloads are staged in `tmp/pull/` (resumable, verified before visible).
+    pub fn pull_blobs(&self) -> registry_client::blobdir::BlobDir {
+        pull_blobs(&self.root)
     }
 
     /// Where a blob lives (whether or not it is present).
@@ -222,6 +241,38 @@ impl Store {
         let record: RefRecord = serde_json::from_slice(&bytes)
             .map_err(|e| StoreError::invalid(path.display().to_string(), e.to_string()))?;
         Ok(record.target)
+    }
+
+    /// The ref that `name` means, as the store spells it, and its target: the ref spelled exactly
+    /// `name`, else the one naming the same image once both are normalised as registry references
+    /// (`app` = `app:latest` = `docker.io/library/app:latest`), so what `silo pull app` stored
+    /// (the full reference) and what `silo build -t app` stored (the name as typed) are both
+    /// found by either spelling. `None` when the store has no such image.
+    pub fn find_ref(&self, name: &str) -> Result<Option<(String, Descriptor)>> {
+        match self.get_ref(name) {
+            Ok(target) => return Ok(Some((name.to_string(), target))),
+            Err(StoreError::RefNotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let same: Vec<(String, Descriptor)> = self
+            .list_refs()?
+            .into_iter()
+            .filter(|(stored, _)| same_image_name(stored, name))
+            .collect();
+        match same.len() {
+            0 => Ok(None),
+            1 => Ok(same.into_iter().next()),
+            _ => Err(StoreError::invalid(
+                format!("image name {name:?}"),
+                format!(
+                    "the store holds several refs naming this image: {}; give one exactly",
+                    same.iter()
+                        .map(|r| r.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
     }
 
     /// Removes a ref (the blobs stay until `prune`). Returns whether it existed.
@@ -448,6 +499,10 @@ impl BlobSource for Store {
     fn has_blob(&self, digest: &Digest) -> Result<bool> {
         Store::has_blob(self, digest)
     }
+
+    fn blob_file(&self, digest: &Digest) -> Result<Option<PathBuf>> {
+        Ok(blobio::existing_file(self.blob_path(digest)?))
+    }
 }
 
 impl BlobSink for Store {
@@ -463,6 +518,13 @@ impl BlobSink for Store {
         io::copy(data, &mut writer).map_err(|e| StoreError::io(format!("blob {digest}"), e))?;
         writer.commit(Some((digest, size)))?;
         Ok(())
+    }
+
+    fn put_blob_file(&mut self, digest: &Digest, size: u64, path: &Path) -> Result<()> {
+        if Store::has_blob(self, digest)? {
+            return Ok(());
+        }
+        blobio::link_verified(path, &self.blob_path(digest)?, digest, size)
     }
 }
 

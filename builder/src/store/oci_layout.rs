@@ -25,6 +25,10 @@ pub struct OciLayout {
     dir: PathBuf,
     /// index.json as read (or empty for a new layout) plus what was added since.
     index: ImageIndex,
+    /// The entries of `index` as JSON, in the same order: rewriting index.json writes these, so
+    /// what oci-spec's types do not carry (a platform's `os.version`/`os.features`, which
+    /// oci-spec 0.8 names otherwise) is kept as it was written.
+    raw_entries: Vec<serde_json::Value>,
 }
 
 impl OciLayout {
@@ -57,9 +61,17 @@ impl OciLayout {
         let mut file = File::open(&index_path)
             .map_err(|e| StoreError::io(index_path.display().to_string(), e))?;
         let bytes = read_bounded(&mut file, METADATA_LIMIT, &index_path.display().to_string())?;
-        let index: ImageIndex = serde_json::from_slice(&bytes)
-            .map_err(|e| StoreError::invalid(index_path.display().to_string(), e.to_string()))?;
-        Ok(OciLayout { dir, index })
+        let bad = |e: serde_json::Error| {
+            StoreError::invalid(index_path.display().to_string(), e.to_string())
+        };
+        let index: ImageIndex = serde_json::from_slice(&bytes).map_err(bad)?;
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(bad)?;
+        let raw_entries = doc["manifests"].as_array().cloned().unwrap_or_default();
+        Ok(OciLayout {
+            dir,
+            index,
+            raw_entries,
+        })
     }
 
     /// Opens a layout for writing, creating the directory and its skeleton if needed (an existing
@@ -74,7 +86,11 @@ impl OciLayout {
         write_file_atomically(&dir.join("oci-layout"), LAYOUT_FILE_CONTENT)?;
         let index = empty_index();
         write_file_atomically(&dir.join("index.json"), &canonical_json(&index))?;
-        Ok(OciLayout { dir, index })
+        Ok(OciLayout {
+            dir,
+            index,
+            raw_entries: Vec::new(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -121,6 +137,10 @@ impl BlobSource for OciLayout {
         }
     }
 
+    fn blob_file(&self, digest: &Digest) -> Result<Option<PathBuf>> {
+        Ok(super::blobio::existing_file(self.blob_path(digest)?))
+    }
+
     fn has_blob(&self, digest: &Digest) -> Result<bool> {
         Ok(self.blob_path(digest)?.exists())
     }
@@ -161,6 +181,14 @@ impl BlobSink for OciLayout {
             .map_err(|e| StoreError::io(target.display().to_string(), e.error))?;
         Ok(())
     }
+
+    fn put_blob_file(&mut self, digest: &Digest, size: u64, path: &Path) -> Result<()> {
+        let target = self.blob_path(digest)?;
+        if target.exists() {
+            return Ok(());
+        }
+        super::blobio::link_verified(path, &target, digest, size)
+    }
 }
 
 impl OciLayout {
@@ -168,14 +196,35 @@ impl OciLayout {
     /// output without a name replaces the previous unnamed output, as buildx's does, instead of
     /// adding an untagged twin beside it.
     pub fn remove_untagged(&mut self) {
-        let kept: Vec<Descriptor> = self
+        self.retain_entries(|d| entry_ref_name(d).is_some());
+    }
+
+    /// Sets the `platform` of the entry named `name` (written on [`ImageSink::finish`]) to the
+    /// object an index had for it, as written there (`os.version` included): a manifest chosen
+    /// from an index keeps what it was chosen by.
+    pub fn set_platform(&mut self, name: &str, platform: &serde_json::Value) -> Result<()> {
+        let at = self
             .index
             .manifests()
             .iter()
-            .filter(|d| entry_ref_name(d).is_some())
+            .position(|d| entry_ref_name(d) == Some(name))
+            .ok_or_else(|| StoreError::RefNotFound(format!("oci:{}:{name}", self.dir.display())))?;
+        self.raw_entries[at]["platform"] = platform.clone();
+        Ok(())
+    }
+
+    /// Keeps the index entries (and their JSON) for which `keep` holds.
+    fn retain_entries(&mut self, keep: impl Fn(&Descriptor) -> bool) {
+        let (kept, raw): (Vec<Descriptor>, Vec<serde_json::Value>) = self
+            .index
+            .manifests()
+            .iter()
             .cloned()
-            .collect();
+            .zip(self.raw_entries.drain(..))
+            .filter(|(d, _)| keep(d))
+            .unzip();
         self.index.set_manifests(kept);
+        self.raw_entries = raw;
     }
 }
 
@@ -239,25 +288,26 @@ impl ImageSink for OciLayout {
             annotations.insert(REF_NAME_ANNOTATION.to_string(), name.to_string());
         }
         entry.set_annotations((!annotations.is_empty()).then_some(annotations));
-        let mut manifests: Vec<Descriptor> = self
-            .index
-            .manifests()
-            .iter()
-            // A tag names one image: the new entry replaces the old one of the same name;
-            // an untagged entry replaces an identical untagged one.
-            .filter(|d| match name {
-                Some(name) => entry_ref_name(d) != Some(name),
-                None => !(d.digest() == descriptor.digest() && entry_ref_name(d).is_none()),
-            })
-            .cloned()
-            .collect();
+        // A tag names one image: the new entry replaces the old one of the same name; an
+        // untagged entry replaces an identical untagged one.
+        self.retain_entries(|d| match name {
+            Some(name) => entry_ref_name(d) != Some(name),
+            None => !(d.digest() == descriptor.digest() && entry_ref_name(d).is_none()),
+        });
+        let json = serde_json::to_value(&entry)
+            .map_err(|e| StoreError::invalid("index entry", e.to_string()))?;
+        let mut manifests = self.index.manifests().clone();
         manifests.push(entry);
         self.index.set_manifests(manifests);
+        self.raw_entries.push(json);
         Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {
-        write_file_atomically(&self.dir.join("index.json"), &canonical_json(&self.index))
+        let mut doc = serde_json::to_value(&self.index)
+            .map_err(|e| StoreError::invalid("index.json", e.to_string()))?;
+        doc["manifests"] = serde_json::Value::Array(self.raw_entries.clone());
+        write_file_atomically(&self.dir.join("index.json"), &canonical_json(&doc))
     }
 }
 
@@ -298,5 +348,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = OciLayout::open(dir.path()).err().unwrap();
         assert!(err.to_string().contains("not an OCI image layout"), "{err}");
+    }
+
+    /// Rewriting index.json keeps what oci-spec's types drop (`os.version`, which oci-spec 0.8
+    /// names `os_version`), for entries read from an existing layout and for new ones.
+    #[test]
+    fn rewriting_the_index_keeps_platform_os_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layout");
+        let bytes = br#"{"schemaVersion":2,"config":{},"layers":[]}"#;
+        let desc = Descriptor::new(
+            MediaType::ImageManifest,
+            bytes.len() as u64,
+            digest_of_bytes(bytes),
+        );
+        let platform = serde_json::json!({"os": "windows", "architecture": "amd64", "os.version": "10.0.20348.2700"});
+        let mut layout = OciLayout::create(&path).unwrap();
+        layout.put_manifest(&desc, bytes, Some("v1")).unwrap();
+        layout.set_platform("v1", &platform).unwrap();
+        layout.finish().unwrap();
+        let mut layout = OciLayout::open(&path).unwrap();
+        layout.put_manifest(&desc, bytes, Some("v2")).unwrap();
+        layout.finish().unwrap();
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path.join("index.json")).unwrap()).unwrap();
+        let entries = index["manifests"].as_array().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0]["platform"]["os.version"], "10.0.20348.2700");
+        assert_eq!(entries[0]["annotations"][REF_NAME_ANNOTATION], "v1");
     }
 }

@@ -73,21 +73,6 @@ pub fn access() -> Result<Arc<RegistryAccess>, StoreError> {
     Ok(ACCESS.get().expect("set just above").clone())
 }
 
-/// The registry reference `text` names, if it names one: `docker://REF`, or a bare reference
-/// whose first component is a registry host (has a `.` or `:`, or is `localhost`) — docker's
-/// rule, so a plain `myimage` stays a store name and never reaches Docker Hub by surprise.
-pub fn registry_reference(text: &str) -> Option<&str> {
-    if let Some(rest) = text.strip_prefix("docker://") {
-        return Some(rest);
-    }
-    if text.starts_with("oci:") || text.starts_with("docker-archive:") {
-        return None;
-    }
-    let (first, rest) = text.split_once('/')?;
-    let looks_like_host = first.contains('.') || first.contains(':') || first == "localhost";
-    (looks_like_host && !rest.is_empty() && !text.contains("://")).then_some(text)
-}
-
 /// What the source knows about a digest from the manifests it has read.
 enum Known {
     /// A manifest or index already fetched.
@@ -144,10 +129,7 @@ impl RegistryImage {
             access,
             reference: parsed,
             root: descriptor,
-            store_blobs: BlobDir::with_staging(
-                store_root.join("blobs"),
-                store_root.join("tmp/pull"),
-            ),
+            store_blobs: super::pull_blobs(store_root),
             known: RefCell::new(HashMap::new()),
         };
         image.learn(root)?;
@@ -249,27 +231,5 @@ impl BlobSource for RegistryImage {
 impl ImageSource for RegistryImage {
     fn resolve(&self, _name: Option<&str>) -> Result<Descriptor, StoreError> {
         Ok(self.root.clone())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_host_qualified_or_docker_refs_are_registry_refs() {
-        assert_eq!(
-            registry_reference("docker://base:1"),
-            Some("base:1"),
-            "docker:// always means a registry"
-        );
-        assert!(registry_reference("127.0.0.1:5000/base:1").is_some());
-        assert!(registry_reference("mcr.microsoft.com/windows/servercore:ltsc2022").is_some());
-        assert!(registry_reference("localhost/app").is_some());
-        assert_eq!(registry_reference("base:1"), None);
-        assert_eq!(registry_reference("library/app:1"), None);
-        assert_eq!(registry_reference("oci:dir:tag"), None);
-        assert_eq!(registry_reference("http://x.y/z"), None);
-        assert_eq!(registry_reference("oci:/abs/dir:tag"), None);
     }
 }

@@ -1,0 +1,292 @@
+//! How the CLI reaches registries: the flags every command that talks to one takes (credentials,
+//! TLS, concurrency, foreign-URL policy, platform choice), the `registry_client::Client` they
+//! build, and the tokio runtime a command's transfers run on.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use registry_client::credentials::CredentialEnv;
+use registry_client::{
+    Client, ClientConfig, Credential, CredentialSource, DefaultCredentials, Isolation, OsVersion,
+    PlatformRequest, Progress,
+};
+
+use super::progress::{CliProgress, ProgressMode};
+
+/// A secret from the command line; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+/// How to reach and authenticate to registries: the flags every command that talks to a
+/// registry takes (the transfer verbs, and `build`/`layers`/`ls`/`registry`/`diff` for registry
+/// bases and refs).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AccessOpts {
+    /// Credentials `user:password` for the registry (overrides stored ones).
+    #[arg(
+        long,
+        value_name = "USER:PASS",
+        env = "SILO_CREDS",
+        hide_env_values = true
+    )]
+    pub creds: Option<Secret>,
+    /// Auth file to read (and for login, write) instead of the default lookup.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Verify TLS certificates; `false` also allows plain HTTP.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub tls_verify: bool,
+    /// Directory with `*.crt` CA certificates to trust (like containers' certs.d).
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// A CA certificate (PEM) to trust; may be repeated.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+}
+
+impl AccessOpts {
+    /// The credential environment, honouring `--authfile`.
+    pub fn credential_env(&self) -> CredentialEnv {
+        let mut env = CredentialEnv::from_process();
+        env.authfile_flag = self.authfile.clone();
+        env
+    }
+
+    /// `--creds` as a credential.
+    pub fn explicit_credential(&self) -> Result<Option<Credential>> {
+        let Some(Secret(c)) = &self.creds else {
+            return Ok(None);
+        };
+        let (u, p) = c.split_once(':').context("--creds must be USER:PASSWORD")?;
+        Ok(Some(Credential::Basic {
+            username: u.to_string(),
+            password: p.to_string(),
+        }))
+    }
+
+    /// `--ca-cert` files plus the `*.crt` files of `--cert-dir`.
+    pub fn ca_certs(&self) -> Result<Vec<PathBuf>> {
+        let mut ca = self.ca_cert.clone();
+        if let Some(dir) = &self.cert_dir {
+            let entries = std::fs::read_dir(dir)
+                .with_context(|| format!("reading --cert-dir {}", dir.display()))?;
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "crt") {
+                    ca.push(p);
+                }
+            }
+        }
+        Ok(ca)
+    }
+
+    /// Credentials: `--creds` for `registries`, else the documented file lookup.
+    pub fn credentials(&self, registries: &[&str]) -> Result<DefaultCredentials> {
+        let mut creds = DefaultCredentials::new(self.credential_env());
+        if let Some(c) = self.explicit_credential()? {
+            for r in registries {
+                creds = creds.with_explicit(r, c.clone());
+            }
+        }
+        Ok(creds)
+    }
+
+    /// A client with default transfer settings, for commands whose registries are known only
+    /// while they run (`build` bases and pushes, inspection refs): `--creds` applies to every
+    /// registry the command reaches.
+    pub fn client(&self, progress: Arc<dyn Progress>) -> Result<Arc<Client>> {
+        let cfg = ClientConfig {
+            tls_verify: self.tls_verify,
+            ca_certs: self.ca_certs()?,
+            ..ClientConfig::default()
+        };
+        let creds = EveryRegistry {
+            explicit: self.explicit_credential()?,
+            stored: DefaultCredentials::new(self.credential_env()),
+        };
+        Ok(Arc::new(Client::new(cfg, Arc::new(creds), progress)?))
+    }
+}
+
+impl AccessOpts {
+    /// Hands these flags to the lazy registry source (build bases, inspection refs) and the
+    /// build's push; `progress` shows their blob transfers.
+    pub fn use_for_registry_refs(&self, progress: ProgressMode) -> Result<()> {
+        crate::store::registry_source::configure(
+            self.client(Arc::new(CliProgress::new(progress)))?,
+        )?;
+        Ok(())
+    }
+}
+
+/// `--creds` for whichever registry asks, else the stored credentials.
+struct EveryRegistry {
+    explicit: Option<Credential>,
+    stored: DefaultCredentials,
+}
+
+impl CredentialSource for EveryRegistry {
+    fn credential(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> registry_client::Result<Option<Credential>> {
+        match &self.explicit {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.stored.credential(registry, repository),
+        }
+    }
+}
+
+/// Flags every registry verb takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryOpts {
+    #[command(flatten)]
+    pub access: AccessOpts,
+    /// Blobs transferred at once.
+    #[arg(long, short = 'j', default_value_t = 6, value_name = "N")]
+    pub jobs: usize,
+    /// Attempts per request before giving up.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub retries: u32,
+    /// Seconds without data before a transfer counts as stalled and is resumed.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub stall_timeout: u64,
+    /// Connections for one large blob (parallel ranges; default 4, and not for loopback
+    /// registries unless given); 1 disables ranged downloads.
+    #[arg(long, value_name = "N")]
+    pub range_connections: Option<usize>,
+    /// Blob size (MiB) from which ranged downloads are used.
+    #[arg(long, default_value_t = 128, value_name = "MIB")]
+    pub range_threshold_mib: u64,
+    /// Allow foreign-layer URLs on private or loopback addresses.
+    #[arg(long, env = "SILO_ALLOW_PRIVATE_URLS", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
+    pub allow_nondistributable_from_private: bool,
+    /// Upload blobs in chunks of this many KiB (for proxies that limit request bodies); by
+    /// default one streaming upload per blob, chunks only when the registry refuses it.
+    #[arg(long, value_name = "KIB")]
+    pub chunk_size_kib: Option<u64>,
+    /// Progress display.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+impl RegistryOpts {
+    /// A client for `registries` (the ones `--creds` applies to).
+    pub fn client(&self, registries: &[&str], progress: Arc<CliProgress>) -> Result<Arc<Client>> {
+        let cfg = ClientConfig {
+            tls_verify: self.access.tls_verify,
+            ca_certs: self.access.ca_certs()?,
+            max_attempts: self.retries.max(1),
+            stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
+            concurrency: self.jobs.max(1),
+            range_connections: self.range_connections.unwrap_or(4).max(1),
+            ranges_on_loopback: self.range_connections.is_some(),
+            range_threshold: self.range_threshold_mib.max(1) << 20,
+            allow_private_urls: self.allow_nondistributable_from_private,
+            chunk_size: self.chunk_size_kib.map(|k| k.max(1) << 10),
+            ..ClientConfig::default()
+        };
+        let creds = self.access.credentials(registries)?;
+        Ok(Arc::new(Client::new(cfg, Arc::new(creds), progress)?))
+    }
+
+    pub fn progress(&self) -> Arc<CliProgress> {
+        Arc::new(CliProgress::new(self.progress))
+    }
+}
+
+/// Platform flags of pull/inspect/copy.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlatformOpts {
+    /// Platform to select from an index: os/arch[/variant][:os.version].
+    #[arg(long, default_value = "windows/amd64", value_name = "PLATFORM")]
+    pub platform: String,
+    /// Require this os.version prefix (e.g. 10.0.20348 or 10.0.20348.2700).
+    #[arg(long, value_name = "VERSION")]
+    pub os_version: Option<String>,
+    /// Select what runs on this Windows host build (default: this host, on Windows).
+    #[arg(long, value_name = "VERSION")]
+    pub host_os_version: Option<String>,
+    /// Isolation the image will run with (decides build compatibility with the host).
+    #[arg(long, value_enum, default_value_t = IsolationArg::Process)]
+    pub isolation: IsolationArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IsolationArg {
+    Process,
+    Hyperv,
+}
+
+impl PlatformOpts {
+    pub fn request(&self) -> Result<PlatformRequest> {
+        let mut req = PlatformRequest::parse(&self.platform)?;
+        if let Some(v) = &self.os_version {
+            req.os_version = Some(OsVersion::parse(v).with_context(|| {
+                format!("--os-version {v:?}: expected major.minor.build[.revision]")
+            })?);
+        }
+        req.host = match &self.host_os_version {
+            Some(v) => Some(OsVersion::parse(v).with_context(|| {
+                format!("--host-os-version {v:?}: expected major.minor.build[.revision]")
+            })?),
+            None if req.os == "windows" && req.os_version.is_none() => {
+                registry_client::platform::host_os_version()
+            }
+            None => None,
+        };
+        req.isolation = match self.isolation {
+            IsolationArg::Process => Isolation::Process,
+            IsolationArg::Hyperv => Isolation::HyperV,
+        };
+        Ok(req)
+    }
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_flags_hides_creds() {
+        use clap::Parser;
+        #[derive(Debug, clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            o: RegistryOpts,
+        }
+        let t = T::parse_from(["t", "--creds", "user:hunter2"]);
+        assert!(!format!("{t:?}").contains("hunter2"));
+        assert_eq!(
+            t.o.access.explicit_credential().unwrap(),
+            Some(Credential::Basic {
+                username: "user".into(),
+                password: "hunter2".into()
+            })
+        );
+    }
+}
