@@ -302,11 +302,14 @@ fn dirty_real_base_is_recovered_and_a_step_starts_no_service_and_commits_no_nois
         min_programs.contains("services.exe"),
         "the sampler sees the silo's processes: {min_programs:?}"
     );
-    assert!(
-        programs.is_subset(&min_programs),
-        "processes beyond Wine's own: {:?}",
-        programs.difference(&min_programs).collect::<Vec<_>>()
-    );
+    // The step's own short-lived programs may slip between two samples of one run and not the
+    // other; anything else seen only on the real base is a process the image's machine started.
+    let step_programs = ["cmd.exe", "reg.exe", "ping.exe"];
+    let beyond: Vec<_> = programs
+        .difference(&min_programs)
+        .filter(|p| !step_programs.contains(&p.as_str()))
+        .collect();
+    assert!(beyond.is_empty(), "processes beyond Wine's own: {beyond:?}");
     assert!(
         svchost.is_subset(&min_svchost),
         "service hosts beyond Wine's own: {:?}",
