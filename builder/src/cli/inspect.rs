@@ -72,6 +72,8 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
                     .block_on(client.get_manifest(&remote.reference))
                     .with_context(|| remote.context())?;
                 out.write_all(&root.bytes)?;
+                // Without a newline the bytes wait in the buffer; a failed write must show.
+                out.flush()?;
                 return Ok(ExitCode::SUCCESS);
             }
             let resolved = rt
@@ -92,6 +94,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         SourceImage::Local(local) => {
             if args.raw {
                 out.write_all(&local.tree.root.bytes)?;
+                out.flush()?;
                 return Ok(ExitCode::SUCCESS);
             }
             let chosen = local.select(&want)?;

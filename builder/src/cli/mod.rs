@@ -16,6 +16,7 @@ mod layers;
 mod login;
 mod logout;
 mod ls;
+mod pipe;
 mod progress;
 mod prune;
 mod pull;
@@ -87,6 +88,7 @@ pub struct Globals {
 
 /// Entry point of the binary: parse, dispatch, print errors with their causes.
 pub fn main() -> ExitCode {
+    pipe::install();
     let cli = Cli::parse();
     init_tracing();
     // A relative --root/SILO_ROOT names the same directory wherever a runtime later runs
@@ -123,6 +125,7 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(_) if pipe::stdout_reader_gone() => pipe::die_of_sigpipe(),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
