@@ -430,6 +430,20 @@ fn second_build_is_all_cache_and_a_changed_file_rebuilds_only_later_steps() {
     };
     let (first, id1) = build(&lab);
     assert_eq!(first.matches("CACHED").count(), 0, "{first}");
+    // The last line names the manifest digest and the image ID (what --iidfile holds) apart.
+    let built = first.lines().rfind(|l| l.starts_with("built ")).unwrap();
+    let manifest = built
+        .strip_prefix("built manifest ")
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("{built}"));
+    assert!(
+        built.contains(&format!("(image ID {id1};")),
+        "{built} / {id1}"
+    );
+    assert_ne!(
+        manifest, id1,
+        "the manifest digest is not the config digest"
+    );
     // A new process, the same store, a later second (times are in seconds): every layer step
     // is a cache hit, nothing new is written, and the image (dated by its layers) is the same.
     std::thread::sleep(std::time::Duration::from_millis(1100));

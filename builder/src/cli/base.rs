@@ -22,7 +22,7 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
     /// Name of the image (a store ref, or the tag inside --output).
-    #[arg(short = 't', long = "tag")]
+    #[arg(short = 't', long = "tag", value_parser = super::build::image_name)]
     pub tag: String,
     /// Windows version the image claims, `10.0.<build>.<UBR>` (e.g. 10.0.20348.1 for ltsc2022).
     #[arg(long)]

@@ -28,8 +28,9 @@ pub struct Args {
     /// The Dockerfile (default: CONTEXT/Dockerfile).
     #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
-    /// Name the image in the store (repeatable); the first also names it in outputs.
-    #[arg(short = 't', long = "tag")]
+    /// Name the image in the store (repeatable); the first also names it in outputs. A name as
+    /// docker takes it: `[HOST[:PORT]/]PATH[:TAG]`, lowercase path, no digest.
+    #[arg(short = 't', long = "tag", value_parser = image_name)]
     pub tags: Vec<String>,
     /// Set a build-time variable: KEY=VALUE, or KEY to take it from the environment.
     #[arg(long = "build-arg", value_name = "KEY=VALUE")]
@@ -317,9 +318,14 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .flat_map(|i| i.layers.iter().map(|l| l.descriptor.size()))
             .sum();
+        // The manifest digest is what a registry and `docker pull NAME@…` know; the image ID
+        // (config digest) is what --iidfile and `docker images` show: name both, as buildx does.
+        let what = match &result.index {
+            Some(_) => format!("index {} (also the image ID", top.digest()),
+            None => format!("manifest {} (image ID {}", top.digest(), result.image_id()),
+        };
         eprintln!(
-            "built {} ({} platform{}, {} of layers){}",
-            top.digest(),
+            "built {what}; {} platform{}, {} of layers){}",
             result.images.len(),
             if result.images.len() == 1 { "" } else { "s" },
             human_size(size),
@@ -399,4 +405,17 @@ mod tests {
             assert!(err.contains("expected default, host, none"), "{err}");
         }
     }
+}
+
+/// A `-t`/`--tag` value: an image reference with at most a tag, as `docker build -t` takes it
+/// ("invalid reference format" otherwise); kept as typed (the store names images as typed).
+pub(super) fn image_name(text: &str) -> Result<String, String> {
+    if text.contains('@') {
+        return Err(format!(
+            "{text:?}: a tag cannot hold a digest (NAME[:TAG], as docker build -t)"
+        ));
+    }
+    registry_client::Reference::parse(text)
+        .map(|_| text.to_string())
+        .map_err(|e| format!("invalid reference format: {e}"))
 }
