@@ -387,6 +387,19 @@ fn parse_network(value: &str) -> anyhow::Result<NetworkMode> {
     })
 }
 
+/// A `-t`/`--tag` value: an image reference with at most a tag, as `docker build -t` takes it
+/// ("invalid reference format" otherwise); kept as typed (the store names images as typed).
+pub(super) fn image_name(text: &str) -> Result<String, String> {
+    if text.contains('@') {
+        return Err(format!(
+            "{text:?}: a tag cannot hold a digest (NAME[:TAG], as docker build -t)"
+        ));
+    }
+    registry_client::Reference::parse(text)
+        .map(|_| text.to_string())
+        .map_err(|e| format!("invalid reference format: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,17 +418,4 @@ mod tests {
             assert!(err.contains("expected default, host, none"), "{err}");
         }
     }
-}
-
-/// A `-t`/`--tag` value: an image reference with at most a tag, as `docker build -t` takes it
-/// ("invalid reference format" otherwise); kept as typed (the store names images as typed).
-pub(super) fn image_name(text: &str) -> Result<String, String> {
-    if text.contains('@') {
-        return Err(format!(
-            "{text:?}: a tag cannot hold a digest (NAME[:TAG], as docker build -t)"
-        ));
-    }
-    registry_client::Reference::parse(text)
-        .map(|_| text.to_string())
-        .map_err(|e| format!("invalid reference format: {e}"))
 }
