@@ -275,3 +275,69 @@ fn push_copy_and_inspect_take_store_oci_and_archive_sources() {
     let raw = ok(&store("s"), &args(&["inspect", &layout, "--raw"]));
     assert_eq!(sha256_digest(raw.as_bytes()), digest);
 }
+
+/// An explicit `--platform` that a single-platform image does not match is refused by pull and
+/// inspect (registry and store), as docker does, instead of being ignored; the image's own
+/// platform (or no `--platform`) is taken.
+#[test]
+fn an_explicit_platform_a_single_image_does_not_match_is_refused() {
+    let registry = Registry::no_auth();
+    let flags = silo_cli::transport_flags(&registry);
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("s");
+    base(&root, "single:1", "10.0.20348.1");
+    let remote = registry.reference("single/app:1");
+    ok(&root, &with(args(&["push", "single:1", &remote]), &flags));
+    for source in ["single:1", remote.as_str()] {
+        let err = fails(
+            &root,
+            &with(
+                args(&["inspect", "--platform", "linux/arm64", source]),
+                &flags,
+            ),
+        );
+        assert!(
+            err.contains("single-platform image for windows/amd64") && err.contains("linux/arm64"),
+            "inspect {source}: {err}"
+        );
+        ok(
+            &root,
+            &with(
+                args(&["inspect", "--platform", "windows/amd64", source]),
+                &flags,
+            ),
+        );
+        ok(&root, &with(args(&["inspect", source]), &flags));
+    }
+    let dest = format!("oci:{}", work.path().join("pulled").display());
+    let err = fails(
+        &root,
+        &with(
+            args(&[
+                "pull",
+                "--platform",
+                "linux/arm64",
+                &remote,
+                "--output",
+                &dest,
+            ]),
+            &flags,
+        ),
+    );
+    assert!(err.contains("does not match"), "pull: {err}");
+    assert!(!work.path().join("pulled").exists(), "nothing was pulled");
+    ok(
+        &root,
+        &with(
+            args(&[
+                "pull",
+                "--platform",
+                "windows/amd64",
+                &remote,
+                "--output",
+                &dest,
+            ]),
+            &flags,
+        ),
+    );
+}

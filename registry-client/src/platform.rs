@@ -192,6 +192,40 @@ impl PlatformRequest {
         }
     }
 
+    /// Whether a single (non-index) image whose config is `config` is what was asked for: its
+    /// `os`, `architecture` and (when asked) `variant`. Docker refuses a single-platform image
+    /// that does not match an explicit `--platform` ("does not match the specified platform")
+    /// rather than use it silently; the error says what was wanted and what the image is.
+    pub fn check_single_image(&self, config: &[u8]) -> std::result::Result<(), String> {
+        let cfg: serde_json::Value = serde_json::from_slice(config)
+            .map_err(|e| format!("the image config is not JSON: {e}"))?;
+        let field = |k: &str| {
+            cfg.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let (os, arch, variant) = (field("os"), field("architecture"), field("variant"));
+        let variant_ok = match &self.variant {
+            Some(v) => *v == variant,
+            None => true,
+        };
+        if os == self.os && arch == self.architecture && variant_ok {
+            return Ok(());
+        }
+        let is = [os, arch, variant]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("/");
+        Err(format!(
+            "the image is a single-platform image for {} and does not match the requested \
+             platform {} (it has no index to choose from)",
+            if is.is_empty() { "no platform" } else { &is },
+            self
+        ))
+    }
+
     /// Parse `os/arch[/variant][:os.version]`.
     pub fn parse(input: &str) -> Result<Self> {
         let bad = |reason: &str| Error::Platform {

@@ -214,9 +214,10 @@ impl RegistryOpts {
 /// Platform flags of pull/inspect/copy.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlatformOpts {
-    /// Platform to select from an index: os/arch[/variant][:os.version].
-    #[arg(long, default_value = "windows/amd64", value_name = "PLATFORM")]
-    pub platform: String,
+    /// Platform to select from an index: os/arch[/variant][:os.version] (default windows/amd64).
+    /// Given explicitly, a single-platform image of another platform is refused, as docker does.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
     /// Require this os.version prefix (e.g. 10.0.20348 or 10.0.20348.2700).
     #[arg(long, value_name = "VERSION")]
     pub os_version: Option<String>,
@@ -235,8 +236,19 @@ pub enum IsolationArg {
 }
 
 impl PlatformOpts {
+    /// With an explicit `--platform`, a single-platform image must be of that platform (docker's
+    /// "does not match the specified platform"); without one any single image is taken.
+    pub fn check_single_image(&self, want: &PlatformRequest, config: &[u8]) -> Result<()> {
+        match &self.platform {
+            Some(_) => want
+                .check_single_image(config)
+                .map_err(|e| anyhow::anyhow!("--platform {want}: {e}")),
+            None => Ok(()),
+        }
+    }
+
     pub fn request(&self) -> Result<PlatformRequest> {
-        let mut req = PlatformRequest::parse(&self.platform)?;
+        let mut req = PlatformRequest::parse(self.platform.as_deref().unwrap_or("windows/amd64"))?;
         if let Some(v) = &self.os_version {
             req.os_version = Some(OsVersion::parse(v).with_context(|| {
                 format!("--os-version {v:?}: expected major.minor.build[.revision]")

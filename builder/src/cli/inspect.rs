@@ -117,6 +117,9 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         config,
     } = shown;
     let (config_ref, layers) = blobs_of(&manifest.image()?);
+    if selection.is_none() {
+        args.platform.check_single_image(&want, &config)?;
+    }
     if args.config {
         out.write_all(&config)?;
         return Ok(ExitCode::SUCCESS);

@@ -55,6 +55,13 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     let resolved = rt
         .block_on(client.resolve(&reference, &want))
         .with_context(|| source.context())?;
+    if resolved.selection.is_none() && args.platform.platform.is_some() {
+        let (config_ref, _) = registry_client::manifest::blobs_of(&resolved.manifest.image()?);
+        let config = rt
+            .block_on(client.fetch_small(&reference, &config_ref, 4 << 20))
+            .with_context(|| source.context())?;
+        args.platform.check_single_image(&want, &config)?;
+    }
     if let Some(c) = resolved
         .selection
         .as_ref()
