@@ -320,7 +320,7 @@ fn copy_from_an_image_reads_only_the_layers_it_needs() {
             "-t",
             "example.com/src:v1",
             "-o",
-            &format!("type=oci,dest={}", layout.display()),
+            &format!("type=oci,tar=false,dest={}", layout.display()),
             &ctx.display().to_string(),
         ]);
     };
@@ -639,7 +639,7 @@ fn copy_from_a_registry_image_fetches_only_the_layers_it_needs() {
         "-t",
         "example.com/src:v1",
         "-o",
-        &format!("type=oci,dest={}", layout.display()),
+        &format!("type=oci,tar=false,dest={}", layout.display()),
         &ctx.display().to_string(),
     ]);
     let layers = layout_layers(&layout);

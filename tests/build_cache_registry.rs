@@ -188,7 +188,7 @@ fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
     // State A builds and exports.
     let a = lab.state("a");
     let out_a = lab.path("out-a");
-    let dest_a = format!("type=oci,dest={}", out_a.display());
+    let dest_a = format!("type=oci,tar=false,dest={}", out_a.display());
     let (text_a, id_a) = lab.build(&a, &["--cache-to", &cache_to, "-o", &dest_a]);
     assert_eq!(text_a.matches("CACHED").count(), 0, "{text_a}");
     assert!(text_a.contains("exported cache to"), "{text_a}");
@@ -223,7 +223,7 @@ fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
 
     // An OCI output needs the layers: each is fetched once, and the image is identical.
     let out_b = lab.path("out-b");
-    let dest_b = format!("type=oci,dest={}", out_b.display());
+    let dest_b = format!("type=oci,tar=false,dest={}", out_b.display());
     let (text_b2, _) = lab.build(&b, &["--cache-from", &cache_from, "-o", &dest_b]);
     assert_eq!(text_b2.matches("CACHED").count(), 3, "{text_b2}");
     let (manifest_b, layers_b) = layout_layers(&out_b);
@@ -349,7 +349,7 @@ fn re_exporting_an_imported_cache_mounts_its_layers_without_fetching_them() {
     let lab = Lab::new();
     let a = lab.state("a");
     let out = lab.path("out-a");
-    let dest = format!("type=oci,dest={}", out.display());
+    let dest = format!("type=oci,tar=false,dest={}", out.display());
     lab.build(
         &a,
         &[
@@ -428,7 +428,7 @@ fn a_cache_copied_to_another_registry_fetches_the_layers_it_must_upload() {
     let lab = Lab::new();
     let a = lab.state("a");
     let out = lab.path("out-a");
-    let dest = format!("type=oci,dest={}", out.display());
+    let dest = format!("type=oci,tar=false,dest={}", out.display());
     lab.build(
         &a,
         &["--cache-to", &lab.spec("cache:x", ",mode=max"), "-o", &dest],

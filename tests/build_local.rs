@@ -63,7 +63,7 @@ impl Lab {
     /// Builds a sample from `dockerfiles/` into an OCI layout; returns the layout path.
     fn build_sample(&self, sample: &str, extra: &[&str]) -> (PathBuf, Output) {
         let out_dir = self.path(&format!("out-{sample}"));
-        let dest = format!("type=oci,dest={}", out_dir.display());
+        let dest = format!("type=oci,tar=false,dest={}", out_dir.display());
         let context = sample_dir(sample);
         let mut args = vec![
             "build",
@@ -575,7 +575,7 @@ fn two_platform_build_gives_an_index_with_each_entrys_os_version() {
         "-t",
         "example.com/multi:v1",
         "-o",
-        &format!("type=oci,dest={}", out_dir.display()),
+        &format!("type=oci,tar=false,dest={}", out_dir.display()),
         &ctx.display().to_string(),
     ]);
     let index = raw_manifest(&out_dir);
@@ -766,7 +766,7 @@ fn classic_mode_copies_to_a_bare_drive_and_writes_classic_history() {
     );
 
     let out_dir = lab.path("out-hello");
-    let dest = format!("type=oci,dest={}", out_dir.display());
+    let dest = format!("type=oci,tar=false,dest={}", out_dir.display());
     lab.silo_ok(&[
         "build",
         "--runtime",
@@ -816,7 +816,7 @@ fn building_again_into_an_oci_layout_replaces_the_image_and_digests_select() {
     )
     .unwrap();
     let out_dir = lab.path("out");
-    let dest = format!("type=oci,dest={}", out_dir.display());
+    let dest = format!("type=oci,tar=false,dest={}", out_dir.display());
     let entries = || -> Vec<Value> {
         let index: Value =
             serde_json::from_str(&fs::read_to_string(out_dir.join("index.json")).unwrap()).unwrap();
@@ -876,4 +876,94 @@ fn building_again_into_an_oci_layout_replaces_the_image_and_digests_select() {
         &format!("oci:{}@sha256:{}", out_dir.display(), "0".repeat(64)),
     ]);
     assert!(!missing.status.success());
+}
+
+/// `-o type=oci,dest=FILE` writes an OCI layout *tarball* as buildx does (skopeo reads it as
+/// `oci-archive:`), `dest=-` writes the same bytes to standard output, `tar=false` writes a
+/// directory; a directory given where a tarball goes, `tar=false` for docker, and keys silo does
+/// not honour are refused by name.
+#[test]
+fn oci_output_is_a_tarball_unless_tar_false() {
+    let lab = Lab::new();
+    lab.base("silo.local/base:ltsc2022", "10.0.20348.1");
+    let ctx = lab.path("ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM silo.local/base:ltsc2022\nCOPY a.txt /a.txt\n",
+    )
+    .unwrap();
+    let ctx = ctx.display().to_string();
+    let build = |output: &str| {
+        lab.silo(&[
+            "build",
+            "--runtime",
+            "none",
+            "-t",
+            "app:v1",
+            "-o",
+            output,
+            &ctx,
+        ])
+    };
+    let tarball = lab.path("app.tar");
+    let out = build(&format!("type=oci,dest={}", tarball.display()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let built = stderr(&out);
+    let manifest = built
+        .lines()
+        .rfind(|l| l.starts_with("built manifest "))
+        .and_then(|l| l.split(' ').nth(2))
+        .unwrap_or_else(|| panic!("{built}"))
+        .to_string();
+    assert!(tarball.is_file(), "a tarball, not a directory");
+    let raw = run_ok(
+        silo_tests::skopeo::skopeo()
+            .args(["inspect", "--raw"])
+            .arg(format!("oci-archive:{}", tarball.display())),
+    )
+    .stdout;
+    assert_eq!(
+        silo_tests::image::sha256_digest(&raw),
+        manifest,
+        "skopeo reads it"
+    );
+    let names: Vec<String> = tar::Archive::new(fs::File::open(&tarball).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(
+        names.contains(&"oci-layout".to_string()) && names.contains(&"index.json".to_string()),
+        "{names:?}"
+    );
+
+    let out = build("type=oci,dest=-");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        out.stdout,
+        fs::read(&tarball).unwrap(),
+        "the same tarball on stdout"
+    );
+
+    let dir = lab.path("layout");
+    let out = build(&format!("type=oci,tar=false,dest={}", dir.display()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.join("index.json").is_file());
+    let out = build(&format!("type=oci,dest={}", dir.display()));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("add tar=false"), "{}", stderr(&out));
+    for (bad, says) in [
+        ("type=docker,tar=false,dest=x.tar", "always a tar file"),
+        (
+            "type=oci,compression=zstd,dest=x.tar",
+            "compression=zstd is not supported",
+        ),
+        ("type=oci,tar=maybe,dest=x.tar", "expected true or false"),
+    ] {
+        let out = build(bad);
+        assert!(!out.status.success(), "{bad}");
+        assert!(stderr(&out).contains(says), "{bad}: {}", stderr(&out));
+    }
 }

@@ -185,7 +185,7 @@ fn an_official_style_powershell_dockerfile_builds_under_wine() {
     fs::create_dir_all(&context).unwrap();
     fs::write(context.join("Dockerfile"), DOCKERFILE).unwrap();
     let layout = dir.path().join("out");
-    let dest = format!("type=oci,dest={}", layout.display());
+    let dest = format!("type=oci,tar=false,dest={}", layout.display());
     let url_arg = format!("TOOL_URL={url}");
     let sha_arg = format!("TOOL_SHA256={sha}");
     let out = ok(
@@ -372,7 +372,7 @@ fn a_cmd_line_that_starts_powershell_among_other_commands_runs_each_in_turn() {
     )
     .unwrap();
     let layout = dir.path().join("out");
-    let dest = format!("type=oci,dest={}", layout.display());
+    let dest = format!("type=oci,tar=false,dest={}", layout.display());
     ok(
         &root,
         &[
@@ -445,7 +445,7 @@ fn a_script_file_copied_into_the_image_is_checked_with_the_step_and_then_run() {
     )
     .unwrap();
     let layout = dir.path().join("out");
-    let dest = format!("type=oci,dest={}", layout.display());
+    let dest = format!("type=oci,tar=false,dest={}", layout.display());
     let context_arg = context.to_str().unwrap();
     let out = ok(
         &root,
@@ -537,7 +537,7 @@ RUN Set-Service -Name spooler -StartupType Disabled; Stop-Service Spooler
     )
     .unwrap();
     let layout = dir.path().join("out");
-    let dest = format!("type=oci,dest={}", layout.display());
+    let dest = format!("type=oci,tar=false,dest={}", layout.display());
     let out = ok(
         &root,
         &[

@@ -69,7 +69,7 @@ fn hello_builds_with_the_wine_silo_and_rebuilds_from_cache() {
     let root = root.as_path();
     create_base(root);
     let layout = dir.path().join("out");
-    let dest = format!("type=oci,dest={}", layout.display());
+    let dest = format!("type=oci,tar=false,dest={}", layout.display());
     let context = project_root()
         .join("dockerfiles/hello")
         .display()
@@ -255,7 +255,7 @@ fn run_mounts_reach_the_step_and_stay_out_of_its_layers() {
     fs::write(&secret, "s3cret-value").unwrap();
     let layout = dir.path().join("out");
     let build = || {
-        let dest = format!("type=oci,dest={}", layout.display());
+        let dest = format!("type=oci,tar=false,dest={}", layout.display());
         let secret_flag = format!("id=tok,src={}", secret.display());
         let ctx = ctx.display().to_string();
         let mut args = vec![

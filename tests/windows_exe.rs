@@ -29,7 +29,7 @@ struct Pair {
 enum Arg<'a> {
     Text(&'a str),
     Path(&'a Path),
-    /// `prefix` + the path (e.g. `oci:` + a layout directory, `type=oci,dest=` + a folder).
+    /// `prefix` + the path (e.g. `oci:` + a layout directory, `type=oci,tar=false,dest=` + a folder).
     Prefixed(&'a str, &'a Path, &'a str),
 }
 
@@ -289,7 +289,7 @@ fn build_both() -> Option<Built> {
             Arg::Text("-t"),
             Arg::Text("example.com/app:1"),
             Arg::Text("-o"),
-            Arg::Prefixed("type=oci,dest=", out, ""),
+            Arg::Prefixed("type=oci,tar=false,dest=", out, ""),
             Arg::Path(context),
         ]
     }

@@ -42,7 +42,7 @@ fn build(root: &Path, dir: &Path, dockerfile: &str) -> (Output, PathBuf) {
     fs::create_dir_all(&ctx).unwrap();
     fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
     let layout = dir.join("out");
-    let dest = format!("type=oci,dest={}", layout.display());
+    let dest = format!("type=oci,tar=false,dest={}", layout.display());
     let args = [
         "build",
         "--runtime",

@@ -72,7 +72,7 @@ fn origin(root: &Path) -> String {
 fn build(root: &Path, ctx: &Path, dockerfile: &str, out: &Path, extra: &[&str]) -> (String, f64) {
     fs::create_dir_all(ctx).unwrap();
     fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
-    let dest = format!("type=oci,dest={}", out.display());
+    let dest = format!("type=oci,tar=false,dest={}", out.display());
     let ctx = ctx.display().to_string();
     let mut args = vec![
         "build",

@@ -1,12 +1,14 @@
-//! Build outputs: the content store (tags from `-t`), an OCI image layout directory
-//! (`--output type=oci,dest=DIR`), a docker-archive (`--output type=docker,dest=FILE`, loads
+//! Build outputs: the content store (tags from `-t`), an OCI image layout as a tarball
+//! (`--output type=oci,dest=FILE`, buildx's default; `dest=-` is standard output) or a directory
+//! (`type=oci,tar=false,dest=DIR`), a docker-archive (`--output type=docker,dest=FILE`, loads
 //! with `docker load`) and a registry (`--push`, `type=registry[,name=REF]`, done by
 //! [`super::registry_push`]). Every file output goes through the store's [`ImageSink`]: blobs first (layers
 //! copied from wherever they live — a base's layers are read only now, and only for outputs that
 //! lack them), then the manifest or index, so a reader never sees a manifest whose blobs are
 //! missing.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use super::engine::BuildResult;
 use super::registry_push::{push, Pushed};
@@ -17,8 +19,9 @@ use crate::store::{ImageSink, Store, StoreError};
 /// One `--output`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    /// An OCI image layout directory.
-    Oci { dest: PathBuf },
+    /// An OCI image layout: a tarball at `dest` (`-`: standard output), or with `tar: false` a
+    /// directory.
+    Oci { dest: PathBuf, tar: bool },
     /// A docker-archive tar file.
     Docker { dest: PathBuf },
     /// Push to the registry named by `name`, or else by every `-t` tag.
@@ -26,21 +29,43 @@ pub enum Output {
 }
 
 impl Output {
-    /// Parses buildx's `type=oci,dest=DIR` syntax (`dest` may also be given as `path`).
+    /// Parses buildx's `type=oci,dest=FILE` syntax (`dest` may also be given as `path`). Every
+    /// key buildx's exporters take is either done as buildx does it or refused by name: none is
+    /// accepted and ignored.
     pub fn parse(text: &str) -> Result<Output, String> {
         let mut kind = None;
         let mut dest = None;
         let mut name = None;
+        let mut tar = None;
+        let flag = |k: &str, v: &str| match v {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("--output {text}: {k}={v}: expected true or false")),
+        };
         for part in text.split(',') {
             let (k, v) = part.split_once('=').ok_or_else(|| {
-                format!("--output {text}: expected key=value pairs, e.g. type=oci,dest=out")
+                format!("--output {text}: expected key=value pairs, e.g. type=oci,dest=out.tar")
             })?;
-            match k.trim() {
-                "type" => kind = Some(v.trim().to_string()),
-                "dest" | "path" => dest = Some(PathBuf::from(v.trim())),
-                "push" if v.trim() == "true" => kind = kind.or(Some("registry".into())),
-                "name" => name = Some(v.trim().to_string()).filter(|n| !n.is_empty()),
-                "push" | "tar" | "oci-mediatypes" | "compression" => {}
+            let (k, v) = (k.trim(), v.trim());
+            match k {
+                "type" => kind = Some(v.to_string()),
+                "dest" | "path" => dest = Some(PathBuf::from(v)),
+                "push" => {
+                    if flag(k, v)? {
+                        kind = kind.or(Some("registry".into()));
+                    }
+                }
+                "name" => name = Some(v.to_string()).filter(|n| !n.is_empty()),
+                "tar" => tar = Some(flag(k, v)?),
+                // silo's layers are gzip'd and its manifests OCI (docker-archive: Docker's).
+                "compression" if v == "gzip" => {}
+                "oci-mediatypes" if v == "true" => {}
+                "compression" | "oci-mediatypes" => {
+                    return Err(format!(
+                        "--output {text}: {k}={v} is not supported (silo writes gzip layers and \
+                         OCI media types; leave the key out)"
+                    ))
+                }
                 other => return Err(format!("--output {text}: unknown key {other:?}")),
             }
         }
@@ -51,10 +76,19 @@ impl Output {
         match kind.as_deref() {
             Some("oci") => Ok(Output::Oci {
                 dest: need_dest("oci")?,
+                tar: tar.unwrap_or(true),
             }),
-            Some("docker") | Some("docker-archive") => Ok(Output::Docker {
-                dest: need_dest("docker")?,
-            }),
+            Some("docker") | Some("docker-archive") => {
+                if tar == Some(false) {
+                    return Err(format!(
+                        "--output {text}: type=docker is always a tar file (docker load reads \
+                         one); for a directory use type=oci,tar=false"
+                    ));
+                }
+                Ok(Output::Docker {
+                    dest: need_dest("docker")?,
+                })
+            }
             Some("registry") | Some("image") => Ok(Output::Registry { name }),
             Some(other) => Err(format!(
                 "--output {text}: type={other} is not supported (use oci, docker or registry)"
@@ -62,6 +96,102 @@ impl Output {
             None => Err(format!("--output {text}: missing type=oci|docker|registry")),
         }
     }
+}
+
+/// Writes an OCI layout made by `fill` in a scratch directory as a tarball at `dest` (`-`:
+/// standard output): `oci-layout`, `index.json` and `blobs/sha256/…` at its root, as buildx's
+/// OCI exporter and `skopeo copy … oci-archive:` write it. Entries carry no owner and the
+/// `SOURCE_DATE_EPOCH` time (else 0), so the same image gives the same tarball. A file at `dest`
+/// appears whole or not at all (written beside it, then renamed).
+fn write_oci_tarball(
+    dest: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let io = |what: &str, path: &Path, e: std::io::Error| {
+        StoreError::invalid(path.display().to_string(), format!("{what}: {e}"))
+    };
+    let to_stdout = dest == Path::new("-");
+    if !to_stdout && dest.is_dir() {
+        return Err(StoreError::invalid(
+            dest.display().to_string(),
+            "is a directory: type=oci writes an OCI layout tarball, as buildx does; add \
+             tar=false to write (or update) a layout directory",
+        ));
+    }
+    let parent = match dest.parent() {
+        Some(p) if !to_stdout && !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::env::temp_dir(),
+    };
+    let scratch = tempfile::Builder::new()
+        .prefix(".silo-oci-")
+        .tempdir_in(&parent)
+        .map_err(|e| io("making a scratch directory", &parent, e))?;
+    let layout = scratch.path().join("layout");
+    fill(&layout)?;
+    let mtime = crate::image::source_date_epoch().unwrap_or(0).max(0) as u64;
+    let mut files = Vec::new();
+    collect_files(&layout, &layout, &mut files).map_err(|e| io("reading", &layout, e))?;
+    files.sort();
+    let write_all = |out: &mut dyn Write| -> std::io::Result<()> {
+        let mut tar = tar::Builder::new(out);
+        let mut dirs = std::collections::BTreeSet::new();
+        for rel in &files {
+            for dir in rel
+                .ancestors()
+                .skip(1)
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                dirs.insert(dir.to_path_buf());
+            }
+        }
+        let header = |kind: tar::EntryType, mode: u32, size: u64| {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(kind);
+            h.set_mode(mode);
+            h.set_size(size);
+            h.set_mtime(mtime);
+            h.set_uid(0);
+            h.set_gid(0);
+            h
+        };
+        for dir in &dirs {
+            let mut h = header(tar::EntryType::Directory, 0o755, 0);
+            tar.append_data(&mut h, dir, std::io::empty())?;
+        }
+        for rel in &files {
+            let file = std::fs::File::open(layout.join(rel))?;
+            let mut h = header(tar::EntryType::Regular, 0o644, file.metadata()?.len());
+            tar.append_data(&mut h, rel, file)?;
+        }
+        tar.into_inner()?.flush()
+    };
+    if to_stdout {
+        let mut out = std::io::stdout().lock();
+        return write_all(&mut out).map_err(|e| io("writing the tarball", dest, e));
+    }
+    let mut file = tempfile::NamedTempFile::new_in(&parent)
+        .map_err(|e| io("creating the tarball", dest, e))?;
+    let written = write_all(&mut std::io::BufWriter::new(file.as_file_mut()));
+    written
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| io("writing the tarball", dest, e))?;
+    file.persist(dest)
+        .map_err(|e| io("naming the tarball", dest, e.error))?;
+    Ok(())
+}
+
+/// Every regular file below `dir`, relative to `root`.
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect_files(root, &path, out)?;
+        } else {
+            out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+        }
+    }
+    Ok(())
 }
 
 /// The name an image gets inside an OCI layout: the tag of a reference (`repo:tag` → `tag`).
@@ -144,7 +274,7 @@ fn write_file_output(
     tags: &[String],
 ) -> Result<(), StoreError> {
     match output {
-        Output::Oci { dest } => {
+        Output::Oci { dest, tar: false } => {
             let mut layout = OciLayout::create(dest)?;
             let name = tags.first().map(|t| oci_ref_name(t));
             // A named image replaces the entry of that name (put_manifest); an unnamed one
@@ -153,6 +283,12 @@ fn write_file_output(
                 layout.remove_untagged();
             }
             export(store, result, &mut layout, name.as_deref())
+        }
+        Output::Oci { dest, tar: true } => {
+            let name = tags.first().map(|t| oci_ref_name(t));
+            write_oci_tarball(dest, |dir| {
+                export(store, result, &mut OciLayout::create(dir)?, name.as_deref())
+            })
         }
         Output::Docker { dest } => {
             if result.index.is_some() {
@@ -194,7 +330,10 @@ mod tests {
     fn outputs_parse_like_buildx() {
         assert_eq!(
             Output::parse("type=oci,dest=out").unwrap(),
-            Output::Oci { dest: "out".into() }
+            Output::Oci {
+                dest: "out".into(),
+                tar: true
+            }
         );
         assert_eq!(
             Output::parse("type=docker,dest=img.tar").unwrap(),

@@ -49,7 +49,10 @@ pub struct Args {
     /// the base image's build needs it), process or hyperv.
     #[arg(long, default_value = "default")]
     pub isolation: IsolationFlag,
-    /// type=oci,dest=DIR | type=docker,dest=FILE | type=registry (repeatable).
+    /// Where the image goes besides the store (repeatable): type=oci,dest=FILE (an OCI layout
+    /// tarball; dest=- for standard output) | type=oci,tar=false,dest=DIR (a layout directory) |
+    /// type=docker,dest=FILE (docker load) | type=registry[,name=REF] (push). Other keys:
+    /// push=true|false, compression=gzip, oci-mediatypes=true.
     #[arg(short = 'o', long = "output")]
     pub outputs: Vec<String>,
     /// Shorthand for --output type=registry.
