@@ -24,6 +24,11 @@ fn help_lists_every_verb() {
         "dockerfile",
         "store",
         "prune",
+        "tags",
+        "catalog",
+        "delete",
+        "tag",
+        "digest",
     ] {
         assert!(
             text.contains(&format!("  {verb} ")),

@@ -52,6 +52,9 @@ pub struct RegistryOptions {
     /// Accept manifests whose layers carry `urls` (`validation.manifests.urls.allow`); without it
     /// distribution rejects them with MANIFEST_BLOB_UNKNOWN, like a strict air-gapped mirror.
     pub allow_foreign_urls: bool,
+    /// Allow `DELETE` of manifests and blobs (`storage.delete.enabled`); distribution answers
+    /// 405 UNSUPPORTED without it.
+    pub deletes: bool,
 }
 
 /// One access-log line of the registry (`"GET /v2/… HTTP/1.1" 200 1234`).
@@ -86,6 +89,17 @@ impl Registry {
             auth: Auth::None,
             tls: false,
             allow_foreign_urls: true,
+            deletes: true,
+        })
+    }
+
+    /// Anonymous registry that refuses deletes (distribution's default).
+    pub fn without_deletes() -> Registry {
+        Registry::start(RegistryOptions {
+            auth: Auth::None,
+            tls: false,
+            allow_foreign_urls: true,
+            deletes: false,
         })
     }
 
@@ -95,6 +109,7 @@ impl Registry {
             auth: Auth::None,
             tls: false,
             allow_foreign_urls: false,
+            deletes: true,
         })
     }
 
@@ -104,6 +119,7 @@ impl Registry {
             auth: Auth::Htpasswd,
             tls: false,
             allow_foreign_urls: true,
+            deletes: true,
         })
     }
 
@@ -118,6 +134,7 @@ impl Registry {
             auth: Auth::Token(alg),
             tls: false,
             allow_foreign_urls: true,
+            deletes: true,
         })
     }
 
@@ -127,6 +144,7 @@ impl Registry {
             auth: Auth::None,
             tls: true,
             allow_foreign_urls: true,
+            deletes: true,
         })
     }
 
@@ -382,11 +400,12 @@ fn config_yaml(
     format!(
         "version: 0.1\n\
          log:\n  level: info\n  accesslog:\n    disabled: false\n\
-         storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n  \
+         storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: {deletes}\n  \
          maintenance:\n    uploadpurging:\n      enabled: false\n\
          http:\n  addr: {addr}\n  secret: silo-test-only-secret\n{tls_yaml}\
          {auth_yaml}{validation}",
-        data = data_dir.display()
+        data = data_dir.display(),
+        deletes = options.deletes
     )
 }
 

@@ -22,6 +22,7 @@ mod prune;
 mod pull;
 mod push;
 mod registry;
+mod remote;
 mod store;
 
 /// Build, pull, push and inspect Windows container images — no daemon, any host.
@@ -59,6 +60,17 @@ pub enum Command {
     Diff(diff::Args),
     /// Show the registry of an image or one layer's delta.
     Registry(registry::Args),
+    /// List a repository's tags (as `crane ls`, `skopeo list-tags`).
+    #[command(visible_alias = "ls-tags")]
+    Tags(remote::TagsArgs),
+    /// List a registry's repositories (as `crane catalog`).
+    Catalog(remote::CatalogArgs),
+    /// Delete an image's manifest from its registry (as `crane delete`, `skopeo delete`).
+    Delete(remote::DeleteArgs),
+    /// Tag an image in its registry without moving blobs (as `crane tag`).
+    Tag(remote::TagArgs),
+    /// Print an image's manifest digest (as `crane digest`).
+    Digest(remote::DigestArgs),
     /// Make base images.
     #[command(subcommand)]
     Base(base::Command),
@@ -107,6 +119,11 @@ pub fn main() -> ExitCode {
         Command::Ls(a) => ls::run(&globals, a),
         Command::Diff(a) => diff::run(&globals, a),
         Command::Registry(a) => registry::run(&globals, a),
+        Command::Tags(a) => remote::tags(&globals, a),
+        Command::Catalog(a) => remote::catalog(&globals, a),
+        Command::Delete(a) => remote::delete(&globals, a),
+        Command::Tag(a) => remote::tag(&globals, a),
+        Command::Digest(a) => remote::digest(&globals, a),
         Command::Base(c) => base::run(&globals, c),
         Command::Hive(c) => hive::run(&globals, c),
         Command::Dockerfile(c) => dockerfile::run(&globals, c),

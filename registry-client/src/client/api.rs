@@ -1,5 +1,5 @@
-//! The registry API calls built on `send`: manifests (get, put), blob existence, tag lists and
-//! the login check.
+//! The registry API calls built on `send`: manifests (get, put, delete), blob existence, tag
+//! lists, the catalog and the login check.
 
 use std::sync::Arc;
 
@@ -117,15 +117,33 @@ impl Client {
 
     /// List tags (following `Link` pagination).
     pub async fn list_tags(&self, r: &Reference) -> Result<Vec<String>> {
-        let mut url = self.repo_url(r, "tags/list").await?;
-        let mut tags = Vec::new();
+        let url = self.repo_url(r, "tags/list").await?;
+        self.paged_names(r, &Scopes::pull(r.repository()), url, "tags")
+            .await
+    }
+
+    /// The repositories of `r`'s registry (`GET /v2/_catalog`, following `Link` pagination);
+    /// only `r`'s registry is used. Registries that do not offer the catalog answer with their
+    /// error (Docker Hub: 401/404).
+    pub async fn catalog(&self, r: &Reference) -> Result<Vec<String>> {
+        let url = self.base(r).await?.join("v2/_catalog").expect("static");
+        let scopes = Scopes(vec!["registry:catalog:*".into()]);
+        self.paged_names(r, &scopes, url, "repositories").await
+    }
+
+    /// The strings of `field` in a paged JSON list (`{"tags": […]}`, `{"repositories": […]}`),
+    /// following `Link: <…>; rel="next"` up to 1,000 pages.
+    async fn paged_names(
+        &self,
+        r: &Reference,
+        scopes: &Scopes,
+        mut url: reqwest::Url,
+        field: &str,
+    ) -> Result<Vec<String>> {
+        let mut names = Vec::new();
         for _ in 0..1000 {
             let resp = self
-                .send(
-                    r,
-                    &Scopes::pull(r.repository()),
-                    Req::new(Method::GET, url.clone()),
-                )
+                .send(r, scopes, Req::new(Method::GET, url.clone()))
                 .await?;
             if !resp.status().is_success() {
                 return Err(status_error(Method::GET, &url, resp).await);
@@ -140,19 +158,36 @@ impl Client {
                     (l.contains("rel=\"next\"") && end > start).then(|| l[start..end].to_string())
                 });
             let body = read_limited(resp, 16 << 20).await.map_err(Error::Other)?;
-            #[derive(serde::Deserialize)]
-            struct Tags {
-                tags: Option<Vec<String>>,
+            let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+                Error::Other(format!(
+                    "{field} list of {} is not JSON: {e}",
+                    display_url(&url)
+                ))
+            })?;
+            if let Some(list) = v.get(field).and_then(|l| l.as_array()) {
+                names.extend(list.iter().filter_map(|n| n.as_str().map(String::from)));
             }
-            let t: Tags = serde_json::from_slice(&body)
-                .map_err(|e| Error::Other(format!("tag list of {r} is not JSON: {e}")))?;
-            tags.extend(t.tags.unwrap_or_default());
             match next.and_then(|n| url.join(&n).ok()) {
                 Some(n) => url = n,
                 None => break,
             }
         }
-        Ok(tags)
+        Ok(names)
+    }
+
+    /// Deletes the manifest `digest` of `r`'s repository (`DELETE /v2/<name>/manifests/<digest>`:
+    /// every tag pointing at it goes with it, as on any registry). A registry that does not allow
+    /// deletes answers with its error (distribution: 405 UNSUPPORTED), which is returned as it is.
+    pub async fn delete_manifest(&self, r: &Reference, digest: &str) -> Result<()> {
+        let url = self.repo_url(r, &format!("manifests/{digest}")).await?;
+        let scopes = Scopes(vec![format!("repository:{}:delete", r.repository())]);
+        let resp = self
+            .send(r, &scopes, Req::new(Method::DELETE, url.clone()))
+            .await?;
+        if !resp.status().is_success() {
+            return Err(status_error(Method::DELETE, &url, resp).await);
+        }
+        Ok(())
     }
 
     /// Check that credentials work for `registry` (for `silo login`): ping and authenticate.
