@@ -967,3 +967,63 @@ fn oci_output_is_a_tarball_unless_tar_false() {
         assert!(stderr(&out).contains(says), "{bad}: {}", stderr(&out));
     }
 }
+
+/// `--metadata-file` writes buildx's keys (the manifest digest and descriptor, the config digest
+/// that --iidfile holds, the names); `--load` is refused before anything is built.
+#[test]
+fn metadata_file_has_buildx_keys_and_load_is_refused() {
+    let lab = Lab::new();
+    lab.base("silo.local/base:ltsc2022", "10.0.20348.1");
+    let ctx = lab.path("ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM silo.local/base:ltsc2022\nENV A=1\n",
+    )
+    .unwrap();
+    let ctx = ctx.display().to_string();
+    let (meta, iid) = (lab.path("meta.json"), lab.path("iid"));
+    let out = lab.silo_ok(&[
+        "build",
+        "--runtime",
+        "none",
+        "-t",
+        "app:v1",
+        "-t",
+        "app:v2",
+        "--metadata-file",
+        &meta.display().to_string(),
+        "--iidfile",
+        &iid.display().to_string(),
+        &ctx,
+    ]);
+    let built = stderr(&out);
+    let manifest = built
+        .lines()
+        .rfind(|l| l.starts_with("built manifest "))
+        .and_then(|l| l.split(' ').nth(2))
+        .unwrap_or_else(|| panic!("{built}"));
+    let meta: Value = serde_json::from_slice(&fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(meta["containerimage.digest"], manifest, "{meta}");
+    assert_eq!(
+        meta["containerimage.descriptor"]["digest"], manifest,
+        "{meta}"
+    );
+    assert!(meta["containerimage.descriptor"]["size"].as_u64().unwrap() > 0);
+    assert_eq!(
+        meta["containerimage.config.digest"],
+        fs::read_to_string(&iid).unwrap().trim(),
+        "{meta}"
+    );
+    assert_eq!(meta["image.name"], "app:v1,app:v2");
+
+    let out = lab.silo(&["build", "--runtime", "none", "-t", "app:v3", "--load", &ctx]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no Docker daemon"),
+        "{}",
+        stderr(&out)
+    );
+    let refs = String::from_utf8_lossy(&lab.silo_ok(&["store", "refs"]).stdout).into_owned();
+    assert!(!refs.contains("app:v3"), "nothing was built: {refs}");
+}

@@ -78,6 +78,16 @@ pub struct Args {
     /// Write the image ID (config digest; index digest for multi-platform builds) to this file.
     #[arg(long)]
     pub iidfile: Option<PathBuf>,
+    /// Write the build's result to this file as JSON, with buildx's keys:
+    /// `containerimage.digest` (the manifest, or the index of a multi-platform build),
+    /// `containerimage.descriptor`, `containerimage.config.digest` (single platform) and
+    /// `image.name` (the -t names, comma-separated).
+    #[arg(long = "metadata-file", value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+    /// buildx's `--load` (into a Docker daemon) is refused: silo has no daemon. The image is in
+    /// silo's store (`-t NAME`); `-o type=docker,dest=FILE` writes what `docker load` reads.
+    #[arg(long)]
+    pub load: bool,
     /// Add a label to the image: KEY=VALUE (repeatable).
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
@@ -108,6 +118,12 @@ fn key_value(text: &str, what: &str) -> anyhow::Result<(String, String)> {
 }
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    if args.load {
+        anyhow::bail!(
+            "--load: silo has no Docker daemon to load into; the image is in silo's store (name \
+             it with -t), and -o type=docker,dest=FILE writes a tar for `docker load -i FILE`"
+        );
+    }
     let mode = if args.quiet {
         ProgressMode::Quiet
     } else {
@@ -302,6 +318,22 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.iidfile {
         std::fs::write(path, result.image_id())
             .with_context(|| format!("writing --iidfile {}", path.display()))?;
+    }
+    if let Some(path) = &args.metadata_file {
+        let (top, _) = result.top();
+        let mut meta = serde_json::json!({
+            "containerimage.digest": top.digest().to_string(),
+            "containerimage.descriptor": top,
+        });
+        if result.index.is_none() {
+            meta["containerimage.config.digest"] = result.image_id().into();
+        }
+        if !args.tags.is_empty() {
+            meta["image.name"] = args.tags.join(",").into();
+        }
+        let text = serde_json::to_string_pretty(&meta)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing --metadata-file {}", path.display()))?;
     }
     progress.summary();
     for p in &pushed {
