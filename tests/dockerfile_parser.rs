@@ -7,6 +7,12 @@ use std::path::PathBuf;
 
 use silo::dockerfile::parse;
 
+/// Whether the corpus is beside the project; when it is not, the test is skipped and counted
+/// (and fails under `CI=true`), see `silo_tests::corpus`.
+fn corpus_present() -> bool {
+    silo_tests::corpus("buildkit-testfiles").is_some()
+}
+
 fn testfiles() -> PathBuf {
     let dir = silo_tests::shared_dir().join("buildkit-testfiles");
     assert!(
@@ -29,6 +35,9 @@ fn cases(kind: &str) -> Vec<PathBuf> {
 
 #[test]
 fn every_positive_case_dumps_like_buildkit() {
+    if !corpus_present() {
+        return;
+    }
     let dirs = cases("testfiles");
     assert!(
         dirs.len() >= 26,
@@ -57,6 +66,9 @@ fn every_positive_case_dumps_like_buildkit() {
 
 #[test]
 fn every_negative_case_fails() {
+    if !corpus_present() {
+        return;
+    }
     let dirs = cases("testfiles-negative");
     assert!(
         dirs.len() >= 4,
@@ -77,6 +89,9 @@ fn every_negative_case_fails() {
 
 #[test]
 fn negative_cases_fail_for_buildkits_reasons() {
+    if !corpus_present() {
+        return;
+    }
     let dir = testfiles().join("testfiles-negative");
     let message = |case: &str| {
         parse(&fs::read(dir.join(case).join("Dockerfile")).unwrap())
@@ -94,6 +109,9 @@ fn negative_cases_fail_for_buildkits_reasons() {
 
 #[test]
 fn line_numbers_match_buildkit() {
+    if !corpus_present() {
+        return;
+    }
     // BuildKit's TestParseIncludesLineNumbers: root 5..31, children [5,5] [11,12] [17,31].
     let input = fs::read(testfiles().join("testfile-line/Dockerfile")).unwrap();
     let ast = parse(&input).expect("line fixture parses").ast;
@@ -108,6 +126,9 @@ fn line_numbers_match_buildkit() {
 
 #[test]
 fn crlf_files_dump_like_lf_files() {
+    if !corpus_present() {
+        return;
+    }
     for dir in cases("testfiles") {
         let input = fs::read(dir.join("Dockerfile")).unwrap();
         let crlf: Vec<u8> = String::from_utf8(input.clone())
