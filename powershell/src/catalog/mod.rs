@@ -5,6 +5,9 @@
 //!
 //! Cmdlets that need Windows itself (Install-WindowsFeature, Add-Type, Import-Module, …) are
 //! deliberately absent: the check refuses them before anything runs.
+//!
+//! This module joins the tables (`cmdlets`, `types`, `members`, built with `params`) into the
+//! `Catalog` and answers the binder's lookups.
 
 use crate::check::{Catalog, CmdletInfo};
 

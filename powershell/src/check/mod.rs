@@ -1,6 +1,9 @@
 //! The static check (contract 2): walks a parsed script and lists everything the engine cannot
 //! run — unknown cmdlets, parameters, .NET types and members, unsupported statements — before
 //! anything runs. The [`Catalog`] type is defined here; its data is in [`crate::catalog`].
+//!
+//! This module holds the entry points and the walker's state; what is checked is in `statements`,
+//! `commands` and `expressions`, with `builtins` and `lookup` for the names they accept.
 
 use crate::ast::*;
 
@@ -14,7 +17,7 @@ mod statements;
 use builtins::{BUILTIN_ALIASES_AND_FUNCTIONS, COMMON_PARAMETERS};
 use lookup::ParamMatch;
 
-/// What the engine supports. All data is static so that `catalog.rs` can be one `static`.
+/// What the engine supports. All data is static so that `crate::catalog` can be one `static`.
 #[derive(Debug)]
 pub struct Catalog {
     pub cmdlets: &'static [CmdletInfo],

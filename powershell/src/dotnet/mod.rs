@@ -3,6 +3,9 @@
 //! constructors (`New-Object`, `::new`), instance members of every value kind (string methods,
 //! array/hashtable members, WebClient, version, datetime, …), enums, and the value types built
 //! here (`[version]`, `[uri]`, `[datetime]`). Anything else fails naming the member.
+//!
+//! This module holds the error helpers every family shares and the unit tests; the families are
+//! `types`, `version_uri`, `datetime`, `encoding`, `environment`, `statics` and `members`.
 // ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
 // every fallible operation here; boxing it everywhere would only add noise.
 #![allow(clippy::result_large_err)]

@@ -5,6 +5,10 @@
 //! results do not), functions and script blocks with parameter binding, commands (functions,
 //! cmdlets, native programs), error handling (non-terminating vs terminating errors,
 //! `$ErrorActionPreference`, `-ErrorAction`, `$?`, `$Error`, try/catch/finally, `exit`).
+//!
+//! This module holds the `Interp` state, the entry points (`prepare`, `run_script`) and what
+//! every part shares; the rest is in `variables`, `reporting`, `statements`, `assignment`,
+//! `pipeline`, `commands`, `functions` and `expressions`.
 // ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
 // every fallible operation here; boxing it everywhere would only add noise.
 #![allow(clippy::result_large_err)]

@@ -3,6 +3,9 @@
 //! unless `-c…`, an array on the left filters), wildcards (`-like`), regexes (`-match`,
 //! `-replace` with .NET substitutions, `-split`), `-join`, `-f` (.NET composite format),
 //! containment and bitwise operators.
+//!
+//! This module holds `OpError`, `-is` and the unit tests; the operator families are `arith`,
+//! `compare`, `text` and `composite`.
 // ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
 // every fallible operation here; boxing it everywhere would only add noise.
 #![allow(clippy::result_large_err)]

@@ -11,6 +11,9 @@
 //! The parser never panics and never guesses: anything it cannot read is a [`ParseError`]
 //! with its position. Scripts are bounded to [`ast::MAX_SCRIPT_BYTES`] and nesting to
 //! [`ast::MAX_NESTING`].
+//!
+//! This module holds the entry point, the `Parser` state and its cursor helpers; the grammar is
+//! in `blocks`, `statements`, `commands`, `expressions` and `types`.
 
 use crate::ast::*;
 use crate::lexer::{

@@ -1,6 +1,9 @@
 //! Item cmdlets over the FileSystem provider (and their registry/env: forms): Remove-Item,
 //! New-Item, Copy-Item, Move-Item, Rename-Item, Test-Path, Get-Item, Get-ChildItem,
 //! Resolve-Path, Unblock-File; and the FileInfo/DirectoryInfo objects they return.
+//!
+//! This module holds the item objects, path resolution and I/O errors the cmdlets share; the
+//! cmdlets are in `change` and `query`.
 // ErrorRecord (PowerShell's error, with its message, ids and position) is the error type of
 // every fallible operation here; boxing it everywhere would only add noise.
 #![allow(clippy::result_large_err)]
