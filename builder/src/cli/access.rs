@@ -51,7 +51,9 @@ pub struct AccessOpts {
     /// Verify TLS certificates; `false` also allows plain HTTP.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub tls_verify: bool,
-    /// Directory with `*.crt` CA certificates to trust (like containers' certs.d).
+    /// Directory of CA certificates to trust: `*.crt` in it or in its `HOST[:PORT]/` folders
+    /// (containers' and docker's certs.d layout). /etc/docker/certs.d and
+    /// /etc/containers/certs.d are read too, and SSL_CERT_FILE / SSL_CERT_DIR.
     #[arg(long, value_name = "DIR")]
     pub cert_dir: Option<PathBuf>,
     /// A CA certificate (PEM) to trust; may be repeated.
@@ -83,12 +85,32 @@ impl AccessOpts {
     pub fn ca_certs(&self) -> Result<Vec<PathBuf>> {
         let mut ca = self.ca_cert.clone();
         if let Some(dir) = &self.cert_dir {
-            let entries = std::fs::read_dir(dir)
-                .with_context(|| format!("reading --cert-dir {}", dir.display()))?;
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.extension().is_some_and(|x| x == "crt") {
-                    ca.push(p);
+            ca.extend(
+                certs_d_cas(dir)
+                    .with_context(|| format!("reading --cert-dir {}", dir.display()))?,
+            );
+        }
+        // Docker's and containers' own certs.d, where a user has already put a registry's CA.
+        for dir in ["/etc/docker/certs.d", "/etc/containers/certs.d"] {
+            let dir = std::path::Path::new(dir);
+            if dir.is_dir() {
+                ca.extend(certs_d_cas(dir).with_context(|| format!("reading {}", dir.display()))?);
+            }
+        }
+        // OpenSSL's variables, which curl, Python and Go programs honour too.
+        if let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
+            ca.push(PathBuf::from(file));
+        }
+        if let Some(dirs) = std::env::var_os("SSL_CERT_DIR") {
+            for dir in std::env::split_paths(&dirs).filter(|d| d.is_dir()) {
+                for e in std::fs::read_dir(&dir)
+                    .with_context(|| format!("reading SSL_CERT_DIR {}", dir.display()))?
+                    .flatten()
+                {
+                    let p = e.path();
+                    if p.is_file() && p.extension().is_some_and(|x| x == "crt" || x == "pem") {
+                        ca.push(p);
+                    }
                 }
             }
         }
@@ -277,6 +299,36 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+/// The CA certificates of a certs.d directory: its own `*.crt` (a flat folder, as `--cert-dir`
+/// has always taken) and those of its `HOST[:PORT]/` folders, the layout docker and containers
+/// use. Every one is trusted for every registry (rustls takes one set of roots per client).
+/// A host folder with a client certificate (`*.cert`/`*.key`, mutual TLS) is refused: silo does
+/// not present client certificates, and the registry would refuse it later less clearly.
+fn certs_d_cas(dir: &std::path::Path) -> Result<Vec<PathBuf>> {
+    let mut ca = Vec::new();
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            for f in std::fs::read_dir(&p)?.flatten() {
+                let f = f.path();
+                match f.extension().and_then(|x| x.to_str()) {
+                    Some("crt") => ca.push(f),
+                    Some("cert") | Some("key") => anyhow::bail!(
+                        "{}: client certificates (mutual TLS) are not supported; remove it or \
+                         use a registry that does not ask for one",
+                        f.display()
+                    ),
+                    _ => {}
+                }
+            }
+        } else if p.extension().is_some_and(|x| x == "crt") {
+            ca.push(p);
+        }
+    }
+    ca.sort();
+    Ok(ca)
 }
 
 #[cfg(test)]

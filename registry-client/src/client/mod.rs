@@ -309,6 +309,16 @@ impl Client {
                 }
             };
             match resp {
+                // An HTTPS server answers plain HTTP with 400 ("Client sent an HTTP request to
+                // an HTTPS server"): the fallback reached the same server, so what went wrong is
+                // the HTTPS attempt's error (an untrusted certificate, usually) — report that.
+                Ok(resp)
+                    if scheme == "http"
+                        && resp.status() == StatusCode::BAD_REQUEST
+                        && last_err.is_some() =>
+                {
+                    break;
+                }
                 Ok(resp) => {
                     let status = resp.status();
                     let challenge = pick_challenge(resp.headers());
