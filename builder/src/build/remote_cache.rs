@@ -7,7 +7,8 @@
 //! reads only the manifest and the config; a layer's blob is fetched from the registry when the
 //! hit is used by something that needs its bytes (a later RUN, `COPY --from`, an output or a
 //! store tag). The registry client is async and the engine is sync: every call goes through
-//! `block_on` on one runtime owned by [`RemoteCache`].
+//! `block_on` on the command's [`RegistryAccess`] runtime, handed to [`RemoteCache::import`]
+//! (the cache's clients come from its own factory: a spec may turn TLS verification off).
 //!
 //! The export also carries the runtime's host setup when it has one ([`SetupArtifact`]: the Wine
 //! system layer), as one more layer blob listed under `setups` with its key; an import with a
@@ -31,6 +32,7 @@ use super::cache::{self, CachedLayer};
 use super::engine::BuildResult;
 use super::progress::Progress;
 use crate::runtime::{RuntimeError, SetupArtifact};
+use crate::store::registry_source::RegistryAccess;
 use crate::store::{BlobSource, ImageSource, Store, StoreError};
 
 /// The media type of a cache export's config: the list of cache records.
@@ -92,8 +94,6 @@ pub enum RemoteCacheError {
     },
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error("starting the async runtime for the remote cache: {0}")]
-    Runtime(std::io::Error),
     #[error("exporting the runtime's setup ({media_type}): {source:#}")]
     Setup {
         media_type: &'static str,
@@ -264,7 +264,8 @@ struct RemoteRecord {
 
 /// State shared by the cache and the lazy layer homes it hands out.
 struct Shared {
-    runtime: tokio::runtime::Runtime,
+    /// The command's registry access: its runtime runs the cache's registry calls.
+    access: Arc<RegistryAccess>,
     /// Layer digests served lazily from a registry (so they can be fetched before a store tag).
     served: RefCell<BTreeSet<String>>,
 }
@@ -306,15 +307,11 @@ impl RemoteCache {
         store: &Store,
         progress: &Progress,
         clients: ClientFactory,
+        access: Arc<RegistryAccess>,
     ) -> Result<RemoteCache, RemoteCacheError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(RemoteCacheError::Runtime)?;
         let mut cache = RemoteCache {
             shared: Rc::new(Shared {
-                runtime,
+                access,
                 served: RefCell::new(BTreeSet::new()),
             }),
             imported: HashMap::new(),
@@ -351,12 +348,12 @@ impl RemoteCache {
         let reference = Reference::parse(at).map_err(registry_err)?;
         // The factory is the command's (its message is all it gives).
         let client = (self.clients)(spec).map_err(format)?;
-        let runtime = &self.shared.runtime;
-        let manifest = runtime
+        let access = &self.shared.access;
+        let manifest = access
             .block_on(client.get_manifest(&reference))
             .map_err(registry_err)?;
         let (config, layers) = parse_manifest(at, &manifest)?;
-        let bytes = runtime
+        let bytes = access
             .block_on(client.fetch_small(&reference, &config, CONFIG_LIMIT))
             .map_err(registry_err)?;
         let (records, setups) = parse_config(at, &bytes, &layers)?;
@@ -511,13 +508,13 @@ impl RemoteCache {
             .collect();
         // A layer the push can neither skip (already in the destination) nor mount (push mounts
         // from the first candidate only) must come through the store to be uploaded.
-        let runtime = &self.shared.runtime;
+        let access = &self.shared.access;
         for record in &records {
             let digest = record.layer.descriptor.digest();
             if store.has_blob(digest)? {
                 continue;
             }
-            let in_reach = runtime
+            let in_reach = access
                 .block_on(async {
                     for repo in std::iter::once(reference.repository())
                         .chain(mounts.first().map(String::as_str))
@@ -561,7 +558,7 @@ impl RemoteCache {
             mount_from: mounts,
             ..PushOptions::default()
         };
-        let report = runtime
+        let report = access
             .block_on(client.push(&reference, &image, Arc::new(store_blobs(store)), &options))
             .map_err(registry_err)?;
         Ok(ExportReport {
@@ -824,7 +821,7 @@ impl RegistryLayers {
             )
         })?;
         self.shared
-            .runtime
+            .access
             .block_on(
                 self.client
                     .fetch_blob(&self.reference, blob, Arc::new(self.blobs.clone())),

@@ -12,7 +12,7 @@ use registry_client::platform::Selection;
 use registry_client::RawManifest;
 use serde_json::{json, Value};
 
-use super::access::{runtime, PlatformOpts, RegistryOpts};
+use super::access::{registry_access, PlatformOpts, RegistryOpts};
 use super::Globals;
 use crate::image::Flavor;
 use crate::store::local_image::{open_source_image, SourceImage};
@@ -65,7 +65,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
             let client = args
                 .registry
                 .client(&[remote.reference.registry()], progress)?;
-            let rt = runtime()?;
+            let rt = registry_access(client.clone())?;
 
             if args.raw {
                 let root = rt

@@ -5,8 +5,8 @@
 //!
 //! The registry client is async; the engine and the inspection code are sync, so the process
 //! shares one tokio runtime ([`RegistryAccess`]) and every call here blocks on it. The CLI
-//! configures the client (credentials, TLS flags) once with [`configure`]; without that, a
-//! default client (stored credentials, TLS verified, plain HTTP for loopback only) is used.
+//! builds the access (credentials, TLS flags) once and [`install`]s it; without that, a default
+//! client (stored credentials, TLS verified, plain HTTP for loopback only) is used.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -24,53 +24,72 @@ use registry_client::{
 
 use super::{BlobSource, ImageSource, StoreError};
 
-/// The process's registry client and the runtime its futures run on.
+/// How silo reaches registries: one client and the one tokio runtime every registry future of
+/// the process runs on. The CLI builds it once per command (its credential and TLS flags) and
+/// hands it down — to the lazy registry refs here (through [`install`]), to the remote build
+/// cache and to the registry verbs — so a command never starts a second runtime. Code that runs
+/// without the CLI (tests, library callers) gets a default one from [`access`].
 pub struct RegistryAccess {
     pub client: Arc<Client>,
-    pub runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl RegistryAccess {
-    /// Runs `future` to completion on the shared runtime.
+    /// `client` with a new runtime: one worker per core, at least 2 and at most 8. The transfers
+    /// hash on these threads (up to `--jobs`, 6 by default, at once) but are mostly waiting on
+    /// the network, so more than 8 would only idle.
+    pub fn new(client: Arc<Client>) -> Result<RegistryAccess, StoreError> {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("silo-registry")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::io("starting the async runtime for registry access", e))?;
+        Ok(RegistryAccess { client, runtime })
+    }
+
+    /// A default client (stored credentials, TLS verified, plain HTTP for loopback only, no
+    /// progress) on a new runtime: for builds and reads started without the CLI.
+    pub fn with_default_client() -> Result<RegistryAccess, StoreError> {
+        let client = Client::new(
+            ClientConfig::default(),
+            Arc::new(DefaultCredentials::new(CredentialEnv::from_process())),
+            Arc::new(NoProgress),
+        )
+        .map_err(|e| StoreError::invalid("registry client", e.to_string()))?;
+        RegistryAccess::new(Arc::new(client))
+    }
+
+    /// Runs `future` to completion on the runtime.
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
 }
 
+impl std::fmt::Debug for RegistryAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAccess").finish_non_exhaustive()
+    }
+}
+
+/// The access the lazy registry refs use. Registry refs are opened deep inside location parsing
+/// and the build engine, so they read it from here rather than through every signature.
 static ACCESS: OnceLock<Arc<RegistryAccess>> = OnceLock::new();
 
-fn new_runtime() -> Result<tokio::runtime::Runtime, StoreError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| StoreError::io("starting the async runtime for registry access", e))
+/// Makes `access` the one registry refs use. Call once, before the first registry ref is opened;
+/// a later call is ignored (the first access, and its runtime, stay for the registry refs).
+pub fn install(access: Arc<RegistryAccess>) {
+    let _ = ACCESS.set(access);
 }
 
-/// Sets the client registry refs use (the CLI's credential and TLS flags). Call once, before
-/// the first registry ref is opened; a later call is ignored.
-pub fn configure(client: Arc<Client>) -> Result<(), StoreError> {
-    let access = RegistryAccess {
-        client,
-        runtime: new_runtime()?,
-    };
-    let _ = ACCESS.set(Arc::new(access));
-    Ok(())
-}
-
-/// The configured access, or a default one.
+/// The installed access, or a default one (installed, so it is made once).
 pub fn access() -> Result<Arc<RegistryAccess>, StoreError> {
     if let Some(a) = ACCESS.get() {
         return Ok(a.clone());
     }
-    let client = Client::new(
-        ClientConfig::default(),
-        Arc::new(DefaultCredentials::new(CredentialEnv::from_process())),
-        Arc::new(NoProgress),
-    )
-    .map_err(|e| StoreError::invalid("registry client", e.to_string()))?;
-    configure(Arc::new(client))?;
-    Ok(ACCESS.get().expect("set just above").clone())
+    let made = Arc::new(RegistryAccess::with_default_client()?);
+    Ok(ACCESS.get_or_init(|| made).clone())
 }
 
 /// What the source knows about a digest from the manifests it has read.
