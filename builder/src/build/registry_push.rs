@@ -133,7 +133,7 @@ pub fn push(
     let source = Arc::new(BuildBlobs {
         memory,
         remote: remote.clone(),
-        store: BlobDir::with_staging(store.root().join("blobs"), store.root().join("tmp/pull")),
+        store: store.pull_blobs(),
         access: access.clone(),
     });
     let mut pushed = Vec::new();

@@ -294,11 +294,6 @@ impl std::fmt::Debug for RemoteCache {
 /// verification off when the spec says `registry.insecure=true`.
 pub type ClientFactory = Box<dyn Fn(&RegistryCacheSpec) -> Result<Arc<Client>, String>>;
 
-/// The store's blob directory as the registry client sees it.
-fn store_blobs(store: &Store) -> BlobDir {
-    BlobDir::with_staging(store.root().join("blobs"), store.root().join("tmp/pull"))
-}
-
 impl RemoteCache {
     /// Imports the records of every `--cache-from`. A cache that is missing or unreadable is a
     /// warning (as in buildx): the build goes on without it.
@@ -361,7 +356,7 @@ impl RemoteCache {
             shared: self.shared.clone(),
             client,
             reference: reference.clone(),
-            blobs: store_blobs(store),
+            blobs: store.pull_blobs(),
             layers,
         });
         let count = records.len();
@@ -559,7 +554,7 @@ impl RemoteCache {
             ..PushOptions::default()
         };
         let report = access
-            .block_on(client.push(&reference, &image, Arc::new(store_blobs(store)), &options))
+            .block_on(client.push(&reference, &image, Arc::new(store.pull_blobs()), &options))
             .map_err(registry_err)?;
         Ok(ExportReport {
             records: records.len(),
