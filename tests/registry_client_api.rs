@@ -95,7 +95,7 @@ fn a_corrupted_blob_is_a_digest_mismatch_and_is_not_stored() {
         other => panic!("expected DigestMismatch, got {other:?}"),
     }
     assert!(
-        !sink.contains(&blob.digest).unwrap(),
+        !sink.contains(&blob.digest.parse().unwrap()).unwrap(),
         "the corrupt blob became visible"
     );
 }
@@ -122,6 +122,7 @@ fn foreign_urls_on_loopback_need_explicit_permission() {
     let sink = Arc::new(BlobDir::new(dir.path()));
     rt.block_on(client(true).pull(&reference, &want, sink.clone()))
         .unwrap();
-    let stored = std::fs::read(sink.path(&fixture.foreign.digest).unwrap()).unwrap();
+    let stored =
+        std::fs::read(sink.path(&fixture.foreign.digest.parse().unwrap()).unwrap()).unwrap();
     assert_eq!(stored, fixture.foreign.bytes);
 }

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
+use oci_spec::image::{Digest, DigestAlgorithm};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest as _, Sha256, Sha512};
 use url::Url;
@@ -48,10 +49,10 @@ enum Hasher {
 }
 
 impl Hasher {
-    fn for_digest(digest: &str) -> Result<Self> {
-        match digest.split_once(':').map(|(a, _)| a) {
-            Some("sha256") => Ok(Hasher::Sha256(Sha256::new())),
-            Some("sha512") => Ok(Hasher::Sha512(Sha512::new())),
+    fn for_digest(digest: &Digest) -> Result<Self> {
+        match digest.algorithm() {
+            DigestAlgorithm::Sha256 => Ok(Hasher::Sha256(Sha256::new())),
+            DigestAlgorithm::Sha512 => Ok(Hasher::Sha512(Sha512::new())),
             _ => Err(Error::Other(format!(
                 "digest {digest}: unsupported algorithm"
             ))),
@@ -237,9 +238,9 @@ impl Client {
         let mut h = Hasher::for_digest(&blob.digest)?;
         h.update(&body);
         let actual = h.finish();
-        if actual != blob.digest {
+        if actual != blob.digest.as_ref() {
             return Err(Error::DigestMismatch {
-                digest: blob.digest.clone(),
+                digest: blob.digest.to_string(),
                 actual,
             });
         }
@@ -273,13 +274,7 @@ impl Client {
             .try_collect::<Vec<_>>()
             .await?;
         let m = &resolved.manifest;
-        let as_blob = |m: &RawManifest| BlobRef {
-            digest: m.digest.clone(),
-            size: m.bytes.len() as u64,
-            media_type: m.media_type.clone(),
-            urls: vec![],
-        };
-        sink.put_verified(&as_blob(m), &m.bytes)
+        sink.put_verified(&m.blob_ref()?, &m.bytes)
             .map_err(|e| Error::io(format!("storing manifest {}", m.digest), e))?;
         Ok(())
     }
@@ -308,13 +303,7 @@ impl Client {
         // Inner indexes before the root, so a visible root never names a missing manifest.
         indexes.sort_by_key(|m| m.digest == root.digest);
         for m in indexes {
-            let blob = BlobRef {
-                digest: m.digest.clone(),
-                size: m.bytes.len() as u64,
-                media_type: m.media_type.clone(),
-                urls: vec![],
-            };
-            sink.put_verified(&blob, &m.bytes)
+            sink.put_verified(&m.blob_ref()?, &m.bytes)
                 .map_err(|e| Error::io(format!("storing manifest {}", m.digest), e))?;
         }
         Ok(root)
@@ -333,7 +322,7 @@ impl Client {
             .map_err(|e| Error::io(ctx("checking"), e))?
         {
             self.progress
-                .blob_finished(&blob.digest, BlobOutcome::Present);
+                .blob_finished(blob.digest.as_ref(), BlobOutcome::Present);
             return Ok(());
         }
         let part: Arc<Box<dyn PartialBlob>> =
@@ -358,7 +347,7 @@ impl Client {
             Ok(()) => {
                 part.commit().map_err(|e| Error::io(ctx("committing"), e))?;
                 self.progress
-                    .blob_finished(&blob.digest, BlobOutcome::Downloaded);
+                    .blob_finished(blob.digest.as_ref(), BlobOutcome::Downloaded);
                 Ok(())
             }
             Err(e @ (Error::DigestMismatch { .. } | Error::SizeMismatch { .. })) => {
@@ -375,11 +364,11 @@ impl Client {
         part: &Arc<Box<dyn PartialBlob>>,
     ) -> Result<()> {
         let mut last = Error::Foreign {
-            digest: blob.digest.clone(),
+            digest: blob.digest.to_string(),
             reason: "no usable url".into(),
         };
         for u in &blob.urls {
-            match self.check_foreign_url(&blob.digest, u).await {
+            match self.check_foreign_url(blob.digest.as_ref(), u).await {
                 Ok(url) => match self.download(&Origin::Url(url), blob, part).await {
                     Ok(()) => return Ok(()),
                     Err(e @ Error::DigestMismatch { .. }) => return Err(e),
@@ -405,11 +394,11 @@ impl Client {
         offset: u64,
     ) -> Result<reqwest::Response> {
         let mut last = Error::Foreign {
-            digest: blob.digest.clone(),
+            digest: blob.digest.to_string(),
             reason: "has no urls".into(),
         };
         for u in &blob.urls {
-            let url = match self.check_foreign_url(&blob.digest, u).await {
+            let url = match self.check_foreign_url(blob.digest.as_ref(), u).await {
                 Ok(url) => url,
                 Err(e) => {
                     last = e;
@@ -423,7 +412,7 @@ impl Client {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => {
                     last = Error::Foreign {
-                        digest: blob.digest.clone(),
+                        digest: blob.digest.to_string(),
                         reason: status_error(Method::GET, &url, resp).await.to_string(),
                     };
                 }
@@ -515,14 +504,16 @@ impl Client {
                             .and_then(|l| l.to_str().ok())
                             .and_then(|l| url.join(l).ok())
                         {
-                            url = self.check_foreign_url(&blob.digest, next.as_str()).await?;
+                            url = self
+                                .check_foreign_url(blob.digest.as_ref(), next.as_str())
+                                .await?;
                             continue;
                         }
                     }
                     return Ok(resp);
                 }
                 Err(Error::Foreign {
-                    digest: blob.digest.clone(),
+                    digest: blob.digest.to_string(),
                     reason: "too many redirects".into(),
                 })
             }
@@ -579,7 +570,8 @@ impl Client {
             pos += n as u64;
         }
         have = pos;
-        self.progress.blob_started(&blob.digest, blob.size, have);
+        self.progress
+            .blob_started(blob.digest.as_ref(), blob.size, have);
         if have > 0 {
             self.progress.note(&format!(
                 "{}: resuming at byte {have} of {}",
@@ -596,15 +588,15 @@ impl Client {
                     // The server sent the whole blob: start again from zero.
                     part.truncate(0).map_err(|e| io("truncating", e))?;
                     hasher = Hasher::for_digest(&blob.digest)?;
-                    self.progress.blob_rewind(&blob.digest, 0);
+                    self.progress.blob_rewind(blob.digest.as_ref(), 0);
                     have = 0;
                 }
             }
         }
         let actual = hasher.finish();
-        if actual != blob.digest {
+        if actual != blob.digest.as_ref() {
             return Err(Error::DigestMismatch {
-                digest: blob.digest.clone(),
+                digest: blob.digest.to_string(),
                 actual,
             });
         }
@@ -696,7 +688,7 @@ impl Client {
                         if pos + n > end {
                             if end == blob.size {
                                 return Err(Error::SizeMismatch {
-                                    digest: blob.digest.clone(),
+                                    digest: blob.digest.to_string(),
                                     expected: blob.size,
                                     actual: pos + n,
                                 });
@@ -712,7 +704,7 @@ impl Client {
                             h.update(&chunk);
                         }
                         pos += n;
-                        self.progress.blob_bytes(&blob.digest, n);
+                        self.progress.blob_bytes(blob.digest.as_ref(), n);
                     }
                 }
             }
@@ -724,7 +716,7 @@ impl Client {
             if failures >= self.cfg.max_attempts {
                 if why.starts_with("stalled") {
                     return Err(Error::Stalled {
-                        digest: blob.digest.clone(),
+                        digest: blob.digest.to_string(),
                         url: display_url(&url),
                         seconds: stall.as_secs(),
                     });
@@ -796,7 +788,8 @@ impl Client {
             .filter(|(_, d)| **d)
             .map(|(i, _)| (blob.size - i as u64 * part_size).min(part_size))
             .sum();
-        self.progress.blob_started(&blob.digest, blob.size, already);
+        self.progress
+            .blob_started(blob.digest.as_ref(), blob.size, already);
         let todo: Vec<usize> = (0..count).filter(|i| !map.done[*i]).collect();
         let map = Arc::new(Mutex::new(map));
         let results = futures::stream::iter(todo.into_iter().map(|i| {
@@ -847,7 +840,7 @@ impl Client {
                     .map_err(|e| Error::io(format!("re-reading blob {}", blob2.digest), e))?;
                 if n == 0 {
                     return Err(Error::SizeMismatch {
-                        digest: blob2.digest.clone(),
+                        digest: blob2.digest.to_string(),
                         expected: blob2.size,
                         actual: pos,
                     });
@@ -859,9 +852,9 @@ impl Client {
         })
         .await
         .map_err(|e| Error::Other(format!("hashing task failed: {e}")))??;
-        if actual != blob.digest {
+        if actual != blob.digest.as_ref() {
             return Err(Error::DigestMismatch {
-                digest: blob.digest.clone(),
+                digest: blob.digest.to_string(),
                 actual,
             });
         }
@@ -874,7 +867,7 @@ impl Client {
 fn origin_error(origin: &Origin, blob: &BlobRef, e: Error) -> Error {
     match origin {
         Origin::Url(_) => Error::Foreign {
-            digest: blob.digest.clone(),
+            digest: blob.digest.to_string(),
             reason: e.to_string(),
         },
         Origin::Registry(_) => e,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
+use oci_spec::image::DigestAlgorithm;
 use reqwest::{Method, StatusCode};
 use url::Url;
 
@@ -109,7 +110,7 @@ impl Client {
                     report.skipped_foreign += 1;
                     self.progress.note(&format!("{}: foreign layer not uploaded (the manifest keeps its urls; --include-nondistributable uploads it)", b.digest));
                     self.progress
-                        .blob_finished(&b.digest, BlobOutcome::SkippedForeign);
+                        .blob_finished(b.digest.as_ref(), BlobOutcome::SkippedForeign);
                     continue;
                 }
                 blobs.push(b);
@@ -178,12 +179,12 @@ impl Client {
         mounts: &[&str],
     ) -> Result<BlobOutcome> {
         if self
-            .blob_exists(dest, scopes, &blob.digest)
+            .blob_exists(dest, scopes, blob.digest.as_ref())
             .await?
             .is_some()
         {
             self.progress
-                .blob_finished(&blob.digest, BlobOutcome::Present);
+                .blob_finished(blob.digest.as_ref(), BlobOutcome::Present);
             return Ok(BlobOutcome::Present);
         }
         let mut failures = 0;
@@ -194,12 +195,12 @@ impl Client {
             let mut start = None;
             if let Some(from) = mounts.first() {
                 match self
-                    .start_upload(dest, scopes, Some((&blob.digest, from)))
+                    .start_upload(dest, scopes, Some((blob.digest.as_ref(), from)))
                     .await?
                 {
                     Start::Mounted => {
                         self.progress
-                            .blob_finished(&blob.digest, BlobOutcome::Mounted);
+                            .blob_finished(blob.digest.as_ref(), BlobOutcome::Mounted);
                         return Ok(BlobOutcome::Mounted);
                     }
                     s => start = Some(s),
@@ -216,7 +217,8 @@ impl Client {
             else {
                 unreachable!("mount handled above")
             };
-            self.progress.blob_started(&blob.digest, blob.size, 0);
+            self.progress
+                .blob_started(blob.digest.as_ref(), blob.size, 0);
             let result = if force_chunked {
                 self.upload_chunked(dest, scopes, blob, &source, location, chunk_min)
                     .await
@@ -227,7 +229,7 @@ impl Client {
             match result {
                 Ok(()) => {
                     self.progress
-                        .blob_finished(&blob.digest, BlobOutcome::Uploaded);
+                        .blob_finished(blob.digest.as_ref(), BlobOutcome::Uploaded);
                     return Ok(BlobOutcome::Uploaded);
                 }
                 Err(e) if e.status() == Some(413) && !force_chunked => {
@@ -235,14 +237,14 @@ impl Client {
                         "{}: registry refused a single upload (413); switching to chunks",
                         blob.digest
                     ));
-                    self.progress.blob_rewind(&blob.digest, 0);
+                    self.progress.blob_rewind(blob.digest.as_ref(), 0);
                     force_chunked = true;
                 }
                 Err(e) if is_retryable_upload(&e) && failures + 1 < self.cfg.max_attempts => {
                     failures += 1;
                     self.progress
                         .note(&format!("{}: {e}; restarting the upload", blob.digest));
-                    self.progress.blob_rewind(&blob.digest, 0);
+                    self.progress.blob_rewind(blob.digest.as_ref(), 0);
                     tokio::time::sleep(backoff(self.cfg.backoff, failures)).await;
                 }
                 Err(e) => return Err(e),
@@ -293,7 +295,8 @@ impl Client {
         location: Url,
     ) -> Result<()> {
         let mut url = location;
-        url.query_pairs_mut().append_pair("digest", &blob.digest);
+        url.query_pairs_mut()
+            .append_pair("digest", blob.digest.as_ref());
         let mut req = Req::new(Method::PUT, url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_LENGTH, &blob.size.to_string());
@@ -383,14 +386,15 @@ impl Client {
                     "{}: chunk failed; registry has {have} bytes, continuing",
                     blob.digest
                 ));
-                self.progress.blob_rewind(&blob.digest, have);
+                self.progress.blob_rewind(blob.digest.as_ref(), have);
                 pos = have;
             } else {
                 return Err(status_error(Method::GET, &location, status).await);
             }
         }
         let mut url = location;
-        url.query_pairs_mut().append_pair("digest", &blob.digest);
+        url.query_pairs_mut()
+            .append_pair("digest", blob.digest.as_ref());
         let req = Req::new(Method::PUT, url.clone()).header(reqwest::header::CONTENT_LENGTH, "0");
         let resp = self.send(dest, scopes, req).await?;
         if resp.status().is_success() {
@@ -426,7 +430,7 @@ impl Client {
                 let limited = take_bytes(stream, left).inspect_ok(move |c| {
                     left -= c.len() as u64;
                     activity.touch(left == 0);
-                    progress.blob_bytes(&digest, c.len() as u64)
+                    progress.blob_bytes(digest.as_ref(), c.len() as u64)
                 });
                 Ok(reqwest::Body::wrap_stream(limited))
             })
@@ -456,7 +460,7 @@ impl Client {
         };
         tokio::select! {
             r = self.send(dest, scopes, req) => r,
-            () = watchdog => Err(Error::Stalled { digest: blob.digest.clone(), url, seconds: stall.as_secs() }),
+            () = watchdog => Err(Error::Stalled { digest: blob.digest.to_string(), url, seconds: stall.as_secs() }),
         }
     }
 
@@ -531,8 +535,8 @@ impl Client {
         }
         // Verify while streaming (from offset 0): a mismatch fails the stream at its end, so the
         // destination never commits corrupted bytes (it checks the digest itself too).
-        let hasher =
-            (offset == 0 && blob.digest.starts_with("sha256:")).then(sha2::Sha256::default);
+        let hasher = (offset == 0 && *blob.digest.algorithm() == DigestAlgorithm::Sha256)
+            .then(sha2::Sha256::default);
         let expected = blob.digest.clone();
         let stream = futures::stream::unfold(
             (resp.bytes_stream().boxed(), hasher, false),
@@ -555,7 +559,7 @@ impl Client {
                                 format!("sha256:{}", hex::encode(sha2::Digest::finalize(h)))
                             });
                             match actual {
-                                Some(a) if a != expected => Some((
+                                Some(a) if a != expected.as_ref() => Some((
                                     Err(std::io::Error::new(
                                         std::io::ErrorKind::InvalidData,
                                         format!(
@@ -876,7 +880,11 @@ mod tests {
         let (_, layers) = blobs_of(&new_child.image().unwrap());
         assert_eq!(layers[0].media_type, DOCKER_LAYER_GZIP);
         assert!(layers[0].urls.is_empty());
-        assert_eq!(layers[0].digest, d('b'), "the layer digest does not change");
+        assert_eq!(
+            layers[0].digest.as_ref(),
+            d('b'),
+            "the layer digest does not change"
+        );
     }
 
     #[test]

@@ -9,13 +9,14 @@ use std::io;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
+use oci_spec::image::Digest;
 
 use crate::manifest::BlobRef;
 
 /// Where pulled blobs go.
 pub trait BlobSink: Send + Sync {
     /// Whether a verified blob with this digest is already present (then it is not fetched).
-    fn contains(&self, digest: &str) -> io::Result<bool>;
+    fn contains(&self, digest: &Digest) -> io::Result<bool>;
     /// Open the partial (not yet visible) copy of a blob, creating or resuming it.
     fn begin(&self, blob: &BlobRef) -> io::Result<Box<dyn PartialBlob>>;
     /// Store small, already verified bytes (manifests) in one go.

@@ -17,7 +17,7 @@
 //! mismatch, unsafe entry, another key) is a warning and the runtime makes the setup itself.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -231,7 +231,7 @@ pub struct SetupEntry {
     pub key: String,
     #[serde(rename = "mediaType")]
     pub media_type: String,
-    pub digest: String,
+    pub digest: Digest,
     pub size: u64,
 }
 
@@ -401,15 +401,10 @@ impl RemoteCache {
         };
         let started = std::time::Instant::now();
         let installed = (|| {
-            let digest =
-                Digest::try_from(entry.digest.as_str()).map_err(|e| RemoteCacheError::Format {
-                    reference: source.reference.to_string(),
-                    message: format!("setup digest {:?}: {e}", entry.digest),
-                })?;
-            source.fetch(&digest)?;
-            let blob = store.blob_path(&digest)?;
+            source.fetch(&entry.digest)?;
+            let blob = store.blob_path(&entry.digest)?;
             setup
-                .install(&blob, &entry.digest)
+                .install(&blob, entry.digest.as_ref())
                 .map_err(|source| RemoteCacheError::SetupInstall { source })
         })();
         match installed {
@@ -588,11 +583,8 @@ fn packed_setup(store: &Store, setup: &dyn SetupArtifact) -> Result<SetupEntry, 
     let record_key = setup_record_key(&key);
     if let Some(record) = store.get_record(&record_key)? {
         if let Ok(entry) = serde_json::from_value::<SetupEntry>(record.data) {
-            let digest = Digest::try_from(entry.digest.as_str());
-            if let Ok(digest) = digest {
-                if store.has_blob(&digest)? {
-                    return Ok(entry);
-                }
+            if store.has_blob(&entry.digest)? {
+                return Ok(entry);
             }
         }
     }
@@ -602,27 +594,25 @@ fn packed_setup(store: &Store, setup: &dyn SetupArtifact) -> Result<SetupEntry, 
     let entry = SetupEntry {
         key,
         media_type: media_type.to_string(),
-        digest: digest.to_string(),
+        digest,
         size,
     };
     let data = serde_json::to_value(&entry).expect("a setup entry serializes");
-    store.put_record(&record_key, std::slice::from_ref(&digest), &data)?;
+    store.put_record(&record_key, std::slice::from_ref(&entry.digest), &data)?;
     Ok(entry)
 }
 
 /// The records `mode` exports, each key once: `max` all of them, `min` those whose layer is in
 /// a result image (the final stage's chain).
 fn select_records(all: &[UsedRecord], result: &BuildResult, mode: CacheMode) -> Vec<UsedRecord> {
-    let in_result: BTreeSet<&str> = result
+    let in_result: HashSet<&Digest> = result
         .images
         .iter()
-        .flat_map(|i| i.layers.iter().map(|l| l.descriptor.digest().as_ref()))
+        .flat_map(|i| i.layers.iter().map(|l| l.descriptor.digest()))
         .collect();
     let mut seen = BTreeSet::new();
     all.iter()
-        .filter(|r| {
-            mode == CacheMode::Max || in_result.contains(r.layer.descriptor.digest().as_ref())
-        })
+        .filter(|r| mode == CacheMode::Max || in_result.contains(r.layer.descriptor.digest()))
         .filter(|r| seen.insert(r.key.clone()))
         .cloned()
         .collect()
@@ -644,10 +634,10 @@ fn cache_manifest(records: &[UsedRecord], setups: &[SetupEntry]) -> (Vec<u8>, Ve
     };
     let config_bytes = serde_json::to_vec(&config).expect("cache records serialize");
     let mut layers: Vec<serde_json::Value> = Vec::new();
-    let mut listed = BTreeSet::new();
+    let mut listed = HashSet::new();
     for record in records {
         let d = &record.layer.descriptor;
-        if listed.insert(d.digest().to_string()) {
+        if listed.insert(d.digest()) {
             layers.push(serde_json::json!({
                 "mediaType": d.media_type().to_string(),
                 "digest": d.digest().to_string(),
@@ -656,7 +646,7 @@ fn cache_manifest(records: &[UsedRecord], setups: &[SetupEntry]) -> (Vec<u8>, Ve
         }
     }
     for setup in setups {
-        if listed.insert(setup.digest.clone()) {
+        if listed.insert(&setup.digest) {
             layers.push(serde_json::json!({
                 "mediaType": setup.media_type,
                 "digest": setup.digest,
@@ -683,7 +673,7 @@ fn cache_manifest(records: &[UsedRecord], setups: &[SetupEntry]) -> (Vec<u8>, Ve
 fn parse_manifest(
     reference: &str,
     manifest: &RawManifest,
-) -> Result<(BlobRef, HashMap<String, BlobRef>), RemoteCacheError> {
+) -> Result<(BlobRef, HashMap<Digest, BlobRef>), RemoteCacheError> {
     let format = |message: String| RemoteCacheError::Format {
         reference: reference.to_string(),
         message,
@@ -711,7 +701,7 @@ fn parse_manifest(
         .iter()
         .map(|l| {
             let blob = BlobRef {
-                digest: l.digest().to_string(),
+                digest: l.digest().clone(),
                 size: l.size(),
                 media_type: l.media_type().to_string(),
                 urls: Vec::new(),
@@ -721,7 +711,7 @@ fn parse_manifest(
         .collect();
     Ok((
         BlobRef {
-            digest: config.digest().to_string(),
+            digest: config.digest().clone(),
             size: config.size(),
             media_type: CONFIG_MEDIA_TYPE.to_string(),
             urls: Vec::new(),
@@ -735,7 +725,7 @@ fn parse_manifest(
 fn parse_config(
     reference: &str,
     bytes: &[u8],
-    layers: &HashMap<String, BlobRef>,
+    layers: &HashMap<Digest, BlobRef>,
 ) -> Result<(Vec<CacheRecordEntry>, Vec<SetupEntry>), RemoteCacheError> {
     let format = |message: String| RemoteCacheError::Format {
         reference: reference.to_string(),
@@ -762,8 +752,8 @@ fn parse_config(
     }
     for record in &config.records {
         let d = &record.layer.descriptor;
-        let digest = d.digest().to_string();
-        let Some(listed) = layers.get(&digest) else {
+        let digest = d.digest();
+        let Some(listed) = layers.get(digest) else {
             return Err(format(format!(
                 "record {} names layer {digest}, which the cache manifest does not hold",
                 record.key
@@ -804,12 +794,12 @@ struct RegistryLayers {
     reference: Reference,
     blobs: BlobDir,
     /// The manifest's layers by digest (sizes and media types for the fetch).
-    layers: HashMap<String, BlobRef>,
+    layers: HashMap<Digest, BlobRef>,
 }
 
 impl RegistryLayers {
     fn fetch(&self, digest: &Digest) -> Result<(), StoreError> {
-        let blob = self.layers.get(digest.as_ref()).ok_or_else(|| {
+        let blob = self.layers.get(digest).ok_or_else(|| {
             StoreError::invalid(
                 format!("cache {}", self.reference),
                 format!("layer {digest} is not in the cache manifest"),
@@ -834,7 +824,7 @@ impl BlobSource for RegistryLayers {
     fn open_blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, StoreError> {
         let path = self
             .blobs
-            .path(digest.as_ref())
+            .path(digest)
             .map_err(|e| StoreError::io(format!("blob {digest}"), e))?;
         if !path.is_file() {
             self.fetch(digest)?;
@@ -846,7 +836,7 @@ impl BlobSource for RegistryLayers {
 
     /// Whether the cache holds the blob (it is fetched when opened).
     fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
-        Ok(self.layers.contains_key(digest.as_ref()))
+        Ok(self.layers.contains_key(digest))
     }
 }
 
@@ -919,7 +909,7 @@ mod tests {
         let setup = SetupEntry {
             key: "wine-system:sha256:k".into(),
             media_type: "application/vnd.silo.wine.system.v1.tar+zstd".into(),
-            digest: format!("sha256:{}", "5".repeat(64)),
+            digest: format!("sha256:{}", "5".repeat(64)).parse().unwrap(),
             size: 4096,
         };
         let (manifest_bytes, config_bytes) = cache_manifest(&records, std::slice::from_ref(&setup));
@@ -948,17 +938,14 @@ mod tests {
         );
         // A record naming a layer the manifest lacks is refused.
         let mut fewer = layers.clone();
-        fewer.remove(layer(2).descriptor.digest().as_ref());
+        fewer.remove(layer(2).descriptor.digest());
         assert!(parse_config("t", &config_bytes, &fewer)
             .unwrap_err()
             .to_string()
             .contains("does not hold"));
         // A record disagreeing with the manifest about a layer's size is refused.
         let mut resized = layers.clone();
-        resized
-            .get_mut(layer(1).descriptor.digest().as_ref())
-            .unwrap()
-            .size += 1;
+        resized.get_mut(layer(1).descriptor.digest()).unwrap().size += 1;
         assert!(parse_config("t", &config_bytes, &resized)
             .unwrap_err()
             .to_string()

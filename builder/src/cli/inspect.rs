@@ -16,7 +16,7 @@ use super::access::{registry_access, PlatformOpts, RegistryOpts};
 use super::Globals;
 use crate::image::Flavor;
 use crate::store::local_image::{open_source_image, SourceImage};
-use crate::store::{parse_sha256, ImageLocation, METADATA_LIMIT};
+use crate::store::{ImageLocation, METADATA_LIMIT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -96,7 +96,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
             }
             let chosen = local.select(&want)?;
             let (config_ref, _) = blobs_of(&chosen.manifest.image()?);
-            let config = local.source.read_blob(&parse_sha256(&config_ref.digest)?)?;
+            let config = local.source.read_blob(&config_ref.digest)?;
             Inspected {
                 name: local.name.clone().unwrap_or_else(|| local.what.clone()),
                 root: local.tree.root.clone(),

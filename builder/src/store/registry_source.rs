@@ -109,7 +109,7 @@ pub struct RegistryImage {
     root: Descriptor,
     /// The store's blob directory (verified, staged writes — the same files `silo pull` makes).
     store_blobs: BlobDir,
-    known: RefCell<HashMap<String, Known>>,
+    known: RefCell<HashMap<Digest, Known>>,
 }
 
 fn registry_error(reference: &str, e: registry_client::Error) -> StoreError {
@@ -137,9 +137,9 @@ impl RegistryImage {
         let descriptor = DescriptorBuilder::default()
             .media_type(MediaType::from(root.media_type.as_str()))
             .digest(
-                root.digest
-                    .parse::<Digest>()
-                    .map_err(|_| StoreError::BadDigest(root.digest.clone()))?,
+                root.blob_ref()
+                    .map_err(|e| registry_error(reference, e))?
+                    .digest,
             )
             .size(root.bytes.len() as u64)
             .build()
@@ -172,7 +172,7 @@ impl RegistryImage {
         if manifest.is_index() {
             for entry in manifest.index().map_err(bad)?.manifests() {
                 known
-                    .entry(entry.digest().to_string())
+                    .entry(entry.digest().clone())
                     .or_insert(Known::ChildManifest);
             }
         } else {
@@ -181,28 +181,33 @@ impl RegistryImage {
                 known.insert(blob.digest.clone(), Known::Blob(blob));
             }
         }
-        known.insert(manifest.digest.clone(), Known::Manifest(manifest));
+        let digest = manifest.blob_ref().map_err(bad)?.digest;
+        known.insert(digest, Known::Manifest(manifest));
         Ok(())
     }
 
     /// Makes sure a config or layer blob is in the store (fetching it, verified, when it is not)
     /// and returns its path there. This is the only place a registry base's layer is downloaded.
     pub fn fetch_into_store(&self, descriptor: &Descriptor) -> Result<PathBuf, StoreError> {
-        let digest = descriptor.digest().to_string();
-        let path = self
-            .store_blobs
-            .path(&digest)
-            .map_err(|e| StoreError::io(format!("blob {digest}"), e))?;
-        if path.is_file() {
-            return Ok(path);
-        }
-        let blob = match self.known.borrow().get(&digest) {
+        let blob = match self.known.borrow().get(descriptor.digest()) {
             Some(Known::Blob(b)) => b.clone(),
             _ => BlobRef::from(descriptor),
         };
+        self.fetch(&blob)
+    }
+
+    /// [`RegistryImage::fetch_into_store`] of a blob a manifest lists.
+    fn fetch(&self, blob: &BlobRef) -> Result<PathBuf, StoreError> {
+        let path = self
+            .store_blobs
+            .path(&blob.digest)
+            .map_err(|e| StoreError::io(format!("blob {}", blob.digest), e))?;
+        if path.is_file() {
+            return Ok(path);
+        }
         let sink = Arc::new(self.store_blobs.clone());
         self.access
-            .block_on(self.access.client.fetch_blob(&self.reference, &blob, sink))
+            .block_on(self.access.client.fetch_blob(&self.reference, blob, sink))
             .map_err(|e| registry_error(&self.reference.to_string(), e))?;
         Ok(path)
     }
@@ -210,31 +215,28 @@ impl RegistryImage {
 
 impl BlobSource for RegistryImage {
     fn open_blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, StoreError> {
-        let key = digest.to_string();
-        let blob = match self.known.borrow().get(&key) {
+        let blob = match self.known.borrow().get(digest) {
             Some(Known::Manifest(m)) => return Ok(Box::new(std::io::Cursor::new(m.bytes.clone()))),
             Some(Known::ChildManifest) => None,
             Some(Known::Blob(b)) => Some(b.clone()),
-            None => return Err(StoreError::BlobNotFound(key)),
+            None => return Err(StoreError::BlobNotFound(digest.to_string())),
         };
         match blob {
             None => {
                 let manifest = self
                     .access
-                    .block_on(self.access.client.get_manifest_ref(&self.reference, &key))
+                    .block_on(
+                        self.access
+                            .client
+                            .get_manifest_ref(&self.reference, digest.as_ref()),
+                    )
                     .map_err(|e| registry_error(&self.reference.to_string(), e))?;
                 let bytes = manifest.bytes.clone();
                 self.learn(manifest)?;
                 Ok(Box::new(std::io::Cursor::new(bytes)))
             }
             Some(blob) => {
-                let descriptor = DescriptorBuilder::default()
-                    .media_type(MediaType::from(blob.media_type.as_str()))
-                    .digest(digest.clone())
-                    .size(blob.size)
-                    .build()
-                    .map_err(|e| StoreError::invalid(&key, e.to_string()))?;
-                let path = self.fetch_into_store(&descriptor)?;
+                let path = self.fetch(&blob)?;
                 let file = std::fs::File::open(&path)
                     .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
                 Ok(Box::new(file))
@@ -243,7 +245,7 @@ impl BlobSource for RegistryImage {
     }
 
     fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
-        Ok(self.known.borrow().contains_key(digest.as_ref()))
+        Ok(self.known.borrow().contains_key(digest))
     }
 }
 
