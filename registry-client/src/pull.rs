@@ -72,6 +72,17 @@ impl Hasher {
     }
 }
 
+/// `actual` (what [`Hasher::finish`] gave) against the digest the blob was asked for.
+fn check_digest(expected: &Digest, actual: String) -> Result<()> {
+    if actual == expected.as_ref() {
+        return Ok(());
+    }
+    Err(Error::DigestMismatch {
+        digest: expected.clone(),
+        actual,
+    })
+}
+
 /// Where a blob's bytes come from.
 #[derive(Debug, Clone)]
 enum Origin {
@@ -238,12 +249,7 @@ impl Client {
         let mut h = Hasher::for_digest(&blob.digest)?;
         h.update(&body);
         let actual = h.finish();
-        if actual != blob.digest.as_ref() {
-            return Err(Error::DigestMismatch {
-                digest: blob.digest.to_string(),
-                actual,
-            });
-        }
+        check_digest(&blob.digest, actual)?;
         Ok(body)
     }
 
@@ -322,7 +328,7 @@ impl Client {
             .map_err(|e| Error::io(ctx("checking"), e))?
         {
             self.progress
-                .blob_finished(blob.digest.as_ref(), BlobOutcome::Present);
+                .blob_finished(&blob.digest, BlobOutcome::Present);
             return Ok(());
         }
         let part: Arc<Box<dyn PartialBlob>> =
@@ -347,7 +353,7 @@ impl Client {
             Ok(()) => {
                 part.commit().map_err(|e| Error::io(ctx("committing"), e))?;
                 self.progress
-                    .blob_finished(blob.digest.as_ref(), BlobOutcome::Downloaded);
+                    .blob_finished(&blob.digest, BlobOutcome::Downloaded);
                 Ok(())
             }
             Err(e @ (Error::DigestMismatch { .. } | Error::SizeMismatch { .. })) => {
@@ -364,11 +370,11 @@ impl Client {
         part: &Arc<Box<dyn PartialBlob>>,
     ) -> Result<()> {
         let mut last = Error::Foreign {
-            digest: blob.digest.to_string(),
+            digest: blob.digest.clone(),
             reason: "no usable url".into(),
         };
         for u in &blob.urls {
-            match self.check_foreign_url(blob.digest.as_ref(), u).await {
+            match self.check_foreign_url(&blob.digest, u).await {
                 Ok(url) => match self.download(&Origin::Url(url), blob, part).await {
                     Ok(()) => return Ok(()),
                     Err(e @ Error::DigestMismatch { .. }) => return Err(e),
@@ -394,11 +400,11 @@ impl Client {
         offset: u64,
     ) -> Result<reqwest::Response> {
         let mut last = Error::Foreign {
-            digest: blob.digest.to_string(),
+            digest: blob.digest.clone(),
             reason: "has no urls".into(),
         };
         for u in &blob.urls {
-            let url = match self.check_foreign_url(blob.digest.as_ref(), u).await {
+            let url = match self.check_foreign_url(&blob.digest, u).await {
                 Ok(url) => url,
                 Err(e) => {
                     last = e;
@@ -412,7 +418,7 @@ impl Client {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => {
                     last = Error::Foreign {
-                        digest: blob.digest.to_string(),
+                        digest: blob.digest.clone(),
                         reason: status_error(Method::GET, &url, resp).await.to_string(),
                     };
                 }
@@ -423,9 +429,9 @@ impl Client {
     }
 
     /// A foreign URL must be http(s) and (unless allowed) not resolve to a private address.
-    async fn check_foreign_url(&self, digest: &str, u: &str) -> Result<Url> {
+    async fn check_foreign_url(&self, digest: &Digest, u: &str) -> Result<Url> {
         let bad = |reason: String| Error::Foreign {
-            digest: digest.to_string(),
+            digest: digest.clone(),
             reason,
         };
         let url = Url::parse(u).map_err(|e| bad(format!("url {u:?} is not a URL: {e}")))?;
@@ -504,16 +510,14 @@ impl Client {
                             .and_then(|l| l.to_str().ok())
                             .and_then(|l| url.join(l).ok())
                         {
-                            url = self
-                                .check_foreign_url(blob.digest.as_ref(), next.as_str())
-                                .await?;
+                            url = self.check_foreign_url(&blob.digest, next.as_str()).await?;
                             continue;
                         }
                     }
                     return Ok(resp);
                 }
                 Err(Error::Foreign {
-                    digest: blob.digest.to_string(),
+                    digest: blob.digest.clone(),
                     reason: "too many redirects".into(),
                 })
             }
@@ -570,8 +574,7 @@ impl Client {
             pos += n as u64;
         }
         have = pos;
-        self.progress
-            .blob_started(blob.digest.as_ref(), blob.size, have);
+        self.progress.blob_started(&blob.digest, blob.size, have);
         if have > 0 {
             self.progress.note(&format!(
                 "{}: resuming at byte {have} of {}",
@@ -588,18 +591,13 @@ impl Client {
                     // The server sent the whole blob: start again from zero.
                     part.truncate(0).map_err(|e| io("truncating", e))?;
                     hasher = Hasher::for_digest(&blob.digest)?;
-                    self.progress.blob_rewind(blob.digest.as_ref(), 0);
+                    self.progress.blob_rewind(&blob.digest, 0);
                     have = 0;
                 }
             }
         }
         let actual = hasher.finish();
-        if actual != blob.digest.as_ref() {
-            return Err(Error::DigestMismatch {
-                digest: blob.digest.to_string(),
-                actual,
-            });
-        }
+        check_digest(&blob.digest, actual)?;
         Ok(())
     }
 
@@ -688,7 +686,7 @@ impl Client {
                         if pos + n > end {
                             if end == blob.size {
                                 return Err(Error::SizeMismatch {
-                                    digest: blob.digest.to_string(),
+                                    digest: blob.digest.clone(),
                                     expected: blob.size,
                                     actual: pos + n,
                                 });
@@ -704,7 +702,7 @@ impl Client {
                             h.update(&chunk);
                         }
                         pos += n;
-                        self.progress.blob_bytes(blob.digest.as_ref(), n);
+                        self.progress.blob_bytes(&blob.digest, n);
                     }
                 }
             }
@@ -716,7 +714,7 @@ impl Client {
             if failures >= self.cfg.max_attempts {
                 if why.starts_with("stalled") {
                     return Err(Error::Stalled {
-                        digest: blob.digest.to_string(),
+                        digest: blob.digest.clone(),
                         url: display_url(&url),
                         seconds: stall.as_secs(),
                     });
@@ -788,8 +786,7 @@ impl Client {
             .filter(|(_, d)| **d)
             .map(|(i, _)| (blob.size - i as u64 * part_size).min(part_size))
             .sum();
-        self.progress
-            .blob_started(blob.digest.as_ref(), blob.size, already);
+        self.progress.blob_started(&blob.digest, blob.size, already);
         let todo: Vec<usize> = (0..count).filter(|i| !map.done[*i]).collect();
         let map = Arc::new(Mutex::new(map));
         let results = futures::stream::iter(todo.into_iter().map(|i| {
@@ -840,7 +837,7 @@ impl Client {
                     .map_err(|e| Error::io(format!("re-reading blob {}", blob2.digest), e))?;
                 if n == 0 {
                     return Err(Error::SizeMismatch {
-                        digest: blob2.digest.to_string(),
+                        digest: blob2.digest.clone(),
                         expected: blob2.size,
                         actual: pos,
                     });
@@ -852,12 +849,7 @@ impl Client {
         })
         .await
         .map_err(|e| Error::Other(format!("hashing task failed: {e}")))??;
-        if actual != blob.digest.as_ref() {
-            return Err(Error::DigestMismatch {
-                digest: blob.digest.to_string(),
-                actual,
-            });
-        }
+        check_digest(&blob.digest, actual)?;
         Ok(())
     }
 }
@@ -867,7 +859,7 @@ impl Client {
 fn origin_error(origin: &Origin, blob: &BlobRef, e: Error) -> Error {
     match origin {
         Origin::Url(_) => Error::Foreign {
-            digest: blob.digest.to_string(),
+            digest: blob.digest.clone(),
             reason: e.to_string(),
         },
         Origin::Registry(_) => e,
@@ -946,7 +938,7 @@ mod tests {
             Arc::new(crate::transfer::NoProgress),
         )
         .unwrap();
-        let d = "sha256:00";
+        let d = &crate::manifest::sha256_digest(b"layer").parse().unwrap();
         for (u, why) in [
             ("file:///etc/passwd", "url scheme file is not http(s)"),
             ("ftp://127.0.0.1/layer", "url scheme ftp is not http(s)"),

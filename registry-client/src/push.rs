@@ -110,7 +110,7 @@ impl Client {
                     report.skipped_foreign += 1;
                     self.progress.note(&format!("{}: foreign layer not uploaded (the manifest keeps its urls; --include-nondistributable uploads it)", b.digest));
                     self.progress
-                        .blob_finished(b.digest.as_ref(), BlobOutcome::SkippedForeign);
+                        .blob_finished(&b.digest, BlobOutcome::SkippedForeign);
                     continue;
                 }
                 blobs.push(b);
@@ -184,7 +184,7 @@ impl Client {
             .is_some()
         {
             self.progress
-                .blob_finished(blob.digest.as_ref(), BlobOutcome::Present);
+                .blob_finished(&blob.digest, BlobOutcome::Present);
             return Ok(BlobOutcome::Present);
         }
         let mut failures = 0;
@@ -200,7 +200,7 @@ impl Client {
                 {
                     Start::Mounted => {
                         self.progress
-                            .blob_finished(blob.digest.as_ref(), BlobOutcome::Mounted);
+                            .blob_finished(&blob.digest, BlobOutcome::Mounted);
                         return Ok(BlobOutcome::Mounted);
                     }
                     s => start = Some(s),
@@ -217,8 +217,7 @@ impl Client {
             else {
                 unreachable!("mount handled above")
             };
-            self.progress
-                .blob_started(blob.digest.as_ref(), blob.size, 0);
+            self.progress.blob_started(&blob.digest, blob.size, 0);
             let result = if force_chunked {
                 self.upload_chunked(dest, scopes, blob, &source, location, chunk_min)
                     .await
@@ -229,7 +228,7 @@ impl Client {
             match result {
                 Ok(()) => {
                     self.progress
-                        .blob_finished(blob.digest.as_ref(), BlobOutcome::Uploaded);
+                        .blob_finished(&blob.digest, BlobOutcome::Uploaded);
                     return Ok(BlobOutcome::Uploaded);
                 }
                 Err(e) if e.status() == Some(413) && !force_chunked => {
@@ -237,14 +236,14 @@ impl Client {
                         "{}: registry refused a single upload (413); switching to chunks",
                         blob.digest
                     ));
-                    self.progress.blob_rewind(blob.digest.as_ref(), 0);
+                    self.progress.blob_rewind(&blob.digest, 0);
                     force_chunked = true;
                 }
                 Err(e) if is_retryable_upload(&e) && failures + 1 < self.cfg.max_attempts => {
                     failures += 1;
                     self.progress
                         .note(&format!("{}: {e}; restarting the upload", blob.digest));
-                    self.progress.blob_rewind(blob.digest.as_ref(), 0);
+                    self.progress.blob_rewind(&blob.digest, 0);
                     tokio::time::sleep(backoff(self.cfg.backoff, failures)).await;
                 }
                 Err(e) => return Err(e),
@@ -386,7 +385,7 @@ impl Client {
                     "{}: chunk failed; registry has {have} bytes, continuing",
                     blob.digest
                 ));
-                self.progress.blob_rewind(blob.digest.as_ref(), have);
+                self.progress.blob_rewind(&blob.digest, have);
                 pos = have;
             } else {
                 return Err(status_error(Method::GET, &location, status).await);
@@ -430,7 +429,7 @@ impl Client {
                 let limited = take_bytes(stream, left).inspect_ok(move |c| {
                     left -= c.len() as u64;
                     activity.touch(left == 0);
-                    progress.blob_bytes(digest.as_ref(), c.len() as u64)
+                    progress.blob_bytes(&digest, c.len() as u64)
                 });
                 Ok(reqwest::Body::wrap_stream(limited))
             })
@@ -460,7 +459,7 @@ impl Client {
         };
         tokio::select! {
             r = self.send(dest, scopes, req) => r,
-            () = watchdog => Err(Error::Stalled { digest: blob.digest.to_string(), url, seconds: stall.as_secs() }),
+            () = watchdog => Err(Error::Stalled { digest: blob.digest.clone(), url, seconds: stall.as_secs() }),
         }
     }
 

@@ -75,11 +75,11 @@ pub enum BlobOutcome {
 
 /// Observer of transfers (the CLI draws progress bars from it). All methods default to nothing.
 pub trait Progress: Send + Sync {
-    fn blob_started(&self, _digest: &str, _size: u64, _already: u64) {}
-    fn blob_bytes(&self, _digest: &str, _bytes: u64) {}
+    fn blob_started(&self, _digest: &Digest, _size: u64, _already: u64) {}
+    fn blob_bytes(&self, _digest: &Digest, _bytes: u64) {}
     /// Bytes thrown away (a resume that had to restart); for honest rates and tests.
-    fn blob_rewind(&self, _digest: &str, _to: u64) {}
-    fn blob_finished(&self, _digest: &str, _outcome: BlobOutcome) {}
+    fn blob_rewind(&self, _digest: &Digest, _to: u64) {}
+    fn blob_finished(&self, _digest: &Digest, _outcome: BlobOutcome) {}
     /// A notable event: a retry, a resume, a skipped foreign layer.
     fn note(&self, _message: &str) {}
 }
