@@ -267,7 +267,7 @@ struct Shared {
     /// The command's registry access: its runtime runs the cache's registry calls.
     access: Arc<RegistryAccess>,
     /// Layer digests served lazily from a registry (so they can be fetched before a store tag).
-    served: RefCell<BTreeSet<String>>,
+    served: RefCell<HashSet<Digest>>,
 }
 
 /// The remote cache of one build: imported records and what is needed to export.
@@ -307,7 +307,7 @@ impl RemoteCache {
         let mut cache = RemoteCache {
             shared: Rc::new(Shared {
                 access,
-                served: RefCell::new(BTreeSet::new()),
+                served: RefCell::new(HashSet::new()),
             }),
             imported: HashMap::new(),
             setups: HashMap::new(),
@@ -429,7 +429,7 @@ impl RemoteCache {
         self.shared
             .served
             .borrow_mut()
-            .insert(record.layer.descriptor.digest().to_string());
+            .insert(record.layer.descriptor.digest().clone());
         let home: Rc<dyn ImageSource> = record.source.clone();
         Some((record.layer.clone(), BlobHome::Source(home)))
     }
@@ -441,7 +441,7 @@ impl RemoteCache {
         let served = self.shared.served.borrow().clone();
         for image in &result.images {
             for layer in &image.layers {
-                if served.contains(layer.descriptor.digest().as_ref()) {
+                if served.contains(layer.descriptor.digest()) {
                     layer.home.ensure_in_store(store, &layer.descriptor)?;
                 }
             }
