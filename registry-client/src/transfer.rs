@@ -1,8 +1,10 @@
 //! The seams between the protocol engines and storage: a [`BlobSink`] receives pulled blobs (with
 //! positional writes so ranged parts and resumes land in place, and an opaque state for the engine's
-//! range map), a [`BlobSource`] streams blobs to push, and [`Progress`] observes transfers. The
-//! builder's store, OCI layout and docker-archive implement these; [`crate::blobdir`] is a plain
-//! directory implementation used by tests and as the OCI layout's `blobs/` directory.
+//! range map), a [`BlobSource`] streams blobs to push, and [`Progress`] observes transfers. Blobs
+//! are named by `oci_spec::image::Digest` throughout, the type the builder's descriptors carry.
+//! [`crate::blobdir::BlobDir`] implements both over a directory: the builder pulls into the
+//! store's and an OCI layout's `blobs/` through it; the builder's push sources (any local image,
+//! a build result) implement [`BlobSource`] themselves.
 
 use std::io;
 
