@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::StreamExt;
+use oci_spec::image::Digest;
 use tokio::io::AsyncSeekExt;
 
 use crate::error::{Error, Result};
@@ -45,15 +46,19 @@ impl BlobDir {
         &self.root
     }
 
-    /// Path of a (verified) blob. The digest is validated so it cannot escape the directory.
-    pub fn path(&self, digest: &str) -> io::Result<PathBuf> {
-        validate_digest(digest).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let (alg, hex) = digest.split_once(':').unwrap_or(("sha256", digest));
-        Ok(self.root.join(alg).join(hex))
+    /// Path of a (verified) blob: `ALGORITHM/ENCODED`. Only the algorithms silo verifies
+    /// (sha256, sha512) are accepted; a parsed digest's parts hold no path separators.
+    pub fn path(&self, digest: &Digest) -> io::Result<PathBuf> {
+        validate_digest(digest.as_ref())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(self
+            .root
+            .join(digest.algorithm().as_ref())
+            .join(digest.digest()))
     }
 
     /// Read a small blob fully (manifests, configs), refusing anything over `limit` bytes.
-    pub fn read_small(&self, digest: &str, limit: u64) -> io::Result<Vec<u8>> {
+    pub fn read_small(&self, digest: &Digest, limit: u64) -> io::Result<Vec<u8>> {
         let p = self.path(digest)?;
         let len = std::fs::metadata(&p)?.len();
         if len > limit {
@@ -79,7 +84,7 @@ struct DirPartial {
 }
 
 impl BlobSink for BlobDir {
-    fn contains(&self, digest: &str) -> io::Result<bool> {
+    fn contains(&self, digest: &Digest) -> io::Result<bool> {
         Ok(self.path(digest)?.is_file())
     }
 
@@ -95,11 +100,7 @@ impl BlobSink for BlobDir {
         let (partial, state) = match &self.staging {
             Some(dir) => {
                 std::fs::create_dir_all(dir)?;
-                let alg = blob
-                    .digest
-                    .split_once(':')
-                    .map(|(a, _)| a)
-                    .unwrap_or("sha256");
+                let alg = blob.digest.algorithm().as_ref();
                 (
                     dir.join(format!("{alg}-{name}.partial")),
                     dir.join(format!("{alg}-{name}.partial.state")),
@@ -273,7 +274,7 @@ mod tests {
     fn partial_then_commit_and_path_safety() {
         let t = tempfile::tempdir().unwrap();
         let dir = BlobDir::new(t.path());
-        let d = crate::manifest::sha256_digest(b"hello");
+        let d: Digest = crate::manifest::sha256_digest(b"hello").parse().unwrap();
         let blob = BlobRef {
             digest: d.clone(),
             size: 5,
@@ -294,7 +295,9 @@ mod tests {
         assert!(dir.contains(&d).unwrap());
         assert_eq!(dir.read_small(&d, 10).unwrap(), b"hello");
         assert!(dir.read_small(&d, 4).is_err());
-        assert!(dir.path("sha256:../../etc/passwd").is_err());
+        // A path-like digest does not parse; one of an algorithm silo does not verify has no path.
+        assert!("sha256:../../etc/passwd".parse::<Digest>().is_err());
+        assert!(dir.path(&"md5:0123abcd".parse().unwrap()).is_err());
         // With staging, nothing but verified blobs appears under the root.
         let staged = BlobDir::with_staging(t.path().join("b"), t.path().join("tmp"));
         let p = staged.begin(&blob).unwrap();
@@ -308,6 +311,5 @@ mod tests {
         p.commit().unwrap();
         assert!(staged.contains(&d).unwrap());
         assert_eq!(std::fs::read_dir(t.path().join("tmp")).unwrap().count(), 0);
-        assert!(dir.path("../x").is_err());
     }
 }

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use oci_spec::image::Digest;
+
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -40,24 +42,24 @@ pub enum Error {
     Manifest { reference: String, reason: String },
 
     #[error("blob {digest}: content does not match its digest (got {actual}); nothing was stored — the registry or a proxy corrupted it, retry or report it")]
-    DigestMismatch { digest: String, actual: String },
+    DigestMismatch { digest: Digest, actual: String },
 
     #[error("blob {digest}: expected {expected} bytes, received {actual}")]
     SizeMismatch {
-        digest: String,
+        digest: Digest,
         expected: u64,
         actual: u64,
     },
 
     #[error("blob {digest}: no data for {seconds}s from {url} (stalled); retries exhausted")]
     Stalled {
-        digest: String,
+        digest: Digest,
         url: String,
         seconds: u64,
     },
 
     #[error("foreign layer {digest}: {reason}")]
-    Foreign { digest: String, reason: String },
+    Foreign { digest: Digest, reason: String },
 
     #[error("no manifest in {reference} fits {wanted}:\n{reasons}")]
     NoMatchingPlatform {

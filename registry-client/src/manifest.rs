@@ -4,7 +4,7 @@
 //! checks `Content-Type` against the body's `mediaType`, and recognises foreign
 //! (non-distributable) layers.
 
-use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
+use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Result};
@@ -114,6 +114,20 @@ struct Probe {
 }
 
 impl RawManifest {
+    /// The manifest as a blob to store (its digest, size and media type).
+    pub fn blob_ref(&self) -> Result<BlobRef> {
+        let digest = self.digest.parse::<Digest>().map_err(|e| Error::Manifest {
+            reference: self.digest.clone(),
+            reason: format!("digest: {e}"),
+        })?;
+        Ok(BlobRef {
+            digest,
+            size: self.bytes.len() as u64,
+            media_type: self.media_type.clone(),
+            urls: vec![],
+        })
+    }
+
     /// Build from bytes received for `reference`. `content_type` is the response header, if any.
     /// The media type is taken from the body; a body without one falls back to the header, then
     /// to its shape. A manifest-type header that contradicts the body is an error.
@@ -249,7 +263,7 @@ impl RawManifest {
 /// Descriptor fields the engines need, independent of oci-spec's getters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobRef {
-    pub digest: String,
+    pub digest: Digest,
     pub size: u64,
     pub media_type: String,
     pub urls: Vec<String>,
@@ -258,7 +272,7 @@ pub struct BlobRef {
 impl From<&Descriptor> for BlobRef {
     fn from(d: &Descriptor) -> Self {
         BlobRef {
-            digest: d.digest().to_string(),
+            digest: d.digest().clone(),
             size: d.size(),
             media_type: d.media_type().to_string(),
             urls: d.urls().clone().unwrap_or_default(),

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
+use oci_spec::image::{Digest, DigestAlgorithm};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest as _, Sha256, Sha512};
 use url::Url;
@@ -48,10 +49,10 @@ enum Hasher {
 }
 
 impl Hasher {
-    fn for_digest(digest: &str) -> Result<Self> {
-        match digest.split_once(':').map(|(a, _)| a) {
-            Some("sha256") => Ok(Hasher::Sha256(Sha256::new())),
-            Some("sha512") => Ok(Hasher::Sha512(Sha512::new())),
+    fn for_digest(digest: &Digest) -> Result<Self> {
+        match digest.algorithm() {
+            DigestAlgorithm::Sha256 => Ok(Hasher::Sha256(Sha256::new())),
+            DigestAlgorithm::Sha512 => Ok(Hasher::Sha512(Sha512::new())),
             _ => Err(Error::Other(format!(
                 "digest {digest}: unsupported algorithm"
             ))),
@@ -69,6 +70,17 @@ impl Hasher {
             Hasher::Sha512(h) => format!("sha512:{}", hex::encode(h.finalize())),
         }
     }
+}
+
+/// `actual` (what [`Hasher::finish`] gave) against the digest the blob was asked for.
+fn check_digest(expected: &Digest, actual: String) -> Result<()> {
+    if actual == expected.as_ref() {
+        return Ok(());
+    }
+    Err(Error::DigestMismatch {
+        digest: expected.clone(),
+        actual,
+    })
 }
 
 /// Where a blob's bytes come from.
@@ -237,12 +249,7 @@ impl Client {
         let mut h = Hasher::for_digest(&blob.digest)?;
         h.update(&body);
         let actual = h.finish();
-        if actual != blob.digest {
-            return Err(Error::DigestMismatch {
-                digest: blob.digest.clone(),
-                actual,
-            });
-        }
+        check_digest(&blob.digest, actual)?;
         Ok(body)
     }
 
@@ -273,13 +280,7 @@ impl Client {
             .try_collect::<Vec<_>>()
             .await?;
         let m = &resolved.manifest;
-        let as_blob = |m: &RawManifest| BlobRef {
-            digest: m.digest.clone(),
-            size: m.bytes.len() as u64,
-            media_type: m.media_type.clone(),
-            urls: vec![],
-        };
-        sink.put_verified(&as_blob(m), &m.bytes)
+        sink.put_verified(&m.blob_ref()?, &m.bytes)
             .map_err(|e| Error::io(format!("storing manifest {}", m.digest), e))?;
         Ok(())
     }
@@ -308,13 +309,7 @@ impl Client {
         // Inner indexes before the root, so a visible root never names a missing manifest.
         indexes.sort_by_key(|m| m.digest == root.digest);
         for m in indexes {
-            let blob = BlobRef {
-                digest: m.digest.clone(),
-                size: m.bytes.len() as u64,
-                media_type: m.media_type.clone(),
-                urls: vec![],
-            };
-            sink.put_verified(&blob, &m.bytes)
+            sink.put_verified(&m.blob_ref()?, &m.bytes)
                 .map_err(|e| Error::io(format!("storing manifest {}", m.digest), e))?;
         }
         Ok(root)
@@ -434,9 +429,9 @@ impl Client {
     }
 
     /// A foreign URL must be http(s) and (unless allowed) not resolve to a private address.
-    async fn check_foreign_url(&self, digest: &str, u: &str) -> Result<Url> {
+    async fn check_foreign_url(&self, digest: &Digest, u: &str) -> Result<Url> {
         let bad = |reason: String| Error::Foreign {
-            digest: digest.to_string(),
+            digest: digest.clone(),
             reason,
         };
         let url = Url::parse(u).map_err(|e| bad(format!("url {u:?} is not a URL: {e}")))?;
@@ -602,12 +597,7 @@ impl Client {
             }
         }
         let actual = hasher.finish();
-        if actual != blob.digest {
-            return Err(Error::DigestMismatch {
-                digest: blob.digest.clone(),
-                actual,
-            });
-        }
+        check_digest(&blob.digest, actual)?;
         Ok(())
     }
 
@@ -859,12 +849,7 @@ impl Client {
         })
         .await
         .map_err(|e| Error::Other(format!("hashing task failed: {e}")))??;
-        if actual != blob.digest {
-            return Err(Error::DigestMismatch {
-                digest: blob.digest.clone(),
-                actual,
-            });
-        }
+        check_digest(&blob.digest, actual)?;
         Ok(())
     }
 }
@@ -953,7 +938,7 @@ mod tests {
             Arc::new(crate::transfer::NoProgress),
         )
         .unwrap();
-        let d = "sha256:00";
+        let d = &crate::manifest::sha256_digest(b"layer").parse().unwrap();
         for (u, why) in [
             ("file:///etc/passwd", "url scheme file is not http(s)"),
             ("ftp://127.0.0.1/layer", "url scheme ftp is not http(s)"),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
+use oci_spec::image::DigestAlgorithm;
 use reqwest::{Method, StatusCode};
 use url::Url;
 
@@ -178,7 +179,7 @@ impl Client {
         mounts: &[&str],
     ) -> Result<BlobOutcome> {
         if self
-            .blob_exists(dest, scopes, &blob.digest)
+            .blob_exists(dest, scopes, blob.digest.as_ref())
             .await?
             .is_some()
         {
@@ -194,7 +195,7 @@ impl Client {
             let mut start = None;
             if let Some(from) = mounts.first() {
                 match self
-                    .start_upload(dest, scopes, Some((&blob.digest, from)))
+                    .start_upload(dest, scopes, Some((blob.digest.as_ref(), from)))
                     .await?
                 {
                     Start::Mounted => {
@@ -293,7 +294,8 @@ impl Client {
         location: Url,
     ) -> Result<()> {
         let mut url = location;
-        url.query_pairs_mut().append_pair("digest", &blob.digest);
+        url.query_pairs_mut()
+            .append_pair("digest", blob.digest.as_ref());
         let mut req = Req::new(Method::PUT, url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_LENGTH, &blob.size.to_string());
@@ -390,7 +392,8 @@ impl Client {
             }
         }
         let mut url = location;
-        url.query_pairs_mut().append_pair("digest", &blob.digest);
+        url.query_pairs_mut()
+            .append_pair("digest", blob.digest.as_ref());
         let req = Req::new(Method::PUT, url.clone()).header(reqwest::header::CONTENT_LENGTH, "0");
         let resp = self.send(dest, scopes, req).await?;
         if resp.status().is_success() {
@@ -531,8 +534,8 @@ impl Client {
         }
         // Verify while streaming (from offset 0): a mismatch fails the stream at its end, so the
         // destination never commits corrupted bytes (it checks the digest itself too).
-        let hasher =
-            (offset == 0 && blob.digest.starts_with("sha256:")).then(sha2::Sha256::default);
+        let hasher = (offset == 0 && *blob.digest.algorithm() == DigestAlgorithm::Sha256)
+            .then(sha2::Sha256::default);
         let expected = blob.digest.clone();
         let stream = futures::stream::unfold(
             (resp.bytes_stream().boxed(), hasher, false),
@@ -555,7 +558,7 @@ impl Client {
                                 format!("sha256:{}", hex::encode(sha2::Digest::finalize(h)))
                             });
                             match actual {
-                                Some(a) if a != expected => Some((
+                                Some(a) if a != expected.as_ref() => Some((
                                     Err(std::io::Error::new(
                                         std::io::ErrorKind::InvalidData,
                                         format!(
@@ -876,7 +879,11 @@ mod tests {
         let (_, layers) = blobs_of(&new_child.image().unwrap());
         assert_eq!(layers[0].media_type, DOCKER_LAYER_GZIP);
         assert!(layers[0].urls.is_empty());
-        assert_eq!(layers[0].digest, d('b'), "the layer digest does not change");
+        assert_eq!(
+            layers[0].digest.as_ref(),
+            d('b'),
+            "the layer digest does not change"
+        );
     }
 
     #[test]

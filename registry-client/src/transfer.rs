@@ -1,21 +1,24 @@
 //! The seams between the protocol engines and storage: a [`BlobSink`] receives pulled blobs (with
 //! positional writes so ranged parts and resumes land in place, and an opaque state for the engine's
-//! range map), a [`BlobSource`] streams blobs to push, and [`Progress`] observes transfers. The
-//! builder's store, OCI layout and docker-archive implement these; [`crate::blobdir`] is a plain
-//! directory implementation used by tests and as the OCI layout's `blobs/` directory.
+//! range map), a [`BlobSource`] streams blobs to push, and [`Progress`] observes transfers. Blobs
+//! are named by `oci_spec::image::Digest` throughout, the type the builder's descriptors carry.
+//! [`crate::blobdir::BlobDir`] implements both over a directory: the builder pulls into the
+//! store's and an OCI layout's `blobs/` through it; the builder's push sources (any local image,
+//! a build result) implement [`BlobSource`] themselves.
 
 use std::io;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
+use oci_spec::image::Digest;
 
 use crate::manifest::BlobRef;
 
 /// Where pulled blobs go.
 pub trait BlobSink: Send + Sync {
     /// Whether a verified blob with this digest is already present (then it is not fetched).
-    fn contains(&self, digest: &str) -> io::Result<bool>;
+    fn contains(&self, digest: &Digest) -> io::Result<bool>;
     /// Open the partial (not yet visible) copy of a blob, creating or resuming it.
     fn begin(&self, blob: &BlobRef) -> io::Result<Box<dyn PartialBlob>>;
     /// Store small, already verified bytes (manifests) in one go.
@@ -74,11 +77,11 @@ pub enum BlobOutcome {
 
 /// Observer of transfers (the CLI draws progress bars from it). All methods default to nothing.
 pub trait Progress: Send + Sync {
-    fn blob_started(&self, _digest: &str, _size: u64, _already: u64) {}
-    fn blob_bytes(&self, _digest: &str, _bytes: u64) {}
+    fn blob_started(&self, _digest: &Digest, _size: u64, _already: u64) {}
+    fn blob_bytes(&self, _digest: &Digest, _bytes: u64) {}
     /// Bytes thrown away (a resume that had to restart); for honest rates and tests.
-    fn blob_rewind(&self, _digest: &str, _to: u64) {}
-    fn blob_finished(&self, _digest: &str, _outcome: BlobOutcome) {}
+    fn blob_rewind(&self, _digest: &Digest, _to: u64) {}
+    fn blob_finished(&self, _digest: &Digest, _outcome: BlobOutcome) {}
     /// A notable event: a retry, a resume, a skipped foreign layer.
     fn note(&self, _message: &str) {}
 }

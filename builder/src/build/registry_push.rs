@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use oci_spec::image::Digest;
 use registry_client::blobdir::BlobDir;
 use registry_client::transfer::BlobStream;
 use registry_client::{
@@ -34,9 +35,9 @@ pub struct Pushed {
 /// Where the push reads each blob from.
 struct BuildBlobs {
     /// Configs and manifests the build made (small; they may not be in the store).
-    memory: HashMap<String, Bytes>,
+    memory: HashMap<Digest, Bytes>,
     /// Layers of registry bases: the registry they live in.
-    remote: HashMap<String, Reference>,
+    remote: HashMap<Digest, Reference>,
     /// Everything else: the content store.
     store: BlobDir,
     access: Arc<RegistryAccess>,
@@ -90,8 +91,10 @@ pub fn push(
     let mut remote = HashMap::new();
     let mut children = HashMap::new();
     for image in &result.images {
-        let config = image.config_descriptor.digest().to_string();
-        memory.insert(config, Bytes::from(image.config_bytes.clone()));
+        memory.insert(
+            image.config_descriptor.digest().clone(),
+            Bytes::from(image.config_bytes.clone()),
+        );
         for layer in &image.layers {
             match &layer.home {
                 BlobHome::Store => {}
@@ -99,10 +102,7 @@ pub fn push(
                     layer.home.ensure_in_store(store, &layer.descriptor)?;
                 }
                 BlobHome::Registry(base) => {
-                    remote.insert(
-                        layer.descriptor.digest().to_string(),
-                        base.reference().clone(),
-                    );
+                    remote.insert(layer.descriptor.digest().clone(), base.reference().clone());
                 }
             }
         }
@@ -114,7 +114,7 @@ pub fn push(
             m.media_type().as_ref(),
         )?;
         memory.insert(
-            manifest.digest.clone(),
+            m.digest().clone(),
             Bytes::from(image.manifest_bytes.clone()),
         );
         children.insert(manifest.digest.clone(), manifest);
@@ -133,7 +133,7 @@ pub fn push(
     let source = Arc::new(BuildBlobs {
         memory,
         remote: remote.clone(),
-        store: BlobDir::with_staging(store.root().join("blobs"), store.root().join("tmp/pull")),
+        store: store.pull_blobs(),
         access: access.clone(),
     });
     let mut pushed = Vec::new();

@@ -7,7 +7,8 @@
 //! reads only the manifest and the config; a layer's blob is fetched from the registry when the
 //! hit is used by something that needs its bytes (a later RUN, `COPY --from`, an output or a
 //! store tag). The registry client is async and the engine is sync: every call goes through
-//! `block_on` on one runtime owned by [`RemoteCache`].
+//! `block_on` on the command's [`RegistryAccess`] runtime, handed to [`RemoteCache::import`]
+//! (the cache's clients come from its own factory: a spec may turn TLS verification off).
 //!
 //! The export also carries the runtime's host setup when it has one ([`SetupArtifact`]: the Wine
 //! system layer), as one more layer blob listed under `setups` with its key; an import with a
@@ -16,7 +17,7 @@
 //! mismatch, unsafe entry, another key) is a warning and the runtime makes the setup itself.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use super::cache::{self, CachedLayer};
 use super::engine::BuildResult;
 use super::progress::Progress;
 use crate::runtime::{RuntimeError, SetupArtifact};
+use crate::store::registry_source::RegistryAccess;
 use crate::store::{BlobSource, ImageSource, Store, StoreError};
 
 /// The media type of a cache export's config: the list of cache records.
@@ -92,8 +94,6 @@ pub enum RemoteCacheError {
     },
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error("starting the async runtime for the remote cache: {0}")]
-    Runtime(std::io::Error),
     #[error("exporting the runtime's setup ({media_type}): {source:#}")]
     Setup {
         media_type: &'static str,
@@ -231,7 +231,7 @@ pub struct SetupEntry {
     pub key: String,
     #[serde(rename = "mediaType")]
     pub media_type: String,
-    pub digest: String,
+    pub digest: Digest,
     pub size: u64,
 }
 
@@ -264,9 +264,10 @@ struct RemoteRecord {
 
 /// State shared by the cache and the lazy layer homes it hands out.
 struct Shared {
-    runtime: tokio::runtime::Runtime,
+    /// The command's registry access: its runtime runs the cache's registry calls.
+    access: Arc<RegistryAccess>,
     /// Layer digests served lazily from a registry (so they can be fetched before a store tag).
-    served: RefCell<BTreeSet<String>>,
+    served: RefCell<HashSet<Digest>>,
 }
 
 /// The remote cache of one build: imported records and what is needed to export.
@@ -293,11 +294,6 @@ impl std::fmt::Debug for RemoteCache {
 /// verification off when the spec says `registry.insecure=true`.
 pub type ClientFactory = Box<dyn Fn(&RegistryCacheSpec) -> Result<Arc<Client>, String>>;
 
-/// The store's blob directory as the registry client sees it.
-fn store_blobs(store: &Store) -> BlobDir {
-    BlobDir::with_staging(store.root().join("blobs"), store.root().join("tmp/pull"))
-}
-
 impl RemoteCache {
     /// Imports the records of every `--cache-from`. A cache that is missing or unreadable is a
     /// warning (as in buildx): the build goes on without it.
@@ -306,16 +302,12 @@ impl RemoteCache {
         store: &Store,
         progress: &Progress,
         clients: ClientFactory,
+        access: Arc<RegistryAccess>,
     ) -> Result<RemoteCache, RemoteCacheError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(RemoteCacheError::Runtime)?;
         let mut cache = RemoteCache {
             shared: Rc::new(Shared {
-                runtime,
-                served: RefCell::new(BTreeSet::new()),
+                access,
+                served: RefCell::new(HashSet::new()),
             }),
             imported: HashMap::new(),
             setups: HashMap::new(),
@@ -351,12 +343,12 @@ impl RemoteCache {
         let reference = Reference::parse(at).map_err(registry_err)?;
         // The factory is the command's (its message is all it gives).
         let client = (self.clients)(spec).map_err(format)?;
-        let runtime = &self.shared.runtime;
-        let manifest = runtime
+        let access = &self.shared.access;
+        let manifest = access
             .block_on(client.get_manifest(&reference))
             .map_err(registry_err)?;
         let (config, layers) = parse_manifest(at, &manifest)?;
-        let bytes = runtime
+        let bytes = access
             .block_on(client.fetch_small(&reference, &config, CONFIG_LIMIT))
             .map_err(registry_err)?;
         let (records, setups) = parse_config(at, &bytes, &layers)?;
@@ -364,7 +356,7 @@ impl RemoteCache {
             shared: self.shared.clone(),
             client,
             reference: reference.clone(),
-            blobs: store_blobs(store),
+            blobs: store.pull_blobs(),
             layers,
         });
         let count = records.len();
@@ -409,15 +401,10 @@ impl RemoteCache {
         };
         let started = std::time::Instant::now();
         let installed = (|| {
-            let digest =
-                Digest::try_from(entry.digest.as_str()).map_err(|e| RemoteCacheError::Format {
-                    reference: source.reference.to_string(),
-                    message: format!("setup digest {:?}: {e}", entry.digest),
-                })?;
-            source.fetch(&digest)?;
-            let blob = store.blob_path(&digest)?;
+            source.fetch(&entry.digest)?;
+            let blob = store.blob_path(&entry.digest)?;
             setup
-                .install(&blob, &entry.digest)
+                .install(&blob, entry.digest.as_ref())
                 .map_err(|source| RemoteCacheError::SetupInstall { source })
         })();
         match installed {
@@ -442,7 +429,7 @@ impl RemoteCache {
         self.shared
             .served
             .borrow_mut()
-            .insert(record.layer.descriptor.digest().to_string());
+            .insert(record.layer.descriptor.digest().clone());
         let home: Rc<dyn ImageSource> = record.source.clone();
         Some((record.layer.clone(), BlobHome::Source(home)))
     }
@@ -454,7 +441,7 @@ impl RemoteCache {
         let served = self.shared.served.borrow().clone();
         for image in &result.images {
             for layer in &image.layers {
-                if served.contains(layer.descriptor.digest().as_ref()) {
+                if served.contains(layer.descriptor.digest()) {
                     layer.home.ensure_in_store(store, &layer.descriptor)?;
                 }
             }
@@ -511,13 +498,13 @@ impl RemoteCache {
             .collect();
         // A layer the push can neither skip (already in the destination) nor mount (push mounts
         // from the first candidate only) must come through the store to be uploaded.
-        let runtime = &self.shared.runtime;
+        let access = &self.shared.access;
         for record in &records {
             let digest = record.layer.descriptor.digest();
             if store.has_blob(digest)? {
                 continue;
             }
-            let in_reach = runtime
+            let in_reach = access
                 .block_on(async {
                     for repo in std::iter::once(reference.repository())
                         .chain(mounts.first().map(String::as_str))
@@ -561,8 +548,8 @@ impl RemoteCache {
             mount_from: mounts,
             ..PushOptions::default()
         };
-        let report = runtime
-            .block_on(client.push(&reference, &image, Arc::new(store_blobs(store)), &options))
+        let report = access
+            .block_on(client.push(&reference, &image, Arc::new(store.pull_blobs()), &options))
             .map_err(registry_err)?;
         Ok(ExportReport {
             records: records.len(),
@@ -596,11 +583,8 @@ fn packed_setup(store: &Store, setup: &dyn SetupArtifact) -> Result<SetupEntry, 
     let record_key = setup_record_key(&key);
     if let Some(record) = store.get_record(&record_key)? {
         if let Ok(entry) = serde_json::from_value::<SetupEntry>(record.data) {
-            let digest = Digest::try_from(entry.digest.as_str());
-            if let Ok(digest) = digest {
-                if store.has_blob(&digest)? {
-                    return Ok(entry);
-                }
+            if store.has_blob(&entry.digest)? {
+                return Ok(entry);
             }
         }
     }
@@ -610,27 +594,25 @@ fn packed_setup(store: &Store, setup: &dyn SetupArtifact) -> Result<SetupEntry, 
     let entry = SetupEntry {
         key,
         media_type: media_type.to_string(),
-        digest: digest.to_string(),
+        digest,
         size,
     };
     let data = serde_json::to_value(&entry).expect("a setup entry serializes");
-    store.put_record(&record_key, std::slice::from_ref(&digest), &data)?;
+    store.put_record(&record_key, std::slice::from_ref(&entry.digest), &data)?;
     Ok(entry)
 }
 
 /// The records `mode` exports, each key once: `max` all of them, `min` those whose layer is in
 /// a result image (the final stage's chain).
 fn select_records(all: &[UsedRecord], result: &BuildResult, mode: CacheMode) -> Vec<UsedRecord> {
-    let in_result: BTreeSet<&str> = result
+    let in_result: HashSet<&Digest> = result
         .images
         .iter()
-        .flat_map(|i| i.layers.iter().map(|l| l.descriptor.digest().as_ref()))
+        .flat_map(|i| i.layers.iter().map(|l| l.descriptor.digest()))
         .collect();
     let mut seen = BTreeSet::new();
     all.iter()
-        .filter(|r| {
-            mode == CacheMode::Max || in_result.contains(r.layer.descriptor.digest().as_ref())
-        })
+        .filter(|r| mode == CacheMode::Max || in_result.contains(r.layer.descriptor.digest()))
         .filter(|r| seen.insert(r.key.clone()))
         .cloned()
         .collect()
@@ -652,10 +634,10 @@ fn cache_manifest(records: &[UsedRecord], setups: &[SetupEntry]) -> (Vec<u8>, Ve
     };
     let config_bytes = serde_json::to_vec(&config).expect("cache records serialize");
     let mut layers: Vec<serde_json::Value> = Vec::new();
-    let mut listed = BTreeSet::new();
+    let mut listed = HashSet::new();
     for record in records {
         let d = &record.layer.descriptor;
-        if listed.insert(d.digest().to_string()) {
+        if listed.insert(d.digest()) {
             layers.push(serde_json::json!({
                 "mediaType": d.media_type().to_string(),
                 "digest": d.digest().to_string(),
@@ -664,7 +646,7 @@ fn cache_manifest(records: &[UsedRecord], setups: &[SetupEntry]) -> (Vec<u8>, Ve
         }
     }
     for setup in setups {
-        if listed.insert(setup.digest.clone()) {
+        if listed.insert(&setup.digest) {
             layers.push(serde_json::json!({
                 "mediaType": setup.media_type,
                 "digest": setup.digest,
@@ -691,7 +673,7 @@ fn cache_manifest(records: &[UsedRecord], setups: &[SetupEntry]) -> (Vec<u8>, Ve
 fn parse_manifest(
     reference: &str,
     manifest: &RawManifest,
-) -> Result<(BlobRef, HashMap<String, BlobRef>), RemoteCacheError> {
+) -> Result<(BlobRef, HashMap<Digest, BlobRef>), RemoteCacheError> {
     let format = |message: String| RemoteCacheError::Format {
         reference: reference.to_string(),
         message,
@@ -719,7 +701,7 @@ fn parse_manifest(
         .iter()
         .map(|l| {
             let blob = BlobRef {
-                digest: l.digest().to_string(),
+                digest: l.digest().clone(),
                 size: l.size(),
                 media_type: l.media_type().to_string(),
                 urls: Vec::new(),
@@ -729,7 +711,7 @@ fn parse_manifest(
         .collect();
     Ok((
         BlobRef {
-            digest: config.digest().to_string(),
+            digest: config.digest().clone(),
             size: config.size(),
             media_type: CONFIG_MEDIA_TYPE.to_string(),
             urls: Vec::new(),
@@ -743,7 +725,7 @@ fn parse_manifest(
 fn parse_config(
     reference: &str,
     bytes: &[u8],
-    layers: &HashMap<String, BlobRef>,
+    layers: &HashMap<Digest, BlobRef>,
 ) -> Result<(Vec<CacheRecordEntry>, Vec<SetupEntry>), RemoteCacheError> {
     let format = |message: String| RemoteCacheError::Format {
         reference: reference.to_string(),
@@ -770,8 +752,8 @@ fn parse_config(
     }
     for record in &config.records {
         let d = &record.layer.descriptor;
-        let digest = d.digest().to_string();
-        let Some(listed) = layers.get(&digest) else {
+        let digest = d.digest();
+        let Some(listed) = layers.get(digest) else {
             return Err(format(format!(
                 "record {} names layer {digest}, which the cache manifest does not hold",
                 record.key
@@ -812,19 +794,19 @@ struct RegistryLayers {
     reference: Reference,
     blobs: BlobDir,
     /// The manifest's layers by digest (sizes and media types for the fetch).
-    layers: HashMap<String, BlobRef>,
+    layers: HashMap<Digest, BlobRef>,
 }
 
 impl RegistryLayers {
     fn fetch(&self, digest: &Digest) -> Result<(), StoreError> {
-        let blob = self.layers.get(digest.as_ref()).ok_or_else(|| {
+        let blob = self.layers.get(digest).ok_or_else(|| {
             StoreError::invalid(
                 format!("cache {}", self.reference),
                 format!("layer {digest} is not in the cache manifest"),
             )
         })?;
         self.shared
-            .runtime
+            .access
             .block_on(
                 self.client
                     .fetch_blob(&self.reference, blob, Arc::new(self.blobs.clone())),
@@ -842,7 +824,7 @@ impl BlobSource for RegistryLayers {
     fn open_blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, StoreError> {
         let path = self
             .blobs
-            .path(digest.as_ref())
+            .path(digest)
             .map_err(|e| StoreError::io(format!("blob {digest}"), e))?;
         if !path.is_file() {
             self.fetch(digest)?;
@@ -854,7 +836,7 @@ impl BlobSource for RegistryLayers {
 
     /// Whether the cache holds the blob (it is fetched when opened).
     fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
-        Ok(self.layers.contains_key(digest.as_ref()))
+        Ok(self.layers.contains_key(digest))
     }
 }
 
@@ -927,7 +909,7 @@ mod tests {
         let setup = SetupEntry {
             key: "wine-system:sha256:k".into(),
             media_type: "application/vnd.silo.wine.system.v1.tar+zstd".into(),
-            digest: format!("sha256:{}", "5".repeat(64)),
+            digest: format!("sha256:{}", "5".repeat(64)).parse().unwrap(),
             size: 4096,
         };
         let (manifest_bytes, config_bytes) = cache_manifest(&records, std::slice::from_ref(&setup));
@@ -956,17 +938,14 @@ mod tests {
         );
         // A record naming a layer the manifest lacks is refused.
         let mut fewer = layers.clone();
-        fewer.remove(layer(2).descriptor.digest().as_ref());
+        fewer.remove(layer(2).descriptor.digest());
         assert!(parse_config("t", &config_bytes, &fewer)
             .unwrap_err()
             .to_string()
             .contains("does not hold"));
         // A record disagreeing with the manifest about a layer's size is refused.
         let mut resized = layers.clone();
-        resized
-            .get_mut(layer(1).descriptor.digest().as_ref())
-            .unwrap()
-            .size += 1;
+        resized.get_mut(layer(1).descriptor.digest()).unwrap().size += 1;
         assert!(parse_config("t", &config_bytes, &resized)
             .unwrap_err()
             .to_string()

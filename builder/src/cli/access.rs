@@ -1,6 +1,6 @@
 //! How the CLI reaches registries: the flags every command that talks to one takes (credentials,
 //! TLS, concurrency, foreign-URL policy, platform choice), the `registry_client::Client` they
-//! build, and the tokio runtime a command's transfers run on.
+//! build, and the registry access (client + the one tokio runtime) a command's transfers run on.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use registry_client::{
 };
 
 use super::progress::{CliProgress, ProgressMode};
+use crate::store::registry_source::{self, RegistryAccess};
 
 /// A secret from the command line; `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -146,13 +147,11 @@ impl AccessOpts {
 }
 
 impl AccessOpts {
-    /// Hands these flags to the lazy registry source (build bases, inspection refs) and the
-    /// build's push; `progress` shows their blob transfers.
-    pub fn use_for_registry_refs(&self, progress: ProgressMode) -> Result<()> {
-        crate::store::registry_source::configure(
-            self.client(Arc::new(CliProgress::new(progress)))?,
-        )?;
-        Ok(())
+    /// The command's registry access with these flags, for the lazy registry source (build
+    /// bases, inspection refs), the build's push and its remote cache; `progress` shows their
+    /// blob transfers.
+    pub fn use_for_registry_refs(&self, progress: ProgressMode) -> Result<Arc<RegistryAccess>> {
+        registry_access(self.client(Arc::new(CliProgress::new(progress)))?)
     }
 }
 
@@ -293,12 +292,13 @@ impl PlatformOpts {
     }
 }
 
-/// A tokio runtime for one command.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
+/// The command's registry access: `client` on the process's one tokio runtime, installed for the
+/// lazy registry refs too (a registry base of a copy or an archive write), so a command never
+/// starts a second runtime.
+pub fn registry_access(client: Arc<Client>) -> Result<Arc<RegistryAccess>> {
+    let access = Arc::new(RegistryAccess::new(client)?);
+    registry_source::install(access.clone());
+    Ok(access)
 }
 
 /// The CA certificates of a certs.d directory: its own `*.crt` (a flat folder, as `--cert-dir`

@@ -213,7 +213,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         platform.host = runtime.host_target();
     }
     // Blob transfers (lazy base layers, the push) draw like `silo pull/push` do.
-    args.registry.use_for_registry_refs(match mode {
+    let registry_access = args.registry.use_for_registry_refs(match mode {
         ProgressMode::Auto => super::progress::ProgressMode::Auto,
         ProgressMode::Plain => super::progress::ProgressMode::Plain,
         ProgressMode::Quiet => super::progress::ProgressMode::None,
@@ -251,6 +251,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             &store,
             &progress,
             clients,
+            registry_access.clone(),
         )?)
     };
     // Before the first step: the runtime's setup (the Wine system layer) from the cache, so a

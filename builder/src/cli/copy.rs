@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use registry_client::blobdir::BlobDir;
-use registry_client::{Client, PlatformRequest, RawManifest, Reference};
+use registry_client::{PlatformRequest, RawManifest, Reference};
 use serde_json::Value;
 
-use super::access::runtime;
+use super::access::registry_access;
 use super::progress::CliProgress;
 use super::push::TransferOpts;
 use super::Globals;
@@ -31,6 +31,7 @@ use crate::store::local_image::{
     copy_image, descriptor_of, open_source_image, single, LocalImage, PushBlobs, SourceImage,
 };
 use crate::store::oci_layout::OciLayout;
+use crate::store::registry_source::RegistryAccess;
 use crate::store::{ImageLocation, ImageSink, RegistryLocation};
 
 #[derive(Debug, clap::Args)]
@@ -81,15 +82,15 @@ pub(super) fn transfer(
         archive_flavor,
     )?;
     let progress = registry.progress();
-    let rt = runtime()?;
     let opts = transfer.options();
     let digest = match (src, dest) {
         (SourceImage::Registry(s), ImageLocation::Store(d) | ImageLocation::Registry(d)) => {
             let d = Reference::parse(d)?;
             let client =
                 registry.client(&[s.reference.registry(), d.registry()], progress.clone())?;
+            let rt = registry_access(client)?;
             let report = rt
-                .block_on(client.copy(&s.reference, &d, platform.as_ref(), &opts))
+                .block_on(rt.client.copy(&s.reference, &d, platform.as_ref(), &opts))
                 .with_context(|| s.context())?;
             print_report(&progress, &d.to_string(), &report);
             report.digest
@@ -102,7 +103,8 @@ pub(super) fn transfer(
             };
             let client = registry.client(&[d.registry()], progress.clone())?;
             let blobs = Arc::new(PushBlobs(local.source.clone()));
-            let report = rt.block_on(client.push(&d, &image, blobs, &opts))?;
+            let rt = registry_access(client)?;
+            let report = rt.block_on(rt.client.push(&d, &image, blobs, &opts))?;
             print_report(&progress, &d.to_string(), &report);
             report.digest
         }
@@ -111,7 +113,8 @@ pub(super) fn transfer(
             let tag = tag
                 .clone()
                 .unwrap_or_else(|| s.reference.manifest_ref().to_string());
-            let pulled = pull_to_layout(&rt, &client, &s, platform.as_ref(), dir, &tag)?;
+            let pulled =
+                pull_to_layout(&*registry_access(client)?, &s, platform.as_ref(), dir, &tag)?;
             pulled.digest
         }
         (SourceImage::Registry(s), ImageLocation::DockerArchive { path, reference }) => {
@@ -120,7 +123,13 @@ pub(super) fn transfer(
             // The archive is written from files: stage the pulled image as a layout beside it.
             let staging = staging_dir(path)?;
             let layout = staging.path().join("layout");
-            pull_to_layout(&rt, &client, &s, Some(&want), &layout, "image")?;
+            pull_to_layout(
+                &*registry_access(client)?,
+                &s,
+                Some(&want),
+                &layout,
+                "image",
+            )?;
             let local = LocalImage::open(
                 Arc::new(OciLayout::open(&layout)?),
                 Some("image".into()),
@@ -169,8 +178,7 @@ pub(super) fn transfer(
 /// index) and names it `tag` there, keeping the chosen index entry's platform. Returns the
 /// manifest named.
 pub(super) fn pull_to_layout(
-    rt: &tokio::runtime::Runtime,
-    client: &Client,
+    access: &RegistryAccess,
     s: &RegistryLocation,
     want: Option<&PlatformRequest>,
     dir: &Path,
@@ -181,15 +189,17 @@ pub(super) fn pull_to_layout(
 
     let (manifest, platform) = match want {
         Some(want) => {
-            let resolved = rt
-                .block_on(client.resolve(&s.reference, want))
+            let resolved = access
+                .block_on(access.client.resolve(&s.reference, want))
                 .with_context(|| s.context())?;
-            rt.block_on(client.pull_resolved(&resolved, blobs))
+            access
+                .block_on(access.client.pull_resolved(&resolved, blobs))
                 .with_context(|| s.context())?;
             (resolved.manifest, resolved.chosen_platform)
         }
         None => (
-            rt.block_on(client.pull_all(&s.reference, blobs))
+            access
+                .block_on(access.client.pull_all(&s.reference, blobs))
                 .with_context(|| s.context())?,
             None,
         ),

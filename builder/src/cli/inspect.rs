@@ -12,11 +12,11 @@ use registry_client::platform::Selection;
 use registry_client::RawManifest;
 use serde_json::{json, Value};
 
-use super::access::{runtime, PlatformOpts, RegistryOpts};
+use super::access::{registry_access, PlatformOpts, RegistryOpts};
 use super::Globals;
 use crate::image::Flavor;
 use crate::store::local_image::{open_source_image, SourceImage};
-use crate::store::{parse_sha256, ImageLocation, METADATA_LIMIT};
+use crate::store::{ImageLocation, METADATA_LIMIT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -65,7 +65,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
             let client = args
                 .registry
                 .client(&[remote.reference.registry()], progress)?;
-            let rt = runtime()?;
+            let rt = registry_access(client.clone())?;
 
             if args.raw {
                 let root = rt
@@ -99,7 +99,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
             }
             let chosen = local.select(&want)?;
             let (config_ref, _) = blobs_of(&chosen.manifest.image()?);
-            let config = local.source.read_blob(&parse_sha256(&config_ref.digest)?)?;
+            let config = local.source.read_blob(&config_ref.digest)?;
             Inspected {
                 name: local.name.clone().unwrap_or_else(|| local.what.clone()),
                 root: local.tree.root.clone(),

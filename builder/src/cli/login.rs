@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use registry_client::Reference;
 
-use super::access::{runtime, RegistryOpts};
+use super::access::{registry_access, RegistryOpts};
 use super::Globals;
 
 #[derive(Debug, clap::Args)]
@@ -70,7 +70,8 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
         opts.access.creds = Some(super::access::Secret(format!("{username}:{password}")));
         let progress = opts.progress();
         let client = opts.client(&[&name], progress)?;
-        runtime()?.block_on(client.check_login(&r))?;
+        let access = registry_access(client)?;
+        access.block_on(access.client.check_login(&r))?;
     }
     let env = args.registry_opts.access.credential_env();
     let place = registry_client::credentials::store(&env, &name, &username, &password)?;

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use oci_spec::image::Digest;
 use registry_client::platform::short_digest;
 use registry_client::{BlobOutcome, Progress};
 
@@ -29,7 +30,7 @@ pub enum ProgressMode {
 pub struct CliProgress {
     mode: ProgressMode,
     multi: MultiProgress,
-    bars: Mutex<HashMap<String, (ProgressBar, Instant, u64)>>,
+    bars: Mutex<HashMap<Digest, (ProgressBar, Instant, u64)>>,
 }
 
 impl CliProgress {
@@ -64,7 +65,7 @@ impl CliProgress {
 }
 
 impl Progress for CliProgress {
-    fn blob_started(&self, digest: &str, size: u64, already: u64) {
+    fn blob_started(&self, digest: &Digest, size: u64, already: u64) {
         let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
         if bars.contains_key(digest) {
             return;
@@ -77,7 +78,7 @@ impl Progress for CliProgress {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
-        bar.set_prefix(short_digest(digest).to_string());
+        bar.set_prefix(short_digest(digest.as_ref()).to_string());
         bar.set_position(already);
         if self.mode == ProgressMode::Plain {
             let resumed = if already > 0 {
@@ -87,14 +88,14 @@ impl Progress for CliProgress {
             };
             eprintln!(
                 "{} start {}{resumed}",
-                short_digest(digest),
+                short_digest(digest.as_ref()),
                 human_size(size)
             );
         }
-        bars.insert(digest.to_string(), (bar, Instant::now(), already));
+        bars.insert(digest.clone(), (bar, Instant::now(), already));
     }
 
-    fn blob_bytes(&self, digest: &str, bytes: u64) {
+    fn blob_bytes(&self, digest: &Digest, bytes: u64) {
         if let Some((bar, _, _)) = self
             .bars
             .lock()
@@ -105,7 +106,7 @@ impl Progress for CliProgress {
         }
     }
 
-    fn blob_rewind(&self, digest: &str, to: u64) {
+    fn blob_rewind(&self, digest: &Digest, to: u64) {
         if let Some((bar, _, _)) = self
             .bars
             .lock()
@@ -116,7 +117,7 @@ impl Progress for CliProgress {
         }
     }
 
-    fn blob_finished(&self, digest: &str, outcome: BlobOutcome) {
+    fn blob_finished(&self, digest: &Digest, outcome: BlobOutcome) {
         let entry = self
             .bars
             .lock()
@@ -137,12 +138,12 @@ impl Progress for CliProgress {
                 self.multi.remove(bar);
                 format!(
                     "{} {what} {} in {secs:.1}s ({}/s)",
-                    short_digest(digest),
+                    short_digest(digest.as_ref()),
                     human_size(bar.length().unwrap_or(0)),
                     human_size((moved as f64 / secs) as u64)
                 )
             }
-            None => format!("{} {what}", short_digest(digest)),
+            None => format!("{} {what}", short_digest(digest.as_ref())),
         };
         match self.mode {
             ProgressMode::Plain => eprintln!("{line}"),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use registry_client::Reference;
 
-use super::access::{runtime, PlatformOpts, RegistryOpts};
+use super::access::{registry_access, PlatformOpts, RegistryOpts};
 use super::copy::{name_in_layout, write_archive};
 use super::Globals;
 use crate::store::local_image::{descriptor_of, LocalImage};
@@ -51,7 +51,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     let client = args
         .registry
         .client(&[reference.registry()], progress.clone())?;
-    let rt = runtime()?;
+    let rt = registry_access(client.clone())?;
     let resolved = rt
         .block_on(client.resolve(&reference, &want))
         .with_context(|| source.context())?;

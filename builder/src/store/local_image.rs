@@ -244,20 +244,20 @@ pub fn copy_image(
 ) -> Result<Copied> {
     let mut report = Copied::default();
     for blob in blobs_of_tree(image, what)? {
-        let digest = parse_sha256(&blob.digest)?;
-        if sink.has_blob(&digest)? {
+        let digest = &blob.digest;
+        if sink.has_blob(digest)? {
             report.present += 1;
             continue;
         }
-        if blob.is_foreign() && !source.has_blob(&digest)? {
-            report.foreign_left_out.push(blob.digest.clone());
+        if blob.is_foreign() && !source.has_blob(digest)? {
+            report.foreign_left_out.push(blob.digest.to_string());
             continue;
         }
-        match source.blob_file(&digest)? {
-            Some(path) => sink.put_blob_file(&digest, blob.size, &path)?,
+        match source.blob_file(digest)? {
+            Some(path) => sink.put_blob_file(digest, blob.size, &path)?,
             None => {
-                let mut reader: Box<dyn Read + Send + '_> = source.open_blob(&digest)?;
-                sink.put_blob(&digest, blob.size, &mut reader)?;
+                let mut reader: Box<dyn Read + Send + '_> = source.open_blob(digest)?;
+                sink.put_blob(digest, blob.size, &mut reader)?;
             }
         }
         report.copied += 1;
@@ -299,10 +299,8 @@ impl registry_client::BlobSource for PushBlobs {
         registry_client::Result<registry_client::transfer::BlobStream>,
     > {
         let source = self.0.clone();
-        let digest = blob.digest.clone();
+        let parsed = blob.digest.clone();
         Box::pin(async move {
-            let parsed =
-                parse_sha256(&digest).map_err(|e| registry_client::Error::Other(e.to_string()))?;
             let file = source
                 .blob_file(&parsed)
                 .map_err(|e| registry_client::Error::Other(e.to_string()))?;

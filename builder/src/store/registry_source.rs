@@ -5,8 +5,8 @@
 //!
 //! The registry client is async; the engine and the inspection code are sync, so the process
 //! shares one tokio runtime ([`RegistryAccess`]) and every call here blocks on it. The CLI
-//! configures the client (credentials, TLS flags) once with [`configure`]; without that, a
-//! default client (stored credentials, TLS verified, plain HTTP for loopback only) is used.
+//! builds the access (credentials, TLS flags) once and [`install`]s it; without that, a default
+//! client (stored credentials, TLS verified, plain HTTP for loopback only) is used.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -24,53 +24,72 @@ use registry_client::{
 
 use super::{BlobSource, ImageSource, StoreError};
 
-/// The process's registry client and the runtime its futures run on.
+/// How silo reaches registries: one client and the one tokio runtime every registry future of
+/// the process runs on. The CLI builds it once per command (its credential and TLS flags) and
+/// hands it down — to the lazy registry refs here (through [`install`]), to the remote build
+/// cache and to the registry verbs — so a command never starts a second runtime. Code that runs
+/// without the CLI (tests, library callers) gets a default one from [`access`].
 pub struct RegistryAccess {
     pub client: Arc<Client>,
-    pub runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl RegistryAccess {
-    /// Runs `future` to completion on the shared runtime.
+    /// `client` with a new runtime: one worker per core, at least 2 and at most 8. The transfers
+    /// hash on these threads (up to `--jobs`, 6 by default, at once) but are mostly waiting on
+    /// the network, so more than 8 would only idle.
+    pub fn new(client: Arc<Client>) -> Result<RegistryAccess, StoreError> {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("silo-registry")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::io("starting the async runtime for registry access", e))?;
+        Ok(RegistryAccess { client, runtime })
+    }
+
+    /// A default client (stored credentials, TLS verified, plain HTTP for loopback only, no
+    /// progress) on a new runtime: for builds and reads started without the CLI.
+    pub fn with_default_client() -> Result<RegistryAccess, StoreError> {
+        let client = Client::new(
+            ClientConfig::default(),
+            Arc::new(DefaultCredentials::new(CredentialEnv::from_process())),
+            Arc::new(NoProgress),
+        )
+        .map_err(|e| StoreError::invalid("registry client", e.to_string()))?;
+        RegistryAccess::new(Arc::new(client))
+    }
+
+    /// Runs `future` to completion on the runtime.
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
 }
 
+impl std::fmt::Debug for RegistryAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAccess").finish_non_exhaustive()
+    }
+}
+
+/// The access the lazy registry refs use. Registry refs are opened deep inside location parsing
+/// and the build engine, so they read it from here rather than through every signature.
 static ACCESS: OnceLock<Arc<RegistryAccess>> = OnceLock::new();
 
-fn new_runtime() -> Result<tokio::runtime::Runtime, StoreError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| StoreError::io("starting the async runtime for registry access", e))
+/// Makes `access` the one registry refs use. Call once, before the first registry ref is opened;
+/// a later call is ignored (the first access, and its runtime, stay for the registry refs).
+pub fn install(access: Arc<RegistryAccess>) {
+    let _ = ACCESS.set(access);
 }
 
-/// Sets the client registry refs use (the CLI's credential and TLS flags). Call once, before
-/// the first registry ref is opened; a later call is ignored.
-pub fn configure(client: Arc<Client>) -> Result<(), StoreError> {
-    let access = RegistryAccess {
-        client,
-        runtime: new_runtime()?,
-    };
-    let _ = ACCESS.set(Arc::new(access));
-    Ok(())
-}
-
-/// The configured access, or a default one.
+/// The installed access, or a default one (installed, so it is made once).
 pub fn access() -> Result<Arc<RegistryAccess>, StoreError> {
     if let Some(a) = ACCESS.get() {
         return Ok(a.clone());
     }
-    let client = Client::new(
-        ClientConfig::default(),
-        Arc::new(DefaultCredentials::new(CredentialEnv::from_process())),
-        Arc::new(NoProgress),
-    )
-    .map_err(|e| StoreError::invalid("registry client", e.to_string()))?;
-    configure(Arc::new(client))?;
-    Ok(ACCESS.get().expect("set just above").clone())
+    let made = Arc::new(RegistryAccess::with_default_client()?);
+    Ok(ACCESS.get_or_init(|| made).clone())
 }
 
 /// What the source knows about a digest from the manifests it has read.
@@ -90,7 +109,7 @@ pub struct RegistryImage {
     root: Descriptor,
     /// The store's blob directory (verified, staged writes — the same files `silo pull` makes).
     store_blobs: BlobDir,
-    known: RefCell<HashMap<String, Known>>,
+    known: RefCell<HashMap<Digest, Known>>,
 }
 
 fn registry_error(reference: &str, e: registry_client::Error) -> StoreError {
@@ -118,9 +137,9 @@ impl RegistryImage {
         let descriptor = DescriptorBuilder::default()
             .media_type(MediaType::from(root.media_type.as_str()))
             .digest(
-                root.digest
-                    .parse::<Digest>()
-                    .map_err(|_| StoreError::BadDigest(root.digest.clone()))?,
+                root.blob_ref()
+                    .map_err(|e| registry_error(reference, e))?
+                    .digest,
             )
             .size(root.bytes.len() as u64)
             .build()
@@ -153,7 +172,7 @@ impl RegistryImage {
         if manifest.is_index() {
             for entry in manifest.index().map_err(bad)?.manifests() {
                 known
-                    .entry(entry.digest().to_string())
+                    .entry(entry.digest().clone())
                     .or_insert(Known::ChildManifest);
             }
         } else {
@@ -162,28 +181,33 @@ impl RegistryImage {
                 known.insert(blob.digest.clone(), Known::Blob(blob));
             }
         }
-        known.insert(manifest.digest.clone(), Known::Manifest(manifest));
+        let digest = manifest.blob_ref().map_err(bad)?.digest;
+        known.insert(digest, Known::Manifest(manifest));
         Ok(())
     }
 
     /// Makes sure a config or layer blob is in the store (fetching it, verified, when it is not)
     /// and returns its path there. This is the only place a registry base's layer is downloaded.
     pub fn fetch_into_store(&self, descriptor: &Descriptor) -> Result<PathBuf, StoreError> {
-        let digest = descriptor.digest().to_string();
-        let path = self
-            .store_blobs
-            .path(&digest)
-            .map_err(|e| StoreError::io(format!("blob {digest}"), e))?;
-        if path.is_file() {
-            return Ok(path);
-        }
-        let blob = match self.known.borrow().get(&digest) {
+        let blob = match self.known.borrow().get(descriptor.digest()) {
             Some(Known::Blob(b)) => b.clone(),
             _ => BlobRef::from(descriptor),
         };
+        self.fetch(&blob)
+    }
+
+    /// [`RegistryImage::fetch_into_store`] of a blob a manifest lists.
+    fn fetch(&self, blob: &BlobRef) -> Result<PathBuf, StoreError> {
+        let path = self
+            .store_blobs
+            .path(&blob.digest)
+            .map_err(|e| StoreError::io(format!("blob {}", blob.digest), e))?;
+        if path.is_file() {
+            return Ok(path);
+        }
         let sink = Arc::new(self.store_blobs.clone());
         self.access
-            .block_on(self.access.client.fetch_blob(&self.reference, &blob, sink))
+            .block_on(self.access.client.fetch_blob(&self.reference, blob, sink))
             .map_err(|e| registry_error(&self.reference.to_string(), e))?;
         Ok(path)
     }
@@ -191,31 +215,28 @@ impl RegistryImage {
 
 impl BlobSource for RegistryImage {
     fn open_blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, StoreError> {
-        let key = digest.to_string();
-        let blob = match self.known.borrow().get(&key) {
+        let blob = match self.known.borrow().get(digest) {
             Some(Known::Manifest(m)) => return Ok(Box::new(std::io::Cursor::new(m.bytes.clone()))),
             Some(Known::ChildManifest) => None,
             Some(Known::Blob(b)) => Some(b.clone()),
-            None => return Err(StoreError::BlobNotFound(key)),
+            None => return Err(StoreError::BlobNotFound(digest.to_string())),
         };
         match blob {
             None => {
                 let manifest = self
                     .access
-                    .block_on(self.access.client.get_manifest_ref(&self.reference, &key))
+                    .block_on(
+                        self.access
+                            .client
+                            .get_manifest_ref(&self.reference, digest.as_ref()),
+                    )
                     .map_err(|e| registry_error(&self.reference.to_string(), e))?;
                 let bytes = manifest.bytes.clone();
                 self.learn(manifest)?;
                 Ok(Box::new(std::io::Cursor::new(bytes)))
             }
             Some(blob) => {
-                let descriptor = DescriptorBuilder::default()
-                    .media_type(MediaType::from(blob.media_type.as_str()))
-                    .digest(digest.clone())
-                    .size(blob.size)
-                    .build()
-                    .map_err(|e| StoreError::invalid(&key, e.to_string()))?;
-                let path = self.fetch_into_store(&descriptor)?;
+                let path = self.fetch(&blob)?;
                 let file = std::fs::File::open(&path)
                     .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
                 Ok(Box::new(file))
@@ -224,7 +245,7 @@ impl BlobSource for RegistryImage {
     }
 
     fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
-        Ok(self.known.borrow().contains_key(digest.as_ref()))
+        Ok(self.known.borrow().contains_key(digest))
     }
 }
 

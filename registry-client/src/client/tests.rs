@@ -136,7 +136,7 @@ async fn redirects_never_carry_authorization_to_another_host() {
     .unwrap();
     let r = Reference::parse(&format!("{registry}/a/b:t")).unwrap();
     let blob = crate::manifest::BlobRef {
-        digest: crate::manifest::sha256_digest(b"hello"),
+        digest: crate::manifest::sha256_digest(b"hello").parse().unwrap(),
         size: 5,
         media_type: "x".into(),
         urls: vec![],
@@ -231,7 +231,7 @@ async fn oauth2_password_post_and_reauth_on_insufficient_scope() {
     .unwrap();
     let r = Reference::parse(&format!("{registry}/a/b:t")).unwrap();
     let blob = crate::manifest::BlobRef {
-        digest: crate::manifest::sha256_digest(b"hello"),
+        digest: crate::manifest::sha256_digest(b"hello").parse().unwrap(),
         size: 5,
         media_type: "x".into(),
         urls: vec![],
@@ -292,6 +292,7 @@ async fn ranges_fall_back_to_one_stream_when_range_is_ignored() {
     )
     .unwrap();
     let r = Reference::parse(&format!("127.0.0.1:{reg}/a/b:t")).unwrap();
+    let digest: oci_spec::image::Digest = digest.parse().unwrap();
     let blob = crate::manifest::BlobRef {
         digest: digest.clone(),
         size: body.len() as u64,
