@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use registry_client::Reference;
 
-use super::access::{runtime, RegistryOpts};
+use super::access::{registry_access, RegistryOpts};
 use super::Globals;
 use crate::image::Flavor;
 use crate::store::local_image::{open_source_image, SourceImage};
@@ -71,7 +71,7 @@ pub fn tags(_globals: &Globals, args: TagsArgs) -> Result<ExitCode> {
     let client = args
         .registry
         .client(&[r.registry()], args.registry.progress())?;
-    let tags = runtime()?
+    let tags = registry_access(client.clone())?
         .block_on(client.list_tags(&r))
         .with_context(|| format!("listing the tags of {}", r.name()))?;
     print_lines(&tags)
@@ -82,7 +82,7 @@ pub fn catalog(_globals: &Globals, args: CatalogArgs) -> Result<ExitCode> {
     let client = args
         .registry
         .client(&[r.registry()], args.registry.progress())?;
-    let repos = runtime()?
+    let repos = registry_access(client.clone())?
         .block_on(client.catalog(&r))
         .with_context(|| format!("listing the repositories of {host}"))?;
     print_lines(&repos)
@@ -93,7 +93,7 @@ pub fn delete(_globals: &Globals, args: DeleteArgs) -> Result<ExitCode> {
     let client = args
         .registry
         .client(&[r.registry()], args.registry.progress())?;
-    let rt = runtime()?;
+    let rt = registry_access(client.clone())?;
     // A registry deletes manifests by digest only: a tag is resolved first.
     let digest = match r.digest() {
         Some(d) => d.to_string(),
@@ -132,7 +132,7 @@ pub fn tag(_globals: &Globals, args: TagArgs) -> Result<ExitCode> {
     let client = args
         .registry
         .client(&[src.registry()], args.registry.progress())?;
-    let rt = runtime()?;
+    let rt = registry_access(client.clone())?;
     let manifest = rt
         .block_on(client.get_manifest(&src))
         .with_context(|| format!("reading {src}"))?;
@@ -151,7 +151,7 @@ pub fn digest(globals: &Globals, args: DigestArgs) -> Result<ExitCode> {
             let client = args
                 .registry
                 .client(&[remote.reference.registry()], args.registry.progress())?;
-            runtime()?
+            registry_access(client.clone())?
                 .block_on(client.get_manifest(&remote.reference))
                 .with_context(|| remote.context())?
                 .digest
