@@ -23,5 +23,6 @@ pub mod hive;
 pub mod image;
 pub mod inspect;
 pub mod layer;
+pub mod oci;
 pub mod runtime;
 pub mod store;

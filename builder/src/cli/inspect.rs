@@ -14,9 +14,10 @@ use serde_json::{json, Value};
 
 use super::access::{runtime, PlatformOpts, RegistryOpts};
 use super::Globals;
-use crate::image::Flavor;
+use crate::oci::parse_sha256;
+use crate::oci::Flavor;
 use crate::store::local_image::{open_source_image, SourceImage};
-use crate::store::{parse_sha256, ImageLocation, METADATA_LIMIT};
+use crate::store::{ImageLocation, METADATA_LIMIT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -28,7 +28,7 @@ pub use writer::{write_layer, LayerCompression, LayerDigests, WriteOptions};
 
 use oci_spec::image::Descriptor;
 
-use crate::image::{Compression, Flavor};
+use crate::oci::{Compression, Flavor};
 use crate::store::{Store, StoreError};
 
 /// `FILE_ATTRIBUTE_*` bits the codec sets itself.

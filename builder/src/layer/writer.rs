@@ -19,7 +19,7 @@ use super::pgzip::ParallelGzWriter;
 use super::sd::{SecurityDescriptor, Sid};
 use super::tarfmt::{self, HeaderSpec, TypeFlag};
 use super::{attributes, LayerError};
-use crate::store::digest::HashingWriter;
+use crate::oci::digest::HashingWriter;
 
 /// How to compress a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl Default for WriteOptions {
 impl WriteOptions {
     /// Options with `SOURCE_DATE_EPOCH` honoured: it becomes the default time and the clamp.
     pub fn from_env(default_time: Timestamp) -> WriteOptions {
-        let epoch = crate::image::source_date_epoch().map(|secs| Timestamp { secs, nanos: 0 });
+        let epoch = crate::oci::source_date_epoch().map(|secs| Timestamp { secs, nanos: 0 });
         WriteOptions {
             default_time: epoch.unwrap_or(default_time),
             clamp_time: epoch,

@@ -12,7 +12,6 @@
 //! ```
 
 pub mod blobio;
-pub mod digest;
 pub mod docker_archive;
 pub mod gc;
 pub mod local_image;
@@ -28,8 +27,9 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, Digest};
 use serde::{Deserialize, Serialize};
 
+use crate::oci::{canonical_json, digest_of_bytes, sha256_hex, BadDigest};
+
 pub use blobio::{BlobSink, BlobSource, ImageSink, ImageSource, METADATA_LIMIT};
-pub use digest::{canonical_json, digest_of_bytes, parse_sha256, sha256_hex};
 pub use location::{ImageLocation, Located, OpenedImage, RegistryLocation};
 pub use lock::LockMode;
 
@@ -64,6 +64,12 @@ pub enum StoreError {
     TooLarge { what: String, limit: u64 },
     #[error("{what}: {message}")]
     Invalid { what: String, message: String },
+}
+
+impl From<BadDigest> for StoreError {
+    fn from(e: BadDigest) -> Self {
+        StoreError::BadDigest(e.0)
+    }
 }
 
 impl StoreError {
@@ -187,7 +193,10 @@ impl Store {
             .tempfile_in(&tmp_dir)
             .map_err(|e| StoreError::io(tmp_dir.display().to_string(), e))?;
         Ok(BlobWriter {
-            file: digest::HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, file)),
+            file: crate::oci::digest::HashingWriter::new(io::BufWriter::with_capacity(
+                256 * 1024,
+                file,
+            )),
             blobs_dir: self.root.join("blobs/sha256"),
         })
     }
@@ -441,7 +450,7 @@ pub struct CacheRecord {
 /// An in-progress blob: write the bytes, then [`BlobWriter::commit`]. Dropping it without a
 /// commit deletes the temp file.
 pub struct BlobWriter {
-    file: digest::HashingWriter<io::BufWriter<tempfile::NamedTempFile>>,
+    file: crate::oci::digest::HashingWriter<io::BufWriter<tempfile::NamedTempFile>>,
     blobs_dir: PathBuf,
 }
 
@@ -574,6 +583,23 @@ fn escape_ref(name: &str) -> String {
         }
     }
     out
+}
+
+/// Reads `reader` to the end into memory, refusing more than `limit` bytes (manifests, configs and
+/// index files come from untrusted places; their size must not drive an unbounded allocation).
+pub fn read_bounded(reader: &mut dyn Read, limit: u64, what: &str) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| StoreError::io(what, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(StoreError::TooLarge {
+            what: what.to_string(),
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Writes a small file by temp → fsync → rename in the same directory.

@@ -47,8 +47,8 @@ use crate::dockerfile::stages::{
     parse_stages, BaseConfig, BuildOptions, BuildPlan, FrontendError, Platform,
 };
 use crate::dockerfile::winpath::PathMode;
-use crate::image::{Flavor, ImageError};
 use crate::layer::LayerError;
+use crate::oci::{Flavor, ImageError};
 use crate::runtime::{NetworkMode, Runtime, RuntimeError};
 use crate::store::{Store, StoreError};
 
