@@ -25,7 +25,6 @@ pub mod engine;
 pub mod frontend_config;
 pub mod layer_pick;
 pub mod output;
-pub mod owner;
 pub mod progress;
 pub mod registry_push;
 pub mod remote_cache;

@@ -117,13 +117,8 @@ pub fn create_base_image(
     let (mut temp, digests) = layer::write_layer(&base_changes(), &options, temp)?;
     temp.seek(SeekFrom::Start(0)).map_err(BaseError::Temp)?;
     sink.put_blob(&digests.digest, digests.size, &mut temp)?;
-    let compression = match spec.compression {
-        LayerCompression::None => oci::Compression::None,
-        LayerCompression::Gzip(_) => oci::Compression::Gzip,
-        LayerCompression::Zstd(_) => oci::Compression::Zstd,
-    };
     let layer_descriptor = Descriptor::new(
-        spec.flavor.layer_media_type(compression),
+        spec.flavor.layer_media_type(spec.compression.kind()),
         digests.size,
         digests.digest.clone(),
     );

@@ -31,6 +31,17 @@ pub enum LayerCompression {
     Zstd(i32),
 }
 
+impl LayerCompression {
+    /// The compression the blob has (what its media type says), without the level.
+    pub fn kind(self) -> crate::oci::Compression {
+        match self {
+            LayerCompression::None => crate::oci::Compression::None,
+            LayerCompression::Gzip(_) => crate::oci::Compression::Gzip,
+            LayerCompression::Zstd(_) => crate::oci::Compression::Zstd,
+        }
+    }
+}
+
 /// Options of [`write_layer`].
 #[derive(Debug, Clone)]
 pub struct WriteOptions {

@@ -27,7 +27,8 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, Digest};
 use serde::{Deserialize, Serialize};
 
-use crate::oci::{canonical_json, digest_of_bytes, sha256_hex, BadDigest};
+use crate::layer::{write_layer, ChangeSet, LayerDigests, LayerError, WriteOptions};
+use crate::oci::{canonical_json, digest_of_bytes, sha256_hex, BadDigest, Flavor};
 
 pub use blobio::{BlobSink, BlobSource, ImageSink, ImageSource, METADATA_LIMIT};
 pub use location::{ImageLocation, Located, OpenedImage, RegistryLocation};
@@ -64,6 +65,9 @@ pub enum StoreError {
     TooLarge { what: String, limit: u64 },
     #[error("{what}: {message}")]
     Invalid { what: String, message: String },
+    /// A layer could not be written into the store ([`Store::write_layer`]).
+    #[error(transparent)]
+    Layer(#[from] Box<LayerError>),
 }
 
 impl From<BadDigest> for StoreError {
@@ -182,6 +186,28 @@ impl Store {
     /// Whether a blob is present.
     pub fn has_blob(&self, digest: &Digest) -> Result<bool> {
         Ok(self.blob_path(digest)?.exists())
+    }
+
+    /// Writes `changes` as a layer blob straight into the store (temp file → verify → rename);
+    /// its descriptor's media type follows `flavor` and the compression in `options`.
+    pub fn write_layer(
+        &self,
+        changes: &ChangeSet,
+        options: &WriteOptions,
+        flavor: Flavor,
+    ) -> Result<StoredLayer> {
+        let blob = self.begin_blob()?;
+        let (blob, digests) = write_layer(changes, options, blob).map_err(Box::new)?;
+        let (digest, size) = blob.commit(None)?;
+        debug_assert_eq!(digest, digests.digest);
+        Ok(StoredLayer {
+            descriptor: Descriptor::new(
+                flavor.layer_media_type(options.compression.kind()),
+                size,
+                digest,
+            ),
+            digests,
+        })
     }
 
     /// Starts writing a blob; bytes go to a temp file and become visible only on
@@ -445,6 +471,14 @@ pub struct CacheRecord {
     pub key: String,
     pub blobs: Vec<Digest>,
     pub data: serde_json::Value,
+}
+
+/// A layer written into the store by [`Store::write_layer`].
+#[derive(Debug, Clone)]
+pub struct StoredLayer {
+    /// The manifest descriptor (media type per flavor and compression).
+    pub descriptor: Descriptor,
+    pub digests: LayerDigests,
 }
 
 /// An in-progress blob: write the bytes, then [`BlobWriter::commit`]. Dropping it without a
