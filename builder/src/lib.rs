@@ -23,6 +23,8 @@ pub mod hive;
 pub mod image;
 pub mod inspect;
 pub mod layer;
+#[cfg(test)]
+mod module_order;
 pub mod oci;
 pub mod runtime;
 pub mod store;
