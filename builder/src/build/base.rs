@@ -15,11 +15,11 @@ use registry_client::platform::{OsVersion, PlatformRequest};
 
 use super::config::ImageConfig;
 use super::runtimes::Isolation;
-use crate::image::{self, Flavor};
+use crate::oci::{self, Flavor};
 use crate::runtime::HostTarget;
 use crate::store::location::{read_image_manifest, select_index_entry};
 use crate::store::registry_source::RegistryImage;
-use crate::store::{self, BlobSource, ImageLocation, ImageSource, Located, Store, StoreError};
+use crate::store::{BlobSource, ImageLocation, ImageSource, Located, Store, StoreError};
 
 /// Where a layer's (or any blob's) bytes can be read.
 #[derive(Clone)]
@@ -257,7 +257,7 @@ pub fn resolve_base(
             pick_entry(reference, bytes, index, platform)
         })?;
     let flavor = match manifest.media_type() {
-        Some(m) if m.to_string() == image::docker::MANIFEST => Flavor::Docker,
+        Some(m) if m.to_string() == oci::docker::MANIFEST => Flavor::Docker,
         _ => Flavor::Oci,
     };
     let config_bytes = source
@@ -300,7 +300,7 @@ pub fn resolve_base(
         .map(|(descriptor, diff_id)| {
             Ok(ImageLayer {
                 descriptor: descriptor.clone(),
-                diff_id: store::parse_sha256(diff_id).map_err(store_err)?,
+                diff_id: crate::oci::parse_sha256(diff_id).map_err(|e| store_err(e.into()))?,
                 home: home.clone(),
             })
         })

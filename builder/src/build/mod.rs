@@ -7,7 +7,7 @@
 //!   where layer bytes live (read lazily).
 //! - [`config`]: the full image config (docker's superset of OCI's), kept from the base;
 //!   [`frontend_config`] bridges it to the frontend's view.
-//! - [`context`], [`copy`], [`owner`]: COPY/ADD sources, BuildKit's copy rules, `--chown` SIDs.
+//! - [`context`], [`copy`]: COPY/ADD sources, BuildKit's copy rules (`--chown` SIDs: [`crate::layer::owner`]).
 //! - [`layer_pick`]: which layers a `COPY --from` needs (top-down, stops when settled).
 //! - [`url_source`]: ADD of http(s) URLs (download, `--checksum`).
 //! - [`cache`]: per-step cache keys and records in the store; [`remote_cache`]: the same
@@ -25,7 +25,6 @@ pub mod engine;
 pub mod frontend_config;
 pub mod layer_pick;
 pub mod output;
-pub mod owner;
 pub mod progress;
 pub mod registry_push;
 pub mod remote_cache;

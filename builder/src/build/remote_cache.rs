@@ -659,7 +659,7 @@ fn cache_manifest(records: &[UsedRecord], setups: &[SetupEntry]) -> (Vec<u8>, Ve
         "mediaType": registry_client::manifest::OCI_MANIFEST,
         "config": {
             "mediaType": CONFIG_MEDIA_TYPE,
-            "digest": crate::store::digest_of_bytes(&config_bytes).to_string(),
+            "digest": crate::oci::digest_of_bytes(&config_bytes).to_string(),
             "size": config_bytes.len(),
         },
         "layers": layers,

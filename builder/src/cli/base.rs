@@ -7,8 +7,8 @@ use anyhow::Context as _;
 use oci_spec::image::Arch;
 
 use crate::image::base::{create_base_image, BaseSpec};
-use crate::image::Flavor;
 use crate::layer::LayerCompression;
+use crate::oci::Flavor;
 use crate::store::ImageLocation;
 
 use super::Globals;

@@ -25,7 +25,7 @@ use super::access::registry_access;
 use super::progress::CliProgress;
 use super::push::TransferOpts;
 use super::Globals;
-use crate::image::Flavor;
+use crate::oci::Flavor;
 use crate::store::docker_archive::DockerArchiveWriter;
 use crate::store::local_image::{
     copy_image, descriptor_of, open_source_image, single, LocalImage, PushBlobs, SourceImage,

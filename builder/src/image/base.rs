@@ -8,13 +8,12 @@ use std::io::{Seek, SeekFrom};
 
 use oci_spec::image::{Arch, Descriptor};
 
-use super::{
-    build_config, build_manifest, ConfigSpec, Flavor, ImageError, LayerInfo, WindowsPlatform,
-};
+use super::{build_config, ConfigSpec, LayerInfo, WindowsPlatform};
 use crate::layer::{
     self, ChangeSet, Entry, EntryKind, FileMeta, FileSource, HiveName, LayerCompression,
     LayerDigests, Timestamp, WriteOptions,
 };
+use crate::oci::{self, build_manifest, Flavor, ImageError};
 use crate::store::{ImageSink, StoreError};
 
 /// The directories every base image has (besides `Windows\System32\config` for the hives).
@@ -99,8 +98,8 @@ pub fn create_base_image(
     spec: &BaseSpec,
 ) -> Result<BaseImage, BaseError> {
     super::check_os_version(&spec.os_version)?;
-    let created = super::creation_time();
-    let now = super::source_date_epoch().unwrap_or_else(|| {
+    let created = oci::creation_time();
+    let now = oci::source_date_epoch().unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -118,13 +117,8 @@ pub fn create_base_image(
     let (mut temp, digests) = layer::write_layer(&base_changes(), &options, temp)?;
     temp.seek(SeekFrom::Start(0)).map_err(BaseError::Temp)?;
     sink.put_blob(&digests.digest, digests.size, &mut temp)?;
-    let compression = match spec.compression {
-        LayerCompression::None => super::Compression::None,
-        LayerCompression::Gzip(_) => super::Compression::Gzip,
-        LayerCompression::Zstd(_) => super::Compression::Zstd,
-    };
     let layer_descriptor = Descriptor::new(
-        spec.flavor.layer_media_type(compression),
+        spec.flavor.layer_media_type(spec.compression.kind()),
         digests.size,
         digests.digest.clone(),
     );

@@ -1,176 +1,16 @@
-//! Image metadata: manifests, configs and indexes (OCI and Docker v2s2), and the Windows platform
-//! rules (`os.version` ordering, isolation compatibility).
+//! Making images: a Windows image config (canonical bytes) from layers and a [`ConfigSpec`], the
+//! Windows platform rules (`os.version` checks), and `silo base create` ([`base`]).
 //!
-//! Types are oci-spec's; this module adds the Docker v2s2 media types, builders that produce
-//! canonical bytes (sorted keys, so equal images have equal digests), and parsing that tells
-//! manifests from indexes whichever media type family they use.
+//! The formats themselves (media types, manifest parsing and building, digests) are [`crate::oci`]'s.
 
 pub mod base;
 
 use oci_spec::image::{
-    Arch, ConfigBuilder, Descriptor, Digest, HistoryBuilder, ImageConfiguration,
-    ImageConfigurationBuilder, ImageIndex, ImageManifest, ImageManifestBuilder, MediaType, Os,
+    Arch, ConfigBuilder, Descriptor, Digest, HistoryBuilder, ImageConfigurationBuilder, Os,
     RootFsBuilder,
 };
 
-use crate::store::{canonical_json, digest_of_bytes};
-
-/// Docker Image Manifest V2, Schema 2 media types.
-pub mod docker {
-    pub const MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-    pub const MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-    pub const CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-    pub const LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-    pub const LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
-    pub const FOREIGN_LAYER_GZIP: &str =
-        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-    pub const FOREIGN_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar";
-}
-
-/// Which media-type family an image's manifest and descriptors use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Flavor {
-    #[default]
-    Oci,
-    Docker,
-}
-
-/// How a layer blob is compressed (decides its media type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
-
-impl Compression {
-    /// Recognizes a blob's compression from its first bytes.
-    pub fn sniff(head: &[u8]) -> Compression {
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
-        } else {
-            Compression::None
-        }
-    }
-}
-
-impl Flavor {
-    pub fn manifest_media_type(self) -> MediaType {
-        match self {
-            Flavor::Oci => MediaType::ImageManifest,
-            Flavor::Docker => MediaType::Other(docker::MANIFEST.into()),
-        }
-    }
-
-    pub fn config_media_type(self) -> MediaType {
-        match self {
-            Flavor::Oci => MediaType::ImageConfig,
-            Flavor::Docker => MediaType::Other(docker::CONFIG.into()),
-        }
-    }
-
-    pub fn layer_media_type(self, compression: Compression) -> MediaType {
-        match (self, compression) {
-            (Flavor::Oci, Compression::None) => MediaType::ImageLayer,
-            (Flavor::Oci, Compression::Gzip) => MediaType::ImageLayerGzip,
-            (_, Compression::Zstd) => MediaType::ImageLayerZstd,
-            (Flavor::Docker, Compression::None) => MediaType::Other(docker::LAYER_TAR.into()),
-            (Flavor::Docker, Compression::Gzip) => MediaType::Other(docker::LAYER_GZIP.into()),
-        }
-    }
-}
-
-/// What a layer media type says about the blob.
-pub fn layer_compression(media_type: &MediaType) -> Option<Compression> {
-    match media_type {
-        MediaType::ImageLayer | MediaType::ImageLayerNonDistributable => Some(Compression::None),
-        MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip => {
-            Some(Compression::Gzip)
-        }
-        MediaType::ImageLayerZstd | MediaType::ImageLayerNonDistributableZstd => {
-            Some(Compression::Zstd)
-        }
-        MediaType::Other(m) => match m.as_str() {
-            docker::LAYER_GZIP | docker::FOREIGN_LAYER_GZIP => Some(Compression::Gzip),
-            docker::LAYER_TAR | docker::FOREIGN_LAYER_TAR => Some(Compression::None),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// Whether a media type names an index (OCI image index or Docker manifest list).
-pub fn is_index_media_type(media_type: &MediaType) -> bool {
-    matches!(media_type, MediaType::ImageIndex)
-        || matches!(media_type, MediaType::Other(m) if m == docker::MANIFEST_LIST)
-}
-
-/// A parsed manifest-or-index document.
-#[derive(Debug, Clone)]
-pub enum Manifest {
-    Image(Box<ImageManifest>),
-    Index(Box<ImageIndex>),
-}
-
-/// Errors of this module.
-#[derive(Debug, thiserror::Error)]
-pub enum ImageError {
-    #[error("{what}: not valid JSON of the expected kind: {message}")]
-    Parse { what: String, message: String },
-    #[error("{what}: {message}")]
-    Invalid { what: String, message: String },
-}
-
-/// Parses manifest or index bytes; `what` names the document in errors (e.g. its digest).
-pub fn parse_manifest(bytes: &[u8], what: &str) -> Result<Manifest, ImageError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ImageError::Parse {
-            what: what.into(),
-            message: e.to_string(),
-        })?;
-    let parse_err = |e: serde_json::Error| ImageError::Parse {
-        what: what.into(),
-        message: e.to_string(),
-    };
-    if value.get("manifests").is_some() {
-        Ok(Manifest::Index(Box::new(
-            serde_json::from_value(value).map_err(parse_err)?,
-        )))
-    } else if value.get("layers").is_some() && value.get("config").is_some() {
-        Ok(Manifest::Image(Box::new(
-            serde_json::from_value(value).map_err(parse_err)?,
-        )))
-    } else {
-        Err(ImageError::Invalid {
-            what: what.into(),
-            message: "neither an image manifest (config + layers) nor an index (manifests)".into(),
-        })
-    }
-}
-
-/// Parses an image config.
-pub fn parse_config(bytes: &[u8], what: &str) -> Result<ImageConfiguration, ImageError> {
-    serde_json::from_slice(bytes).map_err(|e| ImageError::Parse {
-        what: what.into(),
-        message: e.to_string(),
-    })
-}
-
-/// A blob with its descriptor, ready to be stored.
-#[derive(Debug, Clone)]
-pub struct Blob {
-    pub descriptor: Descriptor,
-    pub bytes: Vec<u8>,
-}
-
-impl Blob {
-    pub fn new(media_type: MediaType, bytes: Vec<u8>) -> Blob {
-        let descriptor = Descriptor::new(media_type, bytes.len() as u64, digest_of_bytes(&bytes));
-        Blob { descriptor, bytes }
-    }
-}
+use crate::oci::{canonical_json, Blob, Flavor, ImageError};
 
 /// A layer as the manifest and the config see it.
 #[derive(Debug, Clone)]
@@ -286,83 +126,11 @@ pub fn build_config(
     ))
 }
 
-/// Builds an image manifest (canonical bytes).
-pub fn build_manifest(
-    config: &Descriptor,
-    layers: &[Descriptor],
-    flavor: Flavor,
-) -> Result<Blob, ImageError> {
-    let manifest = ImageManifestBuilder::default()
-        .schema_version(2u32)
-        .media_type(flavor.manifest_media_type())
-        .config(config.clone())
-        .layers(layers.to_vec())
-        .build()
-        .map_err(|e| ImageError::Invalid {
-            what: "image manifest".into(),
-            message: e.to_string(),
-        })?;
-    Ok(Blob::new(
-        flavor.manifest_media_type(),
-        canonical_json(&manifest),
-    ))
-}
-
-/// The RFC 3339 time for a new image: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
-pub fn creation_time() -> String {
-    let secs = source_date_epoch().unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    });
-    rfc3339(secs)
-}
-
-/// `SOURCE_DATE_EPOCH` if set to a valid number of seconds.
-pub fn source_date_epoch() -> Option<i64> {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse::<i64>().ok())
-}
-
-/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
-pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's civil-from-days algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_known_values() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-    }
+    use crate::oci::{build_manifest, digest_of_bytes, docker, parse_manifest, rfc3339, Manifest};
+    use oci_spec::image::MediaType;
 
     #[test]
     fn os_version_checks() {

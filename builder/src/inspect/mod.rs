@@ -298,7 +298,7 @@ pub fn layer_summaries(
 
 /// A tar timestamp as RFC 3339 UTC.
 pub fn timestamp_text(t: crate::layer::changeset::Timestamp) -> String {
-    let whole = crate::image::rfc3339(t.secs);
+    let whole = crate::oci::rfc3339(t.secs);
     if t.nanos == 0 {
         whole
     } else {

@@ -3,12 +3,13 @@
 //!
 //! - [`writer`]: ChangeSet → tar → gzip/zstd with diff_id and digest in one pass.
 //! - [`pgzip`]: block-parallel gzip (deterministic whatever the thread count).
-//! - [`tarfmt`]: the header bytes; [`sd`]: security descriptors.
+//! - [`tarfmt`]: the header bytes; [`sd`]: security descriptors; [`owner`]: `--chown` → SID.
 //! - [`reader`]: any layer (gzip/zstd/plain; Windows or Linux) → typed entries.
 //! - [`unpack`]: safe extraction; [`check`]: hcsshim's import rules.
 
 pub mod changeset;
 pub mod check;
+pub mod owner;
 pub mod pgzip;
 pub mod reader;
 pub mod scan;
@@ -25,11 +26,6 @@ pub use unpack::{
     unpack, unpack_strict, unpack_with, Refusal, UnpackFilter, UnpackOptions, UnpackReport,
 };
 pub use writer::{write_layer, LayerCompression, LayerDigests, WriteOptions};
-
-use oci_spec::image::Descriptor;
-
-use crate::image::{Compression, Flavor};
-use crate::store::{Store, StoreError};
 
 /// `FILE_ATTRIBUTE_*` bits the codec sets itself.
 pub mod attributes {
@@ -65,8 +61,6 @@ pub enum LayerError {
     Malformed { offset: u64, message: String },
     #[error("unpack refused {} entries:\n  {}", .0.len(), .0.join("\n  "))]
     Refused(Vec<String>),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 impl LayerError {
@@ -76,36 +70,6 @@ impl LayerError {
             source,
         }
     }
-}
-
-/// A layer written into the store.
-#[derive(Debug, Clone)]
-pub struct StoredLayer {
-    /// The manifest descriptor (media type per `flavor` and compression).
-    pub descriptor: Descriptor,
-    pub digests: LayerDigests,
-}
-
-/// Writes `changes` as a layer blob straight into the store (temp file → verify → rename).
-pub fn write_layer_to_store(
-    store: &Store,
-    changes: &ChangeSet,
-    options: &WriteOptions,
-    flavor: Flavor,
-) -> Result<StoredLayer, LayerError> {
-    let blob = store.begin_blob()?;
-    let (blob, digests) = write_layer(changes, options, blob)?;
-    let (digest, size) = blob.commit(None)?;
-    debug_assert_eq!(digest, digests.digest);
-    let compression = match options.compression {
-        LayerCompression::None => Compression::None,
-        LayerCompression::Gzip(_) => Compression::Gzip,
-        LayerCompression::Zstd(_) => Compression::Zstd,
-    };
-    Ok(StoredLayer {
-        descriptor: Descriptor::new(flavor.layer_media_type(compression), size, digest),
-        digests,
-    })
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use oci_spec::image::Digest;
 use super::changeset::{HiveName, Timestamp};
 use super::sd::{self, Sid};
 use super::LayerError;
-use crate::store::digest::HashingReader;
+use crate::oci::digest::HashingReader;
 
 /// Largest PAX or GNU long-name extension accepted.
 const EXTENSION_LIMIT: u64 = 1024 * 1024;
@@ -434,12 +434,12 @@ pub fn decompressed<'a, R: Read + 'a>(blob: R) -> Result<Box<dyn Read + 'a>, Lay
     let head = buffered
         .fill_buf()
         .map_err(|e| LayerError::io("reading the layer", e))?;
-    Ok(match crate::image::Compression::sniff(head) {
-        crate::image::Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
-        crate::image::Compression::Zstd => {
+    Ok(match crate::oci::Compression::sniff(head) {
+        crate::oci::Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+        crate::oci::Compression::Zstd => {
             Box::new(zstd::Decoder::with_buffer(buffered).map_err(|e| LayerError::io("zstd", e))?)
         }
-        crate::image::Compression::None => Box::new(buffered),
+        crate::oci::Compression::None => Box::new(buffered),
     })
 }
 

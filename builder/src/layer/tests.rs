@@ -117,7 +117,7 @@ fn entries_come_out_in_import_order_and_pass_the_hcsshim_rules() {
         ]
     );
     assert_eq!(check_windows_layer(&entries, false), vec![]);
-    assert_eq!(summary.diff_id, crate::store::digest_of_bytes(&tar));
+    assert_eq!(summary.diff_id, crate::oci::digest_of_bytes(&tar));
     let by_path = |p: &str| entries.iter().find(|e| e.path == p).unwrap();
     let data = by_path("Files/app/data.txt");
     assert_eq!(data.attributes, Some(attributes::ARCHIVE));
@@ -205,7 +205,7 @@ fn same_changes_same_bytes_whatever_the_threads() {
     .unwrap();
     assert_eq!(one.1, four.1);
     assert_eq!(one.0, four.0);
-    assert_eq!(one.1.digest, crate::store::digest_of_bytes(&one.0));
+    assert_eq!(one.1.digest, crate::oci::digest_of_bytes(&one.0));
     // The reader sees the same tar through the gzip.
     let (_, summary) = list_layer(&one.0[..]).unwrap();
     assert_eq!(summary.diff_id, one.1.diff_id);

@@ -17,7 +17,7 @@ use oci_spec::image::Digest;
 
 use super::reader::{self, LayerEntry, LayerEntryKind};
 use super::LayerError;
-use crate::store::digest::HashingReader;
+use crate::oci::digest::HashingReader;
 
 /// Which entries to unpack and how to name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use super::pgzip::ParallelGzWriter;
 use super::sd::{SecurityDescriptor, Sid};
 use super::tarfmt::{self, HeaderSpec, TypeFlag};
 use super::{attributes, LayerError};
-use crate::store::digest::HashingWriter;
+use crate::oci::digest::HashingWriter;
 
 /// How to compress a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,17 @@ pub enum LayerCompression {
     Gzip(u32),
     /// zstd with a level 1–19.
     Zstd(i32),
+}
+
+impl LayerCompression {
+    /// The compression the blob has (what its media type says), without the level.
+    pub fn kind(self) -> crate::oci::Compression {
+        match self {
+            LayerCompression::None => crate::oci::Compression::None,
+            LayerCompression::Gzip(_) => crate::oci::Compression::Gzip,
+            LayerCompression::Zstd(_) => crate::oci::Compression::Zstd,
+        }
+    }
 }
 
 /// Options of [`write_layer`].
@@ -66,7 +77,7 @@ impl Default for WriteOptions {
 impl WriteOptions {
     /// Options with `SOURCE_DATE_EPOCH` honoured: it becomes the default time and the clamp.
     pub fn from_env(default_time: Timestamp) -> WriteOptions {
-        let epoch = crate::image::source_date_epoch().map(|secs| Timestamp { secs, nanos: 0 });
+        let epoch = crate::oci::source_date_epoch().map(|secs| Timestamp { secs, nanos: 0 });
         WriteOptions {
             default_time: epoch.unwrap_or(default_time),
             clamp_time: epoch,

@@ -126,7 +126,7 @@ pub struct HostTarget {
     pub os_version: registry_client::platform::OsVersion,
     /// Isolations in order of preference: `--isolation` alone when forced; otherwise the SKU
     /// default, then Hyper-V as the fallback for images process isolation cannot run.
-    pub isolations: Vec<crate::build::runtimes::Isolation>,
+    pub isolations: Vec<registry_client::platform::Isolation>,
 }
 
 pub trait Runtime {

@@ -16,7 +16,7 @@ pub const METADATA_LIMIT: u64 = 16 * 1024 * 1024;
 /// Somewhere blobs can be read from by digest.
 pub trait BlobSource {
     /// Opens a blob for streaming. Callers that need integrity wrap it in a
-    /// [`super::digest::HashingReader`] or use [`BlobSource::read_blob`].
+    /// [`crate::oci::digest::HashingReader`] or use [`BlobSource::read_blob`].
     fn open_blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, StoreError>;
 
     /// Whether the blob is present.
@@ -32,8 +32,8 @@ pub trait BlobSource {
     /// and checks that its bytes match the digest.
     fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
         let mut reader = self.open_blob(digest)?;
-        let bytes = super::digest::read_bounded(&mut reader, METADATA_LIMIT, digest.as_ref())?;
-        let actual = super::digest::digest_of_bytes(&bytes);
+        let bytes = super::read_bounded(&mut reader, METADATA_LIMIT, digest.as_ref())?;
+        let actual = crate::oci::digest_of_bytes(&bytes);
         if &actual != digest {
             return Err(StoreError::DigestMismatch {
                 what: "blob".into(),
@@ -79,7 +79,7 @@ pub fn existing_file(path: PathBuf) -> Option<PathBuf> {
 pub fn link_verified(from: &Path, to: &Path, digest: &Digest, size: u64) -> Result<(), StoreError> {
     let file =
         std::fs::File::open(from).map_err(|e| StoreError::io(from.display().to_string(), e))?;
-    let mut reader = super::digest::HashingReader::new(std::io::BufReader::new(file));
+    let mut reader = crate::oci::digest::HashingReader::new(std::io::BufReader::new(file));
     std::io::copy(&mut reader, &mut std::io::sink())
         .map_err(|e| StoreError::io(from.display().to_string(), e))?;
     let (actual, read) = reader.finish();

@@ -13,9 +13,10 @@ use oci_spec::image::{Descriptor, Digest};
 use serde::{Deserialize, Serialize};
 
 use super::blobio::{BlobSink, BlobSource, ImageSink, ImageSource, METADATA_LIMIT};
-use super::digest::{digest_of_bytes, read_bounded, sha256_hex, HashingReader};
+use super::read_bounded;
 use super::StoreError;
-use crate::image::{self, Compression, Flavor, Manifest};
+use crate::oci::digest::{digest_of_bytes, sha256_hex, HashingReader};
+use crate::oci::{self, Compression, Flavor, Manifest};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -129,7 +130,7 @@ impl DockerArchive {
     /// The digest of a member: from its `blobs/sha256/<hex>` name, else by hashing it.
     fn member_digest(&self, name: &str) -> Result<Digest> {
         if let Some(hex) = name.strip_prefix("blobs/sha256/") {
-            if let Ok(digest) = super::parse_sha256(&format!("sha256:{hex}")) {
+            if let Ok(digest) = oci::parse_sha256(&format!("sha256:{hex}")) {
                 return Ok(digest);
             }
         }
@@ -166,7 +167,7 @@ impl DockerArchive {
                 digest,
             ));
         }
-        let manifest = image::build_manifest(&config_desc, &layers, self.flavor)
+        let manifest = oci::build_manifest(&config_desc, &layers, self.flavor)
             .map_err(|e| archive_err(&self.path, e.to_string()))?;
         let tags = image.repo_tags.clone().unwrap_or_default();
         self.manifests
@@ -336,7 +337,7 @@ impl ImageSink for DockerArchiveWriter {
         name: Option<&str>,
     ) -> Result<()> {
         let manifest =
-            match image::parse_manifest(bytes, descriptor.digest().as_ref())
+            match oci::parse_manifest(bytes, descriptor.digest().as_ref())
                 .map_err(|e| StoreError::invalid("docker-archive", e.to_string()))?
             {
                 Manifest::Image(m) => m,

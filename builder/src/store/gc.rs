@@ -8,9 +8,10 @@ use std::io;
 use oci_spec::image::Digest;
 
 use super::blobio::BlobSource;
-use super::digest::HashingReader;
-use super::{parse_sha256, read_dir_sorted, sha256_hex, Store, StoreError};
-use crate::image::{self, Manifest};
+use super::{read_dir_sorted, Store, StoreError};
+use crate::oci::digest::HashingReader;
+use crate::oci::{self, Manifest};
+use crate::oci::{parse_sha256, sha256_hex};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -136,7 +137,7 @@ pub fn mark(store: &Store) -> Result<Marks> {
         let Ok(bytes) = store.read_blob(&digest) else {
             continue;
         };
-        match image::parse_manifest(&bytes, digest.as_ref()) {
+        match oci::parse_manifest(&bytes, digest.as_ref()) {
             Ok(Manifest::Index(index)) => {
                 pending.extend(index.manifests().iter().map(|d| d.digest().clone()));
             }
@@ -145,7 +146,7 @@ pub fn mark(store: &Store) -> Result<Marks> {
                 pending.extend(manifest.layers().iter().map(|d| d.digest().clone()));
                 if let Ok(config_bytes) = store.read_blob(manifest.config().digest()) {
                     if let Ok(config) =
-                        image::parse_config(&config_bytes, manifest.config().digest().as_ref())
+                        oci::parse_config(&config_bytes, manifest.config().digest().as_ref())
                     {
                         for diff_id in config.rootfs().diff_ids() {
                             if let Ok(d) = parse_sha256(diff_id) {
@@ -249,7 +250,7 @@ pub fn short(digest: &Digest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::{build_manifest, Blob, Flavor};
+    use crate::oci::{build_manifest, Blob, Flavor};
     use crate::store::LockMode;
     use oci_spec::image::MediaType;
 

@@ -18,8 +18,8 @@ use registry_client::{ImageToPush, PlatformRequest};
 use serde_json::Value;
 
 use super::location::{ImageLocation, Located, RegistryLocation};
-use super::{parse_sha256, ImageSink, ImageSource, LockMode, Store, StoreError};
-use crate::image::Flavor;
+use super::{ImageSink, ImageSource, LockMode, Store, StoreError};
+use crate::oci::{parse_sha256, Flavor};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -12,7 +12,7 @@ use super::blobio::ImageSource;
 use super::docker_archive::{DockerArchive, DockerArchiveWriter};
 use super::oci_layout::OciLayout;
 use super::{ImageSink, LockMode, Store, StoreError};
-use crate::image::{self, Flavor, Manifest};
+use crate::oci::{self, Flavor, Manifest};
 use registry_client::Reference;
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -304,7 +304,7 @@ pub fn read_image_manifest<E>(
     let mut bytes = source.read_blob(descriptor.digest()).map_err(&store_err)?;
     for _ in 0..=registry_client::manifest::MAX_INDEX_DEPTH {
         let digest = descriptor.digest().to_string();
-        match image::parse_manifest(&bytes, &digest)
+        match oci::parse_manifest(&bytes, &digest)
             .map_err(|e| store_err(StoreError::invalid("manifest", e.to_string())))?
         {
             Manifest::Image(m) => return Ok((descriptor, *m, bytes)),
@@ -345,7 +345,7 @@ impl OpenedImage {
         let (descriptor, manifest, bytes) =
             read_image_manifest(source.as_ref(), top.clone(), |e| e, pick_windows_entry)?;
         let config_bytes = source.read_blob(manifest.config().digest())?;
-        let config = image::parse_config(&config_bytes, manifest.config().digest().as_ref())
+        let config = oci::parse_config(&config_bytes, manifest.config().digest().as_ref())
             .map_err(|e| StoreError::invalid("config", e.to_string()))?;
         Ok(OpenedImage {
             source,
@@ -375,7 +375,7 @@ impl OpenedImage {
             .layers()
             .iter()
             .zip(diff_ids)
-            .map(|(desc, diff_id)| Ok((desc.clone(), super::parse_sha256(diff_id)?)))
+            .map(|(desc, diff_id)| Ok((desc.clone(), oci::parse_sha256(diff_id)?)))
             .collect()
     }
 }

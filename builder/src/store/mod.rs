@@ -12,7 +12,6 @@
 //! ```
 
 pub mod blobio;
-pub mod digest;
 pub mod docker_archive;
 pub mod gc;
 pub mod local_image;
@@ -28,8 +27,10 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, Digest};
 use serde::{Deserialize, Serialize};
 
+use crate::layer::{write_layer, ChangeSet, LayerDigests, LayerError, WriteOptions};
+use crate::oci::{canonical_json, digest_of_bytes, sha256_hex, BadDigest, Flavor};
+
 pub use blobio::{BlobSink, BlobSource, ImageSink, ImageSource, METADATA_LIMIT};
-pub use digest::{canonical_json, digest_of_bytes, parse_sha256, sha256_hex};
 pub use location::{ImageLocation, Located, OpenedImage, RegistryLocation};
 pub use lock::LockMode;
 
@@ -64,6 +65,15 @@ pub enum StoreError {
     TooLarge { what: String, limit: u64 },
     #[error("{what}: {message}")]
     Invalid { what: String, message: String },
+    /// A layer could not be written into the store ([`Store::write_layer`]).
+    #[error(transparent)]
+    Layer(#[from] Box<LayerError>),
+}
+
+impl From<BadDigest> for StoreError {
+    fn from(e: BadDigest) -> Self {
+        StoreError::BadDigest(e.0)
+    }
 }
 
 impl StoreError {
@@ -178,6 +188,28 @@ impl Store {
         Ok(self.blob_path(digest)?.exists())
     }
 
+    /// Writes `changes` as a layer blob straight into the store (temp file → verify → rename);
+    /// its descriptor's media type follows `flavor` and the compression in `options`.
+    pub fn write_layer(
+        &self,
+        changes: &ChangeSet,
+        options: &WriteOptions,
+        flavor: Flavor,
+    ) -> Result<StoredLayer> {
+        let blob = self.begin_blob()?;
+        let (blob, digests) = write_layer(changes, options, blob).map_err(Box::new)?;
+        let (digest, size) = blob.commit(None)?;
+        debug_assert_eq!(digest, digests.digest);
+        Ok(StoredLayer {
+            descriptor: Descriptor::new(
+                flavor.layer_media_type(options.compression.kind()),
+                size,
+                digest,
+            ),
+            digests,
+        })
+    }
+
     /// Starts writing a blob; bytes go to a temp file and become visible only on
     /// [`BlobWriter::commit`].
     pub fn begin_blob(&self) -> Result<BlobWriter> {
@@ -187,7 +219,10 @@ impl Store {
             .tempfile_in(&tmp_dir)
             .map_err(|e| StoreError::io(tmp_dir.display().to_string(), e))?;
         Ok(BlobWriter {
-            file: digest::HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, file)),
+            file: crate::oci::digest::HashingWriter::new(io::BufWriter::with_capacity(
+                256 * 1024,
+                file,
+            )),
             blobs_dir: self.root.join("blobs/sha256"),
         })
     }
@@ -438,10 +473,18 @@ pub struct CacheRecord {
     pub data: serde_json::Value,
 }
 
+/// A layer written into the store by [`Store::write_layer`].
+#[derive(Debug, Clone)]
+pub struct StoredLayer {
+    /// The manifest descriptor (media type per flavor and compression).
+    pub descriptor: Descriptor,
+    pub digests: LayerDigests,
+}
+
 /// An in-progress blob: write the bytes, then [`BlobWriter::commit`]. Dropping it without a
 /// commit deletes the temp file.
 pub struct BlobWriter {
-    file: digest::HashingWriter<io::BufWriter<tempfile::NamedTempFile>>,
+    file: crate::oci::digest::HashingWriter<io::BufWriter<tempfile::NamedTempFile>>,
     blobs_dir: PathBuf,
 }
 
@@ -574,6 +617,23 @@ fn escape_ref(name: &str) -> String {
         }
     }
     out
+}
+
+/// Reads `reader` to the end into memory, refusing more than `limit` bytes (manifests, configs and
+/// index files come from untrusted places; their size must not drive an unbounded allocation).
+pub fn read_bounded(reader: &mut dyn Read, limit: u64, what: &str) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| StoreError::io(what, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(StoreError::TooLarge {
+            what: what.to_string(),
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Writes a small file by temp → fsync → rename in the same directory.

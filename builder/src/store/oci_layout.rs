@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageIndexBuilder, MediaType};
 
 use super::blobio::{BlobSink, BlobSource, ImageSink, ImageSource, METADATA_LIMIT};
-use super::digest::{canonical_json, read_bounded, sha256_hex, HashingWriter};
+use super::read_bounded;
 use super::{write_file_atomically, StoreError};
+use crate::oci::digest::{canonical_json, sha256_hex, HashingWriter};
 
 /// The annotation that names an index.json entry.
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
@@ -314,7 +315,7 @@ impl ImageSink for OciLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::digest_of_bytes;
+    use crate::oci::digest_of_bytes;
 
     #[test]
     fn write_then_read_a_tagged_manifest() {

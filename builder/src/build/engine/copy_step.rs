@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use super::{BuildError, BuiltStage, Engine, LayerOutcome, StageState};
 use crate::build::context::{BothFilters, NoFilter, PathFilter, SourceTree};
 use crate::build::copy::{plan_copy, CopyRequest};
-use crate::build::owner::resolve_chown;
 use crate::build::url_source::{is_url, Checksum, Downloaded};
 use crate::build::{cache, url_source};
 use crate::dockerfile::dockerignore::PatternMatcher;
 use crate::dockerfile::instructions::Command;
 use crate::dockerfile::stages::{CopySource, CopyStep};
+use crate::layer::owner::resolve_chown;
 
 impl Engine<'_> {
     /// COPY and ADD.

@@ -4,7 +4,7 @@
 use oci_spec::image::{Descriptor, MediaType};
 
 use super::{BuildError, BuiltImage, Engine, StageState};
-use crate::image::{self, Flavor};
+use crate::oci::{self, Flavor};
 use crate::store::Store;
 
 impl Engine<'_> {
@@ -20,7 +20,7 @@ impl Engine<'_> {
             .filter(|o| !o.is_empty());
         // Dated by its newest layer, so an unchanged (all cached) rebuild makes the same image;
         // a build that added no layer is dated now.
-        let created = image::rfc3339(self.clamped(state.newest_layer_time.unwrap_or(self.now)));
+        let created = oci::rfc3339(self.clamped(state.newest_layer_time.unwrap_or(self.now)));
         state.config.stamp_created(&created, state.base_history);
         let config_bytes = state.config.to_bytes();
         let config_digest = self.store.put_blob_bytes(&config_bytes)?;
@@ -31,7 +31,7 @@ impl Engine<'_> {
         );
         let layer_descriptors: Vec<Descriptor> =
             state.layers.iter().map(|l| l.descriptor.clone()).collect();
-        let manifest = image::build_manifest(&config_descriptor, &layer_descriptors, state.flavor)?;
+        let manifest = oci::build_manifest(&config_descriptor, &layer_descriptors, state.flavor)?;
         self.store.put_blob_bytes(&manifest.bytes)?;
         // The platform (os.version, os.features) goes into the index entry of multi-platform
         // builds (see `make_index`); OCI layouts and the store name the manifest itself.
@@ -57,7 +57,7 @@ pub(super) fn make_index(
     let flavor = images[0].flavor;
     let media_type = match flavor {
         Flavor::Oci => MediaType::ImageIndex,
-        Flavor::Docker => MediaType::Other(image::docker::MANIFEST_LIST.into()),
+        Flavor::Docker => MediaType::Other(oci::docker::MANIFEST_LIST.into()),
     };
     let manifests: Vec<serde_json::Value> = images
         .iter()

@@ -8,12 +8,13 @@ use super::run_step::container_path;
 use super::{BuildError, Engine, LayerOutcome, StageState};
 use crate::build::base::{BlobHome, ImageLayer};
 use crate::build::cache::{self, CachedLayer};
-use crate::build::owner::resolve_chown;
 use crate::build::remote_cache::UsedRecord;
 use crate::layer::changeset::Timestamp;
+use crate::layer::owner::resolve_chown;
 use crate::layer::sd::Sid;
 use crate::layer::writer::{LayerCompression, WriteOptions};
 use crate::layer::{ChangeSet, Entry, EntryKind, FileMeta};
+use crate::store::StoreError;
 
 impl Engine<'_> {
     /// WORKDIR: a layer with the directory entry (owned by USER when it names an account).
@@ -96,9 +97,13 @@ impl Engine<'_> {
             // Every layer a build makes sits on a base.
             base_layer: false,
         };
-        let stored =
-            crate::layer::write_layer_to_store(self.store, &changes, &options, state.flavor)
-                .map_err(|e| BuildError::layer("writing the layer", e))?;
+        let stored = self
+            .store
+            .write_layer(&changes, &options, state.flavor)
+            .map_err(|e| match e {
+                StoreError::Layer(e) => BuildError::layer("writing the layer", *e),
+                e => BuildError::Store(e),
+            })?;
         let layer = CachedLayer {
             descriptor: stored.descriptor,
             diff_id: stored.digests.diff_id,

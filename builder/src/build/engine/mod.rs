@@ -36,7 +36,6 @@ use oci_spec::image::Descriptor;
 use super::base::{BaseError, ImageLayer, TargetPlatform};
 use super::config::ImageConfig;
 use super::copy::CopyError;
-use super::owner::UnknownAccount;
 use super::progress::Progress;
 use super::remote_cache::{RemoteCache, UsedRecord};
 use super::run_mounts;
@@ -47,8 +46,9 @@ use crate::dockerfile::stages::{
     parse_stages, BaseConfig, BuildOptions, BuildPlan, FrontendError, Platform,
 };
 use crate::dockerfile::winpath::PathMode;
-use crate::image::{Flavor, ImageError};
+use crate::layer::owner::UnknownAccount;
 use crate::layer::LayerError;
+use crate::oci::{Flavor, ImageError};
 use crate::runtime::{NetworkMode, Runtime, RuntimeError};
 use crate::store::{Store, StoreError};
 

@@ -11,8 +11,8 @@ use crate::build::frontend_config::{from_frontend, to_frontend};
 use crate::dockerfile::instructions::{self, Command, Instruction, Location, Parsed};
 use crate::dockerfile::shell::HostMode;
 use crate::dockerfile::stages::{Base, BaseConfig, Stage, StageDispatcher, Step};
-use crate::image;
 use crate::layer::changeset::Timestamp;
+use crate::oci;
 
 impl Engine<'_> {
     pub(super) fn build_plan(&mut self) -> Result<BuiltImage, BuildError> {
@@ -266,7 +266,7 @@ impl Engine<'_> {
             if !dispatched.created_by.is_empty() {
                 let created = layer_time
                     .filter(|_| !dispatched.empty_layer)
-                    .map(|t| image::rfc3339(self.clamped(t)));
+                    .map(|t| oci::rfc3339(self.clamped(t)));
                 state.config.push_history(
                     dispatched.created_by.clone(),
                     !dispatched.empty_layer,

@@ -16,10 +16,11 @@ use crate::build::base::TargetPlatform;
 use crate::build::engine::{build, BuildError, BuildRequest};
 use crate::build::progress::{Progress, ProgressMode};
 use crate::build::run_mounts::{SecretSource, Secrets};
-use crate::image::{build_config, build_manifest, ConfigSpec, Flavor, LayerInfo, WindowsPlatform};
+use crate::image::{build_config, ConfigSpec, LayerInfo, WindowsPlatform};
 use crate::layer::reader::{read_layer, LayerEntryKind};
+use crate::oci::digest_of_bytes;
+use crate::oci::{build_manifest, Flavor};
 use crate::store::blobio::{BlobSink, ImageSink};
-use crate::store::digest::digest_of_bytes;
 use crate::store::{LockMode, Store};
 
 /// Puts the fixture image's two layer tars into `store` as `name`, with `os_version`.

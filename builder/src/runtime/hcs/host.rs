@@ -2,7 +2,7 @@
 //! Server or client SKU, and whether an image can run process-isolated on it or needs Hyper-V
 //! (research windows-layers.md §3.4, §4.2 — containerd's compatibility rule).
 
-use crate::build::runtimes::Isolation;
+use registry_client::platform::Isolation;
 
 /// What the HCS runtime needs to know about the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

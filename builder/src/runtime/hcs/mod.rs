@@ -48,7 +48,7 @@ use self::host::HostFacts;
 use self::sandbox::{HcsSandbox, Isolated, SandboxParts};
 use self::uvm::UtilityVm;
 use super::{HostTarget, LayerRef, NetworkMode, Runtime, RuntimeError, Sandbox, SandboxSpec};
-use crate::build::runtimes::Isolation;
+use registry_client::platform::Isolation;
 
 /// `<state>/hcs`, absolute: vmcompute resolves a relative layer path against its own working
 /// directory (a service's, not silo's), so a relative `--root` must not reach it as given.

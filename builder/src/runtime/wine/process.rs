@@ -38,7 +38,7 @@ pub enum ProcessError {
 
 /// The SID owning what a step run as `user` creates (empty: ContainerAdministrator).
 pub fn owner_sid(user: &str) -> Result<crate::layer::sd::Sid, ProcessError> {
-    crate::build::owner::resolve_chown(user.trim())
+    crate::layer::owner::resolve_chown(user.trim())
         .map_err(|_| ProcessError::UnknownUser(user.to_string()))
 }
 

@@ -1,25 +1,28 @@
-//! Digest helpers shared by the store, the layouts and the layer codec: hashing readers/writers,
-//! validation of untrusted digests (they become file names), and canonical JSON bytes.
+//! Digests: hashing readers/writers, validation of untrusted digests (they become file names),
+//! and canonical JSON bytes (so equal metadata has equal digests).
 
 use std::io::{self, Read, Write};
 
 use oci_spec::image::Digest;
 use sha2::{Digest as _, Sha256};
 
-use super::StoreError;
+/// A digest string silo refuses (not `sha256:<64 lowercase hex>`); the text says what and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad digest {0}")]
+pub struct BadDigest(pub String);
 
 /// Parses a digest string from untrusted input and accepts only `sha256:<64 lowercase hex>`, the
 /// one algorithm silo stores (a digest becomes a file name, so nothing else may pass).
-pub fn parse_sha256(text: &str) -> Result<Digest, StoreError> {
+pub fn parse_sha256(text: &str) -> Result<Digest, BadDigest> {
     let digest: Digest = text
         .parse()
-        .map_err(|e| StoreError::BadDigest(format!("{text:?}: {e}")))?;
+        .map_err(|e| BadDigest(format!("{text:?}: {e}")))?;
     sha256_hex(&digest)?;
     Ok(digest)
 }
 
 /// The hex part of a sha256 digest, or an error naming the digest if it uses another algorithm.
-pub fn sha256_hex(digest: &Digest) -> Result<&str, StoreError> {
+pub fn sha256_hex(digest: &Digest) -> Result<&str, BadDigest> {
     let text = digest.as_ref();
     match text.strip_prefix("sha256:") {
         Some(hex)
@@ -30,7 +33,7 @@ pub fn sha256_hex(digest: &Digest) -> Result<&str, StoreError> {
         {
             Ok(hex)
         }
-        _ => Err(StoreError::BadDigest(format!(
+        _ => Err(BadDigest(format!(
             "{text}: only sha256 digests (64 lowercase hex digits) are supported"
         ))),
     }
@@ -131,23 +134,6 @@ impl<R: Read> Read for HashingReader<R> {
         self.read += n as u64;
         Ok(n)
     }
-}
-
-/// Reads `reader` to the end into memory, refusing more than `limit` bytes (manifests, configs and
-/// index files come from untrusted places; their size must not drive an unbounded allocation).
-pub fn read_bounded(reader: &mut dyn Read, limit: u64, what: &str) -> Result<Vec<u8>, StoreError> {
-    let mut bytes = Vec::new();
-    reader
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| StoreError::io(what, e))?;
-    if bytes.len() as u64 > limit {
-        return Err(StoreError::TooLarge {
-            what: what.to_string(),
-            limit,
-        });
-    }
-    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `ResolveUsernameToSID` does for the accounts every Windows image has; the layer codec makes
 //! that SID the owner in each entry's security descriptor (`MSWINDOWS.rawsd`).
 
-use crate::layer::sd::Sid;
+use super::sd::Sid;
 
 /// A `--chown` value that names no account silo can resolve without running the image.
 #[derive(Debug, thiserror::Error)]
