@@ -128,7 +128,7 @@ fn write_oci_tarball(
         .map_err(|e| io("making a scratch directory", &parent, e))?;
     let layout = scratch.path().join("layout");
     fill(&layout)?;
-    let mtime = crate::image::source_date_epoch().unwrap_or(0).max(0) as u64;
+    let mtime = crate::oci::source_date_epoch().unwrap_or(0).max(0) as u64;
     let mut files = Vec::new();
     collect_files(&layout, &layout, &mut files).map_err(|e| io("reading", &layout, e))?;
     files.sort();

@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 
 use super::access::{registry_access, PlatformOpts, RegistryOpts};
 use super::Globals;
-use crate::oci::parse_sha256;
 use crate::oci::Flavor;
 use crate::store::local_image::{open_source_image, SourceImage};
 use crate::store::{ImageLocation, METADATA_LIMIT};

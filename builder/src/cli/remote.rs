@@ -10,7 +10,7 @@ use registry_client::Reference;
 
 use super::access::{registry_access, RegistryOpts};
 use super::Globals;
-use crate::image::Flavor;
+use crate::oci::Flavor;
 use crate::store::local_image::{open_source_image, SourceImage};
 use crate::store::ImageLocation;
 
