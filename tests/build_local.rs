@@ -46,6 +46,17 @@ impl Lab {
         silo_tests::succeeded(args, self.silo(args))
     }
 
+    /// A build context `name` holding `files` (path, text); its path as an argument.
+    fn context(&self, name: &str, files: &[(&str, &str)]) -> String {
+        let dir = self.path(name);
+        for (file, text) in files {
+            let path = dir.join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        dir.display().to_string()
+    }
+
     /// `silo base create` into the store.
     fn base(&self, tag: &str, os_version: &str) {
         self.silo_ok(&[
@@ -886,15 +897,21 @@ fn building_again_into_an_oci_layout_replaces_the_image_and_digests_select() {
 fn oci_output_is_a_tarball_unless_tar_false() {
     let lab = Lab::new();
     lab.base("silo.local/base:ltsc2022", "10.0.20348.1");
-    let ctx = lab.path("ctx");
-    fs::create_dir_all(&ctx).unwrap();
-    fs::write(ctx.join("a.txt"), "a\n").unwrap();
-    fs::write(
-        ctx.join("Dockerfile"),
-        "FROM silo.local/base:ltsc2022\nCOPY a.txt /a.txt\n",
-    )
-    .unwrap();
-    let ctx = ctx.display().to_string();
+    let ctx = lab.context(
+        "ctx",
+        &[
+            (
+                "a.txt", "a
+",
+            ),
+            (
+                "Dockerfile",
+                "FROM silo.local/base:ltsc2022
+COPY a.txt /a.txt
+",
+            ),
+        ],
+    );
     let build = |output: &str| {
         lab.silo(&[
             "build",
@@ -974,14 +991,15 @@ fn oci_output_is_a_tarball_unless_tar_false() {
 fn metadata_file_has_buildx_keys_and_load_is_refused() {
     let lab = Lab::new();
     lab.base("silo.local/base:ltsc2022", "10.0.20348.1");
-    let ctx = lab.path("ctx");
-    fs::create_dir_all(&ctx).unwrap();
-    fs::write(
-        ctx.join("Dockerfile"),
-        "FROM silo.local/base:ltsc2022\nENV A=1\n",
-    )
-    .unwrap();
-    let ctx = ctx.display().to_string();
+    let ctx = lab.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM silo.local/base:ltsc2022
+ENV A=1
+",
+        )],
+    );
     let (meta, iid) = (lab.path("meta.json"), lab.path("iid"));
     let out = lab.silo_ok(&[
         "build",
