@@ -26,6 +26,22 @@ fn fails(root: &Path, args: &[&str], flags: &[String]) -> String {
     stderr
 }
 
+/// A base made by `silo base create` in a fresh store (`root`), pushed to each of `targets`.
+fn pushed_base(root: &Path, flags: &[String], targets: &[&str]) {
+    let base = [
+        "base",
+        "create",
+        "-t",
+        "verbs:1",
+        "--os-version",
+        "10.0.20348.1",
+    ];
+    ok(root, &base, &[]);
+    for target in targets {
+        ok(root, &["push", "verbs:1", target], flags);
+    }
+}
+
 fn skopeo_raw(registry: &Registry, reference: &str) -> Option<Vec<u8>> {
     let out = skopeo()
         .args(["inspect", "--raw"])
@@ -42,22 +58,9 @@ fn tags_catalog_digest_tag_and_delete_work_as_crane_does() {
     let flags = silo_cli::transport_flags(&registry);
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    ok(
-        root,
-        &[
-            "base",
-            "create",
-            "-t",
-            "verbs:1",
-            "--os-version",
-            "10.0.20348.1",
-        ],
-        &[],
-    );
     let app = registry.reference("team/app");
     let other = registry.reference("team/other:1");
-    ok(root, &["push", "verbs:1", &format!("{app}:1")], &flags);
-    ok(root, &["push", "verbs:1", &other], &flags);
+    pushed_base(root, &flags, &[&format!("{app}:1"), &other]);
 
     let digest = ok(root, &["digest", &format!("{app}:1")], &flags);
     let digest = digest.trim();
@@ -132,20 +135,8 @@ fn delete_on_a_registry_that_refuses_deletes_shows_the_registrys_error() {
     let flags = silo_cli::transport_flags(&registry);
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    ok(
-        root,
-        &[
-            "base",
-            "create",
-            "-t",
-            "verbs:1",
-            "--os-version",
-            "10.0.20348.1",
-        ],
-        &[],
-    );
     let app = registry.reference("team/app:1");
-    ok(root, &["push", "verbs:1", &app], &flags);
+    pushed_base(root, &flags, &[&app]);
     let err = fails(root, &["delete", &app], &flags);
     assert!(
         err.contains("405") && err.contains("UNSUPPORTED"),
