@@ -69,6 +69,19 @@ fn ident_at(text: &str, at: usize) -> &str {
     &text[at..end]
 }
 
+/// The module names a path names at `at` (just after `crate::` or the last `super::`, which
+/// starts at `start`): each head of a `{…}` group, or the one identifier.
+fn names_at(text: &str, start: usize, at: usize) -> Vec<(usize, String)> {
+    if text.as_bytes().get(at) == Some(&b'{') {
+        group_heads(text, at)
+            .into_iter()
+            .map(|(i, h)| (i, h.into()))
+            .collect()
+    } else {
+        vec![(start, ident_at(text, at).to_string())]
+    }
+}
+
 /// The first name of each top-level element of the `{…}` group opening at `open`.
 fn group_heads(text: &str, open: usize) -> Vec<(usize, &str)> {
     let bytes = text.as_bytes();
@@ -134,15 +147,7 @@ fn named_modules(text: &str, depth: usize) -> Vec<(usize, String)> {
         if start > 0 && is_ident(bytes[start - 1]) {
             continue;
         }
-        if bytes.get(at) == Some(&b'{') {
-            found.extend(
-                group_heads(&text, at)
-                    .into_iter()
-                    .map(|(i, h)| (i, h.into())),
-            );
-        } else {
-            found.push((start, ident_at(&text, at).to_string()));
-        }
+        found.extend(names_at(&text, start, at));
     }
     at = 0;
     while let Some(n) = text[at..].find("super::") {
@@ -158,15 +163,7 @@ fn named_modules(text: &str, depth: usize) -> Vec<(usize, String)> {
             at += "super::".len();
         }
         if climbs >= depth {
-            if bytes.get(at) == Some(&b'{') {
-                found.extend(
-                    group_heads(&text, at)
-                        .into_iter()
-                        .map(|(i, h)| (i, h.into())),
-                );
-            } else {
-                found.push((start, ident_at(&text, at).to_string()));
-            }
+            found.extend(names_at(&text, start, at));
         }
     }
     found

@@ -118,6 +118,34 @@ pub trait Sandbox {
     fn commit(self: Box<Self>) -> Result<ChangeSet, RuntimeError>;
 }
 
+/// A sandbox whose runtime reports failures as `anyhow` chains (Wine, HCS: many system calls,
+/// each with its own context). It is a [`Sandbox`] whose errors are those chains, kept whole as
+/// [`RuntimeError::Failed`]'s source.
+pub(crate) trait ChainedSandbox {
+    /// [`Sandbox::run`].
+    fn run_process(
+        &mut self,
+        process: &ProcessSpec,
+        output: &mut dyn OutputSink,
+    ) -> anyhow::Result<ExitStatus>;
+    /// [`Sandbox::commit`].
+    fn commit_changes(self: Box<Self>) -> anyhow::Result<ChangeSet>;
+}
+
+impl<T: ChainedSandbox> Sandbox for T {
+    fn run(
+        &mut self,
+        process: &ProcessSpec,
+        output: &mut dyn OutputSink,
+    ) -> Result<ExitStatus, RuntimeError> {
+        Ok(self.run_process(process, output)?)
+    }
+
+    fn commit(self: Box<Self>) -> Result<ChangeSet, RuntimeError> {
+        Ok(self.commit_changes()?)
+    }
+}
+
 /// The Windows host a runtime runs RUN steps on, for picking a base image from a
 /// multi-platform index the way Docker on that host would (the registry client's os.version
 /// compatibility rules).

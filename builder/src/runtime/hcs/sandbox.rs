@@ -16,7 +16,7 @@ use super::network::NetworkAttachment;
 use super::schema;
 use super::uvm::{GuestScratch, UtilityVm};
 use crate::layer::ChangeSet;
-use crate::runtime::{ExitStatus, OutputSink, ProcessSpec, RuntimeError, Sandbox};
+use crate::runtime::{ChainedSandbox, ExitStatus, OutputSink, ProcessSpec};
 
 /// Where the step's container runs.
 pub enum Isolated {
@@ -312,22 +312,7 @@ fn relay(rx: mpsc::Receiver<Relay>, output: &mut dyn OutputSink) {
     }
 }
 
-impl Sandbox for HcsSandbox {
-    fn run(
-        &mut self,
-        process: &ProcessSpec,
-        output: &mut dyn OutputSink,
-    ) -> Result<ExitStatus, RuntimeError> {
-        Ok(self.run_process(process, output)?)
-    }
-
-    fn commit(self: Box<Self>) -> Result<ChangeSet, RuntimeError> {
-        Ok(self.commit_changes()?)
-    }
-}
-
-impl HcsSandbox {
-    /// [`Sandbox::run`].
+impl ChainedSandbox for HcsSandbox {
     fn run_process(
         &mut self,
         process: &ProcessSpec,

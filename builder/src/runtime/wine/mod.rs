@@ -58,7 +58,8 @@ use anyhow::Context as _;
 
 use crate::layer::ChangeSet;
 use crate::runtime::{
-    ExitStatus, OutputSink, ProcessSpec, Runtime, RuntimeError, Sandbox, SandboxSpec,
+    ChainedSandbox, ExitStatus, OutputSink, ProcessSpec, Runtime, RuntimeError, Sandbox,
+    SandboxSpec,
 };
 
 use preflight::WineInstall;
@@ -498,22 +499,7 @@ struct StepProcess {
     env: Vec<(String, String)>,
 }
 
-impl Sandbox for WineSandbox {
-    fn run(
-        &mut self,
-        process: &ProcessSpec,
-        output: &mut dyn OutputSink,
-    ) -> Result<ExitStatus, RuntimeError> {
-        Ok(self.run_process(process, output)?)
-    }
-
-    fn commit(self: Box<Self>) -> Result<ChangeSet, RuntimeError> {
-        Ok(self.commit_changes()?)
-    }
-}
-
-impl WineSandbox {
-    /// [`Sandbox::run`].
+impl ChainedSandbox for WineSandbox {
     fn run_process(
         &mut self,
         process: &ProcessSpec,
