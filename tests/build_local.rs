@@ -1045,3 +1045,49 @@ ENV A=1
     let refs = String::from_utf8_lossy(&lab.silo_ok(&["store", "refs"]).stdout).into_owned();
     assert!(!refs.contains("app:v3"), "nothing was built: {refs}");
 }
+
+/// One set of `--progress` choices for build and the transfer verbs (auto, tty, plain, quiet or
+/// none), BUILDKIT_PROGRESS as docker buildx reads it, and rawjson refused by name.
+#[test]
+fn progress_choices_are_one_set_and_buildkit_progress_is_read() {
+    let lab = Lab::new();
+    lab.base("silo.local/base:ltsc2022", "10.0.20348.1");
+    let ctx = lab.context(
+        "ctx",
+        &[("Dockerfile", "FROM silo.local/base:ltsc2022\nENV A=1\n")],
+    );
+    let quiet = silo()
+        .env("SILO_ROOT", lab.root())
+        .env("BUILDKIT_PROGRESS", "quiet")
+        .args(["build", "--runtime", "none", &ctx])
+        .output()
+        .unwrap();
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    let stdout = String::from_utf8_lossy(&quiet.stdout);
+    assert!(
+        stdout.starts_with("sha256:") && stdout.lines().count() == 1,
+        "{stdout}"
+    );
+    assert!(
+        !stderr(&quiet).contains("#1 "),
+        "quiet shows no steps: {}",
+        stderr(&quiet)
+    );
+    for mode in ["tty", "plain", "none", "auto"] {
+        lab.silo_ok(&["build", "--runtime", "none", "--progress", mode, &ctx]);
+    }
+    let out = lab.silo(&["build", "--runtime", "none", "--progress", "rawjson", &ctx]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("rawjson"), "{}", stderr(&out));
+    // pull takes the same words: a dead registry fails the pull (1), not the flag (2).
+    let free = format!("docker://127.0.0.1:{}/x:y", silo_tests::tools::free_port());
+    for mode in ["quiet", "tty"] {
+        let out = lab.silo(&["pull", "--progress", mode, "--retries", "1", &free]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "pull --progress {mode}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -8,11 +8,15 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// `--progress`.
+/// `--progress`, the same choices for every verb (build, pull, push, copy, …), as docker's:
+/// `auto` (bars or spinners on a terminal, plain lines or nothing otherwise), `tty` (bars or
+/// spinners even when standard error is no terminal), `plain` (lines, for CI logs) and `quiet`
+/// (nothing but errors; `none` is the same, as skopeo and earlier silo spelled it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProgressMode {
     #[default]
     Auto,
+    Tty,
     Plain,
     Quiet,
 }
@@ -21,10 +25,17 @@ impl std::str::FromStr for ProgressMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "auto" | "tty" => Ok(ProgressMode::Auto),
+            "auto" => Ok(ProgressMode::Auto),
+            "tty" => Ok(ProgressMode::Tty),
             "plain" => Ok(ProgressMode::Plain),
-            "quiet" => Ok(ProgressMode::Quiet),
-            _ => Err(format!("--progress {s}: expected auto, plain or quiet")),
+            "quiet" | "none" => Ok(ProgressMode::Quiet),
+            "rawjson" => Err(
+                "--progress rawjson (BuildKit's JSON status stream) is not supported; use plain"
+                    .into(),
+            ),
+            _ => Err(format!(
+                "--progress {s}: expected auto, tty, plain or quiet (none)"
+            )),
         }
     }
 }
@@ -93,16 +104,18 @@ impl Progress {
         let number = self.next_step;
         self.next_step += 1;
         self.line(&format!("#{number} {label}"));
-        let spinner = (self.mode == ProgressMode::Auto && self.tty).then(|| {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} #{prefix} {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.set_prefix(number.to_string());
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
+        let spinner = (self.mode == ProgressMode::Tty
+            || self.mode == ProgressMode::Auto && self.tty)
+            .then(|| {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} #{prefix} {elapsed}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(number.to_string());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            });
         Step {
             number,
             label,

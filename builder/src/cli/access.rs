@@ -202,8 +202,8 @@ pub struct RegistryOpts {
     /// default one streaming upload per blob, chunks only when the registry refuses it.
     #[arg(long, value_name = "KIB")]
     pub chunk_size_kib: Option<u64>,
-    /// Progress display.
-    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    /// Progress display: auto, tty, plain or quiet (none).
+    #[arg(long, default_value = "auto")]
     pub progress: ProgressMode,
 }
 

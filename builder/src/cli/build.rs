@@ -69,8 +69,8 @@ pub struct Args {
     /// just REF (repeatable). A missing cache is a warning.
     #[arg(long = "cache-from", value_name = "SPEC")]
     pub cache_from: Vec<String>,
-    /// auto, plain or quiet.
-    #[arg(long, default_value = "auto")]
+    /// auto, tty, plain or quiet (none); BUILDKIT_PROGRESS sets it as for docker buildx.
+    #[arg(long, default_value = "auto", env = "BUILDKIT_PROGRESS")]
     pub progress: ProgressMode,
     /// Print only the image ID.
     #[arg(short = 'q', long)]
@@ -213,11 +213,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         platform.host = runtime.host_target();
     }
     // Blob transfers (lazy base layers, the push) draw like `silo pull/push` do.
-    let registry_access = args.registry.use_for_registry_refs(match mode {
-        ProgressMode::Auto => super::progress::ProgressMode::Auto,
-        ProgressMode::Plain => super::progress::ProgressMode::Plain,
-        ProgressMode::Quiet => super::progress::ProgressMode::None,
-    })?;
+    let registry_access = args.registry.use_for_registry_refs(mode)?;
 
     let request = BuildRequest {
         context,

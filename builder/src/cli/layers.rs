@@ -35,7 +35,7 @@ impl InspectOpts {
     /// the registry images the command reads; their fetches draw no progress.
     pub(super) fn open_store(&self, globals: &Globals) -> anyhow::Result<Store> {
         self.registry
-            .use_for_registry_refs(super::progress::ProgressMode::None)?;
+            .use_for_registry_refs(super::progress::ProgressMode::Quiet)?;
         Store::open_default(globals.root.as_deref(), LockMode::Shared).context("opening the store")
     }
 }

@@ -12,19 +12,7 @@ use registry_client::platform::short_digest;
 use registry_client::{BlobOutcome, Progress};
 
 use crate::build::progress::human_size;
-
-/// Progress display.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ProgressMode {
-    /// Bars on a terminal, nothing otherwise.
-    Auto,
-    /// Bars.
-    Tty,
-    /// One line per blob start/finish and per event (for CI logs).
-    Plain,
-    /// Nothing but errors.
-    None,
-}
+pub use crate::build::progress::ProgressMode;
 
 /// indicatif bars (or plain lines) driven by the engines.
 pub struct CliProgress {
@@ -38,7 +26,7 @@ impl CliProgress {
         let tty = std::io::stderr().is_terminal();
         let mode = match mode {
             ProgressMode::Auto if tty => ProgressMode::Tty,
-            ProgressMode::Auto => ProgressMode::None,
+            ProgressMode::Auto => ProgressMode::Quiet,
             m => m,
         };
         let multi = MultiProgress::with_draw_target(if mode == ProgressMode::Tty {
@@ -156,7 +144,7 @@ impl Progress for CliProgress {
 
     fn note(&self, message: &str) {
         match self.mode {
-            ProgressMode::None => tracing::info!("{message}"),
+            ProgressMode::Quiet => tracing::info!("{message}"),
             _ => self.println(&format!("note: {message}")),
         }
     }
