@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use super::{BuildError, BuiltStage, Engine, LayerOutcome, StageState};
-use crate::build::context::{BothFilters, NoFilter, PathFilter, SourceTree};
-use crate::build::copy::{plan_copy, CopyRequest};
-use crate::build::url_source::{is_url, Checksum, Downloaded};
-use crate::build::{cache, url_source};
+use crate::build::engine::cache;
+use crate::build::engine::copy::{plan_copy, CopyRequest};
+use crate::build::sources::context::{BothFilters, NoFilter, PathFilter, SourceTree};
+use crate::build::sources::url_source;
+use crate::build::sources::url_source::{is_url, Checksum, Downloaded};
 use crate::dockerfile::dockerignore::PatternMatcher;
 use crate::dockerfile::instructions::Command;
 use crate::dockerfile::stages::{CopySource, CopyStep};

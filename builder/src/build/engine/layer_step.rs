@@ -6,9 +6,9 @@ use std::rc::Rc;
 
 use super::run_step::container_path;
 use super::{BuildError, Engine, LayerOutcome, StageState};
-use crate::build::base::{BlobHome, ImageLayer};
-use crate::build::cache::{self, CachedLayer};
-use crate::build::remote_cache::UsedRecord;
+use crate::build::engine::cache::{self, CachedLayer};
+use crate::build::export::remote_cache::UsedRecord;
+use crate::build::sources::base::{BlobHome, ImageLayer};
 use crate::layer::changeset::Timestamp;
 use crate::layer::owner::resolve_chown;
 use crate::layer::sd::Sid;

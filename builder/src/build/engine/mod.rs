@@ -13,15 +13,26 @@
 //! This module owns the request, the result, [`BuildError`] and the engine's state; the work is
 //! split by role: `stage` walks the stages and their commands, `layer_step` looks a layer step
 //! up in the cache or makes it (and WORKDIR), `copy_step` does COPY/ADD (URLs included),
-//! `run_step` does RUN (mounts, sandbox, output), `sources` gives the files of stages and images,
-//! `finish` turns a stage into an image and the images into an index.
+//! `run_step` does RUN (mounts, sandbox, output), `stage_files` gives the files of stages and
+//! images, `finish` turns a stage into an image and the images into an index. What the steps
+//! rest on: [`cache`] (per-step cache keys and records in the store), [`config`] (the full image
+//! config, docker's superset of OCI's, kept from the base) with [`frontend_config`] bridging it to
+//! the frontend's view, [`copy`] (BuildKit's copy rules), [`run_mounts`] (`RUN --mount`) and
+//! [`runtimes`] (`--runtime` selection).
+
+pub mod cache;
+pub mod config;
+pub mod copy;
+pub mod frontend_config;
+pub mod run_mounts;
+pub mod runtimes;
 
 mod copy_step;
 mod finish;
 mod layer_step;
 mod run_step;
-mod sources;
 mod stage;
+mod stage_files;
 
 use finish::make_index;
 
@@ -33,13 +44,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use oci_spec::image::Descriptor;
 
-use super::base::{BaseError, ImageLayer, TargetPlatform};
-use super::config::ImageConfig;
-use super::copy::CopyError;
-use super::progress::Progress;
-use super::remote_cache::{RemoteCache, UsedRecord};
-use super::run_mounts;
-use super::url_source::UrlError;
+use crate::build::engine::config::ImageConfig;
+use crate::build::engine::copy::CopyError;
+use crate::build::export::remote_cache::{RemoteCache, UsedRecord};
+use crate::build::progress::Progress;
+use crate::build::sources::base::{BaseError, ImageLayer, TargetPlatform};
+use crate::build::sources::url_source::UrlError;
 use crate::dockerfile::dockerignore::{self, PatternMatcher};
 use crate::dockerfile::shell::HostMode;
 use crate::dockerfile::stages::{

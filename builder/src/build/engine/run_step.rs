@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use super::{BuildError, BuiltStage, Engine, LayerOutcome, StageState};
-use crate::build::base::ImageLayer;
-use crate::build::context::{NoFilter, PathFilter, SourceTree};
+use crate::build::engine::cache;
+use crate::build::engine::run_mounts;
 use crate::build::progress::Progress;
-use crate::build::{cache, run_mounts};
+use crate::build::sources::base::ImageLayer;
+use crate::build::sources::context::{NoFilter, PathFilter, SourceTree};
 use crate::dockerfile::instructions::{self, Command, MountType};
 use crate::dockerfile::stages::{resolve_source, CopySource, RunStep};
 use crate::layer::ChangeSet;

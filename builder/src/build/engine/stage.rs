@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::{BuildError, BuiltImage, BuiltStage, Engine, LayerOutcome, StageState};
-use crate::build::base::resolve_base;
-use crate::build::frontend_config::{from_frontend, to_frontend};
+use crate::build::engine::frontend_config::{from_frontend, to_frontend};
+use crate::build::sources::base::resolve_base;
 use crate::dockerfile::instructions::{self, Command, Instruction, Location, Parsed};
 use crate::dockerfile::shell::HostMode;
 use crate::dockerfile::stages::{Base, BaseConfig, Stage, StageDispatcher, Step};

@@ -13,8 +13,8 @@ use std::rc::Rc;
 use oci_spec::image::{Descriptor, Digest, ImageIndex};
 use registry_client::platform::{OsVersion, PlatformRequest};
 
-use super::config::ImageConfig;
-use super::runtimes::Isolation;
+use crate::build::engine::config::ImageConfig;
+use crate::build::engine::runtimes::Isolation;
 use crate::oci::{self, Flavor};
 use crate::runtime::HostTarget;
 use crate::store::location::{read_image_manifest, select_index_entry};

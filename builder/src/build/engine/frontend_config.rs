@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::config::{Healthcheck, ImageConfig};
+use crate::build::engine::config::{Healthcheck, ImageConfig};
 use crate::dockerfile::instructions::Health;
 use crate::dockerfile::stages;
 

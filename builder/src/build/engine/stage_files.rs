@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{BuildError, Engine, StageState};
-use crate::build::base::{resolve_base, ImageLayer};
-use crate::build::layer_pick;
+use crate::build::sources::base::{resolve_base, ImageLayer};
+use crate::build::sources::layer_pick;
 use crate::layer::{UnpackFilter, UnpackOptions};
 
 impl Engine<'_> {

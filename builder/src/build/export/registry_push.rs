@@ -16,8 +16,8 @@ use registry_client::{
     BlobRef, BlobSource, ForeignPolicy, ImageToPush, PushOptions, RawManifest, Reference,
 };
 
-use super::base::BlobHome;
-use super::engine::BuildResult;
+use crate::build::engine::BuildResult;
+use crate::build::sources::base::BlobHome;
 use crate::store::registry_source::{self, RegistryAccess};
 use crate::store::{Store, StoreError};
 

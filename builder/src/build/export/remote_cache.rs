@@ -27,10 +27,10 @@ use registry_client::blobdir::BlobDir;
 use registry_client::{BlobRef, Client, ImageToPush, PushOptions, RawManifest, Reference};
 use serde::{Deserialize, Serialize};
 
-use super::base::BlobHome;
-use super::cache::{self, CachedLayer};
-use super::engine::BuildResult;
-use super::progress::Progress;
+use crate::build::engine::cache::{self, CachedLayer};
+use crate::build::engine::BuildResult;
+use crate::build::progress::Progress;
+use crate::build::sources::base::BlobHome;
 use crate::runtime::{RuntimeError, SetupArtifact};
 use crate::store::registry_source::RegistryAccess;
 use crate::store::{BlobSource, ImageSource, Store, StoreError};

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-use super::context::{hash_file, ContextError, NodeKind, SourceTree};
+use crate::build::sources::context::{hash_file, ContextError, NodeKind, SourceTree};
 use crate::dockerfile::instructions::{Mount, MountType};
 
 /// BuildKit refuses secrets larger than this (500 KiB).
@@ -366,7 +366,7 @@ pub type Secrets = BTreeMap<String, SecretSource>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::context::NoFilter;
+    use crate::build::sources::context::NoFilter;
     use crate::dockerfile::instructions::parse_mount;
 
     fn mount(spec: &str) -> Mount {

@@ -14,7 +14,7 @@
 
 use crate::layer::reader::{LayerEntry, LayerEntryKind};
 
-use super::context::{clean_source, has_wildcard};
+use crate::build::sources::context::{clean_source, has_wildcard};
 
 /// The index of the lowest layer a copy of `sources` needs (0 = every layer). `list(i)` gives
 /// the entries of layer `i` (0 = bottom) and is only called for the layers walked, top-down.

@@ -2,7 +2,7 @@
 //! (`--output type=oci,dest=FILE`, buildx's default; `dest=-` is standard output) or a directory
 //! (`type=oci,tar=false,dest=DIR`), a docker-archive (`--output type=docker,dest=FILE`, loads
 //! with `docker load`) and a registry (`--push`, `type=registry[,name=REF]`, done by
-//! [`super::registry_push`]). Every file output goes through the store's [`ImageSink`]: blobs first (layers
+//! [`crate::build::export::registry_push`]). Every file output goes through the store's [`ImageSink`]: blobs first (layers
 //! copied from wherever they live — a base's layers are read only now, and only for outputs that
 //! lack them), then the manifest or index, so a reader never sees a manifest whose blobs are
 //! missing.
@@ -10,8 +10,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::engine::BuildResult;
-use super::registry_push::{push, Pushed};
+use crate::build::engine::BuildResult;
+use crate::build::export::registry_push::{push, Pushed};
 use crate::store::docker_archive::DockerArchiveWriter;
 use crate::store::oci_layout::OciLayout;
 use crate::store::{ImageSink, Store, StoreError};

@@ -9,7 +9,7 @@
 //! - `--parents` keeps each source's path below the context root, or below a `/./` pivot;
 //! - heredoc sources (`COPY <<EOF /dest`) become files named after the heredoc;
 //! - ADD unpacks local tar archives (plain, gzip, zstd) into the destination directory;
-//! - ADD of a URL copies the downloaded file ([`super::url_source`]) as it is, named after the
+//! - ADD of a URL copies the downloaded file ([`crate::build::sources::url_source`]) as it is, named after the
 //!   URL path when the destination is a directory.
 
 use std::fs;
@@ -18,8 +18,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-use super::context::{hash_file, ContextError, NoFilter, Node, NodeKind, SourceTree};
-use super::url_source::Downloaded;
+use crate::build::sources::context::{
+    hash_file, ContextError, NoFilter, Node, NodeKind, SourceTree,
+};
+use crate::build::sources::url_source::Downloaded;
 use crate::layer::changeset::Timestamp;
 use crate::layer::sd::Sid;
 use crate::layer::{ChangeSet, Entry, EntryKind, FileMeta, FileSource};
@@ -154,7 +156,7 @@ pub fn plan_copy(
 fn parents_path(source: &str, matched_rel: &str) -> String {
     match source.split_once("/./") {
         Some((pivot, _)) => {
-            let pivot = super::context::clean_source(pivot);
+            let pivot = crate::build::sources::context::clean_source(pivot);
             matched_rel
                 .strip_prefix(&pivot)
                 .map(|rest| rest.trim_start_matches('/').to_string())
@@ -383,7 +385,7 @@ fn unpack_archive(path: &Path, scratch_root: &Path) -> Result<tempfile::TempDir,
 /// Convenience for callers holding a path rather than a tree: the context root as a tree.
 pub fn context_tree<'a>(
     root: PathBuf,
-    filter: &'a dyn super::context::PathFilter,
+    filter: &'a dyn crate::build::sources::context::PathFilter,
 ) -> SourceTree<'a> {
     let display = format!("the build context {}", root.display());
     SourceTree::new(root, display, filter)
