@@ -10,12 +10,12 @@ use anyhow::{bail, Context as _};
 
 use super::access::AccessOpts;
 use super::Globals;
-use crate::build::base::TargetPlatform;
+use crate::build::engine::runtimes::{self, IsolationFlag, RuntimeChoice};
 use crate::build::engine::{self, BuildRequest};
-use crate::build::output::{self, Output};
+use crate::build::export::output::{self, Output};
+use crate::build::export::remote_cache::{self, Direction, RemoteCache};
 use crate::build::progress::{human_size, Progress, ProgressMode};
-use crate::build::remote_cache::{self, Direction, RemoteCache};
-use crate::build::runtimes::{self, IsolationFlag, RuntimeChoice};
+use crate::build::sources::base::TargetPlatform;
 use crate::dockerfile::winpath::PathMode;
 use crate::runtime::NetworkMode;
 use crate::store::{LockMode, Store};
@@ -170,10 +170,10 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         bail!("pushing needs a name: add -t REGISTRY/REPO:TAG");
     }
     let network = parse_network(&args.network)?;
-    let mut secrets = crate::build::run_mounts::Secrets::new();
+    let mut secrets = crate::build::engine::run_mounts::Secrets::new();
     for flag in &args.secrets {
-        let (id, source) =
-            crate::build::run_mounts::parse_secret_flag(flag).map_err(|e| anyhow::anyhow!(e))?;
+        let (id, source) = crate::build::engine::run_mounts::parse_secret_flag(flag)
+            .map_err(|e| anyhow::anyhow!(e))?;
         secrets.insert(id, source);
     }
     let path_mode = match args.path_mode.as_str() {

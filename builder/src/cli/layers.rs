@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::access::AccessOpts;
 use super::Globals;
-use crate::build::base::BaseImage;
+use crate::build::sources::base::BaseImage;
 use crate::inspect;
 use crate::store::{LockMode, Store};
 

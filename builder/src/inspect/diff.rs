@@ -2,7 +2,7 @@
 //! attributes, owner, modification time, link target) in the merged views, and registry keys
 //! and values added, removed and changed in the merged registries.
 
-use crate::build::base::BaseImage;
+use crate::build::sources::base::BaseImage;
 use crate::hive::render::data_text;
 use crate::hive::tree::Value;
 use crate::hive::{Key, LayerSemantics};

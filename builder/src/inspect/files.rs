@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::build::base::BaseImage;
+use crate::build::sources::base::BaseImage;
 use crate::layer::reader::{LayerEntry, LayerEntryKind};
 use crate::store::Store;
 

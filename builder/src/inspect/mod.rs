@@ -1,5 +1,5 @@
 //! Image inspection: what `silo layers`, `silo ls`, `silo registry` and `silo diff` show. Opens
-//! an image the way a build opens its `FROM` base ([`crate::build::base::resolve_base`]: store
+//! an image the way a build opens its `FROM` base ([`crate::build::sources::base::resolve_base`]: store
 //! refs, `oci:DIR[:tag]`, `docker-archive:FILE`), reads layers with the layer codec's reader and
 //! the registry with the hive codec ([`crate::hive::layers::merge`] of base hives and deltas).
 //! Only the layers a question needs are read, one at a time, streaming.
@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::rc::Rc;
 
-use crate::build::base::{resolve_base, BaseError, BaseImage, ImageLayer, TargetPlatform};
+use crate::build::sources::base::{resolve_base, BaseError, BaseImage, ImageLayer, TargetPlatform};
 use crate::layer::changeset::HiveName;
 use crate::layer::reader::{read_layer, LayerEntry, LayerEntryKind};
 use crate::layer::{ntfs_eq, LayerError};
@@ -255,8 +255,10 @@ pub fn layer_summaries(
         .map(|h| h.created_by.clone());
     let mut out = Vec::with_capacity(image.layers.len());
     for (index, layer) in image.layers.iter().enumerate() {
-        let remote_only = matches!(layer.home, crate::build::base::BlobHome::Registry(_))
-            && !store.has_blob(layer.descriptor.digest()).unwrap_or(false);
+        let remote_only = matches!(
+            layer.home,
+            crate::build::sources::base::BlobHome::Registry(_)
+        ) && !store.has_blob(layer.descriptor.digest()).unwrap_or(false);
         let content_read = fetch_remote || !remote_only;
         let content = if content_read {
             read_layer_content(store, image, index, false)?

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::build::base::BaseImage;
+use crate::build::sources::base::BaseImage;
 use crate::hive::layers::merge;
 use crate::hive::path::{self, HivePath};
 use crate::hive::reader::read_paths;

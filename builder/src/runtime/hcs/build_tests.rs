@@ -12,10 +12,10 @@ use oci_spec::image::{Arch, Descriptor, MediaType};
 
 use super::tests::{image, server_2022, Fake, FAKE_SD};
 use super::*;
-use crate::build::base::TargetPlatform;
+use crate::build::engine::run_mounts::{SecretSource, Secrets};
 use crate::build::engine::{build, BuildError, BuildRequest};
 use crate::build::progress::{Progress, ProgressMode};
-use crate::build::run_mounts::{SecretSource, Secrets};
+use crate::build::sources::base::TargetPlatform;
 use crate::image::{build_config, ConfigSpec, LayerInfo, WindowsPlatform};
 use crate::layer::reader::{read_layer, LayerEntryKind};
 use crate::oci::digest_of_bytes;

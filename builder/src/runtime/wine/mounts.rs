@@ -50,7 +50,10 @@ pub fn place(
             )
         })?;
         let overlaps = |other: &str| {
-            let (a, b) = (crate::layer::ntfs_fold(&rel), crate::layer::ntfs_fold(other));
+            let (a, b) = (
+                crate::layer::ntfs_fold(&rel),
+                crate::layer::ntfs_fold(other),
+            );
             a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
         };
         if let Some(other) = placed.iter().find(|p| overlaps(&p.rel)) {
