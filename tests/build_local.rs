@@ -963,6 +963,27 @@ COPY a.txt /a.txt
         fs::read(&tarball).unwrap(),
         "the same tarball on stdout"
     );
+    let quiet = lab.silo(&[
+        "build",
+        "--runtime",
+        "none",
+        "-q",
+        "-t",
+        "app:v1",
+        "-o",
+        "type=oci,dest=-",
+        &ctx,
+    ]);
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    assert_eq!(
+        quiet.stdout, out.stdout,
+        "-q does not add its line to the tarball"
+    );
+    assert!(
+        stderr(&quiet).trim().starts_with("sha256:"),
+        "{}",
+        stderr(&quiet)
+    );
 
     let dir = lab.path("layout");
     let out = build(&format!("type=oci,tar=false,dest={}", dir.display()));

@@ -341,7 +341,13 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    if mode == ProgressMode::Quiet {
+    // `-o type=oci,dest=-` owns standard output: the tarball must not gain a line.
+    let stdout_taken = outputs
+        .iter()
+        .any(|o| matches!(o, Output::Oci { dest, tar: true } if dest.as_os_str() == "-"));
+    if mode == ProgressMode::Quiet && stdout_taken {
+        eprintln!("{}", result.image_id());
+    } else if mode == ProgressMode::Quiet {
         println!("{}", result.image_id());
     } else {
         let (top, _) = result.top();
