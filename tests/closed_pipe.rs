@@ -25,28 +25,8 @@ fn with_closed_stdout(root: &std::path::Path, args: &[&str]) -> std::process::Ou
 fn printing_verbs_end_quietly_on_a_closed_pipe() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    silo_ok_in(
-        root,
-        &[
-            "base",
-            "create",
-            "-t",
-            "pipe-base:1",
-            "--os-version",
-            "10.0.17763.1",
-        ],
-    );
-    silo_ok_in(
-        root,
-        &[
-            "base",
-            "create",
-            "-t",
-            "pipe-base:2",
-            "--os-version",
-            "10.0.20348.1",
-        ],
-    );
+    silo_tests::base_in(root, "pipe-base:1", "10.0.17763.1");
+    silo_tests::base_in(root, "pipe-base:2", "10.0.20348.1");
     let verbs: &[&[&str]] = &[
         &["store", "refs"],
         &["layers", "pipe-base:1"],

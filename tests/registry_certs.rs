@@ -14,17 +14,7 @@ fn an_untrusted_certificate_is_reported_and_certs_d_and_ssl_cert_file_trust_it()
         .to_path_buf();
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    silo_ok_in(
-        root,
-        &[
-            "base",
-            "create",
-            "-t",
-            "certs:1",
-            "--os-version",
-            "10.0.20348.1",
-        ],
-    );
+    silo_tests::base_in(root, "certs:1", "10.0.20348.1");
     let target = registry.reference("certs/app:1");
 
     // Nothing trusts the CA: the certificate error, not the plain-HTTP fallback's 400.

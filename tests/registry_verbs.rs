@@ -28,15 +28,7 @@ fn fails(root: &Path, args: &[&str], flags: &[String]) -> String {
 
 /// A base made by `silo base create` in a fresh store (`root`), pushed to each of `targets`.
 fn pushed_base(root: &Path, flags: &[String], targets: &[&str]) {
-    let base = [
-        "base",
-        "create",
-        "-t",
-        "verbs:1",
-        "--os-version",
-        "10.0.20348.1",
-    ];
-    ok(root, &base, &[]);
+    silo_tests::base_in(root, "verbs:1", "10.0.20348.1");
     for target in targets {
         ok(root, &["push", "verbs:1", target], flags);
     }

@@ -145,6 +145,14 @@ pub fn silo_ok_in(root: &Path, args: &[&str]) -> std::process::Output {
     succeeded(args, silo_in(root, args))
 }
 
+/// `silo base create -t NAME --os-version VERSION` into the store in `root`, which must succeed.
+pub fn base_in(root: &Path, name: &str, os_version: &str) {
+    silo_ok_in(
+        root,
+        &["base", "create", "-t", name, "--os-version", os_version],
+    );
+}
+
 /// `out` of `silo ARGS`, which must have succeeded (the failure shows silo's output).
 pub fn succeeded(args: &[&str], out: std::process::Output) -> std::process::Output {
     assert!(
