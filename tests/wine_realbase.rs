@@ -339,6 +339,8 @@ fn registry_and_service_changes_of_a_step_are_committed_exactly() {
         r" && sc create SiloSvc binPath= C:\silo.exe start= auto",
         // (Wine's sc.exe has no `config`; this is the registry write it would make.)
         r" && reg add HKLM\SYSTEM\CurrentControlSet\Services\Spooler /v Start /t REG_DWORD /d 4 /f",
+        // Tcpip6 is a kernel driver: the silo does not show it; the write lands on the image's key.
+        r" && reg add HKLM\SYSTEM\CurrentControlSet\Services\Tcpip6\Parameters /v DisabledComponents /t REG_DWORD /d 255 /f",
         r#" && reg add "HKLM\SYSTEM\CurrentControlSet\Control\TimeZoneInformation" /v TimeZoneKeyName /d "Tokyo Standard Time" /f"#,
     );
     let s = run_step(std::slice::from_ref(&b.clean), cmd);
@@ -352,6 +354,8 @@ fn registry_and_service_changes_of_a_step_are_committed_exactly() {
         "System: ControlSet001\\Services\\SiloSvc [merge]".to_string(),
         "System: ControlSet001\\Services\\SiloSvc\\Start=4:02000000".to_string(),
         "System: ControlSet001\\Services\\Spooler\\Start=4:04000000".to_string(),
+        "System: ControlSet001\\Services\\Tcpip6\\Parameters\\DisabledComponents=4:ff000000"
+            .to_string(),
     ] {
         assert!(lines.contains(&want), "missing {want}");
     }
@@ -367,6 +371,8 @@ fn registry_and_service_changes_of_a_step_are_committed_exactly() {
             "System: ControlSet001\\Services [merge]",
             "System: ControlSet001\\Services\\SiloSvc [merge]",
             "System: ControlSet001\\Services\\Spooler [merge]",
+            "System: ControlSet001\\Services\\Tcpip6 [merge]",
+            "System: ControlSet001\\Services\\Tcpip6\\Parameters [merge]",
             "Software: Contoso [merge]",
         ]
     );
@@ -376,8 +382,9 @@ fn registry_and_service_changes_of_a_step_are_committed_exactly() {
             .iter()
             .filter(|l| !l.contains("Services\\SiloSvc\\"))
             .count()
-            == 3,
-        "only A, TimeZoneKeyName and Spooler's Start besides SiloSvc: {values:?}"
+            == 4,
+        "only A, TimeZoneKeyName, Spooler's Start and Tcpip6's DisabledComponents besides \
+         SiloSvc: {values:?}"
     );
 }
 

@@ -276,6 +276,29 @@ impl Key {
             .fold(self, |key, component| key.subkey_or_insert(component))
     }
 
+    /// Lays `top` over this key: values of `top` replace same-named ones, subkeys merge; the
+    /// class, security and newer last-write time of `top` win where it has them, its flags
+    /// always. (A full hive over Wine's defaults; a step's writes over a subtree it could not
+    /// see.)
+    pub fn lay_over(&mut self, top: &Key) {
+        for v in top.values() {
+            self.set_value(v.clone());
+        }
+        if top.class.is_some() {
+            self.class = top.class.clone();
+        }
+        if top.last_write > self.last_write {
+            self.last_write = top.last_write;
+        }
+        self.flags = top.flags;
+        if top.security.is_some() {
+            self.security = top.security.clone();
+        }
+        for sub in top.subkeys() {
+            self.subkey_or_insert(&sub.name).lay_over(sub);
+        }
+    }
+
     /// The number of keys in this subtree, this one included.
     pub fn count_keys(&self) -> usize {
         1 + self.subkeys().map(Key::count_keys).sum::<usize>()

@@ -17,10 +17,17 @@
 //!   history): Wine's own instead of the image's, and never committed.
 //! - **Pending renames** (`Session Manager\PendingFileRenameOperations`, `…2`): hidden, so
 //!   `wineboot` does not carry out a Windows machine's reboot-time renames in the step.
+//! - **Hidden subtrees**: the image's kernel and file-system drivers (`Services\*` with a
+//!   driver `Type`, unless Wine has the service) and the running machine's state
+//!   ([`RUNTIME_STATE`]) are not shown at all. Wine can load no Windows driver, and no step
+//!   reads or writes that state; shown, they are a third of the text wineserver loads and saves
+//!   and `services.exe` reads at every step (issue #20's speed goal).
 //!
 //! After the step, [`Overrides::restore`] puts the image's value back wherever the value is still
 //! the one the silo showed; a value the step changed (a service it reconfigured, a time zone it
 //! set, a rename it scheduled) differs from the shown one and is committed as the step left it.
+//! A hidden subtree comes back as the image had it, with whatever the step wrote there (e.g.
+//! `reg add` under a hidden driver's `Parameters`) laid over it.
 //! The one thing this cannot tell apart is a step writing exactly the shown value (e.g. `sc
 //! config X start= demand` on a service the silo shows as demand-start); such a write is not
 //! committed (docs/wine.md).
@@ -66,6 +73,22 @@ pub const HIDDEN_VALUES: &[(&str, &[&str])] = &[(
     ],
 )];
 
+/// Subtrees of the current control set that hold the running machine's state, written by
+/// Windows while it runs (not by installers or build steps) and used by nothing in Wine: hidden
+/// from the silo, put back at commit. On the Windows 10 hive they are 2.2 MB of the 8.3 MB
+/// registry text wineserver loads and saves at every step.
+/// - `Control\Notifications`: WNF state names' persisted data (binary blobs);
+/// - `Control\Session Manager\AppCompatCache`: the kernel's application compatibility (shim)
+///   cache, saved at shutdown.
+pub const RUNTIME_STATE: &[&str] = &[
+    "Control\\Notifications",
+    "Control\\Session Manager\\AppCompatCache",
+];
+
+/// `Type` bits of a driver service (kernel, file system, recognizer): what Wine's
+/// `services.exe` would hand to `winedevice.exe`, which cannot load a Windows driver.
+const DRIVER_TYPES: u32 = 0x1 | 0x2 | 0x8;
+
 /// Subtrees of SYSTEM that describe the build machine's devices and drivers (`{CCS}` = the
 /// current control set): the silo shows Wine's (or nothing) instead of the image's, and they are
 /// never committed (they are part of the runtime's noise paths). On the Windows 10 hive they are
@@ -109,6 +132,9 @@ pub struct Overrides {
     values: Vec<Override>,
     /// (path in the image, Wine's subtree or `None`) for [`MACHINE_SUBTREES`].
     subtrees: Vec<(String, Option<Key>)>,
+    /// (path, the image's subtree) for subtrees the silo does not show: drivers and
+    /// [`RUNTIME_STATE`].
+    hidden: Vec<(String, Key)>,
 }
 
 impl Overrides {
@@ -118,6 +144,7 @@ impl Overrides {
         let ccs = format!("ControlSet{:03}", wine_reg::current_control_set(image));
         let wine_ccs = format!("ControlSet{:03}", wine_reg::current_control_set(wine));
         let mut out = Vec::new();
+        let mut hidden = Vec::new();
         let mut add = |key: String, name: &str, image: Option<&Value>, silo: Option<Value>| {
             if !same(image, silo.as_ref()) {
                 out.push(Override {
@@ -142,6 +169,13 @@ impl Overrides {
                             Some(v.clone()),
                         );
                     }
+                }
+                None if service
+                    .value("Type")
+                    .and_then(dword)
+                    .is_some_and(|t| t & DRIVER_TYPES != 0) =>
+                {
+                    hidden.push((path, service.clone()));
                 }
                 None => {
                     let start = service.value("Start");
@@ -185,6 +219,12 @@ impl Overrides {
                 );
             }
         }
+        for rel in RUNTIME_STATE {
+            let path = format!("{ccs}\\{rel}");
+            if let Some(state) = image.find(&path) {
+                hidden.push((path, state.clone()));
+            }
+        }
         let subtrees = MACHINE_SUBTREES
             .iter()
             .map(|p| {
@@ -195,16 +235,17 @@ impl Overrides {
         Overrides {
             values: out,
             subtrees,
+            hidden,
         }
     }
 
-    /// How many values are overridden.
+    /// How many values are overridden and subtrees hidden.
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.values.len() + self.hidden.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.len() == 0
     }
 
     /// Sets the silo's values in `system` (the image's view).
@@ -213,7 +254,7 @@ impl Overrides {
             set(system, &o.key, &o.name, o.silo.as_ref());
         }
         for (path, wine) in &self.subtrees {
-            let (parent, name) = path.rsplit_once('\\').unwrap_or(("", path));
+            let (parent, name) = split_path(path);
             let Some(parent) = system.find_mut(parent) else {
                 continue;
             };
@@ -222,6 +263,12 @@ impl Overrides {
                 let mut w = w.clone();
                 w.name = name.to_string();
                 parent.insert_subkey(w);
+            }
+        }
+        for (path, _) in &self.hidden {
+            let (parent, name) = split_path(path);
+            if let Some(parent) = system.find_mut(parent) {
+                parent.remove_subkey(name);
             }
         }
     }
@@ -238,7 +285,23 @@ impl Overrides {
                 set(after, &o.key, &o.name, o.image.as_ref());
             }
         }
+        for (path, image) in &self.hidden {
+            let (parent, name) = split_path(path);
+            let Some(parent) = after.find_mut(parent) else {
+                continue; // the step deleted the parent: that is its change
+            };
+            let mut restored = image.clone();
+            if let Some(written) = parent.remove_subkey(name) {
+                restored.lay_over(&written);
+            }
+            parent.insert_subkey(restored);
+        }
     }
+}
+
+/// (parent path, last component) of a `\`-separated key path.
+fn split_path(path: &str) -> (&str, &str) {
+    path.rsplit_once('\\').unwrap_or(("", path))
 }
 
 fn set(root: &mut Key, key: &str, name: &str, value: Option<&Value>) {
@@ -363,5 +426,53 @@ mod tests {
             .unwrap()
             .value("PendingFileRenameOperations")
             .is_some());
+    }
+
+    #[test]
+    fn drivers_and_runtime_state_are_hidden_and_come_back_with_the_steps_writes() {
+        let wine = system(&[("PlugPlay", 2)], "2", false);
+        let mut image = system(&[("Spooler", 2), ("Disk", 0)], "8", false);
+        let disk = image.find_mut("ControlSet001\\Services\\Disk").unwrap();
+        disk.set_value(Value::dword("Type", 1));
+        disk.create_path("Parameters")
+            .set_value(Value::dword("TimeOutValue", 60));
+        image
+            .create_path("ControlSet001\\Control\\Session Manager\\AppCompatCache")
+            .set_value(Value::new("AppCompatCache", 3, vec![1, 2, 3]));
+        image
+            .create_path("ControlSet001\\Control\\Notifications")
+            .set_value(Value::new("41950C3EA3BC0875", 3, vec![4; 16]));
+        let overrides = Overrides::plan(&wine, &image);
+        let mut silo = image.clone();
+        overrides.apply(&mut silo);
+        assert!(silo.find("ControlSet001\\Services\\Disk").is_none());
+        assert!(silo.find("ControlSet001\\Control\\Notifications").is_none());
+        assert!(silo
+            .find("ControlSet001\\Control\\Session Manager\\AppCompatCache")
+            .is_none());
+        assert_eq!(start(&silo, "Spooler"), Some(3), "a Win32 service stays");
+
+        let mut after = silo.clone();
+        overrides.restore(&mut after);
+        assert_eq!(
+            after, image,
+            "a step that wrote nothing gets the image back"
+        );
+
+        // `reg add` under the hidden driver's key: the image's key with the step's value.
+        let mut after = silo.clone();
+        after
+            .create_path("ControlSet001\\Services\\Disk\\Parameters")
+            .set_value(Value::dword("Extra", 1));
+        overrides.restore(&mut after);
+        let params = after
+            .find("ControlSet001\\Services\\Disk\\Parameters")
+            .unwrap();
+        assert_eq!(
+            params.value("TimeOutValue"),
+            Some(&Value::dword("TimeOutValue", 60))
+        );
+        assert_eq!(params.value("Extra"), Some(&Value::dword("Extra", 1)));
+        assert_eq!(start(&after, "Disk"), Some(0));
     }
 }

@@ -117,7 +117,7 @@ fn image_view(wine: Key, layer_dirs: &[PathBuf], hive: HiveName) -> Result<Key, 
         Some(i) => {
             let path = resolve_case_insensitive(&layer_dirs[i], &base_rel).unwrap_or_default();
             let base = read_base_hive(&layer_dirs[i], &base_rel, &path, hive)?;
-            overlay(&mut view, &base);
+            view.lay_over(&base);
             i + 1
         }
         None => 0,
@@ -216,27 +216,6 @@ fn read_hive_file(path: &Path) -> Result<Key, RegistryError> {
             path: path.to_path_buf(),
             message: e.to_string(),
         })
-}
-
-/// Lays `top` over `bottom`: values of `top` replace same-named ones, subkeys merge; classes
-/// and flags of `top` win where it has them. (A full hive over Wine's defaults.)
-fn overlay(bottom: &mut Key, top: &Key) {
-    for v in top.values() {
-        bottom.set_value(v.clone());
-    }
-    if top.class.is_some() {
-        bottom.class = top.class.clone();
-    }
-    if top.last_write > bottom.last_write {
-        bottom.last_write = top.last_write;
-    }
-    bottom.flags = top.flags;
-    if top.security.is_some() {
-        bottom.security = top.security.clone();
-    }
-    for sub in top.subkeys() {
-        overlay(bottom.subkey_or_insert(&sub.name), sub);
-    }
 }
 
 /// Writes the silo's registry files into `prefix` and returns what was written.
@@ -432,28 +411,35 @@ fn significant_lines<'a>(
 }
 
 /// Whether a key of `system.reg` (path as in the file: `Software\…`, `System\CurrentControlSet\…`)
-/// lies in one of the [`noise_paths`].
+/// lies in one of the [`noise_paths`]. Called for every key line of two 8 MB texts on a real
+/// base, so the paths are made once.
 fn is_machine_noise(path: &str) -> bool {
-    let mut parts = path.splitn(2, '\\');
-    let (root, rest) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (hive, rest) = if root.eq_ignore_ascii_case(wine_reg::MACHINE_SOFTWARE) {
-        (HiveName::Software, rest.to_string())
+    static NOISE: OnceLock<[Vec<String>; 2]> = OnceLock::new();
+    let [software, system] = NOISE.get_or_init(|| {
+        [
+            noise_paths(HiveName::Software, "{CCS}"),
+            noise_paths(HiveName::System, "{CCS}"),
+        ]
+    });
+    let (root, rest) = path.split_once('\\').unwrap_or((path, ""));
+    let rest = rest.trim_end_matches('\\');
+    if root.eq_ignore_ascii_case(wine_reg::MACHINE_SOFTWARE) {
+        software.iter().any(|noise| is_under(rest, noise))
     } else if root.eq_ignore_ascii_case(wine_reg::MACHINE_SYSTEM) {
         // Wine keeps the control set as `CurrentControlSet`, the hive as `ControlSetNNN`.
         let (set, tail) = rest.split_once('\\').unwrap_or((rest, ""));
         let lower = set.to_ascii_lowercase();
-        let set = if lower == "currentcontrolset" || lower.starts_with("controlset") {
-            "{CCS}"
-        } else {
-            set
-        };
-        (HiveName::System, format!("{set}\\{tail}"))
+        let in_control_set = lower == "currentcontrolset" || lower.starts_with("controlset");
+        let below_set = format!("\\{tail}");
+        system
+            .iter()
+            .any(|noise| match noise.strip_prefix("{CCS}") {
+                Some(noise_tail) => in_control_set && is_under(&below_set, noise_tail),
+                None => is_under(rest, noise),
+            })
     } else {
-        return false;
-    };
-    noise_paths(hive, "{CCS}")
-        .iter()
-        .any(|noise| is_under(rest.trim_end_matches('\\'), noise))
+        false
+    }
 }
 
 /// Whether `path` is `prefix` or below it (registry paths: case-insensitive, `\`-separated).
