@@ -72,6 +72,10 @@ pub struct Materialized {
     system_text: String,
     userdef_text: String,
     user_text: String,
+    /// Fingerprints of the written texts' significant lines, made once per view: a commit
+    /// then scans only the file the step left.
+    system_print: Vec<u64>,
+    userdef_print: Vec<u64>,
 }
 
 /// Wine's registry files of a system layer, parsed once per process.
@@ -298,9 +302,13 @@ fn build_view(system: &SystemLayer, layer_dirs: &[PathBuf]) -> Result<Materializ
         root: wine_reg::hives_to_machine(silo),
         ..wine.system.clone()
     };
+    let system_text = wine_reg::write(&machine);
+    let userdef_text = wine_reg::write(&userdef);
     Ok(Materialized {
-        system_text: wine_reg::write(&machine),
-        userdef_text: wine_reg::write(&userdef),
+        system_print: fingerprint(&system_text, &is_machine_noise),
+        userdef_print: fingerprint(&userdef_text, &|_| false),
+        system_text,
+        userdef_text,
         user_text: wine.user_text.clone(),
         hives,
         overrides,
@@ -385,13 +393,27 @@ fn step_delta(hive: HiveName, base: &Key, mut target: Key) -> Key {
     )
 }
 
-/// Whether two saved registry files differ at most in key times (`#time=` lines and the
-/// seconds after a key line's `]`) and inside keys `is_noise` names (by their path in the file,
-/// unescaped). wineserver re-stamps keys on every start and rewrites noise such as the computer
-/// name (each silo has its own host name); parsing and diffing a 1.7 MB `system.reg` is the
-/// expensive part of a commit, so a step that changed nothing else must not pay for it.
-fn same_but_times_and_noise(a: &str, b: &str, is_noise: &dyn Fn(&str) -> bool) -> bool {
-    significant_lines(a, is_noise).eq(significant_lines(b, is_noise))
+/// Whether a saved registry file differs from the one [`fingerprint`] describes at most in key
+/// times (`#time=` lines and the seconds after a key line's `]`) and inside keys `is_noise` names
+/// (by their path in the file, unescaped). wineserver re-stamps keys on every start and rewrites
+/// noise such as the computer name (each silo has its own host name); parsing and diffing an
+/// 8 MB `system.reg` is the expensive part of a commit, so a step that changed nothing else must
+/// not pay for it.
+fn same_but_times_and_noise(text: &str, print: &[u64], is_noise: &dyn Fn(&str) -> bool) -> bool {
+    let mut lines = significant_lines(text, is_noise).map(line_hash);
+    print.iter().all(|h| lines.next() == Some(*h)) && lines.next().is_none()
+}
+
+/// The hashes of a registry text's significant lines (see [`same_but_times_and_noise`]).
+fn fingerprint(text: &str, is_noise: &dyn Fn(&str) -> bool) -> Vec<u64> {
+    significant_lines(text, is_noise).map(line_hash).collect()
+}
+
+fn line_hash(line: &str) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::hash::DefaultHasher::new();
+    line.hash(&mut h);
+    h.finish()
 }
 
 fn significant_lines<'a>(
@@ -458,7 +480,7 @@ pub fn deltas(
     let mut out = BTreeMap::new();
     let sys_path = prefix.join("system.reg");
     let sys_text = read_text(&sys_path)?;
-    if !same_but_times_and_noise(&sys_text, &m.system_text, &is_machine_noise) {
+    if !same_but_times_and_noise(&sys_text, &m.system_print, &is_machine_noise) {
         let after = wine_reg::parse(&sys_text, &sys_path.to_string_lossy())?;
         let mut after = wine_reg::machine_to_hives(after.root);
         m.overrides.restore(&mut after.system);
@@ -473,7 +495,7 @@ pub fn deltas(
     }
     let def_path = prefix.join("userdef.reg");
     let def_text = read_text(&def_path)?;
-    if !same_but_times_and_noise(&def_text, &m.userdef_text, &|_| false) {
+    if !same_but_times_and_noise(&def_text, &m.userdef_print, &|_| false) {
         let after = wine_reg::parse(&def_text, &def_path.to_string_lossy())?;
         if let Some(bytes) = hive_delta(HiveName::DefaultUser, &m.userdef.root, after.root)? {
             out.insert(HiveName::DefaultUser, bytes);
@@ -515,8 +537,18 @@ mod tests {
         let b = "WINE REGISTRY Version 2\n\n[A\\\\B] 200\n#time=2\n\"v\"=\"x\"\n";
         let c = "WINE REGISTRY Version 2\n\n[A\\\\B] 200\n#time=2\n\"v\"=\"y\"\n";
         let none = |_: &str| false;
-        assert!(same_but_times_and_noise(a, b, &none));
-        assert!(!same_but_times_and_noise(a, c, &none));
+        let print = fingerprint(a, &none);
+        assert!(same_but_times_and_noise(b, &print, &none));
+        assert!(!same_but_times_and_noise(c, &print, &none));
+        assert!(
+            !same_but_times_and_noise(&format!("{b}\"w\"=\"1\"\n"), &print, &none),
+            "a line added at the end"
+        );
+        assert!(!same_but_times_and_noise(
+            "WINE REGISTRY Version 2\n",
+            &print,
+            &none
+        ));
     }
 
     #[test]
@@ -531,15 +563,15 @@ mod tests {
                  [Software\\\\App] 1\n\"v\"=\"{app}\"\n"
             )
         };
-        let base = file("VM", "a.ttf", "1");
+        let base = fingerprint(&file("VM", "a.ttf", "1"), &is_machine_noise);
         assert!(same_but_times_and_noise(
-            &base,
             &file("SILO-1234", "b.ttf", "1"),
+            &base,
             &is_machine_noise
         ));
         assert!(!same_but_times_and_noise(
-            &base,
             &file("VM", "a.ttf", "2"),
+            &base,
             &is_machine_noise
         ));
         assert!(is_machine_noise("System\\ControlSet002\\Enum\\PCI"));
