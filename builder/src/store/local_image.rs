@@ -11,9 +11,11 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use oci_spec::image::Descriptor;
-use registry_client::manifest::{self, blobs_of, BlobRef, RawManifest};
+use registry_client::manifest::{blobs_of, BlobRef, RawManifest};
 use registry_client::platform::{self, Selection};
+use registry_client::walk::{walk, Follow, ManifestReader};
 use registry_client::{ImageToPush, PlatformRequest};
 use serde_json::Value;
 
@@ -96,58 +98,53 @@ fn client_error(what: &str, e: registry_client::Error) -> StoreError {
     StoreError::invalid(what, e.to_string())
 }
 
-/// Reads one manifest or index from `source`, verified against its digest.
-fn read_manifest(
-    source: &dyn ImageSource,
-    digest: &str,
-    media_type: Option<&str>,
-    what: &str,
-) -> Result<RawManifest> {
-    let bytes = source.read_blob(&parse_sha256(digest)?)?;
-    RawManifest::from_bytes(digest, bytes, media_type).map_err(|e| client_error(what, e))
+/// The manifests of a local image source (the store, an OCI layout, a docker-archive) as the
+/// registry client's [`ManifestReader`], so local trees are walked by the same walk as registry
+/// ones. Reads are synchronous: the futures are ready when made.
+struct LocalManifests<'a> {
+    source: &'a dyn ImageSource,
+    what: &'a str,
+}
+
+impl ManifestReader for LocalManifests<'_> {
+    type Error = StoreError;
+
+    fn read_manifest<'a>(
+        &'a self,
+        digest: &'a str,
+        media_type: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<RawManifest>> {
+        let read = parse_sha256(digest)
+            .map_err(StoreError::from)
+            .and_then(|d| self.source.read_blob(&d))
+            .and_then(|bytes| {
+                RawManifest::from_bytes(digest, bytes, media_type)
+                    .map_err(|e| client_error(self.what, e))
+            });
+        Box::pin(std::future::ready(read))
+    }
+
+    fn location(&self) -> String {
+        self.what.to_string()
+    }
+
+    fn error(&self, e: registry_client::Error) -> StoreError {
+        client_error(self.what, e)
+    }
 }
 
 /// The manifest `top` names and, for an index, every manifest below it (nested indexes
-/// included, down to [`manifest::MAX_INDEX_DEPTH`] levels), each read once and verified.
+/// included, down to [`registry_client::manifest::MAX_INDEX_DEPTH`] levels), each read once and verified.
 pub fn manifest_tree(
     source: &dyn ImageSource,
     top: &Descriptor,
     what: &str,
 ) -> Result<ImageToPush> {
-    let root = read_manifest(
-        source,
-        top.digest().as_ref(),
-        Some(top.media_type().as_ref()),
-        what,
+    let reader = LocalManifests { source, what };
+    let root = futures::executor::block_on(
+        reader.read_manifest(top.digest().as_ref(), Some(top.media_type().as_ref())),
     )?;
-    let mut children: HashMap<String, RawManifest> = HashMap::new();
-    let mut level = vec![root.clone()];
-    for depth in 0.. {
-        if level.is_empty() {
-            break;
-        }
-        let mut next = Vec::new();
-        for index in level.iter().filter(|m| m.is_index()) {
-            if depth >= manifest::MAX_INDEX_DEPTH {
-                return Err(client_error(what, manifest::too_deep(what, &index.digest)));
-            }
-            for entry in index
-                .index()
-                .map_err(|e| client_error(what, e))?
-                .manifests()
-            {
-                let digest = entry.digest().to_string();
-                if children.contains_key(&digest) {
-                    continue;
-                }
-                let media_type = entry.media_type().to_string();
-                let m = read_manifest(source, &digest, Some(&media_type), what)?;
-                next.push(m.clone());
-                children.insert(digest, m);
-            }
-        }
-        level = next;
-    }
+    let children = futures::executor::block_on(walk(&reader, &root, Follow::All))?;
     Ok(ImageToPush { root, children })
 }
 
