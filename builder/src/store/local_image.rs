@@ -3,8 +3,8 @@
 //! docker-archive — becomes a [`LocalImage`]: its root manifest and every manifest below an
 //! index, read once and verified, in the registry client's form ([`ImageToPush`]) so that push,
 //! copy and inspect treat local and registry images alike. Also: choosing one platform of a
-//! local image (the registry client's selector), streaming its blobs to a push ([`PushBlobs`]),
-//! and copying it into any [`ImageSink`] ([`copy_image`]).
+//! local image (the registry client's selector), and copying it into any [`ImageSink`]
+//! ([`copy_image`]); a push streams its blobs through [`super::blobio::PushBlobs`].
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -278,71 +278,4 @@ pub fn descriptor_of(m: &RawManifest) -> Result<Descriptor> {
         m.bytes.len() as u64,
         parse_sha256(&m.digest)?,
     ))
-}
-
-/// A local image's blobs as the registry client's push source. A blob kept as a file (the store,
-/// an OCI layout) is streamed from the file the way the client streams its own; any other (a
-/// docker-archive member) is read on a blocking thread and streamed in 256 KiB chunks (the
-/// sources are synchronous, the client is not).
-pub struct PushBlobs(pub Arc<dyn ImageSource + Send + Sync>);
-
-impl registry_client::BlobSource for PushBlobs {
-    fn open(
-        &self,
-        blob: &BlobRef,
-        offset: u64,
-    ) -> futures::future::BoxFuture<
-        '_,
-        registry_client::Result<registry_client::transfer::BlobStream>,
-    > {
-        let source = self.0.clone();
-        let parsed = blob.digest.clone();
-        Box::pin(async move {
-            let file = source
-                .blob_file(&parsed)
-                .map_err(|e| registry_client::Error::Other(e.to_string()))?;
-            if let Some(path) = file {
-                use tokio::io::AsyncSeekExt;
-                let io = |e| registry_client::Error::io(format!("reading {}", path.display()), e);
-                let mut f = tokio::fs::File::open(&path).await.map_err(io)?;
-                f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
-                return Ok(registry_client::blobdir::file_stream(f));
-            }
-            let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
-            tokio::task::spawn_blocking(move || {
-                let send = |item| tx.blocking_send(item).is_ok();
-                let mut reader = match source.open_blob(&parsed) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        send(Err(std::io::Error::other(e.to_string())));
-                        return;
-                    }
-                };
-                if let Err(e) = std::io::copy(&mut (&mut reader).take(offset), &mut std::io::sink())
-                {
-                    send(Err(e));
-                    return;
-                }
-                let mut buf = vec![0u8; 256 << 10];
-                loop {
-                    match reader.read(&mut buf) {
-                        Ok(0) => return,
-                        Ok(n) => {
-                            if !send(Ok(bytes::Bytes::copy_from_slice(&buf[..n]))) {
-                                return; // the push stopped reading
-                            }
-                        }
-                        Err(e) => {
-                            send(Err(e));
-                            return;
-                        }
-                    }
-                }
-            });
-            let stream = futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|item| (item, rx))
-            });
-            Ok(Box::pin(stream) as registry_client::transfer::BlobStream)
-        })
-    }
 }
