@@ -238,7 +238,10 @@ mod tests {
         m.reads.lock().unwrap().clear();
         let indexes = run(&m, &root, Follow::Indexes).unwrap();
         assert_eq!(indexes.keys().collect::<Vec<_>>(), [&inner.digest]);
-        assert_eq!(*m.reads.lock().unwrap(), std::slice::from_ref(&inner.digest));
+        assert_eq!(
+            *m.reads.lock().unwrap(),
+            std::slice::from_ref(&inner.digest)
+        );
     }
 
     #[test]
