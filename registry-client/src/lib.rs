@@ -1,8 +1,8 @@
 //! registry-client: the only code in silo that speaks HTTP to registries and foreign-layer URLs.
 //! It is a pure protocol crate (distribution API, auth, credentials, pull/push transfer engines);
 //! it reads from and writes to blob source/sink traits ([`transfer`]) and knows nothing of the
-//! store's on-disk layout. Windows platform selection lives in [`platform`] so the builder can
-//! reuse it.
+//! store's on-disk layout. Windows platform selection lives in [`platform`] and the walk of a
+//! manifest tree in [`walk`], so the builder uses the same ones for local images.
 // Unsafe code only where an FFI or system call needs it, each module allowing it says why.
 #![deny(unsafe_code)]
 
@@ -17,6 +17,7 @@ pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod transfer;
+pub mod walk;
 
 pub use auth::Credential;
 pub use client::{Client, ClientConfig, CredentialSource, DefaultCredentials};

@@ -19,12 +19,11 @@ use url::Url;
 use crate::auth::Scopes;
 use crate::client::{backoff, status_error, Client, Req};
 use crate::error::{display_url, Error, Result};
-use crate::manifest::{blobs_of, too_deep, BlobRef, RawManifest, MAX_INDEX_DEPTH};
-use crate::platform::{
-    leaf_entries, nested_index_digests, select_entries, PlatformRequest, Selection,
-};
+use crate::manifest::{blobs_of, BlobRef, RawManifest};
+use crate::platform::{leaf_entries, select_entries, PlatformRequest, Selection};
 use crate::reference::Reference;
 use crate::transfer::{BlobOutcome, BlobSink, PartialBlob};
+use crate::walk::{walk, Follow, RegistryManifests};
 
 /// A resolved image: the manifest the reference names, and the platform manifest chosen from it.
 #[derive(Debug, Clone)]
@@ -108,7 +107,7 @@ struct RangeMap {
 
 impl Client {
     /// Fetch the root manifest and, for an index, the manifest chosen for `want`. Entries that are
-    /// indexes themselves are opened (down to [`MAX_INDEX_DEPTH`] levels) and their entries take
+    /// indexes themselves are opened (down to [`crate::manifest::MAX_INDEX_DEPTH`] levels) and their entries take
     /// part in the selection in their place.
     pub async fn resolve(&self, r: &Reference, want: &PlatformRequest) -> Result<Resolved> {
         let root = self.get_manifest(r).await?;
@@ -121,7 +120,8 @@ impl Client {
                 chosen_platform: None,
             });
         }
-        let nested = self.nested_indexes(r, &root).await?;
+        // The nested indexes only: selection sees every leaf entry; just the chosen manifest is read.
+        let nested = walk(&self.manifests(r), &root, Follow::Indexes).await?;
         let leaves = leaf_entries(&root, &r.to_string(), &|d| nested.get(d))?;
         let flat: Vec<_> = leaves
             .iter()
@@ -153,75 +153,22 @@ impl Client {
         })
     }
 
-    /// The indexes nested below `root` (entries whose descriptor says index), fetched down to
-    /// [`MAX_INDEX_DEPTH`] levels, keyed by digest.
-    async fn nested_indexes(
-        &self,
-        r: &Reference,
-        root: &RawManifest,
-    ) -> Result<HashMap<String, RawManifest>> {
-        let mut found = HashMap::new();
-        let mut level = vec![root.clone()];
-        for depth in 1.. {
-            if level.is_empty() {
-                break;
-            }
-            let mut next = Vec::new();
-            for index in &level {
-                for digest in nested_index_digests(index)? {
-                    if found.contains_key(&digest) {
-                        continue;
-                    }
-                    if depth > MAX_INDEX_DEPTH {
-                        return Err(too_deep(&r.to_string(), &digest));
-                    }
-                    let m = self.get_manifest_ref(r, &digest).await?;
-                    if !m.is_index() {
-                        return Err(Error::Manifest {
-                            reference: format!("{}@{digest}", r.name()),
-                            reason: "its index entry says index, but it is an image manifest"
-                                .into(),
-                        });
-                    }
-                    next.push(m.clone());
-                    found.insert(digest, m);
-                }
-            }
-            level = next;
-        }
-        Ok(found)
-    }
-
     /// Every manifest below `root` — children, and the children of nested indexes down to
-    /// [`MAX_INDEX_DEPTH`] levels — keyed by digest.
+    /// [`crate::manifest::MAX_INDEX_DEPTH`] levels — keyed by digest.
     pub async fn manifest_tree(
         &self,
         r: &Reference,
         root: &RawManifest,
     ) -> Result<HashMap<String, RawManifest>> {
-        let mut tree = HashMap::new();
-        let mut level = vec![root.clone()];
-        let mut depth = 0;
-        while !level.is_empty() {
-            let mut next = Vec::new();
-            for index in level.iter().filter(|m| m.is_index()) {
-                for d in index.index()?.manifests() {
-                    let digest = d.digest().to_string();
-                    if tree.contains_key(&digest) {
-                        continue;
-                    }
-                    let m = self.get_manifest_ref(r, &digest).await?;
-                    if m.is_index() && depth + 1 > MAX_INDEX_DEPTH {
-                        return Err(too_deep(&r.to_string(), &digest));
-                    }
-                    next.push(m.clone());
-                    tree.insert(digest, m);
-                }
-            }
-            level = next;
-            depth += 1;
+        walk(&self.manifests(r), root, Follow::All).await
+    }
+
+    /// The manifests of `r`'s repository, for [`walk`].
+    pub fn manifests<'a>(&'a self, r: &'a Reference) -> RegistryManifests<'a> {
+        RegistryManifests {
+            client: self,
+            reference: r,
         }
-        Ok(tree)
     }
 
     /// Fetch a small blob (a config) fully into memory, verified.
@@ -286,7 +233,7 @@ impl Client {
     }
 
     /// Pull every platform of `r` (the whole index, nested indexes included down to
-    /// [`MAX_INDEX_DEPTH`]) into `sink`, then store the index manifests, the root last. Returns the
+    /// [`crate::manifest::MAX_INDEX_DEPTH`]) into `sink`, then store the index manifests, the root last. Returns the
     /// root.
     pub async fn pull_all(&self, r: &Reference, sink: Arc<dyn BlobSink>) -> Result<RawManifest> {
         let root = self.get_manifest(r).await?;

@@ -3,8 +3,10 @@
 //! range map), a [`BlobSource`] streams blobs to push, and [`Progress`] observes transfers. Blobs
 //! are named by `oci_spec::image::Digest` throughout, the type the builder's descriptors carry.
 //! [`crate::blobdir::BlobDir`] implements both over a directory: the builder pulls into the
-//! store's and an OCI layout's `blobs/` through it; the builder's push sources (any local image,
-//! a build result) implement [`BlobSource`] themselves.
+//! store's and an OCI layout's `blobs/` through it. The builder's image formats (the store, an
+//! OCI layout, a docker-archive) have a synchronous pair of their own — a docker-archive is one
+//! sequential tar and cannot take the positional writes a ranged pull makes — and reach these
+//! seams through one adapter, the builder's `store::blobio::PushBlobs`, whose module says more.
 
 use std::io;
 

@@ -14,7 +14,7 @@ use registry_client::{
 };
 
 use super::progress::{CliProgress, ProgressMode};
-use crate::store::registry_source::{self, RegistryAccess};
+use crate::store::registry_source::RegistryAccess;
 
 /// A secret from the command line; `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -292,13 +292,11 @@ impl PlatformOpts {
     }
 }
 
-/// The command's registry access: `client` on the process's one tokio runtime, installed for the
-/// lazy registry refs too (a registry base of a copy or an archive write), so a command never
-/// starts a second runtime.
+/// The command's registry access: `client` on the command's one tokio runtime. The verb hands it
+/// down to everything that reaches a registry (for a build: the lazy registry bases, the remote
+/// cache and the push), so a command never starts a second runtime.
 pub fn registry_access(client: Arc<Client>) -> Result<Arc<RegistryAccess>> {
-    let access = Arc::new(RegistryAccess::new(client)?);
-    registry_source::install(access.clone());
-    Ok(access)
+    Ok(Arc::new(RegistryAccess::new(client)?))
 }
 
 /// The CA certificates of a certs.d directory: its own `*.crt` (a flat folder, as `--cert-dir`

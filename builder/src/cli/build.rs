@@ -18,6 +18,7 @@ use crate::build::progress::{human_size, Progress, ProgressMode};
 use crate::build::sources::base::TargetPlatform;
 use crate::dockerfile::winpath::PathMode;
 use crate::runtime::NetworkMode;
+use crate::store::registry_source::RegistryRefs;
 use crate::store::{LockMode, Store};
 
 #[derive(Debug, clap::Args)]
@@ -261,6 +262,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         &mut progress,
         &request,
         remote.as_ref(),
+        &RegistryRefs::given(registry_access.clone()),
     );
     let result = match built {
         Ok(result) => result,
@@ -276,7 +278,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let mut pushed = Vec::new();
     for output in &outputs {
         pushed.extend(
-            output::write_output(&store, &result, output, &args.tags)
+            output::write_output(&store, &result, output, &args.tags, &registry_access)
                 .with_context(|| format!("writing output {output:?}"))?,
         );
     }

@@ -26,9 +26,10 @@ use super::progress::CliProgress;
 use super::push::TransferOpts;
 use super::Globals;
 use crate::oci::Flavor;
+use crate::store::blobio::PushBlobs;
 use crate::store::docker_archive::DockerArchiveWriter;
 use crate::store::local_image::{
-    copy_image, descriptor_of, open_source_image, single, LocalImage, PushBlobs, SourceImage,
+    copy_image, descriptor_of, open_source_image, single, LocalImage, SourceImage,
 };
 use crate::store::oci_layout::OciLayout;
 use crate::store::registry_source::RegistryAccess;

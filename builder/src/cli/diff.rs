@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use super::layers::{open_image, print_json, Format, InspectOpts};
 use super::Globals;
 use crate::inspect;
+use crate::store::registry_source::RegistryRefs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,8 +20,9 @@ pub struct Args {
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let store = args.opts.open_store(globals)?;
-    let a = open_image(&store, &args.a)?;
-    let b = open_image(&store, &args.b)?;
+    let registries = RegistryRefs::default();
+    let a = open_image(&store, &registries, &args.a)?;
+    let b = open_image(&store, &registries, &args.b)?;
     let diff = inspect::diff_images(&store, &a, &b)?;
     if args.opts.format == Format::Json {
         print_json(&diff)?;

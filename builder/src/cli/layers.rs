@@ -10,6 +10,7 @@ use super::access::AccessOpts;
 use super::Globals;
 use crate::build::sources::base::BaseImage;
 use crate::inspect;
+use crate::store::registry_source::RegistryRefs;
 use crate::store::{LockMode, Store};
 
 /// Output format of the inspection verbs.
@@ -41,9 +42,15 @@ impl InspectOpts {
 }
 
 /// Opens `reference`, any image location (the bare-name rule: the store's image when the store
-/// holds the name, else the registry's; `docker://`, `oci:`, `docker-archive:`).
-pub(super) fn open_image(store: &Store, reference: &str) -> anyhow::Result<BaseImage> {
-    inspect::open_image(store, reference).with_context(|| format!("opening image {reference}"))
+/// holds the name, else the registry's, read through `registries`; `docker://`, `oci:`,
+/// `docker-archive:`).
+pub(super) fn open_image(
+    store: &Store,
+    registries: &RegistryRefs,
+    reference: &str,
+) -> anyhow::Result<BaseImage> {
+    inspect::open_image(store, registries, reference)
+        .with_context(|| format!("opening image {reference}"))
 }
 
 pub(super) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -66,7 +73,7 @@ pub struct Args {
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let store = args.opts.open_store(globals)?;
-    let image = open_image(&store, &args.reference)?;
+    let image = open_image(&store, &RegistryRefs::default(), &args.reference)?;
     let layers = inspect::layer_summaries(&store, &image, args.fetch_layers)?;
     if args.opts.format == Format::Json {
         print_json(&serde_json::json!({

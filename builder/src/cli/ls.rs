@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use super::layers::{open_image, print_json, Format, InspectOpts};
 use super::Globals;
 use crate::inspect::{self, files};
+use crate::store::registry_source::RegistryRefs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,7 +24,7 @@ pub struct Args {
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let store = args.opts.open_store(globals)?;
-    let image = open_image(&store, &args.reference)?;
+    let image = open_image(&store, &RegistryRefs::default(), &args.reference)?;
     let all = match args.layer {
         Some(index) => files::layer_files(&store, &image, index)?,
         None => inspect::merged_files(&store, &image)?

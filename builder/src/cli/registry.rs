@@ -10,6 +10,7 @@ use super::Globals;
 use crate::hive::render;
 use crate::hive::Key;
 use crate::inspect::{self, registry};
+use crate::store::registry_source::RegistryRefs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,7 +28,7 @@ pub struct Args {
 
 pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let store = args.opts.open_store(globals)?;
-    let image = open_image(&store, &args.reference)?;
+    let image = open_image(&store, &RegistryRefs::default(), &args.reference)?;
     // One key of the merged registry: read only that key's path in each hive file, which is
     // what keeps a lookup on a real 15 MB SYSTEM hive fast.
     if let (None, Some(name)) = (args.layer, &args.key) {

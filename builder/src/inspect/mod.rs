@@ -16,6 +16,7 @@ use crate::build::sources::base::{resolve_base, BaseError, BaseImage, ImageLayer
 use crate::layer::changeset::HiveName;
 use crate::layer::reader::{read_layer, LayerEntry, LayerEntryKind};
 use crate::layer::{ntfs_eq, LayerError};
+use crate::store::registry_source::RegistryRefs;
 use crate::store::{Store, StoreError};
 
 pub use diff::{diff_images, ImageDiff};
@@ -62,9 +63,19 @@ pub enum InspectError {
     NoSuchLayer { wanted: usize, count: usize },
 }
 
-/// Opens `reference` (newest windows/amd64 entry of an index).
-pub fn open_image(store: &Store, reference: &str) -> Result<BaseImage, InspectError> {
-    Ok(resolve_base(store, reference, &TargetPlatform::default())?)
+/// Opens `reference` (newest windows/amd64 entry of an index); a registry image is read through
+/// `registries`.
+pub fn open_image(
+    store: &Store,
+    registries: &RegistryRefs,
+    reference: &str,
+) -> Result<BaseImage, InspectError> {
+    Ok(resolve_base(
+        store,
+        registries,
+        reference,
+        &TargetPlatform::default(),
+    )?)
 }
 
 /// The layer numbered `index` (0 = base).

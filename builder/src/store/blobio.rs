@@ -1,9 +1,24 @@
 //! The two small traits every place that holds blobs implements — the content store, an OCI image
 //! layout, a docker-archive — so the registry client, `copy` and the build engine can stream
-//! content into and out of any of them without knowing which one it is.
+//! content into and out of any of them without knowing which one it is; and the one adapter from
+//! them to the registry client's transfer seams ([`PushBlobs`]).
+//!
+//! Why these are not the registry client's [`registry_client::transfer`] traits: those serve the
+//! async protocol engines — a pull writes one blob as many concurrent ranges at their offsets
+//! (`PartialBlob::write_at` from several tasks, a saved range map to resume), a push streams from
+//! an offset, possibly straight from another registry. These serve the image formats, which are
+//! sequential: a docker-archive is one tar written member after member (`&mut self`, a whole
+//! blob per call) and read as a tar member, and the build engine and the inspection verbs are
+//! synchronous code. A docker-archive cannot take positional writes, and a tar reader must not
+//! block the engines' async workers; so the registry client keeps its pair (implemented for blob
+//! directories by `registry_client::blobdir::BlobDir`, which the store and an OCI layout pull
+//! through) and this pair reaches it through one adapter, [`PushBlobs`] (files streamed as the
+//! client streams its own, anything else read on a blocking thread). Both name blobs by
+//! `oci_spec::image::Digest`; there are no conversions between digest types.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use oci_spec::image::{Descriptor, Digest};
 
@@ -121,4 +136,71 @@ pub trait ImageSink: BlobSink {
     /// Makes everything written visible (rewrites index.json, closes an archive). Nothing written
     /// before `finish` is guaranteed to be visible if the process stops.
     fn finish(&mut self) -> Result<(), StoreError>;
+}
+
+/// A local image's blobs as the registry client's push source. A blob kept as a file (the store,
+/// an OCI layout) is streamed from the file the way the client streams its own; any other (a
+/// docker-archive member) is read on a blocking thread and streamed in 256 KiB chunks (the
+/// sources are synchronous, the client is not).
+pub struct PushBlobs(pub Arc<dyn ImageSource + Send + Sync>);
+
+impl registry_client::BlobSource for PushBlobs {
+    fn open(
+        &self,
+        blob: &registry_client::BlobRef,
+        offset: u64,
+    ) -> futures::future::BoxFuture<
+        '_,
+        registry_client::Result<registry_client::transfer::BlobStream>,
+    > {
+        let source = self.0.clone();
+        let parsed = blob.digest.clone();
+        Box::pin(async move {
+            let file = source
+                .blob_file(&parsed)
+                .map_err(|e| registry_client::Error::Other(e.to_string()))?;
+            if let Some(path) = file {
+                use tokio::io::AsyncSeekExt;
+                let io = |e| registry_client::Error::io(format!("reading {}", path.display()), e);
+                let mut f = tokio::fs::File::open(&path).await.map_err(io)?;
+                f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
+                return Ok(registry_client::blobdir::file_stream(f));
+            }
+            let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
+            tokio::task::spawn_blocking(move || {
+                let send = |item| tx.blocking_send(item).is_ok();
+                let mut reader = match source.open_blob(&parsed) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        send(Err(std::io::Error::other(e.to_string())));
+                        return;
+                    }
+                };
+                if let Err(e) = std::io::copy(&mut (&mut reader).take(offset), &mut std::io::sink())
+                {
+                    send(Err(e));
+                    return;
+                }
+                let mut buf = vec![0u8; 256 << 10];
+                loop {
+                    match reader.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            if !send(Ok(bytes::Bytes::copy_from_slice(&buf[..n]))) {
+                                return; // the push stopped reading
+                            }
+                        }
+                        Err(e) => {
+                            send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            });
+            let stream = futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            });
+            Ok(Box::pin(stream) as registry_client::transfer::BlobStream)
+        })
+    }
 }

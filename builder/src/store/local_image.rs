@@ -3,17 +3,19 @@
 //! docker-archive — becomes a [`LocalImage`]: its root manifest and every manifest below an
 //! index, read once and verified, in the registry client's form ([`ImageToPush`]) so that push,
 //! copy and inspect treat local and registry images alike. Also: choosing one platform of a
-//! local image (the registry client's selector), streaming its blobs to a push ([`PushBlobs`]),
-//! and copying it into any [`ImageSink`] ([`copy_image`]).
+//! local image (the registry client's selector), and copying it into any [`ImageSink`]
+//! ([`copy_image`]); a push streams its blobs through [`super::blobio::PushBlobs`].
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use oci_spec::image::Descriptor;
-use registry_client::manifest::{self, blobs_of, BlobRef, RawManifest};
+use registry_client::manifest::{blobs_of, BlobRef, RawManifest};
 use registry_client::platform::{self, Selection};
+use registry_client::walk::{walk, Follow, ManifestReader};
 use registry_client::{ImageToPush, PlatformRequest};
 use serde_json::Value;
 
@@ -96,58 +98,53 @@ fn client_error(what: &str, e: registry_client::Error) -> StoreError {
     StoreError::invalid(what, e.to_string())
 }
 
-/// Reads one manifest or index from `source`, verified against its digest.
-fn read_manifest(
-    source: &dyn ImageSource,
-    digest: &str,
-    media_type: Option<&str>,
-    what: &str,
-) -> Result<RawManifest> {
-    let bytes = source.read_blob(&parse_sha256(digest)?)?;
-    RawManifest::from_bytes(digest, bytes, media_type).map_err(|e| client_error(what, e))
+/// The manifests of a local image source (the store, an OCI layout, a docker-archive) as the
+/// registry client's [`ManifestReader`], so local trees are walked by the same walk as registry
+/// ones. Reads are synchronous: the futures are ready when made.
+struct LocalManifests<'a> {
+    source: &'a dyn ImageSource,
+    what: &'a str,
+}
+
+impl ManifestReader for LocalManifests<'_> {
+    type Error = StoreError;
+
+    fn read_manifest<'a>(
+        &'a self,
+        digest: &'a str,
+        media_type: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<RawManifest>> {
+        let read = parse_sha256(digest)
+            .map_err(StoreError::from)
+            .and_then(|d| self.source.read_blob(&d))
+            .and_then(|bytes| {
+                RawManifest::from_bytes(digest, bytes, media_type)
+                    .map_err(|e| client_error(self.what, e))
+            });
+        Box::pin(std::future::ready(read))
+    }
+
+    fn location(&self) -> String {
+        self.what.to_string()
+    }
+
+    fn error(&self, e: registry_client::Error) -> StoreError {
+        client_error(self.what, e)
+    }
 }
 
 /// The manifest `top` names and, for an index, every manifest below it (nested indexes
-/// included, down to [`manifest::MAX_INDEX_DEPTH`] levels), each read once and verified.
+/// included, down to [`registry_client::manifest::MAX_INDEX_DEPTH`] levels), each read once and verified.
 pub fn manifest_tree(
     source: &dyn ImageSource,
     top: &Descriptor,
     what: &str,
 ) -> Result<ImageToPush> {
-    let root = read_manifest(
-        source,
-        top.digest().as_ref(),
-        Some(top.media_type().as_ref()),
-        what,
+    let reader = LocalManifests { source, what };
+    let root = futures::executor::block_on(
+        reader.read_manifest(top.digest().as_ref(), Some(top.media_type().as_ref())),
     )?;
-    let mut children: HashMap<String, RawManifest> = HashMap::new();
-    let mut level = vec![root.clone()];
-    for depth in 0.. {
-        if level.is_empty() {
-            break;
-        }
-        let mut next = Vec::new();
-        for index in level.iter().filter(|m| m.is_index()) {
-            if depth >= manifest::MAX_INDEX_DEPTH {
-                return Err(client_error(what, manifest::too_deep(what, &index.digest)));
-            }
-            for entry in index
-                .index()
-                .map_err(|e| client_error(what, e))?
-                .manifests()
-            {
-                let digest = entry.digest().to_string();
-                if children.contains_key(&digest) {
-                    continue;
-                }
-                let media_type = entry.media_type().to_string();
-                let m = read_manifest(source, &digest, Some(&media_type), what)?;
-                next.push(m.clone());
-                children.insert(digest, m);
-            }
-        }
-        level = next;
-    }
+    let children = futures::executor::block_on(walk(&reader, &root, Follow::All))?;
     Ok(ImageToPush { root, children })
 }
 
@@ -281,71 +278,4 @@ pub fn descriptor_of(m: &RawManifest) -> Result<Descriptor> {
         m.bytes.len() as u64,
         parse_sha256(&m.digest)?,
     ))
-}
-
-/// A local image's blobs as the registry client's push source. A blob kept as a file (the store,
-/// an OCI layout) is streamed from the file the way the client streams its own; any other (a
-/// docker-archive member) is read on a blocking thread and streamed in 256 KiB chunks (the
-/// sources are synchronous, the client is not).
-pub struct PushBlobs(pub Arc<dyn ImageSource + Send + Sync>);
-
-impl registry_client::BlobSource for PushBlobs {
-    fn open(
-        &self,
-        blob: &BlobRef,
-        offset: u64,
-    ) -> futures::future::BoxFuture<
-        '_,
-        registry_client::Result<registry_client::transfer::BlobStream>,
-    > {
-        let source = self.0.clone();
-        let parsed = blob.digest.clone();
-        Box::pin(async move {
-            let file = source
-                .blob_file(&parsed)
-                .map_err(|e| registry_client::Error::Other(e.to_string()))?;
-            if let Some(path) = file {
-                use tokio::io::AsyncSeekExt;
-                let io = |e| registry_client::Error::io(format!("reading {}", path.display()), e);
-                let mut f = tokio::fs::File::open(&path).await.map_err(io)?;
-                f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
-                return Ok(registry_client::blobdir::file_stream(f));
-            }
-            let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
-            tokio::task::spawn_blocking(move || {
-                let send = |item| tx.blocking_send(item).is_ok();
-                let mut reader = match source.open_blob(&parsed) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        send(Err(std::io::Error::other(e.to_string())));
-                        return;
-                    }
-                };
-                if let Err(e) = std::io::copy(&mut (&mut reader).take(offset), &mut std::io::sink())
-                {
-                    send(Err(e));
-                    return;
-                }
-                let mut buf = vec![0u8; 256 << 10];
-                loop {
-                    match reader.read(&mut buf) {
-                        Ok(0) => return,
-                        Ok(n) => {
-                            if !send(Ok(bytes::Bytes::copy_from_slice(&buf[..n]))) {
-                                return; // the push stopped reading
-                            }
-                        }
-                        Err(e) => {
-                            send(Err(e));
-                            return;
-                        }
-                    }
-                }
-            });
-            let stream = futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|item| (item, rx))
-            });
-            Ok(Box::pin(stream) as registry_client::transfer::BlobStream)
-        })
-    }
 }

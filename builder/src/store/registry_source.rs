@@ -3,16 +3,17 @@
 //! verified, into the content store — only when someone reads its bytes. Builds (`FROM`,
 //! `COPY --from`) and the inspection verbs reach registries through this one module.
 //!
-//! The registry client is async; the engine and the inspection code are sync, so the process
+//! The registry client is async; the engine and the inspection code are sync, so a command
 //! shares one tokio runtime ([`RegistryAccess`]) and every call here blocks on it. The CLI
-//! builds the access (credentials, TLS flags) once and [`install`]s it; without that, a default
-//! client (stored credentials, TLS verified, plain HTTP for loopback only) is used.
+//! builds the access (credentials, TLS flags) once and hands it down as [`RegistryRefs`]; code
+//! run without the CLI gets a default client (stored credentials, TLS verified, plain HTTP for
+//! loopback only), made when the first registry ref is opened.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use oci_spec::image::{Descriptor, DescriptorBuilder, Digest, MediaType};
 use registry_client::blobdir::BlobDir;
@@ -26,9 +27,9 @@ use super::{BlobSource, ImageSource, StoreError};
 
 /// How silo reaches registries: one client and the one tokio runtime every registry future of
 /// the process runs on. The CLI builds it once per command (its credential and TLS flags) and
-/// hands it down — to the lazy registry refs here (through [`install`]), to the remote build
+/// hands it down — to the lazy registry refs here (as [`RegistryRefs`]), to the remote build
 /// cache and to the registry verbs — so a command never starts a second runtime. Code that runs
-/// without the CLI (tests, library callers) gets a default one from [`access`].
+/// without the CLI (tests, library callers) gets a default one ([`RegistryRefs::default`]).
 pub struct RegistryAccess {
     pub client: Arc<Client>,
     runtime: tokio::runtime::Runtime,
@@ -73,23 +74,35 @@ impl std::fmt::Debug for RegistryAccess {
     }
 }
 
-/// The access the lazy registry refs use. Registry refs are opened deep inside location parsing
-/// and the build engine, so they read it from here rather than through every signature.
-static ACCESS: OnceLock<Arc<RegistryAccess>> = OnceLock::new();
+/// The registry access a command's lazy registry refs use, handed down from where the command
+/// starts: the CLI gives its own ([`RegistryRefs::given`]: its credential and TLS flags, its
+/// runtime); code run without the CLI (tests, library callers) gets a default one, made on the
+/// first registry ref so that reading only local images starts no runtime.
+#[derive(Default)]
+pub struct RegistryRefs(std::cell::OnceCell<Arc<RegistryAccess>>);
 
-/// Makes `access` the one registry refs use. Call once, before the first registry ref is opened;
-/// a later call is ignored (the first access, and its runtime, stay for the registry refs).
-pub fn install(access: Arc<RegistryAccess>) {
-    let _ = ACCESS.set(access);
+impl RegistryRefs {
+    /// Registry refs read through `access`.
+    pub fn given(access: Arc<RegistryAccess>) -> RegistryRefs {
+        RegistryRefs(std::cell::OnceCell::from(access))
+    }
+
+    /// The access: the given one, or a default one made now (once).
+    pub fn access(&self) -> Result<Arc<RegistryAccess>, StoreError> {
+        if let Some(a) = self.0.get() {
+            return Ok(a.clone());
+        }
+        let made = Arc::new(RegistryAccess::with_default_client()?);
+        Ok(self.0.get_or_init(|| made).clone())
+    }
 }
 
-/// The installed access, or a default one (installed, so it is made once).
-pub fn access() -> Result<Arc<RegistryAccess>, StoreError> {
-    if let Some(a) = ACCESS.get() {
-        return Ok(a.clone());
+impl std::fmt::Debug for RegistryRefs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryRefs")
+            .field("made", &self.0.get().is_some())
+            .finish()
     }
-    let made = Arc::new(RegistryAccess::with_default_client()?);
-    Ok(ACCESS.get_or_init(|| made).clone())
 }
 
 /// What the source knows about a digest from the manifests it has read.
@@ -127,10 +140,14 @@ fn registry_error(reference: &str, e: registry_client::Error) -> StoreError {
 }
 
 impl RegistryImage {
-    /// Fetches the manifest `reference` names. `store_root` is the content store's directory.
-    pub fn open(store_root: &Path, reference: &str) -> Result<RegistryImage, StoreError> {
+    /// Fetches the manifest `reference` names through `access`. `store_root` is the content
+    /// store's directory.
+    pub fn open(
+        access: Arc<RegistryAccess>,
+        store_root: &Path,
+        reference: &str,
+    ) -> Result<RegistryImage, StoreError> {
         let parsed = Reference::parse(reference).map_err(|e| registry_error(reference, e))?;
-        let access = access()?;
         let root = access
             .block_on(access.client.get_manifest(&parsed))
             .map_err(|e| registry_error(reference, e))?;

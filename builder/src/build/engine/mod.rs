@@ -60,6 +60,7 @@ use crate::layer::owner::UnknownAccount;
 use crate::layer::LayerError;
 use crate::oci::{Flavor, ImageError};
 use crate::runtime::{NetworkMode, Runtime, RuntimeError};
+use crate::store::registry_source::RegistryRefs;
 use crate::store::{Store, StoreError};
 
 /// What to build.
@@ -260,23 +261,33 @@ impl BuildError {
     }
 }
 
-/// Builds the request. `store` holds layers, cache records and the results.
+/// Builds the request. `store` holds layers, cache records and the results; registry bases are
+/// read through a default registry client.
 pub fn build(
     store: &Store,
     runtime: &dyn Runtime,
     progress: &mut Progress,
     request: &BuildRequest,
 ) -> Result<BuildResult, BuildError> {
-    build_with_cache(store, runtime, progress, request, None)
+    build_with_cache(
+        store,
+        runtime,
+        progress,
+        request,
+        None,
+        &RegistryRefs::default(),
+    )
 }
 
-/// [`build`] that also looks steps up in the records imported from `--cache-from`.
+/// [`build`] that also looks steps up in the records imported from `--cache-from`, and reads
+/// registry bases through `registries` (the command's registry access).
 pub fn build_with_cache(
     store: &Store,
     runtime: &dyn Runtime,
     progress: &mut Progress,
     request: &BuildRequest,
     remote: Option<&RemoteCache>,
+    registries: &RegistryRefs,
 ) -> Result<BuildResult, BuildError> {
     let bytes = std::fs::read(&request.dockerfile).map_err(|e| {
         BuildError::io(
@@ -350,6 +361,7 @@ pub fn build_with_cache(
             multi_platform: request.platforms.len() > 1,
             show_warnings: first,
             remote,
+            registries,
             used: Vec::new(),
         };
         images.push(engine.build_plan()?);
@@ -451,6 +463,8 @@ struct Engine<'a> {
     show_warnings: bool,
     /// Records imported from `--cache-from`, looked up after the store's.
     remote: Option<&'a RemoteCache>,
+    /// How registry bases are reached.
+    registries: &'a RegistryRefs,
     /// The cache records this platform's build used or created.
     used: Vec<UsedRecord>,
 }

@@ -185,7 +185,7 @@ impl Engine<'_> {
                     total,
                     &format!("FROM {name}"),
                 ));
-                let base = match resolve_base(self.store, name, self.platform) {
+                let base = match resolve_base(self.store, self.registries, name, self.platform) {
                     Ok(base) => base,
                     Err(e) => {
                         self.progress.fail(step, &e.to_string());

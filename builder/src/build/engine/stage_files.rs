@@ -13,7 +13,7 @@ impl Engine<'_> {
     /// An image named by `COPY --from` or `RUN --mount=from=` as a stage state (its files are
     /// unpacked when first needed), with its manifest digest.
     pub(super) fn image_state(&self, reference: &str) -> Result<(StageState, String), BuildError> {
-        let base = resolve_base(self.store, reference, self.platform)?;
+        let base = resolve_base(self.store, self.registries, reference, self.platform)?;
         let state = StageState {
             config: base.config,
             layers: base.layers,

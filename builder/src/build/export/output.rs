@@ -9,11 +9,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::build::engine::BuildResult;
 use crate::build::export::registry_push::{push, Pushed};
 use crate::store::docker_archive::DockerArchiveWriter;
 use crate::store::oci_layout::OciLayout;
+use crate::store::registry_source::RegistryAccess;
 use crate::store::{ImageSink, Store, StoreError};
 
 /// One `--output`.
@@ -241,12 +243,14 @@ pub fn export(
     sink.finish()
 }
 
-/// Writes one output; for a registry output, returns what was pushed.
+/// Writes one output; for a registry output, pushes it through `access` and returns what was
+/// pushed.
 pub fn write_output(
     store: &Store,
     result: &BuildResult,
     output: &Output,
     tags: &[String],
+    access: &Arc<RegistryAccess>,
 ) -> Result<Vec<Pushed>, StoreError> {
     match output {
         Output::Registry { name } => {
@@ -260,7 +264,7 @@ pub fn write_output(
                     "pushing needs a name: add -t REGISTRY/REPO:TAG (or name=REF)",
                 ));
             }
-            push(store, result, names)
+            push(store, result, names, access)
         }
         file => write_file_output(store, result, file, tags).map(|()| Vec::new()),
     }

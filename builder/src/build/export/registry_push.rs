@@ -18,7 +18,7 @@ use registry_client::{
 
 use crate::build::engine::BuildResult;
 use crate::build::sources::base::BlobHome;
-use crate::store::registry_source::{self, RegistryAccess};
+use crate::store::registry_source::RegistryAccess;
 use crate::store::{Store, StoreError};
 
 /// One tag pushed.
@@ -80,13 +80,14 @@ fn raw(
 }
 
 /// Pushes `result` to every tag. Layers that live only in an OCI layout or a docker-archive are
-/// copied into the store first (they are local; the upload streams from there).
+/// copied into the store first (they are local; the upload streams from there). The upload runs
+/// on the command's registry `access`.
 pub fn push(
     store: &Store,
     result: &BuildResult,
     tags: &[String],
+    access: &Arc<RegistryAccess>,
 ) -> Result<Vec<Pushed>, StoreError> {
-    let access = registry_source::access()?;
     let mut memory = HashMap::new();
     let mut remote = HashMap::new();
     let mut children = HashMap::new();

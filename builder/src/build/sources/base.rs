@@ -18,7 +18,7 @@ use crate::build::engine::runtimes::Isolation;
 use crate::oci::{self, Flavor};
 use crate::runtime::HostTarget;
 use crate::store::location::{read_image_manifest, select_index_entry};
-use crate::store::registry_source::RegistryImage;
+use crate::store::registry_source::{RegistryImage, RegistryRefs};
 use crate::store::{BlobSource, ImageLocation, ImageSource, Located, Store, StoreError};
 
 /// Where a layer's (or any blob's) bytes can be read.
@@ -200,8 +200,13 @@ enum Opened {
 }
 
 /// The image source and the name inside it for a base reference, by the bare-name rule
-/// ([`ImageLocation::locate`]): the store when it holds the name, else the registry.
-fn open_location(store: &Store, reference: &str) -> Result<Opened, BaseError> {
+/// ([`ImageLocation::locate`]): the store when it holds the name, else the registry (through
+/// `registries`).
+fn open_location(
+    store: &Store,
+    registries: &RegistryRefs,
+    reference: &str,
+) -> Result<Opened, BaseError> {
     let store_err = |source| BaseError::Store {
         name: reference.into(),
         source,
@@ -213,27 +218,30 @@ fn open_location(store: &Store, reference: &str) -> Result<Opened, BaseError> {
             let source: Rc<dyn ImageSource> = Rc::from(source as Box<dyn ImageSource>);
             Ok(Opened::Source(source, name))
         }
-        Located::Registry(remote) => {
-            RegistryImage::open(store.root(), &remote.reference.to_string())
-                .map(|image| Opened::Registry(Rc::new(image)))
-                .map_err(|e| BaseError::Registry {
-                    name: reference.into(),
-                    message: remote.failure(&e),
-                })
-        }
+        Located::Registry(remote) => registries
+            .access()
+            .and_then(|access| {
+                RegistryImage::open(access, store.root(), &remote.reference.to_string())
+            })
+            .map(|image| Opened::Registry(Rc::new(image)))
+            .map_err(|e| BaseError::Registry {
+                name: reference.into(),
+                message: remote.failure(&e),
+            }),
     }
 }
 
-/// Resolves `reference` for `platform`.
+/// Resolves `reference` for `platform`; a registry image is read through `registries`.
 pub fn resolve_base(
     store: &Store,
+    registries: &RegistryRefs,
     reference: &str,
     platform: &TargetPlatform,
 ) -> Result<BaseImage, BaseError> {
     if reference.eq_ignore_ascii_case("scratch") {
         return Err(BaseError::Scratch);
     }
-    let located = open_location(store, reference)?;
+    let located = open_location(store, registries, reference)?;
     let store_err = |source: StoreError| BaseError::Store {
         name: reference.into(),
         source,
