@@ -406,6 +406,10 @@ mod tests {
     #[test]
     fn an_image_config_yields_its_inline_cache_or_says_why_not() {
         let records = records(&[(1, "k1"), (2, "k2")]);
+        let layers: Vec<serde_json::Value> = [1u8, 2]
+            .iter()
+            .map(|n| serde_json::to_value(layer(*n).descriptor).unwrap())
+            .collect();
         let image_manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": registry_client::manifest::OCI_MANIFEST,
@@ -414,7 +418,7 @@ mod tests {
                 "digest": format!("sha256:{}", "c".repeat(64)),
                 "size": 10,
             },
-            "layers": [1u8, 2].map(|n| serde_json::to_value(&layer(n).descriptor).unwrap()),
+            "layers": layers,
         });
         let manifest = parsed(serde_json::to_vec(&image_manifest).unwrap());
         assert!(manifest.is_image);
