@@ -18,7 +18,7 @@ fn pushed_config(lab: &Lab, image: &str) -> Value {
 
 #[test]
 fn an_inline_cache_in_a_pushed_image_makes_a_fresh_store_hit_every_step() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let image = lab.registry().reference("app:v1");
     let from = format!("type=registry,ref={image},registry.insecure=true");
 
@@ -76,7 +76,7 @@ fn an_inline_cache_in_a_pushed_image_makes_a_fresh_store_hit_every_step() {
 
 #[test]
 fn an_image_without_inline_cache_warns_and_mode_max_is_refused() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let image = lab.registry().reference("plain:v1");
     let a = lab.state("a");
     lab.build(&a, &["--tls-verify=false", "--push", "-t", &image]);
@@ -112,7 +112,7 @@ fn an_image_without_inline_cache_warns_and_mode_max_is_refused() {
 
 #[test]
 fn a_build_on_an_inline_cached_base_does_not_inherit_its_records() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let base = lab.registry().reference("base-app:v1");
     let a = lab.state("a");
     lab.build(

@@ -354,3 +354,25 @@ fn wine_run_steps_come_from_the_cache_folder_and_a_changed_last_run_runs_alone()
         "the Wine system layer came from the folder:\n{text}"
     );
 }
+
+/// `silo build --help` names every cache type and key silo accepts.
+#[test]
+fn help_names_every_cache_type_and_key() {
+    let out = silo_tests::silo()
+        .args(["build", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // Help text wraps lines: compare with the whitespace taken out.
+    let help: String = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect();
+    for item in [
+        "type=registry,ref=REF[,mode=min|max][,registry.insecure=true][,ignore-error=true]",
+        "type=local,dest=DIR[,tag=TAG][,mode=min|max][,ignore-error=true]",
+        "type=inline",
+        "type=local,src=DIR[,tag=TAG|digest=sha256:...]",
+    ] {
+        assert!(help.contains(item), "{item} not in --help:\n{help}");
+    }
+}

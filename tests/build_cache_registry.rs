@@ -10,7 +10,7 @@ use silo_tests::registry::Registry;
 
 #[test]
 fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let cache_to = format!(
         "type=registry,ref={},mode=max,registry.insecure=true",
         lab.cache_ref()
@@ -91,7 +91,7 @@ fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
 
 #[test]
 fn a_missing_cache_is_a_warning_and_bad_specs_are_errors() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let state = lab.state("a");
     let missing = format!(
         "type=registry,ref={},registry.insecure=true",
@@ -140,7 +140,7 @@ fn a_missing_cache_is_a_warning_and_bad_specs_are_errors() {
 
 #[test]
 fn mode_min_exports_the_final_stage_and_max_every_stage() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let ctx = lab.context();
     fs::write(ctx.join("a.txt"), "from the builder\n").unwrap();
     fs::write(
@@ -171,7 +171,7 @@ fn mode_min_exports_the_final_stage_and_max_every_stage() {
 
 #[test]
 fn re_exporting_an_imported_cache_mounts_its_layers_without_fetching_them() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let a = lab.state("a");
     let out = lab.path("out-a");
     let dest = format!("type=oci,tar=false,dest={}", out.display());
@@ -250,7 +250,7 @@ fn exports_use_credentials_and_ignore_error_turns_a_failure_into_a_warning() {
 
 #[test]
 fn a_cache_copied_to_another_registry_fetches_the_layers_it_must_upload() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let a = lab.state("a");
     let out = lab.path("out-a");
     let dest = format!("type=oci,tar=false,dest={}", out.display());

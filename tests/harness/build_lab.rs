@@ -68,7 +68,7 @@ pub struct Lab {
 
 impl Lab {
     /// A lab with a plain-HTTP registry without auth.
-    pub fn new() -> Lab {
+    pub fn no_auth() -> Lab {
         Lab::with_registry(Registry::no_auth())
     }
 

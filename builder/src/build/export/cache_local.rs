@@ -103,7 +103,7 @@ pub fn open(dir: &Path, entry: &LocalEntry) -> Result<Found, RemoteCacheError> {
     let manifest = RawManifest::from_bytes(
         &dir.display().to_string(),
         bytes,
-        Some(&descriptor.media_type().to_string()),
+        Some(descriptor.media_type().as_ref()),
     )
     .map_err(|source| RemoteCacheError::Registry {
         reference: dir.display().to_string(),
