@@ -197,6 +197,50 @@ fn tags_and_digests_pick_entries_and_other_tags_are_kept() {
 }
 
 #[test]
+fn exports_to_one_folder_at_once_keep_every_tag() {
+    let lab = Lab::without_registry();
+    let cache = lab.path("cache");
+    let tags = ["t1", "t2", "t3", "t4"];
+    std::thread::scope(|scope| {
+        for tag in tags {
+            let lab = &lab;
+            let to = format!("type=local,dest={},tag={tag}", cache.display());
+            // One store each: the builds run fully in parallel, only the folder is shared.
+            scope.spawn(move || {
+                let args = build_args(lab, &["--cache-to", &to]);
+                lab.state(tag)
+                    .ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            });
+        }
+    });
+    let mut names: Vec<String> = index(&cache)["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, tags);
+}
+
+/// `silo build --runtime none` of the lab's context with `extra` (for builds `Lab::build` cannot
+/// run: several at once share its iidfile).
+fn build_args(lab: &Lab, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["build", "--runtime", "none", "--build-arg", &lab.base_arg]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push(lab.context().display().to_string());
+    args
+}
+
+#[test]
 fn a_missing_folder_warns_and_a_corrupt_one_is_an_error_naming_the_file() {
     let lab = Lab::without_registry();
     let state = lab.state("a");

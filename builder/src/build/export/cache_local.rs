@@ -7,7 +7,8 @@
 //! `org.opencontainers.image.ref.name` annotation (`tag=`, default `latest`); an export replaces
 //! the entry of its tag and keeps the others. Blobs already in DIR are not written again, new
 //! ones appear whole (written beside, then renamed or hard-linked from the store, verified), and
-//! index.json is replaced by a rename last, so a crash leaves the previous cache readable.
+//! index.json is replaced by a rename last, so a crash leaves the previous cache readable;
+//! concurrent exports to one DIR take turns (a lock on `index.json.lock`).
 //! The layout code is the store's [`OciLayout`]; this module only decides what goes in and what
 //! an import finds.
 
@@ -137,6 +138,23 @@ pub fn read_small(
     read_listed(layout, digest)
 }
 
+/// Serialises the exports to one DIR: index.json is read, changed and replaced under an
+/// exclusive advisory lock on `index.json.lock` (the file BuildKit's OCI index writer locks
+/// too), so two builds exporting other tags at once keep both. Released when dropped.
+fn lock_index(dir: &Path) -> Result<std::fs::File, RemoteCacheError> {
+    let io = |what: &Path, e| local_err(dir, StoreError::io(what.display().to_string(), e));
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let path = dir.join("index.json.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io(&path, e))?;
+    file.lock().map_err(|e| io(&path, e))?;
+    Ok(file)
+}
+
 /// One blob an export puts in DIR, and where its bytes are now.
 pub struct ExportBlob<'a> {
     pub descriptor: Descriptor,
@@ -174,6 +192,7 @@ pub fn export(
             ),
         ));
     }
+    let _lock = lock_index(dir)?;
     let mut layout = OciLayout::create(PathBuf::from(dir)).map_err(|e| local_err(dir, e))?;
     let mut report = LocalExport {
         digest: String::new(),
