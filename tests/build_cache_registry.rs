@@ -4,178 +4,13 @@
 //! steps after it, and a missing cache is a warning.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use serde_json::Value;
+use silo_tests::build_lab::{exported_records, layout_layers, Lab};
 use silo_tests::registry::Registry;
-use silo_tests::silo;
-
-/// A fixed `SOURCE_DATE_EPOCH`, so builds in different state directories give identical images.
-const EPOCH: &str = "SOURCE_DATE_EPOCH=1700000000";
-
-/// One silo state directory.
-struct State {
-    root: PathBuf,
-    /// `SILO_CREDS` for the registry, when set.
-    creds: Option<String>,
-}
-
-impl State {
-    fn run(&self, args: &[&str]) -> Output {
-        let mut command = silo();
-        if let Some(creds) = &self.creds {
-            command.env("SILO_CREDS", creds);
-        }
-        command
-            .env("SILO_ROOT", &self.root)
-            .env_remove("SOURCE_DATE_EPOCH")
-            // No machine credentials leak in (the registry has no auth).
-            .env("DOCKER_CONFIG", self.root.join("no-docker-config"))
-            .env("REGISTRY_AUTH_FILE", self.root.join("no-auth.json"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "silo {args:?} should fail");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "silo {args:?} failed:\n{text}");
-        text
-    }
-}
-
-struct Lab {
-    dir: tempfile::TempDir,
-    registry: Registry,
-    base_arg: String,
-}
-
-impl Lab {
-    fn new() -> Lab {
-        Lab::with_registry(Registry::no_auth())
-    }
-
-    fn with_registry(registry: Registry) -> Lab {
-        let dir = tempfile::tempdir().unwrap();
-        let layout = dir.path().join("base-layout");
-        let lab = Lab {
-            base_arg: format!("BASE=oci:{}:ltsc2022", layout.display()),
-            dir,
-            registry,
-        };
-        lab.state("base").ok(&[
-            "base",
-            "create",
-            "-t",
-            "ltsc2022",
-            "--os-version",
-            "10.0.20348.1",
-            "--output",
-            &format!("oci:{}:ltsc2022", layout.display()),
-        ]);
-        let ctx = lab.context();
-        fs::create_dir_all(ctx.join("conf")).unwrap();
-        fs::write(ctx.join("conf/app.ini"), "a=1\n").unwrap();
-        fs::write(ctx.join("main.txt"), "main v1\n").unwrap();
-        fs::write(
-            ctx.join("Dockerfile"),
-            "ARG BASE\nFROM $BASE\nWORKDIR /app\nCOPY conf/ conf/\nCOPY main.txt .\nENV X=1\n",
-        )
-        .unwrap();
-        lab
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn context(&self) -> PathBuf {
-        self.path("ctx")
-    }
-
-    fn state(&self, name: &str) -> State {
-        State {
-            root: self.path(&format!("state-{name}")),
-            creds: None,
-        }
-    }
-
-    fn cache_ref(&self) -> String {
-        self.registry.reference("cache:x")
-    }
-
-    /// `--cache-to`/`--cache-from` value for `repo_and_tag` on the test registry (plain HTTP).
-    fn spec(&self, repo_and_tag: &str, extra: &str) -> String {
-        format!(
-            "type=registry,ref={},registry.insecure=true{extra}",
-            self.registry.reference(repo_and_tag)
-        )
-    }
-
-    /// Builds the context in `state` with `extra` flags; returns the output and the image ID.
-    fn build(&self, state: &State, extra: &[&str]) -> (String, String) {
-        let iid = self.path("iid");
-        let _ = fs::remove_file(&iid);
-        let iid_text = iid.display().to_string();
-        let ctx = self.context().display().to_string();
-        let mut args = vec![
-            "build",
-            "--runtime",
-            "none",
-            "--progress",
-            "plain",
-            "--build-arg",
-            &self.base_arg,
-            "--build-arg",
-            EPOCH,
-            "--iidfile",
-            &iid_text,
-        ];
-        args.extend_from_slice(extra);
-        args.push(&ctx);
-        let text = state.ok(&args);
-        (text, fs::read_to_string(&iid).unwrap())
-    }
-}
-
-/// The layer digests of the single image in an OCI layout.
-fn layout_layers(layout: &Path) -> (String, Vec<String>) {
-    let index: Value =
-        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let digest = index["manifests"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let blob = |d: &str| {
-        layout
-            .join("blobs/sha256")
-            .join(d.trim_start_matches("sha256:"))
-    };
-    let manifest: Value = serde_json::from_slice(&fs::read(blob(&digest)).unwrap()).unwrap();
-    let layers = manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_string())
-        .collect();
-    (digest, layers)
-}
 
 #[test]
 fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let cache_to = format!(
         "type=registry,ref={},mode=max,registry.insecure=true",
         lab.cache_ref()
@@ -197,10 +32,10 @@ fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
     assert_eq!(layers_a.len(), 4, "{layers_a:?}");
     let built = &layers_a[1..];
     for layer in built {
-        assert!(lab.registry.has_blob(layer), "{layer} not exported");
+        assert!(lab.registry().has_blob(layer), "{layer} not exported");
     }
     assert!(
-        !lab.registry.has_blob(&layers_a[0]),
+        !lab.registry().has_blob(&layers_a[0]),
         "the base layer is not part of the cache"
     );
     // Exporting again uploads nothing new: every blob is already there.
@@ -215,7 +50,7 @@ fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
     assert_eq!(id_a, id_b, "the same image from the cache");
     for layer in built {
         assert_eq!(
-            lab.registry.blob_gets(layer),
+            lab.registry().blob_gets(layer),
             0,
             "{layer} fetched too early"
         );
@@ -230,7 +65,7 @@ fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
     assert_eq!(manifest_a, manifest_b, "identical image manifests");
     assert_eq!(layers_a, layers_b);
     for layer in built {
-        assert_eq!(lab.registry.blob_gets(layer), 1, "{layer}");
+        assert_eq!(lab.registry().blob_gets(layer), 1, "{layer}");
     }
 
     // The fetched layers now have local records: another build with a tag fetches nothing more.
@@ -240,7 +75,7 @@ fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
     );
     assert_eq!(text_b3.matches("CACHED").count(), 3, "{text_b3}");
     for layer in built {
-        assert_eq!(lab.registry.blob_gets(layer), 1, "{layer} fetched twice");
+        assert_eq!(lab.registry().blob_gets(layer), 1, "{layer} fetched twice");
     }
 
     // One changed context file in a fresh state C: the steps before it hit, it and later rebuild.
@@ -256,11 +91,11 @@ fn a_fresh_state_dir_builds_everything_from_the_registry_cache() {
 
 #[test]
 fn a_missing_cache_is_a_warning_and_bad_specs_are_errors() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let state = lab.state("a");
     let missing = format!(
         "type=registry,ref={},registry.insecure=true",
-        lab.registry.reference("nothing:here")
+        lab.registry().reference("nothing:here")
     );
     let (text, _) = lab.build(&state, &["--cache-from", &missing]);
     assert!(text.contains("failed to import cache"), "{text}");
@@ -284,7 +119,7 @@ fn a_missing_cache_is_a_warning_and_bad_specs_are_errors() {
         assert!(!out.status.success(), "{flag} {spec} should fail");
         assert!(err.contains(expect), "{flag} {spec}: {err}");
     };
-    bad("type=local,dest=x", "--cache-to", "not supported by silo");
+    bad("type=gha", "--cache-to", "not supported by silo");
     bad(
         "type=nope,ref=x/y",
         "--cache-from",
@@ -303,19 +138,9 @@ fn a_missing_cache_is_a_warning_and_bad_specs_are_errors() {
     );
 }
 
-/// The number of records an export reported (`exported cache to REF: N records, …`).
-fn exported_records(text: &str) -> usize {
-    let line = text
-        .lines()
-        .find(|l| l.contains("exported cache to"))
-        .unwrap_or_else(|| panic!("no export line in:\n{text}"));
-    let after = line.split(": ").nth(1).unwrap();
-    after.split(' ').next().unwrap().parse().unwrap()
-}
-
 #[test]
 fn mode_min_exports_the_final_stage_and_max_every_stage() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let ctx = lab.context();
     fs::write(ctx.join("a.txt"), "from the builder\n").unwrap();
     fs::write(
@@ -346,7 +171,7 @@ fn mode_min_exports_the_final_stage_and_max_every_stage() {
 
 #[test]
 fn re_exporting_an_imported_cache_mounts_its_layers_without_fetching_them() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let a = lab.state("a");
     let out = lab.path("out-a");
     let dest = format!("type=oci,tar=false,dest={}", out.display());
@@ -381,8 +206,8 @@ fn re_exporting_an_imported_cache_mounts_its_layers_without_fetching_them() {
         "expected four mounts:\n{text}"
     );
     for layer in built {
-        assert_eq!(lab.registry.blob_gets(layer), 0, "{layer} was downloaded");
-        assert!(lab.registry.has_blob(layer));
+        assert_eq!(lab.registry().blob_gets(layer), 0, "{layer} was downloaded");
+        assert!(lab.registry().has_blob(layer));
     }
     // The new cache works on its own.
     let c = lab.state("c");
@@ -414,18 +239,18 @@ fn exports_use_credentials_and_ignore_error_turns_a_failure_into_a_warning() {
     assert!(text.contains("failed to export cache to"), "{text}");
 
     // `--creds` on the command line, then `SILO_CREDS` (its environment form).
-    let creds = lab.registry.creds_arg().unwrap();
+    let creds = lab.registry().creds_arg().unwrap();
     let (text, _) = lab.build(&lab.state("b"), &["--creds", &creds, "--cache-to", &spec]);
     assert!(text.contains("exported cache to"), "{text}");
     let mut fresh = lab.state("c");
-    fresh.creds = lab.registry.creds_arg();
+    fresh.creds = lab.registry().creds_arg();
     let (text, _) = lab.build(&fresh, &["--cache-from", &lab.spec("cache:x", "")]);
     assert_eq!(text.matches("CACHED").count(), 3, "{text}");
 }
 
 #[test]
 fn a_cache_copied_to_another_registry_fetches_the_layers_it_must_upload() {
-    let lab = Lab::new();
+    let lab = Lab::no_auth();
     let a = lab.state("a");
     let out = lab.path("out-a");
     let dest = format!("type=oci,tar=false,dest={}", out.display());
@@ -451,7 +276,7 @@ fn a_cache_copied_to_another_registry_fetches_the_layers_it_must_upload() {
     assert_eq!(text.matches("CACHED").count(), 3, "{text}");
     assert!(text.contains("blobs: 4 uploaded, 0 mounted"), "{text}");
     for layer in built {
-        assert_eq!(lab.registry.blob_gets(layer), 1, "{layer}");
+        assert_eq!(lab.registry().blob_gets(layer), 1, "{layer}");
         assert!(second.has_blob(layer), "{layer} not on the second registry");
     }
     // A fresh state builds from the second registry alone.
@@ -466,8 +291,8 @@ fn a_cache_copied_to_another_registry_fetches_the_layers_it_must_upload() {
 #[test]
 fn the_commands_tls_flags_reach_the_cache_and_registry_insecure_skips_verification() {
     let lab = Lab::with_registry(Registry::tls());
-    let ca = format!("--ca-cert={}", lab.registry.ca_cert().unwrap().display());
-    let plain = format!("type=registry,ref={}", lab.registry.reference("cache:x"));
+    let ca = format!("--ca-cert={}", lab.registry().ca_cert().unwrap().display());
+    let plain = format!("type=registry,ref={}", lab.registry().reference("cache:x"));
     let (text, _) = lab.build(
         &lab.state("a"),
         &[&ca, "--cache-to", &format!("{plain},mode=max")],

@@ -11,8 +11,10 @@
 //! - [`image`] and [`windows::WindowsFixture`]: images built and pushed without silo;
 //! - [`skopeo`]: the peer client with the right flags per registry;
 //! - [`realbase`]: a servercore-shaped base layer with the real Windows 10 SYSTEM hive;
-//! - [`silo_cli`]: silo's registry flags in one place, error capture, OCI layout reading.
+//! - [`silo_cli`]: silo's registry flags in one place, error capture, OCI layout reading;
+//! - [`build_lab`]: a base, a context and fresh state directories for `silo build` cache tests.
 
+pub mod build_lab;
 pub mod dockerd;
 pub mod faultproxy;
 pub mod fileserver;

@@ -12,8 +12,9 @@ use super::access::AccessOpts;
 use super::Globals;
 use crate::build::engine::runtimes::{self, IsolationFlag, RuntimeChoice};
 use crate::build::engine::{self, BuildRequest};
+use crate::build::export::cache_spec::{self, CacheLocation, CacheSpec, Direction};
 use crate::build::export::output::{self, Output};
-use crate::build::export::remote_cache::{self, Direction, RemoteCache};
+use crate::build::export::remote_cache::{self, RemoteCache};
 use crate::build::progress::{human_size, Progress, ProgressMode};
 use crate::build::sources::base::TargetPlatform;
 use crate::dockerfile::winpath::PathMode;
@@ -62,12 +63,16 @@ pub struct Args {
     /// Do not use the build cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// Export the build cache to a registry: type=registry,ref=REF[,mode=min|max]
-    /// [,registry.insecure=true][,ignore-error=true] (repeatable).
+    /// Export the build cache (repeatable): type=registry,ref=REF[,mode=min|max]
+    /// [,registry.insecure=true][,ignore-error=true] | type=local,dest=DIR[,tag=TAG]
+    /// [,mode=min|max][,ignore-error=true] (an OCI layout; tag default latest) | type=inline
+    /// (in the image config; min mode only).
     #[arg(long = "cache-to", value_name = "SPEC")]
     pub cache_to: Vec<String>,
-    /// Import build cache from a registry: type=registry,ref=REF[,registry.insecure=true], or
-    /// just REF (repeatable). A missing cache is a warning.
+    /// Import build cache (repeatable): type=registry,ref=REF[,registry.insecure=true] (a cache
+    /// manifest, or an image built with --cache-to type=inline), or just REF |
+    /// type=local,src=DIR[,tag=TAG|digest=sha256:...]. A missing cache (registry ref, local DIR
+    /// or tag) is a warning; a local cache that is there but corrupt is an error.
     #[arg(long = "cache-from", value_name = "SPEC")]
     pub cache_from: Vec<String>,
     /// auto, tty, plain or quiet (none); BUILDKIT_PROGRESS sets it as for docker buildx.
@@ -228,15 +233,16 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         network,
         secrets,
         run_timeout,
+        inline_cache: cache_to.iter().any(|s| s.location == CacheLocation::Inline),
     };
     let mut progress = Progress::new(mode);
     let remote = if cache_from.is_empty() && cache_to.is_empty() {
         None
     } else {
         let access = args.registry.clone();
-        let clients: remote_cache::ClientFactory = Box::new(move |spec| {
+        let clients: remote_cache::ClientFactory = Box::new(move |insecure| {
             let mut access = access.clone();
-            if spec.insecure {
+            if insecure {
                 access.tls_verify = false;
             }
             access
@@ -285,24 +291,15 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(remote) = &remote {
         for spec in &cache_to {
             match remote.export(spec, &store, &result, runtime.setup_artifact()) {
-                Ok(report) => progress.note(&format!(
-                    "exported cache to {}: {} records, {} runtime setup; blobs: {} uploaded, {} \
-                     mounted, {} already there ({})",
-                    spec.reference,
-                    report.records,
-                    report.setups,
-                    report.uploaded,
-                    report.mounted,
-                    report.present,
-                    report.digest
-                )),
-                Err(e) if spec.ignore_error => progress.warn(&format!(
-                    "failed to export cache to {}: {e}",
-                    spec.reference
-                )),
+                Ok(report) => {
+                    progress.note(&format!("exported cache to {}: {report}", spec.location))
+                }
+                Err(e) if spec.ignore_error => {
+                    progress.warn(&format!("failed to export cache to {}: {e}", spec.location))
+                }
                 Err(e) => {
                     return Err(anyhow::Error::new(e)
-                        .context(format!("exporting the build cache to {}", spec.reference)))
+                        .context(format!("exporting the build cache to {}", spec.location)))
                 }
             }
         }
@@ -379,13 +376,10 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn parse_cache_specs(
-    texts: &[String],
-    direction: Direction,
-) -> anyhow::Result<Vec<remote_cache::RegistryCacheSpec>> {
+fn parse_cache_specs(texts: &[String], direction: Direction) -> anyhow::Result<Vec<CacheSpec>> {
     texts
         .iter()
-        .map(|t| remote_cache::parse_spec(t, direction).map_err(anyhow::Error::new))
+        .map(|t| cache_spec::parse_spec(t, direction).map_err(anyhow::Error::new))
         .collect()
 }
 

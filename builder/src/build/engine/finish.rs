@@ -4,6 +4,8 @@
 use oci_spec::image::{Descriptor, MediaType};
 
 use super::{BuildError, BuiltImage, Engine, StageState};
+use crate::build::export::cache_format::{inline_value, select_records, INLINE_CONFIG_KEY};
+use crate::build::export::cache_spec::CacheMode;
 use crate::oci::{self, Flavor};
 use crate::store::Store;
 
@@ -11,6 +13,16 @@ impl Engine<'_> {
     pub(super) fn finish_image(&mut self, mut state: StageState) -> Result<BuiltImage, BuildError> {
         for (k, v) in &self.request.labels {
             state.config.set_label(k, v);
+        }
+        // A base's inline cache describes the base's build, not this one.
+        state.config.other.remove(INLINE_CONFIG_KEY);
+        if self.request.inline_cache {
+            let layers = state.layers.iter().map(|l| l.descriptor.digest());
+            let records = select_records(&self.used, layers, CacheMode::Min);
+            state
+                .config
+                .other
+                .insert(INLINE_CONFIG_KEY.to_string(), inline_value(&records));
         }
         state.config.config.on_build = state
             .config

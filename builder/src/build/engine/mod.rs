@@ -84,6 +84,8 @@ pub struct BuildRequest {
     pub run_timeout: Option<std::time::Duration>,
     /// `--secret`: what `RUN --mount=type=secret` steps may read, by id.
     pub secrets: run_mounts::Secrets,
+    /// `--cache-to type=inline`: each image's config carries the cache records of its layers.
+    pub inline_cache: bool,
 }
 
 /// One built image (one platform).
@@ -495,6 +497,7 @@ mod tests {
             network: NetworkMode::None,
             run_timeout: None,
             secrets: Default::default(),
+            inline_cache: false,
         }
     }
 

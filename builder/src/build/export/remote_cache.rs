@@ -1,14 +1,19 @@
-//! The remote build cache: `--cache-to type=registry,ref=REF[,mode=min|max]` and
-//! `--cache-from type=registry,ref=REF` (BuildKit's registry cache is the model).
+//! The build cache outside the store: `--cache-from` imports records from a registry (a cache
+//! manifest, or an image carrying an inline cache) or a local directory, and `--cache-to` exports
+//! them to a registry, a local directory or the result image's config (`type=inline`).
+//! BuildKit's remote caches are the model.
 //!
-//! A cache export is one OCI image manifest in a registry. Its config (media type
-//! [`CONFIG_MEDIA_TYPE`]) is a small, versioned JSON document listing cache records — a step's
-//! cache key and the layer it produced — and its layers are exactly those layers' blobs. An import
-//! reads only the manifest and the config; a layer's blob is fetched from the registry when the
-//! hit is used by something that needs its bytes (a later RUN, `COPY --from`, an output or a
-//! store tag). The registry client is async and the engine is sync: every call goes through
-//! `block_on` on the command's [`RegistryAccess`] runtime, handed to [`RemoteCache::import`]
-//! (the cache's clients come from its own factory: a spec may turn TLS verification off).
+//! The record format is [`super::cache_format`]'s and the same everywhere; this module owns what
+//! an import serves and an export sends, and the registry as a location. The local directory is
+//! [`super::cache_local`]; an inline cache is written by the engine when it makes the image
+//! config (see `BuildRequest::inline_cache`) and read back here from the image's config.
+//!
+//! An import reads only the manifest and the config; a layer's blob is fetched from the registry
+//! (or copied from the directory) when the hit is used by something that needs its bytes (a
+//! later RUN, `COPY --from`, an output or a store tag). The registry client is async and the
+//! engine is sync: every call goes through `block_on` on the command's [`RegistryAccess`]
+//! runtime, handed to [`RemoteCache::import`] (the cache's clients come from its own factory: a
+//! spec may turn TLS verification off).
 //!
 //! The export also carries the runtime's host setup when it has one ([`SetupArtifact`]: the Wine
 //! system layer), as one more layer blob listed under `setups` with its key; an import with a
@@ -17,16 +22,22 @@
 //! mismatch, unsafe entry, another key) is a warning and the runtime makes the setup itself.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use oci_spec::image::{Descriptor, Digest};
+use oci_spec::image::{Descriptor, Digest, MediaType};
 use registry_client::blobdir::BlobDir;
 use registry_client::{BlobRef, Client, ImageToPush, PushOptions, RawManifest, Reference};
-use serde::{Deserialize, Serialize};
 
+use super::cache_format::{
+    self, cache_manifest, parse_manifest, select_records, CacheConfig, SetupEntry,
+    INLINE_CONFIG_KEY,
+};
+use super::cache_local::{self, ExportBlob, Found};
+use super::cache_spec::{CacheLocation, CacheSpec, Direction, LocalEntry};
 use crate::build::engine::cache::{self, CachedLayer};
 use crate::build::engine::BuildResult;
 use crate::build::progress::Progress;
@@ -35,36 +46,8 @@ use crate::runtime::{RuntimeError, SetupArtifact};
 use crate::store::registry_source::RegistryAccess;
 use crate::store::{BlobSource, ImageSource, Store, StoreError};
 
-/// The media type of a cache export's config: the list of cache records.
-pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.silo.build.cache.config.v1+json";
-/// What the config's `format` field says.
-const FORMAT_NAME: &str = "silo-build-cache";
-/// Bumped whenever the record list changes shape; an import ignores other versions (with a
-/// warning) instead of misreading them.
-const FORMAT_VERSION: u32 = 1;
 /// Largest cache config read into memory (a hostile size field must not drive the allocation).
 const CONFIG_LIMIT: u64 = 16 * 1024 * 1024;
-
-/// Which records `--cache-to` exports (BuildKit's `mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CacheMode {
-    /// Only the records whose layers are in the result image(s).
-    #[default]
-    Min,
-    /// Every record the build used or created, of every stage.
-    Max,
-}
-
-/// One `--cache-to` or `--cache-from` value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryCacheSpec {
-    pub reference: String,
-    pub mode: CacheMode,
-    /// `registry.insecure=true`: plain HTTP or unverified TLS.
-    pub insecure: bool,
-    /// `ignore-error=true` (export only): a failed export is a warning.
-    pub ignore_error: bool,
-}
 
 /// Why the remote cache failed.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +63,13 @@ pub enum RemoteCacheError {
         reference: String,
         #[source]
         source: registry_client::Error,
+    },
+    /// A local cache directory that is there but cannot be read or written.
+    #[error("local cache {}: {source}", dir.display())]
+    Local {
+        dir: PathBuf,
+        #[source]
+        source: StoreError,
     },
     /// The cache is not one this silo reads (wrong media type, format, version, listing).
     #[error("cache {reference}: {message}")]
@@ -108,143 +98,9 @@ pub enum RemoteCacheError {
     },
 }
 
-/// Which flag a spec came from (they accept different options).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Export,
-    Import,
-}
-
-impl Direction {
-    fn flag(self) -> &'static str {
-        match self {
-            Direction::Export => "--cache-to",
-            Direction::Import => "--cache-from",
-        }
-    }
-}
-
-/// Parses a `--cache-to`/`--cache-from` value with buildx's rules: comma-separated `key=value`
-/// pairs with `type=registry,ref=REF`, or a bare `REF` meaning `type=registry,ref=REF`.
-pub fn parse_spec(text: &str, direction: Direction) -> Result<RegistryCacheSpec, RemoteCacheError> {
-    let flag = direction.flag();
-    let err = |message: String| RemoteCacheError::Spec {
-        flag,
-        text: text.to_string(),
-        message,
-    };
-    if !text.contains('=') {
-        if text.trim().is_empty() {
-            return Err(err("expected type=registry,ref=REF".into()));
-        }
-        return Ok(RegistryCacheSpec {
-            reference: text.trim().to_string(),
-            mode: CacheMode::Min,
-            insecure: false,
-            ignore_error: false,
-        });
-    }
-    let mut pairs = Vec::new();
-    for part in text.split(',') {
-        let (key, value) = part
-            .split_once('=')
-            .ok_or_else(|| err(format!("{part:?} is not KEY=VALUE")))?;
-        pairs.push((key.trim(), value));
-    }
-    // The type decides which options are valid, so it is checked first.
-    match pairs.iter().find(|(k, _)| *k == "type").map(|(_, v)| *v) {
-        Some("registry") => {}
-        Some(other @ ("local" | "inline" | "gha" | "s3" | "azblob")) => {
-            return Err(err(format!(
-                "cache type {other:?} is not supported by silo; use type=registry,ref=REF"
-            )))
-        }
-        Some(other) => {
-            let what = match direction {
-                Direction::Export => "exporter",
-                Direction::Import => "importer",
-            };
-            return Err(err(format!("unknown cache {what}: {other:?}")));
-        }
-        None => return Err(err("type= is required (e.g. type=registry,ref=REF)".into())),
-    }
-    let mut reference = None;
-    let mut spec = RegistryCacheSpec {
-        reference: String::new(),
-        mode: CacheMode::Min,
-        insecure: false,
-        ignore_error: false,
-    };
-    let boolean = |key: &str, value: &str| match value {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        _ => Err(err(format!("{key}={value}: expected true or false"))),
-    };
-    for (key, value) in pairs {
-        match (key, direction) {
-            ("type", _) => {}
-            ("ref", _) => reference = Some(value.to_string()),
-            ("mode", Direction::Export) => {
-                spec.mode = match value {
-                    "min" => CacheMode::Min,
-                    "max" => CacheMode::Max,
-                    _ => return Err(err(format!("invalid mode {value:?}: expected min or max"))),
-                }
-            }
-            ("registry.insecure", _) => spec.insecure = boolean(key, value)?,
-            ("ignore-error", Direction::Export) => spec.ignore_error = boolean(key, value)?,
-            (other, _) => {
-                return Err(err(format!(
-                    "unknown option {other:?} (silo's registry cache takes type, ref, \
-                     registry.insecure{})",
-                    if direction == Direction::Export {
-                        ", mode and ignore-error"
-                    } else {
-                        ""
-                    }
-                )))
-            }
-        }
-    }
-    spec.reference = reference
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| err("ref required for type=registry".into()))?;
-    Reference::parse(&spec.reference).map_err(|e| err(e.to_string()))?;
-    Ok(spec)
-}
-
-/// The config of a cache export.
-#[derive(Debug, Serialize, Deserialize)]
-struct CacheConfig {
-    format: String,
-    version: u32,
-    records: Vec<CacheRecordEntry>,
-    /// Runtime setups (the Wine system layer); absent in caches made before they were carried.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    setups: Vec<SetupEntry>,
-}
-
-/// A runtime's host setup carried by the cache: its key and the blob holding it (also listed
-/// among the manifest's layers).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SetupEntry {
-    pub key: String,
-    #[serde(rename = "mediaType")]
-    pub media_type: String,
-    pub digest: Digest,
-    pub size: u64,
-}
-
 /// The store record remembering which blob holds the packed setup of a key.
 fn setup_record_key(key: &str) -> String {
     format!("setup:{key}")
-}
-
-/// One record: the step key and the layer it produced.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CacheRecordEntry {
-    key: String,
-    layer: CachedLayer,
 }
 
 /// A cache record the build used or created, for `--cache-to`.
@@ -252,31 +108,38 @@ struct CacheRecordEntry {
 pub struct UsedRecord {
     pub key: String,
     pub layer: CachedLayer,
-    /// Where the layer's bytes are (the store, or a registry when it was a remote hit).
+    /// Where the layer's bytes are (the store, or a cache it was imported from).
     pub home: BlobHome,
 }
 
-/// An imported record.
-struct RemoteRecord {
+/// An imported record: its layer and where the layer's bytes are.
+struct ImportedRecord {
     layer: CachedLayer,
-    source: Rc<RegistryLayers>,
+    home: BlobHome,
+}
+
+/// An imported runtime setup, where its blob is and which cache it came from.
+struct ImportedSetup {
+    entry: SetupEntry,
+    home: BlobHome,
+    from: String,
 }
 
 /// State shared by the cache and the lazy layer homes it hands out.
 struct Shared {
     /// The command's registry access: its runtime runs the cache's registry calls.
     access: Arc<RegistryAccess>,
-    /// Layer digests served lazily from a registry (so they can be fetched before a store tag).
+    /// Layer digests served lazily from a cache (so they can be fetched before a store tag).
     served: RefCell<HashSet<Digest>>,
 }
 
 /// The remote cache of one build: imported records and what is needed to export.
 pub struct RemoteCache {
     shared: Rc<Shared>,
-    imported: HashMap<String, RemoteRecord>,
-    /// Imported setups by key, with the cache they came from.
-    setups: HashMap<String, (SetupEntry, Rc<RegistryLayers>)>,
-    /// Where each import came from (mount sources for the export).
+    imported: HashMap<String, ImportedRecord>,
+    /// Imported setups by key.
+    setups: HashMap<String, ImportedSetup>,
+    /// Registries an import came from (mount sources for a registry export).
     sources: Vec<Reference>,
     clients: ClientFactory,
 }
@@ -290,15 +153,16 @@ impl std::fmt::Debug for RemoteCache {
     }
 }
 
-/// Makes the registry client for a spec: the command's credentials and TLS flags, with TLS
-/// verification off when the spec says `registry.insecure=true`.
-pub type ClientFactory = Box<dyn Fn(&RegistryCacheSpec) -> Result<Arc<Client>, String>>;
+/// Makes the registry client for a registry cache: the command's credentials and TLS flags,
+/// with TLS verification off when the spec says `registry.insecure=true` (the argument).
+pub type ClientFactory = Box<dyn Fn(bool) -> Result<Arc<Client>, String>>;
 
 impl RemoteCache {
-    /// Imports the records of every `--cache-from`. A cache that is missing or unreadable is a
-    /// warning (as in buildx): the build goes on without it.
+    /// Imports the records of every `--cache-from`. A registry cache that is missing or
+    /// unreadable is a warning, and so is a missing or empty local directory (as in buildx):
+    /// the build goes on without it. A local cache that is there but corrupt is an error.
     pub fn import(
-        specs: &[RegistryCacheSpec],
+        specs: &[CacheSpec],
         store: &Store,
         progress: &Progress,
         clients: ClientFactory,
@@ -315,23 +179,50 @@ impl RemoteCache {
             clients,
         };
         for spec in specs {
-            match cache.import_one(spec, store) {
-                Ok(count) => progress.note(&format!(
-                    "importing cache manifest from {}: {count} records",
-                    spec.reference
-                )),
-                Err(e) => progress.warn(&format!("failed to import {e}")),
+            let at = spec.location.to_string();
+            match &spec.location {
+                CacheLocation::Registry {
+                    reference,
+                    insecure,
+                } => match cache.import_registry(reference, *insecure, store) {
+                    Ok(count) => progress.note(&format!(
+                        "importing cache manifest from {at}: {count} records"
+                    )),
+                    Err(e) => progress.warn(&format!("failed to import {e}")),
+                },
+                CacheLocation::Local { dir, entry } => match cache_local::open(dir, entry)? {
+                    Found::Nothing(why) => progress.warn(&format!(
+                        "no local cache to import: {why}; building without it"
+                    )),
+                    Found::Cache { layout, manifest } => {
+                        let parsed = parse_manifest(&at, &manifest)?;
+                        let bytes = cache_local::read_small(&layout, &parsed.config.digest)?;
+                        let config = cache_format::read_config(&at, &parsed, &bytes)?;
+                        let home = BlobHome::Source(layout);
+                        let count = cache.add(config, &home, &at);
+                        progress.note(&format!("importing cache from {at}: {count} records"));
+                    }
+                },
+                CacheLocation::Inline => {
+                    return Err(RemoteCacheError::Spec {
+                        flag: Direction::Import.flag(),
+                        text: "type=inline".into(),
+                        message: "inline is an exporter only".into(),
+                    })
+                }
             }
         }
         Ok(cache)
     }
 
-    fn import_one(
+    /// Reads a registry cache: a cache manifest, or an image whose config carries an inline
+    /// cache.
+    fn import_registry(
         &mut self,
-        spec: &RegistryCacheSpec,
+        at: &str,
+        insecure: bool,
         store: &Store,
     ) -> Result<usize, RemoteCacheError> {
-        let at = spec.reference.as_str();
         let format = |message: String| RemoteCacheError::Format {
             reference: at.to_string(),
             message,
@@ -342,39 +233,50 @@ impl RemoteCache {
         };
         let reference = Reference::parse(at).map_err(registry_err)?;
         // The factory is the command's (its message is all it gives).
-        let client = (self.clients)(spec).map_err(format)?;
+        let client = (self.clients)(insecure).map_err(format)?;
         let access = &self.shared.access;
         let manifest = access
             .block_on(client.get_manifest(&reference))
             .map_err(registry_err)?;
-        let (config, layers) = parse_manifest(at, &manifest)?;
+        let parsed = parse_manifest(at, &manifest)?;
         let bytes = access
-            .block_on(client.fetch_small(&reference, &config, CONFIG_LIMIT))
+            .block_on(client.fetch_small(&reference, &parsed.config, CONFIG_LIMIT))
             .map_err(registry_err)?;
-        let (records, setups) = parse_config(at, &bytes, &layers)?;
+        let config = cache_format::read_config(at, &parsed, &bytes)?;
         let source = Rc::new(RegistryLayers {
             shared: self.shared.clone(),
             client,
             reference: reference.clone(),
             blobs: store.pull_blobs(),
-            layers,
+            layers: parsed.layers,
         });
-        let count = records.len();
-        for setup in setups {
-            self.setups
-                .entry(setup.key.clone())
-                .or_insert_with(|| (setup, source.clone()));
-        }
-        for record in records {
-            self.imported
-                .entry(record.key)
-                .or_insert_with(|| RemoteRecord {
-                    layer: record.layer,
-                    source: source.clone(),
-                });
-        }
+        let count = self.add(config, &BlobHome::Source(source), at);
         self.sources.push(reference);
         Ok(count)
+    }
+
+    /// Takes the records and setups of a read cache (the first import of a key wins); returns
+    /// how many records it had.
+    fn add(&mut self, config: CacheConfig, home: &BlobHome, from: &str) -> usize {
+        let count = config.records.len();
+        for setup in config.setups {
+            self.setups
+                .entry(setup.key.clone())
+                .or_insert_with(|| ImportedSetup {
+                    entry: setup,
+                    home: home.clone(),
+                    from: from.to_string(),
+                });
+        }
+        for record in config.records {
+            self.imported
+                .entry(record.key)
+                .or_insert_with(|| ImportedRecord {
+                    layer: record.layer,
+                    home: home.clone(),
+                });
+        }
+        count
     }
 
     /// Installs the runtime's setup from the imported caches when this state dir lacks it and a
@@ -388,10 +290,10 @@ impl RemoteCache {
         let Ok(key) = setup.key() else {
             return;
         };
-        let Some((entry, source)) = self
+        let Some(imported) = self
             .setups
             .get(&key)
-            .filter(|(e, _)| e.media_type == setup.media_type())
+            .filter(|s| s.entry.media_type == setup.media_type())
         else {
             progress.note(&format!(
                 "the cache holds no {} for this host (key {key}); it is made here",
@@ -399,10 +301,15 @@ impl RemoteCache {
             ));
             return;
         };
+        let entry = &imported.entry;
         let started = std::time::Instant::now();
         let installed = (|| {
-            source.fetch(&entry.digest)?;
-            let blob = store.blob_path(&entry.digest)?;
+            let descriptor = Descriptor::new(
+                MediaType::Other(entry.media_type.clone()),
+                entry.size,
+                entry.digest.clone(),
+            );
+            let blob = imported.home.ensure_in_store(store, &descriptor)?;
             setup
                 .install(&blob, entry.digest.as_ref())
                 .map_err(|source| RemoteCacheError::SetupInstall { source })
@@ -413,12 +320,12 @@ impl RemoteCache {
                 entry.media_type,
                 entry.digest,
                 entry.size,
-                source.reference,
+                imported.from,
                 started.elapsed().as_secs_f64()
             )),
             Err(e) => progress.warn(&format!(
                 "not using {} {} from cache {}: {e}; it is made here instead",
-                entry.media_type, entry.digest, source.reference
+                entry.media_type, entry.digest, imported.from
             )),
         }
     }
@@ -430,13 +337,12 @@ impl RemoteCache {
             .served
             .borrow_mut()
             .insert(record.layer.descriptor.digest().clone());
-        let home: Rc<dyn ImageSource> = record.source.clone();
-        Some((record.layer.clone(), BlobHome::Source(home)))
+        Some((record.layer.clone(), record.home.clone()))
     }
 
-    /// Makes sure every layer served from a registry that the result holds is in the store
+    /// Makes sure every layer served from a cache that the result holds is in the store
     /// (before the result is tagged there), and keeps their records locally so the next build
-    /// hits without the registry.
+    /// hits without the cache.
     pub fn materialize(&self, store: &Store, result: &BuildResult) -> Result<(), RemoteCacheError> {
         let served = self.shared.served.borrow().clone();
         for image in &result.images {
@@ -449,7 +355,7 @@ impl RemoteCache {
         self.remember_fetched(store, &result.cache_records)
     }
 
-    /// Writes local records for remote hits whose blobs are now in the store.
+    /// Writes local records for imported hits whose blobs are now in the store.
     pub fn remember_fetched(
         &self,
         store: &Store,
@@ -466,28 +372,117 @@ impl RemoteCache {
         Ok(())
     }
 
-    /// Exports the build's cache records (per `spec.mode`) and their layers to `spec.reference`.
-    /// Layers already in the destination repository are skipped; ones in an imported repository
-    /// on the same registry are mounted.
+    /// Exports the build's cache records (per `spec.mode`) to the spec's location. An inline
+    /// cache is already in the image config (the engine wrote it): this counts its records.
     pub fn export(
         &self,
-        spec: &RegistryCacheSpec,
+        spec: &CacheSpec,
         store: &Store,
         result: &BuildResult,
         setup: Option<&dyn SetupArtifact>,
     ) -> Result<ExportReport, RemoteCacheError> {
-        let reference = Reference::parse(&spec.reference).map_err(|e| RemoteCacheError::Spec {
+        if spec.location == CacheLocation::Inline {
+            let records = result
+                .images
+                .iter()
+                .filter_map(|i| i.config.other.get(INLINE_CONFIG_KEY))
+                .filter_map(|v| v["records"].as_array().map(Vec::len))
+                .sum();
+            return Ok(ExportReport {
+                records,
+                setups: 0,
+                digest: result.top().0.digest().to_string(),
+                blobs: Transfer::Inline,
+            });
+        }
+        let layers = result
+            .images
+            .iter()
+            .flat_map(|i| i.layers.iter().map(|l| l.descriptor.digest()));
+        let records = select_records(&result.cache_records, layers, spec.mode);
+        let setups = match setup {
+            Some(setup) if matches!(setup.is_made(), Ok(true)) => vec![packed_setup(store, setup)?],
+            _ => Vec::new(),
+        };
+        let (manifest_bytes, config_bytes) = cache_manifest(&records, &setups);
+        let (digest, blobs) = match &spec.location {
+            CacheLocation::Registry {
+                reference,
+                insecure,
+            } => self.push(
+                reference,
+                *insecure,
+                store,
+                &records,
+                manifest_bytes,
+                &config_bytes,
+            )?,
+            CacheLocation::Local { dir, entry } => {
+                let LocalEntry::Tag(tag) = entry else {
+                    unreachable!("the parser takes digest= on import only")
+                };
+                let mut seen = HashSet::new();
+                let store_home = BlobHome::Store;
+                let mut blobs: Vec<ExportBlob<'_>> = records
+                    .iter()
+                    .filter(|r| seen.insert(r.layer.descriptor.digest().clone()))
+                    .map(|r| ExportBlob {
+                        descriptor: r.layer.descriptor.clone(),
+                        home: &r.home,
+                    })
+                    .collect();
+                for s in setups.iter().filter(|s| seen.insert(s.digest.clone())) {
+                    blobs.push(ExportBlob {
+                        descriptor: Descriptor::new(
+                            MediaType::Other(s.media_type.clone()),
+                            s.size,
+                            s.digest.clone(),
+                        ),
+                        home: &store_home,
+                    });
+                }
+                let report =
+                    cache_local::export(dir, tag, &blobs, &manifest_bytes, &config_bytes, store)?;
+                (
+                    report.digest,
+                    Transfer::Local {
+                        written: report.written,
+                        present: report.present,
+                    },
+                )
+            }
+            CacheLocation::Inline => unreachable!("handled above"),
+        };
+        Ok(ExportReport {
+            records: records.len(),
+            setups: setups.len(),
+            digest,
+            blobs,
+        })
+    }
+
+    /// Pushes a cache manifest to a registry. Layers already in the destination repository are
+    /// skipped; ones in an imported repository on the same registry are mounted.
+    fn push(
+        &self,
+        at: &str,
+        insecure: bool,
+        store: &Store,
+        records: &[UsedRecord],
+        manifest_bytes: Vec<u8>,
+        config_bytes: &[u8],
+    ) -> Result<(String, Transfer), RemoteCacheError> {
+        let reference = Reference::parse(at).map_err(|e| RemoteCacheError::Spec {
             flag: "--cache-to",
-            text: spec.reference.clone(),
+            text: at.to_string(),
             message: e.to_string(),
         })?;
         let registry_err = |source| RemoteCacheError::Registry {
-            reference: spec.reference.clone(),
+            reference: at.to_string(),
             source,
         };
-        let records = select_records(&result.cache_records, result, spec.mode);
-        let client = (self.clients)(spec).map_err(|message| RemoteCacheError::Format {
-            reference: spec.reference.clone(),
+        let client = (self.clients)(insecure).map_err(|message| RemoteCacheError::Format {
+            reference: at.to_string(),
             message,
         })?;
         let mounts: Vec<String> = self
@@ -499,7 +494,7 @@ impl RemoteCache {
         // A layer the push can neither skip (already in the destination) nor mount (push mounts
         // from the first candidate only) must come through the store to be uploaded.
         let access = &self.shared.access;
-        for record in &records {
+        for record in records {
             let digest = record.layer.descriptor.digest();
             if store.has_blob(digest)? {
                 continue;
@@ -528,14 +523,9 @@ impl RemoteCache {
                     .ensure_in_store(store, &record.layer.descriptor)?;
             }
         }
-        let setups = match setup {
-            Some(setup) if matches!(setup.is_made(), Ok(true)) => vec![packed_setup(store, setup)?],
-            _ => Vec::new(),
-        };
-        let (manifest_bytes, config_bytes) = cache_manifest(&records, &setups);
-        store.put_blob_bytes(&config_bytes)?;
+        store.put_blob_bytes(config_bytes)?;
         let manifest = RawManifest::from_bytes(
-            &spec.reference,
+            at,
             manifest_bytes,
             Some(registry_client::manifest::OCI_MANIFEST),
         )
@@ -551,14 +541,14 @@ impl RemoteCache {
         let report = access
             .block_on(client.push(&reference, &image, Arc::new(store.pull_blobs()), &options))
             .map_err(registry_err)?;
-        Ok(ExportReport {
-            records: records.len(),
-            setups: setups.len(),
-            digest: report.digest,
-            uploaded: report.uploaded,
-            mounted: report.mounted,
-            present: report.present,
-        })
+        Ok((
+            report.digest,
+            Transfer::Registry {
+                uploaded: report.uploaded,
+                mounted: report.mounted,
+                present: report.present,
+            },
+        ))
     }
 }
 
@@ -568,10 +558,49 @@ pub struct ExportReport {
     pub records: usize,
     /// Runtime setups exported (0 or 1).
     pub setups: usize,
+    /// The cache manifest's digest (for an inline cache: the image's).
     pub digest: String,
-    pub uploaded: usize,
-    pub mounted: usize,
-    pub present: usize,
+    pub blobs: Transfer,
+}
+
+/// How an export's blobs got there.
+#[derive(Debug, Clone)]
+pub enum Transfer {
+    Registry {
+        uploaded: usize,
+        mounted: usize,
+        present: usize,
+    },
+    Local {
+        written: usize,
+        present: usize,
+    },
+    /// In the image config: the image's outputs carry it.
+    Inline,
+}
+
+impl std::fmt::Display for ExportReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} records", self.records)?;
+        match &self.blobs {
+            Transfer::Registry {
+                uploaded,
+                mounted,
+                present,
+            } => write!(
+                f,
+                ", {} runtime setup; blobs: {uploaded} uploaded, {mounted} mounted, {present} \
+                 already there ({})",
+                self.setups, self.digest
+            ),
+            Transfer::Local { written, present } => write!(
+                f,
+                ", {} runtime setup; blobs: {written} written, {present} already there ({})",
+                self.setups, self.digest
+            ),
+            Transfer::Inline => write!(f, " in the config of {}", self.digest),
+        }
+    }
 }
 
 /// The setup made in this state dir as a blob in the store: packed once per key and
@@ -600,190 +629,6 @@ fn packed_setup(store: &Store, setup: &dyn SetupArtifact) -> Result<SetupEntry, 
     let data = serde_json::to_value(&entry).expect("a setup entry serializes");
     store.put_record(&record_key, std::slice::from_ref(&entry.digest), &data)?;
     Ok(entry)
-}
-
-/// The records `mode` exports, each key once: `max` all of them, `min` those whose layer is in
-/// a result image (the final stage's chain).
-fn select_records(all: &[UsedRecord], result: &BuildResult, mode: CacheMode) -> Vec<UsedRecord> {
-    let in_result: HashSet<&Digest> = result
-        .images
-        .iter()
-        .flat_map(|i| i.layers.iter().map(|l| l.descriptor.digest()))
-        .collect();
-    let mut seen = BTreeSet::new();
-    all.iter()
-        .filter(|r| mode == CacheMode::Max || in_result.contains(r.layer.descriptor.digest()))
-        .filter(|r| seen.insert(r.key.clone()))
-        .cloned()
-        .collect()
-}
-
-/// The cache export's manifest and config bytes for `records`.
-fn cache_manifest(records: &[UsedRecord], setups: &[SetupEntry]) -> (Vec<u8>, Vec<u8>) {
-    let config = CacheConfig {
-        format: FORMAT_NAME.to_string(),
-        version: FORMAT_VERSION,
-        setups: setups.to_vec(),
-        records: records
-            .iter()
-            .map(|r| CacheRecordEntry {
-                key: r.key.clone(),
-                layer: r.layer.clone(),
-            })
-            .collect(),
-    };
-    let config_bytes = serde_json::to_vec(&config).expect("cache records serialize");
-    let mut layers: Vec<serde_json::Value> = Vec::new();
-    let mut listed = HashSet::new();
-    for record in records {
-        let d = &record.layer.descriptor;
-        if listed.insert(d.digest()) {
-            layers.push(serde_json::json!({
-                "mediaType": d.media_type().to_string(),
-                "digest": d.digest().to_string(),
-                "size": d.size(),
-            }));
-        }
-    }
-    for setup in setups {
-        if listed.insert(&setup.digest) {
-            layers.push(serde_json::json!({
-                "mediaType": setup.media_type,
-                "digest": setup.digest,
-                "size": setup.size,
-            }));
-        }
-    }
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": registry_client::manifest::OCI_MANIFEST,
-        "config": {
-            "mediaType": CONFIG_MEDIA_TYPE,
-            "digest": crate::oci::digest_of_bytes(&config_bytes).to_string(),
-            "size": config_bytes.len(),
-        },
-        "layers": layers,
-        "annotations": { "org.opencontainers.image.description": "silo build cache" },
-    });
-    let manifest_bytes = serde_json::to_vec(&manifest).expect("JSON values serialize");
-    (manifest_bytes, config_bytes)
-}
-
-/// The config blob and layer digests of a cache manifest; anything else is not a silo cache.
-fn parse_manifest(
-    reference: &str,
-    manifest: &RawManifest,
-) -> Result<(BlobRef, HashMap<Digest, BlobRef>), RemoteCacheError> {
-    let format = |message: String| RemoteCacheError::Format {
-        reference: reference.to_string(),
-        message,
-    };
-    if manifest.is_index() {
-        return Err(format(
-            "is an index, not a silo build cache manifest".into(),
-        ));
-    }
-    let image = manifest
-        .image()
-        .map_err(|source| RemoteCacheError::Registry {
-            reference: reference.to_string(),
-            source,
-        })?;
-    let config = image.config();
-    if config.media_type().to_string() != CONFIG_MEDIA_TYPE {
-        return Err(format(format!(
-            "is not a silo build cache (its config media type is {}, expected {CONFIG_MEDIA_TYPE})",
-            config.media_type()
-        )));
-    }
-    let layers = image
-        .layers()
-        .iter()
-        .map(|l| {
-            let blob = BlobRef {
-                digest: l.digest().clone(),
-                size: l.size(),
-                media_type: l.media_type().to_string(),
-                urls: Vec::new(),
-            };
-            (blob.digest.clone(), blob)
-        })
-        .collect();
-    Ok((
-        BlobRef {
-            digest: config.digest().clone(),
-            size: config.size(),
-            media_type: CONFIG_MEDIA_TYPE.to_string(),
-            urls: Vec::new(),
-        },
-        layers,
-    ))
-}
-
-/// The records and setups of a cache config, checked: the right format and version, and every
-/// record's layer and setup's blob among the manifest's layers.
-fn parse_config(
-    reference: &str,
-    bytes: &[u8],
-    layers: &HashMap<Digest, BlobRef>,
-) -> Result<(Vec<CacheRecordEntry>, Vec<SetupEntry>), RemoteCacheError> {
-    let format = |message: String| RemoteCacheError::Format {
-        reference: reference.to_string(),
-        message,
-    };
-    let config: CacheConfig =
-        serde_json::from_slice(bytes).map_err(|source| RemoteCacheError::Json {
-            reference: reference.to_string(),
-            what: "cache config",
-            source,
-        })?;
-    if config.format != FORMAT_NAME {
-        return Err(format(format!(
-            "cache config format {:?}, expected {FORMAT_NAME:?}",
-            config.format
-        )));
-    }
-    if config.version != FORMAT_VERSION {
-        return Err(format(format!(
-            "cache format version {} (this silo reads version {FORMAT_VERSION}); export it again \
-             with this silo",
-            config.version
-        )));
-    }
-    for record in &config.records {
-        let d = &record.layer.descriptor;
-        let digest = d.digest();
-        let Some(listed) = layers.get(digest) else {
-            return Err(format(format!(
-                "record {} names layer {digest}, which the cache manifest does not hold",
-                record.key
-            )));
-        };
-        // The record's descriptor goes into built manifests: it must agree with the listing.
-        if listed.size != d.size() || listed.media_type != d.media_type().to_string() {
-            return Err(format(format!(
-                "record {} describes layer {digest} as {} bytes of {}, the manifest as {} bytes \
-                 of {}",
-                record.key,
-                d.size(),
-                d.media_type(),
-                listed.size,
-                listed.media_type
-            )));
-        }
-    }
-    for setup in &config.setups {
-        let agrees = layers
-            .get(&setup.digest)
-            .is_some_and(|l| l.size == setup.size && l.media_type == setup.media_type);
-        if !agrees {
-            return Err(format(format!(
-                "setup {} ({}, {} bytes of {}) is not among the cache manifest's layers",
-                setup.key, setup.digest, setup.size, setup.media_type
-            )));
-        }
-    }
-    Ok((config.records, config.setups))
 }
 
 /// Layers of one imported cache: reading one fetches it (verified) from the registry into the
@@ -846,117 +691,5 @@ impl ImageSource for RegistryLayers {
             self.reference.to_string(),
             "a build cache holds layers, not an image",
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn layer(n: u8) -> CachedLayer {
-        let hex = format!("{n:02x}").repeat(32);
-        CachedLayer {
-            descriptor: Descriptor::new(
-                oci_spec::image::MediaType::ImageLayerGzip,
-                100 + u64::from(n),
-                Digest::try_from(format!("sha256:{hex}")).unwrap(),
-            ),
-            diff_id: Digest::try_from(format!("sha256:{}", "e".repeat(64))).unwrap(),
-            created: Some(1_700_000_000),
-        }
-    }
-
-    #[test]
-    fn specs_parse_like_buildx() {
-        let spec = parse_spec(
-            "type=registry,ref=r.io/a/cache:x,mode=max",
-            Direction::Export,
-        )
-        .unwrap();
-        assert_eq!(spec.reference, "r.io/a/cache:x");
-        assert_eq!(spec.mode, CacheMode::Max);
-        let bare = parse_spec("r.io/a/cache:x", Direction::Import).unwrap();
-        assert_eq!(bare.reference, "r.io/a/cache:x");
-        assert_eq!(bare.mode, CacheMode::Min);
-        let insecure = parse_spec(
-            "type=registry,ref=127.0.0.1:5000/c,registry.insecure=true",
-            Direction::Import,
-        )
-        .unwrap();
-        assert!(insecure.insecure);
-        let err = |t: &str, d| parse_spec(t, d).unwrap_err().to_string();
-        assert!(err("type=gha", Direction::Export).contains("not supported"));
-        assert!(err("type=x,ref=a", Direction::Export).contains("unknown cache exporter"));
-        assert!(err("ref=a", Direction::Import).contains("type= is required"));
-        assert!(err("type=registry,ref=a,mode=max", Direction::Import).contains("\"mode\""));
-        assert!(
-            err("type=registry,ref=a,ignore-error=maybe", Direction::Export)
-                .contains("true or false")
-        );
-        assert!(err("type=registry,ref=UPPER/x", Direction::Export).starts_with("--cache-to"));
-    }
-
-    #[test]
-    fn exported_config_reads_back_and_foreign_or_broken_ones_are_refused() {
-        let records: Vec<UsedRecord> = [(1, "k1"), (2, "k2"), (1, "k3")]
-            .iter()
-            .map(|(n, k)| UsedRecord {
-                key: k.to_string(),
-                layer: layer(*n),
-                home: BlobHome::Store,
-            })
-            .collect();
-        let setup = SetupEntry {
-            key: "wine-system:sha256:k".into(),
-            media_type: "application/vnd.silo.wine.system.v1.tar+zstd".into(),
-            digest: format!("sha256:{}", "5".repeat(64)).parse().unwrap(),
-            size: 4096,
-        };
-        let (manifest_bytes, config_bytes) = cache_manifest(&records, std::slice::from_ref(&setup));
-        let manifest = RawManifest::from_bytes(
-            "t",
-            manifest_bytes,
-            Some(registry_client::manifest::OCI_MANIFEST),
-        )
-        .unwrap();
-        let (config, layers) = parse_manifest("t", &manifest).unwrap();
-        assert_eq!(layers.len(), 3, "each layer blob once, and the setup's");
-        assert_eq!(config.size, config_bytes.len() as u64);
-        let (back, setups) = parse_config("t", &config_bytes, &layers).unwrap();
-        assert_eq!(setups.len(), 1);
-        assert_eq!(setups[0].digest, setup.digest);
-        // A setup whose blob the manifest lacks is refused.
-        let mut no_setup = layers.clone();
-        no_setup.remove(&setup.digest);
-        assert!(parse_config("t", &config_bytes, &no_setup)
-            .unwrap_err()
-            .to_string()
-            .contains("setup"));
-        assert_eq!(
-            back.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
-            ["k1", "k2", "k3"]
-        );
-        // A record naming a layer the manifest lacks is refused.
-        let mut fewer = layers.clone();
-        fewer.remove(layer(2).descriptor.digest());
-        assert!(parse_config("t", &config_bytes, &fewer)
-            .unwrap_err()
-            .to_string()
-            .contains("does not hold"));
-        // A record disagreeing with the manifest about a layer's size is refused.
-        let mut resized = layers.clone();
-        resized.get_mut(layer(1).descriptor.digest()).unwrap().size += 1;
-        assert!(parse_config("t", &config_bytes, &resized)
-            .unwrap_err()
-            .to_string()
-            .contains("bytes"));
-        // Another version is refused with a hint, not misread.
-        let mut doc: serde_json::Value = serde_json::from_slice(&config_bytes).unwrap();
-        doc["version"] = 2.into();
-        let newer = serde_json::to_vec(&doc).unwrap();
-        assert!(parse_config("t", &newer, &layers)
-            .unwrap_err()
-            .to_string()
-            .contains("version 2"));
     }
 }

@@ -111,6 +111,7 @@ fn build_step(
         network: NetworkMode::None,
         run_timeout: None,
         secrets,
+        inline_cache: false,
     };
     let mut progress = Progress::new(ProgressMode::Quiet);
     let built = match build(&store, &runtime, &mut progress, &request) {
