@@ -1,5 +1,6 @@
 //! `silo build`: build a Windows image from a Dockerfile, with buildx's habits (`-t`, `-f`,
-//! `--build-arg`, `--target`, `--platform`, `--output`, `--progress`, `--iidfile`, `--label`).
+//! `--build-arg`, `--target`, `--platform`, `--output`, `--progress`, `--iidfile`, `--label`,
+//! `--pull`, `--build-context`, `--check`/`--call`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 
 use super::access::AccessOpts;
+use super::build_check::{self, Call};
 use super::Globals;
 use crate::build::engine::runtimes::{self, IsolationFlag, RuntimeChoice};
 use crate::build::engine::{self, BuildRequest};
@@ -16,6 +18,9 @@ use crate::build::export::output::{self, Output};
 use crate::build::export::remote_cache::{self, Direction, RemoteCache};
 use crate::build::progress::{human_size, Progress, ProgressMode};
 use crate::build::sources::base::TargetPlatform;
+use crate::build::sources::named_context::NamedContexts;
+use crate::dockerfile::shell::HostMode;
+use crate::dockerfile::stages::{BuildOptions, Platform};
 use crate::dockerfile::winpath::PathMode;
 use crate::runtime::NetworkMode;
 use crate::store::{LockMode, Store};
@@ -51,8 +56,12 @@ pub struct Args {
     pub isolation: IsolationFlag,
     /// Where the image goes besides the store (repeatable): type=oci,dest=FILE (an OCI layout
     /// tarball; dest=- for standard output) | type=oci,tar=false,dest=DIR (a layout directory) |
-    /// type=docker,dest=FILE (docker load) | type=registry[,name=REF] (push). Other keys:
-    /// push=true|false, compression=gzip, oci-mediatypes=true.
+    /// type=docker,dest=FILE (docker load) | type=registry[,name=REF] (push) |
+    /// type=local,dest=DIR (the image's C:\ as files: layers merged, whiteouts applied; the
+    /// registry as merged hive files in Windows\System32\config; an existing DIR is written
+    /// into, as buildx does) | type=tar,dest=FILE (the same tree as one tar; dest=- for standard
+    /// output). `-o DIR` is type=local,dest=DIR and `-o -` type=tar to standard output. Other
+    /// keys: push=true|false, compression=gzip, oci-mediatypes=true.
     #[arg(short = 'o', long = "output")]
     pub outputs: Vec<String>,
     /// Shorthand for --output type=registry.
@@ -61,6 +70,27 @@ pub struct Args {
     /// Do not use the build cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Pull every FROM and COPY --from image from its registry (a fresh manifest) even when the
+    /// store holds that name, as buildx's --pull; names that are not registry images (oci:,
+    /// docker-archive:) are read as always.
+    #[arg(long)]
+    pub pull: bool,
+    /// A named context (repeatable): NAME=docker-image://IMAGE (a store name, docker://REF,
+    /// oci:DIR[:tag], docker-archive:FILE[:ref]) | NAME=oci-layout://DIR[:TAG|@sha256:DIGEST] |
+    /// NAME=DIR (files for COPY --from=NAME). FROM NAME and COPY --from=NAME then use it instead
+    /// of the image NAME names. URLs (https://, git) are refused; so is a NAME that is a stage
+    /// of the Dockerfile.
+    #[arg(long = "build-context", value_name = "NAME=VALUE")]
+    pub build_contexts: Vec<String>,
+    /// Run the Dockerfile's build checks instead of building (shorthand for --call=check):
+    /// lint rules, stage and argument resolution, the context's COPY sources. Prints buildx's
+    /// `WARNING: Rule - URL` report and exits 1 when anything is found, 0 when clean.
+    #[arg(long)]
+    pub check: bool,
+    /// What to do: build (the default) or check (see --check). buildx's outline and targets are
+    /// refused.
+    #[arg(long, value_name = "build|check")]
+    pub call: Option<String>,
     /// Export the build cache to a registry: type=registry,ref=REF[,mode=min|max]
     /// [,registry.insecure=true][,ignore-error=true] (repeatable).
     #[arg(long = "cache-to", value_name = "SPEC")]
@@ -169,6 +199,8 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     {
         bail!("pushing needs a name: add -t REGISTRY/REPO:TAG");
     }
+    let call = Call::parse(args.call.as_deref(), args.check)?;
+    let contexts = NamedContexts::parse(&args.build_contexts).map_err(anyhow::Error::msg)?;
     let network = parse_network(&args.network)?;
     let mut secrets = crate::build::engine::run_mounts::Secrets::new();
     for flag in &args.secrets {
@@ -204,6 +236,19 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             dockerfile.display()
         );
     }
+    if call == Call::Check {
+        let mut target_platform = Platform::windows_amd64();
+        target_platform.os_version = platforms[0].os_version.clone().unwrap_or_default();
+        let options = BuildOptions {
+            build_args,
+            target_platform,
+            build_platform: Platform::host(),
+            host: HostMode::Linux,
+            path_mode,
+            target: args.target.clone(),
+        };
+        return build_check::run(&dockerfile, &context, &options);
+    }
     let store = Store::open_default(globals.root.as_deref(), LockMode::Shared)
         .context("opening the content store")?;
     let runtime = runtimes::select(args.runtime, args.isolation.0, store.root())?;
@@ -222,6 +267,8 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         target: args.target.clone(),
         platforms,
         no_cache: args.no_cache,
+        pull: args.pull,
+        contexts,
         labels,
         path_mode,
         network,
@@ -341,10 +388,11 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    // `-o type=oci,dest=-` owns standard output: the tarball must not gain a line.
-    let stdout_taken = outputs
-        .iter()
-        .any(|o| matches!(o, Output::Oci { dest, tar: true } if dest.as_os_str() == "-"));
+    // `-o type=oci,dest=-` and `-o -` own standard output: the tar must not gain a line.
+    let stdout_taken = outputs.iter().any(|o| match o {
+        Output::Oci { dest, tar: true } | Output::Tar { dest } => dest.as_os_str() == "-",
+        _ => false,
+    });
     if mode == ProgressMode::Quiet && stdout_taken {
         eprintln!("{}", result.image_id());
     } else if mode == ProgressMode::Quiet {

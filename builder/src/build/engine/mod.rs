@@ -49,6 +49,7 @@ use crate::build::engine::copy::CopyError;
 use crate::build::export::remote_cache::{RemoteCache, UsedRecord};
 use crate::build::progress::Progress;
 use crate::build::sources::base::{BaseError, ImageLayer, TargetPlatform};
+use crate::build::sources::named_context::NamedContexts;
 use crate::build::sources::url_source::UrlError;
 use crate::dockerfile::dockerignore::{self, PatternMatcher};
 use crate::dockerfile::shell::HostMode;
@@ -74,6 +75,11 @@ pub struct BuildRequest {
     /// One entry per platform; at least one.
     pub platforms: Vec<TargetPlatform>,
     pub no_cache: bool,
+    /// `--pull`: FROM and COPY --from images by bare name come from their registry, never the
+    /// store.
+    pub pull: bool,
+    /// `--build-context NAME=VALUE`: what names in FROM / COPY --from stand for.
+    pub contexts: NamedContexts,
     /// `--label`: added to the final image's labels.
     pub labels: BTreeMap<String, String>,
     pub path_mode: PathMode,
@@ -323,6 +329,25 @@ pub fn build_with_cache(
         };
         let plan = parse_stages(&parsed.ast, parsed.escape_token, &options)
             .map_err(|e| frontend_error(&file, e))?;
+        // The plan already points FROM/COPY --from of a stage's name at that stage; a context
+        // of that name would be silently unused.
+        if let Some((name, stage)) = request.contexts.names().find_map(|name| {
+            plan.stages
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(name))
+                .map(|s| (name, s))
+        }) {
+            return Err(BuildError::Dockerfile {
+                file: file.clone(),
+                line: stage.from.location.start_line,
+                message: format!(
+                    "--build-context {name}: replacing the stage {:?} with a named context is \
+                     not supported (name an image or directory the Dockerfile does not define \
+                     as a stage)",
+                    stage.name
+                ),
+            });
+        }
         let first = n == 0;
         if first {
             for w in &plan.warnings {
@@ -476,6 +501,8 @@ mod tests {
                 host: None,
             }],
             no_cache: true,
+            pull: false,
+            contexts: Default::default(),
             labels: BTreeMap::new(),
             path_mode: Default::default(),
             network: NetworkMode::None,

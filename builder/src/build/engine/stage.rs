@@ -7,7 +7,6 @@ use std::rc::Rc;
 
 use super::{BuildError, BuiltImage, BuiltStage, Engine, LayerOutcome, StageState};
 use crate::build::engine::frontend_config::{from_frontend, to_frontend};
-use crate::build::sources::base::resolve_base;
 use crate::dockerfile::instructions::{self, Command, Instruction, Location, Parsed};
 use crate::dockerfile::shell::HostMode;
 use crate::dockerfile::stages::{Base, BaseConfig, Stage, StageDispatcher, Step};
@@ -185,7 +184,7 @@ impl Engine<'_> {
                     total,
                     &format!("FROM {name}"),
                 ));
-                let base = match resolve_base(self.store, name, self.platform) {
+                let base = match self.resolve_image(name) {
                     Ok(base) => base,
                     Err(e) => {
                         self.progress.fail(step, &e.to_string());

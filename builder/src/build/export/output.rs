@@ -1,8 +1,9 @@
 //! Build outputs: the content store (tags from `-t`), an OCI image layout as a tarball
 //! (`--output type=oci,dest=FILE`, buildx's default; `dest=-` is standard output) or a directory
 //! (`type=oci,tar=false,dest=DIR`), a docker-archive (`--output type=docker,dest=FILE`, loads
-//! with `docker load`) and a registry (`--push`, `type=registry[,name=REF]`, done by
-//! [`crate::build::export::registry_push`]). Every file output goes through the store's [`ImageSink`]: blobs first (layers
+//! with `docker load`), a registry (`--push`, `type=registry[,name=REF]`, done by
+//! [`crate::build::export::registry_push`]) and the image's filesystem as a directory or a tar
+//! (`type=local`, `type=tar`, done by [`crate::build::export::filesystem`]). Every file output goes through the store's [`ImageSink`]: blobs first (layers
 //! copied from wherever they live — a base's layers are read only now, and only for outputs that
 //! lack them), then the manifest or index, so a reader never sees a manifest whose blobs are
 //! missing.
@@ -11,6 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::build::engine::BuildResult;
+use crate::build::export::filesystem;
 use crate::build::export::registry_push::{push, Pushed};
 use crate::store::docker_archive::DockerArchiveWriter;
 use crate::store::oci_layout::OciLayout;
@@ -26,6 +28,10 @@ pub enum Output {
     Docker { dest: PathBuf },
     /// Push to the registry named by `name`, or else by every `-t` tag.
     Registry { name: Option<String> },
+    /// The image's filesystem (`C:\`) in a directory.
+    Local { dest: PathBuf },
+    /// The image's filesystem as one tar file (`-`: standard output).
+    Tar { dest: PathBuf },
 }
 
 impl Output {
@@ -33,6 +39,13 @@ impl Output {
     /// key buildx's exporters take is either done as buildx does it or refused by name: none is
     /// accepted and ignored.
     pub fn parse(text: &str) -> Result<Output, String> {
+        // buildx's shorthands: a bare path is type=local,dest=PATH; `-` is type=tar to stdout.
+        if !text.contains('=') && !text.contains(',') && !text.is_empty() {
+            return Ok(match text {
+                "-" => Output::Tar { dest: "-".into() },
+                dir => Output::Local { dest: dir.into() },
+            });
+        }
         let mut kind = None;
         let mut dest = None;
         let mut name = None;
@@ -90,10 +103,19 @@ impl Output {
                 })
             }
             Some("registry") | Some("image") => Ok(Output::Registry { name }),
+            Some("local") => Ok(Output::Local {
+                dest: need_dest("local")?,
+            }),
+            Some("tar") => Ok(Output::Tar {
+                dest: need_dest("tar")?,
+            }),
             Some(other) => Err(format!(
-                "--output {text}: type={other} is not supported (use oci, docker or registry)"
+                "--output {text}: type={other} is not supported (use oci, docker, registry, \
+                 local or tar)"
             )),
-            None => Err(format!("--output {text}: missing type=oci|docker|registry")),
+            None => Err(format!(
+                "--output {text}: missing type=oci|docker|registry|local|tar"
+            )),
         }
     }
 }
@@ -305,6 +327,43 @@ fn write_file_output(
                 tags.first().map(String::as_str),
             )
         }
+        Output::Local { dest } | Output::Tar { dest } => {
+            if result.index.is_some() {
+                return Err(StoreError::invalid(
+                    dest.display().to_string(),
+                    "a filesystem output holds one platform's files; build a single --platform \
+                     for type=local or type=tar",
+                ));
+            }
+            let image = &result.images[0];
+            let report = match output {
+                Output::Local { .. } => filesystem::write_local(store, image, dest)?,
+                _ => filesystem::write_tar(store, image, dest)?,
+            };
+            // Said on stderr every time: a reader of the tree must know the registry is there
+            // as merged hive files, and what a Linux directory could not hold.
+            eprintln!(
+                "note: {}: the image's files as C:\\ holds them; registry: {}; {} layer \
+                 entries are not files of C:\\ (Hives/ deltas, alternate data streams, \
+                 UtilityVM/), and NTFS security descriptors and attributes are not kept",
+                if dest.as_os_str() == "-" {
+                    "standard output".to_string()
+                } else {
+                    dest.display().to_string()
+                },
+                if report.hives.is_empty() {
+                    "no layer changed it, the base layer's hive files are as they were".to_string()
+                } else {
+                    format!(
+                        "{} merged with every layer's delta and written to \
+                         Windows\\System32\\config",
+                        report.hives.join(", ")
+                    )
+                },
+                report.skipped
+            );
+            Ok(())
+        }
         Output::Registry { .. } => unreachable!("write_output pushes registry outputs"),
     }
 }
@@ -352,7 +411,27 @@ mod tests {
             }
         );
         assert!(Output::parse("type=oci").unwrap_err().contains("dest"));
-        assert!(Output::parse("type=local,dest=x")
+        assert_eq!(
+            Output::parse("type=local,dest=x").unwrap(),
+            Output::Local { dest: "x".into() }
+        );
+        assert_eq!(
+            Output::parse("type=tar,dest=-").unwrap(),
+            Output::Tar { dest: "-".into() }
+        );
+        // buildx's shorthands.
+        assert_eq!(
+            Output::parse("out/dir").unwrap(),
+            Output::Local {
+                dest: "out/dir".into()
+            }
+        );
+        assert_eq!(
+            Output::parse("-").unwrap(),
+            Output::Tar { dest: "-".into() }
+        );
+        assert!(Output::parse("type=tar").unwrap_err().contains("dest"));
+        assert!(Output::parse("type=cacheonly")
             .unwrap_err()
             .contains("not supported"));
         assert_eq!(oci_ref_name("example.com:5000/app:v1"), "v1");

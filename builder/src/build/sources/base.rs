@@ -199,14 +199,28 @@ enum Opened {
     Registry(Rc<RegistryImage>),
 }
 
-/// The image source and the name inside it for a base reference, by the bare-name rule
-/// ([`ImageLocation::locate`]): the store when it holds the name, else the registry.
-fn open_location(store: &Store, reference: &str) -> Result<Opened, BaseError> {
+/// How a bare image name is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lookup {
+    /// The store's image when the store holds the name, else the registry's
+    /// ([`ImageLocation::locate`]).
+    #[default]
+    StoreFirst,
+    /// The registry's, always, with a fresh manifest (`build --pull`, as buildx's). Names that
+    /// are not registry images (`oci:`, `docker-archive:`) are read as always.
+    Pull,
+}
+
+/// The image source and the name inside it for a base reference, by `lookup`.
+fn open_location(store: &Store, reference: &str, lookup: Lookup) -> Result<Opened, BaseError> {
     let store_err = |source| BaseError::Store {
         name: reference.into(),
         source,
     };
-    let location = ImageLocation::parse(reference).map_err(store_err)?;
+    let mut location = ImageLocation::parse(reference).map_err(store_err)?;
+    if let (Lookup::Pull, ImageLocation::Store(name)) = (lookup, &location) {
+        location = ImageLocation::Registry(name.clone());
+    }
     match location.locate(Some(store)).map_err(store_err)? {
         Located::Store(name) => Ok(Opened::Store(name)),
         Located::Local { source, name } => {
@@ -218,22 +232,39 @@ fn open_location(store: &Store, reference: &str) -> Result<Opened, BaseError> {
                 .map(|image| Opened::Registry(Rc::new(image)))
                 .map_err(|e| BaseError::Registry {
                     name: reference.into(),
-                    message: remote.failure(&e),
+                    message: match lookup {
+                        Lookup::StoreFirst => remote.failure(&e),
+                        // Say why the store's copy, if any, was not used.
+                        Lookup::Pull => format!(
+                            "--pull reads it from its registry, not the store: {}",
+                            remote.failure(&e)
+                        ),
+                    },
                 })
         }
     }
 }
 
-/// Resolves `reference` for `platform`.
+/// Resolves `reference` for `platform` (a bare name: the store's image first).
 pub fn resolve_base(
     store: &Store,
     reference: &str,
     platform: &TargetPlatform,
 ) -> Result<BaseImage, BaseError> {
+    resolve_base_with(store, reference, platform, Lookup::StoreFirst)
+}
+
+/// Resolves `reference` for `platform`, a bare name looked up by `lookup`.
+pub fn resolve_base_with(
+    store: &Store,
+    reference: &str,
+    platform: &TargetPlatform,
+    lookup: Lookup,
+) -> Result<BaseImage, BaseError> {
     if reference.eq_ignore_ascii_case("scratch") {
         return Err(BaseError::Scratch);
     }
-    let located = open_location(store, reference)?;
+    let located = open_location(store, reference, lookup)?;
     let store_err = |source: StoreError| BaseError::Store {
         name: reference.into(),
         source,
