@@ -427,3 +427,243 @@ fn pull_reads_a_moved_tag_from_the_registry_and_without_it_the_store_wins() {
         "{stderr}"
     );
 }
+
+#[test]
+fn build_contexts_stand_for_images_and_directories() {
+    let lab = Lab::new();
+    // An OCI layout written by an earlier build.
+    let ctx = lab.context("ctx", &app_files());
+    let layout = lab.path("layout");
+    lab.silo_ok(&[
+        "build",
+        "--runtime",
+        "none",
+        "-t",
+        "example.com/app:v1",
+        "-o",
+        &format!("type=oci,tar=false,dest={}", layout.display()),
+        &ctx,
+    ]);
+    let extra = lab.context("extra", &[("from-dir.txt", "a named directory\n")]);
+    let user = lab.context(
+        "user",
+        &[(
+            "Dockerfile",
+            "FROM app\nCOPY --from=files from-dir.txt /extra/\nCOPY --from=winbase /Windows/System32/config/SYSTEM /copied/\n",
+        )],
+    );
+    lab.silo_ok(&[
+        "build",
+        "--runtime",
+        "none",
+        "-t",
+        "user:1",
+        "--build-context",
+        &format!("app=oci-layout://{}:v1", layout.display()),
+        "--build-context",
+        &format!("files={extra}"),
+        "--build-context",
+        &format!("winbase=docker-image://{BASE}"),
+        &user,
+    ]);
+    let files = lab.ls("user:1");
+    // The layout's image is the base: its files are there, then the two copies.
+    assert_eq!(files.get("app/a.txt").map(|f| f.1), Some(37), "{files:?}");
+    assert_eq!(files.get("extra/from-dir.txt").map(|f| f.1), Some(18));
+    assert!(files.contains_key("copied/SYSTEM"), "{files:?}");
+    // Without the contexts, `app` is looked up as an image name and is nowhere.
+    let out = lab.silo(&["build", "--runtime", "none", &user]);
+    assert!(!out.status.success());
+
+    let refused = |flags: &[&str], dockerfile: &str, says: &str| {
+        let dir = lab.context("refused", &[("Dockerfile", dockerfile)]);
+        let mut args = vec!["build", "--runtime", "none"];
+        args.extend_from_slice(flags);
+        args.push(&dir);
+        let out = lab.silo(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flags:?} succeeded");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(stderr.contains(says), "{flags:?}: {stderr}");
+    };
+    refused(
+        &["--build-context", "x=https://example.com/ctx.tar"],
+        "FROM x\n",
+        "URL contexts (https://, git) are not supported",
+    );
+    refused(
+        &["--build-context", &format!("x={extra}")],
+        "FROM x\n",
+        "not an image",
+    );
+    refused(
+        &["--build-context", &format!("base=docker-image://{BASE}")],
+        &format!("FROM {BASE} AS base\nFROM base\n"),
+        "replacing the stage \"base\" with a named context is not supported",
+    );
+}
+
+/// Adds a layer holding only `Hives/Software_Delta` (`delta`'s bytes) on top of the image
+/// tagged `tag` in the OCI layout `layout`, retagged `new_tag`: what a RUN step that only
+/// changed the registry leaves, made without running one.
+fn add_hive_delta_layer(layout: &Path, tag: &str, new_tag: &str, delta: &Path) {
+    let script = r#"
+import gzip, hashlib, io, json, os, sys, tarfile
+layout, tag, new_tag, delta = sys.argv[1:5]
+def blob(digest):
+    return os.path.join(layout, "blobs", "sha256", digest.split(":")[1])
+def put(data):
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    with open(blob(digest), "wb") as f:
+        f.write(data)
+    return digest
+index = json.load(open(os.path.join(layout, "index.json")))
+entry = next(m for m in index["manifests"]
+             if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
+manifest = json.load(open(blob(entry["digest"])))
+config = json.load(open(blob(manifest["config"]["digest"])))
+raw = io.BytesIO()
+with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    for d in ("Files", "Hives"):
+        info = tarfile.TarInfo(d)
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+    data = open(delta, "rb").read()
+    info = tarfile.TarInfo("Hives/Software_Delta")
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+tar_bytes = raw.getvalue()
+gz = gzip.compress(tar_bytes, mtime=0)
+manifest["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                           "digest": put(gz), "size": len(gz)})
+config["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(tar_bytes).hexdigest())
+config.setdefault("history", []).append({"created_by": "test: a registry-only layer"})
+config_bytes = json.dumps(config).encode()
+manifest["config"]["digest"] = put(config_bytes)
+manifest["config"]["size"] = len(config_bytes)
+manifest_bytes = json.dumps(manifest).encode()
+index["manifests"].append({"mediaType": entry["mediaType"], "digest": put(manifest_bytes),
+                           "size": len(manifest_bytes),
+                           "annotations": {"org.opencontainers.image.ref.name": new_tag}})
+json.dump(index, open(os.path.join(layout, "index.json"), "w"))
+"#;
+    run_ok(std::process::Command::new("python3").args([
+        "-c",
+        script,
+        &layout.display().to_string(),
+        tag,
+        new_tag,
+        &delta.display().to_string(),
+    ]));
+}
+
+#[test]
+fn type_local_writes_hives_merged_with_the_layers_deltas_for_real_readers() {
+    require_tool("hivexregedit");
+    require_tool("hivexget");
+    require_tool("python3");
+    let lab = Lab::new();
+    let ctx = lab.context("ctx", &app_files());
+    let layout = lab.path("layout");
+    let plain = lab.path("plain");
+    lab.silo_ok(&[
+        "build",
+        "--runtime",
+        "none",
+        "-t",
+        "example.com/app:v1",
+        "-o",
+        &format!("type=oci,tar=false,dest={}", layout.display()),
+        "-o",
+        &format!("type=local,dest={}", plain.display()),
+        &ctx,
+    ]);
+    // A SOFTWARE with one key more, written by hivex (not silo), and silo's delta of it.
+    let base_software = plain.join("Windows/System32/config/SOFTWARE");
+    let target = lab.path("SOFTWARE.target");
+    fs::copy(&base_software, &target).unwrap();
+    let reg = lab.path("add.reg");
+    fs::write(
+        &reg,
+        "Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Contoso]\n\n\
+         [HKEY_LOCAL_MACHINE\\SOFTWARE\\Contoso\\App]\n\"Version\"=\"1.0\"\n",
+    )
+    .unwrap();
+    run_ok(std::process::Command::new("hivexregedit").args([
+        "--merge",
+        "--prefix",
+        "HKEY_LOCAL_MACHINE\\SOFTWARE",
+        &target.display().to_string(),
+        &reg.display().to_string(),
+    ]));
+    let delta = lab.path("Software_Delta");
+    lab.silo_ok(&[
+        "hive",
+        "diff",
+        &base_software.display().to_string(),
+        &target.display().to_string(),
+        "-o",
+        &delta.display().to_string(),
+    ]);
+    add_hive_delta_layer(&layout, "v1", "v2", &delta);
+
+    let user = lab.context(
+        "user",
+        &[("Dockerfile", &format!("FROM oci:{}:v2\n", layout.display()))],
+    );
+    let merged = lab.path("merged");
+    let out = lab.silo_ok(&[
+        "build",
+        "--runtime",
+        "none",
+        "-o",
+        &format!("type=local,dest={}", merged.display()),
+        &user,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("registry: SOFTWARE merged with every layer's delta"),
+        "{stderr}"
+    );
+    let config = merged.join("Windows/System32/config");
+    let get = |hive: &Path, key: &str, value: &str| {
+        let out = run_ok(std::process::Command::new("hivexget").args([
+            &hive.display().to_string(),
+            key,
+            value,
+        ]));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // hivex reads the merged SOFTWARE: the layer's key is there, and so is the base's content.
+    assert_eq!(
+        get(&config.join("SOFTWARE"), "\\Contoso\\App", "Version"),
+        "1.0"
+    );
+    // Every key of the base's SOFTWARE is still there (hivex's own export of both).
+    let keys = |hive: &Path| -> Vec<String> {
+        let out = run_ok(std::process::Command::new("hivexregedit").args([
+            "--export",
+            &hive.display().to_string(),
+            "\\",
+        ]));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with('['))
+            .map(str::to_string)
+            .collect()
+    };
+    let merged_keys = keys(&config.join("SOFTWARE"));
+    let base_keys = keys(&base_software);
+    assert!(!base_keys.is_empty());
+    for key in &base_keys {
+        assert!(merged_keys.contains(key), "{key} lost: {merged_keys:?}");
+    }
+    assert_eq!(merged_keys.len(), base_keys.len() + 2, "{merged_keys:?}");
+    // Hives no layer changed are the base layer's bytes; no stale log beside the merged one.
+    assert_eq!(
+        fs::read(config.join("SYSTEM")).unwrap(),
+        fs::read(plain.join("Windows/System32/config/SYSTEM")).unwrap()
+    );
+    assert!(!config.join("SOFTWARE.LOG1").exists());
+    assert!(!merged.join("Hives").exists());
+}
