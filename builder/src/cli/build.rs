@@ -70,9 +70,9 @@ pub struct Args {
     /// Do not use the build cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// Pull every FROM and COPY --from image from its registry (a fresh manifest) even when the
-    /// store holds that name, as buildx's --pull; names that are not registry images (oci:,
-    /// docker-archive:) are read as always.
+    /// Pull every FROM and COPY --from image named by a bare name from its registry (a fresh
+    /// manifest) even when the store holds that name, as buildx's --pull; a name only the store
+    /// has then fails. oci: and docker-archive: names are read as always.
     #[arg(long)]
     pub pull: bool,
     /// A named context (repeatable): NAME=docker-image://IMAGE (a store name, docker://REF,
@@ -188,6 +188,13 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|o| Output::parse(o).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let to_stdout = |o: &Output| match o {
+        Output::Oci { dest, tar: true } | Output::Tar { dest } => dest.as_os_str() == "-",
+        _ => false,
+    };
+    if outputs.iter().filter(|o| to_stdout(o)).count() > 1 {
+        bail!("--output: only one output can go to standard output (dest=- or -o -)");
+    }
     let pushes = |o: &Output| matches!(o, Output::Registry { .. });
     if args.push && !outputs.iter().any(pushes) {
         outputs.push(Output::Registry { name: None });
@@ -389,10 +396,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     // `-o type=oci,dest=-` and `-o -` own standard output: the tar must not gain a line.
-    let stdout_taken = outputs.iter().any(|o| match o {
-        Output::Oci { dest, tar: true } | Output::Tar { dest } => dest.as_os_str() == "-",
-        _ => false,
-    });
+    let stdout_taken = outputs.iter().any(to_stdout);
     if mode == ProgressMode::Quiet && stdout_taken {
         eprintln!("{}", result.image_id());
     } else if mode == ProgressMode::Quiet {
