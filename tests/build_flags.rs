@@ -496,11 +496,39 @@ fn build_contexts_stand_for_images_and_directories() {
         "FROM x\n",
         "not an image",
     );
-    refused(
-        &["--build-context", &format!("base=docker-image://{BASE}")],
-        &format!("FROM {BASE} AS base\nFROM base\n"),
-        "replacing the stage \"base\" with a named context is not supported",
+
+    // A context named as a stage replaces the stage (buildx): its own steps never run (the
+    // COPY of a missing file would fail), FROM and COPY --from of the stage get the image.
+    let replaced = lab.context(
+        "replaced",
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM {BASE} AS App\nCOPY never-there.txt /\nFROM app\nCOPY --from=app /app/sub/b.txt /copied-b.txt\n"
+            ),
+        )],
     );
+    let out = lab.silo_ok(&[
+        "build",
+        "--runtime",
+        "none",
+        "--progress",
+        "plain",
+        "-t",
+        "replaced:1",
+        "--build-context",
+        &format!("app=oci-layout://{}:v1", layout.display()),
+        &replaced,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("(--build-context)"), "{stderr}");
+    let files = lab.ls("replaced:1");
+    assert_eq!(files.get("app/a.txt").map(|f| f.1), Some(37), "{files:?}");
+    assert_eq!(files.get("copied-b.txt").map(|f| f.1), Some(4), "{files:?}");
+    assert!(!files.contains_key("never-there.txt"));
+    // Without the context the stage runs, and its COPY fails.
+    let out = lab.silo(&["build", "--runtime", "none", &replaced]);
+    assert!(!out.status.success());
 }
 
 /// Adds a layer holding only `Hives/Software_Delta` (`delta`'s bytes) on top of the image

@@ -78,8 +78,8 @@ pub struct Args {
     /// A named context (repeatable): NAME=docker-image://IMAGE (a store name, docker://REF,
     /// oci:DIR[:tag], docker-archive:FILE[:ref]) | NAME=oci-layout://DIR[:TAG|@sha256:DIGEST] |
     /// NAME=DIR (files for COPY --from=NAME). FROM NAME and COPY --from=NAME then use it instead
-    /// of the image NAME names. URLs (https://, git) are refused; so is a NAME that is a stage
-    /// of the Dockerfile.
+    /// of the image NAME names; a NAME that is a stage of the Dockerfile replaces that stage.
+    /// URLs (https://, git) are refused.
     #[arg(long = "build-context", value_name = "NAME=VALUE")]
     pub build_contexts: Vec<String>,
     /// Run the Dockerfile's build checks instead of building (shorthand for --call=check):

@@ -329,25 +329,6 @@ pub fn build_with_cache(
         };
         let plan = parse_stages(&parsed.ast, parsed.escape_token, &options)
             .map_err(|e| frontend_error(&file, e))?;
-        // The plan already points FROM/COPY --from of a stage's name at that stage; a context
-        // of that name would be silently unused.
-        if let Some((name, stage)) = request.contexts.names().find_map(|name| {
-            plan.stages
-                .iter()
-                .find(|s| s.name.eq_ignore_ascii_case(name))
-                .map(|s| (name, s))
-        }) {
-            return Err(BuildError::Dockerfile {
-                file: file.clone(),
-                line: stage.from.location.start_line,
-                message: format!(
-                    "--build-context {name}: replacing the stage {:?} with a named context is \
-                     not supported (name an image or directory the Dockerfile does not define \
-                     as a stage)",
-                    stage.name
-                ),
-            });
-        }
         let first = n == 0;
         if first {
             for w in &plan.warnings {

@@ -9,7 +9,8 @@
 //!   layer with hives).
 //!
 //! URLs (`https://`, git) are refused: silo fetches no remote contexts. A name is matched as
-//! written in the Dockerfile (after ARG expansion), as BuildKit matches it.
+//! written in the Dockerfile (after ARG expansion); a context named as a stage replaces the
+//! stage (the engine's `stage.rs` does that).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
