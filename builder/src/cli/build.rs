@@ -13,7 +13,7 @@ use super::access::AccessOpts;
 use super::build_check::{self, Call};
 use super::Globals;
 use crate::build::engine::runtimes::{self, IsolationFlag, RuntimeChoice};
-use crate::build::engine::{self, BuildRequest};
+use crate::build::engine::{self, BuildRequest, BuildResult};
 use crate::build::export::output::{self, Output};
 use crate::build::export::remote_cache::{self, Direction, RemoteCache};
 use crate::build::progress::{human_size, Progress, ProgressMode};
@@ -22,6 +22,7 @@ use crate::build::sources::named_context::NamedContexts;
 use crate::dockerfile::shell::HostMode;
 use crate::dockerfile::stages::{BuildOptions, Platform};
 use crate::dockerfile::winpath::PathMode;
+use crate::inspect::tree;
 use crate::runtime::NetworkMode;
 use crate::store::{LockMode, Store};
 
@@ -138,6 +139,48 @@ pub struct Args {
     /// Credentials and TLS for registry bases and `--push`.
     #[command(flatten)]
     pub registry: AccessOpts,
+}
+
+/// `-o type=local|tar`: the image's merged `C:\` ([`crate::inspect::tree`]), with a note on
+/// stderr saying what became of the registry and what a Linux tree cannot hold.
+fn write_tree_output(
+    store: &Store,
+    result: &BuildResult,
+    dest: &std::path::Path,
+    tar: bool,
+) -> anyhow::Result<()> {
+    if result.index.is_some() {
+        bail!(
+            "a filesystem output holds one platform's files; build a single --platform for \
+             type=local or type=tar"
+        );
+    }
+    let image = &result.images[0];
+    let report = match tar {
+        false => tree::write_local(store, image, dest)?,
+        true => tree::write_tar(store, image, dest)?,
+    };
+    // Said every time: a reader of the tree must know the registry is there as merged hive
+    // files, and what was left out.
+    let registry = if report.hives.is_empty() {
+        "no layer changed it, the base layer's hive files are as they were".to_string()
+    } else {
+        format!(
+            "{} merged with every layer's delta and written to Windows\\System32\\config",
+            report.hives.join(", ")
+        )
+    };
+    let place = match dest.as_os_str() == "-" {
+        true => "standard output".to_string(),
+        false => dest.display().to_string(),
+    };
+    eprintln!(
+        "note: {place}: the image's files as C:\\ holds them; registry: {registry}; {} layer \
+         entries are not files of C:\\ (Hives/ deltas, alternate data streams, UtilityVM/), and \
+         NTFS security descriptors and attributes are not kept",
+        report.skipped
+    );
+    Ok(())
 }
 
 fn key_value(text: &str, what: &str) -> anyhow::Result<(String, String)> {
@@ -329,10 +372,16 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut pushed = Vec::new();
     for output in &outputs {
-        pushed.extend(
-            output::write_output(&store, &result, output, &args.tags)
-                .with_context(|| format!("writing output {output:?}"))?,
-        );
+        match output {
+            Output::Local { dest } | Output::Tar { dest } => {
+                write_tree_output(&store, &result, dest, matches!(output, Output::Tar { .. }))
+                    .with_context(|| format!("writing output {output:?}"))?
+            }
+            _ => pushed.extend(
+                output::write_output(&store, &result, output, &args.tags)
+                    .with_context(|| format!("writing output {output:?}"))?,
+            ),
+        }
     }
     if let Some(remote) = &remote {
         for spec in &cache_to {

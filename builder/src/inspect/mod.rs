@@ -7,6 +7,7 @@
 pub mod diff;
 pub mod files;
 pub mod registry;
+pub mod tree;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;

@@ -1,9 +1,10 @@
 //! Build outputs: the content store (tags from `-t`), an OCI image layout as a tarball
 //! (`--output type=oci,dest=FILE`, buildx's default; `dest=-` is standard output) or a directory
 //! (`type=oci,tar=false,dest=DIR`), a docker-archive (`--output type=docker,dest=FILE`, loads
-//! with `docker load`), a registry (`--push`, `type=registry[,name=REF]`, done by
-//! [`crate::build::export::registry_push`]) and the image's filesystem as a directory or a tar
-//! (`type=local`, `type=tar`, done by [`crate::build::export::filesystem`]). Every file output goes through the store's [`ImageSink`]: blobs first (layers
+//! with `docker load`) and a registry (`--push`, `type=registry[,name=REF]`, done by
+//! [`crate::build::export::registry_push`]). The image's filesystem as a directory or a tar
+//! (`type=local`, `type=tar`) is parsed here and written by `crate::inspect::tree` (the merged
+//! view belongs to inspection, above the build in the module order). Every file output goes through the store's [`ImageSink`]: blobs first (layers
 //! copied from wherever they live — a base's layers are read only now, and only for outputs that
 //! lack them), then the manifest or index, so a reader never sees a manifest whose blobs are
 //! missing.
@@ -12,7 +13,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::build::engine::BuildResult;
-use crate::build::export::filesystem;
 use crate::build::export::registry_push::{push, Pushed};
 use crate::store::docker_archive::DockerArchiveWriter;
 use crate::store::oci_layout::OciLayout;
@@ -327,42 +327,8 @@ fn write_file_output(
                 tags.first().map(String::as_str),
             )
         }
-        Output::Local { dest } | Output::Tar { dest } => {
-            if result.index.is_some() {
-                return Err(StoreError::invalid(
-                    dest.display().to_string(),
-                    "a filesystem output holds one platform's files; build a single --platform \
-                     for type=local or type=tar",
-                ));
-            }
-            let image = &result.images[0];
-            let report = match output {
-                Output::Local { .. } => filesystem::write_local(store, image, dest)?,
-                _ => filesystem::write_tar(store, image, dest)?,
-            };
-            // Said on stderr every time: a reader of the tree must know the registry is there
-            // as merged hive files, and what a Linux directory could not hold.
-            eprintln!(
-                "note: {}: the image's files as C:\\ holds them; registry: {}; {} layer \
-                 entries are not files of C:\\ (Hives/ deltas, alternate data streams, \
-                 UtilityVM/), and NTFS security descriptors and attributes are not kept",
-                if dest.as_os_str() == "-" {
-                    "standard output".to_string()
-                } else {
-                    dest.display().to_string()
-                },
-                if report.hives.is_empty() {
-                    "no layer changed it, the base layer's hive files are as they were".to_string()
-                } else {
-                    format!(
-                        "{} merged with every layer's delta and written to \
-                         Windows\\System32\\config",
-                        report.hives.join(", ")
-                    )
-                },
-                report.skipped
-            );
-            Ok(())
+        Output::Local { .. } | Output::Tar { .. } => {
+            unreachable!("cli::build writes filesystem outputs through inspect::tree")
         }
         Output::Registry { .. } => unreachable!("write_output pushes registry outputs"),
     }

@@ -1,4 +1,5 @@
-//! The image's filesystem as `C:\` sees it, outside any image format: buildx's
+//! The image's filesystem as `C:\` sees it, written out of any image format — the merged view
+//! `silo ls` and `silo registry` show, as files: `silo build`'s buildx outputs
 //! `-o type=local,dest=DIR` (a directory) and `-o type=tar,dest=FILE|-` (the same tree as one
 //! tar). The layers' `Files/` trees are unpacked bottom to top with whiteouts applied
 //! ([`crate::layer::unpack`]); nothing under `Hives/` is written as such. Instead, every machine
@@ -14,10 +15,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::registry::image_hives;
 use crate::build::engine::BuiltImage;
 use crate::build::sources::base::BaseImage;
 use crate::hive::{write_hive, WriteOptions};
-use crate::inspect::registry::image_hives;
 use crate::layer::{UnpackFilter, UnpackOptions};
 use crate::store::{Store, StoreError};
 
