@@ -1,5 +1,6 @@
 //! `silo build`: build a Windows image from a Dockerfile, with buildx's habits (`-t`, `-f`,
-//! `--build-arg`, `--target`, `--platform`, `--output`, `--progress`, `--iidfile`, `--label`).
+//! `--build-arg`, `--target`, `--platform`, `--output`, `--progress`, `--iidfile`, `--label`,
+//! `--pull`, `--build-context`, `--check`/`--call`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,15 +10,20 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 
 use super::access::AccessOpts;
+use super::build_check::{self, Call};
 use super::Globals;
 use crate::build::engine::runtimes::{self, IsolationFlag, RuntimeChoice};
-use crate::build::engine::{self, BuildRequest};
+use crate::build::engine::{self, BuildRequest, BuildResult};
 use crate::build::export::cache_spec::{self, CacheLocation, CacheSpec, Direction};
 use crate::build::export::output::{self, Output};
 use crate::build::export::remote_cache::{self, RemoteCache};
 use crate::build::progress::{human_size, Progress, ProgressMode};
 use crate::build::sources::base::TargetPlatform;
+use crate::build::sources::named_context::NamedContexts;
+use crate::dockerfile::shell::HostMode;
+use crate::dockerfile::stages::{BuildOptions, Platform};
 use crate::dockerfile::winpath::PathMode;
+use crate::inspect::tree;
 use crate::runtime::NetworkMode;
 use crate::store::registry_source::RegistryRefs;
 use crate::store::{LockMode, Store};
@@ -53,8 +59,12 @@ pub struct Args {
     pub isolation: IsolationFlag,
     /// Where the image goes besides the store (repeatable): type=oci,dest=FILE (an OCI layout
     /// tarball; dest=- for standard output) | type=oci,tar=false,dest=DIR (a layout directory) |
-    /// type=docker,dest=FILE (docker load) | type=registry[,name=REF] (push). Other keys:
-    /// push=true|false, compression=gzip, oci-mediatypes=true.
+    /// type=docker,dest=FILE (docker load) | type=registry[,name=REF] (push) |
+    /// type=local,dest=DIR (the image's C:\ as files: layers merged, whiteouts applied; the
+    /// registry as merged hive files in Windows\System32\config; an existing DIR is written
+    /// into, as buildx does) | type=tar,dest=FILE (the same tree as one tar; dest=- for standard
+    /// output). `-o DIR` is type=local,dest=DIR and `-o -` type=tar to standard output. Other
+    /// keys: push=true|false, compression=gzip, oci-mediatypes=true.
     #[arg(short = 'o', long = "output")]
     pub outputs: Vec<String>,
     /// Shorthand for --output type=registry.
@@ -63,6 +73,27 @@ pub struct Args {
     /// Do not use the build cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Pull every FROM and COPY --from image named by a bare name from its registry (a fresh
+    /// manifest) even when the store holds that name, as buildx's --pull; a name only the store
+    /// has then fails. oci: and docker-archive: names are read as always.
+    #[arg(long)]
+    pub pull: bool,
+    /// A named context (repeatable): NAME=docker-image://IMAGE (a store name, docker://REF,
+    /// oci:DIR[:tag], docker-archive:FILE[:ref]) | NAME=oci-layout://DIR[:TAG|@sha256:DIGEST] |
+    /// NAME=DIR (files for COPY --from=NAME). FROM NAME and COPY --from=NAME then use it instead
+    /// of the image NAME names; a NAME that is a stage of the Dockerfile replaces that stage.
+    /// URLs (https://, git) are refused.
+    #[arg(long = "build-context", value_name = "NAME=VALUE")]
+    pub build_contexts: Vec<String>,
+    /// Run the Dockerfile's build checks instead of building (shorthand for --call=check):
+    /// lint rules, stage and argument resolution, the context's COPY sources. Prints buildx's
+    /// `WARNING: Rule - URL` report and exits 1 when anything is found, 0 when clean.
+    #[arg(long)]
+    pub check: bool,
+    /// What to do: build (the default) or check (see --check). buildx's outline and targets are
+    /// refused.
+    #[arg(long, value_name = "build|check")]
+    pub call: Option<String>,
     /// Export the build cache (repeatable): type=registry,ref=REF[,mode=min|max]
     /// [,registry.insecure=true][,ignore-error=true] | type=local,dest=DIR[,tag=TAG]
     /// [,mode=min|max][,ignore-error=true] (an OCI layout; tag default latest) | type=inline
@@ -116,6 +147,48 @@ pub struct Args {
     pub registry: AccessOpts,
 }
 
+/// `-o type=local|tar`: the image's merged `C:\` ([`crate::inspect::tree`]), with a note on
+/// stderr saying what became of the registry and what a Linux tree cannot hold.
+fn write_tree_output(
+    store: &Store,
+    result: &BuildResult,
+    dest: &std::path::Path,
+    tar: bool,
+) -> anyhow::Result<()> {
+    if result.index.is_some() {
+        bail!(
+            "a filesystem output holds one platform's files; build a single --platform for \
+             type=local or type=tar"
+        );
+    }
+    let image = &result.images[0];
+    let report = match tar {
+        false => tree::write_local(store, image, dest)?,
+        true => tree::write_tar(store, image, dest)?,
+    };
+    // Said every time: a reader of the tree must know the registry is there as merged hive
+    // files, and what was left out.
+    let registry = if report.hives.is_empty() {
+        "no layer changed it, the base layer's hive files are as they were".to_string()
+    } else {
+        format!(
+            "{} merged with every layer's delta and written to Windows\\System32\\config",
+            report.hives.join(", ")
+        )
+    };
+    let place = match dest.as_os_str() == "-" {
+        true => "standard output".to_string(),
+        false => dest.display().to_string(),
+    };
+    eprintln!(
+        "note: {place}: the image's files as C:\\ holds them; registry: {registry}; {} layer \
+         entries are not files of C:\\ (Hives/ deltas, alternate data streams, UtilityVM/), and \
+         NTFS security descriptors and attributes are not kept",
+        report.skipped
+    );
+    Ok(())
+}
+
 fn key_value(text: &str, what: &str) -> anyhow::Result<(String, String)> {
     match text.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
@@ -164,6 +237,13 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|o| Output::parse(o).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let to_stdout = |o: &Output| match o {
+        Output::Oci { dest, tar: true } | Output::Tar { dest } => dest.as_os_str() == "-",
+        _ => false,
+    };
+    if outputs.iter().filter(|o| to_stdout(o)).count() > 1 {
+        bail!("--output: only one output can go to standard output (dest=- or -o -)");
+    }
     let pushes = |o: &Output| matches!(o, Output::Registry { .. });
     if args.push && !outputs.iter().any(pushes) {
         outputs.push(Output::Registry { name: None });
@@ -175,6 +255,8 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     {
         bail!("pushing needs a name: add -t REGISTRY/REPO:TAG");
     }
+    let call = Call::parse(args.call.as_deref(), args.check)?;
+    let contexts = NamedContexts::parse(&args.build_contexts).map_err(anyhow::Error::msg)?;
     let network = parse_network(&args.network)?;
     let mut secrets = crate::build::engine::run_mounts::Secrets::new();
     for flag in &args.secrets {
@@ -210,6 +292,19 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             dockerfile.display()
         );
     }
+    if call == Call::Check {
+        let mut target_platform = Platform::windows_amd64();
+        target_platform.os_version = platforms[0].os_version.clone().unwrap_or_default();
+        let options = BuildOptions {
+            build_args,
+            target_platform,
+            build_platform: Platform::host(),
+            host: HostMode::Linux,
+            path_mode,
+            target: args.target.clone(),
+        };
+        return build_check::run(&dockerfile, &context, &options);
+    }
     let store = Store::open_default(globals.root.as_deref(), LockMode::Shared)
         .context("opening the content store")?;
     let runtime = runtimes::select(args.runtime, args.isolation.0, store.root())?;
@@ -228,6 +323,8 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         target: args.target.clone(),
         platforms,
         no_cache: args.no_cache,
+        pull: args.pull,
+        contexts,
         labels,
         path_mode,
         network,
@@ -283,10 +380,16 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut pushed = Vec::new();
     for output in &outputs {
-        pushed.extend(
-            output::write_output(&store, &result, output, &args.tags, &registry_access)
-                .with_context(|| format!("writing output {output:?}"))?,
-        );
+        match output {
+            Output::Local { dest } | Output::Tar { dest } => {
+                write_tree_output(&store, &result, dest, matches!(output, Output::Tar { .. }))
+                    .with_context(|| format!("writing output {output:?}"))?
+            }
+            _ => pushed.extend(
+                output::write_output(&store, &result, output, &args.tags, &registry_access)
+                    .with_context(|| format!("writing output {output:?}"))?,
+            ),
+        }
     }
     if let Some(remote) = &remote {
         for spec in &cache_to {
@@ -340,10 +443,8 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    // `-o type=oci,dest=-` owns standard output: the tarball must not gain a line.
-    let stdout_taken = outputs
-        .iter()
-        .any(|o| matches!(o, Output::Oci { dest, tar: true } if dest.as_os_str() == "-"));
+    // `-o type=oci,dest=-` and `-o -` own standard output: the tar must not gain a line.
+    let stdout_taken = outputs.iter().any(to_stdout);
     if mode == ProgressMode::Quiet && stdout_taken {
         eprintln!("{}", result.image_id());
     } else if mode == ProgressMode::Quiet {

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod access;
 mod base;
 mod build;
+mod build_check;
 mod copy;
 mod diff;
 mod dockerfile;

@@ -2,11 +2,13 @@
 //! an image the way a build opens its `FROM` base ([`crate::build::sources::base::resolve_base`]: store
 //! refs, `oci:DIR[:tag]`, `docker-archive:FILE`), reads layers with the layer codec's reader and
 //! the registry with the hive codec ([`crate::hive::layers::merge`] of base hives and deltas).
-//! Only the layers a question needs are read, one at a time, streaming.
+//! Only the layers a question needs are read, one at a time, streaming. [`tree`] writes the
+//! merged view out as files (a directory or a tar: `silo build -o type=local|tar`).
 
 pub mod diff;
 pub mod files;
 pub mod registry;
+pub mod tree;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;

@@ -7,6 +7,7 @@ use super::{BuildError, BuiltStage, Engine, LayerOutcome, StageState};
 use crate::build::engine::cache;
 use crate::build::engine::copy::{plan_copy, CopyRequest};
 use crate::build::sources::context::{BothFilters, NoFilter, PathFilter, SourceTree};
+use crate::build::sources::named_context::NamedContext;
 use crate::build::sources::url_source;
 use crate::build::sources::url_source::{is_url, Checksum, Downloaded};
 use crate::dockerfile::dockerignore::PatternMatcher;
@@ -118,6 +119,25 @@ impl Engine<'_> {
                     format!("stage {i}"),
                     false,
                     Some(files),
+                )
+            }
+            // A directory named by --build-context: read like the build context, without its
+            // .dockerignore (BuildKit applies the main context's only to the main context).
+            CopySource::Image(reference)
+                if matches!(
+                    self.request.contexts.get(reference),
+                    Some(NamedContext::Dir(_))
+                ) =>
+            {
+                let Some(NamedContext::Dir(dir)) = self.request.contexts.get(reference) else {
+                    unreachable!("matched above")
+                };
+                (
+                    dir.clone(),
+                    format!("the build context {reference} ({})", dir.display()),
+                    format!("context {reference}"),
+                    false,
+                    None,
                 )
             }
             CopySource::Image(reference) => {

@@ -49,6 +49,7 @@ use crate::build::engine::copy::CopyError;
 use crate::build::export::remote_cache::{RemoteCache, UsedRecord};
 use crate::build::progress::Progress;
 use crate::build::sources::base::{BaseError, ImageLayer, TargetPlatform};
+use crate::build::sources::named_context::NamedContexts;
 use crate::build::sources::url_source::UrlError;
 use crate::dockerfile::dockerignore::{self, PatternMatcher};
 use crate::dockerfile::shell::HostMode;
@@ -75,6 +76,11 @@ pub struct BuildRequest {
     /// One entry per platform; at least one.
     pub platforms: Vec<TargetPlatform>,
     pub no_cache: bool,
+    /// `--pull`: FROM and COPY --from images by bare name come from their registry, never the
+    /// store.
+    pub pull: bool,
+    /// `--build-context NAME=VALUE`: what names in FROM / COPY --from stand for.
+    pub contexts: NamedContexts,
     /// `--label`: added to the final image's labels.
     pub labels: BTreeMap<String, String>,
     pub path_mode: PathMode,
@@ -492,6 +498,8 @@ mod tests {
                 host: None,
             }],
             no_cache: true,
+            pull: false,
+            contexts: Default::default(),
             labels: BTreeMap::new(),
             path_mode: Default::default(),
             network: NetworkMode::None,

@@ -7,7 +7,6 @@ use std::rc::Rc;
 
 use super::{BuildError, BuiltImage, BuiltStage, Engine, LayerOutcome, StageState};
 use crate::build::engine::frontend_config::{from_frontend, to_frontend};
-use crate::build::sources::base::resolve_base;
 use crate::dockerfile::instructions::{self, Command, Instruction, Location, Parsed};
 use crate::dockerfile::shell::HostMode;
 use crate::dockerfile::stages::{Base, BaseConfig, Stage, StageDispatcher, Step};
@@ -109,6 +108,60 @@ impl Engine<'_> {
         label
     }
 
+    /// A stage's start on the image `name` (its FROM, or a `--build-context` replacing the
+    /// stage): the image resolved as one progress step, its state, config and ONBUILD triggers.
+    fn start_on_image(
+        &mut self,
+        stage: &Stage,
+        name: &str,
+        label: String,
+    ) -> Result<(StageState, BaseConfig, Vec<String>), BuildError> {
+        let step = self.progress.begin(label);
+        let base = match self.resolve_image(name) {
+            Ok(base) => base,
+            Err(e) => {
+                self.progress.fail(step, &e.to_string());
+                return Err(self.step_failed(
+                    stage.from.location,
+                    &stage.from.original,
+                    BuildError::from(e),
+                ));
+            }
+        };
+        self.progress
+            .output(step.number, &format!("resolved {}", base.manifest_digest));
+        self.progress.finish(step, false, None);
+        let triggers = base.config.config.on_build.clone().unwrap_or_default();
+        let inherit = BaseConfig::image(to_frontend(&base.config));
+        let base_history = base.config.history.len();
+        Ok((
+            StageState {
+                config: base.config,
+                layers: base.layers,
+                flavor: base.flavor,
+                base_history,
+                files: Rc::new(RefCell::new(None)),
+                step_layer_time: None,
+                newest_layer_time: None,
+            },
+            inherit,
+            triggers,
+        ))
+    }
+
+    /// The `--build-context` location that replaces `stage` (a named stage whose name is a
+    /// context's, case-insensitively as BuildKit's lowercased stage names).
+    fn replacing_context(&self, stage: &Stage) -> Option<String> {
+        if stage.name.is_empty() {
+            return None;
+        }
+        self.request
+            .contexts
+            .names()
+            .find(|n| n.eq_ignore_ascii_case(&stage.name))
+            .map(str::to_string)
+    }
+
     /// ONBUILD triggers as commands located at the stage's FROM line.
     fn parse_triggers(
         &self,
@@ -161,7 +214,23 @@ impl Engine<'_> {
         let from_image = matches!(stage.base, Base::Image(_));
         let total = layer_steps + usize::from(from_image);
         let mut number = 0;
+        // `--build-context NAME=<image>` where NAME is this stage: the stage is that image, as
+        // buildx does; none of its own steps run.
+        if let Some(name) = self.replacing_context(stage) {
+            let label = self.step_label(stage, 1, 1, &format!("FROM {name} (--build-context)"));
+            let (state, inherit, _) = self.start_on_image(stage, &name, label)?;
+            return Ok(BuiltStage { state, inherit });
+        }
         let (mut state, inherit, triggers) = match &stage.base {
+            // A stage a context replaced is an image: its config's ONBUILD triggers run here,
+            // as on any FROM image.
+            Base::Stage(i) if self.replacing_context(&self.plan.stages[*i]).is_some() => {
+                let base = &built[i];
+                let mut state = base.state.clone();
+                state.files = Rc::new(RefCell::new(None));
+                let triggers = state.config.config.on_build.clone().unwrap_or_default();
+                (state, base.inherit.clone(), triggers)
+            }
             Base::Stage(i) => {
                 let base = &built[i];
                 let mut state = base.state.clone();
@@ -179,42 +248,8 @@ impl Engine<'_> {
             }
             Base::Image(name) => {
                 number += 1;
-                let step = self.progress.begin(self.step_label(
-                    stage,
-                    number,
-                    total,
-                    &format!("FROM {name}"),
-                ));
-                let base = match resolve_base(self.store, self.registries, name, self.platform) {
-                    Ok(base) => base,
-                    Err(e) => {
-                        self.progress.fail(step, &e.to_string());
-                        return Err(self.step_failed(
-                            stage.from.location,
-                            &stage.from.original,
-                            BuildError::from(e),
-                        ));
-                    }
-                };
-                self.progress
-                    .output(step.number, &format!("resolved {}", base.manifest_digest));
-                self.progress.finish(step, false, None);
-                let triggers = base.config.config.on_build.clone().unwrap_or_default();
-                let inherit = BaseConfig::image(to_frontend(&base.config));
-                let base_history = base.config.history.len();
-                (
-                    StageState {
-                        config: base.config,
-                        layers: base.layers,
-                        flavor: base.flavor,
-                        base_history,
-                        files: Rc::new(RefCell::new(None)),
-                        step_layer_time: None,
-                        newest_layer_time: None,
-                    },
-                    inherit,
-                    triggers,
-                )
+                let label = self.step_label(stage, number, total, &format!("FROM {name}"));
+                self.start_on_image(stage, name, label)?
             }
         };
         let triggers = self.parse_triggers(stage, &triggers)?;

@@ -5,15 +5,51 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{BuildError, Engine, StageState};
-use crate::build::sources::base::{resolve_base, ImageLayer};
+use crate::build::sources::base::{resolve_base_with, BaseError, BaseImage, ImageLayer, Lookup};
 use crate::build::sources::layer_pick;
+use crate::build::sources::named_context::NamedContext;
 use crate::layer::{UnpackFilter, UnpackOptions};
 
 impl Engine<'_> {
+    /// An image a `FROM`, `COPY --from` or `RUN --mount=from=` names, a bare name looked up as
+    /// the build asks (`--pull`: always the registry's).
+    pub(super) fn resolve_image(&self, reference: &str) -> Result<BaseImage, BaseError> {
+        let lookup = match self.request.pull {
+            true => Lookup::Pull,
+            false => Lookup::StoreFirst,
+        };
+        match self.request.contexts.get(reference) {
+            None => resolve_base_with(self.store, self.registries, reference, self.platform, lookup),
+            Some(NamedContext::Image(location)) => {
+                resolve_base_with(
+                    self.store,
+                    self.registries,
+                    location,
+                    self.platform,
+                    lookup,
+                ).map_err(|e| {
+                    BaseError::Invalid {
+                        name: reference.into(),
+                        message: format!("--build-context {reference}={location}: {e}"),
+                    }
+                })
+            }
+            Some(NamedContext::Dir(dir)) => Err(BaseError::Invalid {
+                name: reference.into(),
+                message: format!(
+                    "--build-context {reference} is the directory {}: files for COPY \
+                     --from={reference}, not an image (a Windows base needs a base layer with \
+                     hives; RUN --mount from a directory context is not supported)",
+                    dir.display()
+                ),
+            }),
+        }
+    }
+
     /// An image named by `COPY --from` or `RUN --mount=from=` as a stage state (its files are
     /// unpacked when first needed), with its manifest digest.
     pub(super) fn image_state(&self, reference: &str) -> Result<(StageState, String), BuildError> {
-        let base = resolve_base(self.store, self.registries, reference, self.platform)?;
+        let base = self.resolve_image(reference)?;
         let state = StageState {
             config: base.config,
             layers: base.layers,

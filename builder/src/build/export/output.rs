@@ -2,7 +2,9 @@
 //! (`--output type=oci,dest=FILE`, buildx's default; `dest=-` is standard output) or a directory
 //! (`type=oci,tar=false,dest=DIR`), a docker-archive (`--output type=docker,dest=FILE`, loads
 //! with `docker load`) and a registry (`--push`, `type=registry[,name=REF]`, done by
-//! [`crate::build::export::registry_push`]). Every file output goes through the store's [`ImageSink`]: blobs first (layers
+//! [`crate::build::export::registry_push`]). The image's filesystem as a directory or a tar
+//! (`type=local`, `type=tar`) is parsed here and written by `crate::inspect::tree` (the merged
+//! view belongs to inspection, above the build in the module order). Every file output goes through the store's [`ImageSink`]: blobs first (layers
 //! copied from wherever they live — a base's layers are read only now, and only for outputs that
 //! lack them), then the manifest or index, so a reader never sees a manifest whose blobs are
 //! missing.
@@ -28,6 +30,10 @@ pub enum Output {
     Docker { dest: PathBuf },
     /// Push to the registry named by `name`, or else by every `-t` tag.
     Registry { name: Option<String> },
+    /// The image's filesystem (`C:\`) in a directory.
+    Local { dest: PathBuf },
+    /// The image's filesystem as one tar file (`-`: standard output).
+    Tar { dest: PathBuf },
 }
 
 impl Output {
@@ -35,6 +41,13 @@ impl Output {
     /// key buildx's exporters take is either done as buildx does it or refused by name: none is
     /// accepted and ignored.
     pub fn parse(text: &str) -> Result<Output, String> {
+        // buildx's shorthands: a bare path is type=local,dest=PATH; `-` is type=tar to stdout.
+        if !text.contains('=') && !text.contains(',') && !text.is_empty() {
+            return Ok(match text {
+                "-" => Output::Tar { dest: "-".into() },
+                dir => Output::Local { dest: dir.into() },
+            });
+        }
         let mut kind = None;
         let mut dest = None;
         let mut name = None;
@@ -92,10 +105,19 @@ impl Output {
                 })
             }
             Some("registry") | Some("image") => Ok(Output::Registry { name }),
+            Some("local") => Ok(Output::Local {
+                dest: need_dest("local")?,
+            }),
+            Some("tar") => Ok(Output::Tar {
+                dest: need_dest("tar")?,
+            }),
             Some(other) => Err(format!(
-                "--output {text}: type={other} is not supported (use oci, docker or registry)"
+                "--output {text}: type={other} is not supported (use oci, docker, registry, \
+                 local or tar)"
             )),
-            None => Err(format!("--output {text}: missing type=oci|docker|registry")),
+            None => Err(format!(
+                "--output {text}: missing type=oci|docker|registry|local|tar"
+            )),
         }
     }
 }
@@ -309,6 +331,9 @@ fn write_file_output(
                 tags.first().map(String::as_str),
             )
         }
+        Output::Local { .. } | Output::Tar { .. } => {
+            unreachable!("cli::build writes filesystem outputs through inspect::tree")
+        }
         Output::Registry { .. } => unreachable!("write_output pushes registry outputs"),
     }
 }
@@ -356,7 +381,27 @@ mod tests {
             }
         );
         assert!(Output::parse("type=oci").unwrap_err().contains("dest"));
-        assert!(Output::parse("type=local,dest=x")
+        assert_eq!(
+            Output::parse("type=local,dest=x").unwrap(),
+            Output::Local { dest: "x".into() }
+        );
+        assert_eq!(
+            Output::parse("type=tar,dest=-").unwrap(),
+            Output::Tar { dest: "-".into() }
+        );
+        // buildx's shorthands.
+        assert_eq!(
+            Output::parse("out/dir").unwrap(),
+            Output::Local {
+                dest: "out/dir".into()
+            }
+        );
+        assert_eq!(
+            Output::parse("-").unwrap(),
+            Output::Tar { dest: "-".into() }
+        );
+        assert!(Output::parse("type=tar").unwrap_err().contains("dest"));
+        assert!(Output::parse("type=cacheonly")
             .unwrap_err()
             .contains("not supported"));
         assert_eq!(oci_ref_name("example.com:5000/app:v1"), "v1");

@@ -199,19 +199,34 @@ enum Opened {
     Registry(Rc<RegistryImage>),
 }
 
-/// The image source and the name inside it for a base reference, by the bare-name rule
-/// ([`ImageLocation::locate`]): the store when it holds the name, else the registry (through
-/// `registries`).
+/// How a bare image name is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lookup {
+    /// The store's image when the store holds the name, else the registry's
+    /// ([`ImageLocation::locate`]).
+    #[default]
+    StoreFirst,
+    /// The registry's, always, with a fresh manifest (`build --pull`, as buildx's). Names that
+    /// are not registry images (`oci:`, `docker-archive:`) are read as always.
+    Pull,
+}
+
+/// The image source and the name inside it for a base reference, by `lookup`; a registry image
+/// is read through `registries`.
 fn open_location(
     store: &Store,
     registries: &RegistryRefs,
     reference: &str,
+    lookup: Lookup,
 ) -> Result<Opened, BaseError> {
     let store_err = |source| BaseError::Store {
         name: reference.into(),
         source,
     };
-    let location = ImageLocation::parse(reference).map_err(store_err)?;
+    let mut location = ImageLocation::parse(reference).map_err(store_err)?;
+    if let (Lookup::Pull, ImageLocation::Store(name)) = (lookup, &location) {
+        location = ImageLocation::Registry(name.clone());
+    }
     match location.locate(Some(store)).map_err(store_err)? {
         Located::Store(name) => Ok(Opened::Store(name)),
         Located::Local { source, name } => {
@@ -224,24 +239,43 @@ fn open_location(
                 RegistryImage::open(access, store.root(), &remote.reference.to_string())
             })
             .map(|image| Opened::Registry(Rc::new(image)))
-            .map_err(|e| BaseError::Registry {
-                name: reference.into(),
-                message: remote.failure(&e),
-            }),
+                .map_err(|e| BaseError::Registry {
+                    name: reference.into(),
+                    message: match lookup {
+                        Lookup::StoreFirst => remote.failure(&e),
+                        // Say why the store's copy, if any, was not used.
+                        Lookup::Pull => format!(
+                            "--pull reads it from its registry, not the store: {}",
+                            remote.failure(&e)
+                        ),
+                    },
+                }),
     }
 }
 
-/// Resolves `reference` for `platform`; a registry image is read through `registries`.
+/// Resolves `reference` for `platform` (a bare name: the store's image first); a registry image
+/// is read through `registries`.
 pub fn resolve_base(
     store: &Store,
     registries: &RegistryRefs,
     reference: &str,
     platform: &TargetPlatform,
 ) -> Result<BaseImage, BaseError> {
+    resolve_base_with(store, registries, reference, platform, Lookup::StoreFirst)
+}
+
+/// Resolves `reference` for `platform`, a bare name looked up by `lookup`.
+pub fn resolve_base_with(
+    store: &Store,
+    registries: &RegistryRefs,
+    reference: &str,
+    platform: &TargetPlatform,
+    lookup: Lookup,
+) -> Result<BaseImage, BaseError> {
     if reference.eq_ignore_ascii_case("scratch") {
         return Err(BaseError::Scratch);
     }
-    let located = open_location(store, registries, reference)?;
+    let located = open_location(store, registries, reference, lookup)?;
     let store_err = |source: StoreError| BaseError::Store {
         name: reference.into(),
         source,

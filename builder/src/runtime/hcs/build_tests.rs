@@ -106,6 +106,8 @@ fn build_step(
             host: runtime.host_target(),
         }],
         no_cache: true,
+        pull: false,
+        contexts: Default::default(),
         labels: BTreeMap::new(),
         path_mode: Default::default(),
         network: NetworkMode::None,
