@@ -11,6 +11,7 @@
 
 mod api;
 mod authorize;
+mod mirrors;
 mod send;
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,7 @@ use crate::auth::{Challenge, Credential, TokenCache};
 use crate::credentials::{self, CredentialEnv};
 use crate::error::{display_url, Error, Result};
 use crate::reference::Reference;
+use crate::registries_conf::RegistriesConf;
 use crate::transfer::Progress;
 
 /// Tunables. `Default` gives the documented defaults.
@@ -67,6 +69,8 @@ pub struct ClientConfig {
     /// Upload in chunks of this size from the start (for proxies that limit request bodies);
     /// `None`: one streaming PUT, chunks only when the registry refuses it (413).
     pub chunk_size: Option<u64>,
+    /// registries.conf: mirrors to pull from, blocked and insecure registries (empty: none).
+    pub registries: Arc<RegistriesConf>,
 }
 
 impl Default for ClientConfig {
@@ -86,6 +90,7 @@ impl Default for ClientConfig {
             ranges_on_loopback: false,
             allow_private_urls: false,
             chunk_size: None,
+            registries: Arc::default(),
         }
     }
 }
@@ -262,7 +267,9 @@ impl Client {
             .map_err(|e| Error::Other(format!("building a URL for {r}: {e}")))
     }
 
+    /// The host's state; every request goes through here, so a blocked registry is refused here.
     async fn host(&self, r: &Reference) -> Result<HostState> {
+        self.cfg.registries.check_not_blocked(r)?;
         let host = r.api_host().to_string();
         let mut hosts = self.hosts.lock().await;
         if let Some(h) = hosts.get(&host) {
@@ -273,12 +280,13 @@ impl Client {
         Ok(state)
     }
 
-    /// `GET /v2/` over HTTPS; plain HTTP is tried only with `--tls-verify=false` or for loopback.
+    /// `GET /v2/` over HTTPS; plain HTTP is tried only with `--tls-verify=false`, for loopback
+    /// or for a registry registries.conf marks `insecure`.
     async fn ping(&self, host: &str) -> Result<HostState> {
         let loopback =
             host.starts_with("localhost") || host.starts_with("127.") || host.starts_with("[::1]");
         let mut schemes = vec!["https"];
-        if !self.cfg.tls_verify || loopback {
+        if !self.cfg.tls_verify || loopback || self.cfg.registries.is_insecure_host(host) {
             schemes.push("http");
         }
         let mut last_err = None;
