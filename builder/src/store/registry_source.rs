@@ -131,6 +131,10 @@ impl RegistryImage {
     pub fn open(store_root: &Path, reference: &str) -> Result<RegistryImage, StoreError> {
         let parsed = Reference::parse(reference).map_err(|e| registry_error(reference, e))?;
         let access = access()?;
+        // A registries.conf mirror that serves the image is read instead of the registry.
+        let parsed = access
+            .block_on(access.client.pull_source(&parsed))
+            .map_err(|e| registry_error(reference, e))?;
         let root = access
             .block_on(access.client.get_manifest(&parsed))
             .map_err(|e| registry_error(reference, e))?;
