@@ -246,10 +246,11 @@ fn ask_password(flag: &str, user: &str) -> Result<String> {
     }
     eprint!("Password for {user} ({flag}): ");
     std::io::stderr().flush()?;
-    let echo = terminal_echo::off()?;
     let mut line = String::new();
-    let read = stdin.lock().read_line(&mut line);
-    drop(echo);
+    let read = {
+        let _echo_off = terminal_echo::off()?;
+        stdin.lock().read_line(&mut line)
+    };
     eprintln!();
     read.context("reading the password from the terminal")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
@@ -291,7 +292,9 @@ mod terminal_echo {
 /// Elsewhere (Windows) the password is not asked for: the flag must carry it.
 #[cfg(not(unix))]
 mod terminal_echo {
-    pub fn off() -> anyhow::Result<()> {
+    pub struct Off;
+
+    pub fn off() -> anyhow::Result<Off> {
         anyhow::bail!("asking for a password is not supported here; give USER:PASSWORD")
     }
 }
