@@ -538,6 +538,10 @@ fn copy_platform_refuses_a_single_image_of_another_platform() {
             format!("dir:{}", tmp.path().join("d").display()),
         ),
         (
+            format!("oci:{}:v1", layout.display()),
+            format!("docker-archive:{}", tmp.path().join("a.tar").display()),
+        ),
+        (
             format!("docker://{}", registry.reference("linux/app:1")),
             format!("oci:{}", tmp.path().join("r").display()),
         ),

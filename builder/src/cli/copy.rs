@@ -334,7 +334,9 @@ pub(super) fn write_archive(
     name: Option<&str>,
     progress: &CliProgress,
 ) -> Result<String> {
-    let chosen = select_checked(local, want)?;
+    // `want` may be the default (an archive holds one platform): an explicit --platform was
+    // checked against a single image by the caller (`write_local`, `pull`).
+    let chosen = local.select(want)?;
     let mut archive = DockerArchiveWriter::create(path)?;
     let image = single(chosen.manifest);
     let copied = copy_image(
