@@ -2,7 +2,8 @@
 //! docker-registries and the real skopeo: `copy --src-creds/--dest-creds/--src-no-creds`
 //! (overriding `--creds` and auth files for one side), registries.conf mirrors (a second
 //! registry serving while the named one is down, digest-only mirrors skipped for tags, blocked
-//! registries refused, pushes to the registry itself), the `dir:` transport both ways with
+//! registries refused, pushes to the registry itself, an `insecure` HTTPS registry reached
+//! without its CA), the `dir:` transport both ways with
 //! skopeo, and `copy --platform` refusing a single-platform image of another platform.
 
 use std::path::Path;
@@ -572,5 +573,32 @@ fn copy_platform_refuses_a_single_image_of_another_platform() {
     assert_eq!(
         succeeded(&a, silo_with(&a, None, None)),
         image.manifest.digest
+    );
+}
+
+#[test]
+fn an_insecure_registry_of_registries_conf_is_reached_without_its_ca() {
+    let tls = Registry::tls();
+    let open = Registry::no_auth();
+    let image = Image::random_linux(76, &[800]);
+    Pusher::new(&open).push_image("app", &image, Some("1"));
+    skopeo::copy_between(&open, "app:1", &tls, "app:1", false);
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = format!("docker://{}", tls.reference("app:1"));
+    // Neither its CA nor the file: the certificate is refused.
+    let a = args!["inspect", "--raw", &reference];
+    let err = failed(&a, silo_with(&a, None, None));
+    assert!(err.contains("certificate"), "{err}");
+    // `insecure = true` for its host: reached without the CA, as skopeo would.
+    let conf = registries_conf(
+        tmp.path(),
+        &format!(
+            "[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
+            tls.host()
+        ),
+    );
+    assert_eq!(
+        succeeded(&a, silo_with(&a, Some(&conf), None)),
+        String::from_utf8_lossy(&image.manifest.bytes).trim()
     );
 }

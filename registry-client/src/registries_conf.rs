@@ -203,7 +203,7 @@ impl RegistriesConf {
     }
 
     /// Whether `host` (`host[:port]`) is the location of an `insecure = true` registry or
-    /// mirror: then plain HTTP is allowed for it.
+    /// mirror: then plain HTTP is allowed for it and its certificate is not verified.
     pub fn is_insecure_host(&self, host: &str) -> bool {
         let host_of = |location: &str| location.split('/').next().unwrap_or("").to_string();
         self.registries.iter().any(|e| {
@@ -216,6 +216,13 @@ impl RegistriesConf {
                     .iter()
                     .any(|m| m.insecure && host_of(&m.location) == host)
         })
+    }
+
+    /// Whether any registry or mirror is marked `insecure`.
+    pub fn has_insecure(&self) -> bool {
+        self.registries
+            .iter()
+            .any(|e| e.insecure || e.mirrors.iter().any(|m| m.insecure))
     }
 
     fn refuse_blocked(&self, r: &Reference, entry: &RegistryEntry) -> Result<()> {

@@ -193,6 +193,9 @@ impl Req {
 /// A registry client. Cheap to share behind an `Arc`.
 pub struct Client {
     pub(crate) http: reqwest::Client,
+    /// For the hosts registries.conf marks `insecure`: certificates not verified (`None`
+    /// when no host is, or when `--tls-verify=false` already made `http` so). See `http_for`.
+    http_insecure: Option<reqwest::Client>,
     pub(crate) cfg: ClientConfig,
     creds: Arc<dyn CredentialSource>,
     tokens: TokenCache,
@@ -215,12 +218,25 @@ impl Client {
         creds: Arc<dyn CredentialSource>,
         progress: Arc<dyn Progress>,
     ) -> Result<Self> {
-        let mut b = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(cfg.connect_timeout)
-            .pool_max_idle_per_host(32)
-            .tcp_nodelay(true)
-            .user_agent(concat!("silo/", env!("CARGO_PKG_VERSION")));
+        let builder = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(cfg.connect_timeout)
+                .pool_max_idle_per_host(32)
+                .tcp_nodelay(true)
+                .user_agent(concat!("silo/", env!("CARGO_PKG_VERSION")))
+        };
+        let http_insecure = if cfg.tls_verify && cfg.registries.has_insecure() {
+            Some(
+                builder()
+                    .danger_accept_invalid_certs(true)
+                    .build()
+                    .map_err(|e| Error::Other(format!("building the HTTP client: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let mut b = builder();
         if !cfg.tls_verify {
             b = b.danger_accept_invalid_certs(true);
         }
@@ -239,12 +255,33 @@ impl Client {
             .map_err(|e| Error::Other(format!("building the HTTP client: {e}")))?;
         Ok(Client {
             http,
+            http_insecure,
             cfg,
             creds,
             tokens: TokenCache::default(),
             hosts: Default::default(),
             progress,
         })
+    }
+
+    /// The HTTP client for requests to `url`: the one that does not verify certificates for a
+    /// host registries.conf marks `insecure` (as containers/image treats them), else the
+    /// verifying one. Redirects to other hosts (blob storage) are verified as usual.
+    pub(crate) fn http_for(&self, url: &Url) -> &reqwest::Client {
+        match (&self.http_insecure, url.host_str()) {
+            (Some(insecure), Some(host)) => {
+                let host = match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_string(),
+                };
+                if self.cfg.registries.is_insecure_host(&host) {
+                    insecure
+                } else {
+                    &self.http
+                }
+            }
+            _ => &self.http,
+        }
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -300,7 +337,7 @@ impl Client {
             let mut attempt = 0;
             let resp = loop {
                 attempt += 1;
-                match self.http.get(url.clone()).send().await {
+                match self.http_for(&url).get(url.clone()).send().await {
                     Ok(r) if retryable_status(r.status()) && attempt < self.cfg.max_attempts => {
                         self.wait(attempt, Some(&r), &url).await;
                     }
