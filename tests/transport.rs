@@ -138,6 +138,21 @@ fn copy_takes_credentials_per_side_overriding_creds_and_auth_files() {
         err.contains("--src-creds") && err.contains("not a terminal"),
         "{err}"
     );
+    // A side that is not a registry takes no credentials: refused, not ignored.
+    let layout = tempfile::tempdir().unwrap();
+    let a = args![
+        "copy",
+        &src,
+        format!("oci:{}", layout.path().display()),
+        "--dest-creds",
+        "a:b",
+        plain.clone()
+    ];
+    let err = failed(&a, silo_with(&a, None, None));
+    assert!(
+        err.contains("--dest-creds") && err.contains("not a registry"),
+        "{err}"
+    );
     // The flags conflict as skopeo's do.
     let a = args!["copy", &src, &dst, "--src-creds", "a:b", "--src-no-creds"];
     failed(&a, silo_with(&a, None, None));

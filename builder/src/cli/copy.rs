@@ -103,6 +103,13 @@ pub(super) fn transfer(
         SourceImage::Registry(s) => Some(&s.reference),
         SourceImage::Local(_) => None,
     };
+    // Per-side credentials for a side that is not a registry would do nothing: say so.
+    if src_ref.is_none() && (sides.src_creds.is_some() || sides.src_no_creds) {
+        anyhow::bail!("--src-creds/--src-no-creds: the source {source} is not a registry image");
+    }
+    if dest_ref.is_none() && (sides.dest_creds.is_some() || sides.dest_no_creds) {
+        anyhow::bail!("--dest-creds/--dest-no-creds: the destination {dest} is not a registry");
+    }
     let progress = registry.progress();
     let client = || registry.client_for_copy(src_ref, dest_ref.as_ref(), sides, progress.clone());
     let opts = transfer.options();
