@@ -322,4 +322,38 @@ mod tests {
         let err = DirImage::open(&other).err().unwrap().to_string();
         assert!(err.contains("no manifest.json"), "{err}");
     }
+
+    /// Under an index, manifest.json is the index and each manifest it lists is
+    /// `<hex>.manifest.json` (containers/image's per-instance name), read back by digest.
+    #[test]
+    fn manifests_below_an_index_get_their_instance_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("multi");
+        let child = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+        let child_digest = digest_of_bytes(child);
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{child_digest}","size":{}}}]}}"#,
+            child.len()
+        );
+        let index_descriptor = Descriptor::new(
+            MediaType::ImageIndex,
+            index.len() as u64,
+            digest_of_bytes(index.as_bytes()),
+        );
+        let mut sink = DirImage::create(&dir).unwrap();
+        // As copy_image writes them: the manifests below the root arrive as blobs first.
+        sink.put_blob(&child_digest, child.len() as u64, &mut &child[..])
+            .unwrap();
+        sink.put_manifest(&index_descriptor, index.as_bytes(), None)
+            .unwrap();
+        sink.finish().unwrap();
+        let hex = sha256_hex(&child_digest).unwrap();
+        assert!(dir.join(format!("{hex}.manifest.json")).is_file());
+        assert!(!dir.join(hex).exists());
+        assert_eq!(fs::read(dir.join(MANIFEST)).unwrap(), index.as_bytes());
+
+        let source = DirImage::open(&dir).unwrap();
+        assert_eq!(source.resolve(None).unwrap(), index_descriptor);
+        assert_eq!(source.read_blob(&child_digest).unwrap(), child);
+    }
 }
