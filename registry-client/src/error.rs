@@ -74,6 +74,16 @@ pub enum Error {
     #[error("credential helper docker-credential-{helper}: {reason}")]
     CredentialHelper { helper: String, reason: String },
 
+    #[error("{}: {reason}", path.display())]
+    Config { path: PathBuf, reason: String },
+
+    #[error("{reference}: the registry is blocked (prefix {prefix:?}, blocked = true in {})", path.display())]
+    Blocked {
+        reference: String,
+        prefix: String,
+        path: PathBuf,
+    },
+
     #[error("{context}: {source}")]
     Io {
         context: String,

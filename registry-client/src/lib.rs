@@ -16,6 +16,7 @@ pub mod platform;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod registries_conf;
 pub mod transfer;
 pub mod walk;
 

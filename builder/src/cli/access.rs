@@ -1,6 +1,8 @@
 //! How the CLI reaches registries: the flags every command that talks to one takes (credentials,
-//! TLS, concurrency, foreign-URL policy, platform choice), the `registry_client::Client` they
-//! build, and the registry access (client + the one tokio runtime) a command's transfers run on.
+//! TLS, concurrency, foreign-URL policy, platform choice), `copy`'s per-side credentials
+//! (`--src-creds`/`--dest-creds`), registries.conf (mirrors, blocked and insecure registries),
+//! the `registry_client::Client` they build, and the registry access (client + the one tokio
+//! runtime) a command's transfers run on.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,9 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use registry_client::credentials::CredentialEnv;
+use registry_client::registries_conf::RegistriesConf;
 use registry_client::{
     Client, ClientConfig, Credential, CredentialSource, DefaultCredentials, Isolation, OsVersion,
-    PlatformRequest, Progress,
+    PlatformRequest, Progress, Reference,
 };
 
 use super::progress::{CliProgress, ProgressMode};
@@ -38,10 +41,11 @@ impl std::str::FromStr for Secret {
 /// bases and refs).
 #[derive(Debug, Clone, clap::Args)]
 pub struct AccessOpts {
-    /// Credentials `user:password` for the registry (overrides stored ones).
+    /// Credentials for the registry (overrides stored ones): USER:PASS, or USER alone to be
+    /// asked for the password on the terminal.
     #[arg(
         long,
-        value_name = "USER:PASS",
+        value_name = "USER[:PASS]",
         env = "SILO_CREDS",
         hide_env_values = true
     )]
@@ -72,14 +76,21 @@ impl AccessOpts {
 
     /// `--creds` as a credential.
     pub fn explicit_credential(&self) -> Result<Option<Credential>> {
-        let Some(Secret(c)) = &self.creds else {
-            return Ok(None);
-        };
-        let (u, p) = c.split_once(':').context("--creds must be USER:PASSWORD")?;
-        Ok(Some(Credential::Basic {
-            username: u.to_string(),
-            password: p.to_string(),
-        }))
+        self.creds
+            .as_ref()
+            .map(|c| parse_creds("--creds", c))
+            .transpose()
+    }
+
+    /// A client configuration with these flags' TLS settings and the registries.conf of the
+    /// environment (read here, so a broken file fails every registry command, naming it).
+    fn client_config(&self) -> Result<ClientConfig> {
+        Ok(ClientConfig {
+            tls_verify: self.tls_verify,
+            ca_certs: self.ca_certs()?,
+            registries: Arc::new(RegistriesConf::load_default()?),
+            ..ClientConfig::default()
+        })
     }
 
     /// `--ca-cert` files plus the `*.crt` files of `--cert-dir`.
@@ -133,11 +144,7 @@ impl AccessOpts {
     /// while they run (`build` bases and pushes, inspection refs): `--creds` applies to every
     /// registry the command reaches.
     pub fn client(&self, progress: Arc<dyn Progress>) -> Result<Arc<Client>> {
-        let cfg = ClientConfig {
-            tls_verify: self.tls_verify,
-            ca_certs: self.ca_certs()?,
-            ..ClientConfig::default()
-        };
+        let cfg = self.client_config()?;
         let creds = EveryRegistry {
             explicit: self.explicit_credential()?,
             stored: DefaultCredentials::new(self.credential_env()),
@@ -170,6 +177,147 @@ impl CredentialSource for EveryRegistry {
         match &self.explicit {
             Some(c) => Ok(Some(c.clone())),
             None => self.stored.credential(registry, repository),
+        }
+    }
+}
+
+/// `copy`'s credentials for one side, skopeo's spelling: they override `--creds` and the auth
+/// files for that side's registry only.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SideCredsOpts {
+    /// Credentials for the source registry: USER:PASS, or USER alone to be asked for the
+    /// password on the terminal.
+    #[arg(long, value_name = "USER[:PASS]", conflicts_with = "src_no_creds")]
+    pub src_creds: Option<Secret>,
+    /// Read the source anonymously: no --creds, no auth files.
+    #[arg(long)]
+    pub src_no_creds: bool,
+    /// Credentials for the destination registry: USER:PASS, or USER alone to be asked for the
+    /// password on the terminal.
+    #[arg(long, value_name = "USER[:PASS]", conflicts_with = "dest_no_creds")]
+    pub dest_creds: Option<Secret>,
+    /// Write to the destination anonymously: no --creds, no auth files.
+    #[arg(long)]
+    pub dest_no_creds: bool,
+}
+
+impl SideCredsOpts {
+    /// The source's credential: `Some(None)` anonymous, `None` not given (the defaults apply).
+    pub fn source(&self) -> Result<Option<Option<Credential>>> {
+        side("--src-creds", &self.src_creds, self.src_no_creds)
+    }
+
+    /// The destination's, as [`SideCredsOpts::source`].
+    pub fn dest(&self) -> Result<Option<Option<Credential>>> {
+        side("--dest-creds", &self.dest_creds, self.dest_no_creds)
+    }
+}
+
+fn side(flag: &str, creds: &Option<Secret>, anonymous: bool) -> Result<Option<Option<Credential>>> {
+    match creds {
+        Some(c) => Ok(Some(Some(parse_creds(flag, c)?))),
+        None if anonymous => Ok(Some(None)),
+        None => Ok(None),
+    }
+}
+
+/// `USER:PASS`, or `USER` alone: then the password is asked on the terminal, and without one
+/// (CI, a pipe) the command fails naming `flag` instead of waiting or going on anonymously.
+pub fn parse_creds(flag: &str, Secret(text): &Secret) -> Result<Credential> {
+    let (username, password) = match text.split_once(':') {
+        Some((u, p)) => (u.to_string(), p.to_string()),
+        None => (text.clone(), ask_password(flag, text)?),
+    };
+    if username.is_empty() {
+        anyhow::bail!("{flag}: the user name is empty (expected USER[:PASS])");
+    }
+    Ok(Credential::Basic { username, password })
+}
+
+/// Reads a password from the terminal without echoing it.
+fn ask_password(flag: &str, user: &str) -> Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        anyhow::bail!(
+            "{flag} {user}: no password given and standard input is not a terminal to ask for \
+             one; give {flag} {user}:PASSWORD"
+        );
+    }
+    eprint!("Password for {user} ({flag}): ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    let read = {
+        let _echo_off = terminal_echo::off()?;
+        stdin.lock().read_line(&mut line)
+    };
+    eprintln!();
+    read.context("reading the password from the terminal")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Turning the terminal's echo off while a password is typed (restored on drop).
+#[cfg(unix)]
+#[allow(unsafe_code)] // termios calls on stdin: the only way to stop the terminal echoing
+mod terminal_echo {
+    pub struct Off(libc::termios);
+
+    pub fn off() -> std::io::Result<Off> {
+        // SAFETY: tcgetattr/tcsetattr on fd 0 with a termios the call fills in.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let saved = t;
+            t.c_lflag &= !libc::ECHO;
+            t.c_lflag |= libc::ECHONL;
+            if libc::tcsetattr(0, libc::TCSANOW, &t) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(Off(saved))
+        }
+    }
+
+    impl Drop for Off {
+        fn drop(&mut self) {
+            // SAFETY: restores the attributes read by `off`.
+            unsafe {
+                libc::tcsetattr(0, libc::TCSANOW, &self.0);
+            }
+        }
+    }
+}
+
+/// Elsewhere (Windows) the password is not asked for: the flag must carry it.
+#[cfg(not(unix))]
+mod terminal_echo {
+    pub struct Off;
+
+    pub fn off() -> anyhow::Result<Off> {
+        anyhow::bail!("asking for a password is not supported here; give USER:PASSWORD")
+    }
+}
+
+/// Per-image credentials first (exact registry and repository), else `fallback`.
+struct PerImage {
+    images: Vec<(Reference, Option<Credential>)>,
+    fallback: DefaultCredentials,
+}
+
+impl CredentialSource for PerImage {
+    fn credential(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> registry_client::Result<Option<Credential>> {
+        match self
+            .images
+            .iter()
+            .find(|(r, _)| r.registry() == registry && r.repository() == repository)
+        {
+            Some((_, c)) => Ok(c.clone()),
+            None => self.fallback.credential(registry, repository),
         }
     }
 }
@@ -210,9 +358,46 @@ pub struct RegistryOpts {
 impl RegistryOpts {
     /// A client for `registries` (the ones `--creds` applies to).
     pub fn client(&self, registries: &[&str], progress: Arc<CliProgress>) -> Result<Arc<Client>> {
-        let cfg = ClientConfig {
-            tls_verify: self.access.tls_verify,
-            ca_certs: self.access.ca_certs()?,
+        let cfg = self.client_config()?;
+        let creds = self.access.credentials(registries)?;
+        Ok(Arc::new(Client::new(cfg, Arc::new(creds), progress)?))
+    }
+
+    /// A client for a copy from `source` to `dest` (either may be local, `None`): each side's
+    /// registry gets `sides`' credentials for it (`--src-creds`, `--src-no-creds`, …), the
+    /// pull sources registries.conf gives the source (its mirrors) included; without them
+    /// `--creds` and the auth files apply as for any command.
+    pub fn client_for_copy(
+        &self,
+        source: Option<&Reference>,
+        dest: Option<&Reference>,
+        sides: &SideCredsOpts,
+        progress: Arc<CliProgress>,
+    ) -> Result<Arc<Client>> {
+        let cfg = self.client_config()?;
+        let mut images = Vec::new();
+        if let (Some(r), Some(auth)) = (source, sides.source()?) {
+            for s in cfg.registries.pull_sources(r)? {
+                images.push((s.reference, auth.clone()));
+            }
+        }
+        if let (Some(r), Some(auth)) = (dest, sides.dest()?) {
+            images.push((cfg.registries.push_target(r)?, auth));
+        }
+        let registries: Vec<&str> = source
+            .iter()
+            .chain(dest.iter())
+            .map(|r| r.registry())
+            .collect();
+        let creds = PerImage {
+            images,
+            fallback: self.access.credentials(&registries)?,
+        };
+        Ok(Arc::new(Client::new(cfg, Arc::new(creds), progress)?))
+    }
+
+    fn client_config(&self) -> Result<ClientConfig> {
+        Ok(ClientConfig {
             max_attempts: self.retries.max(1),
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
             concurrency: self.jobs.max(1),
@@ -221,10 +406,8 @@ impl RegistryOpts {
             range_threshold: self.range_threshold_mib.max(1) << 20,
             allow_private_urls: self.allow_nondistributable_from_private,
             chunk_size: self.chunk_size_kib.map(|k| k.max(1) << 10),
-            ..ClientConfig::default()
-        };
-        let creds = self.access.credentials(registries)?;
-        Ok(Arc::new(Client::new(cfg, Arc::new(creds), progress)?))
+            ..self.access.client_config()?
+        })
     }
 
     pub fn progress(&self) -> Arc<CliProgress> {
@@ -261,9 +444,7 @@ impl PlatformOpts {
     /// "does not match the specified platform"); without one any single image is taken.
     pub fn check_single_image(&self, want: &PlatformRequest, config: &[u8]) -> Result<()> {
         match &self.platform {
-            Some(_) => want
-                .check_single_image(config)
-                .map_err(|e| anyhow::anyhow!("--platform {want}: {e}")),
+            Some(_) => check_single_platform(want, config),
             None => Ok(()),
         }
     }
@@ -290,6 +471,14 @@ impl PlatformOpts {
         };
         Ok(req)
     }
+}
+
+/// A single-platform image (its `config` bytes) asked for with an explicit `--platform want`
+/// must be of that platform (docker's "does not match the specified platform"); the one check of
+/// pull, inspect and copy.
+pub fn check_single_platform(want: &PlatformRequest, config: &[u8]) -> Result<()> {
+    want.check_single_image(config)
+        .map_err(|e| anyhow::anyhow!("--platform {want}: {e}"))
 }
 
 /// The command's registry access: `client` on the command's one tokio runtime. The verb hands it

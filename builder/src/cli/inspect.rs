@@ -1,5 +1,6 @@
 //! `silo inspect REF [--raw] [--config] [--format json]`: show an image — from the store, a
-//! registry, `oci:DIR[:tag]` or `docker-archive:FILE[:ref]` (a bare name is the store's image when
+//! registry (or its registries.conf mirror), `oci:DIR[:tag]`, `docker-archive:FILE[:ref]` or
+//! `dir:PATH` (a bare name is the store's image when
 //! the store holds it, else the registry's) — the root manifest (`--raw` prints its exact bytes), the platform chosen from an index with the reason
 //! every other entry was not, the layers (foreign ones with their urls) and the config.
 
@@ -26,8 +27,8 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image: a name in the store (else the registry), `docker://REF`, `oci:DIR[:tag]` or
-    /// `docker-archive:FILE[:ref]`.
+    /// Image: a name in the store (else the registry), `docker://REF`, `oci:DIR[:tag]`,
+    /// `docker-archive:FILE[:ref]` or `dir:PATH`.
     pub reference: String,
     /// Print the manifest the reference names, byte for byte.
     #[arg(long, conflicts_with = "config")]
@@ -66,6 +67,13 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
                 .registry
                 .client(&[remote.reference.registry()], progress)?;
             let rt = registry_access(client.clone())?;
+            // A registries.conf mirror that serves the image is read instead of the registry.
+            let remote = crate::store::RegistryLocation {
+                reference: rt
+                    .block_on(client.pull_source(&remote.reference))
+                    .with_context(|| remote.context())?,
+                bare: remote.bare,
+            };
 
             if args.raw {
                 let root = rt

@@ -43,6 +43,10 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     };
     let dest = match args.output.as_deref().map(ImageLocation::parse).transpose()? {
         None => ImageLocation::Store(reference.to_string()),
+        Some(ImageLocation::Dir { path }) => bail!(
+            "silo pull does not write dir: images; use `silo copy docker://{reference} dir:{}`",
+            path.display()
+        ),
         Some(ImageLocation::Registry(_)) => bail!("--output must be local (a store name, oci:DIR or docker-archive:FILE); use `silo copy` to copy between registries"),
         Some(dest) => dest,
     };
@@ -52,13 +56,17 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         .registry
         .client(&[reference.registry()], progress.clone())?;
     let rt = registry_access(client.clone())?;
+    // Read from a registries.conf mirror when one serves it; stored under the name asked for.
+    let from = rt
+        .block_on(client.pull_source(&reference))
+        .with_context(|| source.context())?;
     let resolved = rt
-        .block_on(client.resolve(&reference, &want))
+        .block_on(client.resolve(&from, &want))
         .with_context(|| source.context())?;
     if resolved.selection.is_none() && args.platform.platform.is_some() {
         let (config_ref, _) = registry_client::manifest::blobs_of(&resolved.manifest.image()?);
         let config = rt
-            .block_on(client.fetch_small(&reference, &config_ref, 4 << 20))
+            .block_on(client.fetch_small(&from, &config_ref, 4 << 20))
             .with_context(|| source.context())?;
         args.platform.check_single_image(&want, &config)?;
     }
@@ -120,7 +128,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
                 path.display()
             ));
         }
-        ImageLocation::Registry(_) => unreachable!("refused above"),
+        ImageLocation::Registry(_) | ImageLocation::Dir { .. } => unreachable!("refused above"),
     }
     println!("{}", resolved.manifest.digest);
     Ok(ExitCode::SUCCESS)

@@ -47,7 +47,7 @@ impl TransferOpts {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Source: a name in the store (else the registry), `oci:DIR[:tag]`,
-    /// `docker-archive:FILE[:name]` or `docker://REF`.
+    /// `docker-archive:FILE[:name]`, `dir:PATH` or `docker://REF`.
     pub source: String,
     /// Destination registry reference.
     pub destination: String,
@@ -60,10 +60,17 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     if !matches!(dest, ImageLocation::Store(_) | ImageLocation::Registry(_)) {
         bail!(
             "the push destination must be a registry reference (HOST/REPO:TAG or docker://REF); \
-             use `silo copy` for oci:/docker-archive: destinations"
+             use `silo copy` for oci:/docker-archive:/dir: destinations"
         );
     }
-    let digest = super::copy::transfer(globals, &args.source, &dest, None, &args.transfer)?;
+    let digest = super::copy::transfer(
+        globals,
+        &args.source,
+        &dest,
+        None,
+        &super::access::SideCredsOpts::default(),
+        &args.transfer,
+    )?;
     println!("{digest}");
     Ok(ExitCode::SUCCESS)
 }

@@ -58,7 +58,8 @@ pub struct DigestArgs {
     pub registry: RegistryOpts,
 }
 
-/// A registry reference from `text` (`docker://` allowed; `oci:`/`docker-archive:` refused).
+/// A registry reference from `text` (`docker://` allowed; `oci:`/`docker-archive:`/`dir:`
+/// refused).
 fn registry_reference(text: &str, verb: &str) -> Result<Reference> {
     match ImageLocation::parse(text)? {
         ImageLocation::Store(r) | ImageLocation::Registry(r) => Ok(Reference::parse(&r)?),
@@ -151,8 +152,11 @@ pub fn digest(globals: &Globals, args: DigestArgs) -> Result<ExitCode> {
             let client = args
                 .registry
                 .client(&[remote.reference.registry()], args.registry.progress())?;
-            registry_access(client.clone())?
-                .block_on(client.get_manifest(&remote.reference))
+            let rt = registry_access(client.clone())?;
+            let from = rt
+                .block_on(client.pull_source(&remote.reference))
+                .with_context(|| remote.context())?;
+            rt.block_on(client.get_manifest(&from))
                 .with_context(|| remote.context())?
                 .digest
         }

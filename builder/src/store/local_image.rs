@@ -47,9 +47,9 @@ pub fn open_source_image(
         None
     };
     let (source, name): (Box<dyn ImageSource + Send + Sync>, Option<String>) = match location {
-        ImageLocation::Oci { .. } | ImageLocation::DockerArchive { .. } => {
-            location.open_local(archive_flavor)?
-        }
+        ImageLocation::Oci { .. }
+        | ImageLocation::DockerArchive { .. }
+        | ImageLocation::Dir { .. } => location.open_local(archive_flavor)?,
         _ => match location.locate(store.as_ref())? {
             Located::Registry(remote) => return Ok(SourceImage::Registry(remote)),
             Located::Store(name) => (Box::new(store.expect("a bare name opened it")), Some(name)),

@@ -1,5 +1,5 @@
-//! Where an image lives locally (`oci:DIR[:tag]`, `docker-archive:FILE[:ref]` or a name in the
-//! store) and opening one: resolve the name, pick the Windows manifest of an index, read the
+//! Where an image lives locally (`oci:DIR[:tag]`, `docker-archive:FILE[:ref]`, `dir:PATH` or a
+//! name in the store) and opening one: resolve the name, pick the Windows manifest of an index, read the
 //! manifest and config. This is the API the inspection verbs and `copy` build on; registry refs
 //! are the registry client's business.
 
@@ -9,6 +9,7 @@ use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest}
 use registry_client::platform::{self, PlatformRequest, Selection};
 
 use super::blobio::ImageSource;
+use super::dir_image::DirImage;
 use super::docker_archive::{DockerArchive, DockerArchiveWriter};
 use super::oci_layout::OciLayout;
 use super::{ImageSink, LockMode, Store, StoreError};
@@ -57,6 +58,9 @@ pub enum ImageLocation {
         path: PathBuf,
         reference: Option<String>,
     },
+    /// `dir:PATH`: skopeo's directory of one image (see [`super::dir_image`]); the whole rest is
+    /// the path (a `dir:` image has no name).
+    Dir { path: PathBuf },
 }
 
 impl std::fmt::Display for ImageLocation {
@@ -73,6 +77,7 @@ impl std::fmt::Display for ImageLocation {
             ImageLocation::DockerArchive { path, reference } => {
                 write!(f, "docker-archive:{}{}", path.display(), suffix(reference))
             }
+            ImageLocation::Dir { path } => write!(f, "dir:{}", path.display()),
         }
     }
 }
@@ -127,7 +132,8 @@ fn parse_reference(text: &str, typed: &str) -> Result<Reference> {
 }
 
 impl ImageLocation {
-    /// Parses `docker://REF`, `oci:…`, `docker-archive:…`; anything else is a bare name.
+    /// Parses `docker://REF`, `oci:…`, `docker-archive:…`, `dir:…`; anything else is a bare
+    /// name.
     pub fn parse(text: &str) -> Result<ImageLocation> {
         fn split(rest: &str) -> (PathBuf, Option<String>) {
             let (path, name) = split_path_suffix(rest);
@@ -164,12 +170,24 @@ impl ImageLocation {
                 ));
             }
             Ok(ImageLocation::DockerArchive { path, reference })
+        } else if let Some(rest) = text.strip_prefix("dir:") {
+            if rest.is_empty() {
+                return Err(StoreError::invalid(
+                    text,
+                    "dir: needs a directory: dir:PATH",
+                ));
+            }
+            Ok(ImageLocation::Dir {
+                path: PathBuf::from(rest),
+            })
         } else if text.is_empty() {
             Err(StoreError::invalid("image", "empty image reference"))
         } else if let Some((scheme, _)) = text.split_once("://") {
             Err(StoreError::invalid(
                 text,
-                format!("unknown transport {scheme}:// (use docker://, oci: or docker-archive:)"),
+                format!(
+                    "unknown transport {scheme}:// (use docker://, oci:, docker-archive: or dir:)"
+                ),
             ))
         } else {
             Ok(ImageLocation::Store(text.to_string()))
@@ -182,7 +200,7 @@ impl ImageLocation {
     }
 
     /// The bare-name rule, the one every verb reading an image goes through: `docker://REF` is
-    /// the registry; `oci:`/`docker-archive:` are opened; a bare name is the store's image when
+    /// the registry; `oci:`/`docker-archive:`/`dir:` are opened; a bare name is the store's image when
     /// the store holds that name ([`Store::find_ref`]: `app`, `app:latest` and
     /// `docker.io/library/app:latest` are one name), else the registry's. `store` is needed
     /// only for bare names ([`ImageLocation::needs_store`]).
@@ -213,14 +231,16 @@ impl ImageLocation {
                 reference: parse_reference(text, &format!("docker://{text}"))?,
                 bare: None,
             })),
-            ImageLocation::Oci { .. } | ImageLocation::DockerArchive { .. } => {
+            ImageLocation::Oci { .. }
+            | ImageLocation::DockerArchive { .. }
+            | ImageLocation::Dir { .. } => {
                 let (source, name) = self.open_local(Flavor::Docker)?;
                 Ok(Located::Local { source, name })
             }
         }
     }
 
-    /// Opens an `oci:` or `docker-archive:` location for reading; a docker-archive's manifest
+    /// Opens an `oci:`, `docker-archive:` or `dir:` location for reading; a docker-archive's manifest
     /// (it has none; one is made) is of `archive_flavor`.
     pub fn open_local(
         &self,
@@ -232,9 +252,10 @@ impl ImageLocation {
                 Box::new(DockerArchive::open_as(path, archive_flavor)?),
                 reference.clone(),
             )),
+            ImageLocation::Dir { path } => Ok((Box::new(DirImage::open(path)?), None)),
             other => Err(StoreError::invalid(
                 other.to_string(),
-                "not a local location (oci:DIR or docker-archive:FILE)",
+                "not a local location (oci:DIR, docker-archive:FILE or dir:PATH)",
             )),
         }
     }
@@ -272,6 +293,7 @@ impl ImageLocation {
                 Box::new(DockerArchiveWriter::create(path)?),
                 reference.clone(),
             ),
+            ImageLocation::Dir { path } => (Box::new(DirImage::create(path)?), None),
             ImageLocation::Registry(text) => {
                 return Err(StoreError::invalid(
                     format!("docker://{text}"),
@@ -455,6 +477,14 @@ mod tests {
             ImageLocation::Registry("127.0.0.1:5000/a/b:1".into())
         );
         assert!(ImageLocation::parse("docker://").is_err());
+        // dir: takes the whole rest as its path (skopeo's dir: has no name).
+        assert_eq!(
+            ImageLocation::parse("dir:/tmp/x:v1").unwrap(),
+            ImageLocation::Dir {
+                path: "/tmp/x:v1".into()
+            }
+        );
+        assert!(ImageLocation::parse("dir:").is_err());
         let err = ImageLocation::parse("ftp://x/y").unwrap_err().to_string();
         assert!(err.contains("unknown transport ftp://"), "{err}");
         assert_eq!(

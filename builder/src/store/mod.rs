@@ -12,6 +12,7 @@
 //! ```
 
 pub mod blobio;
+pub mod dir_image;
 pub mod docker_archive;
 pub mod gc;
 pub mod local_image;

@@ -154,33 +154,8 @@ impl BlobSink for OciLayout {
 
     fn put_blob(&mut self, digest: &Digest, size: u64, data: &mut dyn Read) -> Result<()> {
         let target = self.blob_path(digest)?;
-        if target.exists() {
-            return Ok(());
-        }
-        let dir = target.parent().expect("blob dir");
-        let temp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(dir)
-            .map_err(|e| StoreError::io(dir.display().to_string(), e))?;
-        let mut writer = HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, temp));
-        io::copy(data, &mut writer).map_err(|e| StoreError::io(format!("blob {digest}"), e))?;
-        let (buffered, actual, written) = writer.finish();
-        super::check_received(
-            &format!("blob written to {}", self.dir.display()),
-            digest,
-            &actual,
-            size,
-            written,
-        )?;
-        let temp = buffered
-            .into_inner()
-            .map_err(|e| StoreError::io("writing blob", e.into_error()))?;
-        temp.as_file()
-            .sync_all()
-            .map_err(|e| StoreError::io("fsync of blob", e))?;
-        temp.persist(&target)
-            .map_err(|e| StoreError::io(target.display().to_string(), e.error))?;
-        Ok(())
+        let what = format!("blob written to {}", self.dir.display());
+        write_blob_file(&target, digest, size, data, &what)
     }
 
     fn put_blob_file(&mut self, digest: &Digest, size: u64, path: &Path) -> Result<()> {
@@ -190,6 +165,40 @@ impl BlobSink for OciLayout {
         }
         super::blobio::link_verified(path, &target, digest, size)
     }
+}
+
+/// Writes the blob `digest` (of `size` bytes) from `data` to the file `target`, unless it is
+/// there: through a temporary file beside it, hashed on the way, fsynced, and renamed into place
+/// only when digest and size match. For the directories that keep one file per blob (OCI
+/// layouts, `dir:` images).
+pub(crate) fn write_blob_file(
+    target: &Path,
+    digest: &Digest,
+    size: u64,
+    data: &mut dyn Read,
+    what: &str,
+) -> Result<()> {
+    if target.exists() {
+        return Ok(());
+    }
+    let dir = target.parent().expect("blob dir");
+    let temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| StoreError::io(dir.display().to_string(), e))?;
+    let mut writer = HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, temp));
+    io::copy(data, &mut writer).map_err(|e| StoreError::io(format!("blob {digest}"), e))?;
+    let (buffered, actual, written) = writer.finish();
+    super::check_received(what, digest, &actual, size, written)?;
+    let temp = buffered
+        .into_inner()
+        .map_err(|e| StoreError::io("writing blob", e.into_error()))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| StoreError::io("fsync of blob", e))?;
+    temp.persist(target)
+        .map_err(|e| StoreError::io(target.display().to_string(), e.error))?;
+    Ok(())
 }
 
 impl OciLayout {

@@ -148,6 +148,10 @@ impl RegistryImage {
         reference: &str,
     ) -> Result<RegistryImage, StoreError> {
         let parsed = Reference::parse(reference).map_err(|e| registry_error(reference, e))?;
+        // A registries.conf mirror that serves the image is read instead of the registry.
+        let parsed = access
+            .block_on(access.client.pull_source(&parsed))
+            .map_err(|e| registry_error(reference, e))?;
         let root = access
             .block_on(access.client.get_manifest(&parsed))
             .map_err(|e| registry_error(reference, e))?;

@@ -200,7 +200,7 @@ impl Client {
         let auth = self
             .authorization(registry_ref, &Scopes::default(), Some(&ch), true)
             .await?;
-        let mut b = self.http.get(url.clone());
+        let mut b = self.http_for(&url).get(url.clone());
         if let Some(a) = auth {
             b = b.header(AUTHORIZATION, a);
         }

@@ -11,6 +11,7 @@
 
 mod api;
 mod authorize;
+mod mirrors;
 mod send;
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,7 @@ use crate::auth::{Challenge, Credential, TokenCache};
 use crate::credentials::{self, CredentialEnv};
 use crate::error::{display_url, Error, Result};
 use crate::reference::Reference;
+use crate::registries_conf::RegistriesConf;
 use crate::transfer::Progress;
 
 /// Tunables. `Default` gives the documented defaults.
@@ -67,6 +69,8 @@ pub struct ClientConfig {
     /// Upload in chunks of this size from the start (for proxies that limit request bodies);
     /// `None`: one streaming PUT, chunks only when the registry refuses it (413).
     pub chunk_size: Option<u64>,
+    /// registries.conf: mirrors to pull from, blocked and insecure registries (empty: none).
+    pub registries: Arc<RegistriesConf>,
 }
 
 impl Default for ClientConfig {
@@ -86,6 +90,7 @@ impl Default for ClientConfig {
             ranges_on_loopback: false,
             allow_private_urls: false,
             chunk_size: None,
+            registries: Arc::default(),
         }
     }
 }
@@ -188,6 +193,9 @@ impl Req {
 /// A registry client. Cheap to share behind an `Arc`.
 pub struct Client {
     pub(crate) http: reqwest::Client,
+    /// For the hosts registries.conf marks `insecure`: certificates not verified (`None`
+    /// when no host is, or when `--tls-verify=false` already made `http` so). See `http_for`.
+    http_insecure: Option<reqwest::Client>,
     pub(crate) cfg: ClientConfig,
     creds: Arc<dyn CredentialSource>,
     tokens: TokenCache,
@@ -210,12 +218,25 @@ impl Client {
         creds: Arc<dyn CredentialSource>,
         progress: Arc<dyn Progress>,
     ) -> Result<Self> {
-        let mut b = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(cfg.connect_timeout)
-            .pool_max_idle_per_host(32)
-            .tcp_nodelay(true)
-            .user_agent(concat!("silo/", env!("CARGO_PKG_VERSION")));
+        let builder = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(cfg.connect_timeout)
+                .pool_max_idle_per_host(32)
+                .tcp_nodelay(true)
+                .user_agent(concat!("silo/", env!("CARGO_PKG_VERSION")))
+        };
+        let http_insecure = if cfg.tls_verify && cfg.registries.has_insecure() {
+            Some(
+                builder()
+                    .danger_accept_invalid_certs(true)
+                    .build()
+                    .map_err(|e| Error::Other(format!("building the HTTP client: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let mut b = builder();
         if !cfg.tls_verify {
             b = b.danger_accept_invalid_certs(true);
         }
@@ -234,12 +255,33 @@ impl Client {
             .map_err(|e| Error::Other(format!("building the HTTP client: {e}")))?;
         Ok(Client {
             http,
+            http_insecure,
             cfg,
             creds,
             tokens: TokenCache::default(),
             hosts: Default::default(),
             progress,
         })
+    }
+
+    /// The HTTP client for requests to `url`: the one that does not verify certificates for a
+    /// host registries.conf marks `insecure` (as containers/image treats them), else the
+    /// verifying one. Redirects to other hosts (blob storage) are verified as usual.
+    pub(crate) fn http_for(&self, url: &Url) -> &reqwest::Client {
+        match (&self.http_insecure, url.host_str()) {
+            (Some(insecure), Some(host)) => {
+                let host = match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_string(),
+                };
+                if self.cfg.registries.is_insecure_host(&host) {
+                    insecure
+                } else {
+                    &self.http
+                }
+            }
+            _ => &self.http,
+        }
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -262,7 +304,9 @@ impl Client {
             .map_err(|e| Error::Other(format!("building a URL for {r}: {e}")))
     }
 
+    /// The host's state; every request goes through here, so a blocked registry is refused here.
     async fn host(&self, r: &Reference) -> Result<HostState> {
+        self.cfg.registries.check_not_blocked(r)?;
         let host = r.api_host().to_string();
         let mut hosts = self.hosts.lock().await;
         if let Some(h) = hosts.get(&host) {
@@ -273,12 +317,13 @@ impl Client {
         Ok(state)
     }
 
-    /// `GET /v2/` over HTTPS; plain HTTP is tried only with `--tls-verify=false` or for loopback.
+    /// `GET /v2/` over HTTPS; plain HTTP is tried only with `--tls-verify=false`, for loopback
+    /// or for a registry registries.conf marks `insecure`.
     async fn ping(&self, host: &str) -> Result<HostState> {
         let loopback =
             host.starts_with("localhost") || host.starts_with("127.") || host.starts_with("[::1]");
         let mut schemes = vec!["https"];
-        if !self.cfg.tls_verify || loopback {
+        if !self.cfg.tls_verify || loopback || self.cfg.registries.is_insecure_host(host) {
             schemes.push("http");
         }
         let mut last_err = None;
@@ -292,7 +337,7 @@ impl Client {
             let mut attempt = 0;
             let resp = loop {
                 attempt += 1;
-                match self.http.get(url.clone()).send().await {
+                match self.http_for(&url).get(url.clone()).send().await {
                     Ok(r) if retryable_status(r.status()) && attempt < self.cfg.max_attempts => {
                         self.wait(attempt, Some(&r), &url).await;
                     }

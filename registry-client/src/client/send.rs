@@ -127,7 +127,7 @@ impl Client {
         let mut body = body;
         for _ in 0..10 {
             let mut b = self
-                .http
+                .http_for(&url)
                 .request(method.clone(), url.clone())
                 .headers(headers.clone());
             let same_host = (
@@ -159,7 +159,11 @@ impl Client {
             return Ok(resp);
         }
         // Too many redirects: send once more without following to surface the 3xx to the caller.
-        self.http.request(method, url).headers(headers).send().await
+        self.http_for(&url)
+            .request(method, url)
+            .headers(headers)
+            .send()
+            .await
     }
 }
 pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {

@@ -140,6 +140,7 @@ pub fn push(
     let mut pushed = Vec::new();
     for tag in tags {
         let dest = Reference::parse(tag.strip_prefix("docker://").unwrap_or(tag))
+            .and_then(|r| access.client.push_target(&r)) // registries.conf's location
             .map_err(|e| StoreError::invalid(format!("push destination {tag}"), e.to_string()))?;
         // Mount candidates: the base repositories on the destination's registry.
         let mut mount_from: Vec<String> = remote
