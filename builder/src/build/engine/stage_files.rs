@@ -19,20 +19,19 @@ impl Engine<'_> {
             false => Lookup::StoreFirst,
         };
         match self.request.contexts.get(reference) {
-            None => resolve_base_with(self.store, self.registries, reference, self.platform, lookup),
+            None => resolve_base_with(
+                self.store,
+                self.registries,
+                reference,
+                self.platform,
+                lookup,
+            ),
             Some(NamedContext::Image(location)) => {
-                resolve_base_with(
-                    self.store,
-                    self.registries,
-                    location,
-                    self.platform,
-                    lookup,
-                ).map_err(|e| {
-                    BaseError::Invalid {
+                resolve_base_with(self.store, self.registries, location, self.platform, lookup)
+                    .map_err(|e| BaseError::Invalid {
                         name: reference.into(),
                         message: format!("--build-context {reference}={location}: {e}"),
-                    }
-                })
+                    })
             }
             Some(NamedContext::Dir(dir)) => Err(BaseError::Invalid {
                 name: reference.into(),

@@ -239,17 +239,17 @@ fn open_location(
                 RegistryImage::open(access, store.root(), &remote.reference.to_string())
             })
             .map(|image| Opened::Registry(Rc::new(image)))
-                .map_err(|e| BaseError::Registry {
-                    name: reference.into(),
-                    message: match lookup {
-                        Lookup::StoreFirst => remote.failure(&e),
-                        // Say why the store's copy, if any, was not used.
-                        Lookup::Pull => format!(
-                            "--pull reads it from its registry, not the store: {}",
-                            remote.failure(&e)
-                        ),
-                    },
-                }),
+            .map_err(|e| BaseError::Registry {
+                name: reference.into(),
+                message: match lookup {
+                    Lookup::StoreFirst => remote.failure(&e),
+                    // Say why the store's copy, if any, was not used.
+                    Lookup::Pull => format!(
+                        "--pull reads it from its registry, not the store: {}",
+                        remote.failure(&e)
+                    ),
+                },
+            }),
     }
 }
 
