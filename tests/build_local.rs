@@ -48,13 +48,7 @@ impl Lab {
 
     /// A build context `name` holding `files` (path, text); its path as an argument.
     fn context(&self, name: &str, files: &[(&str, &str)]) -> String {
-        let dir = self.path(name);
-        for (file, text) in files {
-            let path = dir.join(file);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, text).unwrap();
-        }
-        dir.display().to_string()
+        silo_tests::write_files(&self.path(name), files)
     }
 
     /// `silo base create` into the store.

@@ -156,6 +156,17 @@ pub fn base_in(root: &Path, name: &str, os_version: &str) {
 }
 
 /// `out` of `silo ARGS`, which must have succeeded (the failure shows silo's output).
+/// Writes `files` (path relative to `dir`, text) under `dir`, making folders as needed: a build
+/// context. Returns `dir` as a command-line argument.
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) -> String {
+    for (file, text) in files {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir.display().to_string()
+}
+
 pub fn succeeded(args: &[&str], out: std::process::Output) -> std::process::Output {
     assert!(
         out.status.success(),
