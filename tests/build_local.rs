@@ -1062,7 +1062,8 @@ ENV A=1
 }
 
 /// One set of `--progress` choices for build and the transfer verbs (auto, tty, plain, quiet or
-/// none), BUILDKIT_PROGRESS as docker buildx reads it, and rawjson refused by name.
+/// none), BUILDKIT_PROGRESS as docker buildx reads it, and build's rawjson: BuildKit's
+/// SolveStatus stream, one JSON object per stderr line (refused by the transfer verbs).
 #[test]
 fn progress_choices_are_one_set_and_buildkit_progress_is_read() {
     let lab = Lab::new();
@@ -1091,9 +1092,32 @@ fn progress_choices_are_one_set_and_buildkit_progress_is_read() {
     for mode in ["tty", "plain", "none", "auto"] {
         lab.silo_ok(&["build", "--runtime", "none", "--progress", mode, &ctx]);
     }
-    let out = lab.silo(&["build", "--runtime", "none", "--progress", "rawjson", &ctx]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("rawjson"), "{}", stderr(&out));
+    let out = lab.silo_ok(&["build", "--runtime", "none", "--progress", "rawjson", &ctx]);
+    assert!(out.stdout.is_empty(), "rawjson keeps stdout empty");
+    let statuses: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    let vertexes: Vec<&serde_json::Value> = statuses
+        .iter()
+        .flat_map(|s| s["vertexes"].as_array().into_iter().flatten())
+        .collect();
+    let from: Vec<_> = vertexes
+        .iter()
+        .filter(|v| v["name"].as_str() == Some("[1/1] FROM silo.local/base:ltsc2022"))
+        .collect();
+    assert_eq!(from.len(), 2, "started, then completed: {vertexes:?}");
+    assert!(from[0]["completed"].is_null() && from[1]["completed"].is_string());
+    assert!(from[0]["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(from[0]["digest"], from[1]["digest"]);
+    assert!(from[0]["started"].as_str().unwrap().ends_with('Z'));
+    let out = lab.silo(&["pull", "--progress", "rawjson", "docker://127.0.0.1:1/x:y"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rawjson is build's"),
+        "{}",
+        stderr(&out)
+    );
     // pull takes the same words: a dead registry fails the pull (1), not the flag (2).
     let free = format!("docker://127.0.0.1:{}/x:y", silo_tests::tools::free_port());
     for mode in ["quiet", "tty"] {

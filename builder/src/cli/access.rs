@@ -351,7 +351,7 @@ pub struct RegistryOpts {
     #[arg(long, value_name = "KIB")]
     pub chunk_size_kib: Option<u64>,
     /// Progress display: auto, tty, plain or quiet (none).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = ProgressMode::for_transfers)]
     pub progress: ProgressMode,
 }
 

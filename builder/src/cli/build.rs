@@ -106,7 +106,8 @@ pub struct Args {
     /// or tag) is a warning; a local cache that is there but corrupt is an error.
     #[arg(long = "cache-from", value_name = "SPEC")]
     pub cache_from: Vec<String>,
-    /// auto, tty, plain or quiet (none); BUILDKIT_PROGRESS sets it as for docker buildx.
+    /// auto, tty, plain, quiet (none) or rawjson (BuildKit's JSON status stream, one
+    /// SolveStatus per line on stderr); BUILDKIT_PROGRESS sets it as for docker buildx.
     #[arg(long, default_value = "auto", env = "BUILDKIT_PROGRESS")]
     pub progress: ProgressMode,
     /// Print only the image ID.
@@ -314,7 +315,12 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         platform.host = runtime.host_target();
     }
     // Blob transfers (lazy base layers, the push) draw like `silo pull/push` do.
-    let registry_access = args.registry.use_for_registry_refs(mode)?;
+    // Transfers have no rawjson stream of their own: in that mode they are not shown.
+    let transfers = match mode {
+        ProgressMode::RawJson => ProgressMode::Quiet,
+        other => other,
+    };
+    let registry_access = args.registry.use_for_registry_refs(transfers)?;
 
     let request = BuildRequest {
         context,
@@ -435,8 +441,10 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing --metadata-file {}", path.display()))?;
     }
     progress.summary();
+    // In rawjson mode stderr carries only the JSON stream (the digests are in --metadata-file).
+    let human = !matches!(mode, ProgressMode::Quiet | ProgressMode::RawJson);
     for p in &pushed {
-        if mode != ProgressMode::Quiet {
+        if human {
             eprintln!(
                 "pushed {}@{}: {} uploaded, {} mounted, {} already present, {} foreign skipped",
                 p.reference, p.digest, p.uploaded, p.mounted, p.present, p.skipped_foreign
@@ -449,7 +457,7 @@ pub fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("{}", result.image_id());
     } else if mode == ProgressMode::Quiet {
         println!("{}", result.image_id());
-    } else {
+    } else if human {
         let (top, _) = result.top();
         let size: u64 = result
             .images

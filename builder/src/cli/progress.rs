@@ -27,6 +27,8 @@ impl CliProgress {
         let mode = match mode {
             ProgressMode::Auto if tty => ProgressMode::Tty,
             ProgressMode::Auto => ProgressMode::Quiet,
+            // (Transfers refuse rawjson; a build's transfers are quiet in that mode.)
+            ProgressMode::RawJson => ProgressMode::Quiet,
             m => m,
         };
         let multi = MultiProgress::with_draw_target(if mode == ProgressMode::Tty {
