@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod blobdir;
 pub mod client;
+pub mod corpus;
 pub mod credentials;
 pub mod error;
 pub mod manifest;

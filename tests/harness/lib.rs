@@ -32,24 +32,10 @@ pub mod windows_exe;
 
 use std::path::{Path, PathBuf};
 
-/// Records that a test did not check what it is for (a missing part or corpus) and why: on
-/// stderr, and as a line in the file `$SILO_TEST_SKIPS` names, which scripts/test counts in
-/// its closing line (a passing test's stderr is hidden by the test runner). With `CI=true` a
-/// skip is a failure: CI has every part.
+/// Records that a test did not check what it is for (a missing part or corpus) and why; see
+/// [`registry_client::corpus::skip`] (a failure under `CI=true`).
 pub fn skip(what: &str, reason: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{what} cannot run (CI=true): {reason}");
-    }
-    eprintln!("SKIPPED {what}: {reason}");
-    if let Some(file) = std::env::var_os("SILO_TEST_SKIPS") {
-        use std::io::Write;
-        let line = format!("{what}: {reason}\n");
-        let _ = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(file)
-            .and_then(|mut f| f.write_all(line.as_bytes()));
-    }
+    registry_client::corpus::skip(what, reason);
 }
 
 /// The project root (the workspace directory).
@@ -59,26 +45,13 @@ pub fn project_root() -> PathBuf {
 
 /// `../shared` beside the project (read-only test corpora and fixtures), or `$SILO_SHARED`.
 pub fn shared_dir() -> PathBuf {
-    std::env::var_os("SILO_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project_root().join("../shared"))
+    registry_client::corpus::shared_dir()
 }
 
 /// A corpus below [`shared_dir`], or `None` when it is absent — a test then says it is skipped
 /// and why. Under `CI=true` a missing corpus is a failure: CI always has `../shared`.
 pub fn corpus(rel: &str) -> Option<PathBuf> {
-    let path = shared_dir().join(rel);
-    if path.exists() {
-        return Some(path);
-    }
-    skip(
-        &format!("corpus {rel}"),
-        &format!(
-            "corpus absent: {} (../shared beside the project)",
-            path.display()
-        ),
-    );
-    None
+    registry_client::corpus::shared(rel)
 }
 
 /// The `silo` binary built by this workspace (`target/<profile>/silo`, next to the test's

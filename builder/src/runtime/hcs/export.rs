@@ -484,12 +484,11 @@ mod tests {
     use crate::runtime::hcs::backup::{encode_extended_attributes, ExtendedAttribute};
     use crate::runtime::hcs::import::{link_pending, stage_layer, Layout};
 
-    fn shared_delta_hive() -> Vec<u8> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/fixtures/hives/yarp__System_Delta"
-        );
-        fs::read(path).unwrap_or_else(|e| panic!("{path}: {e} (the shared hive fixtures)"))
+    /// A real differencing hive from the shared fixtures, or `None` (the test is skipped) when
+    /// the corpus is absent.
+    fn shared_delta_hive() -> Option<Vec<u8>> {
+        let path = registry_client::corpus::shared("fixtures/hives/yarp__System_Delta")?;
+        Some(fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
     }
 
     fn options() -> WriteOptions {
@@ -561,7 +560,9 @@ mod tests {
             &[(backup::BACKUP_REPARSE_DATA, "", &junction)],
         );
         fs::create_dir_all(root.join("Hives")).unwrap();
-        let delta = shared_delta_hive();
+        let Some(delta) = shared_delta_hive() else {
+            return;
+        };
         fs::write(root.join("Hives/System_Delta"), &delta).unwrap();
         fs::write(root.join("Hives/Software_Delta"), &delta[..4096]).unwrap();
         fs::write(
@@ -901,9 +902,10 @@ mod tests {
             deletions: vec!["Windows/Temp/old.log".into(), "app/gone".into()],
             hive_deltas: BTreeMap::new(),
         };
-        changes
-            .hive_deltas
-            .insert(HiveName::System, shared_delta_hive());
+        let Some(delta) = shared_delta_hive() else {
+            return;
+        };
+        changes.hive_deltas.insert(HiveName::System, delta);
 
         let dir = tempfile::tempdir().unwrap();
         let blob = dir.path().join("layer.tar.gz");
