@@ -10,20 +10,8 @@ use silo_tests::fileserver::FileServer;
 use silo_tests::image::{sha256_digest, Image, Pusher};
 use silo_tests::registry::Registry;
 use silo_tests::silo_cli::{self, transport_flags, OciLayout};
-use silo_tests::skopeo;
+use silo_tests::skopeo::{self, skopeo_ok};
 use silo_tests::windows::WindowsFixture;
-
-/// `skopeo ARGS…`, which must succeed; its stdout.
-fn skopeo_ok(args: &[&str]) -> Vec<u8> {
-    let out = skopeo::skopeo().args(args).output().expect("run skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo {} failed:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 /// The manifest skopeo reads from a local transport, parsed.
 fn skopeo_manifest(transport: &str) -> serde_json::Value {

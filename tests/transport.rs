@@ -13,7 +13,7 @@ use silo_tests::args;
 use silo_tests::image::{Image, Pusher};
 use silo_tests::registry::Registry;
 use silo_tests::silo_cli::{self, transport_flags, OciLayout};
-use silo_tests::skopeo;
+use silo_tests::skopeo::{self, skopeo_ok};
 use silo_tests::tools::free_port;
 
 /// `silo ARGS` with `CONTAINERS_REGISTRIES_CONF=conf` (when given) and `DOCKER_CONFIG=docker`
@@ -53,18 +53,6 @@ fn failed(args: &[String], out: Output) -> String {
     eprintln!("silo {} →\n{stderr}", args.join(" "));
     assert!(!stderr.contains("panicked at"), "{stderr}");
     stderr
-}
-
-/// `skopeo ARGS…`, which must succeed.
-fn skopeo_ok(args: &[&str]) -> Vec<u8> {
-    let out = skopeo::skopeo().args(args).output().expect("run skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo {} failed:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// Manifest GETs/HEADs `registry` answered for `repo`.

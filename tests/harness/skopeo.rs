@@ -12,6 +12,18 @@ pub fn skopeo() -> Command {
     Command::new(require_tool("skopeo"))
 }
 
+/// `skopeo ARGS…`, which must succeed; its stdout.
+pub fn skopeo_ok(args: &[&str]) -> Vec<u8> {
+    let out = skopeo().args(args).output().expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo {} failed:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// `skopeo copy [--all] docker://SRC docker://DST` between two harness registries.
 pub fn copy_between(
     src: &Registry,
